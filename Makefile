@@ -1,0 +1,22 @@
+# Two entry points, both self-contained on a fresh machine:
+#   make demo   set up .venv and run the main job on its built-in default
+#   make test   set up .venv and run the test suite
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.repdyn-installed
+
+.PHONY: demo test bench
+
+$(STAMP): pyproject.toml constraints-cpu.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet -c constraints-cpu.txt -e ".[test]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/repdyn demo --out results/demo
+
+test: $(STAMP)
+	$(PY) -m pytest -n 2 -q
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_theory.py

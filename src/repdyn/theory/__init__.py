@@ -1,0 +1,26 @@
+"""The effective theory of two-point representation learning dynamics.
+
+Pure numpy/scipy (importing this module never imports torch). The formulas are
+those of ``docs/theory.md``: variables ``h = ||dh||^2``, ``y = ||dyhat||^2`` and
+``w = y - dy . dyhat`` evolve under two effective learning rates ``eta_h`` and
+``eta_y``; the loss adds a third, ``eta_m``.
+"""
+
+from repdyn.theory._exact import exact_identical_targets
+from repdyn.theory._fixed_point import FinalDistance, conserved, final_distance
+from repdyn.theory._loss import loss_curve
+from repdyn.theory._system import SolverError, rhs, solve
+
+VARIABLES = ("h", "y", "w")
+
+__all__ = [
+    "VARIABLES",
+    "FinalDistance",
+    "SolverError",
+    "conserved",
+    "exact_identical_targets",
+    "final_distance",
+    "loss_curve",
+    "rhs",
+    "solve",
+]
