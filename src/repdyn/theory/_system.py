@@ -73,8 +73,9 @@ def solve(
     dx2, dy2 : array_like
         Squared input (> 0) and target (>= 0) distances, broadcasting likewise.
     rtol : float, optional
-        Relative tolerance of the integrator. The default gives about 1e-7
-        relative accuracy or better on the trajectories of the paper.
+        Relative tolerance of the integrator. The default gives 1e-7 or better
+        accuracy relative to each variable's scale; ``h`` keeps its relative
+        accuracy while it decays towards 0 down to about 1e-12 of its scale.
     method : str, optional
         Any explicit or implicit method of :func:`scipy.integrate.solve_ivp`;
         the default ``"DOP853"`` suits the non-stiff problems fitted to networks.
