@@ -1,0 +1,33 @@
+"""The paper's network architectures (Tables 1 and 2) as PyTorch modules.
+
+- :class:`ArchSpec`: a frozen, validated architecture record;
+  :func:`get_architecture` finds a registered one by name (:data:`TABLE1`,
+  :data:`TABLE2`, :data:`ARCHITECTURES`); ``spec.replace(...)`` varies it.
+- :func:`build_network`: a seeded :class:`Network` whose hidden layers are
+  named submodules (``network.hidden_layer_names``, ``network.tracked_layer``)
+  so forward hooks can record their representations.
+- :func:`make_optimizer`: ``"sgd"`` or ``"adam"``.
+
+See ``docs/architectures.md`` for the exact structure of every variant.
+"""
+
+from repdyn.nets._network import Block, Network, build_network, make_activation
+from repdyn.nets._optim import make_optimizer
+from repdyn.nets._registry import ARCHITECTURES, TABLE1, TABLE2, get_architecture
+from repdyn.nets._spec import NONLINEARITIES, OPTIMIZERS, VARIANTS, ArchSpec
+
+__all__ = [
+    "ARCHITECTURES",
+    "NONLINEARITIES",
+    "OPTIMIZERS",
+    "TABLE1",
+    "TABLE2",
+    "VARIANTS",
+    "ArchSpec",
+    "Block",
+    "Network",
+    "build_network",
+    "get_architecture",
+    "make_activation",
+    "make_optimizer",
+]

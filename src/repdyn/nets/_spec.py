@@ -1,0 +1,168 @@
+"""Architecture specifications: one frozen, validated record per network."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+NONLINEARITIES = ("leaky_relu", "relu", "elu", "tanh", "swish", "none")
+VARIANTS = ("mlp", "convolution", "skip", "dropout")
+OPTIMIZERS = ("sgd", "adam")
+
+_NONLINEARITY_ALIASES = {
+    "leaky_relu": "leaky_relu",
+    "leakyrelu": "leaky_relu",
+    "relu": "relu",
+    "elu": "elu",
+    "tanh": "tanh",
+    "swish": "swish",
+    "silu": "swish",
+    "none": "none",
+    "linear": "none",
+    "identity": "none",
+}
+
+
+def normalise_key(text: str, sep: str = " ") -> str:
+    """Lower-case ``text`` and collapse runs of spaces, ``_`` and ``-`` into ``sep``."""
+    return re.sub(r"[\s_\-]+", sep, text.strip().lower())
+
+
+def _positive_float(name: str, value: Any) -> float:
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be a real number > 0; got {value!r}")
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number > 0; got {value!r}") from None
+    if not math.isfinite(v) or v <= 0:
+        raise ValueError(f"{name} must be finite and > 0; got {value!r}")
+    return v
+
+
+def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int >= 1; got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1; got {value}")
+    return value
+
+
+def _choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    key = normalise_key(value, "_") if isinstance(value, str) else None
+    if key not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+    return key
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    """One network architecture with its training settings (a row of Table 1 or 2).
+
+    The defaults are the paper's ``default`` two-point network.
+
+    Parameters
+    ----------
+    name : str
+        Name of the architecture.
+    nonlinearity : str
+        One of ``leaky_relu`` (PyTorch's default slope 0.01), ``relu``, ``elu``,
+        ``tanh``, ``swish`` (SiLU) or ``none`` (linear network). Case,
+        spaces and hyphens are ignored; ``silu`` and ``linear`` are aliases.
+    gain : float
+        Xavier-normal gain: every weight has std ``gain * sqrt(2 / (fan_in + fan_out))``.
+    lr : float
+        Learning rate.
+    units : int
+        Width of every hidden layer (for ``convolution``: the signal length).
+    hidden_layers : int
+        Number of hidden layers ``L`` (the network has ``L + 1`` weight layers).
+    epochs : int
+        Training epochs used in the paper.
+    variant : str
+        ``mlp``, ``convolution``, ``skip`` or ``dropout`` (see ``docs/architectures.md``).
+    optimizer : str
+        ``sgd`` (plain, no momentum) or ``adam``.
+    dropout : float
+        Drop probability in [0, 1) of the ``dropout`` variant; ignored by the others.
+    channels : int
+        Channels of the ``convolution`` variant; ignored by the others.
+    kernel_size : int
+        Odd kernel size of the ``convolution`` variant; ignored by the others.
+    """
+
+    name: str = "default"
+    nonlinearity: str = "leaky_relu"
+    gain: float = 1.0
+    lr: float = 0.005
+    units: int = 500
+    hidden_layers: int = 20
+    epochs: int = 6000
+    variant: str = "mlp"
+    optimizer: str = "sgd"
+    dropout: float = 0.1
+    channels: int = 20
+    kernel_size: int = 11
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise TypeError(f"name must be a non-empty string; got {self.name!r}")
+        nonlinearity = self.nonlinearity
+        key = normalise_key(nonlinearity, "_") if isinstance(nonlinearity, str) else None
+        if key not in _NONLINEARITY_ALIASES:
+            raise ValueError(
+                f"nonlinearity must be one of {', '.join(NONLINEARITIES)}; got {nonlinearity!r}"
+            )
+        fields = {
+            "nonlinearity": _NONLINEARITY_ALIASES[key],
+            "gain": _positive_float("gain", self.gain),
+            "lr": _positive_float("lr", self.lr),
+            "units": _positive_int("units", self.units),
+            "hidden_layers": _positive_int("hidden_layers", self.hidden_layers),
+            "epochs": _positive_int("epochs", self.epochs),
+            "variant": _choice("variant", self.variant, VARIANTS),
+            "optimizer": _choice("optimizer", self.optimizer, OPTIMIZERS),
+            "channels": _positive_int("channels", self.channels),
+            "kernel_size": _positive_int("kernel_size", self.kernel_size),
+        }
+        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)):
+            raise TypeError(f"dropout must be a probability in [0, 1); got {self.dropout!r}")
+        if not 0.0 <= float(self.dropout) < 1.0:
+            raise ValueError(f"dropout must be a probability in [0, 1); got {self.dropout!r}")
+        fields["dropout"] = float(self.dropout)
+        if fields["kernel_size"] % 2 == 0:
+            raise ValueError(
+                f"kernel_size must be odd so that 'same' padding is symmetric; got {self.kernel_size}"
+            )
+        # Frozen: normalised values are written once, here.
+        for key_, value in fields.items():
+            object.__setattr__(self, key_, value)
+
+    def replace(self, **changes: Any) -> ArchSpec:
+        """A copy with ``changes`` applied and validated (e.g. ``hidden_layers=4``)."""
+        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
+        if unknown:
+            raise TypeError(
+                f"unknown ArchSpec field(s) {unknown}; valid fields: {self.field_names()}"
+            )
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Canonical JSON-able form; :meth:`from_dict` inverts it."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ArchSpec:
+        """Build a spec from :meth:`to_dict` output; unknown keys are an error."""
+        unknown = sorted(set(data) - set(cls.field_names()))
+        if unknown:
+            raise ValueError(f"unknown ArchSpec key(s) {unknown}; valid keys: {cls.field_names()}")
+        return cls(**data)
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        """Names of all fields, in order."""
+        return tuple(f.name for f in dataclasses.fields(cls))
