@@ -1,0 +1,204 @@
+"""Full-batch training on a pair of points, recording the theory's variables."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from repdyn.track import _checks as check
+from repdyn.track._layers import LayerProbe, LayerSpec, resolve_layers
+from repdyn.track._record import (
+    Recorder,
+    forked_rng,
+    measuring_mode,
+    project_loss,
+    squared_distance,
+)
+from repdyn.track._result import PairTracking
+
+
+def track_pair(
+    model: nn.Module,
+    layers: LayerSpec,
+    x: Any,
+    y: Any,
+    *,
+    optimizer: check.OptimizerSpec,
+    epochs: int,
+    loss_threshold: float | None = None,
+    stop_when_converged: bool = False,
+    chunk_size: int = 256,
+    measure: str = "train",
+    seed: int | None = None,
+) -> PairTracking:
+    """Train ``model`` on two points and record ``h``, ``y``, ``w`` and the loss.
+
+    One optimiser step per epoch on the full batch of two points, with the
+    project loss ``1/2 * mean_i ||y_i - yhat_i||^2``. Forward hooks measure
+    ``h`` at the tracked layers inside the very forward pass that the step
+    uses, so the model needs no changes. Epoch ``e`` is the state after ``e``
+    steps: epoch 0 is the initial state and one extra forward (no step) after
+    the last step records epoch ``epochs``.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Any module mapping ``x`` to predictions of ``y``'s shape. It is
+        trained in place; its train/eval mode is left as it is (modules start
+        in train mode, so dropout is active in the recorded forward).
+    layers : str, nn.Module, sequence of those, "all" or None
+        Submodule(s) whose output is the representation; see
+        :func:`resolve_layers`. Each must run once per forward and return a
+        tensor with the two points along dimension 0 (any trailing shape: it
+        is flattened).
+    x : array_like or Tensor, shape (2, ...)
+        The two inputs (cast to the model's device and dtype).
+    y : array_like or Tensor, shape (2, ...)
+        Their targets, shaped like the model's output.
+    optimizer : torch.optim.Optimizer or callable
+        An optimiser over ``model.parameters()``, or a factory called with them
+        (e.g. ``functools.partial(torch.optim.SGD, lr=0.005)``).
+    epochs : int
+        Number of optimisation steps (>= 1).
+    loss_threshold : float, optional
+        The run is ``"converged"`` if the loss at the last recorded epoch is at
+        most this, ``"not_converged"`` otherwise. Without it a finite run is
+        ``"completed"``.
+    stop_when_converged : bool, default False
+        Stop at the end of the first chunk whose last loss is <= the threshold,
+        record the state reached, and leave later rows NaN. Needs
+        ``loss_threshold``.
+    chunk_size : int, default 256
+        Epochs kept on the device between copies to the host. The NaN/inf check
+        runs once per chunk, so a divergent run stops at most this many steps
+        after the first bad value.
+    measure : {"train", "eval"}, default "train"
+        ``"train"`` records from the training forward itself (no extra cost).
+        ``"eval"`` records from an extra no-grad forward with the model in eval
+        mode before each step (dropout off, batch-norm running statistics).
+    seed : int, optional
+        Seeds torch's global generators (forked, so the caller's state is
+        untouched) for the run: makes random layers such as dropout
+        reproducible.
+
+    Returns
+    -------
+    PairTracking
+        ``epochs + 1`` rows per variable. On divergence the first epoch with a
+        NaN/inf value is kept as computed, later rows are NaN, and ``status`` is
+        ``"diverged"`` with ``diverged_epoch`` set.
+
+    Raises
+    ------
+    ValueError
+        Bad ``epochs``/``chunk_size``/``loss_threshold``, ``x``/``y`` not a
+        pair or containing NaN/inf, identical inputs, a layer name not in the
+        model, or a model output whose shape differs from ``y``'s.
+    """
+    epochs = check.positive_int("epochs", epochs)
+    chunk_size = check.positive_int("chunk_size", chunk_size)
+    loss_threshold = check.threshold(loss_threshold)
+    measure = check.measure_mode(measure)
+    if stop_when_converged and loss_threshold is None:
+        raise ValueError("stop_when_converged=True needs a loss_threshold to stop at; pass one")
+    device, dtype = check.model_placement(model)
+    names = resolve_layers(model, layers)
+    x = check.tensor("x", x, dtype=dtype, device=device)
+    y = check.tensor("y", y, dtype=dtype, device=device)
+    check.targets(x, y, n_points=2)
+    dx2, dy2 = squared_distance(x), squared_distance(y)
+    if dx2 == 0:
+        raise ValueError(
+            "x holds two identical inputs (dx2 = 0): their representations can never differ; "
+            "track a pair of distinct inputs"
+        )
+    opt = check.optimizer(optimizer, model)
+
+    with LayerProbe(model, names) as probe, forked_rng(seed, device):
+        rec = Recorder(probe, n_epochs=epochs, chunk_size=chunk_size, device=device, dy=y[0] - y[1])
+        start = time.perf_counter()
+        epoch, diverged = 0, None
+        while epoch < epochs:
+            if measure == "eval":
+                _measure(model, rec, x, y, epoch, mode="eval")
+                pred = check.output(model(x), y)
+                loss = project_loss(pred, y)
+            else:
+                pred = check.output(rec.forward(model, x, epoch), y)
+                loss = project_loss(pred, y)
+                rec.outputs(epoch, pred, y, loss)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            epoch += 1
+            if rec.full:
+                diverged = rec.flush()
+                if diverged is not None:
+                    break
+                if stop_when_converged and rec.recorded_loss(epoch - 1) <= loss_threshold:
+                    break
+        if diverged is None:
+            _measure(model, rec, x, y, epoch, mode=measure)
+            diverged = rec.flush()
+        seconds = time.perf_counter() - start
+    return rec.result(
+        stop_epoch=epoch if diverged is None else diverged,
+        diverged_epoch=diverged,
+        loss_threshold=loss_threshold,
+        dx2=dx2,
+        dy2=dy2,
+        seconds=seconds,
+    )
+
+
+def _measure(
+    model: nn.Module, rec: Recorder, x: torch.Tensor, y: torch.Tensor, epoch: int, *, mode: str
+) -> None:
+    """A no-grad forward of the pair that records epoch ``epoch``."""
+    with torch.no_grad(), measuring_mode(model, mode):
+        pred = check.output(rec.forward(model, x, epoch), y)
+        rec.outputs(epoch, pred, y, project_loss(pred, y))
+
+
+def measure_pair(
+    model: nn.Module, layers: LayerSpec, x: Any, y: Any, *, measure: str = "eval"
+) -> dict[str, np.ndarray]:
+    """``(h, y, w)`` of a pair at the model's current weights, without training.
+
+    Parameters
+    ----------
+    model, layers, x, y
+        As for :func:`track_pair`.
+    measure : {"eval", "train"}, default "eval"
+        Mode of the forward pass (``"train"`` leaves the model's mode as it is).
+
+    Returns
+    -------
+    dict
+        Layer name -> float64 array ``[h, y, w]`` (shape (3,)), in the order
+        of the resolved layers. Useful for initial states, e.g. to predict the
+        final distance of many pairs from one network.
+    """
+    measure = check.measure_mode(measure)
+    device, dtype = check.model_placement(model)
+    names = resolve_layers(model, layers)
+    x = check.tensor("x", x, dtype=dtype, device=device)
+    y = check.tensor("y", y, dtype=dtype, device=device)
+    check.targets(x, y, n_points=2)
+    with LayerProbe(model, names) as probe:
+        rec = Recorder(probe, n_epochs=0, chunk_size=1, device=device, dy=y[0] - y[1])
+        _measure(model, rec, x, y, 0, mode=measure)
+        diverged = rec.flush()
+    record = rec.result(
+        stop_epoch=0,
+        diverged_epoch=diverged,
+        loss_threshold=None,
+        dx2=squared_distance(x),
+        dy2=squared_distance(y),
+        seconds=0.0,
+    )
+    return {name: record.z(name)[0] for name in names}

@@ -1,0 +1,206 @@
+"""Device-side recording shared by the tracking loops.
+
+Per-epoch values are written into small preallocated device tensors, and
+copied to the host once per chunk of epochs. That copy is the loop's only
+host synchronisation, and the divergence check runs on the copied chunk, so a
+run that blows up wastes at most one chunk of steps.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+from repdyn.track._layers import LayerProbe
+from repdyn.track._result import COMPLETED, CONVERGED, DIVERGED, NOT_CONVERGED, PairTracking
+
+# Columns of the per-epoch output buffer.
+_Y, _W, _LOSS, _TRAIN_LOSS = range(4)
+
+
+def project_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The project loss ``1/2 * mean_i ||y_i - yhat_i||^2`` (sum over output dims)."""
+    return 0.5 * (pred - target).pow(2).reshape(pred.shape[0], -1).sum(dim=1).mean()
+
+
+def squared_distance(a: torch.Tensor) -> float:
+    """``||a[0] - a[1]||^2`` in float64, as a Python float."""
+    diff = a[0].to(torch.float64) - a[1].to(torch.float64)
+    return float(torch.dot(diff.reshape(-1), diff.reshape(-1)))
+
+
+@contextlib.contextmanager
+def forked_rng(seed: int | None, device: torch.device) -> Iterator[None]:
+    """Seed torch's global generators for the block only, restoring them afterwards.
+
+    Dropout and other random layers draw from the global generator; seeding a
+    forked copy makes a run reproducible without changing the caller's state.
+    """
+    if seed is None:
+        yield
+        return
+    devices = [] if device.type == "cpu" else [device]
+    with torch.random.fork_rng(devices=devices, device_type=device.type if devices else "cuda"):
+        torch.manual_seed(seed)
+        yield
+
+
+@contextlib.contextmanager
+def measuring_mode(model: nn.Module, mode: str) -> Iterator[None]:
+    """``"eval"``: every submodule in eval mode for the block, each restored after."""
+    if mode != "eval":
+        yield
+        return
+    saved = [(module, module.training) for module in model.modules()]
+    model.eval()
+    try:
+        yield
+    finally:
+        for module, training in saved:
+            module.training = training
+
+
+class Recorder:
+    """Chunked device buffers for ``h`` (per layer), ``y``, ``w`` and the losses."""
+
+    def __init__(
+        self,
+        probe: LayerProbe,
+        *,
+        n_epochs: int,
+        chunk_size: int,
+        device: torch.device,
+        dy: torch.Tensor,
+    ) -> None:
+        n_rows, n_layers = n_epochs + 1, len(probe.names)
+        self.probe = probe
+        self.h = np.full((n_rows, n_layers), np.nan)
+        self.out = np.full((n_rows, 4), np.nan)
+        self.m0 = float("nan")
+        self._dy = dy.to(torch.float64).reshape(-1)
+        size = min(chunk_size, n_rows)
+        self._h_buf = torch.full((size, n_layers), float("nan"), dtype=torch.float64, device=device)
+        self._out_buf = torch.full((size, 4), float("nan"), dtype=torch.float64, device=device)
+        self._m0_buf = torch.full((), float("nan"), dtype=torch.float64, device=device)
+        self._start = 0  # epoch held in buffer row 0
+        self._count = 0  # rows filled since the last flush
+
+    @property
+    def full(self) -> bool:
+        return self._count == self._h_buf.shape[0]
+
+    def _row(self, epoch: int) -> int:
+        row = epoch - self._start
+        if not 0 <= row < self._h_buf.shape[0]:  # a loop bug, not a user error
+            raise RuntimeError(f"epoch {epoch} does not fit the open chunk at {self._start}")
+        self._count = max(self._count, row + 1)
+        return row
+
+    def forward(self, model: nn.Module, x: torch.Tensor, epoch: int) -> torch.Tensor:
+        """Run ``model(x)`` with the probe writing this epoch's ``h`` values."""
+        self.probe.arm(self._h_buf[self._row(epoch)])
+        try:
+            pred = model(x)
+        finally:
+            self.probe.disarm_quietly()
+        self.probe.check_calls()
+        return pred
+
+    def outputs(
+        self, epoch: int, pred: torch.Tensor, target: torch.Tensor, loss: torch.Tensor
+    ) -> None:
+        """Record ``y``, ``w`` and the pair loss (and ``m0`` at epoch 0) from one forward."""
+        row = self._row(epoch)
+        with torch.no_grad():
+            pred64 = pred.detach().to(torch.float64).reshape(2, -1)
+            dyhat = pred64[0] - pred64[1]
+            y = torch.dot(dyhat, dyhat)
+            self._out_buf[row, _Y] = y
+            self._out_buf[row, _W] = y - torch.dot(self._dy, dyhat)
+            self._out_buf[row, _LOSS] = loss.detach()
+            if epoch == 0:
+                mean_error = target.to(torch.float64).reshape(2, -1).mean(0) - pred64.mean(0)
+                self._m0_buf.copy_(torch.dot(mean_error, mean_error))
+
+    def train_loss(self, epoch: int, value: torch.Tensor) -> None:
+        self._out_buf[self._row(epoch), _TRAIN_LOSS] = value.detach()
+
+    def recorded_loss(self, epoch: int, *, train: bool = False) -> float:
+        """A loss already copied to the host (pair loss, or training loss)."""
+        return float(self.out[epoch, _TRAIN_LOSS if train else _LOSS])
+
+    def flush(self, *, with_train_loss: bool = False) -> int | None:
+        """Copy the open chunk to the host; return the first epoch holding NaN/inf, if any.
+
+        Rows after a divergent epoch are left NaN: once a value is not finite
+        every later step is meaningless, so nothing after it is kept.
+        """
+        n, start = self._count, self._start
+        h = self._h_buf[:n].cpu().numpy()
+        out = self._out_buf[:n].cpu().numpy()
+        if start == 0:
+            self.m0 = float(self._m0_buf)
+        columns = slice(None) if with_train_loss else slice(0, _TRAIN_LOSS)
+        finite = np.isfinite(h).all(axis=1) & np.isfinite(out[:, columns]).all(axis=1)
+        bad = int(np.argmin(finite)) if not finite.all() else None
+        keep = n if bad is None else bad + 1
+        self.h[start : start + keep] = h[:keep]
+        self.out[start : start + keep] = out[:keep]
+        self._h_buf.fill_(float("nan"))
+        self._out_buf.fill_(float("nan"))
+        self._start, self._count = start + n, 0
+        return None if bad is None else start + bad
+
+    def result(
+        self,
+        *,
+        stop_epoch: int,
+        diverged_epoch: int | None,
+        loss_threshold: float | None,
+        dx2: float,
+        dy2: float,
+        seconds: float,
+        with_train_loss: bool = False,
+        pair: tuple[int, int] | None = None,
+    ) -> PairTracking:
+        """Assemble the result; status follows :class:`PairTracking`'s rules.
+
+        Convergence is judged on the pair loss, or on the training loss when
+        ``with_train_loss`` (minibatch training over a whole data set).
+        """
+        convergence_loss = self.out[:, _TRAIN_LOSS if with_train_loss else _LOSS]
+        final_loss = float(convergence_loss[stop_epoch])
+        converged_epoch = None
+        if loss_threshold is not None:
+            reached = np.flatnonzero(convergence_loss[: stop_epoch + 1] <= loss_threshold)
+            converged_epoch = int(reached[0]) if reached.size else None
+        if diverged_epoch is not None:
+            status = DIVERGED
+        elif loss_threshold is None:
+            status = COMPLETED
+        else:
+            status = CONVERGED if final_loss <= loss_threshold else NOT_CONVERGED
+        return PairTracking(
+            epochs=np.arange(len(self.h), dtype=np.int64),
+            layers=self.probe.names,
+            h=self.h,
+            y=self.out[:, _Y].copy(),
+            w=self.out[:, _W].copy(),
+            loss=self.out[:, _LOSS].copy(),
+            m0=self.m0,
+            dx2=dx2,
+            dy2=dy2,
+            status=status,
+            stop_epoch=stop_epoch,
+            diverged_epoch=diverged_epoch,
+            converged_epoch=converged_epoch,
+            final_loss=final_loss,
+            loss_threshold=loss_threshold,
+            seconds=seconds,
+            train_loss=self.out[:, _TRAIN_LOSS].copy() if with_train_loss else None,
+            pair=pair,
+        )
