@@ -1,0 +1,45 @@
+"""Sweeps of trials: cached, crash-safe, local or distributed, independent of what a trial computes.
+
+A trial is a pure top-level function ``fn(config) -> result``: the config is a
+frozen dataclass (or dict) with a canonical JSON form, the result a flat dict
+of JSON scalars and numpy arrays. :func:`run_sweep` runs a trial over many
+configs on one of several executors, storing each result in a
+:class:`ResultStore` under its :func:`cache_key` the moment it arrives;
+:func:`results_frame` and :func:`results_dataset` turn results into tables.
+See ``docs/sweeps.md``.
+
+This package never imports torch, pandas or xarray at import time.
+"""
+
+from repdyn.sweep._canonical import (
+    RESULT_FORMAT_VERSION,
+    cache_key,
+    canonical_json,
+    canonical_value,
+    trial_name,
+)
+from repdyn.sweep._frames import STATUS_MISSING, flatten_config, results_dataset, results_frame
+from repdyn.sweep._run import EXECUTORS, default_workers, run_sweep
+from repdyn.sweep._store import ResultStore, StoredResult, SweepWarning
+from repdyn.sweep._trial import STATUS_ERROR, STATUS_FAILED, TrialError
+
+__all__ = [
+    "EXECUTORS",
+    "RESULT_FORMAT_VERSION",
+    "STATUS_ERROR",
+    "STATUS_FAILED",
+    "STATUS_MISSING",
+    "ResultStore",
+    "StoredResult",
+    "SweepWarning",
+    "TrialError",
+    "cache_key",
+    "canonical_json",
+    "canonical_value",
+    "default_workers",
+    "flatten_config",
+    "results_dataset",
+    "results_frame",
+    "run_sweep",
+    "trial_name",
+]

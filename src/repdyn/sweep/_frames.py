@@ -1,0 +1,258 @@
+"""Tables of sweep results: a pandas DataFrame (one row per trial) and an xarray Dataset.
+
+pandas and xarray are imported inside the functions so that worker processes,
+which import this package, do not pay for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from repdyn.sweep._canonical import (
+    DATACLASS_MARKER,
+    FLOAT_MARKER,
+    canonical_json,
+    canonical_value,
+    trial_name,
+)
+from repdyn.sweep._store import ResultStore
+
+#: ``status`` of a row for a config that has no entry in the store.
+STATUS_MISSING = "missing"
+
+
+def _plain(value: Any) -> Any:
+    """Undo the JSON-only encodings of the canonical form (float markers, lists)."""
+    if isinstance(value, dict):
+        if set(value) == {FLOAT_MARKER}:
+            return float(value[FLOAT_MARKER])
+        if set(value) == {"__enum__", "value"}:
+            return _plain(value["value"])
+        return {k: _plain(v) for k, v in value.items() if k != DATACLASS_MARKER}
+    if isinstance(value, list):
+        return tuple(_plain(v) for v in value)
+    return value
+
+
+def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:
+    if isinstance(value, dict):
+        for k in sorted(value):
+            _flatten(value[k], f"{prefix}.{k}" if prefix else k, out)
+    else:
+        out[prefix or "config"] = value
+
+
+def flatten_config(config: Any) -> dict[str, Any]:
+    """A config as one level of dotted names: ``{"opt.lr": 0.1, "widths": (20, 500)}``.
+
+    Accepts a config object or its canonical form (as a store keeps it). The
+    dataclass name is dropped; lists become tuples; NaN/inf become floats again.
+    """
+    out: dict[str, Any] = {}
+    _flatten(_plain(canonical_value(config)), "", out)
+    return out
+
+
+def _gather(
+    source: Any, configs: Sequence[Any] | None, fn: Callable[..., Any] | None
+) -> tuple[list[dict[str, Any] | None], list[Mapping[str, Any]]]:
+    """Pair each result with its flattened config (None where no config is known)."""
+    if isinstance(source, ResultStore):
+        entries = source.load_all()
+        if fn is not None:
+            name = trial_name(fn)
+            entries = [e for e in entries if e.trial == name]
+        if configs is None:
+            return (
+                [None if e.config is None else flatten_config(e.config) for e in entries],
+                [e.result for e in entries],
+            )
+        by_config: dict[str, list[Any]] = {}
+        for e in entries:
+            if e.config is not None:
+                by_config.setdefault(canonical_json(e.config), []).append(e)
+        results: list[Mapping[str, Any]] = []
+        for i, config in enumerate(configs):
+            found = by_config.get(canonical_json(config), [])
+            if len({e.trial for e in found}) > 1:
+                raise ValueError(
+                    f"configs[{i}] was run by several trial functions "
+                    f"({', '.join(sorted(str(e.trial) for e in found))}); pass fn= to choose one"
+                )
+            results.append(found[0].result if found else {"status": STATUS_MISSING})
+        return [flatten_config(c) for c in configs], results
+    if isinstance(source, Mapping) or not isinstance(source, Sequence):
+        raise TypeError(
+            f"results must be a list of result dicts (from run_sweep) or a ResultStore; got "
+            f"{type(source).__name__}"
+        )
+    for i, r in enumerate(source):
+        if not isinstance(r, Mapping):
+            raise TypeError(f"results[{i}] must be a dict; got {type(r).__name__}")
+    if configs is None:
+        return [None] * len(source), list(source)
+    if len(configs) != len(source):
+        raise ValueError(
+            f"configs has {len(configs)} entries but results has {len(source)}; pass the configs "
+            "in the order given to run_sweep"
+        )
+    return [flatten_config(c) for c in configs], list(source)
+
+
+def _columns(
+    flat_configs: list[dict[str, Any] | None], names: list[str], reserved: set[str]
+) -> tuple[list[str], dict[str, str]]:
+    """Config column names, and result field name -> column name (renamed on a clash)."""
+    config_cols: dict[str, None] = {}
+    for flat in flat_configs:
+        config_cols.update(dict.fromkeys(flat or ()))
+    taken = set(config_cols) | reserved
+    return list(config_cols), {n: f"result.{n}" if n in taken else n for n in names}
+
+
+def results_frame(
+    results: Any, configs: Sequence[Any] | None = None, *, fn: Callable[..., Any] | None = None
+) -> Any:
+    """A pandas DataFrame with one row per trial: config columns, then scalar result fields.
+
+    Parameters
+    ----------
+    results : list of dict or ResultStore
+        What :func:`run_sweep` returned, or a store (its configs are stored with
+        each entry).
+    configs : sequence, optional
+        For a list: the configs in the same order, giving the config columns.
+        For a store: the configs to select, in row order; a config without an
+        entry gets a row with ``status="missing"``. Default: all entries.
+    fn : callable, optional
+        For a store: keep only entries of this trial function.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Config fields flattened with dotted names (``opt.lr``; tuples stay
+        tuples), then scalar result fields; array fields are left out (see
+        :func:`results_dataset`). A result field whose name is also a config
+        column is named ``result.<name>``.
+    """
+    import pandas as pd
+
+    flat_configs, found = _gather(results, configs, fn)
+    names: dict[str, None] = {}
+    for r in found:
+        names.update({k: None for k, v in r.items() if not isinstance(v, np.ndarray)})
+    config_cols, renamed = _columns(flat_configs, list(names), set())
+    rows = []
+    for flat, r in zip(flat_configs, found):
+        row = dict(flat or {})
+        row.update({renamed[k]: v for k, v in r.items() if k in renamed})
+        rows.append(row)
+    return pd.DataFrame.from_records(rows, columns=config_cols + list(renamed.values()))
+
+
+def _column_values(values: list[Any]) -> np.ndarray:
+    if any(isinstance(v, (tuple, dict)) for v in values):
+        out = np.empty(len(values), dtype=object)
+        for i, v in enumerate(values):
+            out[i] = v
+        return out
+    if any(v is None for v in values) and any(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in values
+    ):
+        return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    return np.asarray(values)
+
+
+def results_dataset(
+    results: Any,
+    configs: Sequence[Any] | None = None,
+    *,
+    array_fields: Sequence[str] | None = None,
+    dim: str = "epoch",
+    fn: Callable[..., Any] | None = None,
+) -> Any:
+    """An xarray Dataset of trajectories: 1-D array fields as variables over (trial, ``dim``).
+
+    Parameters
+    ----------
+    results, configs, fn
+        As in :func:`results_frame`.
+    array_fields : sequence of str, optional
+        Which 1-D numeric array fields to include; default all of them.
+    dim : str, default "epoch"
+        Name of the second dimension; its coordinate is the index 0, 1, ...
+        along the arrays.
+
+    Returns
+    -------
+    xarray.Dataset
+        Array fields with dims ``("trial", dim)``; scalar result fields as
+        variables over ``trial``; config fields (dotted names) as coordinates
+        over ``trial``. All chosen fields share ``dim``: arrays shorter than the
+        longest (a run that diverged early) and trials without the field (an
+        error record) are padded with NaN at the end, and an integer or bool
+        field that needs padding becomes float64.
+    """
+    import xarray as xr
+
+    if not isinstance(dim, str) or not dim or dim == "trial":
+        raise ValueError(f"dim must be a non-empty name other than 'trial'; got {dim!r}")
+    flat_configs, found = _gather(results, configs, fn)
+    available: dict[str, None] = {}
+    for r in found:
+        available.update(
+            {
+                k: None
+                for k, v in r.items()
+                if isinstance(v, np.ndarray) and v.ndim == 1 and v.dtype.kind in "biufc"
+            }
+        )
+    if array_fields is None:
+        fields = list(available)
+    else:
+        fields = list(array_fields)
+        for name in fields:
+            shapes = {r[name].shape for r in found if isinstance(r.get(name), np.ndarray)}
+            if not shapes:
+                raise ValueError(
+                    f"array_fields names {name!r}, which no result holds as an array; available "
+                    f"1-D numeric fields: {sorted(available) or 'none'}"
+                )
+            if name not in available:
+                raise ValueError(
+                    f"array field {name!r} has shape(s) {sorted(shapes)}; results_dataset takes 1-D "
+                    "numeric arrays (leave it out of array_fields)"
+                )
+    scalar_names: dict[str, None] = {}
+    for r in found:
+        scalar_names.update({k: None for k, v in r.items() if not isinstance(v, np.ndarray)})
+    config_cols, renamed = _columns(flat_configs, fields + list(scalar_names), {"trial", dim})
+
+    n = len(found)
+    length = max(
+        (r[f].shape[0] for r in found for f in fields if isinstance(r.get(f), np.ndarray)),
+        default=0,
+    )
+    data_vars: dict[str, Any] = {}
+    for name in fields:
+        present = [r[name] for r in found if isinstance(r.get(name), np.ndarray)]
+        dtype = np.result_type(*present)
+        padded = len(present) < n or any(a.shape[0] < length for a in present)
+        if padded and dtype.kind not in "fc":
+            dtype = np.dtype(np.float64)
+        block = np.full((n, length), np.nan if dtype.kind in "fc" else 0, dtype=dtype)
+        for i, r in enumerate(found):
+            arr = r.get(name)
+            if isinstance(arr, np.ndarray):
+                block[i, : arr.shape[0]] = arr
+        data_vars[renamed[name]] = (("trial", dim), block)
+    for name in scalar_names:
+        data_vars[renamed[name]] = ("trial", _column_values([r.get(name) for r in found]))
+    coords: dict[str, Any] = {"trial": np.arange(n), dim: np.arange(length)}
+    for col in config_cols:
+        key = f"config.{col}" if col in ("trial", dim) else col
+        coords[key] = ("trial", _column_values([(flat or {}).get(col) for flat in flat_configs]))
+    return xr.Dataset(data_vars, coords=coords)

@@ -1,0 +1,353 @@
+"""An on-disk store of trial results, one file per cache key, written atomically.
+
+Layout: ``DIR/<key[:2]>/<key>.npz``. Each entry is a zip archive that
+``numpy.load`` reads too: one ``<field>.npy`` member per array field and a
+``meta.json`` member with the scalar fields, the config, the trial's name and
+the format version. An entry is first written to a temporary file in the same
+directory, flushed to disk, then renamed over its final name, so a reader sees
+either no entry or a complete one, never a partial one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import io
+import json
+import os
+import re
+import socket
+import time
+import uuid
+import warnings
+import zipfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from repdyn.sweep._canonical import RESULT_FORMAT_VERSION, canonical_value
+from repdyn.sweep._trial import check_result
+
+_KEY_RE = re.compile(r"[0-9a-f]{16,128}")
+_ENTRY_RE = re.compile(r"([0-9a-f]{16,128})\.npz")
+_SHARD_RE = re.compile(r"[0-9a-f]{2}")
+_TMP_PREFIX = ".tmp-"
+_META = "meta.json"
+#: Temporary files of another host (whose processes we cannot check) older than
+#: this are taken to be left over from a crash.
+_STALE_SECONDS = 24 * 3600.0
+
+
+class SweepWarning(UserWarning):
+    """Something went wrong that the sweep worked around (a corrupt entry, failed trials)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class StoredResult:
+    """One entry of a :class:`ResultStore`.
+
+    Attributes
+    ----------
+    key : str
+        The cache key.
+    result : dict
+        The trial's result: scalar fields and numpy arrays.
+    config : object
+        The config in canonical form (see :func:`repdyn.sweep.canonical_value`),
+        or None if it was stored without one.
+    trial : str or None
+        Qualified name of the trial function.
+    seconds : float or None
+        Wall time of the trial call, measured by the sweep.
+    created : str
+        UTC time the entry was written, ISO 8601.
+    """
+
+    key: str
+    result: dict[str, Any]
+    config: Any
+    trial: str | None
+    seconds: float | None
+    created: str
+
+
+class ResultStore:
+    """A directory of trial results keyed by cache key; safe against crashes.
+
+    Parameters
+    ----------
+    directory : str or Path
+        Where entries live; created if missing.
+    clean : bool, default True
+        Remove temporary files left behind by writers that were killed (see
+        :meth:`clean`) when the store is opened.
+
+    Notes
+    -----
+    Only complete entries are ever visible: :meth:`put` writes a temporary file
+    beside the entry, fsyncs it and renames it into place. An entry that cannot
+    be read (disk corruption, a foreign file) is reported with a
+    :class:`SweepWarning`, moved to ``DIR/corrupt/`` and treated as missing.
+    """
+
+    def __init__(self, directory: str | os.PathLike[str], *, clean: bool = True) -> None:
+        self.directory = Path(directory)
+        if self.directory.exists() and not self.directory.is_dir():
+            raise ValueError(
+                f"directory={str(self.directory)!r} exists and is not a directory; pass a "
+                "directory path for the result store"
+            )
+        self.directory.mkdir(parents=True, exist_ok=True)
+        if clean:
+            self.clean()
+
+    def __repr__(self) -> str:
+        return f"ResultStore({str(self.directory)!r})"
+
+    # -- paths -----------------------------------------------------------------
+
+    def path(self, key: str) -> Path:
+        """The file that holds (or would hold) the entry for ``key``."""
+        if not isinstance(key, str) or not _KEY_RE.fullmatch(key):
+            raise ValueError(
+                f"key must be a lowercase hex cache key (see repdyn.sweep.cache_key); got {key!r}"
+            )
+        return self.directory / key[:2] / f"{key}.npz"
+
+    def _shards(self) -> Iterator[Path]:
+        with os.scandir(self.directory) as it:
+            for item in it:
+                if _SHARD_RE.fullmatch(item.name) and item.is_dir():
+                    yield Path(item.path)
+
+    # -- writing ---------------------------------------------------------------
+
+    def put(
+        self,
+        key: str,
+        result: Mapping[str, Any],
+        *,
+        config: Any = None,
+        trial: str | None = None,
+        seconds: float | None = None,
+    ) -> None:
+        """Store ``result`` under ``key`` atomically, replacing any older entry.
+
+        Parameters
+        ----------
+        key : str
+            Cache key, from :func:`repdyn.sweep.cache_key`.
+        result : mapping
+            Flat dict of JSON scalars and numpy arrays.
+        config : optional
+            The trial's config; it is stored in canonical form so that tables
+            can be built from the store alone.
+        trial : str, optional
+            Qualified name of the trial function.
+        seconds : float, optional
+            Wall time of the trial call.
+        """
+        final = self.path(key)
+        result = check_result(result)
+        arrays = {name: v for name, v in result.items() if isinstance(v, np.ndarray)}
+        meta = {
+            "format": RESULT_FORMAT_VERSION,
+            "key": key,
+            "trial": trial,
+            "config": None if config is None else canonical_value(config),
+            "scalars": {name: v for name, v in result.items() if name not in arrays},
+            "arrays": {
+                name: {"dtype": v.dtype.str, "shape": list(v.shape)} for name, v in arrays.items()
+            },
+            "seconds": None if seconds is None else float(seconds),
+            "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        }
+        # NaN and inf scalars (a diverged loss) are written as Python's json does.
+        meta_bytes = json.dumps(meta, sort_keys=True, indent=1).encode("utf-8")
+
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = (
+            final.parent
+            / f"{_TMP_PREFIX}{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}.npz"
+        )
+        try:
+            with open(tmp, "wb") as fh:
+                with zipfile.ZipFile(
+                    fh, "w", compression=zipfile.ZIP_STORED, allowZip64=True
+                ) as zf:
+                    zf.writestr(_META, meta_bytes)
+                    for name, arr in arrays.items():
+                        with zf.open(f"{name}.npy", "w", force_zip64=True) as member:
+                            np.lib.format.write_array(member, arr, allow_pickle=False)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, final)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        _fsync_dir(final.parent)
+
+    def remove(self, key: str) -> bool:
+        """Delete the entry for ``key``; return whether there was one."""
+        try:
+            self.path(key).unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    def clean(self) -> int:
+        """Delete temporary files left by writers that died mid-write; return how many.
+
+        A temporary file is stale when the process that wrote it (named in the
+        file name) no longer runs on this host, or, for another host, when it
+        is older than a day. Files of live writers are left alone, so several
+        sweeps may share one store.
+        """
+        removed = 0
+        host = socket.gethostname()
+        now = time.time()
+        for shard in self._shards():
+            for tmp in shard.glob(f"{_TMP_PREFIX}*"):
+                try:
+                    writer_host, pid_text, _ = tmp.name[len(_TMP_PREFIX) :].rsplit("-", 2)
+                    pid = int(pid_text)
+                except ValueError:
+                    writer_host, pid = "", -1
+                if writer_host == host and pid > 0:
+                    stale = not _pid_alive(pid)
+                else:
+                    try:
+                        stale = now - tmp.stat().st_mtime > _STALE_SECONDS
+                    except FileNotFoundError:
+                        continue
+                if stale:
+                    tmp.unlink(missing_ok=True)
+                    removed += 1
+        return removed
+
+    # -- reading ---------------------------------------------------------------
+
+    def __contains__(self, key: object) -> bool:
+        """Whether an entry file exists for ``key`` (not whether it is readable)."""
+        return (
+            isinstance(key, str) and _KEY_RE.fullmatch(key) is not None and self.path(key).is_file()
+        )
+
+    def keys(self) -> list[str]:
+        """Sorted keys of all entries (temporary and quarantined files excluded)."""
+        found = []
+        for shard in self._shards():
+            with os.scandir(shard) as it:
+                for item in it:
+                    match = _ENTRY_RE.fullmatch(item.name)
+                    if match and match.group(1).startswith(shard.name):
+                        found.append(match.group(1))
+        return sorted(found)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
+
+    def __len__(self) -> int:
+        return len(self.keys())
+
+    def get(self, key: str, default: Any = None) -> dict[str, Any] | Any:
+        """The stored result for ``key``, or ``default`` if missing or unreadable."""
+        entry = self.entry(key)
+        return default if entry is None else entry.result
+
+    def entry(self, key: str) -> StoredResult | None:
+        """The full entry for ``key`` (result, config, trial name), or None.
+
+        An unreadable entry triggers a :class:`SweepWarning`, is moved to
+        ``DIR/corrupt/`` and reads as None, so a sweep recomputes it.
+        """
+        path = self.path(key)
+        try:
+            return _read_entry(path, key)
+        except FileNotFoundError:
+            return None
+        except Exception as exc:  # noqa: BLE001 - any unreadable file is quarantined, not fatal
+            moved = self._quarantine(path, key)
+            warnings.warn(
+                f"result store entry {path} is unreadable ({type(exc).__name__}: {exc}); treating "
+                f"it as missing" + (f" (moved to {moved})" if moved else ""),
+                SweepWarning,
+                stacklevel=2,
+            )
+            return None
+
+    def entries(self) -> Iterator[StoredResult]:
+        """Every readable entry, in key order (unreadable ones are reported and skipped)."""
+        for key in self.keys():
+            entry = self.entry(key)
+            if entry is not None:
+                yield entry
+
+    def load_all(self) -> list[StoredResult]:
+        """All readable entries as a list, in key order."""
+        return list(self.entries())
+
+    def _quarantine(self, path: Path, key: str) -> Path | None:
+        target_dir = self.directory / "corrupt"
+        target = target_dir / f"{key}.{uuid.uuid4().hex[:8]}.npz"
+        try:
+            target_dir.mkdir(exist_ok=True)
+            os.replace(path, target)
+        except OSError:
+            return None
+        return target
+
+
+def _read_entry(path: Path, key: str) -> StoredResult:
+    with zipfile.ZipFile(path) as zf:
+        meta = json.loads(zf.read(_META).decode("utf-8"))
+        if meta.get("format") != RESULT_FORMAT_VERSION:
+            raise ValueError(
+                f"format version {meta.get('format')!r}, expected {RESULT_FORMAT_VERSION}"
+            )
+        if meta.get("key") != key:
+            raise ValueError(f"entry records the key {meta.get('key')!r}")
+        result: dict[str, Any] = dict(meta["scalars"])
+        for name, spec in meta["arrays"].items():
+            # zf.read checks the member's CRC, so flipped bits are caught here.
+            arr = np.lib.format.read_array(io.BytesIO(zf.read(f"{name}.npy")), allow_pickle=False)
+            if arr.dtype.str != spec["dtype"] or list(arr.shape) != spec["shape"]:
+                raise ValueError(f"array {name!r} does not match its recorded dtype and shape")
+            result[name] = arr
+    return StoredResult(
+        key=key,
+        result=result,
+        config=meta.get("config"),
+        trial=meta.get("trial"),
+        seconds=meta.get("seconds"),
+        created=meta.get("created", ""),
+    )
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid() or os.name == "nt":
+        # Our own writes are in flight; on Windows os.kill would terminate the process.
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _fsync_dir(directory: Path) -> None:
+    # Makes the rename itself durable; not possible on every platform.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
