@@ -454,6 +454,14 @@ def test_result_round_trips_and_tabulates():
     assert row.h == run.h[2, 2] and row.w == run.w[2]
     inputs = run.theory_inputs("inp")
     assert inputs["observed"].shape == (4, 3) and inputs["dx2"] == run.dx2
+    np.testing.assert_array_equal(inputs["observed"][:, 0], run.h[:, 0])
+    short = run.theory_inputs("block", last_epoch=1)
+    assert short["t"].tolist() == [0.0, 1.0] and short["loss"].shape == (2,)
+
+
+def test_tracking_the_model_output_gives_h_equal_to_y():
+    run = track_pair(make_user_net(), "", X, Y, optimizer=sgd(0.05), epochs=3)
+    np.testing.assert_allclose(run.h[:, 0], run.y, rtol=1e-15)
 
 
 # ----------------------------------------------------------------------------

@@ -156,17 +156,26 @@ class PairTracking:
         """``(h, y, w)`` at one layer, shape ``(T, 3)``, NaN after :attr:`stop_epoch`."""
         return np.stack([self.h[:, self.layer_index(layer)], self.y, self.w], axis=-1)
 
-    def theory_inputs(self, layer: str | None = None) -> dict[str, Any]:
+    def theory_inputs(
+        self, layer: str | None = None, *, last_epoch: int | None = None
+    ) -> dict[str, Any]:
         """Arguments for :func:`repdyn.theory.fit` over the finite prefix of the run.
 
         Returns ``dict(t=..., observed=..., dx2=..., dy2=..., loss=...)`` with
-        ``t`` the epochs ``0 .. last_finite_epoch`` as floats and ``observed``
-        the ``(h, y, w)`` rows of ``layer``; use ``fit(**run.theory_inputs())``.
+        ``t`` the epochs ``0 .. last`` as floats and ``observed`` the
+        ``(h, y, w)`` rows of ``layer``; use ``fit(**run.theory_inputs())``.
+        ``last`` is :attr:`last_finite_epoch`, or ``last_epoch`` if that is
+        smaller (to leave out a long converged tail).
         """
         stop = self.last_finite_epoch + 1
+        if last_epoch is not None:
+            if isinstance(last_epoch, bool) or not isinstance(last_epoch, int | np.integer):
+                raise TypeError(f"last_epoch must be an integer epoch; got {last_epoch!r}")
+            stop = min(stop, int(last_epoch) + 1)
         if stop < 2:
             raise ValueError(
-                f"the run has {stop} finite epoch(s) (status {self.status!r}); fitting needs at least 2"
+                f"only {max(stop, 0)} finite epoch(s) selected (status {self.status!r}); "
+                "fitting needs at least 2"
             )
         return {
             "t": self.epochs[:stop].astype(np.float64),
