@@ -215,6 +215,8 @@ def test_store_round_trip(tmp_path):
     entry = ResultStore(tmp_path / "s").entry(KEY)  # a fresh handle reads the same
     assert entry.trial == "m.f" and entry.seconds == 1.5 and entry.config["seed"] == 3
     assert entry.config["__dataclass__"] == "WalkConfig"
+    scalars_only = store.entry(KEY, arrays=False).result
+    assert scalars_only.keys() == {k for k, v in want.items() if not isinstance(v, np.ndarray)}
     # The entry is a plain .npz that numpy reads, with the metadata beside the arrays.
     path = store.path(KEY)
     assert path == tmp_path / "s" / "ab" / f"{KEY}.npz"
@@ -387,7 +389,9 @@ def test_dead_workers_are_retried_then_recorded_as_failed(tmp_path):
     assert_same_results([store.get(cache_key(walk, c)) for c in configs[:4]], results[:4])
     # retries=0: one attempt only; SIGKILL is named in the record.
     with pytest.warns(SweepWarning):
-        (once,) = run_sweep(walk, [cfg(5, "sigkill_once")], executor="process", workers=1, retries=0)
+        (once,) = run_sweep(
+            walk, [cfg(5, "sigkill_once")], executor="process", workers=1, retries=0
+        )
     assert once["status"] == "failed" and "SIGKILL" in once["error"]
     assert log_seeds(log).count(5) == 1
 
@@ -548,8 +552,9 @@ def test_results_frame_columns_and_rows(tmp_path):
 def test_results_dataset_pads_and_labels(tmp_path):
     configs = [WalkConfig(seed=s, n=n) for s, n in [(0, 5), (1, 3), (2, 5)]]
     configs.append(WalkConfig(seed=3, mode="raise"))
+    store = ResultStore(tmp_path)
     with pytest.warns(SweepWarning):
-        results = run_sweep(walk, configs, executor="local")
+        results = run_sweep(walk, configs, store=store, executor="local")
     ds = results_dataset(results, configs, dim="step")
     assert dict(ds.sizes) == {"trial": 4, "step": 5}
     assert ds["path"].dims == ("trial", "step") and ds["final"].dims == ("trial",)
@@ -559,6 +564,9 @@ def test_results_dataset_pads_and_labels(tmp_path):
     assert ds["counts"].dtype == np.float64  # int trajectories needing padding become float
     assert ds["seed"].dims == ("trial",) and ds["seed"].values.tolist() == [0, 1, 2, 3]
     assert "opt.lr" in ds.coords and ds["status"].values.tolist()[3] == "error"
+    from_store = results_dataset(store, configs, dim="step", fn=walk)
+    np.testing.assert_array_equal(from_store["path"], ds["path"])
+    np.testing.assert_array_equal(from_store["opt.lr"], ds["opt.lr"])
     only = results_dataset(results[:1], configs[:1], array_fields=["counts"])
     assert list(only.data_vars) == [
         "counts",

@@ -57,11 +57,11 @@ def flatten_config(config: Any) -> dict[str, Any]:
 
 
 def _gather(
-    source: Any, configs: Sequence[Any] | None, fn: Callable[..., Any] | None
+    source: Any, configs: Sequence[Any] | None, fn: Callable[..., Any] | None, *, arrays: bool
 ) -> tuple[list[dict[str, Any] | None], list[Mapping[str, Any]]]:
     """Pair each result with its flattened config (None where no config is known)."""
     if isinstance(source, ResultStore):
-        entries = source.load_all()
+        entries = source.load_all(arrays=arrays)
         if fn is not None:
             name = trial_name(fn)
             entries = [e for e in entries if e.trial == name]
@@ -140,7 +140,7 @@ def results_frame(
     """
     import pandas as pd
 
-    flat_configs, found = _gather(results, configs, fn)
+    flat_configs, found = _gather(results, configs, fn, arrays=False)
     names: dict[str, None] = {}
     for r in found:
         names.update({k: None for k, v in r.items() if not isinstance(v, np.ndarray)})
@@ -200,7 +200,7 @@ def results_dataset(
 
     if not isinstance(dim, str) or not dim or dim == "trial":
         raise ValueError(f"dim must be a non-empty name other than 'trial'; got {dim!r}")
-    flat_configs, found = _gather(results, configs, fn)
+    flat_configs, found = _gather(results, configs, fn, arrays=True)
     available: dict[str, None] = {}
     for r in found:
         available.update(

@@ -25,6 +25,9 @@ Outcome = tuple[int, dict[str, Any], float | None]
 
 def _worker_main(conn: multiprocessing.connection.Connection) -> None:
     """Loop of a worker process: receive a pickled (fn, config), send back the result."""
+    # Ctrl-C reaches the whole process group; the driver alone decides what stops,
+    # and it terminates the workers itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     while True:
         try:
             message = conn.recv()
@@ -97,7 +100,11 @@ def run_process_pool(
     def start_worker() -> _Worker:
         parent_conn, child_conn = ctx.Pipe(duplex=True)
         process = ctx.Process(
-            target=_worker_main, args=(child_conn,), daemon=True, name="repdyn-trial"
+            # Not a daemon, so that a trial may start processes of its own (a DataLoader).
+            target=_worker_main,
+            args=(child_conn,),
+            daemon=False,
+            name="repdyn-trial",
         )
         with single_thread_env():
             process.start()

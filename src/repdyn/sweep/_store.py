@@ -257,15 +257,16 @@ class ResultStore:
         entry = self.entry(key)
         return default if entry is None else entry.result
 
-    def entry(self, key: str) -> StoredResult | None:
+    def entry(self, key: str, *, arrays: bool = True) -> StoredResult | None:
         """The full entry for ``key`` (result, config, trial name), or None.
 
+        With ``arrays=False`` only the scalar fields are read (cheap, for tables).
         An unreadable entry triggers a :class:`SweepWarning`, is moved to
         ``DIR/corrupt/`` and reads as None, so a sweep recomputes it.
         """
         path = self.path(key)
         try:
-            return _read_entry(path, key)
+            return _read_entry(path, key, arrays=arrays)
         except FileNotFoundError:
             return None
         except Exception as exc:  # noqa: BLE001 - any unreadable file is quarantined, not fatal
@@ -278,16 +279,19 @@ class ResultStore:
             )
             return None
 
-    def entries(self) -> Iterator[StoredResult]:
-        """Every readable entry, in key order (unreadable ones are reported and skipped)."""
+    def entries(self, *, arrays: bool = True) -> Iterator[StoredResult]:
+        """Every readable entry, in key order (unreadable ones are reported and skipped).
+
+        With ``arrays=False`` only the scalar fields of each result are read.
+        """
         for key in self.keys():
-            entry = self.entry(key)
+            entry = self.entry(key, arrays=arrays)
             if entry is not None:
                 yield entry
 
-    def load_all(self) -> list[StoredResult]:
-        """All readable entries as a list, in key order."""
-        return list(self.entries())
+    def load_all(self, *, arrays: bool = True) -> list[StoredResult]:
+        """All readable entries as a list, in key order (see :meth:`entries`)."""
+        return list(self.entries(arrays=arrays))
 
     def _quarantine(self, path: Path, key: str) -> Path | None:
         target_dir = self.directory / "corrupt"
@@ -300,7 +304,7 @@ class ResultStore:
         return target
 
 
-def _read_entry(path: Path, key: str) -> StoredResult:
+def _read_entry(path: Path, key: str, *, arrays: bool = True) -> StoredResult:
     with zipfile.ZipFile(path) as zf:
         meta = json.loads(zf.read(_META).decode("utf-8"))
         if meta.get("format") != RESULT_FORMAT_VERSION:
@@ -310,7 +314,7 @@ def _read_entry(path: Path, key: str) -> StoredResult:
         if meta.get("key") != key:
             raise ValueError(f"entry records the key {meta.get('key')!r}")
         result: dict[str, Any] = dict(meta["scalars"])
-        for name, spec in meta["arrays"].items():
+        for name, spec in meta["arrays"].items() if arrays else ():
             # zf.read checks the member's CRC, so flipped bits are caught here.
             arr = np.lib.format.read_array(io.BytesIO(zf.read(f"{name}.npy")), allow_pickle=False)
             if arr.dtype.str != spec["dtype"] or list(arr.shape) != spec["shape"]:
