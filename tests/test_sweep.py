@@ -352,6 +352,17 @@ def test_trial_errors_are_recorded_not_dropped(tmp_path):
         run_sweep(walk, configs, executor="local", errors="raise")
 
 
+def test_raising_stops_the_pool_and_leaves_no_workers(tmp_path):
+    import multiprocessing
+
+    configs = [WalkConfig(seed=0, mode="raise")] + [WalkConfig(seed=s, sleep=2.0) for s in (1, 2)]
+    store = ResultStore(tmp_path)
+    with pytest.raises(TrialError, match="told to raise"):
+        run_sweep(walk, configs, store=store, executor="process", workers=2, errors="raise")
+    assert multiprocessing.active_children() == []  # running trials were stopped, not orphaned
+    assert store.get(cache_key(walk, configs[0]))["status"] == "error"
+
+
 def test_invalid_results_become_error_records():
     with pytest.warns(SweepWarning):
         (result,) = run_sweep(bad_result, [{"a": 1}], executor="local")

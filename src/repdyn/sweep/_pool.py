@@ -63,6 +63,19 @@ class _Worker:
     task: Task | None = None
 
 
+def _reap(worker: _Worker, *, timeout: float) -> None:
+    """Wait for a worker to exit, terminating (then killing) it if it does not."""
+    worker.process.join(timeout=timeout)
+    if worker.process.is_alive():
+        worker.process.terminate()
+        worker.process.join(timeout=2)
+    if worker.process.is_alive():
+        worker.process.kill()
+        worker.process.join()
+    if not worker.conn.closed:
+        worker.conn.close()
+
+
 def _death_message(exitcode: int | None, attempts: int) -> str:
     if exitcode is not None and exitcode < 0:
         try:
@@ -140,7 +153,7 @@ def run_process_pool(
                 if not assign(worker):
                     if pending:  # the pipe broke before the task was sent: replace it
                         pool.remove(worker)
-                        worker.process.join(timeout=5)
+                        _reap(worker, timeout=5)
                         replacement = start_worker()
                         pool.append(replacement)
                         idle.append(replacement)
@@ -170,8 +183,7 @@ def run_process_pool(
                     yield message
                     continue
                 # The worker died mid-trial: charge the trial and start a fresh worker.
-                worker.process.join(timeout=5)
-                worker.conn.close()
+                _reap(worker, timeout=5)
                 pool.remove(worker)
                 attempts[index] += 1
                 if attempts[index] > retries:
@@ -191,10 +203,4 @@ def run_process_pool(
         for worker in pool:
             # After an early exit (a trial error with errors="raise", Ctrl-C) running
             # trials are not waited for.
-            worker.process.join(timeout=5 if finished else 0.1)
-            if worker.process.is_alive():
-                worker.process.terminate()
-                worker.process.join(timeout=2)
-            if worker.process.is_alive():
-                worker.process.kill()
-                worker.process.join()
+            _reap(worker, timeout=5 if finished else 0.1)
