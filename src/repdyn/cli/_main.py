@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 import repdyn
-from repdyn.cli import _theory
+from repdyn.cli import _run, _theory
 
 app = typer.Typer(
     name="repdyn",
@@ -19,6 +19,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(_theory.app, name="theory")
+app.add_typer(_run.app, name="run")
 app.command("demo")(_theory.demo)
 
 
