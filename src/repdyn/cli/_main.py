@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 import repdyn
-from repdyn.cli import _run, _theory
+from repdyn.cli import _reproduce, _run, _theory
 
 app = typer.Typer(
     name="repdyn",
@@ -20,6 +20,8 @@ app = typer.Typer(
 )
 app.add_typer(_theory.app, name="theory")
 app.add_typer(_run.app, name="run")
+app.command("list")(_reproduce.list_experiments)
+app.command("reproduce")(_reproduce.reproduce)
 app.command("demo")(_theory.demo)
 
 

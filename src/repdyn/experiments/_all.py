@@ -1,0 +1,1 @@
+"""Imports every experiment module so each registers itself (one line per experiment)."""

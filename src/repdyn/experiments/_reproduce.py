@@ -1,0 +1,115 @@
+"""Run experiments of the registry and write their summaries and the report."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from repdyn.experiments._outputs import write_json
+from repdyn.experiments._registry import EXPERIMENTS, ExperimentOutput, RunOptions, get
+
+
+def load_experiments() -> dict[str, Any]:
+    """Import every experiment module so that it registers itself; return the registry."""
+    import repdyn.experiments._all  # noqa: F401  (registration happens on import)
+
+    return EXPERIMENTS
+
+
+def estimate_seconds(names: Sequence[str], profile: str, workers: int) -> float | None:
+    """Wall-clock estimate for running ``names`` with ``workers`` parallel workers; None if unknown."""
+    total = 0.0
+    for name in names:
+        exp = get(name)
+        if exp.estimate_seconds is None:
+            return None
+        total += exp.estimate_seconds(profile)
+    return total / max(workers, 1)
+
+
+def reproduce(names: Sequence[str] | None, options: RunOptions) -> dict[str, ExperimentOutput]:
+    """Run the named experiments (all by default), each into ``options.out / name``.
+
+    Writes per experiment its figures, data and ``summary.json`` (claims with
+    ``{claim, metric, measured, threshold, holds}`` and trial counts), and for
+    the whole run ``report.md`` and ``report.html`` in ``options.out``.
+    Trials are cached in ``options.cache`` (default ``options.out / "cache"``),
+    so a rerun with nothing changed only redraws.
+    """
+    registry = load_experiments()
+    names = list(names) if names else list(registry)
+    for name in names:
+        get(name)  # unknown names fail before anything runs
+    cache = options.cache or options.out / "cache"
+    outputs: dict[str, ExperimentOutput] = {}
+    for name in names:
+        exp = registry[name]
+        exp_options = replace(options, out=options.out / name, cache=cache)
+        start = time.perf_counter()
+        output = exp.run(exp_options)
+        seconds = time.perf_counter() - start
+        write_json(
+            exp_options.out / "summary.json",
+            {
+                "experiment": name,
+                "figure": exp.figure,
+                "description": exp.description,
+                "profile": options.profile,
+                "seconds": seconds,
+                "counts": output.counts,
+                "claims": [c.to_dict() for c in output.claims],
+                "figures": [str(p.relative_to(exp_options.out)) for p in output.figures],
+                **output.summary,
+            },
+        )
+        outputs[name] = output
+    write_report(options.out, outputs, options.profile)
+    return outputs
+
+
+def write_report(out: Path, outputs: dict[str, ExperimentOutput], profile: str) -> list[Path]:
+    """``report.md`` and ``report.html``: a table of every claim, then each experiment's figures."""
+    import html
+
+    registry = EXPERIMENTS
+    held = sum(c.holds for o in outputs.values() for c in o.claims)
+    total = sum(len(o.claims) for o in outputs.values())
+    md = [f"# repdyn reproduction report (profile: {profile})", "",
+          f"{held} of {total} claims hold.", "", "## Claims", "",
+          "| experiment | claim | metric | measured | threshold | holds |", "|---|---|---|---|---|---|"]
+    for name, output in outputs.items():
+        for c in output.claims:
+            md.append(f"| {name} | {c.claim} | {c.metric} | {c.measured:.4g} | {c.relation} {c.threshold:.4g} | "
+                      f"{'yes' if c.holds else '**no**'} |")
+    md += ["", "## Trials", "", "| experiment | counts |", "|---|---|"]
+    for name, output in outputs.items():
+        md.append(f"| {name} | {', '.join(f'{k}: {v}' for k, v in output.counts.items())} |")
+    for name, output in outputs.items():
+        exp = registry[name]
+        md += ["", f"## {name}: {exp.figure}", "", exp.description, ""]
+        md += [f"![{name}]({p.relative_to(out)})" for p in output.figures if p.suffix == ".png"]
+    md_path = out / "report.md"
+    md_path.parent.mkdir(parents=True, exist_ok=True)
+    md_path.write_text("\n".join(md) + "\n")
+
+    body = [f"<h1>repdyn reproduction report (profile: {html.escape(profile)})</h1>",
+            f"<p>{held} of {total} claims hold.</p>", "<table border=1 cellpadding=4>",
+            "<tr><th>experiment</th><th>claim</th><th>metric</th><th>measured</th><th>threshold</th><th>holds</th></tr>"]
+    for name, output in outputs.items():
+        for c in output.claims:
+            colour = "#dfd" if c.holds else "#fdd"
+            body.append(f"<tr style='background:{colour}'><td>{name}</td><td>{html.escape(c.claim)}</td>"
+                        f"<td>{html.escape(c.metric)}</td><td>{c.measured:.4g}</td>"
+                        f"<td>{c.relation} {c.threshold:.4g}</td><td>{'yes' if c.holds else 'no'}</td></tr>")
+    body.append("</table>")
+    for name, output in outputs.items():
+        exp = registry[name]
+        body.append(f"<h2>{name}: {html.escape(exp.figure)}</h2><p>{html.escape(exp.description)}</p>")
+        body += [f"<img src='{p.relative_to(out)}' style='max-width:100%'>" for p in output.figures
+                 if p.suffix == ".png"]
+    html_path = out / "report.html"
+    html_path.write_text("<!doctype html><meta charset=utf-8><title>repdyn report</title>\n" + "\n".join(body))
+    return [md_path, html_path]
