@@ -447,6 +447,22 @@ def test_killed_sweep_resumes_without_recomputing(tmp_path):
     assert not list(store_dir.glob("*/.tmp-*"))  # a write cut short by the kill was cleaned
 
 
+def test_workers_that_cannot_start_stop_the_sweep_with_a_clear_error():
+    # A driver script read from stdin cannot be re-imported by spawned workers.
+    script = (
+        "from _sweep_trials import WalkConfig, walk\n"
+        "from repdyn.sweep import run_sweep\n"
+        "run_sweep(walk, [WalkConfig(seed=s) for s in range(50)], executor='process', workers=2)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(TESTS_DIR)}
+    proc = subprocess.run(
+        [sys.executable, "-"], input=script, env=env, capture_output=True, text=True, check=False
+    )
+    assert proc.returncode != 0
+    assert "3 worker processes in a row died while starting" in proc.stderr
+    assert proc.stderr.count("spawn_main") <= 4  # gave up at once, not after 50 x 3 attempts
+
+
 def test_workers_run_single_threaded(tmp_path):
     before = os.environ.get("OMP_NUM_THREADS")
     (state,) = run_sweep(thread_state, [{"torch": True}], executor="process", workers=1)

@@ -22,12 +22,20 @@ from repdyn.sweep._trial import STATUS_FAILED, call_trial, error_record, single_
 Task = tuple[int, Any]
 Outcome = tuple[int, dict[str, Any], float | None]
 
+_READY = "ready"
+#: Workers that die before they are ready, in a row, before the sweep gives up.
+_MAX_START_FAILURES = 3
+
 
 def _worker_main(conn: multiprocessing.connection.Connection) -> None:
     """Loop of a worker process: receive a pickled (fn, config), send back the result."""
     # Ctrl-C reaches the whole process group; the driver alone decides what stops,
     # and it terminates the workers itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        conn.send(_READY)  # tells the driver that a death from now on is the trial's doing
+    except (BrokenPipeError, OSError):
+        return
     while True:
         try:
             message = conn.recv()
@@ -61,6 +69,7 @@ class _Worker:
     process: Any
     conn: multiprocessing.connection.Connection
     task: Task | None = None
+    ready: bool = False
 
 
 def _reap(worker: _Worker, *, timeout: float) -> None:
@@ -109,6 +118,7 @@ def run_process_pool(
     attempts: Counter[int] = Counter()
     pool: list[_Worker] = []
     finished = False
+    start_failures = 0
 
     def start_worker() -> _Worker:
         parent_conn, child_conn = ctx.Pipe(duplex=True)
@@ -177,6 +187,10 @@ def run_process_pool(
                         message = worker.conn.recv()
                 except (EOFError, OSError):
                     message = None
+                if message == _READY:
+                    worker.ready = True
+                    start_failures = 0
+                    continue
                 if message is not None:
                     worker.task = None
                     idle.append(worker)
@@ -185,12 +199,26 @@ def run_process_pool(
                 # The worker died mid-trial: charge the trial and start a fresh worker.
                 _reap(worker, timeout=5)
                 pool.remove(worker)
-                attempts[index] += 1
-                if attempts[index] > retries:
-                    message = _death_message(worker.process.exitcode, attempts[index])
-                    yield index, error_record(message, STATUS_FAILED), None
-                else:
+                if not worker.ready:
+                    # It never got as far as the trial: not the trial's fault.
+                    start_failures += 1
+                    if start_failures >= _MAX_START_FAILURES:
+                        raise RuntimeError(
+                            f"{start_failures} worker processes in a row died while starting "
+                            f"(exit code {worker.process.exitcode}; their error is printed "
+                            "above). Workers are started with 'spawn', which re-imports the "
+                            "main script: run the sweep from a script file or a module (not "
+                            'from stdin), guard it with `if __name__ == "__main__":`, or use '
+                            "executor='local'"
+                        )
                     pending.appendleft((index, config))
+                else:
+                    attempts[index] += 1
+                    if attempts[index] > retries:
+                        message = _death_message(worker.process.exitcode, attempts[index])
+                        yield index, error_record(message, STATUS_FAILED), None
+                    else:
+                        pending.appendleft((index, config))
                 if pending:
                     replacement = start_worker()
                     pool.append(replacement)
