@@ -231,6 +231,17 @@ def test_store_round_trip(tmp_path):
         store.put(KEY, {"values": [1, 2]})
 
 
+@pytest.mark.parametrize("fsync", [True, False])
+def test_store_flushes_to_disk_unless_told_not_to(tmp_path, monkeypatch, fsync):
+    calls = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: calls.append(fd) or real_fsync(fd))
+    store = ResultStore(tmp_path, fsync=fsync)
+    store.put(KEY, {"a": np.ones(3)})
+    assert len(calls) == (2 if fsync else 0)  # the file, then its directory
+    np.testing.assert_array_equal(store.get(KEY)["a"], np.ones(3))
+
+
 def dead_pid() -> int:
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()

@@ -83,6 +83,12 @@ class ResultStore:
     clean : bool, default True
         Remove temporary files left behind by writers that were killed (see
         :meth:`clean`) when the store is opened.
+    fsync : bool, default True
+        Flush every entry (and its directory) to the disk before and after the
+        rename. Without it, writes are still atomic against a killed process,
+        but an OS crash or power cut may lose the latest entries; writes get
+        about ten times cheaper (roughly 8 ms against 0.8 ms here), which
+        matters only for trials that take milliseconds.
 
     Notes
     -----
@@ -92,8 +98,11 @@ class ResultStore:
     :class:`SweepWarning`, moved to ``DIR/corrupt/`` and treated as missing.
     """
 
-    def __init__(self, directory: str | os.PathLike[str], *, clean: bool = True) -> None:
+    def __init__(
+        self, directory: str | os.PathLike[str], *, clean: bool = True, fsync: bool = True
+    ) -> None:
         self.directory = Path(directory)
+        self.fsync = fsync
         if self.directory.exists() and not self.directory.is_dir():
             raise ValueError(
                 f"directory={str(self.directory)!r} exists and is not a directory; pass a "
@@ -182,12 +191,14 @@ class ResultStore:
                         with zf.open(f"{name}.npy", "w", force_zip64=True) as member:
                             np.lib.format.write_array(member, arr, allow_pickle=False)
                 fh.flush()
-                os.fsync(fh.fileno())
+                if self.fsync:
+                    os.fsync(fh.fileno())
             os.replace(tmp, final)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        _fsync_dir(final.parent)
+        if self.fsync:
+            _fsync_dir(final.parent)
 
     def remove(self, key: str) -> bool:
         """Delete the entry for ``key``; return whether there was one."""
