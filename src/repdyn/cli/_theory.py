@@ -1,12 +1,371 @@
-"""``repdyn theory ...``: solve, fit and predict with the effective theory."""
+"""``repdyn theory ...``: solve, fit and predict with the effective theory.
+
+Also home of ``repdyn demo``, the built-in main job for now: a rich and a lazy
+trajectory simulated, fitted back from noisy copies, drawn and summarised.
+
+Heavy imports (scipy, matplotlib) happen inside the commands so that
+``repdyn --help`` stays instant.
+"""
 
 from __future__ import annotations
 
+import json
+import pathlib
+from typing import Annotated, Any
+
+import numpy as np
 import typer
 
-app = typer.Typer(help="Solve, fit and predict with the effective theory (no torch needed).", no_args_is_help=True)
+app = typer.Typer(
+    help="Solve, fit and predict with the effective theory (no torch needed).", no_args_is_help=True
+)
+
+_DX2_HELP = "Squared input distance ||x1 - x2||^2 (> 0)."
+_DY2_HELP = "Squared target distance ||y1 - y2||^2 (>= 0)."
+_COLUMNS = ("h", "y", "w")
 
 
-def demo(out: str = typer.Option("results/demo", help="Output directory.")) -> None:
-    """Placeholder for the main job; replaced by the two-point experiment."""
-    raise typer.Exit(1)
+def _fail(message: str) -> None:
+    """Report a user error on stderr and exit with the usage-error status."""
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+@app.command()
+def simulate(
+    h0: Annotated[float, typer.Option(help="Initial squared representational distance h (> 0).")],
+    y0: Annotated[float, typer.Option(help="Initial squared prediction distance y (>= 0).")],
+    eta_h: Annotated[float, typer.Option(help="Effective learning rate of the encoder (> 0).")],
+    eta_y: Annotated[float, typer.Option(help="Effective learning rate of the decoder (> 0).")],
+    w0: Annotated[
+        float | None,
+        typer.Option(
+            help="Initial alignment w = y - dy.dyhat [default: y0, dyhat orthogonal to dy]."
+        ),
+    ] = None,
+    dx2: Annotated[float, typer.Option(help=_DX2_HELP)] = 1.0,
+    dy2: Annotated[float, typer.Option(help=_DY2_HELP)] = 0.5,
+    epochs: Annotated[
+        int, typer.Option(min=1, help="Number of epochs (rows 0..N are written).")
+    ] = 6000,
+    eta_m: Annotated[
+        float | None, typer.Option(help="Output-mean rate; adds a loss column [default: 0].")
+    ] = None,
+    m0: Annotated[
+        float | None,
+        typer.Option(help="Initial mean-output error ||ybar - m||^2; adds a loss column."),
+    ] = None,
+    out: Annotated[
+        pathlib.Path | None, typer.Option(help="CSV file to write [default: print to stdout].")
+    ] = None,
+    plot: Annotated[
+        pathlib.Path | None, typer.Option(help="Also draw h, y, w (and loss) into this image file.")
+    ] = None,
+) -> None:
+    """Integrate the 3-variable system and write epoch,h,y,w[,loss] as CSV."""
+    from repdyn.theory import loss_curve, solve
+    from repdyn.theory._fit import solver_method
+
+    z0 = np.array([h0, y0, y0 if w0 is None else w0])
+    t = np.arange(epochs + 1, dtype=np.float64)
+    try:
+        method = solver_method(z0, eta_h, eta_y, dx2, dy2, span=float(epochs))
+        z = solve(z0, t, eta_h, eta_y, dx2, dy2, method=method)
+        loss = None
+        if eta_m is not None or m0 is not None:
+            loss = loss_curve(z, t, dy2, eta_m or 0.0, m0 or 0.0)
+    except ValueError as exc:
+        _fail(str(exc))
+    columns = {"epoch": t, "h": z[:, 0], "y": z[:, 1], "w": z[:, 2]}
+    if loss is not None:
+        columns["loss"] = loss
+    text = _to_csv(columns)
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+        typer.echo(f"wrote {len(t)} epochs to {out}")
+    if plot is not None:
+        _plot_trajectories(plot, t, z, None, loss, None, title="theory trajectory")
+        typer.echo(f"wrote {plot}")
+
+
+@app.command("fit")
+def fit_command(
+    traj: Annotated[
+        pathlib.Path,
+        typer.Argument(
+            help="CSV (columns epoch,h,y,w[,loss]) or .npz (epoch or t; h, y, w or z; [loss])."
+        ),
+    ],
+    dx2: Annotated[float, typer.Option(help=_DX2_HELP)],
+    dy2: Annotated[float, typer.Option(help=_DY2_HELP)],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    plot: Annotated[
+        pathlib.Path | None,
+        typer.Option(help="Draw data (solid) against fit (dashed) into this file."),
+    ] = None,
+) -> None:
+    """Fit eta_h, eta_y (and eta_m if a loss is given) to an observed trajectory.
+
+    Prints the fitted rates, R^2 per variable and the predicted final distance
+    h_inf. Exits with status 1 if the fit did not converge.
+    """
+    from repdyn.theory import final_distance, fit
+
+    t, observed, loss = _read_trajectory(traj)
+    try:
+        result = fit(t, observed, dx2, dy2, loss=loss)
+    except ValueError as exc:
+        _fail(str(exc))
+    limits = final_distance(result.z0[0], result.z0[1], result.eta_h, result.eta_y, dx2, dy2)
+    summary = result.to_dict()
+    summary.update(
+        a_low=float(limits.a_low), a_high=float(limits.a_high), regime=str(limits.regime)
+    )
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+    else:
+        typer.echo(_format_fit(summary))
+    if plot is not None:
+        _plot_trajectories(
+            plot,
+            t,
+            observed,
+            result.predicted,
+            loss,
+            result.predicted_loss,
+            title=f"fit to {traj.name}",
+        )
+        if not as_json:
+            typer.echo(f"wrote {plot}")
+    if not result.success:
+        typer.echo(f"warning: the fit did not converge: {result.message}", err=True)
+        raise typer.Exit(1)
+
+
+@app.command()
+def predict(
+    h0: Annotated[float, typer.Option(help="Initial squared representational distance h (> 0).")],
+    y0: Annotated[float, typer.Option(help="Initial squared prediction distance y (>= 0).")],
+    eta_h: Annotated[float, typer.Option(help="Effective learning rate of the encoder (> 0).")],
+    eta_y: Annotated[float, typer.Option(help="Effective learning rate of the decoder (> 0).")],
+    dx2: Annotated[float, typer.Option(help=_DX2_HELP)] = 1.0,
+    dy2: Annotated[float, typer.Option(help=_DY2_HELP)] = 0.5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Predict the final squared representational distance h_inf and the regime."""
+    from repdyn.theory import final_distance
+
+    try:
+        fd = final_distance(h0, y0, eta_h, eta_y, dx2, dy2)
+    except ValueError as exc:
+        _fail(str(exc))
+    summary = {
+        "h_inf": float(fd.h_inf),
+        "a_low": float(fd.a_low),
+        "a_high": float(fd.a_high),
+        "regime": str(fd.regime),
+    }
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+    else:
+        typer.echo(
+            f"h_inf  = {summary['h_inf']:.6g}\nA_low  = {summary['a_low']:.6g}  (rich limit)\n"
+            f"A_high = {summary['a_high']:.6g}  (lazy limit)\nregime = {summary['regime']}"
+        )
+
+
+# The demo's two regimes: small initial weights (plateau, then a drop to the
+# data-set limit A_low) and large ones (immediate decay, h barely moves).
+_DEMO_CASES = {
+    "rich": {"z0": (1e-3, 1e-6, 1e-6), "eta_h": 0.004, "eta_y": 0.004},
+    "lazy": {"z0": (8.0, 2.0, 1.6), "eta_h": 2e-4, "eta_y": 2e-4},
+}
+_DEMO_DX2, _DEMO_DY2, _DEMO_EPOCHS, _DEMO_NOISE = 1.0, 0.5, 6000, 0.02
+
+
+def demo(out: Annotated[str, typer.Option(help="Output directory.")] = "results/demo") -> None:
+    """Theory demo: simulate a rich and a lazy trajectory, fit them back from noisy copies.
+
+    Writes demo.png (data solid, fit dashed), one CSV per regime and
+    summary.json into OUT, and prints rates true vs fitted, R^2 and h_inf.
+    """
+    from repdyn.theory import fit, solve
+
+    out_dir = pathlib.Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    t = np.arange(_DEMO_EPOCHS + 1, dtype=np.float64)
+    rows: dict[str, dict[str, Any]] = {}
+    panels = []
+    for name, case in _DEMO_CASES.items():
+        z = solve(case["z0"], t, case["eta_h"], case["eta_y"], _DEMO_DX2, _DEMO_DY2)
+        # Noise of 2 % of each variable's spread stands in for the network's
+        # mismatch with the theory; the initial state is kept exact, as a
+        # network's state at initialisation is measured exactly.
+        noisy = z + _DEMO_NOISE * z.std(axis=0) * rng.standard_normal(z.shape)
+        noisy[0] = z[0]
+        result = fit(t, noisy, _DEMO_DX2, _DEMO_DY2)
+        rows[name] = {
+            "eta_h_true": case["eta_h"],
+            "eta_y_true": case["eta_y"],
+            **result.to_dict(),
+            "h_final_observed": float(noisy[-1, 0]),
+        }
+        columns = {"epoch": t, **{v: noisy[:, i] for i, v in enumerate(_COLUMNS)}}
+        columns.update({f"{v}_fit": result.predicted[:, i] for i, v in enumerate(_COLUMNS)})
+        (out_dir / f"{name}.csv").write_text(_to_csv(columns))
+        panels.append((name, noisy, result.predicted))
+    (out_dir / "summary.json").write_text(json.dumps(rows, indent=2))
+    _plot_demo(out_dir / "demo.png", t, panels)
+
+    typer.echo(
+        f"repdyn theory demo: {_DEMO_EPOCHS} epochs, dx2={_DEMO_DX2}, dy2={_DEMO_DY2}, noise 2 %"
+    )
+    for name, row in rows.items():
+        r2 = " ".join(f"{k}={v:.4f}" for k, v in row["r2"].items())
+        typer.echo(
+            f"  {name:<4}  eta_h {row['eta_h_true']:.3g} -> {row['eta_h']:.4g}   "
+            f"eta_y {row['eta_y_true']:.3g} -> {row['eta_y']:.4g}   R^2 {r2}   "
+            f"h_inf {row['h_inf']:.4g} (h at the end {row['h_final_observed']:.4g})"
+        )
+    typer.echo(f"wrote {out_dir / 'demo.png'}, rich.csv, lazy.csv and summary.json in {out_dir}")
+
+
+def _to_csv(columns: dict[str, np.ndarray]) -> str:
+    lines = [",".join(columns)]
+    for row in zip(*columns.values(), strict=True):
+        lines.append(
+            ",".join(str(int(v)) if k == "epoch" else repr(float(v)) for k, v in zip(columns, row))
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _read_trajectory(path: pathlib.Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Times, (T, 3) observed (h, y, w) and the optional loss from a CSV or .npz file."""
+    if not path.is_file():
+        _fail(f"TRAJ {path} does not exist or is not a file")
+    if path.suffix == ".npz":
+        with np.load(path) as data:
+            columns = {key: np.asarray(data[key], dtype=np.float64) for key in data.files}
+    else:
+        columns = _read_csv(path)
+    if "z" in columns:
+        z = columns["z"]
+        if z.ndim != 2 or z.shape[1] != 3:
+            _fail(f"{path}: z must have shape (T, 3) holding (h, y, w); got {z.shape}")
+    elif all(v in columns for v in _COLUMNS):
+        if len({columns[v].shape for v in _COLUMNS}) != 1:
+            _fail(f"{path}: h, y and w must have the same length")
+        z = np.stack([columns[v] for v in _COLUMNS], axis=-1)
+    else:
+        _fail(
+            f"{path}: needs columns h, y, w (or an array z of shape (T, 3)); found {sorted(columns)}"
+        )
+    time_key = "epoch" if "epoch" in columns else "t" if "t" in columns else None
+    t = columns[time_key] if time_key else np.arange(len(z), dtype=np.float64)
+    loss = columns.get("loss")
+    for name, arr in (("epoch/t", t), ("loss", loss)):
+        if arr is not None and arr.shape != (len(z),):
+            _fail(
+                f"{path}: {name} must have one value per row of h, y, w ({len(z)}); got {arr.shape}"
+            )
+    return t, z, loss
+
+
+def _read_csv(path: pathlib.Path) -> dict[str, np.ndarray]:
+    import csv
+
+    with path.open(newline="") as handle:
+        reader = csv.reader(handle)
+        header = [name.strip() for name in next(reader, [])]
+        rows = [row for row in reader if row]
+    if not header or not rows:
+        _fail(f"{path}: expected a header line (epoch,h,y,w[,loss]) and at least one data row")
+    try:
+        values = np.array(rows, dtype=np.float64)
+    except ValueError:
+        _fail(f"{path}: every data row must hold {len(header)} numbers")
+    if values.ndim != 2 or values.shape[1] != len(header):
+        _fail(f"{path}: every data row must hold {len(header)} numbers")
+    return {name: values[:, i] for i, name in enumerate(header)}
+
+
+def _format_fit(summary: dict[str, Any]) -> str:
+    lines = [f"eta_h  = {summary['eta_h']:.6g}", f"eta_y  = {summary['eta_y']:.6g}"]
+    if summary["eta_m"] is not None:
+        lines.append(f"eta_m  = {summary['eta_m']:.6g}   (m0 = {summary['m0']:.6g})")
+    r2 = "  ".join(f"{k}={'nan' if v is None else f'{v:.5f}'}" for k, v in summary["r2"].items())
+    limits = (
+        f"A_low = {summary['a_low']:.4g}, A_high = {summary['a_high']:.4g}, {summary['regime']}"
+    )
+    status = "converged" if summary["success"] else "NOT converged"
+    lines += [
+        f"R^2    : {r2}",
+        f"h_inf  = {summary['h_inf']:.6g}   ({limits})",
+        f"fit    : {status} after {summary['n_solves']} solves ({summary['message']})",
+    ]
+    return "\n".join(lines)
+
+
+def _draw(axes: Any, t: np.ndarray, observed: np.ndarray, predicted: np.ndarray | None) -> None:
+    for i, (ax, name) in enumerate(zip(axes, _COLUMNS, strict=False)):
+        ax.plot(t, observed[:, i], "-", color="C0", label="data")
+        if predicted is not None:
+            ax.plot(t, predicted[:, i], "--", color="C1", label="theory fit")
+        ax.set_title(name)
+        ax.set_xlabel("epoch")
+
+
+def _plot_trajectories(
+    path: pathlib.Path,
+    t: np.ndarray,
+    observed: np.ndarray,
+    predicted: np.ndarray | None,
+    loss: np.ndarray | None,
+    predicted_loss: np.ndarray | None,
+    *,
+    title: str,
+) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = 3 if loss is None else 4
+    fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.2), constrained_layout=True)
+    _draw(axes, t, observed, predicted)
+    if loss is not None:
+        axes[3].plot(t, loss, "-", color="C0", label="data")
+        if predicted_loss is not None:
+            axes[3].plot(t, predicted_loss, "--", color="C1", label="theory fit")
+        axes[3].set_title("loss")
+        axes[3].set_xlabel("epoch")
+    if predicted is not None:
+        axes[0].legend()
+    fig.suptitle(title)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _plot_demo(
+    path: pathlib.Path, t: np.ndarray, panels: list[tuple[str, np.ndarray, np.ndarray]]
+) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(
+        len(panels), 3, figsize=(11, 3.0 * len(panels)), constrained_layout=True
+    )
+    for row, (name, observed, predicted) in zip(axes, panels, strict=True):
+        _draw(row, t, observed, predicted)
+        row[0].set_ylabel(name)
+    axes[0, 0].legend()
+    fig.suptitle("Effective theory: noisy trajectories (solid) and fitted theory (dashed)")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
