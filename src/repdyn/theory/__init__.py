@@ -6,7 +6,9 @@ those of ``docs/theory.md``: variables ``h = ||dh||^2``, ``y = ||dyhat||^2`` and
 ``eta_y``; the loss adds a third, ``eta_m``.
 """
 
+from repdyn.theory._estimator import RateEstimator
 from repdyn.theory._exact import exact_identical_targets
+from repdyn.theory._fit import FitResult, fit
 from repdyn.theory._fixed_point import FinalDistance, conserved, final_distance
 from repdyn.theory._loss import loss_curve
 from repdyn.theory._system import SolverError, rhs, solve
@@ -16,10 +18,13 @@ VARIABLES = ("h", "y", "w")
 __all__ = [
     "VARIABLES",
     "FinalDistance",
+    "FitResult",
+    "RateEstimator",
     "SolverError",
     "conserved",
     "exact_identical_targets",
     "final_distance",
+    "fit",
     "loss_curve",
     "rhs",
     "solve",
