@@ -1,0 +1,77 @@
+"""``repdyn run two-point`` end to end at a reduced scale."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from repdyn.cli import app
+
+runner = CliRunner()
+
+SMALL = ["--units", "64", "--hidden-layers", "6", "--epochs", "1500", "--executor", "local"]
+
+
+@pytest.fixture(scope="module")
+def two_point_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("two-point")
+    result = runner.invoke(app, ["run", "two-point", "--trials", "2", "--seed", "3", "--out", str(out), *SMALL])
+    assert result.exit_code == 0, result.output
+    return out, result.output
+
+
+def test_summary_lists_every_trial_with_its_fit(two_point_run):
+    out, output = two_point_run
+    summary = json.loads((out / "summary.json").read_text())
+    assert [t["seed"] for t in summary["trials"]] == [3, 4]
+    assert summary["counts"]["trials"] == 2
+    for trial in summary["trials"]:
+        assert trial["status"] in ("converged", "not_converged", "diverged")
+        assert trial["eta_h"] > 0 and trial["eta_y"] > 0
+        assert set(trial["r2"]) >= {"h", "y", "w"}
+        # The fit describes the dynamics, and the fixed point predicts where h ends.
+        assert min(trial["r2"][v] for v in "hy") > 0.8
+        assert trial["h_inf"] == pytest.approx(trial["h_final"], rel=0.25)
+        assert trial["seconds"] > 0
+    assert "eta_h" in output and "seed" in output  # the printed table
+
+
+def test_run_writes_figure_and_loadable_data(two_point_run):
+    import pandas as pd
+    import xarray as xr
+
+    out, _ = two_point_run
+    for name in ("dynamics.png", "dynamics.pdf"):
+        assert (out / name).stat().st_size > 1000
+    table = pd.read_csv(out / "trials.csv")
+    assert len(table) == 2 and {"eta_h", "eta_y", "status"} <= set(table.columns)
+    data = xr.open_dataset(out / "trials.nc", engine="scipy")
+    assert data["h"].shape[0] == 2 and data["h"].shape[1] == 1501
+    assert np.all(np.isfinite(data["theory_h"].values))
+
+
+def test_rerun_is_served_from_the_cache(two_point_run, tmp_path):
+    out, _ = two_point_run
+    before = json.loads((out / "summary.json").read_text())
+    result = runner.invoke(app, ["run", "two-point", "--trials", "2", "--seed", "3", "--out", str(out), *SMALL])
+    assert result.exit_code == 0, result.output
+    after = json.loads((out / "summary.json").read_text())
+    # Same seconds: the trials were loaded, not trained again.
+    assert [t["seconds"] for t in after["trials"]] == [t["seconds"] for t in before["trials"]]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--arch", "no-such-net"], "unknown architecture"),
+        (["--epochs", "0"], "epochs"),
+        (["--dx2", "0"], "dx2"),
+    ],
+)
+def test_bad_input_is_a_clear_error(args, message, tmp_path):
+    result = runner.invoke(app, ["run", "two-point", "--out", str(tmp_path), *args])
+    assert result.exit_code != 0
+    assert message in result.output.lower()
