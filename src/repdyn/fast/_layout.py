@@ -1,0 +1,148 @@
+"""Which networks the fast paths can train, and what to read from them.
+
+A network qualifies when it is a plain :class:`repdyn.nets.Network` of the
+``mlp`` variant trained by plain SGD: a chain of ``nn.Linear`` layers with
+biases and known nonlinearities, no skips, no dropout, every parameter
+trainable. Anything else goes through :func:`repdyn.track.track_pair`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from repdyn.fast._activation import Activation
+from repdyn.nets import Block, Network
+from repdyn.track import resolve_layers
+
+_FLOATS = (torch.float32, torch.float64)
+_HIDDEN = re.compile(r"hidden\.(\d+)(\.activation|\.connection)?")
+
+
+@dataclass(frozen=True)
+class Tap:
+    """Where a tracked layer's representation comes from in the hand-written forward.
+
+    ``layer`` indexes the weight layers (the output layer is the last);
+    ``pre`` means the pre-activation ``z`` rather than ``phi(z)``.
+    """
+
+    name: str
+    layer: int
+    pre: bool
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The pieces of a qualifying network, in forward order (output layer last)."""
+
+    linears: tuple[nn.Linear, ...]
+    activations: tuple[Activation, ...]  # one per hidden layer
+    device: torch.device
+    dtype: torch.dtype
+
+    @property
+    def shapes(self) -> tuple[tuple[int, int], ...]:
+        return tuple(tuple(layer.weight.shape) for layer in self.linears)
+
+
+def unsupported_reason(network: object, optimizer_name: object) -> str | None:
+    """Why the fast paths cannot train ``network`` with ``optimizer_name``, or None if they can."""
+    if not isinstance(optimizer_name, str) or optimizer_name.strip().lower() != "sgd":
+        return f"the fast paths implement plain SGD only; got optimizer {optimizer_name!r}"
+    if not isinstance(network, Network):
+        return (
+            f"the fast paths train repdyn.nets.Network models only; got {type(network).__name__}"
+        )
+    if type(network).forward is not Network.forward:
+        return "the network overrides forward(); the fast paths assume Network's own forward"
+    if network.spec.variant != "mlp":
+        return f"the fast paths implement the 'mlp' variant only; got {network.spec.variant!r}"
+    for k, block in enumerate(network.hidden):
+        if type(block) is not Block or block.in_channels is not None:
+            return f"hidden layer {k} is not a plain linear Block"
+        if type(block.connection) is not nn.Linear or block.connection.bias is None:
+            return f"hidden layer {k} is not an nn.Linear with a bias"
+        if Activation.of(block.activation) is None:
+            return f"hidden layer {k} has an unknown activation {type(block.activation).__name__}"
+    if type(network.output) is not nn.Linear or network.output.bias is None:
+        return "the output layer is not an nn.Linear with a bias"
+    if network.skip or type(network.dropout) is not nn.Identity:
+        return "the network has skips or dropout"
+    params = list(network.parameters())
+    if any(not p.requires_grad for p in params):
+        return "some parameters are frozen (requires_grad=False); SGD would not update them"
+    if len({(p.device, p.dtype) for p in params}) != 1 or params[0].dtype not in _FLOATS:
+        return "parameters must all share one device and be float32 or float64"
+    return None
+
+
+def supports_fast_path(network: object, optimizer_name: object) -> bool:
+    """Whether :func:`train_pair_fast` and :func:`train_pairs_batched` can train ``network``.
+
+    Parameters
+    ----------
+    network : object
+        Usually a :class:`repdyn.nets.Network`.
+    optimizer_name : str
+        The optimiser the run would use (``ArchSpec.optimizer``); only
+        ``"sgd"`` (plain, no momentum) has a fast path.
+
+    Returns
+    -------
+    bool
+        True for the ``mlp`` variant with any nonlinearity, float32 or
+        float64, trained with SGD; False for other variants, Adam, or a
+        modified network. Never raises.
+    """
+    return unsupported_reason(network, optimizer_name) is None
+
+
+def layout(network: Network) -> Layout:
+    """The layout of a network that :func:`unsupported_reason` accepted."""
+    blocks = list(network.hidden)
+    first = network.output.weight
+    return Layout(
+        linears=(*(block.connection for block in blocks), network.output),
+        activations=tuple(Activation.of(block.activation) for block in blocks),
+        device=first.device,
+        dtype=first.dtype,
+    )
+
+
+def require_layout(network: object) -> Layout:
+    """The layout, or a ValueError that says why the fast path does not apply."""
+    reason = unsupported_reason(network, "sgd")
+    if reason is not None:
+        raise ValueError(
+            f"network cannot use the fast path: {reason}. Train it with "
+            "repdyn.track.track_pair instead (check with supports_fast_path first)"
+        )
+    return layout(network)
+
+
+def taps(network: Network, layers: object) -> tuple[Tap, ...]:
+    """Resolve ``layers`` as :func:`repdyn.track.resolve_layers` does, then locate each.
+
+    ``hidden.k`` and ``hidden.k.activation`` are the representation after the
+    nonlinearity, ``hidden.k.connection`` the one before it, and ``output``
+    (or ``""``, the whole model) the prediction.
+    """
+    n_hidden = len(network.hidden)
+    found = []
+    for name in resolve_layers(network, layers):
+        match = _HIDDEN.fullmatch(name)
+        if match is not None:
+            found.append(Tap(name, int(match.group(1)), match.group(2) == ".connection"))
+        elif name in ("output", ""):
+            found.append(Tap(name, n_hidden, True))
+        else:
+            raise ValueError(
+                f"layers: the fast path cannot track {name!r}; track a hidden layer "
+                "('hidden.k', 'hidden.k.connection', 'hidden.k.activation') or 'output', or "
+                "use repdyn.track.track_pair"
+            )
+    return tuple(found)
