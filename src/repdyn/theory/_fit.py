@@ -57,6 +57,8 @@ _MAX_STIFFNESS = 1e7
 # A data-driven start stiffer than this is slowed down (both rates scaled
 # together) to this many relaxation times over the observed span.
 _START_STIFFNESS = 300.0
+# Smallest residual scale of a variable, relative to its magnitude.
+_SCALE_FLOOR = 1e-6
 # A fit whose worst R^2 over h, y, w is below this is retried from other time scales.
 _POOR_R2 = 0.9
 _SCALE_FACTORS = 10.0 ** np.array([-3.0, -2.0, -1.0, 1.0, 2.0, 3.0])
@@ -518,18 +520,21 @@ class _TrajectoryProblem:
 def variable_scale(observed: FloatArray) -> FloatArray:
     """Per-variable scale of an observed (T, 3) trajectory, used to weigh residuals.
 
-    The standard deviation over time; a constant variable falls back to its
-    magnitude, an all-zero one to 1, so that no scale is 0.
+    The standard deviation over time, but at least ``1e-6`` of the variable's
+    magnitude: a variation smaller than that is below the precision of float32
+    measurements and of the solver, and would only weigh noise up. An all-zero
+    variable gets scale 1.
     """
-    scale = np.std(observed, axis=0)
     magnitude = np.max(np.abs(observed), axis=0)
-    scale = np.where(scale > 1e-12 * magnitude, scale, magnitude)
+    scale = np.maximum(np.std(observed, axis=0), _SCALE_FLOOR * magnitude)
     return np.where(scale > 0, scale, 1.0)
 
 
 def _r2(observed: FloatArray, predicted: FloatArray) -> float:
+    """``1 - SS_res / SS_tot``; NaN where the variable does not vary beyond its precision."""
     ss_tot = float(np.sum((observed - observed.mean()) ** 2))
-    if ss_tot == 0 or not np.all(np.isfinite(predicted)):
+    floor = _SCALE_FLOOR * float(np.max(np.abs(observed)))
+    if not ss_tot > observed.size * floor**2 or not np.all(np.isfinite(predicted)):
         return float("nan")
     return 1.0 - float(np.sum((observed - predicted) ** 2)) / ss_tot
 
