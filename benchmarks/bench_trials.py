@@ -83,7 +83,7 @@ def plain_trial(epochs: int) -> dict:
 
 
 def fast_trial(epochs: int, defer: int | None = None) -> dict:
-    torch, spec, network, x, y = _setup(epochs)
+    _, spec, network, x, y = _setup(epochs)
     from repdyn.fast import DEFAULT_DEFER, train_pair_fast
 
     before = _rss_mb()
@@ -100,7 +100,7 @@ def fast_trial(epochs: int, defer: int | None = None) -> dict:
 
 
 def batched_trial(epochs: int) -> dict:
-    torch, spec, network, x, y = _setup(epochs)
+    _, spec, network, x, y = _setup(epochs)
     from repdyn.fast import train_pairs_batched
 
     before = _rss_mb()
@@ -151,7 +151,9 @@ def main() -> None:
     args = parser.parse_args()
     epochs = 200 if args.quick else args.epochs
 
-    print(f"default architecture (20 x 500, leaky ReLU, lr 0.005), {epochs} epochs, h/y/w every epoch")
+    print(
+        f"default architecture (20 x 500, leaky ReLU, lr 0.005), {epochs} epochs, h/y/w every epoch"
+    )
     print(
         f"machine: {os.cpu_count()} cores, shared with other work (load average at start "
         f"{os.getloadavg()[0]:.2f}); every timing uses one thread per process"
@@ -166,10 +168,14 @@ def main() -> None:
     t_fast = statistics.median(r["wall"] for r in fast)
     c_plain = statistics.median(r["cpu"] for r in plain)
     c_fast = statistics.median(r["cpu"] for r in fast)
-    print(f"(a) plain PyTorch loop : {t_plain:8.2f} s/trial wall ({c_plain:.2f} s CPU), "
-          f"runs {_runs(plain)}")
-    print(f"(b) fast path          : {t_fast:8.2f} s/trial wall ({c_fast:.2f} s CPU), "
-          f"runs {_runs(fast)}")
+    print(
+        f"(a) plain PyTorch loop : {t_plain:8.2f} s/trial wall ({c_plain:.2f} s CPU), "
+        f"runs {_runs(plain)}"
+    )
+    print(
+        f"(b) fast path          : {t_fast:8.2f} s/trial wall ({c_fast:.2f} s CPU), "
+        f"runs {_runs(fast)}"
+    )
     print(f"    batched engine, 1 trial on CPU (for reference): {batched['wall']:.2f} s wall")
     for name, runs in (("plain", plain), ("fast", fast), ("batched", [batched])):
         peak = max(r["rss"] for r in runs)
@@ -181,7 +187,9 @@ def main() -> None:
     )
     ratio, cpu_ratio = t_plain / t_fast, c_plain / c_fast
     verdict = "PASS" if ratio >= 3 else "FAIL"
-    print(f"{verdict} per-trial speed-up (goal >= 3x): {ratio:.2f}x wall ({cpu_ratio:.2f}x CPU time)")
+    print(
+        f"{verdict} per-trial speed-up (goal >= 3x): {ratio:.2f}x wall ({cpu_ratio:.2f}x CPU time)"
+    )
 
     trials = 4
     one = _throughput(1, trials, epochs)

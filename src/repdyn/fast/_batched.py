@@ -19,7 +19,6 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import torch
 
 from repdyn.fast import _inputs as check
@@ -149,7 +148,9 @@ def train_pairs_batched(
     loss_threshold = check.threshold(loss_threshold, stop_when_converged)
     n_trials, first = len(networks), layouts[0]
     x_all = check.points("xs", xs, width=first.shapes[0][1], dtype=first.dtype, leading=(n_trials,))
-    y_all = check.points("ys", ys, width=first.shapes[-1][0], dtype=first.dtype, leading=(n_trials,))
+    y_all = check.points(
+        "ys", ys, width=first.shapes[-1][0], dtype=first.dtype, leading=(n_trials,)
+    )
     dx2 = check.squared_distances(x_all, "xs", strict=True)
     dy2 = check.squared_distances(y_all, "ys", strict=False)
     device = first.device if device is None else torch.device(device)

@@ -58,8 +58,10 @@ def points(
             raise TypeError(
                 f"{name} must be a numeric array or tensor; got {type(value).__name__}"
             ) from exc
-    if out.is_complex() or out.dtype == torch.bool or not (
-        out.is_floating_point() or out.dtype in (torch.int32, torch.int64)
+    if (
+        out.is_complex()
+        or out.dtype == torch.bool
+        or not (out.is_floating_point() or out.dtype in (torch.int32, torch.int64))
     ):
         raise TypeError(f"{name} must hold real numbers; got dtype {out.dtype}")
     shape = (*leading, 2, width)

@@ -54,9 +54,7 @@ def unsupported_reason(network: object, optimizer_name: object) -> str | None:
     if not isinstance(optimizer_name, str) or optimizer_name.strip().lower() != "sgd":
         return f"the fast paths implement plain SGD only; got optimizer {optimizer_name!r}"
     if not isinstance(network, Network):
-        return (
-            f"the fast paths train repdyn.nets.Network models only; got {type(network).__name__}"
-        )
+        return f"the fast paths train repdyn.nets.Network models only; got {type(network).__name__}"
     if type(network).forward is not Network.forward:
         return "the network overrides forward(); the fast paths assume Network's own forward"
     if network.spec.variant != "mlp":
