@@ -11,6 +11,16 @@ from repdyn.theory._exact import exact_identical_targets
 from repdyn.theory._fit import FitResult, fit
 from repdyn.theory._fixed_point import FinalDistance, conserved, final_distance
 from repdyn.theory._loss import loss_curve
+from repdyn.theory._pairwise import (
+    ExponentialWeighing,
+    TriangleCount,
+    default_tau,
+    exponential_weighing,
+    pairwise_final_distances,
+    rich_limit_distances,
+    squared_distances,
+    triangle_violations,
+)
 from repdyn.theory._system import SolverError, rhs, solve
 
 VARIABLES = ("h", "y", "w")
@@ -28,4 +38,12 @@ __all__ = [
     "loss_curve",
     "rhs",
     "solve",
+    "ExponentialWeighing",
+    "TriangleCount",
+    "default_tau",
+    "exponential_weighing",
+    "pairwise_final_distances",
+    "rich_limit_distances",
+    "squared_distances",
+    "triangle_violations",
 ]
