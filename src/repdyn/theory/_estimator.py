@@ -27,7 +27,9 @@ class RateEstimator:
     dx2, dy2 : float or array_like of shape (B,)
         Squared input (> 0) and target (>= 0) distances of the tracked pair(s).
     rtol : float, optional
-        Relative tolerance of the solver, during the fit and in :meth:`predict`.
+        Relative tolerance of the solver, during the fit and in :meth:`predict`;
+        ``None`` picks it automatically in the fit (see :func:`fit`) and uses
+        :func:`solve`'s default in :meth:`predict`.
     max_nfev : int, optional
         Most objective evaluations per trajectory.
 
@@ -49,12 +51,12 @@ class RateEstimator:
     """
 
     def __init__(
-        self, *, dx2: ArrayLike, dy2: ArrayLike, rtol: float = 1e-10, max_nfev: int = 200
+        self, *, dx2: ArrayLike, dy2: ArrayLike, rtol: float | None = None, max_nfev: int = 200
     ) -> None:
         check.positive("dx2", dx2)
         check.nonnegative("dy2", dy2)
-        if not 0 < rtol < 1:
-            raise ValueError(f"rtol must lie in (0, 1); got {rtol!r}")
+        if rtol is not None and not 0 < rtol < 1:
+            raise ValueError(f"rtol must lie in (0, 1) or be None (automatic); got {rtol!r}")
         if not (isinstance(max_nfev, int | np.integer) and max_nfev >= 1):
             raise ValueError(f"max_nfev must be a positive integer; got {max_nfev!r}")
         self.dx2 = dx2
@@ -138,7 +140,8 @@ class RateEstimator:
         t, grid = self._times(t)
         rates = (result.eta_h, result.eta_y, result.dx2, result.dy2)
         method = solver_method(result.z0, *rates, span=float(grid[-1] - grid[0]))
-        z = solve(result.z0, grid, *rates, rtol=self.rtol, method=method)
+        options = {"method": method} if self.rtol is None else {"method": method, "rtol": self.rtol}
+        z = solve(result.z0, grid, *rates, **options)
         return z[..., : t.size, :] if grid[0] == t[0] else z[..., 1 : t.size + 1, :]
 
     def predict_loss(self, t: ArrayLike) -> FloatArray:

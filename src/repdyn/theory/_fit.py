@@ -59,6 +59,10 @@ _MAX_STIFFNESS = 1e7
 _START_STIFFNESS = 300.0
 # Smallest residual scale of a variable, relative to its magnitude.
 _SCALE_FLOOR = 1e-6
+# The optimisation stops once the next Gauss-Newton step is below this fraction
+# of the rates' standard errors (in log rate), or below _MIN_STEP.
+_STEP_IN_STANDARD_ERRORS = 1e-3
+_MIN_STEP = 1e-9
 # A fit whose worst R^2 over h, y, w is below this is retried from other time scales.
 _POOR_R2 = 0.9
 _SCALE_FACTORS = 10.0 ** np.array([-3.0, -2.0, -1.0, 1.0, 2.0, 3.0])
@@ -195,7 +199,7 @@ def fit(
     *,
     loss: ArrayLike | None = None,
     weights: ArrayLike | None = None,
-    rtol: float = 1e-10,
+    rtol: float | None = None,
     max_nfev: int = 200,
 ) -> FitResult:
     """Fit ``(eta_h, eta_y)`` to observed ``(h, y, w)``, and ``eta_m`` to a loss curve.
@@ -234,7 +238,12 @@ def fit(
         Non-negative weights broadcasting to ``observed``'s shape, for instance
         (3,) per variable or (T, 1) per time point; default all 1.
     rtol : float, optional
-        Relative tolerance of the solver during the fit.
+        Relative tolerance of the solver during the fit. By default it is
+        chosen per trajectory: ``1e-5`` times the smallest ratio of a
+        variable's scale to its magnitude, clipped to ``[1e-12, 1e-8]``, so
+        that the solver's error stays far below each variable's variation
+        (1e-8 for typical trajectories; tighter in the lazy regime, where
+        ``h`` barely moves relative to its size).
     max_nfev : int, optional
         Most objective evaluations per trajectory (each is one :func:`solve` call).
 
@@ -290,8 +299,8 @@ def fit(
             ) from None
         if not np.all(weights_b.reshape(n_batch, -1).sum(axis=1) > 0):
             raise ValueError("weights must not be all zero for a trajectory; give positive weights")
-    if not 0 < rtol < 1:
-        raise ValueError(f"rtol must lie in (0, 1); got {rtol!r}")
+    if rtol is not None and not 0 < rtol < 1:
+        raise ValueError(f"rtol must lie in (0, 1) or be None (automatic); got {rtol!r}")
     if not (isinstance(max_nfev, int | np.integer) and max_nfev >= 1):
         raise ValueError(f"max_nfev must be a positive integer; got {max_nfev!r}")
 
@@ -517,26 +526,54 @@ class _TrajectoryProblem:
         return self._traj
 
 
+def _magnitudes(observed: FloatArray) -> FloatArray:
+    """Largest magnitude of each variable, the unit its precision is relative to.
+
+    ``w = y - dy . dyhat`` is a difference of terms of the size of ``y``, so it
+    is known (measured or integrated) only relative to ``y``'s magnitude.
+    """
+    magnitude = np.max(np.abs(observed), axis=0)
+    magnitude[2] = max(magnitude[2], magnitude[1])
+    return magnitude
+
+
 def variable_scale(observed: FloatArray) -> FloatArray:
     """Per-variable scale of an observed (T, 3) trajectory, used to weigh residuals.
 
     The standard deviation over time, but at least ``1e-6`` of the variable's
-    magnitude: a variation smaller than that is below the precision of float32
-    measurements and of the solver, and would only weigh noise up. An all-zero
-    variable gets scale 1.
+    magnitude (for ``w``, of ``y``'s if larger): a variation smaller than that
+    is below the precision of float32 measurements and of the solver, and would
+    only weigh noise up. An all-zero variable gets scale 1.
     """
-    magnitude = np.max(np.abs(observed), axis=0)
-    scale = np.maximum(np.std(observed, axis=0), _SCALE_FLOOR * magnitude)
+    scale = np.maximum(np.std(observed, axis=0), _SCALE_FLOOR * _magnitudes(observed))
     return np.where(scale > 0, scale, 1.0)
 
 
-def _r2(observed: FloatArray, predicted: FloatArray) -> float:
+def automatic_rtol(observed: FloatArray) -> float:
+    """Solver tolerance that keeps the integration error far below every variable's scale.
+
+    The solver's error is roughly ``10 * rtol`` times a variable's magnitude;
+    ``1e-5`` times the smallest scale-to-magnitude ratio keeps it near
+    ``1e-4`` of the residual scale, well below any noise in the data. Tighter
+    than 1e-8 only pays for variables that barely move.
+    """
+    magnitude = _magnitudes(observed)
+    ratio = variable_scale(observed) / np.where(magnitude > 0, magnitude, np.inf)
+    return float(np.clip(1e-5 * np.min(ratio), 1e-12, 1e-8))
+
+
+def _r2(observed: FloatArray, predicted: FloatArray, magnitude: float) -> float:
     """``1 - SS_res / SS_tot``; NaN where the variable does not vary beyond its precision."""
     ss_tot = float(np.sum((observed - observed.mean()) ** 2))
-    floor = _SCALE_FLOOR * float(np.max(np.abs(observed)))
+    floor = _SCALE_FLOOR * magnitude
     if not ss_tot > observed.size * floor**2 or not np.all(np.isfinite(predicted)):
         return float("nan")
     return 1.0 - float(np.sum((observed - predicted) ** 2)) / ss_tot
+
+
+def _r2_per_variable(observed: FloatArray, predicted: FloatArray) -> dict[str, float]:
+    magnitude = _magnitudes(observed)
+    return {v: _r2(observed[:, i], predicted[:, i], magnitude[i]) for i, v in enumerate(VARIABLES)}
 
 
 def _fit_one(
@@ -546,10 +583,12 @@ def _fit_one(
     dy2: float,
     loss: FloatArray | None,
     weights: FloatArray,
-    rtol: float,
+    rtol: float | None,
     max_nfev: int,
 ) -> FitResult:
     z0 = project_initial_state(observed[0], dy2)
+    if rtol is None:
+        rtol = automatic_rtol(observed)
     problem = _TrajectoryProblem(t, observed, z0, dx2, dy2, weights, rtol)
     theta0 = np.log(initial_guess(t, observed, dx2, dy2))
     stiffness = float(problem.stiffness(_exp(theta0[None, :]))[0])
@@ -565,7 +604,7 @@ def _fit_one(
     eta_h, eta_y = (float(v) for v in np.exp(theta))
     predicted = problem.trajectory(theta)
     rss = float(np.sum(problem.residuals(theta) ** 2))
-    r2 = {v: _r2(observed[:, i], predicted[:, i]) for i, v in enumerate(VARIABLES)}
+    r2 = _r2_per_variable(observed, predicted)
     h_inf = float(final_distance(z0[0], z0[1], eta_h, eta_y, dx2, dy2).h_inf)
 
     eta_m = m0 = rss_loss = predicted_loss = None
@@ -580,7 +619,7 @@ def _fit_one(
         else:
             eta_m = m0 = rss_loss = float("nan")
             predicted_loss = np.full_like(loss, np.nan)
-        r2["loss"] = _r2(loss, predicted_loss)
+        r2["loss"] = _r2(loss, predicted_loss, float(np.max(np.abs(loss))))
 
     return FitResult(
         eta_h=eta_h,
@@ -611,10 +650,49 @@ def _optimise(problem: _TrajectoryProblem, theta0: FloatArray, max_nfev: int) ->
     problem.residuals(theta0)
     if problem.failure:
         return theta0, False, f"the solver failed at the starting rates: {problem.failure}"
-    opt = least_squares(problem.residuals, theta0, jac=problem.jacobian, max_nfev=max_nfev)
+    opt = least_squares(
+        problem.residuals,
+        theta0,
+        jac=problem.jacobian,
+        max_nfev=max_nfev,
+        callback=lambda x: _stop_if(_step_within_noise(problem, x)),
+    )
     problem.residuals(opt.x)
-    success = bool(opt.status > 0) and not problem.failure
-    return opt.x, success, str(opt.message) + (f"; {problem.failure}" if problem.failure else "")
+    if opt.status == -2:  # stopped by _step_within_noise
+        success, message = (
+            True,
+            "converged: the remaining Gauss-Newton step is below 0.1 % of the standard error",
+        )
+    else:
+        success, message = bool(opt.status > 0), str(opt.message)
+    if problem.failure:
+        success, message = False, f"{message}; {problem.failure}"
+    return opt.x, success, message
+
+
+def _stop_if(condition: bool) -> None:
+    """least_squares stops (status -2) when its callback raises StopIteration."""
+    if condition:
+        raise StopIteration
+
+
+def _step_within_noise(problem: _TrajectoryProblem, theta: FloatArray) -> bool:
+    """True when the next Gauss-Newton step would move the log rates by less than
+    ``_STEP_IN_STANDARD_ERRORS`` of their standard errors.
+
+    least_squares would otherwise integrate one more trial point only to find
+    the change negligible; the residuals and Jacobian at ``theta`` are already
+    known (cached), so this test costs no solve. Exact data have standard errors
+    near 0, and the test then reduces to a step below ``_MIN_STEP``.
+    """
+    jac, res = problem.jacobian(theta), problem.residuals(theta)
+    if problem.failure or res.size <= theta.size:
+        return False
+    step, *_ = np.linalg.lstsq(jac, -res, rcond=None)
+    variance = float(res @ res) / (res.size - theta.size)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        std_err = np.sqrt(variance * np.diag(np.linalg.pinv(jac.T @ jac)))
+    return bool(np.all(np.abs(step) <= np.maximum(_STEP_IN_STANDARD_ERRORS * std_err, _MIN_STEP)))
 
 
 def _retry_time_scale(
@@ -645,7 +723,7 @@ def _retry_time_scale(
 
 
 def _min_r2(observed: FloatArray, predicted: FloatArray) -> float:
-    values = [_r2(observed[:, i], predicted[:, i]) for i in range(3)]
+    values = list(_r2_per_variable(observed, predicted).values())
     finite = [v for v in values if np.isfinite(v)]
     return min(finite) if finite else (1.0 if np.all(np.isfinite(predicted)) else -np.inf)
 
