@@ -9,6 +9,19 @@ import torch
 from repdyn.nets import ArchSpec, Network, build_network, make_optimizer
 
 
+def _fast_path(network: Network, optimizer: str) -> Any:
+    """``repdyn.fast.train_pair_fast`` when it can train ``network``, else None.
+
+    The fast path computes the same run as autograd (to rounding) for plain
+    MLPs with SGD; every other variant and Adam take :func:`repdyn.track.track_pair`.
+    """
+    try:
+        from repdyn.fast import supports_fast_path, train_pair_fast
+    except ImportError:  # an installation without the fast path still trains
+        return None
+    return train_pair_fast if supports_fast_path(network, optimizer) else None
+
+
 def train_pair(
     arch: ArchSpec,
     x: torch.Tensor,
@@ -17,26 +30,41 @@ def train_pair(
     seed: int,
     all_layers: bool = False,
     loss_threshold: float | None = None,
+    stop_when_converged: bool = False,
     device: str = "cpu",
     epochs: int | None = None,
 ) -> tuple[Any, Network]:
     """Build ``arch`` with ``seed`` and train it full batch on the pair ``(x, y)``.
 
     Returns the :class:`repdyn.track.PairTracking` of the run and the trained
-    network. Tracks the middle hidden layer, or every hidden layer.
+    network. Tracks the middle hidden layer, or every hidden layer. With
+    ``stop_when_converged`` the run stops once the loss reaches
+    ``loss_threshold`` (checked every 256 epochs) and later rows are NaN.
     """
-    from repdyn.track import track_pair
-
     network = build_network(arch, x.shape[1], y.shape[1], seed=seed, device=device)
     layers = "all" if all_layers else network.tracked_layer
+    n_epochs = arch.epochs if epochs is None else epochs
+    fast = _fast_path(network, arch.optimizer)
+    if fast is not None:
+        # Plain SGD MLPs draw no random numbers while training (no dropout),
+        # so the seed only enters through the initial weights, as it does here.
+        run = fast(
+            network, layers, x.to(device), y.to(device), lr=arch.lr, epochs=n_epochs,
+            loss_threshold=loss_threshold, stop_when_converged=stop_when_converged,
+        )  # fmt: skip
+        return run, network
+
+    from repdyn.track import track_pair
+
     run = track_pair(
         network,
         layers,
         x.to(device),
         y.to(device),
         optimizer=lambda params: make_optimizer(arch.optimizer, params, lr=arch.lr),
-        epochs=arch.epochs if epochs is None else epochs,
+        epochs=n_epochs,
         loss_threshold=loss_threshold,
+        stop_when_converged=stop_when_converged,
         seed=seed,
     )
     return run, network

@@ -37,6 +37,13 @@ class TwoPointConfig:
         Also track and fit every hidden layer, not only the middle one.
     loss_threshold : float
         Final loss at or below which the run is ``"converged"``.
+    fit : bool
+        Fit the theory's rates (and ``eta_m``) to the tracked layer. Trials
+        that only need the initial and final state (the final-distance grid)
+        skip the fit; their fitted fields are NaN.
+    stop_when_converged : bool
+        Stop training once the loss reaches ``loss_threshold`` (checked every
+        256 epochs) instead of running every epoch of ``arch.epochs``.
     device : str
         ``"cpu"`` or ``"cuda"``.
     """
@@ -49,6 +56,8 @@ class TwoPointConfig:
     out_dim: int = 1
     all_layers: bool = False
     loss_threshold: float = DEFAULT_LOSS_THRESHOLD
+    fit: bool = True
+    stop_when_converged: bool = False
     device: str = "cpu"
 
     def __post_init__(self) -> None:
@@ -64,6 +73,11 @@ class TwoPointConfig:
             raise ValueError(f"loss_threshold must be > 0; got {self.loss_threshold!r}")
         if self.device not in ("cpu", "cuda"):
             raise ValueError(f"device must be 'cpu' or 'cuda'; got {self.device!r}")
+        for name in ("all_layers", "fit", "stop_when_converged"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be True or False; got {getattr(self, name)!r}")
+        if self.all_layers and not self.fit:
+            raise ValueError("all_layers=True fits every layer, so it needs fit=True; pass fit=True")
 
 
 def two_point_trial(config: TwoPointConfig) -> dict[str, Any]:
@@ -75,7 +89,8 @@ def two_point_trial(config: TwoPointConfig) -> dict[str, Any]:
     per-layer fits ``eta_h_layers``, ``eta_y_layers``, ``r2_layers`` (L, 3).
     Scalars: ``status``, ``seconds`` (training only), the fitted rates, ``r2_*``,
     the initial state ``h0``, ``y0``, ``w0``, ``m0``, measured ``h_final`` and
-    predicted ``h_inf``.
+    predicted ``h_inf``, ``stop_epoch`` and ``converged_epoch`` (-1 if never).
+    Without ``config.fit`` the fitted fields are NaN and the theory arrays absent.
     """
     from repdyn.data import two_point
     from repdyn.experiments._training import train_pair
@@ -88,6 +103,7 @@ def two_point_trial(config: TwoPointConfig) -> dict[str, Any]:
         seed=config.seed,
         all_layers=config.all_layers,
         loss_threshold=config.loss_threshold,
+        stop_when_converged=config.stop_when_converged,
         device=config.device,
     )
     tracked = network.tracked_layer
@@ -97,6 +113,8 @@ def two_point_trial(config: TwoPointConfig) -> dict[str, Any]:
         "seconds": run.seconds,
         "final_loss": run.final_loss,
         "diverged_epoch": run.diverged_epoch,
+        "stop_epoch": run.stop_epoch,
+        "converged_epoch": -1 if run.converged_epoch is None else run.converged_epoch,
         "dx2": run.dx2,
         "dy2": run.dy2,
         "m0": run.m0,
@@ -108,6 +126,11 @@ def two_point_trial(config: TwoPointConfig) -> dict[str, Any]:
     }
     z0 = run.z(tracked)[0]
     result.update(h0=z0[0], y0=z0[1], w0=z0[2], h_final=run.z(tracked)[run.last_finite_epoch, 0])
+    if not config.fit:
+        result.update({k: v for k, v in fit_tracked(None, tracked, with_loss=True).items()
+                       if not k.startswith("theory_")})
+        result["fit_message"] = "not fitted (config.fit is False)"
+        return result
     result.update(fit_tracked(run, tracked, with_loss=True))
     if config.all_layers:
         fits = [fit_tracked(run, name, with_loss=False) for name in run.layers]
@@ -120,10 +143,13 @@ def two_point_trial(config: TwoPointConfig) -> dict[str, Any]:
 
 
 def fit_tracked(run: Any, layer: str, *, with_loss: bool) -> dict[str, Any]:
-    """Fit the theory to one tracked layer of a run; flat fields, NaN when it cannot be fitted."""
-    from repdyn.theory._fit import fit  # noqa: TODO public once exported
+    """Fit the theory to one tracked layer of a run; flat fields, NaN when it cannot be fitted.
 
-    n = len(run.epochs)
+    ``run=None`` returns the all-NaN record (no theory arrays).
+    """
+    from repdyn.theory import fit
+
+    n = 0 if run is None else len(run.epochs)
     out: dict[str, Any] = {
         "eta_h": np.nan, "eta_y": np.nan, "eta_m": np.nan, "h_inf": np.nan,
         "r2_h": np.nan, "r2_y": np.nan, "r2_w": np.nan, "r2_loss": np.nan,
@@ -131,6 +157,8 @@ def fit_tracked(run: Any, layer: str, *, with_loss: bool) -> dict[str, Any]:
         "theory_h": np.full(n, np.nan), "theory_y": np.full(n, np.nan),
         "theory_w": np.full(n, np.nan), "theory_loss": np.full(n, np.nan),
     }
+    if run is None:
+        return out
     try:
         inputs = run.theory_inputs(layer)
     except ValueError as exc:  # too few finite epochs: nothing to fit

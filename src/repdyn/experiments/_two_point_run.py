@@ -2,12 +2,83 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from repdyn.experiments._registry import RunOptions
 from repdyn.experiments._two_point import TwoPointConfig, two_point_trial
+from repdyn.nets import ArchSpec, get_architecture
+
+#: Table 1 rows that vary the architecture (Fig 2); the other four vary the
+#: initial weight scale (Fig 3).
+ARCHITECTURE_ROWS = ("default", "convolution", "skip", "shallow", "narrow", "dropout", "linear", "relu",
+                     "elu", "tanh", "swish")
+#: Table 1 rows that vary the initial weight scale, by increasing gain (Fig 3).
+INIT_ROWS = ("low init", "intermediate init", "high init", "very high init")
+#: The variables the theory fits.
+FIT_VARIABLES = ("h", "y", "w")
+
+
+@dataclass(frozen=True)
+class TwoPointScale:
+    """How a profile shrinks a Table 1 network: width cap, depth and epochs.
+
+    Every two-point experiment of a profile uses the same scale, so trials that
+    two experiments share (same architecture, seed and data) have the same
+    config and are computed once.
+
+    Parameters
+    ----------
+    max_units : int or None
+        Cap on the hidden width (narrower networks keep theirs); None keeps the table's.
+    hidden_layers : int or None
+        Depth of every network; None keeps the table's.
+    epochs : int or None
+        Epochs of every run; None keeps the table's (6000).
+    """
+
+    max_units: int | None = None
+    hidden_layers: int | None = None
+    epochs: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("max_units", "hidden_layers", "epochs"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name} must be an int >= 1 or None (keep the table's); got {value!r}")
+
+    def apply(self, spec: ArchSpec) -> ArchSpec:
+        """``spec`` at this scale (unchanged fields keep the table's values)."""
+        changes: dict[str, Any] = {}
+        if self.max_units is not None and spec.units > self.max_units:
+            changes["units"] = self.max_units
+        if self.hidden_layers is not None:
+            changes["hidden_layers"] = self.hidden_layers
+        if self.epochs is not None:
+            changes["epochs"] = self.epochs
+        return spec.replace(**changes) if changes else spec
+
+    def arch(self, name: str) -> ArchSpec:
+        """The registered architecture ``name`` at this scale."""
+        return self.apply(get_architecture(name))
+
+
+#: The scale of every two-point experiment per profile. ``quick``: hidden
+#: width capped at 100 (the Xavier-normal variance of every layer, and with
+#: it the initial regime, does not depend on the width; 100 units still
+#: average over enough units that h, y, w are smooth), depth and epochs as
+#: in Table 1 (the learning rates are tuned to converge in 6000 epochs).
+#: ``smoke``: 2 hidden layers of 16 units for 200 epochs, only to run the code.
+SCALES = {
+    "smoke": TwoPointScale(max_units=16, hidden_layers=2, epochs=200),
+    "quick": TwoPointScale(max_units=100),
+    "paper": TwoPointScale(),
+}
 
 #: Per-trial fields of ``summary.json`` (the trial's config adds ``arch`` and ``seed``).
 SUMMARY_FIELDS = (
@@ -50,17 +121,120 @@ def status_counts(results: Sequence[dict[str, Any]]) -> dict[str, int]:
     return counts
 
 
-def draw_dynamics(groups: dict[str, list[dict[str, Any]]], out: Path, stem: str, *, max_trials: int = 3) -> list[Path]:
-    """One row per group (architecture): h, y, w, loss; network solid, theory dashed."""
+def draw_dynamics(groups: dict[str, list[dict[str, Any]]], out: Path, stem: str, *, max_trials: int = 3,
+                  panels: Sequence[str] = ("h", "y", "w", "loss"), title: str | None = None) -> list[Path]:
+    """One row per group (architecture), one column per panel; network solid, theory dashed."""
     from repdyn.experiments._outputs import save_figure
     from repdyn.experiments._plots import dynamics_row, figure_grid
 
-    fig, axes = figure_grid(len(groups), 4)
+    fig, axes = figure_grid(len(groups), len(panels), height=2.0)
     for row, (name, results) in zip(axes, groups.items()):
         shown = [r for r in results if "epochs" in r][:max_trials]
         for i, result in enumerate(shown):
-            dynamics_row(row, result, color=f"C{i}")
+            dynamics_row(row, result, color=f"C{i}", panels=panels)
+        if not shown:
+            row[0].text(0.5, 0.5, "no finished trial", ha="center", va="center", transform=row[0].transAxes)
         row[0].set_ylabel(name, fontsize=9)
-    fig.suptitle("network (solid) against fitted theory (dashed)", fontsize=10)
     fig.tight_layout()
+    # Above the top row (tight_layout leaves no room for it; the saved bbox grows to fit).
+    fig.suptitle(title or "network (solid) against fitted theory (dashed)", fontsize=10,
+                 y=1.0 + 0.15 / fig.get_figheight())
     return save_figure(fig, out, stem)
+
+
+def failed(result: dict[str, Any]) -> bool:
+    """True for a trial that raised or lost its worker (no measurements at all)."""
+    return result.get("status") in ("error", "failed")
+
+
+def min_r2(result: dict[str, Any]) -> float:
+    """Worst R^2 over h, y, w of a trial's fit; NaN if any is missing (diverged, failed, unfitted)."""
+    values = [result.get(f"r2_{v}") for v in FIT_VARIABLES]
+    if any(v is None or not math.isfinite(float(v)) for v in values):
+        return float("nan")
+    return float(min(values))
+
+
+def median_or_nan(values: Sequence[float]) -> float:
+    """Median that treats NaN as a value (NaN if any is NaN): a failed trial never improves a metric."""
+    arr = np.asarray(list(values), dtype=float)
+    if arr.size == 0 or np.any(np.isnan(arr)):
+        return float("nan")
+    return float(np.median(arr))
+
+
+def seconds_per_epoch(spec: ArchSpec) -> float:
+    """Rough single-core seconds per epoch of a two-point run (for run-time estimates).
+
+    Measured on 2 shared CPU cores: about 45 us per hidden layer of overhead
+    plus 2 ns per weight; convolutions and Adam (no fast path) cost about 4x and 2x.
+    """
+    per_layer = 45e-6 + 2e-9 * spec.units**2
+    factor = 4.0 if spec.variant == "convolution" else (2.0 if spec.optimizer == "adam" else 1.0)
+    return factor * spec.hidden_layers * per_layer
+
+
+#: Rough seconds of one fit of the theory to one layer.
+FIT_SECONDS = 3.0
+
+
+def estimate_trial_seconds(config: TwoPointConfig) -> float:
+    """Rough single-core seconds of one trial: training plus its fits."""
+    fits = (config.arch.hidden_layers + 1 if config.all_layers else 1) if config.fit else 0
+    return config.arch.epochs * seconds_per_epoch(config.arch) + FIT_SECONDS * fits
+
+
+def r2_score(observed: np.ndarray, predicted: np.ndarray) -> float:
+    """``1 - SS_res / SS_tot`` over the finite observed points; NaN if undefined or predicted is not finite."""
+    observed, predicted = np.asarray(observed, float), np.asarray(predicted, float)
+    keep = np.isfinite(observed)
+    observed, predicted = observed[keep], predicted[keep]
+    ss_tot = float(np.sum((observed - observed.mean()) ** 2)) if observed.size else 0.0
+    if ss_tot == 0 or not np.all(np.isfinite(predicted)):
+        return float("nan")
+    return 1.0 - float(np.sum((observed - predicted) ** 2)) / ss_tot
+
+
+def theory_r2(result: dict[str, Any], eta_h: float, eta_y: float) -> dict[str, float]:
+    """R^2 of h, y, w of a trial against the theory run with the given rates from its first state.
+
+    The fit's own R^2 uses the fitted rates; this recomputes it for any rates
+    (a deliberately wrong rate must give a poor R^2, see the tests).
+    """
+    from repdyn.theory import solve
+    from repdyn.theory._fit import project_initial_state
+
+    observed = np.stack([np.asarray(result[v], float) for v in FIT_VARIABLES], axis=-1)
+    finite = np.all(np.isfinite(observed), axis=1)
+    stop = int(np.argmin(finite)) if not finite.all() else len(finite)
+    t = np.asarray(result["epochs"], float)[:stop]
+    z0 = project_initial_state(observed[0], float(result["dy2"]))
+    predicted = solve(z0, t, eta_h, eta_y, float(result["dx2"]), float(result["dy2"]))
+    return {v: r2_score(observed[:stop, i], predicted[:, i]) for i, v in enumerate(FIT_VARIABLES)}
+
+
+def network_table(configs: Sequence[TwoPointConfig], results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per architecture name: trial statuses, median fitted rates, median R^2 per variable.
+
+    ``worst_r2`` is the median over trials of each trial's worst R^2 over h, y, w;
+    a trial without a fit (diverged before 3 epochs, error) makes it NaN, so a
+    failed trial always counts against a claim.
+    """
+    rows = []
+    for name, group in group_results(configs, results).items():
+        row: dict[str, Any] = {"network": name, "trials": len(group),
+                               "statuses": status_counts(group)}
+        for key in ("eta_h", "eta_y", "eta_m", "r2_h", "r2_y", "r2_w", "r2_loss", "h_final", "h_inf"):
+            row[key] = median_or_nan([np.nan if failed(r) else float(r.get(key, np.nan)) for r in group])
+        row["worst_r2"] = median_or_nan([min_r2(r) for r in group])
+        rows.append(row)
+    return rows
+
+
+def group_results(configs: Sequence[TwoPointConfig],
+                  results: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Results grouped by architecture name, in first-seen order."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for config, result in zip(configs, results):
+        groups.setdefault(config.arch.name, []).append(result)
+    return groups

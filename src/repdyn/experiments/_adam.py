@@ -1,0 +1,120 @@
+"""Figs 13 to 16: the two-point dynamics and the final distance again, trained with Adam.
+
+Adam's step is about ``lr`` per weight whatever the gradient's size, so the
+learning rate sets a time scale that depends on the width: a coherent update
+of an ``n x n`` layer changes it by about ``lr * n`` in operator norm. The
+learning rates below put convergence at roughly a third of the epochs, as
+Table 1's SGD rates do: measured at 100 units (quick: lr 1e-5 converges the
+default network in about 650 of 2000 epochs) and scaled by ``1 / n`` to 500
+units for the paper profile (the paper does not give its Adam settings).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+from repdyn.experiments._claims import Claim
+from repdyn.experiments._fig2 import TwoPointSettings
+from repdyn.experiments._fig5 import (
+    SETTINGS as FIG5_SETTINGS,
+)
+from repdyn.experiments._fig5 import (
+    FinalDistanceSettings,
+    distance_claims,
+    draw_final_distance,
+    estimate_settings_seconds,
+    run_final_distance,
+    write_outcome_data,
+)
+from repdyn.experiments._registry import ExperimentOutput, RunOptions, register
+from repdyn.experiments._two_point_run import (
+    draw_dynamics,
+    estimate_trial_seconds,
+    median_or_nan,
+    min_r2,
+    run_trials,
+    status_counts,
+    trial_summary,
+)
+
+
+@dataclass(frozen=True)
+class AdamSettings:
+    """The Adam runs and the SGD runs they are compared with.
+
+    Parameters
+    ----------
+    adam : FinalDistanceSettings
+        Rate-fitting trials (their fits are the dynamics comparison) and the
+        grid, with ``changes`` switching the optimiser to Adam.
+    sgd : TwoPointSettings
+        The same networks and seeds trained with SGD (fig2's and fig5's trials).
+    """
+
+    adam: FinalDistanceSettings
+    sgd: TwoPointSettings
+
+    def __post_init__(self) -> None:
+        if dict(self.adam.changes).get("optimizer") != "adam":
+            raise ValueError("adam.changes must set optimizer='adam'; add ('optimizer', 'adam')")
+
+
+def _settings(profile: str, lr: float, epochs: int | None, networks: tuple[str, ...], fit_trials: int) -> AdamSettings:
+    base = FIG5_SETTINGS[profile]
+    changes: tuple[tuple[str, object], ...] = (("optimizer", "adam"), ("lr", lr))
+    if epochs is not None:
+        changes += (("epochs", epochs),)
+    adam = replace(base, networks=networks, fit_trials=fit_trials, changes=changes)
+    return AdamSettings(adam=adam, sgd=TwoPointSettings(networks=networks, trials=fit_trials, scale=base.scale))
+
+
+#: smoke: a rate that moves 16-unit networks in 200 epochs. quick: 100 units,
+#: lr 1e-5, 2000 epochs (a third of SGD's: Adam with this rate converges in
+#: about 650). paper: 500 units, the paper's 6000 epochs, lr 5e-7 (1e-5 x 100
+#: / 500 for the width, / 4 for three times as many epochs).
+SETTINGS = {
+    "smoke": _settings("smoke", 1e-3, None, ("default",), 1),
+    "quick": _settings("quick", 1e-5, 2000, ("default",), 3),
+    "paper": _settings("paper", 5e-7, None, ("default",), 50),
+}
+
+
+def estimate_seconds(profile: str) -> float:
+    settings = SETTINGS[profile]
+    return estimate_settings_seconds(settings.adam) + sum(estimate_trial_seconds(c) for c in settings.sgd.configs())
+
+
+def fit_worse_claim(sgd_worst_r2: float, adam_worst_r2: float) -> Claim:
+    """The dynamics claim: Adam's worst-variable R^2 below SGD's (NaN on either side fails it)."""
+    return Claim(claim="With Adam the theory fits the dynamics worse than with SGD",
+                 metric="median worst R^2 over h, y, w with SGD minus with Adam (same networks and seeds)",
+                 measured=sgd_worst_r2 - adam_worst_r2, relation=">", threshold=0.0)
+
+
+@register("adam", figure="Figs 13-16",
+          description="Adam instead of SGD: the two-point dynamics against the fitted theory, and the final "
+                      "distance predicted from averaged rates over the 5 x 5 grid.",
+          estimate_seconds=estimate_seconds)
+def run(options: RunOptions) -> ExperimentOutput:
+    settings = SETTINGS[options.profile]
+    outcome = run_final_distance(settings.adam, options)
+    sgd_configs = settings.sgd.configs()
+    sgd_results = run_trials(sgd_configs, options)
+    adam_r2 = median_or_nan([min_r2(r) for r in outcome.fit_results])
+    sgd_r2 = median_or_nan([min_r2(r) for r in sgd_results])
+
+    name = settings.adam.networks[0]
+    groups = {f"{name}, Adam": [r for c, r in zip(outcome.fit_configs, outcome.fit_results) if c.arch.name == name],
+              f"{name}, SGD": [r for c, r in zip(sgd_configs, sgd_results) if c.arch.name == name]}
+    figures = draw_dynamics(groups, options.out, "adam_dynamics")
+    figures += draw_final_distance(outcome, options.out, "adam_final_distance",
+                                   "final representational distance with Adam: theory against network")
+    write_outcome_data(outcome, options.out)
+
+    summary = outcome.summary()
+    summary.update(settings=asdict(settings), worst_r2={"adam": adam_r2, "sgd": sgd_r2},
+                   sgd_trials=[trial_summary(c, r) for c, r in zip(sgd_configs, sgd_results)])
+    counts = outcome.counts()
+    counts.update({f"sgd_{k}": v for k, v in status_counts(sgd_results).items()})
+    claims = [fit_worse_claim(sgd_r2, adam_r2), *distance_claims(outcome.metrics(), what="Adam")]
+    return ExperimentOutput(summary=summary, claims=claims, figures=figures, counts=counts)

@@ -1,0 +1,172 @@
+"""Fig 10: the theory fitted at every hidden layer of the default network."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from repdyn.experiments._claims import Claim
+from repdyn.experiments._outputs import save_figure, write_trial_data
+from repdyn.experiments._registry import ExperimentOutput, RunOptions, register
+from repdyn.experiments._two_point import TwoPointConfig
+from repdyn.experiments._two_point_run import (
+    SCALES,
+    TwoPointScale,
+    estimate_trial_seconds,
+    failed,
+    run_trials,
+    status_counts,
+    trial_summary,
+)
+
+#: Spearman correlation of the fit error with the layer index (all layers) at
+#: or below which the error "falls towards later layers": the one-sided 5 %
+#: critical value of Spearman's rho for 20 points (the paper's 20 layers).
+ERROR_TREND_MAX = -0.38
+#: Spearman correlation of a rate with the layer index over the later half of
+#: the layers beyond which the rate "rises" (or, negated, "falls"): the one-sided
+#: 5 % critical value of Spearman's rho for 10 points (layers 11 to 20 of 20).
+RATE_TREND_MIN = 0.56
+
+
+@dataclass(frozen=True)
+class DepthSettings:
+    """Trials of the all-layer fit.
+
+    Parameters
+    ----------
+    network : str
+        Table 1 name (the paper uses the default network).
+    trials : int
+        Seeds 0, 1, ...; per layer the median over trials is used.
+    scale : TwoPointScale
+        The profile's scale.
+    """
+
+    network: str
+    trials: int
+    scale: TwoPointScale
+
+    def __post_init__(self) -> None:
+        if isinstance(self.trials, bool) or not isinstance(self.trials, int) or self.trials < 1:
+            raise ValueError(f"trials must be an int >= 1; got {self.trials!r}")
+
+    def configs(self) -> list[TwoPointConfig]:
+        return [TwoPointConfig(arch=self.scale.arch(self.network), seed=s, all_layers=True)
+                for s in range(self.trials)]
+
+
+#: The paper fits one run per layer; quick keeps one, paper takes 5 for a median.
+SETTINGS = {
+    "smoke": DepthSettings(network="default", trials=1, scale=SCALES["smoke"]),
+    "quick": DepthSettings(network="default", trials=1, scale=SCALES["quick"]),
+    "paper": DepthSettings(network="default", trials=5, scale=SCALES["paper"]),
+}
+
+
+def estimate_seconds(profile: str) -> float:
+    return sum(estimate_trial_seconds(c) for c in SETTINGS[profile].configs())
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> float:
+    """Spearman's rank correlation; NaN if a value is NaN, fewer than 3 points, or a side is constant."""
+    from scipy.stats import spearmanr
+
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if x.size < 3 or np.any(np.isnan(x)) or np.any(np.isnan(y)) or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return float("nan")
+    return float(spearmanr(x, y).statistic)
+
+
+def layer_medians(results: Sequence[dict[str, Any]]) -> dict[str, np.ndarray]:
+    """Per layer, the median over trials of eta_h, eta_y and the fit error ``1 - worst R^2``.
+
+    A trial without per-layer fits (failed, diverged before it could be fitted)
+    makes every layer NaN, so it fails the claims instead of vanishing.
+    """
+    stacks: dict[str, list[np.ndarray]] = {"eta_h": [], "eta_y": [], "fit_error": []}
+    n_layers = max((len(r["eta_h_layers"]) for r in results if "eta_h_layers" in r), default=0)
+    for r in results:
+        if failed(r) or "eta_h_layers" not in r:
+            for v in stacks.values():
+                v.append(np.full(n_layers, np.nan))
+            continue
+        stacks["eta_h"].append(np.asarray(r["eta_h_layers"], float))
+        stacks["eta_y"].append(np.asarray(r["eta_y_layers"], float))
+        stacks["fit_error"].append(1.0 - np.asarray(r["r2_layers"], float).min(axis=1))
+    return {k: (np.median(np.stack(v), axis=0) if v and n_layers else np.full(n_layers, np.nan))
+            for k, v in stacks.items()}
+
+
+def depth_claims(eta_h: Sequence[float], eta_y: Sequence[float], fit_error: Sequence[float]) -> list[Claim]:
+    """Claims of Fig 10 from per-layer values, first hidden layer first."""
+    layers = np.arange(1, len(eta_h) + 1)
+    later = layers > len(layers) / 2
+    return [
+        Claim(claim="The fit error falls towards the later layers",
+              metric="Spearman correlation of the fit error (1 - worst R^2 over h, y, w) with the layer index, "
+                     "all hidden layers",
+              measured=spearman(layers, fit_error), relation="<=", threshold=ERROR_TREND_MAX),
+        Claim(claim="eta_h rises with depth in the later layers",
+              metric="Spearman correlation of eta_h with the layer index, later half of the hidden layers",
+              measured=spearman(layers[later], np.asarray(eta_h, float)[later]),
+              relation=">=", threshold=RATE_TREND_MIN),
+        Claim(claim="eta_y falls with depth in the later layers",
+              metric="Spearman correlation of eta_y with the layer index, later half of the hidden layers",
+              measured=spearman(layers[later], np.asarray(eta_y, float)[later]),
+              relation="<=", threshold=-RATE_TREND_MIN),
+    ]
+
+
+def _draw(medians: dict[str, np.ndarray], results: Sequence[dict[str, Any]], out: Any) -> list[Any]:
+    from matplotlib import colormaps
+
+    from repdyn.experiments._plots import figure_grid
+
+    fig, axes = figure_grid(1, 4, width=3.0, height=2.6)
+    ax_err, ax_h, ax_y, ax_curves = axes[0]
+    layers = np.arange(1, len(medians["eta_h"]) + 1)
+    for ax, key, colour, title in ((ax_err, "fit_error", "C3", "fit error 1 - worst R^2"),
+                                   (ax_h, "eta_h", "C0", r"$\eta_h$"), (ax_y, "eta_y", "C2", r"$\eta_y$")):
+        ax.plot(layers, medians[key], "o-", color=colour, ms=3)
+        ax.set_yscale("log")
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("hidden layer", fontsize=8)
+        ax.axvspan(len(layers) / 2 + 0.5, len(layers) + 0.5, color="0.9", zorder=0)
+    shown = [r for r in results if "h_layers" in r][:1]
+    for r in shown:
+        h = np.asarray(r["h_layers"], float)
+        colours = colormaps["viridis"](np.linspace(0, 1, len(h)))
+        for k, (row, colour) in enumerate(zip(h, colours)):
+            final = row[np.isfinite(row)][-1] if np.isfinite(row).any() else 1.0
+            ax_curves.plot(r["epochs"], row / final, color=colour, lw=1, label=f"{k + 1}" if k in (0, len(h) - 1)
+                           else None)
+        ax_curves.legend(fontsize=6, title="layer", title_fontsize=6)
+    ax_curves.set_title("h per layer / its final value", fontsize=9)
+    ax_curves.set_xlabel("epoch", fontsize=8)
+    fig.tight_layout()
+    return save_figure(fig, out, "fig10_depth")
+
+
+@register("fig10", figure="Fig 10",
+          description="Depth: the theory fitted at every hidden layer of the default network (fit error and "
+                      "effective learning rates per layer).",
+          estimate_seconds=estimate_seconds)
+def run(options: RunOptions) -> ExperimentOutput:
+    settings = SETTINGS[options.profile]
+    configs = settings.configs()
+    results = run_trials(configs, options)
+    medians = layer_medians(results)
+    figures = _draw(medians, results, options.out)
+    write_trial_data(options.out, results, configs, "trials")
+    layers = [{"layer": k + 1, **{key: float(v[k]) for key, v in medians.items()}}
+              for k in range(len(medians["eta_h"]))]
+    return ExperimentOutput(
+        summary={"settings": asdict(settings), "layers": layers,
+                 "trials": [trial_summary(c, r) for c, r in zip(configs, results)]},
+        claims=depth_claims(medians["eta_h"], medians["eta_y"], medians["fit_error"]),
+        figures=figures, counts=status_counts(results),
+    )

@@ -1,0 +1,117 @@
+"""Fig 11 (appendix C.1): the theory's loss curve with a fitted eta_m against the network's loss."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+
+from repdyn.experiments._claims import Claim
+from repdyn.experiments._fig2 import R2_MATCH, TwoPointSettings
+from repdyn.experiments._outputs import save_figure, write_trial_data
+from repdyn.experiments._registry import ExperimentOutput, RunOptions, register
+from repdyn.experiments._two_point_run import (
+    ARCHITECTURE_ROWS,
+    INIT_ROWS,
+    SCALES,
+    estimate_trial_seconds,
+    failed,
+    group_results,
+    median_or_nan,
+    network_table,
+    r2_score,
+    run_trials,
+    status_counts,
+    trial_summary,
+)
+
+#: Every Table 1 network, so that this experiment's trials are exactly those
+#: of fig2 and fig3 (same configs, same cache entries: computed once).
+SETTINGS = {
+    "smoke": TwoPointSettings(networks=("default", "tanh"), trials=1, scale=SCALES["smoke"]),
+    "quick": TwoPointSettings(networks=ARCHITECTURE_ROWS + INIT_ROWS, trials=1, scale=SCALES["quick"]),
+    "paper": TwoPointSettings(networks=ARCHITECTURE_ROWS + INIT_ROWS, trials=1, scale=SCALES["paper"]),
+}
+
+
+def estimate_seconds(profile: str) -> float:
+    """Rough single-core seconds of the profile's trials (training and fits)."""
+    return sum(estimate_trial_seconds(c) for c in SETTINGS[profile].configs())
+
+
+def log_loss_r2(result: dict[str, Any]) -> float:
+    """R^2 of log10 of the loss against the theory's, over the epochs before convergence.
+
+    The fit's R^2 is on the linear loss, which the first epochs dominate; on a
+    log scale the plateau and the tail count too. Epochs after the loss first
+    reaches the trial's convergence threshold are left out: both curves then
+    fall towards 0 and rounding noise (float32 floors near 1e-12) would
+    dominate the logarithm. Informative only; no claim uses it.
+    """
+    loss = np.asarray(result.get("loss", []), float)
+    theory = np.asarray(result.get("theory_loss", []), float)
+    if loss.size == 0 or theory.shape != loss.shape:
+        return float("nan")
+    stop = int(result.get("converged_epoch", -1))
+    end = stop + 1 if stop > 0 else len(loss)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return r2_score(np.log10(loss[:end]), np.log10(theory[:end]))
+
+
+def loss_claims(r2_loss: Mapping[str, float], *, bar: float = R2_MATCH) -> list[Claim]:
+    """Claim of Fig 11 from each network's R^2 of the loss (NaN: no fit, counts as a miss)."""
+    values = list(r2_loss.values())
+    matched = sum(1 for v in values if v >= bar)
+    return [
+        Claim(
+            claim="With the fitted eta_m, the theory's loss curve matches the network's for every network",
+            metric=f"fraction of networks whose R^2 of the loss (median over trials) is >= {bar:g}",
+            measured=matched / len(values) if values else float("nan"), relation=">=", threshold=1.0,
+        ),
+    ]
+
+
+def _draw_losses(groups: dict[str, list[dict[str, Any]]], out: Any) -> list[Any]:
+    from repdyn.experiments._plots import figure_grid
+
+    n_cols = min(5, len(groups))
+    n_rows = -(-len(groups) // n_cols)
+    fig, axes = figure_grid(n_rows, n_cols, width=2.8, height=2.2)
+    for ax, (name, group) in zip(axes.flat, groups.items()):
+        for r in [r for r in group if not failed(r)][:1]:
+            ax.plot(r["epochs"], r["loss"], color="C0", lw=1.6, label="network")
+            ax.plot(r["epochs"], r["theory_loss"], color="C1", lw=1.2, ls="--", label="theory")
+        ax.set_yscale("log")
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("epoch", fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(groups):]:
+        ax.set_visible(False)
+    axes.flat[0].legend(fontsize=7)
+    fig.suptitle("training loss: network (solid) against theory with fitted eta_m (dashed)", fontsize=10)
+    fig.tight_layout()
+    return save_figure(fig, out, "fig11_loss")
+
+
+@register("fig11", figure="Fig 11 (C.1)",
+          description="Loss curves: the theory's loss with a fitted eta_m against the network's training loss, "
+                      "every Table 1 network.",
+          estimate_seconds=estimate_seconds)
+def run(options: RunOptions) -> ExperimentOutput:
+    settings = SETTINGS[options.profile]
+    configs = settings.configs()
+    results = run_trials(configs, options)
+    groups = group_results(configs, results)
+    table = network_table(configs, results)
+    for row in table:
+        row["r2_log_loss"] = median_or_nan([np.nan if failed(r) else log_loss_r2(r) for r in groups[row["network"]]])
+    figures = _draw_losses(groups, options.out)
+    write_trial_data(options.out, results, configs, "trials")
+    return ExperimentOutput(
+        summary={"settings": asdict(settings), "networks": table,
+                 "trials": [trial_summary(c, r) for c, r in zip(configs, results)]},
+        claims=loss_claims({row["network"]: row["r2_loss"] for row in table}),
+        figures=figures, counts=status_counts(results),
+    )

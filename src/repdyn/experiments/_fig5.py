@@ -1,0 +1,334 @@
+"""Fig 5: the final representational distance against the theory's prediction over a 5 x 5 grid.
+
+Per architecture: fit the rates on ``fit_trials`` runs at the default two points
+(dx2 = 1, dy2 = 0.5) and average them; then train one network per grid point
+(``||dx||`` x ``||dy||``) until it converges and compare its final ``h`` with
+``h_inf`` predicted from the averaged rates and that network's own initial state.
+The Adam experiment reuses all of this with another optimiser.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from repdyn.experiments._claims import Claim
+from repdyn.experiments._outputs import save_figure, write_trial_data
+from repdyn.experiments._registry import ExperimentOutput, RunOptions, register
+from repdyn.experiments._two_point import DEFAULT_LOSS_THRESHOLD, TwoPointConfig
+from repdyn.experiments._two_point_run import (
+    ARCHITECTURE_ROWS,
+    INIT_ROWS,
+    SCALES,
+    TwoPointScale,
+    estimate_trial_seconds,
+    failed,
+    run_trials,
+    status_counts,
+    trial_summary,
+)
+from repdyn.nets import ArchSpec
+
+#: Pearson correlation of predicted against measured final distances at or
+#: above which the predictions "lie on the diagonal" (with the relative error
+#: below, which checks the slope): 0.9 means the prediction explains 81 % of the
+#: variance of the measured distances, which span a factor of about 30 here.
+CORRELATION_MIN = 0.9
+#: Median relative error |predicted - measured| / measured at or below which
+#: the predictions sit on the diagonal rather than merely correlate: a factor
+#: 1.2 either way, small against the grid's spread of final distances.
+RELATIVE_ERROR_MAX = 0.2
+#: Grid trials converge when the loss falls to ``DEFAULT_LOSS_THRESHOLD`` scaled
+#: by ``dy2 / 0.5``: the same fraction (1.6 %) of the starting target-difference
+#: loss ``dy2 / 8`` that the default threshold is at dy2 = 0.5. Identical targets
+#: (dy2 = 0) use the threshold of the smallest nonzero grid value, (1/4)^2.
+DY2_FLOOR = 0.0625
+#: Seeds of grid trials start here, away from the rate-fitting trials' seeds
+#: 0, 1, ..., so that no network's own rates enter its prediction.
+GRID_SEED = 1000
+
+
+def grid_threshold(dy2: float) -> float:
+    """Convergence loss of a grid trial with squared target distance ``dy2``."""
+    return DEFAULT_LOSS_THRESHOLD * max(dy2, DY2_FLOOR) / 0.5
+
+
+@dataclass(frozen=True)
+class FinalDistanceSettings:
+    """One final-distance experiment: networks, rate-fitting trials, grid, scale.
+
+    Parameters
+    ----------
+    networks : tuple of str
+        Table 1 names.
+    fit_trials : int
+        Runs per network (seeds 0, 1, ...) at dx2 = 1, dy2 = 0.5 whose fitted
+        rates are averaged. They are the same trials as fig2's.
+    dx_norms, dy_norms : tuple of float
+        Grid of ``||dx||`` (> 0) and ``||dy||`` (>= 0); one trial per pair.
+    scale : TwoPointScale
+        The profile's scale.
+    changes : tuple of (str, object) pairs
+        ``ArchSpec`` fields changed after scaling (Adam: optimizer, lr, epochs).
+    """
+
+    networks: tuple[str, ...]
+    fit_trials: int
+    dx_norms: tuple[float, ...]
+    dy_norms: tuple[float, ...]
+    scale: TwoPointScale
+    changes: tuple[tuple[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.networks:
+            raise ValueError("networks must name at least one Table 1 network")
+        if isinstance(self.fit_trials, bool) or not isinstance(self.fit_trials, int) or self.fit_trials < 1:
+            raise ValueError(f"fit_trials must be an int >= 1; got {self.fit_trials!r}")
+        if not self.dx_norms or min(self.dx_norms) <= 0:
+            raise ValueError(f"dx_norms must be a non-empty tuple of values > 0; got {self.dx_norms!r}")
+        if not self.dy_norms or min(self.dy_norms) < 0:
+            raise ValueError(f"dy_norms must be a non-empty tuple of values >= 0; got {self.dy_norms!r}")
+
+    def arch(self, name: str) -> ArchSpec:
+        spec = self.scale.arch(name)
+        return spec.replace(**dict(self.changes)) if self.changes else spec
+
+    def fit_configs(self) -> list[TwoPointConfig]:
+        return [TwoPointConfig(arch=self.arch(name), seed=seed)
+                for name in self.networks for seed in range(self.fit_trials)]
+
+    def grid_configs(self) -> list[TwoPointConfig]:
+        """One early-stopping, unfitted trial per network and grid point (``||dx||``-major)."""
+        configs = []
+        for name in self.networks:
+            spec = self.arch(name)
+            for i, (dx, dy) in enumerate((dx, dy) for dx in self.dx_norms for dy in self.dy_norms):
+                configs.append(TwoPointConfig(
+                    arch=spec, seed=GRID_SEED + i, dx2=float(dx) ** 2, dy2=float(dy) ** 2,
+                    loss_threshold=grid_threshold(float(dy) ** 2), fit=False, stop_when_converged=True,
+                ))  # fmt: skip
+        return configs
+
+
+_PAPER_GRID = {"dx_norms": tuple(np.linspace(0.5, 1.5, 5).tolist()),
+               "dy_norms": tuple(np.linspace(0.0, 1.0, 5).tolist())}
+
+#: quick: three architectures in different regimes (the rich default, tanh
+#: with a larger initial distance, the 2-layer shallow network), three
+#: rate-fitting trials each, the paper's full 5 x 5 grid. paper: every Table 1
+#: network, 50 rate-fitting trials, the 5 x 5 grid.
+SETTINGS = {
+    "smoke": FinalDistanceSettings(networks=("default",), fit_trials=1, dx_norms=(0.5, 1.5),
+                                   dy_norms=(0.0, 1.0), scale=SCALES["smoke"]),
+    "quick": FinalDistanceSettings(networks=("default", "tanh", "shallow"), fit_trials=3,
+                                   scale=SCALES["quick"], **_PAPER_GRID),
+    "paper": FinalDistanceSettings(networks=ARCHITECTURE_ROWS + INIT_ROWS, fit_trials=50,
+                                   scale=SCALES["paper"], **_PAPER_GRID),
+}
+
+
+def estimate_settings_seconds(settings: FinalDistanceSettings) -> float:
+    """Rough single-core seconds: fitting trials plus grid trials (at their full epochs)."""
+    return sum(estimate_trial_seconds(c) for c in settings.fit_configs() + settings.grid_configs())
+
+
+def estimate_seconds(profile: str) -> float:
+    return estimate_settings_seconds(SETTINGS[profile])
+
+
+def averaged_rates(results: Sequence[dict[str, Any]]) -> tuple[float, float, int]:
+    """Mean ``eta_h`` and ``eta_y`` over the trials that have finite fitted rates, and how many did.
+
+    A trial that failed, diverged before it could be fitted or whose fit
+    failed has no rates; it is counted (third value) but cannot be averaged.
+    No usable trial gives NaN rates, and every prediction is NaN.
+    """
+    rates = [(float(r["eta_h"]), float(r["eta_y"])) for r in results
+             if not failed(r) and math.isfinite(float(r.get("eta_h", np.nan)))
+             and math.isfinite(float(r.get("eta_y", np.nan)))]
+    if not rates:
+        return float("nan"), float("nan"), 0
+    arr = np.array(rates)
+    return float(arr[:, 0].mean()), float(arr[:, 1].mean()), len(rates)
+
+
+def predict(results: Sequence[dict[str, Any]], eta_h: float, eta_y: float) -> np.ndarray:
+    """Predicted ``h_inf`` of each grid trial from the given rates and the trial's own initial state."""
+    from repdyn.theory import final_distance
+
+    out = np.full(len(results), np.nan)
+    if not (math.isfinite(eta_h) and math.isfinite(eta_y)):
+        return out
+    for i, r in enumerate(results):
+        if failed(r) or not float(r.get("h0", np.nan)) > 0:
+            continue
+        y0 = max(float(r["y0"]), 0.0)
+        out[i] = float(final_distance(float(r["h0"]), y0, eta_h, eta_y, float(r["dx2"]), float(r["dy2"])).h_inf)
+    return out
+
+
+def usable(results: Sequence[dict[str, Any]]) -> np.ndarray:
+    """Grid trials that reached their loss threshold: the ones the metrics use (as in the paper)."""
+    return np.array([r.get("status") == "converged" for r in results], dtype=bool)
+
+
+def distance_metrics(predicted: np.ndarray, measured: np.ndarray, dy2: np.ndarray,
+                     use: np.ndarray) -> dict[str, float]:
+    """Pearson correlation (all used trials, identical targets included) and median relative error
+    (used trials with dy2 > 0); NaN when fewer than 3 trials qualify or a used value is not finite."""
+    predicted, measured, dy2 = (np.asarray(a, float) for a in (predicted, measured, dy2))
+    use = np.asarray(use, bool)
+    out = {"pearson": float("nan"), "median_relative_error": float("nan"), "n_used": int(use.sum())}
+    p, m = predicted[use], measured[use]
+    if p.size >= 3 and np.all(np.isfinite(p)) and np.all(np.isfinite(m)) and np.std(p) > 0 and np.std(m) > 0:
+        out["pearson"] = float(np.corrcoef(p, m)[0, 1])
+    rel_use = use & (dy2 > 0)
+    p, m = predicted[rel_use], measured[rel_use]
+    if p.size >= 3 and np.all(np.isfinite(p)) and np.all(m > 0):
+        out["median_relative_error"] = float(np.median(np.abs(p - m) / m))
+    return out
+
+
+def distance_claims(metrics: dict[str, float], *, what: str = "") -> list[Claim]:
+    """Claims of Fig 5 (and of the Adam experiment) from :func:`distance_metrics` of the pooled trials."""
+    suffix = f" ({what})" if what else ""
+    return [
+        Claim(claim="Predicted final distances lie on the diagonal" + suffix,
+              metric="Pearson correlation of predicted h_inf against measured final h, converged grid trials "
+                     "of every architecture pooled, identical targets included",
+              measured=metrics["pearson"], relation=">=", threshold=CORRELATION_MIN),
+        Claim(claim="Predicted final distances match the measured ones in size" + suffix,
+              metric="median |predicted - measured| / measured over converged grid trials with dy != 0",
+              measured=metrics["median_relative_error"], relation="<=", threshold=RELATIVE_ERROR_MAX),
+    ]
+
+
+@dataclass
+class FinalDistanceOutcome:
+    """Everything a final-distance run produced, for summaries, figures and claims."""
+
+    settings: FinalDistanceSettings
+    fit_configs: list[TwoPointConfig]
+    fit_results: list[dict[str, Any]]
+    grid_configs: list[TwoPointConfig]
+    grid_results: list[dict[str, Any]]
+    rates: dict[str, dict[str, float]]
+    predicted: np.ndarray
+    measured: np.ndarray
+    used: np.ndarray
+
+    @property
+    def dy2(self) -> np.ndarray:
+        return np.array([c.dy2 for c in self.grid_configs])
+
+    def metrics(self, names: Sequence[str] | None = None) -> dict[str, float]:
+        """Metrics over the given networks' grid trials (all by default)."""
+        keep = np.array([names is None or c.arch.name in names for c in self.grid_configs], dtype=bool)
+        return distance_metrics(self.predicted[keep], self.measured[keep], self.dy2[keep], self.used[keep])
+
+    def counts(self) -> dict[str, int]:
+        counts = {f"fit_{k}": v for k, v in status_counts(self.fit_results).items()}
+        counts.update({f"grid_{k}": v for k, v in status_counts(self.grid_results).items()})
+        counts["fit_without_rates"] = sum(self.settings.fit_trials - int(r["n_rates"]) for r in self.rates.values())
+        return counts
+
+    def summary(self) -> dict[str, Any]:
+        per_network = []
+        for name in self.settings.networks:
+            row = {"network": name, **self.rates[name], **self.metrics([name])}
+            same = [i for i, c in enumerate(self.grid_configs) if c.arch.name == name and c.dy2 == 0]
+            row["identical_targets"] = [{"dx2": self.grid_configs[i].dx2, "predicted": self.predicted[i],
+                                         "measured": self.measured[i], "status": self.grid_results[i].get("status")}
+                                        for i in same]
+            per_network.append(row)
+        grid = []
+        for c, r, p, m in zip(self.grid_configs, self.grid_results, self.predicted, self.measured):
+            record = trial_summary(c, r)
+            record.update(h_inf_averaged_rates=p, h_final=m, stop_epoch=r.get("stop_epoch"))
+            grid.append(record)
+        return {"settings": asdict(self.settings), "pooled": self.metrics(), "networks": per_network,
+                "fit_trials": [trial_summary(c, r) for c, r in zip(self.fit_configs, self.fit_results)],
+                "grid_trials": grid}
+
+
+def run_final_distance(settings: FinalDistanceSettings, options: RunOptions) -> FinalDistanceOutcome:
+    """Fit and average the rates per network, run the grid, predict every grid trial's final distance."""
+    fit_configs = settings.fit_configs()
+    grid_configs = settings.grid_configs()
+    # One sweep, so the two kinds of trial share the workers.
+    results = run_trials(fit_configs + grid_configs, options)
+    fit_results, grid_results = results[: len(fit_configs)], results[len(fit_configs):]
+    rates: dict[str, dict[str, float]] = {}
+    predicted = np.full(len(grid_configs), np.nan)
+    for name in settings.networks:
+        eta_h, eta_y, n = averaged_rates([r for c, r in zip(fit_configs, fit_results) if c.arch.name == name])
+        rates[name] = {"eta_h": eta_h, "eta_y": eta_y, "n_rates": n}
+        idx = [i for i, c in enumerate(grid_configs) if c.arch.name == name]
+        predicted[idx] = predict([grid_results[i] for i in idx], eta_h, eta_y)
+    measured = np.array([np.nan if failed(r) else float(r.get("h_final", np.nan)) for r in grid_results])
+    return FinalDistanceOutcome(settings, fit_configs, fit_results, grid_configs, grid_results, rates,
+                                predicted, measured, usable(grid_results))
+
+
+def draw_final_distance(outcome: FinalDistanceOutcome, out: Any, stem: str, title: str) -> list[Any]:
+    """Per network: predicted h_inf against measured final h, the diagonal, coloured by ``||dy||``.
+
+    Filled markers are converged trials (the ones the metrics use), open
+    markers trials that did not converge or diverged before the end.
+    """
+    from repdyn.experiments._plots import figure_grid
+
+    names = outcome.settings.networks
+    n_cols = min(5, len(names))
+    n_rows = -(-len(names) // n_cols)
+    fig, axes = figure_grid(n_rows, n_cols, width=2.9, height=2.7)
+    dy = np.sqrt(outcome.dy2)
+    for ax, name in zip(axes.flat, names):
+        idx = np.array([i for i, c in enumerate(outcome.grid_configs) if c.arch.name == name], dtype=int)
+        p, m, u = outcome.predicted[idx], outcome.measured[idx], outcome.used[idx]
+        finite = np.isfinite(p) & np.isfinite(m)
+        done, other = finite & u, finite & ~u
+        if done.any():
+            colours = ax.scatter(m[done], p[done], c=dy[idx][done], cmap="viridis", vmin=0,
+                                 vmax=max(float(dy.max()), 1e-9), s=22)
+            if name == names[-1]:
+                fig.colorbar(colours, ax=ax, label=r"$\|\Delta y\|$")
+        if other.any():
+            ax.scatter(m[other], p[other], facecolors="none", edgecolors="0.4", s=22, label="not converged")
+            ax.legend(fontsize=6)
+        values = np.concatenate([m[finite], p[finite]]) if finite.any() else np.array([0.0, 1.0])
+        lo, hi = 0.0, float(values.max()) * 1.05 or 1.0
+        ax.plot([lo, hi], [lo, hi], color="k", lw=0.8, ls="--")
+        metrics = outcome.metrics([name])
+        ax.set_title(f"{name}\nr = {metrics['pearson']:.3f}, med. rel. err. = {metrics['median_relative_error']:.2f}",
+                     fontsize=8)
+        ax.set_xlabel("measured final h", fontsize=8)
+        ax.set_ylabel("predicted h_inf", fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(names):]:
+        ax.set_visible(False)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return save_figure(fig, out, stem)
+
+
+def write_outcome_data(outcome: FinalDistanceOutcome, out: Any) -> None:
+    write_trial_data(out, outcome.fit_results, outcome.fit_configs, "fit_trials")
+    write_trial_data(out, outcome.grid_results, outcome.grid_configs, "grid_trials")
+
+
+@register("fig5", figure="Fig 5",
+          description="Final representational distance: h_inf predicted from averaged fitted rates against the "
+                      "measured final h over a 5 x 5 grid of input and target distances.",
+          estimate_seconds=estimate_seconds)
+def run(options: RunOptions) -> ExperimentOutput:
+    outcome = run_final_distance(SETTINGS[options.profile], options)
+    figures = draw_final_distance(outcome, options.out, "fig5_final_distance",
+                                  "final representational distance: theory against network (SGD)")
+    write_outcome_data(outcome, options.out)
+    return ExperimentOutput(summary=outcome.summary(), claims=distance_claims(outcome.metrics()),
+                            figures=figures, counts=outcome.counts())

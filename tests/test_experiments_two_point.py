@@ -1,0 +1,268 @@
+"""Tests for the two-point experiments (fig2, fig3, fig5, fig10, fig11, adam).
+
+One module-scoped run of every experiment at profile "smoke" checks the
+outputs end to end and that a rerun only redraws. The claim computations are
+checked against the theory itself: trajectories and final distances that the
+theory generates (by integrating the ODE, not through the code under test)
+must make a claim hold with the true rates and fail with a deliberately wrong one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from repdyn.experiments import RunOptions
+from repdyn.experiments._adam import fit_worse_claim
+from repdyn.experiments._fig2 import match_claims
+from repdyn.experiments._fig3 import init_claims, plateau_fraction, progress_epochs
+from repdyn.experiments._fig5 import (
+    FinalDistanceSettings,
+    distance_claims,
+    distance_metrics,
+    grid_threshold,
+    predict,
+)
+from repdyn.experiments._fig10 import depth_claims, spearman
+from repdyn.experiments._fig11 import loss_claims
+from repdyn.experiments._reproduce import reproduce
+from repdyn.experiments._two_point import TwoPointConfig
+from repdyn.experiments._two_point_run import SCALES, TwoPointScale, min_r2, theory_r2
+from repdyn.theory import solve
+
+torch.set_num_threads(1)
+
+NAMES = ["fig2", "fig3", "fig11", "fig5", "fig10", "adam"]
+CLAIM_KEYS = {"claim", "metric", "measured", "relation", "threshold", "holds"}
+
+
+def _cache_state(cache: Path) -> dict[str, float]:
+    return {str(p.relative_to(cache)): p.stat().st_mtime_ns for p in cache.rglob("*.npz")}
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    out = tmp_path_factory.mktemp("smoke")
+    options = RunOptions(profile="smoke", out=out, executor="local", progress=False)
+    first = reproduce(NAMES, options)
+    summaries = {n: json.loads((out / n / "summary.json").read_text()) for n in NAMES}
+    cache_before = _cache_state(out / "cache")
+    second = reproduce(NAMES, options)
+    return {"out": out, "first": first, "second": second, "summaries": summaries,
+            "cache_before": cache_before, "cache_after": _cache_state(out / "cache")}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_smoke_writes_figures_and_a_valid_summary(smoke_run: dict, name: str) -> None:
+    out: Path = smoke_run["out"]
+    output = smoke_run["first"][name]
+    pngs = [p for p in output.figures if p.suffix == ".png"]
+    assert pngs, "every experiment draws at least one figure"
+    for png in pngs:
+        assert png.stat().st_size > 1000
+        assert png.with_suffix(".pdf").is_file()
+    summary = smoke_run["summaries"][name]
+    assert summary["experiment"] == name and summary["profile"] == "smoke"
+    assert summary["claims"], "every experiment checks at least one claim"
+    for claim in summary["claims"]:
+        assert set(claim) == CLAIM_KEYS
+        assert isinstance(claim["holds"], bool)
+        measured = claim["measured"]
+        if measured is None:  # NaN: a claim that could not be measured never holds
+            assert claim["holds"] is False
+        else:
+            ok = {">=": measured >= claim["threshold"], "<=": measured <= claim["threshold"],
+                  ">": measured > claim["threshold"], "<": measured < claim["threshold"]}[claim["relation"]]
+            assert claim["holds"] is ok
+    counts = summary["counts"]
+    statuses = {k: v for k, v in counts.items() if not k.endswith("trials") and "without" not in k}
+    trials = sum(v for k, v in counts.items() if k.endswith("trials"))
+    assert sum(statuses.values()) == trials, "every trial is counted under exactly one status"
+    assert (out / "report.md").read_text().count(f"| {name} |") >= len(summary["claims"])
+
+
+def test_rerun_reuses_the_cache(smoke_run: dict) -> None:
+    assert smoke_run["cache_before"], "the first run stored its trials"
+    assert smoke_run["cache_after"] == smoke_run["cache_before"], "a rerun recomputed (rewrote) a trial"
+    for name in NAMES:
+        first = [c.measured for c in smoke_run["first"][name].claims]
+        second = [c.measured for c in smoke_run["second"][name].claims]
+        np.testing.assert_array_equal(first, second)
+
+
+def test_shared_trials_are_computed_once(smoke_run: dict) -> None:
+    # fig11 covers fig2's networks, and fig5's rate trials are fig2's default
+    # trial: both must have hit the same cache entries.
+    from repdyn.experiments._fig2 import SETTINGS as FIG2
+    from repdyn.experiments._fig5 import SETTINGS as FIG5
+    from repdyn.experiments._fig11 import SETTINGS as FIG11
+    from repdyn.experiments._two_point import two_point_trial
+    from repdyn.sweep import cache_key
+
+    fig2 = {cache_key(two_point_trial, c) for c in FIG2["smoke"].configs()}
+    assert fig2 <= {cache_key(two_point_trial, c) for c in FIG11["smoke"].configs()}
+    assert {cache_key(two_point_trial, c) for c in FIG5["smoke"].fit_configs()} <= fig2
+    n_distinct = len(smoke_run["cache_before"])
+    all_configs = set()
+    from repdyn.experiments import _adam, _fig3, _fig10
+
+    for settings in (FIG2["smoke"], FIG11["smoke"], _fig3.SETTINGS["smoke"], _fig10.SETTINGS["smoke"],
+                     _adam.SETTINGS["smoke"].sgd):
+        all_configs |= {cache_key(two_point_trial, c) for c in settings.configs()}
+    for fd in (FIG5["smoke"], _adam.SETTINGS["smoke"].adam):
+        all_configs |= {cache_key(two_point_trial, c) for c in fd.fit_configs() + fd.grid_configs()}
+    assert n_distinct == len(all_configs)
+
+
+# --- claims against the theory ----------------------------------------------------------------
+
+ETA_H, ETA_Y = 1e-3, 4e-2
+
+
+def _theory_trial(h0: float, y0: float, *, dx2: float = 1.0, dy2: float = 0.5, epochs: int = 6000) -> dict:
+    """A 'trial' whose h, y, w are the theory's own solution (the true rates are ETA_H, ETA_Y)."""
+    t = np.arange(epochs + 1, dtype=float)
+    w0 = y0 - math.sqrt(dy2 * y0)  # output difference aligned with the target difference
+    z = solve([h0, y0, w0], t, ETA_H, ETA_Y, dx2, dy2)
+    return {"epochs": t, "h": z[:, 0], "y": z[:, 1], "w": z[:, 2], "dx2": dx2, "dy2": dy2,
+            "h0": h0, "y0": y0, "status": "converged"}
+
+
+def test_match_claims_hold_with_true_rates_and_fail_with_a_wrong_rate() -> None:
+    trials = {"rich": _theory_trial(1e-4, 1e-9), "other": _theory_trial(0.2, 1e-3)}
+    true = {name: min(theory_r2(t, ETA_H, ETA_Y).values()) for name, t in trials.items()}
+    assert all(c.holds for c in match_claims(true))
+    wrong = dict(true, rich=min(theory_r2(trials["rich"], ETA_H * 30, ETA_Y).values()))
+    claims = match_claims(wrong)
+    assert not claims[0].holds and claims[0].measured == pytest.approx(0.5)
+    assert not match_claims({"a": float("nan"), "b": 1.0})[0].holds, "a network without a fit is a miss"
+
+
+def test_min_r2_is_nan_without_a_fit() -> None:
+    assert math.isnan(min_r2({"r2_h": 0.99, "r2_y": None, "r2_w": 0.9}))
+    assert min_r2({"r2_h": 0.99, "r2_y": 0.95, "r2_w": 0.9}) == 0.9
+
+
+def test_plateau_fraction_tells_plateau_from_exponential() -> None:
+    rich, lazy = _theory_trial(1e-4, 1e-9), _theory_trial(2.0, 2.0)
+    t = rich["epochs"]
+    assert plateau_fraction(rich["h"], t) >= 0.5
+    assert plateau_fraction(lazy["h"], t) <= 0.1
+    assert plateau_fraction(np.exp(-t / 300), t) == pytest.approx(math.log(10 / 9) / math.log(10), abs=0.01)
+    assert all(math.isnan(v) for v in progress_epochs(np.ones_like(t), t)), "a flat curve never moves"
+
+
+def test_init_claims_follow_the_gain_and_fail_when_reversed() -> None:
+    gains = [1.4, 0.9, 1.1, 1.3]  # any order
+    by_gain = {0.9: 0.7, 1.1: 0.4, 1.3: 0.2, 1.4: 0.05}
+    r2 = {0.9: 0.98, 1.1: 0.97, 1.3: 0.95, 1.4: 0.5}
+    claims = init_claims(gains, [by_gain[g] for g in gains], [by_gain[g] for g in gains], [r2[g] for g in gains])
+    assert all(c.holds for c in claims)
+    growing = init_claims(gains, [1 - by_gain[g] for g in gains], [0.7] * 4, [r2[g] for g in gains])
+    assert not growing[0].holds and not growing[1].holds and not growing[2].holds
+    swapped_r2 = {0.9: 0.5, 1.1: 0.97, 1.3: 0.95, 1.4: 0.98}
+    swapped = init_claims(gains, [by_gain[g] for g in gains], [0.7] * 4, [swapped_r2[g] for g in gains])
+    assert not swapped[4].holds and not swapped[5].holds
+
+
+def _grid(dx_norms=(0.5, 1.0, 1.5), dy_norms=(0.0, 0.5, 1.0), seed: int = 0) -> tuple[list[dict], np.ndarray]:
+    """Grid trials with small random initial states; measured h = the theory integrated to its end."""
+    rng = np.random.default_rng(seed)
+    pairs = [(dx, dy) for dx in dx_norms for dy in dy_norms]
+    h0, y0 = rng.uniform(1e-4, 1e-3, len(pairs)), rng.uniform(1e-9, 1e-8, len(pairs))
+    dx2, dy2 = np.array([p[0] ** 2 for p in pairs]), np.array([p[1] ** 2 for p in pairs])
+    z0 = np.stack([h0, y0, y0 - np.sqrt(dy2 * y0)], axis=-1)
+    # Long enough for identical targets, whose h relaxes at the slow rate eta_h dx2 |C|.
+    measured = solve(z0, [0.0, 2e6], ETA_H, ETA_Y, dx2, dy2)[:, -1, 0]
+    trials = [{"h0": h0[i], "y0": y0[i], "dx2": dx2[i], "dy2": dy2[i], "status": "converged"}
+              for i in range(len(pairs))]
+    return trials, measured
+
+
+def test_final_distance_claims_hold_with_true_rates_and_fail_with_a_wrong_ratio() -> None:
+    trials, measured = _grid()
+    dy2 = np.array([t["dy2"] for t in trials])
+    use = np.ones(len(trials), dtype=bool)
+    good = distance_metrics(predict(trials, ETA_H, ETA_Y), measured, dy2, use)
+    assert good["pearson"] > 0.999 and good["median_relative_error"] < 1e-3
+    assert all(c.holds for c in distance_claims(good))
+    bad = distance_metrics(predict(trials, ETA_H * 10, ETA_Y), measured, dy2, use)
+    claims = distance_claims(bad)
+    assert not claims[1].holds, "a wrong rate ratio must put the predictions off the diagonal"
+    none_used = distance_metrics(predict(trials, ETA_H, ETA_Y), measured, dy2, ~use)
+    assert not any(c.holds for c in distance_claims(none_used)), "no converged trial: nothing holds"
+
+
+def test_unconverged_grid_trials_are_not_used_but_counted() -> None:
+    from repdyn.experiments._fig5 import usable
+
+    results = [{"status": "converged"}, {"status": "not_converged"}, {"status": "diverged"}, {"status": "error"}]
+    np.testing.assert_array_equal(usable(results), [True, False, False, False])
+    assert np.isnan(predict([{"status": "error"}], ETA_H, ETA_Y)[0])
+
+
+def test_depth_claims() -> None:
+    layers = np.arange(1, 21)
+    eta_h, eta_y, error = 1e-3 * layers, 1.0 / layers, 1.0 / layers
+    assert all(c.holds for c in depth_claims(eta_h, eta_y, error))
+    flipped = depth_claims(eta_h[::-1], eta_y[::-1], error[::-1])
+    assert not any(c.holds for c in flipped)
+    assert math.isnan(spearman([1, 2, 3], [1.0, np.nan, 2.0]))
+
+
+def test_adam_and_loss_claims() -> None:
+    assert fit_worse_claim(0.99, 0.6).holds
+    assert not fit_worse_claim(0.6, 0.99).holds
+    assert not fit_worse_claim(0.99, float("nan")).holds
+    assert loss_claims({"a": 0.95, "b": 0.99})[0].holds
+    assert not loss_claims({"a": 0.95, "b": 0.5})[0].holds
+
+
+# --- configs and training ---------------------------------------------------------------------
+
+def test_configs_validate() -> None:
+    with pytest.raises(ValueError, match="fit"):
+        TwoPointConfig(all_layers=True, fit=False)
+    with pytest.raises(TypeError, match="stop_when_converged"):
+        TwoPointConfig(stop_when_converged=1)
+    with pytest.raises(ValueError, match="max_units"):
+        TwoPointScale(max_units=0)
+    with pytest.raises(ValueError, match="dx_norms"):
+        FinalDistanceSettings(networks=("default",), fit_trials=1, dx_norms=(0.0,), dy_norms=(0.0,),
+                              scale=SCALES["smoke"])
+    assert SCALES["quick"].arch("narrow").units == 50 and SCALES["quick"].arch("default").units == 100
+    assert SCALES["paper"].arch("default").units == 500
+    assert grid_threshold(1.0) == pytest.approx(2 * grid_threshold(0.5))
+    assert grid_threshold(0.0) == grid_threshold(0.0625) > 0
+
+
+def test_train_pair_fast_path_matches_autograd() -> None:
+    from repdyn.data import two_point
+    from repdyn.experiments._training import train_pair
+    from repdyn.nets import build_network, get_architecture, make_optimizer
+    from repdyn.track import track_pair
+
+    spec = get_architecture("default").replace(units=16, hidden_layers=3, epochs=60)
+    data = two_point()
+    run, _ = train_pair(spec, data.x, data.y, seed=3)
+    net = build_network(spec, 1, 1, seed=3)
+    ref = track_pair(net, net.tracked_layer, data.x, data.y, epochs=60,
+                     optimizer=lambda p: make_optimizer("sgd", p, lr=spec.lr))
+    np.testing.assert_allclose(run.h, ref.h, rtol=1e-4)
+    np.testing.assert_allclose(run.loss, ref.loss, rtol=1e-4)
+
+
+def test_early_stop_records_the_state_reached() -> None:
+    from repdyn.experiments._two_point import two_point_trial
+
+    spec = SCALES["smoke"].arch("shallow").replace(epochs=3000, lr=0.05)
+    result = two_point_trial(TwoPointConfig(arch=spec, dx2=1.0, dy2=0.5, loss_threshold=0.05, fit=False,
+                                            stop_when_converged=True))
+    assert result["status"] == "converged" and 0 < result["stop_epoch"] < 3000
+    assert result["h_final"] == pytest.approx(result["h"][result["stop_epoch"]])
+    assert math.isnan(result["eta_h"])
