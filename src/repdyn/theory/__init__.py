@@ -11,6 +11,7 @@ from repdyn.theory._exact import exact_identical_targets
 from repdyn.theory._fit import FitResult, fit
 from repdyn.theory._fixed_point import FinalDistance, conserved, final_distance
 from repdyn.theory._loss import loss_curve
+from repdyn.theory._npoint import encoder_kernel, npoint_distances
 from repdyn.theory._pairwise import (
     ExponentialWeighing,
     TriangleCount,
@@ -46,4 +47,6 @@ __all__ = [
     "rich_limit_distances",
     "squared_distances",
     "triangle_violations",
+    "encoder_kernel",
+    "npoint_distances",
 ]
