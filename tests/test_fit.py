@@ -351,6 +351,7 @@ _T = np.linspace(0, 100, 11)
             {},
             r"dx2 must be a scalar or shape \(2,\)",
         ),
+        ((_T, np.empty((0, 11, 3)), 1.0, 0.5), {}, "batch of 0 trajectories"),
         ((_T, _Z, 1.0, 0.5), {"loss": np.ones(5)}, "loss must have shape"),
         ((_T, _Z, 1.0, 0.5), {"loss": np.full(11, np.inf)}, "loss contains NaN or inf"),
         ((_T, _Z, 1.0, 0.5), {"weights": -np.ones(3)}, "weights must be >= 0"),

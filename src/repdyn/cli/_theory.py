@@ -20,8 +20,14 @@ app = typer.Typer(
     help="Solve, fit and predict with the effective theory (no torch needed).", no_args_is_help=True
 )
 
-_DX2_HELP = "Squared input distance ||x1 - x2||^2 (> 0)."
-_DY2_HELP = "Squared target distance ||y1 - y2||^2 (>= 0)."
+# Options shared by several commands.
+H0Option = Annotated[float, typer.Option(help="Initial squared representational distance h (> 0).")]
+Y0Option = Annotated[float, typer.Option(help="Initial squared prediction distance y (>= 0).")]
+EtaHOption = Annotated[float, typer.Option(help="Effective learning rate of the encoder (> 0).")]
+EtaYOption = Annotated[float, typer.Option(help="Effective learning rate of the decoder (> 0).")]
+Dx2Option = Annotated[float, typer.Option(help="Squared input distance ||x1 - x2||^2 (> 0).")]
+Dy2Option = Annotated[float, typer.Option(help="Squared target distance ||y1 - y2||^2 (>= 0).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 _COLUMNS = ("h", "y", "w")
 
 
@@ -33,18 +39,18 @@ def _fail(message: str) -> None:
 
 @app.command()
 def simulate(
-    h0: Annotated[float, typer.Option(help="Initial squared representational distance h (> 0).")],
-    y0: Annotated[float, typer.Option(help="Initial squared prediction distance y (>= 0).")],
-    eta_h: Annotated[float, typer.Option(help="Effective learning rate of the encoder (> 0).")],
-    eta_y: Annotated[float, typer.Option(help="Effective learning rate of the decoder (> 0).")],
+    h0: H0Option,
+    y0: Y0Option,
+    eta_h: EtaHOption,
+    eta_y: EtaYOption,
     w0: Annotated[
         float | None,
         typer.Option(
             help="Initial alignment w = y - dy.dyhat [default: y0, dyhat orthogonal to dy]."
         ),
     ] = None,
-    dx2: Annotated[float, typer.Option(help=_DX2_HELP)] = 1.0,
-    dy2: Annotated[float, typer.Option(help=_DY2_HELP)] = 0.5,
+    dx2: Dx2Option = 1.0,
+    dy2: Dy2Option = 0.5,
     epochs: Annotated[
         int, typer.Option(min=1, help="Number of epochs (rows 0..N are written).")
     ] = 6000,
@@ -99,9 +105,9 @@ def fit_command(
             help="CSV (columns epoch,h,y,w[,loss]) or .npz (epoch or t; h, y, w or z; [loss])."
         ),
     ],
-    dx2: Annotated[float, typer.Option(help=_DX2_HELP)],
-    dy2: Annotated[float, typer.Option(help=_DY2_HELP)],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    dx2: Dx2Option,
+    dy2: Dy2Option,
+    as_json: JsonOption = False,
     plot: Annotated[
         pathlib.Path | None,
         typer.Option(help="Draw data (solid) against fit (dashed) into this file."),
@@ -147,13 +153,13 @@ def fit_command(
 
 @app.command()
 def predict(
-    h0: Annotated[float, typer.Option(help="Initial squared representational distance h (> 0).")],
-    y0: Annotated[float, typer.Option(help="Initial squared prediction distance y (>= 0).")],
-    eta_h: Annotated[float, typer.Option(help="Effective learning rate of the encoder (> 0).")],
-    eta_y: Annotated[float, typer.Option(help="Effective learning rate of the decoder (> 0).")],
-    dx2: Annotated[float, typer.Option(help=_DX2_HELP)] = 1.0,
-    dy2: Annotated[float, typer.Option(help=_DY2_HELP)] = 0.5,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    h0: H0Option,
+    y0: Y0Option,
+    eta_h: EtaHOption,
+    eta_y: EtaYOption,
+    dx2: Dx2Option = 1.0,
+    dy2: Dy2Option = 0.5,
+    as_json: JsonOption = False,
 ) -> None:
     """Predict the final squared representational distance h_inf and the regime."""
     from repdyn.theory import final_distance
