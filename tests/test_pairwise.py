@@ -64,7 +64,7 @@ def test_squared_distances_match_pdist_and_are_exact_where_it_matters():
 def test_chunked_equals_unchunked(chunk_size):
     rng = np.random.default_rng(1)
     X, Y, H0, Yhat0 = _dataset(rng, n=23)
-    full = dict(chunk_size=10**9)
+    full = {"chunk_size": 10**9}
     for f, args in [
         (squared_distances, (X,)),
         (rich_limit_distances, (X, Y, 2.0)),
@@ -205,7 +205,12 @@ def test_sampled_triangle_count_estimates_the_fraction():
     assert not sampled.exact and sampled.checked == 20_000
     # Binomial standard error ~ 0.0035; 5 of them.
     assert abs(sampled.fraction - exact.fraction) < 0.018
-    assert triangle_violations(np.sqrt(squared_distances(rng.normal(size=(n, 2)))), sample=5000).violations == 0
+    assert (
+        triangle_violations(
+            np.sqrt(squared_distances(rng.normal(size=(n, 2)))), sample=5000
+        ).violations
+        == 0
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -224,7 +229,10 @@ def test_weighing_is_e_a_e():
     E = np.exp(-A / tau)
     n = len(A)
     expected = np.array(
-        [[sum(E[i, k] * A[k, l] * E[l, j] for k in range(n) for l in range(n)) for j in range(n)] for i in range(n)]
+        [
+            [sum(E[i, k] * A[k, l] * E[l, j] for k in range(n) for l in range(n)) for j in range(n)]
+            for i in range(n)
+        ]
     )
     np.testing.assert_allclose(w.p, expected, rtol=1e-12)
     assert np.array_equal(w.p, w.p.T) and w.tau == tau

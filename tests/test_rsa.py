@@ -40,7 +40,9 @@ def test_rdm_normalisations(acts):
     np.testing.assert_allclose(rdm(acts.reshape(20, 7, 1)), rdm(acts), rtol=0)
     # A constant unit is harmless under z-scoring.
     with_constant = np.column_stack([acts, np.full(20, 3.0)])
-    np.testing.assert_allclose(rdm(with_constant, normalise="zscore"), rdm(acts, normalise="zscore"), rtol=1e-12)
+    np.testing.assert_allclose(
+        rdm(with_constant, normalise="zscore"), rdm(acts, normalise="zscore"), rtol=1e-12
+    )
 
 
 def test_rdm_rejects_bad_input(acts):

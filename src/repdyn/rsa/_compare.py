@@ -21,7 +21,9 @@ def _square(name: str, value: ArrayLike) -> FloatArray:
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be a numeric (N, N) matrix; got {value!r}") from exc
     if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
-        raise ValueError(f"{name} must be a square (N, N) dissimilarity matrix; got shape {arr.shape}")
+        raise ValueError(
+            f"{name} must be a square (N, N) dissimilarity matrix; got shape {arr.shape}"
+        )
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or inf; pass finite dissimilarities")
     return arr
@@ -48,7 +50,9 @@ def upper_triangle(D: ArrayLike, labels: ArrayLike | None = None) -> FloatArray:
     if labels is not None:
         lab = np.asarray(labels)
         if lab.shape != (n,):
-            raise ValueError(f"labels must have shape ({n},), one label per row of D; got shape {lab.shape}")
+            raise ValueError(
+                f"labels must have shape ({n},), one label per row of D; got shape {lab.shape}"
+            )
         keep = lab[i] != lab[j]
         i, j = i[keep], j[keep]
     return d[i, j]
@@ -95,7 +99,9 @@ def compare_rdms(
         raise ValueError(f"method must be one of {METHODS}; got {method!r}")
     x, y = _square("a", a), _square("b", b)
     if x.shape != y.shape:
-        raise ValueError(f"a and b must describe the same points; got shapes {x.shape} and {y.shape}")
+        raise ValueError(
+            f"a and b must describe the same points; got shapes {x.shape} and {y.shape}"
+        )
     u, v = upper_triangle(x, exclude_blocks), upper_triangle(y, exclude_blocks)
     if u.size < 2:
         raise ValueError(
@@ -131,7 +137,9 @@ def linear_cka(X: ArrayLike, Y: ArrayLike) -> float:
     x = activations_matrix("X", X)
     y = activations_matrix("Y", Y)
     if x.shape[0] != y.shape[0]:
-        raise ValueError(f"X and Y must hold the same points (rows); got {x.shape[0]} and {y.shape[0]} rows")
+        raise ValueError(
+            f"X and Y must hold the same points (rows); got {x.shape[0]} and {y.shape[0]} rows"
+        )
     x = x - x.mean(axis=0)
     y = y - y.mean(axis=0)
     n, p, q = x.shape[0], x.shape[1], y.shape[1]
@@ -144,5 +152,7 @@ def linear_cka(X: ArrayLike, Y: ArrayLike) -> float:
         norm_x, norm_y = np.linalg.norm(kx), np.linalg.norm(ky)
     for name, norm in (("X", norm_x), ("Y", norm_y)):
         if norm == 0:
-            raise ValueError(f"{name} is the same for every point (zero variance); CKA is undefined")
+            raise ValueError(
+                f"{name} is the same for every point (zero variance); CKA is undefined"
+            )
     return float(cross / (norm_x * norm_y))

@@ -85,26 +85,38 @@ def embed(
     Embedding
     """
     if method not in ("pca", "mds"):
-        raise ValueError(f"method must be 'pca' (activations) or 'mds' (a distance matrix); got {method!r}")
-    if isinstance(n_components, bool) or not isinstance(n_components, (int, np.integer)) or n_components < 1:
+        raise ValueError(
+            f"method must be 'pca' (activations) or 'mds' (a distance matrix); got {method!r}"
+        )
+    if (
+        isinstance(n_components, bool)
+        or not isinstance(n_components, (int, np.integer))
+        or n_components < 1
+    ):
         raise ValueError(f"n_components must be a positive integer; got {n_components!r}")
 
     if method == "pca":
         act = activations_matrix("data", data)
         limit = min(act.shape)
         if n_components > limit:
-            raise ValueError(f"n_components must be <= min(N, units) = {limit} for PCA; got {n_components}")
+            raise ValueError(
+                f"n_components must be <= min(N, units) = {limit} for PCA; got {n_components}"
+            )
         centred = act - act.mean(axis=0)
         u, s, _ = np.linalg.svd(centred, full_matrices=False)
         values = s**2
         total = values.sum()
         coords = _fix_signs(u[:, :n_components]) * s[:n_components]
         explained = values[:n_components] / total if total > 0 else np.zeros(n_components)
-        return Embedding(coords=coords, eigenvalues=values[:n_components], explained=explained, negative=0.0)
+        return Embedding(
+            coords=coords, eigenvalues=values[:n_components], explained=explained, negative=0.0
+        )
 
     d = _square("data", data)
     if not np.allclose(d, d.T, rtol=1e-10, atol=0.0):
-        raise ValueError("data must be a symmetric distance matrix for MDS; symmetrise it, e.g. (D + D.T) / 2")
+        raise ValueError(
+            "data must be a symmetric distance matrix for MDS; symmetrise it, e.g. (D + D.T) / 2"
+        )
     n = d.shape[0]
     if n_components > n:
         raise ValueError(f"n_components must be <= N = {n} for MDS; got {n_components}")

@@ -20,14 +20,18 @@ def activations_matrix(name: str, value: ArrayLike) -> FloatArray:
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a numeric array with one row per point; got {value!r}") from exc
+        raise ValueError(
+            f"{name} must be a numeric array with one row per point; got {value!r}"
+        ) from exc
     if arr.ndim == 0:
         raise ValueError(f"{name} must have one row per point, shape (N, ...); got a scalar")
     arr = arr.reshape(arr.shape[0], -1) if arr.ndim > 1 else arr[:, None]
     if arr.shape[0] < 2 or arr.shape[1] < 1:
         raise ValueError(f"{name} needs at least 2 points and 1 unit; got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} contains NaN or inf; pass finite activations (did training diverge?)")
+        raise ValueError(
+            f"{name} contains NaN or inf; pass finite activations (did training diverge?)"
+        )
     return arr
 
 

@@ -107,11 +107,17 @@ def encoder_kernel(
         return scale2 * np.exp(-dx2 / (2.0 * scale2))
     k = np.asarray(kernel, dtype=np.float64)
     if k.shape != (n, n):
-        raise ValueError(f"a kernel matrix must have shape (N, N) = ({n}, {n}) for these inputs; got {k.shape}")
+        raise ValueError(
+            f"a kernel matrix must have shape (N, N) = ({n}, {n}) for these inputs; got {k.shape}"
+        )
     if not np.all(np.isfinite(k)) or not np.allclose(k, k.T, rtol=1e-10, atol=0.0):
-        raise ValueError("a kernel matrix must be finite and symmetric; symmetrise it, e.g. (K + K.T) / 2")
+        raise ValueError(
+            "a kernel matrix must be finite and symmetric; symmetrise it, e.g. (K + K.T) / 2"
+        )
     if np.linalg.eigvalsh(0.5 * (k + k.T))[0] < -1e-8 * max(1.0, float(np.abs(k).max())):
-        raise ValueError("a kernel matrix must be positive semi-definite (it has a negative eigenvalue)")
+        raise ValueError(
+            "a kernel matrix must be positive semi-definite (it has a negative eigenvalue)"
+        )
     return 0.5 * (k + k.T)
 
 
@@ -125,7 +131,9 @@ def _kernel_modes(kc: FloatArray, rcond: float) -> tuple[FloatArray, FloatArray]
     lam, vec = np.linalg.eigh(kc)
     keep = lam > rcond * max(float(lam[-1]), 0.0)
     if not np.any(keep):
-        raise ValueError("the encoder kernel is zero on these inputs (all inputs identical?); nothing can be learned")
+        raise ValueError(
+            "the encoder kernel is zero on these inputs (all inputs identical?); nothing can be learned"
+        )
     return lam[keep], vec[:, keep]
 
 
@@ -221,7 +229,9 @@ def npoint_distances(
     if not 0 <= rcond < 1:
         raise ValueError(f"rcond must be in [0, 1); got {rcond!r}")
     if (H0 is None) != (Yhat0 is None):
-        raise ValueError("give H0 and Yhat0 together (the initial state), or neither (the rich limit)")
+        raise ValueError(
+            "give H0 and Yhat0 together (the initial state), or neither (the rich limit)"
+        )
     kc = _centre(encoder_kernel(x, kernel, length_scale=length_scale))
     yc = y - y.mean(axis=0)
 
@@ -232,7 +242,9 @@ def npoint_distances(
     h0 = _points("H0", H0, n)
     yhat0 = _points("Yhat0", Yhat0, n)
     if yhat0.shape[1] != y.shape[1]:
-        raise ValueError(f"Yhat0 must have the same number of output columns as Y ({y.shape[1]}); got {yhat0.shape[1]}")
+        raise ValueError(
+            f"Yhat0 must have the same number of output columns as Y ({y.shape[1]}); got {yhat0.shape[1]}"
+        )
     if not rtol > 0:
         raise ValueError(f"rtol must be > 0; got {rtol!r}")
     lam, vec = _kernel_modes(kc, rcond)
@@ -311,7 +323,9 @@ def _flow(
         cross = hh @ vel.T
         rate = 2.0 * (own[:, None] + own[None, :] - cross - cross.T)
         scale = rtol * float(new.max())
-        settled = float(np.abs(new - dist).max()) <= scale and t * float(np.abs(rate).max()) <= scale
+        settled = (
+            float(np.abs(new - dist).max()) <= scale and t * float(np.abs(rate).max()) <= scale
+        )
         if settled and k >= _MIN_WINDOWS:
             return hh
         dist, window = new, t

@@ -46,7 +46,9 @@ def _points(name: str, value: ArrayLike, n: int | None = None) -> FloatArray:
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2:
-        raise ValueError(f"{name} must have shape (N, d) (one row per point); got shape {arr.shape}")
+        raise ValueError(
+            f"{name} must have shape (N, d) (one row per point); got shape {arr.shape}"
+        )
     if arr.shape[0] < 1:
         raise ValueError(f"{name} must hold at least one point (row); got shape {arr.shape}")
     if n is not None and arr.shape[0] != n:
@@ -59,13 +61,21 @@ def _points(name: str, value: ArrayLike, n: int | None = None) -> FloatArray:
 def _scalar_rate(name: str, value: ArrayLike) -> float:
     arr = check.positive(name, value)
     if arr.ndim != 0:
-        raise ValueError(f"{name} must be a single positive number; got an array of shape {arr.shape}")
+        raise ValueError(
+            f"{name} must be a single positive number; got an array of shape {arr.shape}"
+        )
     return float(arr)
 
 
 def _chunk(chunk_size: int) -> int:
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive integer (pairs per block); got {chunk_size!r}")
+    if (
+        isinstance(chunk_size, bool)
+        or not isinstance(chunk_size, (int, np.integer))
+        or chunk_size < 1
+    ):
+        raise ValueError(
+            f"chunk_size must be a positive integer (pairs per block); got {chunk_size!r}"
+        )
     return int(chunk_size)
 
 
@@ -93,7 +103,9 @@ def _row_blocks(n: int, chunk_size: int) -> Iterator[tuple[int, int]]:
         r0 = r1
 
 
-def _symmetric_matrix(n: int, block: Callable[[int, int], FloatArray], chunk_size: int) -> FloatArray:
+def _symmetric_matrix(
+    n: int, block: Callable[[int, int], FloatArray], chunk_size: int
+) -> FloatArray:
     """Assemble an (n, n) symmetric matrix from blocks rows [r0, r1) x columns [r0, n).
 
     ``block`` must be symmetric on its leading square (the callers build it from
@@ -363,11 +375,17 @@ def triangle_violations(
     d = _square("D", D)
     n = d.shape[0]
     total = n * (n - 1) * (n - 2) // 6
-    tol = 1e-12 * float(d.max(initial=0.0)) if atol is None else float(check.nonnegative("atol", atol))
+    tol = (
+        1e-12 * float(d.max(initial=0.0))
+        if atol is None
+        else float(check.nonnegative("atol", atol))
+    )
     chunk = _chunk(chunk_size)
     if sample is not None:
         if isinstance(sample, bool) or not isinstance(sample, (int, np.integer)) or sample < 1:
-            raise ValueError(f"sample must be a positive number of triangles or None; got {sample!r}")
+            raise ValueError(
+                f"sample must be a positive number of triangles or None; got {sample!r}"
+            )
         if total == 0:
             return TriangleCount(0, 0, 0)
         rng = np.random.default_rng(seed)
@@ -531,4 +549,6 @@ def exponential_weighing(
     if count_violations:
         before = triangle_violations(np.sqrt(a))
         after = triangle_violations(np.sqrt(np.maximum(p, 0.0)))
-    return ExponentialWeighing(p=p, tau=scale, underflow=underflow, violations_before=before, violations_after=after)
+    return ExponentialWeighing(
+        p=p, tau=scale, underflow=underflow, violations_before=before, violations_after=after
+    )
