@@ -163,6 +163,11 @@ class _SqDist:
         return d2
 
 
+def _inputs_targets(X: ArrayLike, Y: ArrayLike) -> tuple[_SqDist, _SqDist]:
+    x = _SqDist(_points("X", X))
+    return x, _SqDist(_points("Y", Y, x.raw.shape[0]))
+
+
 def squared_distances(points: ArrayLike, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> FloatArray:
     """All pairwise squared Euclidean distances ``||p_i - p_j||^2``.
 
@@ -213,9 +218,8 @@ def rich_limit_distances(
     ndarray, shape (N, N)
         Symmetric, zero diagonal.
     """
-    x = _SqDist(_points("X", X))
+    x, y = _inputs_targets(X, Y)
     n = x.raw.shape[0]
-    y = _SqDist(_points("Y", Y, n))
     ratio = _scalar_rate("eta_ratio", eta_ratio)
 
     def block(r0: int, r1: int) -> FloatArray:
@@ -274,9 +278,8 @@ def pairwise_final_distances(
     ndarray, shape (N, N)
         Symmetric, zero diagonal.
     """
-    x = _SqDist(_points("X", X))
+    x, y = _inputs_targets(X, Y)
     n = x.raw.shape[0]
-    y = _SqDist(_points("Y", Y, n))
     h = _SqDist(_points("H0", H0, n))
     yhat = _SqDist(_points("Yhat0", Yhat0, n))
     if yhat.raw.shape[1] != y.raw.shape[1]:
