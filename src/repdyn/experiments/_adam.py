@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 
 from repdyn.experiments._claims import Claim
-from repdyn.experiments._fig2 import TwoPointSettings
 from repdyn.experiments._fig5 import (
     SETTINGS as FIG5_SETTINGS,
 )
@@ -28,8 +27,8 @@ from repdyn.experiments._fig5 import (
 )
 from repdyn.experiments._registry import ExperimentOutput, RunOptions, register
 from repdyn.experiments._two_point_run import (
+    TwoPointSettings,
     draw_dynamics,
-    estimate_trial_seconds,
     median_or_nan,
     min_r2,
     run_trials,
@@ -81,7 +80,7 @@ SETTINGS = {
 
 def estimate_seconds(profile: str) -> float:
     settings = SETTINGS[profile]
-    return estimate_settings_seconds(settings.adam) + sum(estimate_trial_seconds(c) for c in settings.sgd.configs())
+    return estimate_settings_seconds(settings.adam) + settings.sgd.estimate_seconds()
 
 
 def fit_worse_claim(sgd_worst_r2: float, adam_worst_r2: float) -> Claim:

@@ -3,28 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 
 from repdyn.experiments._claims import Claim
-from repdyn.experiments._fig2 import R2_MATCH, TwoPointSettings
-from repdyn.experiments._outputs import save_figure, write_trial_data
+from repdyn.experiments._fig2 import R2_MATCH
+from repdyn.experiments._outputs import save_figure
 from repdyn.experiments._registry import ExperimentOutput, RunOptions, register
 from repdyn.experiments._two_point_run import (
     ARCHITECTURE_ROWS,
     INIT_ROWS,
     SCALES,
-    estimate_trial_seconds,
+    NetworkRun,
+    TwoPointSettings,
     failed,
-    group_results,
     median_or_nan,
-    network_table,
     r2_score,
-    run_trials,
-    status_counts,
-    trial_summary,
 )
 
 #: Every Table 1 network, so that this experiment's trials are exactly those
@@ -37,8 +32,7 @@ SETTINGS = {
 
 
 def estimate_seconds(profile: str) -> float:
-    """Rough single-core seconds of the profile's trials (training and fits)."""
-    return sum(estimate_trial_seconds(c) for c in SETTINGS[profile].configs())
+    return SETTINGS[profile].estimate_seconds()
 
 
 def log_loss_r2(result: dict[str, Any]) -> float:
@@ -100,18 +94,10 @@ def _draw_losses(groups: dict[str, list[dict[str, Any]]], out: Any) -> list[Any]
                       "every Table 1 network.",
           estimate_seconds=estimate_seconds)
 def run(options: RunOptions) -> ExperimentOutput:
-    settings = SETTINGS[options.profile]
-    configs = settings.configs()
-    results = run_trials(configs, options)
-    groups = group_results(configs, results)
-    table = network_table(configs, results)
-    for row in table:
-        row["r2_log_loss"] = median_or_nan([np.nan if failed(r) else log_loss_r2(r) for r in groups[row["network"]]])
-    figures = _draw_losses(groups, options.out)
-    write_trial_data(options.out, results, configs, "trials")
-    return ExperimentOutput(
-        summary={"settings": asdict(settings), "networks": table,
-                 "trials": [trial_summary(c, r) for c, r in zip(configs, results)]},
-        claims=loss_claims({row["network"]: row["r2_loss"] for row in table}),
-        figures=figures, counts=status_counts(results),
-    )
+    trials = NetworkRun.run(SETTINGS[options.profile], options)
+    for row in trials.table:
+        group = trials.groups[row["network"]]
+        row["r2_log_loss"] = median_or_nan([np.nan if failed(r) else log_loss_r2(r) for r in group])
+    figures = _draw_losses(trials.groups, options.out)
+    claims = loss_claims({row["network"]: row["r2_loss"] for row in trials.table})
+    return trials.output(options.out, claims, figures)

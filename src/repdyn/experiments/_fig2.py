@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
 
 from repdyn.experiments._claims import Claim
-from repdyn.experiments._outputs import write_trial_data
 from repdyn.experiments._registry import ExperimentOutput, RunOptions, register
-from repdyn.experiments._two_point import TwoPointConfig
 from repdyn.experiments._two_point_run import (
     ARCHITECTURE_ROWS,
     SCALES,
-    TwoPointScale,
+    NetworkRun,
+    TwoPointSettings,
     draw_dynamics,
-    estimate_trial_seconds,
-    group_results,
     median_or_nan,
-    network_table,
-    run_trials,
-    status_counts,
-    trial_summary,
 )
 
 #: R^2 at or above which a fitted curve "matches" the network's. It is the
@@ -28,37 +20,6 @@ from repdyn.experiments._two_point_run import (
 #: retries from other time scales; a curve that misses more than 10 % of its
 #: variance is visibly off in a plot. Used unchanged by fig3, fig11 and adam.
 R2_MATCH = 0.9
-
-
-@dataclass(frozen=True)
-class TwoPointSettings:
-    """Which Table 1 networks a two-point experiment trains, how often, at which scale.
-
-    Parameters
-    ----------
-    networks : tuple of str
-        Table 1 names.
-    trials : int
-        Trials (seeds 0, 1, ...) per network.
-    scale : TwoPointScale
-        The profile's scale (shared by every two-point experiment of the profile).
-    """
-
-    networks: tuple[str, ...]
-    trials: int
-    scale: TwoPointScale
-
-    def __post_init__(self) -> None:
-        if not self.networks or not all(isinstance(n, str) for n in self.networks):
-            raise ValueError(f"networks must be a non-empty tuple of Table 1 names; got {self.networks!r}")
-        if isinstance(self.trials, bool) or not isinstance(self.trials, int) or self.trials < 1:
-            raise ValueError(f"trials must be an int >= 1; got {self.trials!r}")
-
-    def configs(self) -> list[TwoPointConfig]:
-        """One config per network and seed (network-major); defaults for everything else."""
-        return [TwoPointConfig(arch=self.scale.arch(name), seed=seed)
-                for name in self.networks for seed in range(self.trials)]
-
 
 #: The paper shows one run per network; quick and paper keep that.
 SETTINGS = {
@@ -69,8 +30,7 @@ SETTINGS = {
 
 
 def estimate_seconds(profile: str) -> float:
-    """Rough single-core seconds of the profile's trials (training and fits)."""
-    return sum(estimate_trial_seconds(c) for c in SETTINGS[profile].configs())
+    return SETTINGS[profile].estimate_seconds()
 
 
 def match_claims(worst_r2: Mapping[str, float], *, bar: float = R2_MATCH) -> list[Claim]:
@@ -96,17 +56,7 @@ def match_claims(worst_r2: Mapping[str, float], *, bar: float = R2_MATCH) -> lis
           description="Two-point dynamics (h, y, w) of every Table 1 architecture against the fitted theory.",
           estimate_seconds=estimate_seconds)
 def run(options: RunOptions) -> ExperimentOutput:
-    settings = SETTINGS[options.profile]
-    configs = settings.configs()
-    results = run_trials(configs, options)
-    table = network_table(configs, results)
-    figures = draw_dynamics(group_results(configs, results), options.out, "fig2_dynamics",
-                            panels=("h", "y", "w"), max_trials=1)
-    write_trial_data(options.out, results, configs, "trials")
-    return ExperimentOutput(
-        summary={"settings": asdict(settings), "networks": table,
-                 "trials": [trial_summary(c, r) for c, r in zip(configs, results)]},
-        claims=match_claims({row["network"]: row["worst_r2"] for row in table}),
-        figures=figures,
-        counts=status_counts(results),
-    )
+    trials = NetworkRun.run(SETTINGS[options.profile], options)
+    figures = draw_dynamics(trials.groups, options.out, "fig2_dynamics", panels=("h", "y", "w"), max_trials=1)
+    claims = match_claims({row["network"]: row["worst_r2"] for row in trials.table})
+    return trials.output(options.out, claims, figures)

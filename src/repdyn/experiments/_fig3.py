@@ -3,27 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 
 from repdyn.experiments._claims import Claim
-from repdyn.experiments._fig2 import R2_MATCH, TwoPointSettings
-from repdyn.experiments._outputs import save_figure, write_trial_data
+from repdyn.experiments._fig2 import R2_MATCH
+from repdyn.experiments._outputs import save_figure
 from repdyn.experiments._registry import ExperimentOutput, RunOptions, register
 from repdyn.experiments._two_point_run import (
     INIT_ROWS,
     SCALES,
+    NetworkRun,
+    TwoPointSettings,
     draw_dynamics,
-    estimate_trial_seconds,
     failed,
-    group_results,
     median_or_nan,
-    network_table,
-    run_trials,
-    status_counts,
-    trial_summary,
 )
 
 #: Plateau fraction ``t10 / t90`` (see :func:`plateau_fraction`) at or above
@@ -42,8 +37,7 @@ SETTINGS = {
 
 
 def estimate_seconds(profile: str) -> float:
-    """Rough single-core seconds of the profile's trials (training and fits)."""
-    return sum(estimate_trial_seconds(c) for c in SETTINGS[profile].configs())
+    return SETTINGS[profile].estimate_seconds()
 
 
 def target_loss(result: dict[str, Any]) -> np.ndarray:
@@ -168,22 +162,14 @@ def _draw_plateaus(groups: dict[str, list[dict[str, Any]]], rows: list[dict[str,
                       "and where the theory stops matching.",
           estimate_seconds=estimate_seconds)
 def run(options: RunOptions) -> ExperimentOutput:
-    settings = SETTINGS[options.profile]
-    configs = settings.configs()
-    results = run_trials(configs, options)
-    groups = group_results(configs, results)
-    gains = {c.arch.name: c.arch.gain for c in configs}
-    table = network_table(configs, results)
-    plateaus = _plateau_rows(groups, gains)
-    for row, plateau in zip(table, plateaus):
+    trials = NetworkRun.run(SETTINGS[options.profile], options)
+    gains = {c.arch.name: c.arch.gain for c in trials.configs}
+    plateaus = _plateau_rows(trials.groups, gains)
+    for row, plateau in zip(trials.table, plateaus):
         row.update(plateau)
-    figures = draw_dynamics(groups, options.out, "fig3_dynamics", max_trials=1)
-    figures += _draw_plateaus(groups, plateaus, options.out)
-    write_trial_data(options.out, results, configs, "trials")
+    figures = draw_dynamics(trials.groups, options.out, "fig3_dynamics", max_trials=1)
+    figures += _draw_plateaus(trials.groups, plateaus, options.out)
+    table = trials.table
     claims = init_claims([r["gain"] for r in table], [r["plateau_fraction_h"] for r in table],
                          [r["plateau_fraction_loss"] for r in table], [r["worst_r2"] for r in table])
-    return ExperimentOutput(
-        summary={"settings": asdict(settings), "networks": table,
-                 "trials": [trial_summary(c, r) for c, r in zip(configs, results)]},
-        claims=claims, figures=figures, counts=status_counts(results),
-    )
+    return trials.output(options.out, claims, figures)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from repdyn.experiments._registry import RunOptions
+from repdyn.experiments._claims import Claim
+from repdyn.experiments._registry import ExperimentOutput, RunOptions
 from repdyn.experiments._two_point import TwoPointConfig, two_point_trial
 from repdyn.nets import ArchSpec, get_architecture
 
@@ -238,3 +239,66 @@ def group_results(configs: Sequence[TwoPointConfig],
     for config, result in zip(configs, results):
         groups.setdefault(config.arch.name, []).append(result)
     return groups
+
+
+@dataclass(frozen=True)
+class TwoPointSettings:
+    """Which Table 1 networks a two-point experiment trains, how often, at which scale.
+
+    Parameters
+    ----------
+    networks : tuple of str
+        Table 1 names.
+    trials : int
+        Trials (seeds 0, 1, ...) per network.
+    scale : TwoPointScale
+        The profile's scale (shared by every two-point experiment of the profile).
+    """
+
+    networks: tuple[str, ...]
+    trials: int
+    scale: TwoPointScale
+
+    def __post_init__(self) -> None:
+        if not self.networks or not all(isinstance(n, str) for n in self.networks):
+            raise ValueError(f"networks must be a non-empty tuple of Table 1 names; got {self.networks!r}")
+        if isinstance(self.trials, bool) or not isinstance(self.trials, int) or self.trials < 1:
+            raise ValueError(f"trials must be an int >= 1; got {self.trials!r}")
+
+    def configs(self) -> list[TwoPointConfig]:
+        """One config per network and seed (network-major); defaults for everything else."""
+        return [TwoPointConfig(arch=self.scale.arch(name), seed=seed)
+                for name in self.networks for seed in range(self.trials)]
+
+    def estimate_seconds(self) -> float:
+        """Rough single-core seconds of these trials (training and fits)."""
+        return sum(estimate_trial_seconds(c) for c in self.configs())
+
+
+@dataclass
+class NetworkRun:
+    """The trials of a :class:`TwoPointSettings`, grouped and tabulated per network."""
+
+    settings: TwoPointSettings
+    configs: list[TwoPointConfig]
+    results: list[dict[str, Any]]
+    groups: dict[str, list[dict[str, Any]]]
+    table: list[dict[str, Any]]
+
+    @classmethod
+    def run(cls, settings: TwoPointSettings, options: RunOptions) -> NetworkRun:
+        """Run (or load from the cache) every trial of ``settings``."""
+        configs = settings.configs()
+        results = run_trials(configs, options)
+        return cls(settings, configs, results, group_results(configs, results), network_table(configs, results))
+
+    def output(self, out: Path, claims: list[Claim], figures: list[Path]) -> ExperimentOutput:
+        """Write the trial data and return the experiment's output (summary: settings, table, trials)."""
+        from repdyn.experiments._outputs import write_trial_data
+
+        write_trial_data(out, self.results, self.configs, "trials")
+        return ExperimentOutput(
+            summary={"settings": asdict(self.settings), "networks": self.table,
+                     "trials": [trial_summary(c, r) for c, r in zip(self.configs, self.results)]},
+            claims=claims, figures=figures, counts=status_counts(self.results),
+        )
