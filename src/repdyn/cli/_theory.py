@@ -70,13 +70,11 @@ def simulate(
 ) -> None:
     """Integrate the 3-variable system and write epoch,h,y,w[,loss] as CSV."""
     from repdyn.theory import loss_curve, solve
-    from repdyn.theory._fit import solver_method
 
     z0 = np.array([h0, y0, y0 if w0 is None else w0])
     t = np.arange(epochs + 1, dtype=np.float64)
     try:
-        method = solver_method(z0, eta_h, eta_y, dx2, dy2, span=float(epochs))
-        z = solve(z0, t, eta_h, eta_y, dx2, dy2, method=method)
+        z = solve(z0, t, eta_h, eta_y, dx2, dy2)
         loss = None
         if eta_m is not None or m0 is not None:
             loss = loss_curve(z, t, dy2, eta_m or 0.0, m0 or 0.0)

@@ -8,7 +8,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from repdyn.theory import _validate as check
-from repdyn.theory._fit import FitResult, fit, solver_method
+from repdyn.theory._fit import FitResult, fit
 from repdyn.theory._loss import loss_curve
 from repdyn.theory._system import solve
 
@@ -139,8 +139,7 @@ class RateEstimator:
         result = self._fitted()
         t, grid = self._times(t)
         rates = (result.eta_h, result.eta_y, result.dx2, result.dy2)
-        method = solver_method(result.z0, *rates, span=float(grid[-1] - grid[0]))
-        options = {"method": method} if self.rtol is None else {"method": method, "rtol": self.rtol}
+        options = {} if self.rtol is None else {"rtol": self.rtol}
         z = solve(result.z0, grid, *rates, **options)
         return z[..., : t.size, :] if grid[0] == t[0] else z[..., 1 : t.size + 1, :]
 

@@ -41,7 +41,7 @@ from scipy.optimize import least_squares
 from repdyn.theory import _validate as check
 from repdyn.theory._fixed_point import final_distance
 from repdyn.theory._loss import loss_curve
-from repdyn.theory._system import SolverError, solve
+from repdyn.theory._system import SolverError, relaxation_rate, solve
 
 FloatArray = NDArray[np.float64]
 
@@ -51,18 +51,16 @@ VARIABLES = ("h", "y", "w")
 # sequence between base and perturbed rates, so the integration error varies
 # smoothly between them and largely cancels in the difference; a step near
 # sqrt(rtol) is not needed (as long as the solver is not at its stability limit,
-# see _STIFF_SWITCH).
+# see repdyn.theory._system.STIFF_SWITCH).
 _FD_STEP = 1e-6
 # Residual given to the optimiser for rates the solver cannot (or should not)
 # integrate: large enough that such a trial step is always rejected.
 _PENALTY = 1e10
-# Stiffness = fastest relaxation rate times the observed time span. Above
-# _STIFF_SWITCH the explicit DOP853 runs at its stability limit, where its error
-# is large and jumps with the rates (useless for finite differences), so the
-# fit switches to LSODA. Above _MAX_STIFFNESS the rates are not integrated at
-# all: a relaxation that much faster than the observed span cannot be told apart
-# from a jump, and such rates only arise from runaway trial steps.
-_STIFF_SWITCH = 200.0
+# Stiffness = fastest relaxation rate times the observed time span; solve's
+# method="auto" switches to LSODA above STIFF_SWITCH. Above _MAX_STIFFNESS the
+# rates are not integrated at all: a relaxation that much faster than the
+# observed span cannot be told apart from a jump, and such rates only arise
+# from runaway trial steps.
 _MAX_STIFFNESS = 1e7
 # A data-driven start stiffer than this is slowed down (both rates scaled
 # together) to this many relaxation times over the observed span.
@@ -408,35 +406,6 @@ def _slope(x: FloatArray, y: FloatArray) -> float:
     return float(x @ y) / den if den > 0 else np.nan
 
 
-def _stiffness(
-    z0: FloatArray, eta_h: FloatArray, eta_y: FloatArray, dx2: float, dy2: float
-) -> FloatArray:
-    """Rough fastest relaxation rate of the regular (s, p) system, at start and end.
-
-    From the Jacobian of ``ds/dt = a/2 (p - s r)``, ``dp/dt = eta_y/2 s (dy2 - s p)``
-    with ``r = C + k s^2``: diagonal magnitudes plus the geometric mean of the
-    off-diagonal ones, evaluated at the initial state and at the fixed point.
-    """
-    h0, y0, w0 = z0[..., 0], z0[..., 1], z0[..., 2]
-    a = eta_h * dx2
-    k = eta_y / a
-    c = y0 / h0 - k * h0
-    h_inf = final_distance(h0, y0, eta_h, eta_y, dx2, dy2).h_inf
-    rates = []
-    for h, sp in ((h0, y0 - w0), (h_inf, dy2)):
-        diag = 0.5 * a * np.abs(c + 3 * k * h) + 0.5 * eta_y * h
-        rates.append(diag + 0.5 * np.sqrt(a * eta_y * np.abs(dy2 - 2 * sp)))
-    return np.maximum(*rates)
-
-
-def solver_method(
-    z0: FloatArray, eta_h: ArrayLike, eta_y: ArrayLike, dx2: ArrayLike, dy2: ArrayLike, span: float
-) -> str:
-    """The :func:`solve` method for these rates over ``span``: LSODA if stiff, else DOP853."""
-    stiffness = _stiffness(z0, *(np.asarray(v, dtype=np.float64) for v in (eta_h, eta_y, dx2, dy2)))
-    return "LSODA" if float(np.max(stiffness)) * span > _STIFF_SWITCH else "DOP853"
-
-
 def _exp(theta: FloatArray) -> FloatArray:
     """Rates from log rates; overflow to inf is caught downstream as not integrable."""
     with np.errstate(over="ignore"):
@@ -472,7 +441,7 @@ class _TrajectoryProblem:
         valid = np.all((rates > 0) & np.isfinite(rates), axis=1)
         safe = np.where(valid[:, None], rates, 1.0)
         with np.errstate(over="ignore", invalid="ignore"):
-            fastest = _stiffness(self.z0, safe[:, 0], safe[:, 1], self.dx2, self.dy2)
+            fastest = relaxation_rate(self.z0, safe[:, 0], safe[:, 1], self.dx2, self.dy2)
         ok = valid & np.isfinite(fastest)
         return np.where(ok, fastest * (self.t[-1] - self.t[0]), np.inf)
 
@@ -492,7 +461,6 @@ class _TrajectoryProblem:
                 self.dx2,
                 self.dy2,
                 rtol=self.rtol,
-                method="LSODA" if stiffness > _STIFF_SWITCH else "DOP853",
             )
         except SolverError as exc:
             return empty, empty, str(exc)

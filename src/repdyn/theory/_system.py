@@ -29,8 +29,36 @@ from repdyn.theory._fixed_point import final_distance
 FloatArray = NDArray[np.float64]
 
 
+#: Stiffness (fastest relaxation rate times the time span) above which
+#: ``method="auto"`` uses LSODA: beyond it the explicit DOP853 runs at its
+#: stability limit, where its error is large and jumps with the rates.
+STIFF_SWITCH = 200.0
+
+
 class SolverError(RuntimeError):
     """The ODE integrator failed (for instance, step size underflow)."""
+
+
+def relaxation_rate(
+    z0: FloatArray, eta_h: ArrayLike, eta_y: ArrayLike, dx2: ArrayLike, dy2: ArrayLike
+) -> FloatArray:
+    """Rough fastest relaxation rate of the regular (s, p) system, at start and end.
+
+    From the Jacobian of ``ds/dt = a/2 (p - s r)``, ``dp/dt = eta_y/2 s (dy2 - s p)``
+    with ``r = C + k s^2``: diagonal magnitudes plus the geometric mean of the
+    off-diagonal ones, evaluated at the initial state and at the fixed point.
+    """
+    h0, y0, w0 = z0[..., 0], z0[..., 1], z0[..., 2]
+    eta_h, eta_y, dx2, dy2 = (np.asarray(v, dtype=np.float64) for v in (eta_h, eta_y, dx2, dy2))
+    a = eta_h * dx2
+    k = eta_y / a
+    c = y0 / h0 - k * h0
+    h_inf = final_distance(h0, y0, eta_h, eta_y, dx2, dy2).h_inf
+    rates = []
+    for h, sp in ((h0, y0 - w0), (h_inf, dy2)):
+        diag = 0.5 * a * np.abs(c + 3 * k * h) + 0.5 * eta_y * h
+        rates.append(diag + 0.5 * np.sqrt(a * eta_y * np.abs(dy2 - 2 * sp)))
+    return np.maximum(*rates)
 
 
 def rhs(z: ArrayLike, eta_h: ArrayLike, eta_y: ArrayLike, dx2: ArrayLike, dy2: ArrayLike) -> FloatArray:
@@ -58,7 +86,7 @@ def solve(
     dy2: ArrayLike,
     *,
     rtol: float = 1e-10,
-    method: str = "DOP853",
+    method: str = "auto",
 ) -> FloatArray:
     """Solve the 3-variable system for a batch of initial states and rates.
 
@@ -77,8 +105,9 @@ def solve(
         accuracy relative to each variable's scale; ``h`` keeps its relative
         accuracy while it decays towards 0 down to about 1e-12 of its scale.
     method : str, optional
-        Any explicit or implicit method of :func:`scipy.integrate.solve_ivp`;
-        the default ``"DOP853"`` suits the non-stiff problems fitted to networks.
+        ``"auto"`` (default) uses ``"DOP853"``, unless the fastest relaxation
+        rate times the time span exceeds :data:`STIFF_SWITCH`, then ``"LSODA"``.
+        Any method of :func:`scipy.integrate.solve_ivp` may be named instead.
 
     Returns
     -------
@@ -133,6 +162,11 @@ def solve(
     p_scale = np.maximum(np.abs(p0), np.sqrt(dy2 * r_scale))
     p_scale = np.where(p_scale > 0, p_scale, 1.0)
     atol = 1e-3 * rtol * np.concatenate([s_scale, p_scale])
+
+    if method == "auto":
+        span = t[-1] - t[0]
+        fastest = relaxation_rate(np.stack([h0, y0, w0], -1), eta_h, eta_y, dx2, dy2)
+        method = "LSODA" if float(np.max(fastest)) * span > STIFF_SWITCH else "DOP853"
 
     def field(_t: float, state: FloatArray) -> FloatArray:
         s, p = state[:n], state[n:]
