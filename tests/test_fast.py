@@ -302,3 +302,19 @@ def test_thread_limits_apply_and_restore() -> None:
     assert torch.get_num_threads() == 1
     with pytest.raises(ValueError, match="n must be"):
         limit_threads(0)
+
+
+def test_blas_held_to_one_thread_during_a_run_only() -> None:
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from repdyn.fast._threads import blas_single_thread
+
+    def blas_threads() -> list[int]:
+        return [
+            i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"
+        ]
+
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        before = blas_threads()
+        with blas_single_thread():
+            assert set(blas_threads()) <= {1}
+        assert blas_threads() == before

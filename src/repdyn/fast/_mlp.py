@@ -36,6 +36,7 @@ import numpy as np
 from repdyn.fast import _inputs as check
 from repdyn.fast._layout import Layout, Tap, require_layout, taps
 from repdyn.fast._record import Schedule, TrialLog
+from repdyn.fast._threads import blas_single_thread
 from repdyn.track import PairTracking
 
 if hasattr(np, "vecmat"):  # numpy >= 2.2
@@ -230,7 +231,8 @@ def train_pair_fast(
     dy = y_np[0].astype(np.float64) - y_np[1]
     n_taps = len(found)
     start = time.perf_counter()
-    with np.errstate(all="ignore"):  # a diverging run overflows; the log records it
+    # A diverging run overflows: the log records it, numpy need not warn.
+    with np.errstate(all="ignore"), blas_single_thread():
         epoch = 0
         while True:
             pred = engine.forward(x_np)

@@ -9,7 +9,9 @@ reference paths with torch's, so both are limited.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
+from typing import Any
 
 import torch
 
@@ -54,3 +56,29 @@ def threads(n: int = 1) -> Iterator[None]:
             yield
     finally:
         torch.set_num_threads(before)
+
+
+@functools.cache
+def _blas_controller() -> Any:
+    """threadpoolctl's view of the BLAS libraries loaded now, or None without threadpoolctl."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return None
+    return ThreadpoolController()
+
+
+@contextlib.contextmanager
+def blas_single_thread() -> Iterator[None]:
+    """numpy's BLAS on one thread within the block (when threadpoolctl is installed).
+
+    The fast path's products are far too small to gain from threads, and on a
+    busy machine spinning BLAS threads made a run up to ten times slower.
+    Scanning for the libraries is done once per process and cached.
+    """
+    controller = _blas_controller()
+    if controller is None:
+        yield
+        return
+    with controller.limit(limits=1, user_api="blas"):
+        yield
