@@ -51,18 +51,11 @@ class TrialLog:
         """The :class:`repdyn.track.PairTracking` of the run (status rules as in track_pair)."""
         n_layers = len(self.layers)
         loss = self.values[:, n_layers + 2].copy()
-        final_loss = float(loss[stop_epoch])
-        converged_epoch = None
-        if loss_threshold is not None:
-            hits = np.flatnonzero(loss[: stop_epoch + 1] <= loss_threshold)
-            converged_epoch = int(hits[0]) if hits.size else None
-        if diverged_epoch is not None:
-            status = "diverged"
-        elif loss_threshold is None:
-            status = "completed"
-        else:
-            status = "converged" if final_loss <= loss_threshold else "not_converged"
-        return PairTracking(
+        return PairTracking.judged(
+            convergence_loss=loss,
+            stop_epoch=stop_epoch,
+            diverged_epoch=diverged_epoch,
+            loss_threshold=loss_threshold,
             epochs=np.arange(self.values.shape[0], dtype=np.int64),
             layers=self.layers,
             h=self.values[:, :n_layers].copy(),
@@ -72,12 +65,6 @@ class TrialLog:
             m0=self.m0,
             dx2=dx2,
             dy2=dy2,
-            status=status,
-            stop_epoch=stop_epoch,
-            diverged_epoch=diverged_epoch,
-            converged_epoch=converged_epoch,
-            final_loss=final_loss,
-            loss_threshold=loss_threshold,
             seconds=seconds,
         )
 

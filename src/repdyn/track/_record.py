@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from repdyn.track._layers import LayerProbe
-from repdyn.track._result import COMPLETED, CONVERGED, DIVERGED, NOT_CONVERGED, PairTracking
+from repdyn.track._result import PairTracking
 
 # Columns of the per-epoch output buffer.
 _Y, _W, _LOSS, _TRAIN_LOSS = range(4)
@@ -172,19 +172,11 @@ class Recorder:
         Convergence is judged on the pair loss, or on the training loss when
         ``with_train_loss`` (minibatch training over a whole data set).
         """
-        convergence_loss = self.out[:, _TRAIN_LOSS if with_train_loss else _LOSS]
-        final_loss = float(convergence_loss[stop_epoch])
-        converged_epoch = None
-        if loss_threshold is not None:
-            reached = np.flatnonzero(convergence_loss[: stop_epoch + 1] <= loss_threshold)
-            converged_epoch = int(reached[0]) if reached.size else None
-        if diverged_epoch is not None:
-            status = DIVERGED
-        elif loss_threshold is None:
-            status = COMPLETED
-        else:
-            status = CONVERGED if final_loss <= loss_threshold else NOT_CONVERGED
-        return PairTracking(
+        return PairTracking.judged(
+            convergence_loss=self.out[:, _TRAIN_LOSS if with_train_loss else _LOSS],
+            stop_epoch=stop_epoch,
+            diverged_epoch=diverged_epoch,
+            loss_threshold=loss_threshold,
             epochs=np.arange(len(self.h), dtype=np.int64),
             layers=self.probe.names,
             h=self.h,
@@ -194,12 +186,6 @@ class Recorder:
             m0=self.m0,
             dx2=dx2,
             dy2=dy2,
-            status=status,
-            stop_epoch=stop_epoch,
-            diverged_epoch=diverged_epoch,
-            converged_epoch=converged_epoch,
-            final_loss=final_loss,
-            loss_threshold=loss_threshold,
             seconds=seconds,
             train_loss=self.out[:, _TRAIN_LOSS].copy() if with_train_loss else None,
             pair=pair,

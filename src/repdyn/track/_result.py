@@ -128,6 +128,45 @@ class PairTracking:
         if not 0 <= self.stop_epoch < n:
             raise ValueError(f"stop_epoch must lie in [0, {n - 1}]; got {self.stop_epoch}")
 
+    @classmethod
+    def judged(
+        cls,
+        *,
+        convergence_loss: FloatArray,
+        stop_epoch: int,
+        diverged_epoch: int | None,
+        loss_threshold: float | None,
+        **fields: Any,
+    ) -> PairTracking:
+        """Build a result whose status, ``converged_epoch`` and ``final_loss`` follow the rules.
+
+        ``convergence_loss`` is the loss the run is judged on (the pair loss, or
+        the training loss of minibatch runs): ``"diverged"`` if
+        ``diverged_epoch`` is set, ``"completed"`` without a threshold, else
+        ``"converged"`` or ``"not_converged"`` by its value at ``stop_epoch``.
+        Every engine (autograd, the fast paths) assembles its result here.
+        """
+        final_loss = float(convergence_loss[stop_epoch])
+        converged_epoch = None
+        if loss_threshold is not None:
+            reached = np.flatnonzero(convergence_loss[: stop_epoch + 1] <= loss_threshold)
+            converged_epoch = int(reached[0]) if reached.size else None
+        if diverged_epoch is not None:
+            status = DIVERGED
+        elif loss_threshold is None:
+            status = COMPLETED
+        else:
+            status = CONVERGED if final_loss <= loss_threshold else NOT_CONVERGED
+        return cls(
+            status=status,
+            stop_epoch=stop_epoch,
+            diverged_epoch=diverged_epoch,
+            converged_epoch=converged_epoch,
+            final_loss=final_loss,
+            loss_threshold=loss_threshold,
+            **fields,
+        )
+
     @property
     def n_epochs(self) -> int:
         """The number of epochs the run was configured for."""
