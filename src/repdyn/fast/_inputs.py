@@ -12,13 +12,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from repdyn.track import _checks as track_checks
 
-def count(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise TypeError(f"{name} must be a positive integer; got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1; got {value}. Pass a positive number of {name}")
-    return int(value)
+# Shared with repdyn.track, so both engines reject the same input the same way.
+count = track_checks.positive_int
 
 
 def learning_rate(value: Any) -> float:
@@ -30,13 +27,7 @@ def learning_rate(value: Any) -> float:
 
 
 def threshold(value: Any, stop_when_converged: bool) -> float | None:
-    if value is not None:
-        try:
-            value = float(value)
-        except (TypeError, ValueError):
-            raise TypeError(f"loss_threshold must be a float >= 0 or None; got {value!r}") from None
-        if not math.isfinite(value) or value < 0:
-            raise ValueError(f"loss_threshold must be a finite float >= 0 or None; got {value!r}")
+    value = track_checks.threshold(value)
     if stop_when_converged and value is None:
         raise ValueError("stop_when_converged=True needs a loss_threshold to stop at; pass one")
     return value
