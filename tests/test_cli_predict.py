@@ -117,3 +117,16 @@ def test_npz_missing_arrays_are_named(tmp_path):
     result = _invoke("--compare", str(path), "--out", str(tmp_path / "out"))
     assert result.exit_code == 2
     assert "'y'" in result.output and "'hidden'" in result.output
+
+
+def test_compare_accepts_an_experiment_directory_with_one_representations_file(tmp_path):
+    run_dir = tmp_path / "fig6"
+    run_dir.mkdir()
+    np.savez(run_dir / "representations-low.npz", x=XOR_X, y=XOR_Y, labels=XOR_Y[:, 0].astype(int), hidden=XOR_Y)
+    result = _invoke("--compare", str(run_dir), "--method", "pairwise", "--out", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    comparison = json.loads((tmp_path / "out" / "prediction.json").read_text())["comparison"]
+    assert comparison["pearson"] == pytest.approx(1.0)  # merged same-target pairs, equal different-target ones
+    np.savez(run_dir / "representations-high.npz", x=XOR_X, y=XOR_Y, hidden=XOR_X)
+    result = _invoke("--compare", str(run_dir), "--out", str(tmp_path / "out2"))
+    assert result.exit_code == 2 and "representations-high.npz" in result.output

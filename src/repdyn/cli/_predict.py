@@ -131,7 +131,8 @@ def predict(
     per_label: Annotated[int, typer.Option(min=1, help="MNIST: digits per label.")] = 10,
     compare: Annotated[pathlib.Path | None, typer.Option(
         help="A representations .npz (x, y, labels, hidden) of a trained network, e.g. "
-             "representations-*.npz from 'repdyn reproduce fig6/fig8/fig9': report RDM correlations.")] = None,
+             "representations-*.npz from 'repdyn reproduce fig6/fig8/fig9' (or the experiment's directory "
+             "if it holds one): report RDM correlations.")] = None,
     out: Annotated[pathlib.Path, typer.Option(help="Output directory.")] = pathlib.Path("results/predict"),
 ) -> None:
     """Predict the final representational distances of a whole data set; optionally compare with a network."""
@@ -154,6 +155,7 @@ def predict(
         ratio, ratio_source = _ratio(eta_ratio, rates_from_dir)
         hidden = None
         if compare is not None:
+            compare = _representations_file(compare)
             x, y, labels, arrays = _read_npz(compare, ("x", "y", "hidden"))
             hidden = np.asarray(arrays["hidden"], dtype=np.float64).reshape(len(x), -1)
             description = f"{compare} ({len(x)} points)"
@@ -177,6 +179,18 @@ def predict(
         for key, value in result["comparison"].items():
             typer.echo(f"  {key}: {value:.4f}")
     typer.echo(f"wrote {out}")
+
+
+def _representations_file(path: pathlib.Path) -> pathlib.Path:
+    """``path`` itself, or the one ``representations-*.npz`` in the experiment directory ``path``."""
+    if not path.is_dir():
+        return path
+    found = sorted(path.glob("representations-*.npz"))
+    if len(found) != 1:
+        listing = ", ".join(p.name for p in found) or "none"
+        raise ValueError(f"{path} holds {len(found)} representations files ({listing}); pass one of them to "
+                         "--compare")
+    return found[0]
 
 
 def _ratio(eta_ratio: float | None, run_dir: pathlib.Path | None) -> tuple[float, str]:
