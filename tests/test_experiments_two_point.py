@@ -241,6 +241,15 @@ def test_configs_validate() -> None:
     assert grid_threshold(0.0) == grid_threshold(0.0625) > 0
 
 
+def test_configs_follow_the_device_option() -> None:
+    from repdyn.experiments import _adam, _fig2, _fig5, _fig10
+
+    configs = (_fig2.SETTINGS["paper"].configs("cuda") + _fig10.SETTINGS["paper"].configs("cuda")
+               + _fig5.SETTINGS["quick"].grid_configs("cuda") + _adam.SETTINGS["quick"].adam.fit_configs("cuda"))
+    assert {c.device for c in configs} == {"cuda"}
+    assert {c.device for c in _fig5.SETTINGS["quick"].fit_configs()} == {"cpu"}
+
+
 def test_train_pair_fast_path_matches_autograd() -> None:
     from repdyn.data import two_point
     from repdyn.experiments._training import train_pair

@@ -97,7 +97,7 @@ def fit_worse_claim(sgd_worst_r2: float, adam_worst_r2: float) -> Claim:
 def run(options: RunOptions) -> ExperimentOutput:
     settings = SETTINGS[options.profile]
     outcome = run_final_distance(settings.adam, options)
-    sgd_configs = settings.sgd.configs()
+    sgd_configs = settings.sgd.configs(options.device)
     sgd_results = run_trials(sgd_configs, options)
     adam_r2 = median_or_nan([min_r2(r) for r in outcome.fit_results])
     sgd_r2 = median_or_nan([min_r2(r) for r in sgd_results])

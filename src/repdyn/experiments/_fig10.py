@@ -54,8 +54,8 @@ class DepthSettings:
         if isinstance(self.trials, bool) or not isinstance(self.trials, int) or self.trials < 1:
             raise ValueError(f"trials must be an int >= 1; got {self.trials!r}")
 
-    def configs(self) -> list[TwoPointConfig]:
-        return [TwoPointConfig(arch=self.scale.arch(self.network), seed=s, all_layers=True)
+    def configs(self, device: str = "cpu") -> list[TwoPointConfig]:
+        return [TwoPointConfig(arch=self.scale.arch(self.network), seed=s, all_layers=True, device=device)
                 for s in range(self.trials)]
 
 
@@ -157,7 +157,7 @@ def _draw(medians: dict[str, np.ndarray], results: Sequence[dict[str, Any]], out
           estimate_seconds=estimate_seconds)
 def run(options: RunOptions) -> ExperimentOutput:
     settings = SETTINGS[options.profile]
-    configs = settings.configs()
+    configs = settings.configs(options.device)
     results = run_trials(configs, options)
     medians = layer_medians(results)
     figures = _draw(medians, results, options.out)

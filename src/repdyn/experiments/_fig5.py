@@ -97,11 +97,11 @@ class FinalDistanceSettings:
         spec = self.scale.arch(name)
         return spec.replace(**dict(self.changes)) if self.changes else spec
 
-    def fit_configs(self) -> list[TwoPointConfig]:
-        return [TwoPointConfig(arch=self.arch(name), seed=seed)
+    def fit_configs(self, device: str = "cpu") -> list[TwoPointConfig]:
+        return [TwoPointConfig(arch=self.arch(name), seed=seed, device=device)
                 for name in self.networks for seed in range(self.fit_trials)]
 
-    def grid_configs(self) -> list[TwoPointConfig]:
+    def grid_configs(self, device: str = "cpu") -> list[TwoPointConfig]:
         """One early-stopping, unfitted trial per network and grid point (``||dx||``-major)."""
         configs = []
         for name in self.networks:
@@ -110,6 +110,7 @@ class FinalDistanceSettings:
                 configs.append(TwoPointConfig(
                     arch=spec, seed=GRID_SEED + i, dx2=float(dx) ** 2, dy2=float(dy) ** 2,
                     loss_threshold=grid_threshold(float(dy) ** 2), fit=False, stop_when_converged=True,
+                    device=device,
                 ))  # fmt: skip
         return configs
 
@@ -257,8 +258,8 @@ class FinalDistanceOutcome:
 
 def run_final_distance(settings: FinalDistanceSettings, options: RunOptions) -> FinalDistanceOutcome:
     """Fit and average the rates per network, run the grid, predict every grid trial's final distance."""
-    fit_configs = settings.fit_configs()
-    grid_configs = settings.grid_configs()
+    fit_configs = settings.fit_configs(options.device)
+    grid_configs = settings.grid_configs(options.device)
     # One sweep, so the two kinds of trial share the workers.
     results = run_trials(fit_configs + grid_configs, options)
     fit_results, grid_results = results[: len(fit_configs)], results[len(fit_configs):]

@@ -265,9 +265,9 @@ class TwoPointSettings:
         if isinstance(self.trials, bool) or not isinstance(self.trials, int) or self.trials < 1:
             raise ValueError(f"trials must be an int >= 1; got {self.trials!r}")
 
-    def configs(self) -> list[TwoPointConfig]:
+    def configs(self, device: str = "cpu") -> list[TwoPointConfig]:
         """One config per network and seed (network-major); defaults for everything else."""
-        return [TwoPointConfig(arch=self.scale.arch(name), seed=seed)
+        return [TwoPointConfig(arch=self.scale.arch(name), seed=seed, device=device)
                 for name in self.networks for seed in range(self.trials)]
 
     def estimate_seconds(self) -> float:
@@ -288,7 +288,7 @@ class NetworkRun:
     @classmethod
     def run(cls, settings: TwoPointSettings, options: RunOptions) -> NetworkRun:
         """Run (or load from the cache) every trial of ``settings``."""
-        configs = settings.configs()
+        configs = settings.configs(options.device)
         results = run_trials(configs, options)
         return cls(settings, configs, results, group_results(configs, results), network_table(configs, results))
 
