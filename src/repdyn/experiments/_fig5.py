@@ -203,7 +203,7 @@ def distance_claims(metrics: dict[str, float], *, what: str = "") -> list[Claim]
                      "of every architecture pooled, identical targets included",
               measured=metrics["pearson"], relation=">=", threshold=CORRELATION_MIN),
         Claim(claim="Predicted final distances match the measured ones in size" + suffix,
-              metric="median |predicted - measured| / measured over converged grid trials with dy != 0",
+              metric="median of abs(predicted - measured) / measured over converged grid trials with dy != 0",
               measured=metrics["median_relative_error"], relation="<=", threshold=RELATIVE_ERROR_MAX),
     ]
 
