@@ -7,12 +7,12 @@ import sys
 
 import numpy as np
 import pytest
+from _theory_oracles import matrix_flow, no_rotation_problem, reachable_states, realise_state
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from scipy.integrate import solve_ivp
 
-from _theory_oracles import matrix_flow, no_rotation_problem, reachable_states, realise_state
 from repdyn.theory import conserved, exact_identical_targets, final_distance, loss_curve, rhs, solve
 
 pytestmark = pytest.mark.filterwarnings("error")

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
+
+DEFAULT_OUT = Path("results/reproduce")
 
 
 def list_experiments() -> None:
@@ -16,24 +19,43 @@ def list_experiments() -> None:
 
 
 def reproduce(
-    names: list[str] = typer.Argument(None, help="Experiments to run [default: all]; see 'repdyn list'."),
-    profile: str = typer.Option("quick", help="quick (2 CPU cores, minutes) or paper (the paper's settings)."),
-    out: Path = typer.Option(Path("results/reproduce"), help="Output directory."),
-    cache: Path = typer.Option(None, help="Result cache shared by reruns [default: OUT/cache]."),
-    executor: str = typer.Option("process", help="local, process or dask."),
-    workers: int = typer.Option(None, help="Worker processes [default: one per core]."),
-    scheduler: str = typer.Option(None, help="Dask scheduler address (tcp://host:port)."),
-    device: str = typer.Option("cpu", help="cpu or cuda."),
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(help="Experiments to run (default: all); see 'repdyn list'."),
+    ] = None,
+    profile: Annotated[
+        str, typer.Option(help="quick (2 CPU cores, minutes) or paper (the paper's settings).")
+    ] = "quick",
+    out: Annotated[Path, typer.Option(help="Output directory.")] = DEFAULT_OUT,
+    cache: Annotated[
+        Path | None, typer.Option(help="Result cache shared by reruns (default: OUT/cache).")
+    ] = None,
+    executor: Annotated[str, typer.Option(help="local, process or dask.")] = "process",
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes (default: one per core).")
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler address (tcp://host:port).")
+    ] = None,
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
 ) -> None:
     """Run experiments, check the paper's claims and write figures, summaries and a report."""
     from repdyn.experiments._registry import RunOptions
-    from repdyn.experiments._reproduce import estimate_seconds, load_experiments, reproduce as run
+    from repdyn.experiments._reproduce import estimate_seconds, load_experiments
+    from repdyn.experiments._reproduce import reproduce as run
     from repdyn.sweep import default_workers
 
     registry = load_experiments()
     try:
-        options = RunOptions(profile=profile, out=out, cache=cache, executor=executor, workers=workers,
-                             scheduler=scheduler, device=device)
+        options = RunOptions(
+            profile=profile,
+            out=out,
+            cache=cache,
+            executor=executor,
+            workers=workers,
+            scheduler=scheduler,
+            device=device,
+        )
         selected = names or list(registry)
         unknown = [n for n in selected if n not in registry]
         if unknown:
@@ -42,12 +64,16 @@ def reproduce(
         raise typer.BadParameter(str(exc)) from None
     estimate = estimate_seconds(selected, profile, workers or default_workers())
     if estimate is not None:
-        typer.echo(f"estimated run time on this executor: about {estimate / 60:.0f} min (cached trials are skipped)")
+        typer.echo(
+            f"estimated run time on this executor: about {estimate / 60:.0f} min (cached trials are skipped)"
+        )
     outputs = run(selected, options)
     held = sum(c.holds for o in outputs.values() for c in o.claims)
     total = sum(len(o.claims) for o in outputs.values())
     for name, output in outputs.items():
         for c in output.claims:
             mark = "holds" if c.holds else "DOES NOT HOLD"
-            typer.echo(f"[{name}] {c.claim}: {c.metric} = {c.measured:.4g} ({c.relation} {c.threshold:.4g}) {mark}")
+            typer.echo(
+                f"[{name}] {c.claim}: {c.metric} = {c.measured:.4g} ({c.relation} {c.threshold:.4g}) {mark}"
+            )
     typer.echo(f"{held} of {total} claims hold; report: {out / 'report.md'}")

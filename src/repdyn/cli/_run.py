@@ -3,45 +3,82 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="Train networks while tracking the theory's variables, and fit the theory.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Train networks while tracking the theory's variables, and fit the theory.",
+    no_args_is_help=True,
+)
+
+DEFAULT_OUT = Path("results/two-point")
 
 
 @app.command("two-point")
 def two_point(
-    arch: str = typer.Option("default", help="Architecture name (Table 1 or 2 of the paper)."),
-    epochs: int = typer.Option(None, help="Training epochs [default: the architecture's]."),
-    trials: int = typer.Option(1, min=1, help="Independent trials (seeds seed, seed+1, ...)."),
-    seed: int = typer.Option(0, min=0, help="Seed of the first trial."),
-    units: int = typer.Option(None, help="Hidden width [default: the architecture's]."),
-    hidden_layers: int = typer.Option(None, help="Hidden layers [default: the architecture's]."),
-    dx2: float = typer.Option(1.0, help="Squared input distance of the two points."),
-    dy2: float = typer.Option(0.5, help="Squared target distance of the two points."),
-    device: str = typer.Option("cpu", help="cpu or cuda."),
-    executor: str = typer.Option("process", help="local, process or dask."),
-    workers: int = typer.Option(None, help="Worker processes [default: one per core]."),
-    scheduler: str = typer.Option(None, help="Dask scheduler address (tcp://host:port)."),
-    out: Path = typer.Option(Path("results/two-point"), help="Output directory."),
-    cache: Path = typer.Option(None, help="Result cache [default: OUT/cache]."),
+    arch: Annotated[
+        str, typer.Option(help="Architecture name (Table 1 or 2 of the paper).")
+    ] = "default",
+    epochs: Annotated[
+        int | None, typer.Option(help="Training epochs (default: the architecture's).")
+    ] = None,
+    trials: Annotated[
+        int, typer.Option(min=1, help="Independent trials (seeds seed, seed+1, ...).")
+    ] = 1,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the first trial.")] = 0,
+    units: Annotated[
+        int | None, typer.Option(help="Hidden width (default: the architecture's).")
+    ] = None,
+    hidden_layers: Annotated[
+        int | None, typer.Option(help="Hidden layers (default: the architecture's).")
+    ] = None,
+    dx2: Annotated[float, typer.Option(help="Squared input distance of the two points.")] = 1.0,
+    dy2: Annotated[float, typer.Option(help="Squared target distance of the two points.")] = 0.5,
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    executor: Annotated[str, typer.Option(help="local, process or dask.")] = "process",
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes (default: one per core).")
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler address (tcp://host:port).")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Output directory.")] = DEFAULT_OUT,
+    cache: Annotated[Path | None, typer.Option(help="Result cache (default: OUT/cache).")] = None,
 ) -> None:
     """Train ARCH on two points, track h, y, w at the middle hidden layer and fit the theory."""
     from repdyn.experiments._outputs import format_table, write_json, write_trial_data
     from repdyn.experiments._registry import RunOptions
     from repdyn.experiments._two_point import TwoPointConfig
-    from repdyn.experiments._two_point_run import draw_dynamics, run_trials, status_counts, trial_summary
+    from repdyn.experiments._two_point_run import (
+        draw_dynamics,
+        run_trials,
+        status_counts,
+        trial_summary,
+    )
     from repdyn.nets import get_architecture
 
     try:
         spec = get_architecture(arch)
-        changes = {k: v for k, v in (("epochs", epochs), ("units", units), ("hidden_layers", hidden_layers))
-                   if v is not None}
+        changes = {
+            k: v
+            for k, v in (("epochs", epochs), ("units", units), ("hidden_layers", hidden_layers))
+            if v is not None
+        }
         spec = spec.replace(**changes)
-        configs = [TwoPointConfig(arch=spec, seed=seed + i, dx2=dx2, dy2=dy2, device=device) for i in range(trials)]
-        options = RunOptions(profile="quick", out=out, cache=cache or out / "cache", executor=executor,
-                             workers=workers, scheduler=scheduler, device=device)
+        configs = [
+            TwoPointConfig(arch=spec, seed=seed + i, dx2=dx2, dy2=dy2, device=device)
+            for i in range(trials)
+        ]
+        options = RunOptions(
+            profile="quick",
+            out=out,
+            cache=cache or out / "cache",
+            executor=executor,
+            workers=workers,
+            scheduler=scheduler,
+            device=device,
+        )
     except (ValueError, TypeError) as exc:
         raise typer.BadParameter(str(exc)) from None
 
@@ -58,8 +95,30 @@ def two_point(
     }
     write_json(out / "summary.json", summary)
 
-    rows = [{**r, "r2_h": r.get("r2", {}).get("h"), "r2_y": r.get("r2", {}).get("y"),
-             "r2_w": r.get("r2", {}).get("w")} for r in records]
-    typer.echo(format_table(rows, ["seed", "status", "eta_h", "eta_y", "r2_h", "r2_y", "r2_w", "h_final",
-                                   "h_inf", "seconds"]))
+    rows = [
+        {
+            **r,
+            "r2_h": r.get("r2", {}).get("h"),
+            "r2_y": r.get("r2", {}).get("y"),
+            "r2_w": r.get("r2", {}).get("w"),
+        }
+        for r in records
+    ]
+    typer.echo(
+        format_table(
+            rows,
+            [
+                "seed",
+                "status",
+                "eta_h",
+                "eta_y",
+                "r2_h",
+                "r2_y",
+                "r2_w",
+                "h_final",
+                "h_inf",
+                "seconds",
+            ],
+        )
+    )
     typer.echo(f"wrote {out / 'summary.json'} and {len(files)} files")

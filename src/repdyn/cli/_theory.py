@@ -46,7 +46,7 @@ def simulate(
     w0: Annotated[
         float | None,
         typer.Option(
-            help="Initial alignment w = y - dy.dyhat [default: y0, dyhat orthogonal to dy]."
+            help="Initial alignment w = y - dy.dyhat (default: y0, dyhat orthogonal to dy)."
         ),
     ] = None,
     dx2: Dx2Option = 1.0,
@@ -55,14 +55,14 @@ def simulate(
         int, typer.Option(min=1, help="Number of epochs (rows 0..N are written).")
     ] = 6000,
     eta_m: Annotated[
-        float | None, typer.Option(help="Output-mean rate; adds a loss column [default: 0].")
+        float | None, typer.Option(help="Output-mean rate; adds a loss column (default: 0).")
     ] = None,
     m0: Annotated[
         float | None,
         typer.Option(help="Initial mean-output error ||ybar - m||^2; adds a loss column."),
     ] = None,
     out: Annotated[
-        pathlib.Path | None, typer.Option(help="CSV file to write [default: print to stdout].")
+        pathlib.Path | None, typer.Option(help="CSV file to write (default: print to stdout).")
     ] = None,
     plot: Annotated[
         pathlib.Path | None, typer.Option(help="Also draw h, y, w (and loss) into this image file.")

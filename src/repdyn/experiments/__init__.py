@@ -7,7 +7,13 @@
 """
 
 from repdyn.experiments._claims import Claim
-from repdyn.experiments._registry import EXPERIMENTS, PROFILES, Experiment, ExperimentOutput, RunOptions
+from repdyn.experiments._registry import (
+    EXPERIMENTS,
+    PROFILES,
+    Experiment,
+    ExperimentOutput,
+    RunOptions,
+)
 from repdyn.experiments._two_point import DEFAULT_LOSS_THRESHOLD, TwoPointConfig, two_point_trial
 
 __all__ = [

@@ -46,7 +46,9 @@ def save_figure(fig: Any, out: Path, stem: str) -> list[Path]:
     return paths
 
 
-def write_trial_data(out: Path, results: Sequence[dict[str, Any]], configs: Sequence[Any], stem: str) -> list[Path]:
+def write_trial_data(
+    out: Path, results: Sequence[dict[str, Any]], configs: Sequence[Any], stem: str
+) -> list[Path]:
     """One row per trial as CSV (pandas) and the trajectories as netCDF (xarray)."""
     from repdyn.sweep import results_dataset, results_frame
 
@@ -59,7 +61,9 @@ def write_trial_data(out: Path, results: Sequence[dict[str, Any]], configs: Sequ
         nc = out / f"{stem}.nc"
         # Strings and None do not fit netCDF3 attributes/variables: keep numbers.
         numeric = dataset[[v for v in dataset.data_vars if dataset[v].dtype.kind in "biuf"]]
-        numeric = numeric.drop_vars([c for c in numeric.coords if numeric[c].dtype.kind not in "biuf"])
+        numeric = numeric.drop_vars(
+            [c for c in numeric.coords if numeric[c].dtype.kind not in "biuf"]
+        )
         numeric.to_netcdf(nc, engine="scipy")
         paths.append(nc)
     return paths
@@ -75,7 +79,10 @@ def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
         return str(v)
 
     cells = [[cell(r.get(c)) for c in columns] for r in rows]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) if cells else len(c) for i, c in enumerate(columns)]
+    widths = [
+        max(len(c), *(len(row[i]) for row in cells)) if cells else len(c)
+        for i, c in enumerate(columns)
+    ]
     lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths))]
     lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
     return "\n".join(lines)

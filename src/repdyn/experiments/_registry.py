@@ -86,4 +86,6 @@ def get(name: str) -> Experiment:
     try:
         return EXPERIMENTS[name]
     except KeyError:
-        raise ValueError(f"unknown experiment {name!r}; choose from: {', '.join(EXPERIMENTS)}") from None
+        raise ValueError(
+            f"unknown experiment {name!r}; choose from: {', '.join(EXPERIMENTS)}"
+        ) from None

@@ -70,6 +70,11 @@ def reproduce(names: Sequence[str] | None, options: RunOptions) -> dict[str, Exp
     return outputs
 
 
+def _cell(text: str) -> str:
+    """Text safe inside a markdown table cell."""
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
 def write_report(out: Path, outputs: dict[str, ExperimentOutput], profile: str) -> list[Path]:
     """``report.md`` and ``report.html``: a table of every claim, then each experiment's figures."""
     import html
@@ -77,13 +82,22 @@ def write_report(out: Path, outputs: dict[str, ExperimentOutput], profile: str) 
     registry = EXPERIMENTS
     held = sum(c.holds for o in outputs.values() for c in o.claims)
     total = sum(len(o.claims) for o in outputs.values())
-    md = [f"# repdyn reproduction report (profile: {profile})", "",
-          f"{held} of {total} claims hold.", "", "## Claims", "",
-          "| experiment | claim | metric | measured | threshold | holds |", "|---|---|---|---|---|---|"]
+    md = [
+        f"# repdyn reproduction report (profile: {profile})",
+        "",
+        f"{held} of {total} claims hold.",
+        "",
+        "## Claims",
+        "",
+        "| experiment | claim | metric | measured | threshold | holds |",
+        "|---|---|---|---|---|---|",
+    ]
     for name, output in outputs.items():
         for c in output.claims:
-            md.append(f"| {name} | {c.claim} | {c.metric} | {c.measured:.4g} | {c.relation} {c.threshold:.4g} | "
-                      f"{'yes' if c.holds else '**no**'} |")
+            md.append(
+                f"| {name} | {_cell(c.claim)} | {_cell(c.metric)} | {c.measured:.4g} | {c.relation} {c.threshold:.4g} | "
+                f"{'yes' if c.holds else '**no**'} |"
+            )
     md += ["", "## Trials", "", "| experiment | counts |", "|---|---|"]
     for name, output in outputs.items():
         md.append(f"| {name} | {', '.join(f'{k}: {v}' for k, v in output.counts.items())} |")
@@ -95,21 +109,33 @@ def write_report(out: Path, outputs: dict[str, ExperimentOutput], profile: str) 
     md_path.parent.mkdir(parents=True, exist_ok=True)
     md_path.write_text("\n".join(md) + "\n")
 
-    body = [f"<h1>repdyn reproduction report (profile: {html.escape(profile)})</h1>",
-            f"<p>{held} of {total} claims hold.</p>", "<table border=1 cellpadding=4>",
-            "<tr><th>experiment</th><th>claim</th><th>metric</th><th>measured</th><th>threshold</th><th>holds</th></tr>"]
+    body = [
+        f"<h1>repdyn reproduction report (profile: {html.escape(profile)})</h1>",
+        f"<p>{held} of {total} claims hold.</p>",
+        "<table border=1 cellpadding=4>",
+        "<tr><th>experiment</th><th>claim</th><th>metric</th><th>measured</th><th>threshold</th><th>holds</th></tr>",
+    ]
     for name, output in outputs.items():
         for c in output.claims:
             colour = "#dfd" if c.holds else "#fdd"
-            body.append(f"<tr style='background:{colour}'><td>{name}</td><td>{html.escape(c.claim)}</td>"
-                        f"<td>{html.escape(c.metric)}</td><td>{c.measured:.4g}</td>"
-                        f"<td>{c.relation} {c.threshold:.4g}</td><td>{'yes' if c.holds else 'no'}</td></tr>")
+            body.append(
+                f"<tr style='background:{colour}'><td>{name}</td><td>{html.escape(c.claim)}</td>"
+                f"<td>{html.escape(c.metric)}</td><td>{c.measured:.4g}</td>"
+                f"<td>{c.relation} {c.threshold:.4g}</td><td>{'yes' if c.holds else 'no'}</td></tr>"
+            )
     body.append("</table>")
     for name, output in outputs.items():
         exp = registry[name]
-        body.append(f"<h2>{name}: {html.escape(exp.figure)}</h2><p>{html.escape(exp.description)}</p>")
-        body += [f"<img src='{p.relative_to(out)}' style='max-width:100%'>" for p in output.figures
-                 if p.suffix == ".png"]
+        body.append(
+            f"<h2>{name}: {html.escape(exp.figure)}</h2><p>{html.escape(exp.description)}</p>"
+        )
+        body += [
+            f"<img src='{p.relative_to(out)}' style='max-width:100%'>"
+            for p in output.figures
+            if p.suffix == ".png"
+        ]
     html_path = out / "report.html"
-    html_path.write_text("<!doctype html><meta charset=utf-8><title>repdyn report</title>\n" + "\n".join(body))
+    html_path.write_text(
+        "<!doctype html><meta charset=utf-8><title>repdyn report</title>\n" + "\n".join(body)
+    )
     return [md_path, html_path]
