@@ -26,7 +26,11 @@ class RunOptions:
     cache : Path or None
         Result-store directory shared by all experiments (reruns reuse it).
     executor, workers, scheduler, device, progress
-        Passed to the sweep runner and the trials.
+        Passed to the sweep runner and the trials. ``device="cuda"`` needs a
+        GPU here, unless a Dask ``scheduler`` runs the trials elsewhere.
+    batch_trials : bool or None
+        Train two-point trials of one architecture together as one batched
+        computation; None (auto) batches on ``device="cuda"`` without a scheduler.
     """
 
     profile: str
@@ -37,12 +41,25 @@ class RunOptions:
     scheduler: str | None = None
     device: str = "cpu"
     progress: bool | None = None
+    batch_trials: bool | None = None
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:
             raise ValueError(f"profile must be one of {PROFILES}; got {self.profile!r}")
         if self.device not in ("cpu", "cuda"):
             raise ValueError(f"device must be 'cpu' or 'cuda'; got {self.device!r}")
+        if self.device == "cuda" and self.scheduler is None:
+            import torch  # only here: the CLI imports this module and must stay light
+
+            if not torch.cuda.is_available():
+                raise ValueError(
+                    "CUDA is not available on this machine; use --device cpu (device='cpu'), "
+                    "or a Dask scheduler whose workers have a GPU"
+                )
+        if self.batch_trials is not None and not isinstance(self.batch_trials, bool):
+            raise ValueError(
+                f"batch_trials must be True, False or None (auto); got {self.batch_trials!r}"
+            )
         object.__setattr__(self, "out", Path(self.out))
 
 

@@ -106,7 +106,24 @@ def two_point_trial(config: TwoPointConfig) -> dict[str, Any]:
         stop_when_converged=config.stop_when_converged,
         device=config.device,
     )
-    tracked = network.tracked_layer
+    return trial_result(config, run, network.tracked_layer)
+
+
+def trial_result(config: TwoPointConfig, run: Any, tracked: str) -> dict[str, Any]:
+    """The result of :func:`two_point_trial` from its training run: measurements and fits.
+
+    Shared by the per-trial path and the batched one
+    (:mod:`repdyn.experiments._batched_trials`), so both give the same fields.
+
+    Parameters
+    ----------
+    config : TwoPointConfig
+        The trial's config (``fit`` and ``all_layers`` choose the fits).
+    run : repdyn.track.PairTracking
+        The training run of ``config``.
+    tracked : str
+        The network's tracked layer (``network.tracked_layer``).
+    """
     result: dict[str, Any] = {
         "layer": tracked,
         "status": run.status,

@@ -89,7 +89,21 @@ SUMMARY_FIELDS = (
 
 
 def run_trials(configs: Sequence[TwoPointConfig], options: RunOptions) -> list[dict[str, Any]]:
-    """Run (or load from the cache) every trial; results in config order."""
+    """Run (or load from the cache) every trial; results in config order.
+
+    On a GPU (or with ``options.batch_trials``) trials of one architecture
+    with a fast path train together as one batched computation (see
+    :mod:`repdyn.experiments._batched_trials`); the others run one by one.
+    """
+    from repdyn.experiments._batched_trials import batching_wanted, run_batched
+
+    if batching_wanted(options):
+        return run_batched(configs, options, fallback=sweep_trials)
+    return sweep_trials(configs, options)
+
+
+def sweep_trials(configs: Sequence[TwoPointConfig], options: RunOptions) -> list[dict[str, Any]]:
+    """Run (or load from the cache) every trial one by one with ``run_sweep``; config order."""
     from repdyn.sweep import run_sweep
 
     return run_sweep(

@@ -1,0 +1,241 @@
+"""Two-point trials of one architecture trained together as one batched computation.
+
+On a GPU one two-point trial leaves the device idle: every step is a few
+matrix-vector products. :func:`run_batched` therefore stacks the trials that
+share an architecture and training settings (different seeds and pairs) and
+trains them with :func:`repdyn.fast.train_pairs_batched`, a bounded number
+per batch. Everything else about a trial is as in
+:func:`repdyn.experiments._two_point.two_point_trial`:
+
+- each trial is cached under ``cache_key(two_point_trial, config)``, so the
+  per-trial path (``run_sweep``) and this one read each other's results;
+- only trials without a cached result are trained, and a batch's results are
+  written the moment its fits are done, so an interrupted run resumes;
+- the fits run per trial on the CPU (through ``run_sweep`` with the run's
+  executor, so they use every core), with the per-trial code;
+- trials without a fast path (other variants, Adam) go to the per-trial
+  runner unchanged, as does a batch whose training raised (with a warning).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from repdyn.experiments._registry import RunOptions
+from repdyn.experiments._two_point import TwoPointConfig, trial_result, two_point_trial
+from repdyn.sweep import (
+    STATUS_ERROR,
+    STATUS_FAILED,
+    ResultStore,
+    SweepWarning,
+    cache_key,
+    canonical_value,
+    run_sweep,
+    trial_name,
+)
+
+#: Trials per batch: bounds the memory of the stacked weights (64 default
+#: networks of 20 x 500 units hold about 1.3 GB of float32 weights).
+DEFAULT_BATCH_SIZE = 64
+
+Runner = Callable[[Sequence[TwoPointConfig], RunOptions], list[dict[str, Any]]]
+
+
+def batching_wanted(options: RunOptions) -> bool:
+    """Whether :func:`run_batched` should run the trials of ``options``.
+
+    ``options.batch_trials`` decides when set; by default (None) trials are
+    batched when they run on a GPU in this process (``device="cuda"`` and no
+    Dask scheduler elsewhere: remote workers train trial by trial).
+    """
+    if options.batch_trials is not None:
+        return options.batch_trials
+    return options.device == "cuda" and options.scheduler is None
+
+
+@dataclass(frozen=True)
+class FitJob:
+    """The CPU half of one batched trial: its config and its training run, to be fitted."""
+
+    config: TwoPointConfig
+    run: Any  # repdyn.track.PairTracking
+    tracked: str
+
+
+def finish_trial(job: FitJob) -> dict[str, Any]:
+    """The trial's result from its training run (fits included), as ``two_point_trial`` builds it."""
+    return trial_result(job.config, job.run, job.tracked)
+
+
+def run_batched(
+    configs: Sequence[TwoPointConfig],
+    options: RunOptions,
+    *,
+    fallback: Runner,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> list[dict[str, Any]]:
+    """Run (or load from the cache) every trial, batching those with a fast path; config order.
+
+    Parameters
+    ----------
+    configs : sequence of TwoPointConfig
+        The trials. Those whose network qualifies for the fast path (plain
+        MLP, SGD) are grouped by architecture and training settings and
+        trained ``batch_size`` at a time on their ``device``.
+    options : RunOptions
+        The result store (``cache``) and the executor of the fits.
+    fallback : callable
+        ``fallback(configs, options) -> results`` runs trials one by one
+        (``run_trials``' per-trial sweep); it receives the trials without a
+        fast path, and those of a batch whose training raised.
+    batch_size : int, default 64
+        Most trials trained at once.
+
+    Returns
+    -------
+    list of dict
+        One result per config, in order, equal (to the fast path's rounding)
+        to ``two_point_trial(config)``.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an int >= 1 (trials per batch); got {batch_size!r}")
+    configs = list(configs)
+    for i, config in enumerate(configs):
+        if not isinstance(config, TwoPointConfig):
+            raise TypeError(f"configs[{i}] must be a TwoPointConfig; got {type(config).__name__}")
+    store = None if options.cache is None else ResultStore(options.cache)
+    keys = [cache_key(two_point_trial, config) for config in configs]
+    results, groups, singles = _plan(configs, keys, store)
+
+    from tqdm.auto import tqdm
+
+    todo = sum(len(members) for members in groups.values())
+    show = sys.stderr.isatty() if options.progress is None else options.progress
+    with tqdm(total=todo, disable=not show or not todo, desc="batched trials",
+              unit="trial", file=sys.stderr, dynamic_ncols=True) as bar:  # fmt: skip
+        for members in groups.values():
+            for start in range(0, len(members), batch_size):
+                chosen = members[start : start + batch_size]
+                batch = [configs[i] for i in chosen]
+                computed = _run_batch(batch, options, store, fallback)
+                results.update((keys[i], r) for i, r in zip(chosen, computed, strict=True))
+                bar.update(len(batch))
+    if singles:
+        computed = fallback([configs[i] for i in singles], options)
+        results.update((keys[i], r) for i, r in zip(singles, computed, strict=True))
+    return [dict(results[key]) for key in keys]
+
+
+#: The config fields the trials of one batch share (all but seed, pair and fit).
+SHARED_FIELDS = (
+    "arch", "in_dim", "out_dim", "all_layers", "loss_threshold", "stop_when_converged", "device",
+)  # fmt: skip
+
+
+def _plan(
+    configs: list[TwoPointConfig], keys: list[str], store: ResultStore | None
+) -> tuple[dict[str, dict[str, Any]], dict[str, list[int]], list[int]]:
+    """Cached results by key, the indices to train grouped by shared fields, and the rest.
+
+    Each key is trained once (equal configs share it); cached records of
+    trials that raised or lost their worker are trained again, as ``run_sweep`` does.
+    """
+    results: dict[str, dict[str, Any]] = {}
+    groups: dict[str, list[int]] = {}
+    singles: list[int] = []  # no fast path: the per-trial runner takes them
+    qualifies: dict[str, bool] = {}
+    seen: set[str] = set()
+    for i, (config, key) in enumerate(zip(configs, keys, strict=True)):
+        shared = {name: getattr(config, name) for name in SHARED_FIELDS}
+        group = json.dumps(canonical_value(shared), sort_keys=True)
+        if group not in qualifies:
+            qualifies[group] = _has_fast_path(config)
+        if not qualifies[group]:
+            singles.append(i)
+        elif key not in seen:
+            seen.add(key)
+            cached = None if store is None else store.get(key)
+            if cached is not None and cached.get("status") not in (STATUS_ERROR, STATUS_FAILED):
+                results[key] = cached
+            else:
+                groups.setdefault(group, []).append(i)
+    return results, groups, singles
+
+
+def _has_fast_path(config: TwoPointConfig) -> bool:
+    from repdyn.fast import supports_fast_path
+    from repdyn.nets import build_network
+
+    network = build_network(config.arch, config.in_dim, config.out_dim, seed=config.seed)
+    return supports_fast_path(network, config.arch.optimizer)
+
+
+def _run_batch(
+    batch: list[TwoPointConfig],
+    options: RunOptions,
+    store: ResultStore | None,
+    fallback: Runner,
+) -> list[dict[str, Any]]:
+    """Train one batch together, fit each trial, store and return the results in order."""
+    try:
+        runs, tracked = _train(batch)
+    except Exception:  # noqa: BLE001 - the per-trial path still computes every trial
+        warnings.warn(
+            f"training {len(batch)} trials of {batch[0].arch.name!r} as one batch failed; running "
+            f"them one by one instead. The error was:\n{traceback.format_exc()}",
+            SweepWarning,
+            stacklevel=3,
+        )
+        return fallback(batch, options)
+    jobs = [FitJob(config, run, tracked) for config, run in zip(batch, runs, strict=True)]
+    # Trials without fits are cheap to finish: not worth starting worker processes.
+    executor = options.executor if any(config.fit for config in batch) else "local"
+    results = run_sweep(
+        finish_trial,
+        jobs,
+        executor=executor,
+        workers=options.workers,
+        scheduler=options.scheduler if executor == "dask" else None,
+        progress=False,
+    )
+    if store is not None:
+        name = trial_name(two_point_trial)
+        for config, run, result in zip(batch, runs, results, strict=True):
+            # seconds: the trial's share of the batch's training, as in its result.
+            store.put(cache_key(two_point_trial, config), result, config=config, trial=name,
+                      seconds=run.seconds)  # fmt: skip
+    return results
+
+
+def _train(batch: list[TwoPointConfig]) -> tuple[list[Any], str]:
+    """The training runs of a batch (as ``train_pair`` would record them) and the tracked layer."""
+    import torch
+
+    from repdyn.data import two_point
+    from repdyn.fast import train_pairs_batched
+    from repdyn.nets import build_network
+
+    first = batch[0]
+    pairs = [two_point(dx2=c.dx2, dy2=c.dy2, in_dim=c.in_dim, out_dim=c.out_dim) for c in batch]
+    # Built on the CPU (the seed gives the same weights on every device) and
+    # moved to the device once, stacked.
+    networks = [build_network(c.arch, c.in_dim, c.out_dim, seed=c.seed) for c in batch]
+    tracked = networks[0].tracked_layer
+    runs = train_pairs_batched(
+        networks,
+        torch.stack([p.x for p in pairs]),
+        torch.stack([p.y for p in pairs]),
+        layers="all" if first.all_layers else tracked,
+        lr=first.arch.lr,
+        epochs=first.arch.epochs,
+        loss_threshold=first.loss_threshold,
+        stop_when_converged=first.stop_when_converged,
+        device=first.device,
+    )
+    return runs, tracked
