@@ -194,16 +194,21 @@ def _run_batch(
         )
         return fallback(batch, options)
     jobs = [FitJob(config, run, tracked) for config, run in zip(batch, runs, strict=True)]
-    # Trials without fits are cheap to finish: not worth starting worker processes.
-    executor = options.executor if any(config.fit for config in batch) else "local"
-    results = run_sweep(
-        finish_trial,
-        jobs,
-        executor=executor,
-        workers=options.workers,
-        scheduler=options.scheduler if executor == "dask" else None,
-        progress=False,
-    )
+    # Trials without fits take microseconds to finish: here, without workers
+    # (and without hashing their arrays for run_sweep's keys, which costs more).
+    results = [None if job.config.fit else _finish_here(job) for job in jobs]
+    fitting = [k for k, job in enumerate(jobs) if job.config.fit]
+    if fitting:
+        fitted = run_sweep(
+            finish_trial,
+            [jobs[k] for k in fitting],
+            executor=options.executor,
+            workers=options.workers,
+            scheduler=options.scheduler,
+            progress=False,
+        )
+        for k, result in zip(fitting, fitted, strict=True):
+            results[k] = result
     if store is not None:
         name = trial_name(two_point_trial)
         for config, run, result in zip(batch, runs, results, strict=True):
@@ -211,6 +216,14 @@ def _run_batch(
             store.put(cache_key(two_point_trial, config), result, config=config, trial=name,
                       seconds=run.seconds)  # fmt: skip
     return results
+
+
+def _finish_here(job: FitJob) -> dict[str, Any]:
+    """:func:`finish_trial` in this process; an exception becomes the trial's error record."""
+    try:
+        return finish_trial(job)
+    except Exception:  # noqa: BLE001 - recorded like run_sweep records a trial that raised
+        return {"status": STATUS_ERROR, "error": traceback.format_exc()}
 
 
 def _train(batch: list[TwoPointConfig]) -> tuple[list[Any], str]:
