@@ -75,3 +75,15 @@ def test_bad_input_is_a_clear_error(args, message, tmp_path):
     result = runner.invoke(app, ["run", "two-point", "--out", str(tmp_path), *args])
     assert result.exit_code != 0
     assert message in result.output.lower()
+
+
+def test_trial_that_diverges_at_once_is_recorded_not_raised():
+    from repdyn.experiments import TwoPointConfig, two_point_trial
+    from repdyn.nets import get_architecture
+
+    arch = get_architecture("default").replace(units=16, hidden_layers=2, epochs=50, lr=0.05)
+    result = two_point_trial(TwoPointConfig(arch=arch, dx2=1e6, seed=0))
+    assert result["status"] == "diverged"
+    assert result["diverged_epoch"] <= 2
+    assert not result["fit_success"] and np.isnan(result["eta_h"])
+    assert "time points" in result["fit_message"]

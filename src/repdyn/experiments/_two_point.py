@@ -178,12 +178,12 @@ def fit_tracked(run: Any, layer: str, *, with_loss: bool) -> dict[str, Any]:
         return out
     try:
         inputs = run.theory_inputs(layer)
-    except ValueError as exc:  # too few finite epochs: nothing to fit
+        if not with_loss:
+            inputs.pop("loss")
+        result = fit(**inputs)
+    except ValueError as exc:  # e.g. a run diverged before 3 finite epochs: nothing to fit
         out["fit_message"] = str(exc)
         return out
-    if not with_loss:
-        inputs.pop("loss")
-    result = fit(**inputs)
     stop = len(inputs["t"])
     out.update(
         eta_h=result.eta_h, eta_y=result.eta_y, h_inf=result.h_inf,
