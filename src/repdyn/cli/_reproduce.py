@@ -7,6 +7,14 @@ from typing import Annotated
 
 import typer
 
+from repdyn.cli._options import (
+    CacheOption,
+    DeviceOption,
+    ExecutorOption,
+    SchedulerOption,
+    WorkersOption,
+)
+
 DEFAULT_OUT = Path("results/reproduce")
 
 
@@ -27,17 +35,11 @@ def reproduce(
         str, typer.Option(help="quick (2 CPU cores, minutes) or paper (the paper's settings).")
     ] = "quick",
     out: Annotated[Path, typer.Option(help="Output directory.")] = DEFAULT_OUT,
-    cache: Annotated[
-        Path | None, typer.Option(help="Result cache shared by reruns (default: OUT/cache).")
-    ] = None,
-    executor: Annotated[str, typer.Option(help="local, process or dask.")] = "process",
-    workers: Annotated[
-        int | None, typer.Option(help="Worker processes (default: one per core).")
-    ] = None,
-    scheduler: Annotated[
-        str | None, typer.Option(help="Dask scheduler address (tcp://host:port).")
-    ] = None,
-    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    cache: CacheOption = None,
+    executor: ExecutorOption = "process",
+    workers: WorkersOption = None,
+    scheduler: SchedulerOption = None,
+    device: DeviceOption = "cpu",
 ) -> None:
     """Run experiments, check the paper's claims and write figures, summaries and a report."""
     from repdyn.experiments._registry import RunOptions

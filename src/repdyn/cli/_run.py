@@ -7,6 +7,14 @@ from typing import Annotated
 
 import typer
 
+from repdyn.cli._options import (
+    CacheOption,
+    DeviceOption,
+    ExecutorOption,
+    SchedulerOption,
+    WorkersOption,
+)
+
 app = typer.Typer(
     help="Train networks while tracking the theory's variables, and fit the theory.",
     no_args_is_help=True,
@@ -35,16 +43,12 @@ def two_point(
     ] = None,
     dx2: Annotated[float, typer.Option(help="Squared input distance of the two points.")] = 1.0,
     dy2: Annotated[float, typer.Option(help="Squared target distance of the two points.")] = 0.5,
-    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
-    executor: Annotated[str, typer.Option(help="local, process or dask.")] = "process",
-    workers: Annotated[
-        int | None, typer.Option(help="Worker processes (default: one per core).")
-    ] = None,
-    scheduler: Annotated[
-        str | None, typer.Option(help="Dask scheduler address (tcp://host:port).")
-    ] = None,
+    device: DeviceOption = "cpu",
+    executor: ExecutorOption = "process",
+    workers: WorkersOption = None,
+    scheduler: SchedulerOption = None,
     out: Annotated[Path, typer.Option(help="Output directory.")] = DEFAULT_OUT,
-    cache: Annotated[Path | None, typer.Option(help="Result cache (default: OUT/cache).")] = None,
+    cache: CacheOption = None,
 ) -> None:
     """Train ARCH on two points, track h, y, w at the middle hidden layer and fit the theory."""
     from repdyn.experiments._outputs import format_table, write_json, write_trial_data

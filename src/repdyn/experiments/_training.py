@@ -15,10 +15,8 @@ def _fast_path(network: Network, optimizer: str) -> Any:
     The fast path computes the same run as autograd (to rounding) for plain
     MLPs with SGD; every other variant and Adam take :func:`repdyn.track.track_pair`.
     """
-    try:
-        from repdyn.fast import supports_fast_path, train_pair_fast
-    except ImportError:  # an installation without the fast path still trains
-        return None
+    from repdyn.fast import supports_fast_path, train_pair_fast
+
     return train_pair_fast if supports_fast_path(network, optimizer) else None
 
 
