@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml constraints-cpu.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/repdyn run two-point --arch default --units 100 --trials 4 --out results/demo
+	$(VENV)/bin/repdyn run two-point --arch default --trials 4 --out results/demo
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 -q
