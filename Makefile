@@ -20,3 +20,5 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_theory.py
+	$(PY) benchmarks/bench_trials.py
+	$(PY) benchmarks/bench_pairwise.py
