@@ -80,11 +80,9 @@ def estimate_seconds(profile: str) -> float:
 
 def run_mnist(options: RunOptions) -> tuple[DatasetConfig, dict[str, Any]]:
     """Run (or load from the cache) the profile's MNIST trial."""
-    from repdyn.sweep import run_sweep
 
     config = SETTINGS[options.profile].config(options.device)
-    [result] = run_sweep(dataset_trial, [config], store=options.cache, executor=options.executor,
-                         workers=options.workers, scheduler=options.scheduler, progress=options.progress)
+    [result] = options.sweep(dataset_trial, [config])
     return config, result
 
 

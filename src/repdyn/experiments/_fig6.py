@@ -306,15 +306,13 @@ def save_representations(roles: Sequence[str], results: Sequence[dict[str, Any]]
           estimate_seconds=estimate_seconds)
 def run(options: RunOptions) -> ExperimentOutput:
     from repdyn.fast import threads
-    from repdyn.sweep import run_sweep
 
     settings = SETTINGS[options.profile]
     roles, configs = settings.configs(options.device)
     rate_configs = settings.rate_configs()
     rate_results = run_trials(rate_configs, options)
     eta_h, eta_y, n_rates = averaged_rates(rate_results)
-    results = run_sweep(dataset_trial, configs, store=options.cache, executor=options.executor,
-                        workers=options.workers, scheduler=options.scheduler, progress=options.progress)
+    results = options.sweep(dataset_trial, configs)
     with threads(1):  # one BLAS thread: a BLAS pool on shared cores slows small solves badly
         per_network = {role: network_metrics([r for g, r in zip(roles, results) if g == role], eta_h, eta_y)
                        for role in ROLES}

@@ -327,12 +327,10 @@ def save_representations(results: Sequence[dict[str, Any]], notes: dict[str, np.
           estimate_seconds=estimate_seconds)
 def run(options: RunOptions) -> ExperimentOutput:
     from repdyn.fast import threads
-    from repdyn.sweep import run_sweep
 
     settings = SETTINGS[options.profile]
     configs = settings.configs(options.device)
-    results = run_sweep(dataset_trial, configs, store=options.cache, executor=options.executor,
-                        workers=options.workers, scheduler=options.scheduler, progress=options.progress)
+    results = options.sweep(dataset_trial, configs)
     # One BLAS thread: on shared cores a BLAS pool can make a small SVD 100x slower.
     with threads(1):
         return _analyse(settings, results, options)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,20 @@ class RunOptions:
                 f"batch_trials must be True, False or None (auto); got {self.batch_trials!r}"
             )
         object.__setattr__(self, "out", Path(self.out))
+
+    def sweep(self, fn: Callable[[Any], Any], configs: Sequence[Any]) -> list[dict[str, Any]]:
+        """Run (or load from :attr:`cache`) trial ``fn`` on every config with these options; config order."""
+        from repdyn.sweep import run_sweep
+
+        return run_sweep(
+            fn,
+            list(configs),
+            store=self.cache,
+            executor=self.executor,
+            workers=self.workers,
+            scheduler=self.scheduler,
+            progress=self.progress,
+        )
 
 
 @dataclass

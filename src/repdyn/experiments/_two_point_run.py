@@ -104,18 +104,7 @@ def run_trials(configs: Sequence[TwoPointConfig], options: RunOptions) -> list[d
 
 def sweep_trials(configs: Sequence[TwoPointConfig], options: RunOptions) -> list[dict[str, Any]]:
     """Run (or load from the cache) every trial one by one with ``run_sweep``; config order."""
-    from repdyn.sweep import run_sweep
-
-    return run_sweep(
-        two_point_trial,
-        list(configs),
-        store=options.cache,
-        executor=options.executor,
-        workers=options.workers,
-        scheduler=options.scheduler,
-        progress=options.progress,
-    )
-
+    return options.sweep(two_point_trial, configs)
 
 def trial_summary(config: TwoPointConfig, result: dict[str, Any]) -> dict[str, Any]:
     """The JSON record of one trial: identity, rates, R^2 per variable, distances, status."""
