@@ -48,7 +48,7 @@ def test_run_writes_figure_and_loadable_data(two_point_run):
         assert (out / name).stat().st_size > 1000
     table = pd.read_csv(out / "trials.csv")
     assert len(table) == 2 and {"eta_h", "eta_y", "status"} <= set(table.columns)
-    data = xr.open_dataset(out / "trials.nc", engine="scipy")
+    data = xr.open_dataset(out / "trials.nc")
     assert data["h"].shape[0] == 2 and data["h"].shape[1] == 1501
     assert np.all(np.isfinite(data["theory_h"].values))
 
@@ -87,3 +87,30 @@ def test_trial_that_diverges_at_once_is_recorded_not_raised():
     assert result["diverged_epoch"] <= 2
     assert not result["fit_success"] and np.isnan(result["eta_h"])
     assert "time points" in result["fit_message"]
+
+
+def _drawn(monkeypatch, groups, **kwargs):
+    """The figure draw_dynamics makes, captured before it is saved."""
+    import repdyn.experiments._outputs as outputs
+    from repdyn.experiments._two_point_run import draw_dynamics
+
+    captured = []
+    monkeypatch.setattr(outputs, "save_figure", lambda fig, out, stem: captured.append(fig) or [])
+    draw_dynamics(groups, None, "dynamics", **kwargs)
+    return captured[0]
+
+
+def test_dynamics_figure_draws_every_trial_and_names_seeds(monkeypatch):
+    t = np.arange(5.0)
+    trial = {"epochs": t, "h": t, "y": t, "w": t, "loss": t + 1, "theory_h": t}
+    groups = {"default": [(seed, trial) for seed in (3, 4, 5, 6)] + [(7, {"status": "error"})]}
+    fig = _drawn(monkeypatch, groups)
+    h_axis = fig.axes[0]
+    solid = [line for line in h_axis.lines if line.get_linestyle() == "-"]
+    assert len(solid) == 4  # every trial with measurements
+    legend = fig.axes[3].get_legend()
+    assert [text.get_text() for text in legend.get_texts()] == [f"seed {s}" for s in (3, 4, 5, 6)]
+    assert "4 of 5 trials shown (1 without measurements)" in h_axis.get_title(loc="left")
+    assert h_axis.get_ylabel().startswith("$h")  # the variable, not the architecture
+    one = _drawn(monkeypatch, groups, max_trials=1)
+    assert "1 of 5 trials shown" in one.axes[0].get_title(loc="left")

@@ -565,14 +565,14 @@ def test_results_frame_columns_and_rows(tmp_path):
     results = run_sweep(walk, configs, store=store, executor="local")
     frame = results_frame(results, configs)
     assert frame.shape[0] == 3
-    assert {"seed", "opt.lr", "opt.momentum", "widths", "final", "status", "n_steps"} <= set(
+    assert {"seed", "opt_lr", "opt_momentum", "widths", "final", "status", "n_steps"} <= set(
         frame.columns
     )
     assert "path" not in frame.columns and "__dataclass__" not in frame.columns
-    assert "result.label" in frame.columns  # the trial echoes a config field: renamed, kept
+    assert "result_label" in frame.columns  # the trial echoes a config field: renamed, kept
     assert frame["widths"].tolist() == [(3, 4)] * 3
     np.testing.assert_array_equal(frame["final"], [r["final"] for r in results])
-    np.testing.assert_array_equal(frame["opt.lr"], [c.opt.lr for c in configs])
+    np.testing.assert_array_equal(frame["opt_lr"], [c.opt.lr for c in configs])
     # The same table from the store alone, and selecting configs with one missing.
     from_store = results_frame(store).sort_values("seed", ignore_index=True)
     assert sorted(from_store.columns) == sorted(frame.columns)
@@ -601,18 +601,18 @@ def test_results_dataset_pads_and_labels(tmp_path):
     assert np.isnan(ds["path"][1, 3:]).all() and np.isnan(ds["path"][3]).all()
     assert ds["counts"].dtype == np.float64  # int trajectories needing padding become float
     assert ds["seed"].dims == ("trial",) and ds["seed"].values.tolist() == [0, 1, 2, 3]
-    assert "opt.lr" in ds.coords and ds["status"].values.tolist()[3] == "error"
+    assert "opt_lr" in ds.coords and ds["status"].values.tolist()[3] == "error"
     from_store = results_dataset(store, configs, dim="step", fn=walk)
     np.testing.assert_array_equal(from_store["path"], ds["path"])
-    np.testing.assert_array_equal(from_store["opt.lr"], ds["opt.lr"])
+    np.testing.assert_array_equal(from_store["opt_lr"], ds["opt_lr"])
     only = results_dataset(results[:1], configs[:1], array_fields=["counts"])
     assert list(only.data_vars) == [
         "counts",
         "final",
         "status",
         "n_steps",
-        "result.label",
-        "result.flag",
+        "result_label",
+        "result_flag",
         "nothing",
     ]
     assert only["counts"].dtype == np.int64  # nothing to pad: dtype kept

@@ -15,6 +15,7 @@ Layers, each usable on its own:
 - :mod:`repdyn.cli`  the ``repdyn`` command.
 
 Importing :mod:`repdyn` itself is cheap: subpackages load on first use.
+:func:`load_run` (from :mod:`repdyn.experiments`) reads a run directory back.
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -24,4 +25,20 @@ try:
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+unknown"
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "load_run"]
+
+
+def __getattr__(name: str):
+    # Subpackages and load_run load on first use, so `import repdyn` stays cheap.
+    if name == "load_run":
+        from repdyn.experiments import load_run
+
+        return load_run
+    if name in _SUBPACKAGES:
+        import importlib
+
+        return importlib.import_module(f"repdyn.{name}")
+    raise AttributeError(f"module 'repdyn' has no attribute {name!r}")
+
+
+_SUBPACKAGES = ("cli", "data", "experiments", "fast", "nets", "rsa", "sweep", "theory", "track")

@@ -20,9 +20,9 @@ DEFAULT_OUT = Path("results/reproduce")
 
 def list_experiments() -> None:
     """Show every experiment, the paper figure it reproduces and what it does."""
-    from repdyn.experiments._reproduce import load_experiments
+    from repdyn.experiments import EXPERIMENTS
 
-    for exp in load_experiments().values():
+    for exp in EXPERIMENTS.values():
         typer.echo(f"{exp.name:<8} {exp.figure:<18} {exp.description}")
 
 
@@ -32,7 +32,11 @@ def reproduce(
         typer.Argument(help="Experiments to run (default: all); see 'repdyn list'."),
     ] = None,
     profile: Annotated[
-        str, typer.Option(help="quick (2 CPU cores, minutes) or paper (the paper's settings).")
+        str,
+        typer.Option(
+            help="smoke (tiny: tests the code, not the theory), quick (2 CPU cores, minutes) "
+            "or paper (the paper's settings)."
+        ),
     ] = "quick",
     out: Annotated[Path, typer.Option(help="Output directory.")] = DEFAULT_OUT,
     cache: CacheOption = None,
@@ -42,12 +46,11 @@ def reproduce(
     device: DeviceOption = "cpu",
 ) -> None:
     """Run experiments, check the paper's claims and write figures, summaries and a report."""
-    from repdyn.experiments._registry import RunOptions
-    from repdyn.experiments._reproduce import estimate_seconds, load_experiments
-    from repdyn.experiments._reproduce import reproduce as run
+    from repdyn.experiments import EXPERIMENTS as registry
+    from repdyn.experiments import SMOKE_NOTE, RunOptions, estimate_seconds
+    from repdyn.experiments import reproduce as run
     from repdyn.sweep import default_workers
 
-    registry = load_experiments()
     try:
         options = RunOptions(
             profile=profile,
@@ -69,6 +72,8 @@ def reproduce(
         typer.echo(
             f"estimated run time on this executor: about {estimate / 60:.0f} min (cached trials are skipped)"
         )
+    if profile == "smoke":
+        typer.echo(SMOKE_NOTE)
     outputs = run(selected, options)
     held = sum(c.holds for o in outputs.values() for c in o.claims)
     total = sum(len(o.claims) for o in outputs.values())

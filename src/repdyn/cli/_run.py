@@ -51,15 +51,7 @@ def two_point(
     cache: CacheOption = None,
 ) -> None:
     """Train ARCH on two points, track h, y, w at the middle hidden layer and fit the theory."""
-    from repdyn.experiments._outputs import format_table, write_json, write_trial_data
-    from repdyn.experiments._registry import RunOptions
-    from repdyn.experiments._two_point import TwoPointConfig
-    from repdyn.experiments._two_point_run import (
-        draw_dynamics,
-        run_trials,
-        status_counts,
-        trial_summary,
-    )
+    from repdyn.experiments import RunOptions, TwoPointConfig, run_two_point
     from repdyn.nets import get_architecture
 
     try:
@@ -86,19 +78,8 @@ def two_point(
     except (ValueError, TypeError) as exc:
         raise typer.BadParameter(str(exc)) from None
 
-    results = run_trials(configs, options)
-    records = [trial_summary(c, r) for c, r in zip(configs, results)]
-    files = write_trial_data(out, results, configs, "trials")
-    files += draw_dynamics({spec.name: results}, out, "dynamics")
-    summary = {
-        "experiment": "two-point",
-        "arch": spec.to_dict(),
-        "counts": status_counts(results),
-        "trials": records,
-        "files": [str(p.relative_to(out)) for p in files],
-    }
-    write_json(out / "summary.json", summary)
-
+    output = run_two_point(configs, options)
+    records = output.summary["trials"]
     rows = [
         {
             **r,
@@ -109,7 +90,7 @@ def two_point(
         for r in records
     ]
     typer.echo(
-        format_table(
+        _table(
             rows,
             [
                 "seed",
@@ -125,4 +106,20 @@ def two_point(
             ],
         )
     )
-    typer.echo(f"wrote {out / 'summary.json'} and {len(files)} files")
+    typer.echo(f"wrote {out / 'summary.json'} and {len(output.summary['files'])} files")
+
+
+def _table(rows: list[dict], columns: list[str]) -> str:
+    """A plain fixed-width text table (numbers to 4 significant digits)."""
+    import math
+
+    def cell(v: object) -> str:
+        if isinstance(v, float):
+            return "nan" if math.isnan(v) else f"{v:.4g}"
+        return "" if v is None else str(v)
+
+    cells = [[cell(r.get(c)) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
+    return "\n".join(lines)

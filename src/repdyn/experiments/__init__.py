@@ -1,10 +1,20 @@
 """The paper's experiments: trials as pure functions of configs, figures and claims.
 
+- :data:`EXPERIMENTS`: the registry (name, figure, description) that ``repdyn
+  list`` and ``repdyn reproduce`` read; listing it imports no torch.
+- :func:`run`: run one experiment from Python, as ``repdyn reproduce NAME``
+  does; :func:`reproduce` runs several and writes the report.
+- :func:`load_run`: read a run directory back (summary, trial table, trajectories).
 - :class:`TwoPointConfig` / :func:`two_point_trial`: train, track and fit one
-  network on two points (cacheable, runs on any executor).
-- :data:`EXPERIMENTS`: the registry that ``repdyn list`` and ``repdyn reproduce`` read.
+  network on two points (cacheable, runs on any executor);
+  :func:`run_two_point` runs many and writes their data and figure.
 - :class:`Claim`: a claim of the paper with the number that tests it.
+
+Importing this package is cheap: the names that need torch load on first use.
 """
+
+from importlib import import_module
+from typing import Any
 
 from repdyn.experiments._claims import Claim
 from repdyn.experiments._registry import (
@@ -14,16 +24,44 @@ from repdyn.experiments._registry import (
     ExperimentOutput,
     RunOptions,
 )
-from repdyn.experiments._two_point import DEFAULT_LOSS_THRESHOLD, TwoPointConfig, two_point_trial
+from repdyn.experiments._reproduce import SMOKE_NOTE, estimate_seconds, reproduce, run
+from repdyn.experiments._run_data import Run, load_run
+
+#: Public names whose modules import torch, loaded on first access.
+_LAZY = {
+    "DEFAULT_LOSS_THRESHOLD": "repdyn.experiments._two_point",
+    "TwoPointConfig": "repdyn.experiments._two_point",
+    "two_point_trial": "repdyn.experiments._two_point",
+    "run_two_point": "repdyn.experiments._two_point_run",
+}
 
 __all__ = [
     "DEFAULT_LOSS_THRESHOLD",
     "EXPERIMENTS",
     "PROFILES",
+    "SMOKE_NOTE",
     "Claim",
     "Experiment",
     "ExperimentOutput",
+    "Run",
     "RunOptions",
     "TwoPointConfig",
+    "estimate_seconds",
+    "load_run",
+    "reproduce",
+    "run",
+    "run_two_point",
     "two_point_trial",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'repdyn.experiments' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

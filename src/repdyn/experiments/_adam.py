@@ -25,13 +25,14 @@ from repdyn.experiments._fig5 import (
     run_final_distance,
     write_outcome_data,
 )
-from repdyn.experiments._registry import ExperimentOutput, RunOptions, register
+from repdyn.experiments._registry import ExperimentOutput, RunOptions
 from repdyn.experiments._two_point_run import (
     TwoPointSettings,
     draw_dynamics,
     median_or_nan,
     min_r2,
     run_trials,
+    seed_groups,
     status_counts,
     trial_summary,
 )
@@ -90,10 +91,6 @@ def fit_worse_claim(sgd_worst_r2: float, adam_worst_r2: float) -> Claim:
                  measured=sgd_worst_r2 - adam_worst_r2, relation=">", threshold=0.0)
 
 
-@register("adam", figure="Figs 13-16",
-          description="Adam instead of SGD: the two-point dynamics against the fitted theory, and the final "
-                      "distance predicted from averaged rates over the 5 x 5 grid.",
-          estimate_seconds=estimate_seconds)
 def run(options: RunOptions) -> ExperimentOutput:
     settings = SETTINGS[options.profile]
     outcome = run_final_distance(settings.adam, options)
@@ -103,8 +100,8 @@ def run(options: RunOptions) -> ExperimentOutput:
     sgd_r2 = median_or_nan([min_r2(r) for r in sgd_results])
 
     name = settings.adam.networks[0]
-    groups = {f"{name}, Adam": [r for c, r in zip(outcome.fit_configs, outcome.fit_results) if c.arch.name == name],
-              f"{name}, SGD": [r for c, r in zip(sgd_configs, sgd_results) if c.arch.name == name]}
+    groups = {f"{name}, Adam": seed_groups(outcome.fit_configs, outcome.fit_results).get(name, []),
+              f"{name}, SGD": seed_groups(sgd_configs, sgd_results).get(name, [])}
     figures = draw_dynamics(groups, options.out, "adam_dynamics")
     figures += draw_final_distance(outcome, options.out, "adam_final_distance",
                                    "final representational distance with Adam: theory against network")

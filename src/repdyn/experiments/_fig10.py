@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 
 from repdyn.experiments._claims import Claim
-from repdyn.experiments._outputs import save_figure, write_trial_data
-from repdyn.experiments._registry import ExperimentOutput, RunOptions, register
+from repdyn.experiments._outputs import save_figure
+from repdyn.experiments._run_data import write_trial_data
+from repdyn.experiments._registry import ExperimentOutput, RunOptions
 from repdyn.experiments._two_point import TwoPointConfig
 from repdyn.experiments._two_point_run import (
     SCALES,
@@ -151,10 +152,6 @@ def _draw(medians: dict[str, np.ndarray], results: Sequence[dict[str, Any]], out
     return save_figure(fig, out, "fig10_depth")
 
 
-@register("fig10", figure="Fig 10",
-          description="Depth: the theory fitted at every hidden layer of the default network (fit error and "
-                      "effective learning rates per layer).",
-          estimate_seconds=estimate_seconds)
 def run(options: RunOptions) -> ExperimentOutput:
     settings = SETTINGS[options.profile]
     configs = settings.configs(options.device)

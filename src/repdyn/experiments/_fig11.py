@@ -10,7 +10,7 @@ import numpy as np
 from repdyn.experiments._claims import Claim
 from repdyn.experiments._fig2 import R2_MATCH
 from repdyn.experiments._outputs import save_figure
-from repdyn.experiments._registry import ExperimentOutput, RunOptions, register
+from repdyn.experiments._registry import ExperimentOutput, RunOptions
 from repdyn.experiments._two_point_run import (
     ARCHITECTURE_ROWS,
     INIT_ROWS,
@@ -89,10 +89,6 @@ def _draw_losses(groups: dict[str, list[dict[str, Any]]], out: Any) -> list[Any]
     return save_figure(fig, out, "fig11_loss")
 
 
-@register("fig11", figure="Fig 11 (C.1)",
-          description="Loss curves: the theory's loss with a fitted eta_m against the network's training loss, "
-                      "every Table 1 network.",
-          estimate_seconds=estimate_seconds)
 def run(options: RunOptions) -> ExperimentOutput:
     trials = NetworkRun.run(SETTINGS[options.profile], options)
     for row in trials.table:

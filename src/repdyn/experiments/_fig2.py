@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from repdyn.experiments._claims import Claim
-from repdyn.experiments._registry import ExperimentOutput, RunOptions, register
+from repdyn.experiments._registry import ExperimentOutput, RunOptions
 from repdyn.experiments._two_point_run import (
     ARCHITECTURE_ROWS,
     SCALES,
@@ -13,6 +13,7 @@ from repdyn.experiments._two_point_run import (
     TwoPointSettings,
     draw_dynamics,
     median_or_nan,
+    seed_groups,
 )
 
 #: R^2 at or above which a fitted curve "matches" the network's. It is the
@@ -52,11 +53,9 @@ def match_claims(worst_r2: Mapping[str, float], *, bar: float = R2_MATCH) -> lis
     ]
 
 
-@register("fig2", figure="Fig 2",
-          description="Two-point dynamics (h, y, w) of every Table 1 architecture against the fitted theory.",
-          estimate_seconds=estimate_seconds)
 def run(options: RunOptions) -> ExperimentOutput:
     trials = NetworkRun.run(SETTINGS[options.profile], options)
-    figures = draw_dynamics(trials.groups, options.out, "fig2_dynamics", panels=("h", "y", "w"), max_trials=1)
+    figures = draw_dynamics(seed_groups(trials.configs, trials.results), options.out, "fig2_dynamics",
+                            panels=("h", "y", "w"), max_trials=1)
     claims = match_claims({row["network"]: row["worst_r2"] for row in trials.table})
     return trials.output(options.out, claims, figures)

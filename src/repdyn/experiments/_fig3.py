@@ -10,7 +10,7 @@ import numpy as np
 from repdyn.experiments._claims import Claim
 from repdyn.experiments._fig2 import R2_MATCH
 from repdyn.experiments._outputs import save_figure
-from repdyn.experiments._registry import ExperimentOutput, RunOptions, register
+from repdyn.experiments._registry import ExperimentOutput, RunOptions
 from repdyn.experiments._two_point_run import (
     INIT_ROWS,
     SCALES,
@@ -19,6 +19,7 @@ from repdyn.experiments._two_point_run import (
     draw_dynamics,
     failed,
     median_or_nan,
+    seed_groups,
 )
 
 #: Plateau fraction ``t10 / t90`` (see :func:`plateau_fraction`) at or above
@@ -157,17 +158,14 @@ def _draw_plateaus(groups: dict[str, list[dict[str, Any]]], rows: list[dict[str,
     return save_figure(fig, out, "fig3_plateau")
 
 
-@register("fig3", figure="Fig 3",
-          description="Initial weight scale: plateau then drop at small init, immediate decay at large init, "
-                      "and where the theory stops matching.",
-          estimate_seconds=estimate_seconds)
 def run(options: RunOptions) -> ExperimentOutput:
     trials = NetworkRun.run(SETTINGS[options.profile], options)
     gains = {c.arch.name: c.arch.gain for c in trials.configs}
     plateaus = _plateau_rows(trials.groups, gains)
     for row, plateau in zip(trials.table, plateaus):
         row.update(plateau)
-    figures = draw_dynamics(trials.groups, options.out, "fig3_dynamics", max_trials=1)
+    figures = draw_dynamics(seed_groups(trials.configs, trials.results), options.out, "fig3_dynamics",
+                            max_trials=1)
     figures += _draw_plateaus(trials.groups, plateaus, options.out)
     table = trials.table
     claims = init_claims([r["gain"] for r in table], [r["plateau_fraction_h"] for r in table],

@@ -21,7 +21,7 @@ from repdyn.experiments._dataset_training import (
     resolve_mnist_dir,
 )
 from repdyn.experiments._fig2 import R2_MATCH
-from repdyn.experiments._registry import ExperimentOutput, RunOptions, register
+from repdyn.experiments._registry import ExperimentOutput, RunOptions
 from repdyn.experiments._two_point_run import status_counts
 from repdyn.nets import ArchSpec, get_architecture
 
@@ -129,9 +129,6 @@ def source_text(config: DatasetConfig, result: dict[str, Any]) -> str:
     return f"unknown (trial {result.get('status')})"
 
 
-@register("fig4", figure="Fig 4",
-          description="MNIST: the first 0 and first 1 tracked during minibatch training, fitted by the theory.",
-          estimate_seconds=estimate_seconds)
 def run(options: RunOptions) -> ExperimentOutput:
     settings = SETTINGS[options.profile]
     config, result = run_mnist(options)

@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 
 from repdyn.experiments._claims import Claim
-from repdyn.experiments._outputs import save_figure, write_trial_data
-from repdyn.experiments._registry import ExperimentOutput, RunOptions, register
+from repdyn.experiments._outputs import save_figure
+from repdyn.experiments._run_data import write_trial_data
+from repdyn.experiments._registry import ExperimentOutput, RunOptions
 from repdyn.experiments._two_point import DEFAULT_LOSS_THRESHOLD, TwoPointConfig
 from repdyn.experiments._two_point_run import (
     ARCHITECTURE_ROWS,
@@ -322,10 +323,6 @@ def write_outcome_data(outcome: FinalDistanceOutcome, out: Any) -> None:
     write_trial_data(out, outcome.grid_results, outcome.grid_configs, "grid_trials")
 
 
-@register("fig5", figure="Fig 5",
-          description="Final representational distance: h_inf predicted from averaged fitted rates against the "
-                      "measured final h over a 5 x 5 grid of input and target distances.",
-          estimate_seconds=estimate_seconds)
 def run(options: RunOptions) -> ExperimentOutput:
     outcome = run_final_distance(SETTINGS[options.profile], options)
     figures = draw_final_distance(outcome, options.out, "fig5_final_distance",

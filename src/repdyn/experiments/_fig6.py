@@ -25,7 +25,7 @@ from repdyn.experiments._dataset_training import (
     estimate_dataset_seconds,
     finite_representations,
 )
-from repdyn.experiments._registry import ExperimentOutput, RunOptions, register
+from repdyn.experiments._registry import ExperimentOutput, RunOptions
 from repdyn.experiments._two_point import TwoPointConfig
 from repdyn.experiments._two_point_run import (
     SCALES,
@@ -300,10 +300,6 @@ def save_representations(roles: Sequence[str], results: Sequence[dict[str, Any]]
     return paths
 
 
-@register("fig6", figure="Fig 6",
-          description="XOR: same-target representations merge at small init, not at large init; the 2-layer "
-                      "network merges one pair.",
-          estimate_seconds=estimate_seconds)
 def run(options: RunOptions) -> ExperimentOutput:
     from repdyn.fast import threads
 

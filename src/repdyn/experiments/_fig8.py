@@ -34,7 +34,7 @@ from repdyn.experiments._dataset_training import (
     estimate_dataset_seconds,
     finite_representations,
 )
-from repdyn.experiments._registry import ExperimentOutput, RunOptions, register
+from repdyn.experiments._registry import ExperimentOutput, RunOptions
 from repdyn.experiments._two_point_run import status_counts
 from repdyn.nets import ArchSpec, get_architecture
 
@@ -321,10 +321,6 @@ def save_representations(results: Sequence[dict[str, Any]], notes: dict[str, np.
                      output0=result["output0"], name=np.array(f"blobs {role} init"))
 
 
-@register("fig8", figure="Figs 7, 8, 12",
-          description="Context task: each context collapses along its irrelevant feature at low init, onto one "
-                      "line at very low init, and keeps its square at high init.",
-          estimate_seconds=estimate_seconds)
 def run(options: RunOptions) -> ExperimentOutput:
     from repdyn.fast import threads
 

@@ -21,7 +21,7 @@ import numpy as np
 from repdyn.experiments._claims import Claim
 from repdyn.experiments._dataset_training import finite_representations, load_dataset
 from repdyn.experiments._fig4 import SETTINGS, run_mnist
-from repdyn.experiments._registry import ExperimentOutput, RunOptions, register
+from repdyn.experiments._registry import ExperimentOutput, RunOptions
 from repdyn.experiments._two_point_run import status_counts
 
 #: "Part of the structure matches": a Spearman correlation of at least 0.3
@@ -126,10 +126,6 @@ def draw(analysis: dict[str, Any], labels: np.ndarray, out: Any) -> list[Any]:
     return save_figure(fig, out, "fig9_mnist_structure")
 
 
-@register("fig9", figure="Fig 9",
-          description="MNIST: the hidden-layer distance matrix of 100 digits against the theory with "
-                      "exponential weighing.",
-          estimate_seconds=estimate_seconds)
 def run(options: RunOptions) -> ExperimentOutput:
     from repdyn.experiments._fig4 import source_text
 

@@ -1,10 +1,9 @@
-"""Writing an experiment's outputs: JSON summaries, figures, trial tables and data."""
+"""Writing an experiment's outputs: JSON summaries and figures (trial data: ``_run_data``)."""
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,45 +43,3 @@ def save_figure(fig: Any, out: Path, stem: str) -> list[Path]:
     fig.savefig(paths[1], bbox_inches="tight")
     plt.close(fig)
     return paths
-
-
-def write_trial_data(
-    out: Path, results: Sequence[dict[str, Any]], configs: Sequence[Any], stem: str
-) -> list[Path]:
-    """One row per trial as CSV (pandas) and the trajectories as netCDF (xarray)."""
-    from repdyn.sweep import results_dataset, results_frame
-
-    out.mkdir(parents=True, exist_ok=True)
-    csv = out / f"{stem}.csv"
-    results_frame(list(results), list(configs)).to_csv(csv, index=False)
-    paths = [csv]
-    dataset = results_dataset(list(results), list(configs))
-    if dataset.sizes.get("epoch", 0):
-        nc = out / f"{stem}.nc"
-        # Strings and None do not fit netCDF3 attributes/variables: keep numbers.
-        numeric = dataset[[v for v in dataset.data_vars if dataset[v].dtype.kind in "biuf"]]
-        numeric = numeric.drop_vars(
-            [c for c in numeric.coords if numeric[c].dtype.kind not in "biuf"]
-        )
-        numeric.to_netcdf(nc, engine="scipy")
-        paths.append(nc)
-    return paths
-
-
-def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
-    """A plain fixed-width text table (numbers to 4 significant digits)."""
-
-    def cell(v: Any) -> str:
-        if isinstance(v, (float, np.floating)):
-            v = float(v)
-            return "nan" if math.isnan(v) else f"{v:.4g}"
-        return str(v)
-
-    cells = [[cell(r.get(c)) for c in columns] for r in rows]
-    widths = [
-        max(len(c), *(len(row[i]) for row in cells)) if cells else len(c)
-        for i, c in enumerate(columns)
-    ]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths))]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
-    return "\n".join(lines)

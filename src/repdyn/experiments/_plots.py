@@ -29,8 +29,7 @@ def dynamics_row(axes: Sequence[Any], result: dict[str, Any], *, color: str = "C
         theory = result.get(f"theory_{name}")
         if theory is not None:
             ax.plot(epochs, theory, color=color, lw=1.2, ls="--", alpha=0.9)
-        ax.set_title(dict(PANELS).get(name, name), fontsize=9)
-        ax.set_xlabel("epoch", fontsize=8)
-        ax.tick_params(labelsize=7)
+        ax.set_ylabel(dict(PANELS).get(name, name))
+        ax.set_xlabel("epoch")
         if name == "loss":
             ax.set_yscale("log")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,31 +90,144 @@ class ExperimentOutput:
 
 @dataclass(frozen=True)
 class Experiment:
-    """A named experiment of the paper."""
+    """A named experiment of the paper: what it reproduces, and the module that runs it.
+
+    Parameters
+    ----------
+    name : str
+        Name for ``repdyn reproduce NAME`` and :func:`repdyn.experiments.run`.
+    figure : str
+        The paper figure(s) it reproduces.
+    description : str
+        One sentence: what it trains and what it checks.
+    module : str
+        Module of :mod:`repdyn.experiments` (``"_fig2"``) whose ``run(options)``
+        returns an :class:`ExperimentOutput` and whose ``estimate_seconds(profile)``
+        gives a rough single-core run time. It is imported only to run, so
+        listing the registry never imports torch.
+    """
 
     name: str
     figure: str
     description: str
-    run: Callable[[RunOptions], ExperimentOutput]
-    estimate_seconds: Callable[[str], float] | None = None
+    module: str
+
+    def _module(self) -> Any:
+        return importlib.import_module(f"repdyn.experiments.{self.module}")
+
+    def run(self, options: RunOptions) -> ExperimentOutput:
+        """Run the experiment into ``options.out`` (figures, data) and return its output."""
+        return self._module().run(options)
+
+    def estimate_seconds(self, profile: str) -> float | None:
+        """Rough single-core seconds for ``profile``; None if the module gives no estimate."""
+        estimate = getattr(self._module(), "estimate_seconds", None)
+        return None if estimate is None else float(estimate(profile))
 
 
-EXPERIMENTS: dict[str, Experiment] = {}
-
-
-def register(name: str, *, figure: str, description: str, estimate_seconds=None):
-    """Decorator registering ``run(options) -> ExperimentOutput`` under ``name``."""
-
-    def wrap(run: Callable[[RunOptions], ExperimentOutput]):
-        if name in EXPERIMENTS:
-            raise ValueError(f"experiment {name!r} is registered twice")
-        EXPERIMENTS[name] = Experiment(name, figure, description, run, estimate_seconds)
-        return run
-
-    return wrap
+#: Every experiment, in the paper's figure order: the one list that ``repdyn
+#: list``, ``repdyn reproduce`` and :func:`repdyn.experiments.run` read. To add
+#: an experiment, write its module (``run`` and ``estimate_seconds``) and add
+#: an entry here.
+EXPERIMENTS: dict[str, Experiment] = {
+    e.name: e
+    for e in (
+        Experiment(
+            "fig2",
+            figure="Fig 2",
+            description=(
+                "Two-point dynamics (h, y, w) of every Table 1 architecture against the fitted "
+                "theory."
+            ),
+            module="_fig2",
+        ),
+        Experiment(
+            "fig3",
+            figure="Fig 3",
+            description=(
+                "Initial weight scale: plateau then drop at small init, immediate decay at "
+                "large init, and where the theory stops matching."
+            ),
+            module="_fig3",
+        ),
+        Experiment(
+            "fig4",
+            figure="Fig 4",
+            description=(
+                "MNIST: the first 0 and first 1 tracked during minibatch training, fitted by "
+                "the theory."
+            ),
+            module="_fig4",
+        ),
+        Experiment(
+            "fig5",
+            figure="Fig 5",
+            description=(
+                "Final representational distance: h_inf predicted from averaged fitted rates "
+                "against the measured final h over a 5 x 5 grid of input and target distances."
+            ),
+            module="_fig5",
+        ),
+        Experiment(
+            "fig6",
+            figure="Fig 6",
+            description=(
+                "XOR: same-target representations merge at small init, not at large init; the "
+                "2-layer network merges one pair."
+            ),
+            module="_fig6",
+        ),
+        Experiment(
+            "fig8",
+            figure="Figs 7, 8, 12",
+            description=(
+                "Context task: each context collapses along its irrelevant feature at low init, "
+                "onto one line at very low init, and keeps its square at high init."
+            ),
+            module="_fig8",
+        ),
+        Experiment(
+            "fig9",
+            figure="Fig 9",
+            description=(
+                "MNIST: the hidden-layer distance matrix of 100 digits against the theory with "
+                "exponential weighing."
+            ),
+            module="_fig9",
+        ),
+        Experiment(
+            "fig10",
+            figure="Fig 10",
+            description=(
+                "Depth: the theory fitted at every hidden layer of the default network (fit "
+                "error and effective learning rates per layer)."
+            ),
+            module="_fig10",
+        ),
+        Experiment(
+            "fig11",
+            figure="Fig 11 (C.1)",
+            description=(
+                "Loss curves: the theory's loss with a fitted eta_m against the network's "
+                "training loss, every Table 1 network."
+            ),
+            module="_fig11",
+        ),
+        Experiment(
+            "adam",
+            figure="Figs 13-16",
+            description=(
+                "Adam instead of SGD: the two-point dynamics against the fitted theory, and the "
+                "final distance predicted from averaged rates over the 5 x 5 grid."
+            ),
+            module="_adam",
+        ),
+    )
+}
 
 
 def get(name: str) -> Experiment:
+    """The experiment called ``name``; a ValueError listing the names if there is none."""
     try:
         return EXPERIMENTS[name]
     except KeyError:

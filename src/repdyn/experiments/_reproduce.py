@@ -9,25 +9,95 @@ from pathlib import Path
 from typing import Any
 
 from repdyn.experiments._outputs import write_json
-from repdyn.experiments._registry import EXPERIMENTS, ExperimentOutput, RunOptions, get
-
-
-def load_experiments() -> dict[str, Any]:
-    """Import every experiment module so that it registers itself; return the registry."""
-    import repdyn.experiments._all  # noqa: F401  (registration happens on import)
-
-    return EXPERIMENTS
+from repdyn.experiments._registry import (
+    EXPERIMENTS,
+    Experiment,
+    ExperimentOutput,
+    RunOptions,
+    get,
+)
 
 
 def estimate_seconds(names: Sequence[str], profile: str, workers: int) -> float | None:
     """Wall-clock estimate for running ``names`` with ``workers`` parallel workers; None if unknown."""
     total = 0.0
     for name in names:
-        exp = get(name)
-        if exp.estimate_seconds is None:
+        seconds = get(name).estimate_seconds(profile)
+        if seconds is None:
             return None
-        total += exp.estimate_seconds(profile)
+        total += seconds
     return total / max(workers, 1)
+
+
+#: Default output directory of :func:`run` (one folder per experiment below it).
+DEFAULT_OUT = Path("results/reproduce")
+
+
+def run(
+    name: str, profile: str = "quick", out: str | Path | None = None, **options: Any
+) -> ExperimentOutput:
+    """Run one experiment of :data:`EXPERIMENTS`, as ``repdyn reproduce NAME`` does.
+
+    Parameters
+    ----------
+    name : str
+        An experiment name (``repdyn list`` shows them), e.g. ``"fig6"``.
+    profile : {"smoke", "quick", "paper"}, default "quick"
+        ``smoke`` runs the code at a tiny scale (its numbers test the code, not
+        the theory); ``quick`` a reduced scale for 2 CPU cores; ``paper`` the
+        paper's settings.
+    out : str or Path, optional
+        Where figures, data and ``summary.json`` go; default
+        ``results/reproduce/<name>``.
+    **options
+        Any other field of :class:`RunOptions`: ``cache`` (default ``out/cache``),
+        ``executor``, ``workers``, ``scheduler``, ``device``, ``progress``,
+        ``batch_trials``.
+
+    Returns
+    -------
+    ExperimentOutput
+        ``summary`` (what ``summary.json`` holds), ``claims``, ``figures`` (paths)
+        and ``counts``; :func:`repdyn.load_run` reads ``out`` back.
+
+    Examples
+    --------
+    >>> from repdyn import experiments
+    >>> output = experiments.run("fig6", profile="smoke", out="results/fig6")  # doctest: +SKIP
+    >>> [(c.claim, c.holds) for c in output.claims]                             # doctest: +SKIP
+    """
+    exp = get(name)
+    out = DEFAULT_OUT / name if out is None else Path(out)
+    options.setdefault("cache", out / "cache")
+    return run_experiment(exp, RunOptions(profile=profile, out=out, **options))
+
+
+def run_experiment(exp: Experiment, options: RunOptions) -> ExperimentOutput:
+    """Run ``exp`` into ``options.out`` and write its ``summary.json``; return its output."""
+    start = time.perf_counter()
+    output = exp.run(options)
+    seconds = time.perf_counter() - start
+    output.summary = {
+        "experiment": exp.name,
+        "figure": exp.figure,
+        "description": exp.description,
+        "profile": options.profile,
+        **({"note": SMOKE_NOTE} if options.profile == "smoke" else {}),
+        "seconds": seconds,
+        "counts": output.counts,
+        "claims": [c.to_dict() for c in output.claims],
+        "figures": [str(p.relative_to(options.out)) for p in output.figures],
+        **output.summary,
+    }
+    write_json(options.out / "summary.json", output.summary)
+    return output
+
+
+#: What a smoke run's report and summaries say first.
+SMOKE_NOTE = (
+    "Smoke profile: tiny networks and few epochs that test the code end to end. Its numbers "
+    "test the code, not the theory: claims that fail here say nothing about the paper."
+)
 
 
 def reproduce(names: Sequence[str] | None, options: RunOptions) -> dict[str, ExperimentOutput]:
@@ -39,33 +109,14 @@ def reproduce(names: Sequence[str] | None, options: RunOptions) -> dict[str, Exp
     Trials are cached in ``options.cache`` (default ``options.out / "cache"``),
     so a rerun with nothing changed only redraws.
     """
-    registry = load_experiments()
-    names = list(names) if names else list(registry)
-    for name in names:
-        get(name)  # unknown names fail before anything runs
+    names = list(names) if names else list(EXPERIMENTS)
+    experiments = [get(name) for name in names]  # unknown names fail before anything runs
     cache = options.cache or options.out / "cache"
     outputs: dict[str, ExperimentOutput] = {}
-    for name in names:
-        exp = registry[name]
-        exp_options = replace(options, out=options.out / name, cache=cache)
-        start = time.perf_counter()
-        output = exp.run(exp_options)
-        seconds = time.perf_counter() - start
-        write_json(
-            exp_options.out / "summary.json",
-            {
-                "experiment": name,
-                "figure": exp.figure,
-                "description": exp.description,
-                "profile": options.profile,
-                "seconds": seconds,
-                "counts": output.counts,
-                "claims": [c.to_dict() for c in output.claims],
-                "figures": [str(p.relative_to(exp_options.out)) for p in output.figures],
-                **output.summary,
-            },
+    for exp in experiments:
+        outputs[exp.name] = run_experiment(
+            exp, replace(options, out=options.out / exp.name, cache=cache)
         )
-        outputs[name] = output
     write_report(options.out, outputs, options.profile)
     return outputs
 
@@ -87,6 +138,7 @@ def write_report(out: Path, outputs: dict[str, ExperimentOutput], profile: str) 
         "",
         f"{held} of {total} claims hold.",
         "",
+        *([f"> **{SMOKE_NOTE}**", ""] if profile == "smoke" else []),
         "## Claims",
         "",
         "| experiment | claim | metric | measured | threshold | holds |",
@@ -112,6 +164,11 @@ def write_report(out: Path, outputs: dict[str, ExperimentOutput], profile: str) 
     body = [
         f"<h1>repdyn reproduction report (profile: {html.escape(profile)})</h1>",
         f"<p>{held} of {total} claims hold.</p>",
+        *(
+            [f"<p style='background:#ffd;padding:6px'><b>{html.escape(SMOKE_NOTE)}</b></p>"]
+            if profile == "smoke"
+            else []
+        ),
         "<table border=1 cellpadding=4>",
         "<tr><th>experiment</th><th>claim</th><th>metric</th><th>measured</th><th>threshold</th><th>holds</th></tr>",
     ]

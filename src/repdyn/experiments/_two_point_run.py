@@ -106,6 +106,52 @@ def sweep_trials(configs: Sequence[TwoPointConfig], options: RunOptions) -> list
     """Run (or load from the cache) every trial one by one with ``run_sweep``; config order."""
     return options.sweep(two_point_trial, configs)
 
+def run_two_point(
+    configs: Sequence[TwoPointConfig], options: RunOptions, *, stem: str = "trials"
+) -> ExperimentOutput:
+    """Run (or load from the cache) two-point trials and write what ``repdyn run two-point`` writes.
+
+    Parameters
+    ----------
+    configs : sequence of TwoPointConfig
+        The trials, in the order of the table and the figure.
+    options : RunOptions
+        Where to write (``options.out``) and how to run; ``options.cache``
+        defaults to ``options.out / "cache"``.
+    stem : str, default "trials"
+        Name of the data files: ``<stem>.nc`` and ``<stem>.csv``.
+
+    Returns
+    -------
+    ExperimentOutput
+        ``summary`` (also written to ``summary.json``: per-trial records and the
+        files written), no claims, ``figures`` (the dynamics of every trial)
+        and status ``counts``. :func:`repdyn.load_run` reads ``options.out`` back.
+    """
+    from dataclasses import replace
+
+    from repdyn.experiments._outputs import write_json
+    from repdyn.experiments._run_data import write_trial_data
+
+    configs = list(configs)
+    if not configs:
+        raise ValueError("configs is empty; pass at least one TwoPointConfig")
+    if options.cache is None:
+        options = replace(options, cache=options.out / "cache")
+    results = run_trials(configs, options)
+    files = write_trial_data(options.out, results, configs, stem)
+    figures = draw_dynamics(seed_groups(configs, results), options.out, "dynamics")
+    summary = {
+        "experiment": "two-point",
+        "archs": sorted({c.arch.name for c in configs}),
+        "counts": status_counts(results),
+        "trials": [trial_summary(c, r) for c, r in zip(configs, results)],
+        "files": [str(p.relative_to(options.out)) for p in files + figures],
+    }
+    write_json(options.out / "summary.json", summary)
+    return ExperimentOutput(summary=summary, claims=[], figures=figures, counts=summary["counts"])
+
+
 def trial_summary(config: TwoPointConfig, result: dict[str, Any]) -> dict[str, Any]:
     """The JSON record of one trial: identity, rates, R^2 per variable, distances, status."""
     record: dict[str, Any] = {"arch": config.arch.name, "seed": config.seed, "dx2": config.dx2, "dy2": config.dy2}
@@ -125,23 +171,59 @@ def status_counts(results: Sequence[dict[str, Any]]) -> dict[str, int]:
     return counts
 
 
-def draw_dynamics(groups: dict[str, list[dict[str, Any]]], out: Path, stem: str, *, max_trials: int = 3,
-                  panels: Sequence[str] = ("h", "y", "w", "loss"), title: str | None = None) -> list[Path]:
-    """One row per group (architecture), one column per panel; network solid, theory dashed."""
+def seed_groups(configs: Sequence[TwoPointConfig],
+                results: Sequence[dict[str, Any]]) -> dict[str, list[tuple[int, dict[str, Any]]]]:
+    """``(seed, result)`` pairs grouped by architecture name, in first-seen order (for figures)."""
+    groups: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    for config, result in zip(configs, results):
+        groups.setdefault(config.arch.name, []).append((config.seed, result))
+    return groups
+
+
+#: Most seeds named one by one in a row's legend; more are named as a range.
+LEGEND_SEEDS = 8
+
+
+def shown_text(shown: int, total: int, drawable: int) -> str:
+    """What a row of a dynamics figure says about its trials: how many are drawn and why not all."""
+    if shown == total:
+        return f"{total} trial{'s' if total != 1 else ''}"
+    text = f"{shown} of {total} trials shown"
+    if drawable < total:
+        text += f" ({total - drawable} without measurements)"
+    return text
+
+
+def draw_dynamics(groups: dict[str, list[tuple[int, dict[str, Any]]]], out: Path, stem: str, *,
+                  max_trials: int | None = None, panels: Sequence[str] = ("h", "y", "w", "loss"),
+                  title: str | None = None) -> list[Path]:
+    """One row per group (architecture), one column per panel; network solid, theory dashed.
+
+    Every trial with measurements is drawn (the first ``max_trials`` if
+    given), one colour per seed, named in the row's legend; the row's title
+    says how many trials it shows when that is not all of them.
+    """
     from repdyn.experiments._outputs import save_figure
     from repdyn.experiments._plots import dynamics_row, figure_grid
 
-    fig, axes = figure_grid(len(groups), len(panels), height=2.0)
-    for row, (name, results) in zip(axes, groups.items()):
-        shown = [r for r in results if "epochs" in r][:max_trials]
-        for i, result in enumerate(shown):
-            dynamics_row(row, result, color=f"C{i}", panels=panels)
+    fig, axes = figure_grid(len(groups), len(panels), height=2.2)
+    for row, (name, trials) in zip(axes, groups.items()):
+        drawable = [(seed, r) for seed, r in trials if "epochs" in r]
+        shown = drawable if max_trials is None else drawable[:max_trials]
+        for i, (seed, result) in enumerate(shown):
+            dynamics_row(row, result, color=f"C{i % 10}", label=f"seed {seed}", panels=panels)
         if not shown:
             row[0].text(0.5, 0.5, "no finished trial", ha="center", va="center", transform=row[0].transAxes)
-        row[0].set_ylabel(name, fontsize=9)
+        row[0].set_title(f"{name}: {shown_text(len(shown), len(trials), len(drawable))}", loc="left")
+        if 0 < len(shown) <= LEGEND_SEEDS:
+            row[-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+        elif shown:
+            seeds = [seed for seed, _ in shown]
+            row[-1].text(1.04, 1.0, f"seeds {min(seeds)}-{max(seeds)}", transform=row[-1].transAxes,
+                         va="top")
     fig.tight_layout()
     # Above the top row (tight_layout leaves no room for it; the saved bbox grows to fit).
-    fig.suptitle(title or "network (solid) against fitted theory (dashed)", fontsize=10,
+    fig.suptitle(title or "network (solid) against fitted theory (dashed)",
                  y=1.0 + 0.15 / fig.get_figheight())
     return save_figure(fig, out, stem)
 
@@ -297,7 +379,7 @@ class NetworkRun:
 
     def output(self, out: Path, claims: list[Claim], figures: list[Path]) -> ExperimentOutput:
         """Write the trial data and return the experiment's output (summary: settings, table, trials)."""
-        from repdyn.experiments._outputs import write_trial_data
+        from repdyn.experiments._run_data import write_trial_data
 
         write_trial_data(out, self.results, self.configs, "trials")
         return ExperimentOutput(

@@ -37,22 +37,41 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:
+#: Joins the names of nested config fields (``opt`` and ``lr`` give ``opt_lr``): a
+#: valid Python name, so xarray's attribute access and pandas' ``df.opt_lr`` reach it.
+SEPARATOR = "_"
+
+
+def _flatten(value: Any, prefix: str, out: dict[str, Any], paths: dict[str, str]) -> None:
     if isinstance(value, dict):
         for k in sorted(value):
-            _flatten(value[k], f"{prefix}.{k}" if prefix else k, out)
-    else:
-        out[prefix or "config"] = value
+            _flatten(value[k], f"{prefix}.{k}" if prefix else k, out, paths)
+        return
+    path = prefix or "config"
+    name = path.replace(".", SEPARATOR)
+    if name in paths:
+        raise ValueError(
+            f"config fields {paths[name]!r} and {path!r} both flatten to the column {name!r}; "
+            "rename one of them"
+        )
+    paths[name] = path
+    out[name] = value
 
 
 def flatten_config(config: Any) -> dict[str, Any]:
-    """A config as one level of dotted names: ``{"opt.lr": 0.1, "widths": (20, 500)}``.
+    """A config as one level of names: ``{"opt_lr": 0.1, "widths": (20, 500)}``.
 
-    Accepts a config object or its canonical form (as a store keeps it). The
-    dataclass name is dropped; lists become tuples; NaN/inf become floats again.
+    Nested fields are joined with ``_`` (``opt.lr`` becomes ``opt_lr``). Accepts
+    a config object or its canonical form (as a store keeps it). The dataclass
+    name is dropped; lists become tuples; NaN/inf become floats again.
+
+    Raises
+    ------
+    ValueError
+        If two fields flatten to the same name (``opt.lr`` and ``opt_lr``).
     """
     out: dict[str, Any] = {}
-    _flatten(_plain(canonical_value(config)), "", out)
+    _flatten(_plain(canonical_value(config)), "", out, {})
     return out
 
 
@@ -110,7 +129,7 @@ def _columns(
     for flat in flat_configs:
         config_cols.update(dict.fromkeys(flat or ()))
     taken = set(config_cols) | reserved
-    return list(config_cols), {n: f"result.{n}" if n in taken else n for n in names}
+    return list(config_cols), {n: f"result{SEPARATOR}{n}" if n in taken else n for n in names}
 
 
 def results_frame(
@@ -133,10 +152,10 @@ def results_frame(
     Returns
     -------
     pandas.DataFrame
-        Config fields flattened with dotted names (``opt.lr``; tuples stay
-        tuples), then scalar result fields; array fields are left out (see
+        Config fields flattened (``opt_lr``, see :func:`flatten_config`; tuples
+        stay tuples), then scalar result fields; array fields are left out (see
         :func:`results_dataset`). A result field whose name is also a config
-        column is named ``result.<name>``.
+        column is named ``result_<name>``.
     """
     import pandas as pd
 
@@ -166,40 +185,103 @@ def _column_values(values: list[Any]) -> np.ndarray:
     return np.asarray(values)
 
 
+def _array_dims(
+    name: str, arrays: list[np.ndarray], dim: str, dims: Mapping[str, Sequence[str]]
+) -> tuple[str, ...]:
+    """Dimension names (after ``trial``) of array field ``name``; one rule for every field."""
+    ndims = {a.ndim for a in arrays}
+    if len(ndims) > 1:
+        raise ValueError(
+            f"array field {name!r} has {sorted(ndims)} dimensions in different trials; one "
+            "dataset variable needs the same number in every trial"
+        )
+    ndim = ndims.pop()
+    if name in dims:
+        named = tuple(dims[name])
+        if len(named) != ndim or not all(isinstance(d, str) and d for d in named):
+            raise ValueError(
+                f"dims[{name!r}] must name {ndim} dimension(s) of the field's arrays; got {named!r}"
+            )
+        if "trial" in named:
+            raise ValueError(f"dims[{name!r}] must not use 'trial' (the first dimension of all)")
+        return named
+    if ndim == 1:
+        return (dim,)
+    return tuple(f"{name}_dim{i}" for i in range(ndim))
+
+
+def _stack(arrays: list[np.ndarray | None], shape: tuple[int, ...]) -> np.ndarray:
+    """Trials' arrays in one block of ``(trial, *shape)``, padded at the end of every axis.
+
+    Numbers are padded with NaN (int and bool become float64 when padding is
+    needed), strings with ``""``.
+    """
+    present = [a for a in arrays if a is not None]
+    dtype = np.result_type(*present)
+    padded = len(present) < len(arrays) or any(a.shape != shape for a in present)
+    if dtype.kind in "US":
+        fill: Any = ""
+    elif dtype.kind in "fc":
+        fill = np.nan
+    elif padded:
+        dtype, fill = np.dtype(np.float64), np.nan
+    else:
+        fill = 0
+    block = np.full((len(arrays), *shape), fill, dtype=dtype)
+    for i, arr in enumerate(arrays):
+        if arr is not None:
+            block[(i, *(slice(0, n) for n in arr.shape))] = arr
+    return block
+
+
 def results_dataset(
     results: Any,
     configs: Sequence[Any] | None = None,
     *,
     array_fields: Sequence[str] | None = None,
     dim: str = "epoch",
+    dims: Mapping[str, Sequence[str]] | None = None,
     fn: Callable[..., Any] | None = None,
 ) -> Any:
-    """An xarray Dataset of trajectories: 1-D array fields as variables over (trial, ``dim``).
+    """An xarray Dataset of trajectories: array fields as variables over ``trial`` and their axes.
 
     Parameters
     ----------
     results, configs, fn
         As in :func:`results_frame`.
     array_fields : sequence of str, optional
-        Which 1-D numeric array fields to include; default all of them.
+        Which numeric or string array fields to include; default all of them.
     dim : str, default "epoch"
-        Name of the second dimension; its coordinate is the index 0, 1, ...
-        along the arrays.
+        Dimension of 1-D array fields not named in ``dims``; its coordinate
+        is the index 0, 1, ... along the arrays.
+    dims : mapping of str to sequence of str, optional
+        Dimension names of an array field's axes, e.g.
+        ``{"h_layers": ("layer", "epoch"), "r2_layers": ("layer", "variable")}``.
+        A field not named here gets ``(dim,)`` if 1-D and ``("<field>_dim0",
+        "<field>_dim1", ...)`` otherwise, so no array is ever dropped.
 
     Returns
     -------
     xarray.Dataset
-        Array fields with dims ``("trial", dim)``; scalar result fields as
-        variables over ``trial``; config fields (dotted names) as coordinates
-        over ``trial``. All chosen fields share ``dim``: arrays shorter than the
+        Each array field with dims ``("trial", *its dims)``; scalar result
+        fields as variables over ``trial``; config fields (flattened names, see
+        :func:`flatten_config`) as coordinates over ``trial``. Fields sharing a
+        dimension are padded to its longest length: arrays shorter than the
         longest (a run that diverged early) and trials without the field (an
-        error record) are padded with NaN at the end, and an integer or bool
-        field that needs padding becomes float64.
+        error record) are padded at the end with NaN (``""`` for strings), and
+        an integer or bool field that needs padding becomes float64.
+
+    Raises
+    ------
+    ValueError
+        For a bad ``dim``, ``dims`` or ``array_fields``, or an array field whose
+        number of dimensions differs between trials.
     """
     import xarray as xr
 
     if not isinstance(dim, str) or not dim or dim == "trial":
         raise ValueError(f"dim must be a non-empty name other than 'trial'; got {dim!r}")
+    dims = dict(dims or {})
     flat_configs, found = _gather(results, configs, fn, arrays=True)
     available: dict[str, None] = {}
     for r in found:
@@ -207,7 +289,7 @@ def results_dataset(
             {
                 k: None
                 for k, v in r.items()
-                if isinstance(v, np.ndarray) and v.ndim == 1 and v.dtype.kind in "biufc"
+                if isinstance(v, np.ndarray) and v.dtype.kind in "biufcUS"
             }
         )
     if array_fields is None:
@@ -215,44 +297,40 @@ def results_dataset(
     else:
         fields = list(array_fields)
         for name in fields:
-            shapes = {r[name].shape for r in found if isinstance(r.get(name), np.ndarray)}
-            if not shapes:
-                raise ValueError(
-                    f"array_fields names {name!r}, which no result holds as an array; available "
-                    f"1-D numeric fields: {sorted(available) or 'none'}"
-                )
             if name not in available:
                 raise ValueError(
-                    f"array field {name!r} has shape(s) {sorted(shapes)}; results_dataset takes 1-D "
-                    "numeric arrays (leave it out of array_fields)"
+                    f"array_fields names {name!r}, which no result holds as a numeric or string "
+                    f"array; available: {sorted(available) or 'none'}"
                 )
     scalar_names: dict[str, None] = {}
     for r in found:
         scalar_names.update({k: None for k, v in r.items() if not isinstance(v, np.ndarray)})
     config_cols, renamed = _columns(flat_configs, fields + list(scalar_names), {"trial", dim})
 
-    n = len(found)
-    length = max(
-        (r[f].shape[0] for r in found for f in fields if isinstance(r.get(f), np.ndarray)),
-        default=0,
-    )
-    data_vars: dict[str, Any] = {}
-    for name in fields:
-        present = [r[name] for r in found if isinstance(r.get(name), np.ndarray)]
-        dtype = np.result_type(*present)
-        padded = len(present) < n or any(a.shape[0] < length for a in present)
-        if padded and dtype.kind not in "fc":
-            dtype = np.dtype(np.float64)
-        block = np.full((n, length), np.nan if dtype.kind in "fc" else 0, dtype=dtype)
-        for i, r in enumerate(found):
+    field_dims = {
+        name: _array_dims(
+            name, [r[name] for r in found if isinstance(r.get(name), np.ndarray)], dim, dims
+        )
+        for name in fields
+    }
+    sizes: dict[str, int] = {}
+    for name, names in field_dims.items():
+        for r in found:
             arr = r.get(name)
             if isinstance(arr, np.ndarray):
-                block[i, : arr.shape[0]] = arr
-        data_vars[renamed[name]] = (("trial", dim), block)
+                for d, n in zip(names, arr.shape):
+                    sizes[d] = max(sizes.get(d, 0), n)
+    sizes.setdefault(dim, 0)
+    n = len(found)
+    data_vars: dict[str, Any] = {}
+    for name in fields:
+        shape = tuple(sizes[d] for d in field_dims[name])
+        arrays = [r[name] if isinstance(r.get(name), np.ndarray) else None for r in found]
+        data_vars[renamed[name]] = (("trial", *field_dims[name]), _stack(arrays, shape))
     for name in scalar_names:
         data_vars[renamed[name]] = ("trial", _column_values([r.get(name) for r in found]))
-    coords: dict[str, Any] = {"trial": np.arange(n), dim: np.arange(length)}
+    coords: dict[str, Any] = {"trial": np.arange(n), dim: np.arange(sizes[dim])}
     for col in config_cols:
-        key = f"config.{col}" if col in ("trial", dim) else col
+        key = f"config{SEPARATOR}{col}" if col in ("trial", dim) else col
         coords[key] = ("trial", _column_values([(flat or {}).get(col) for flat in flat_configs]))
     return xr.Dataset(data_vars, coords=coords)

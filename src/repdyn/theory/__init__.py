@@ -1,6 +1,8 @@
 """The effective theory of two-point representation learning dynamics.
 
-Pure numpy/scipy (importing this module never imports torch). The formulas are
+Pure numpy/scipy (importing this module never imports torch, and imports
+``scipy.integrate`` and ``scipy.optimize``, about 0.4 s, only inside the
+functions that use them). The formulas are
 those of ``docs/theory.md``: variables ``h = ||dh||^2``, ``y = ||dyhat||^2`` and
 ``w = y - dy . dyhat`` evolve under two effective learning rates ``eta_h`` and
 ``eta_y``; the loss adds a third, ``eta_m``.

@@ -35,8 +35,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.integrate import cumulative_trapezoid
-from scipy.optimize import least_squares
 
 from repdyn.theory import _validate as check
 from repdyn.theory._fixed_point import final_distance
@@ -386,6 +384,7 @@ def initial_guess(
     if not (np.isfinite(k) and k > 0):
         k = 1.0 / max(float(np.max(np.abs(h))), np.finfo(float).tiny)
 
+    from scipy.integrate import cumulative_trapezoid
     integral = cumulative_trapezoid(w, t, initial=0.0)
     eta_h = _slope(-dx2 * integral, h - h0)
     if not (np.isfinite(eta_h) and eta_h > 0):
@@ -634,6 +633,7 @@ def _optimise(problem: _TrajectoryProblem, theta0: FloatArray, max_nfev: int) ->
     problem.residuals(theta0)
     if problem.failure:
         return theta0, False, f"the solver failed at the starting rates: {problem.failure}"
+    from scipy.optimize import least_squares
     opt = least_squares(
         problem.residuals,
         theta0,
@@ -733,6 +733,7 @@ def _fit_eta_m(
         eta_m = _exp(theta[0])
         return (-m0 * eta_m * tau * np.exp(-2.0 * eta_m * tau) / scale)[:, None]
 
+    from scipy.optimize import least_squares
     opt = least_squares(residuals, [np.log(0.5 / tau_e)], jac=jacobian)
     return float(np.exp(opt.x[0])), m0, ""
 

@@ -46,7 +46,6 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.integrate import solve_ivp
 
 from repdyn.theory._pairwise import _points, _scalar_rate, squared_distances
 from repdyn.theory._system import SolverError
@@ -313,6 +312,7 @@ def _flow(
         # LSODA switches to a stiff method once the fitted directions relax
         # much faster than the slow kernel directions still moving.
         # Only the end state is kept (t_eval): storing every step costs memory.
+        from scipy.integrate import solve_ivp
         sol = solve_ivp(
             velocity,
             (t, t + window),

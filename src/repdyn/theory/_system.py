@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.integrate import solve_ivp
 
 from repdyn.theory import _validate as check
 from repdyn.theory._fixed_point import final_distance
@@ -173,6 +172,7 @@ def solve(
         r = c + k * s * s
         return np.concatenate([0.5 * a * (p - s * r), 0.5 * eta_y * s * (dy2 - s * p)])
 
+    from scipy.integrate import solve_ivp
     sol = solve_ivp(
         field, (t[0], t[-1]), np.concatenate([s0, p0]), method=method, t_eval=t, rtol=rtol, atol=atol
     )
