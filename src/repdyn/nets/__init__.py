@@ -11,7 +11,13 @@
 See ``docs/architectures.md`` for the exact structure of every variant.
 """
 
-from repdyn.nets._network import Block, Network, build_network, make_activation
+from repdyn.nets._network import (
+    Block,
+    Network,
+    build_network,
+    make_activation,
+    tracked_layer_index,
+)
 from repdyn.nets._optim import make_optimizer
 from repdyn.nets._registry import ARCHITECTURES, TABLE1, TABLE2, get_architecture
 from repdyn.nets._spec import NONLINEARITIES, OPTIMIZERS, VARIANTS, ArchSpec
@@ -30,4 +36,5 @@ __all__ = [
     "get_architecture",
     "make_activation",
     "make_optimizer",
+    "tracked_layer_index",
 ]
