@@ -32,7 +32,14 @@ from repdyn.experiments._fig10 import depth_claims, spearman
 from repdyn.experiments._fig11 import loss_claims
 from repdyn.experiments._reproduce import reproduce
 from repdyn.experiments._two_point import TwoPointConfig
-from repdyn.experiments._two_point_run import SCALES, TwoPointScale, min_r2, theory_r2
+from repdyn.nets import get_architecture
+from repdyn.experiments._two_point_run import (
+    GRID_SCALES,
+    NETWORK_SCALES,
+    TwoPointScale,
+    min_r2,
+    theory_r2,
+)
 from repdyn.theory import solve
 
 torch.set_num_threads(1)
@@ -234,9 +241,12 @@ def test_configs_validate() -> None:
         TwoPointScale(max_units=0)
     with pytest.raises(ValueError, match="dx_norms"):
         FinalDistanceSettings(networks=("default",), fit_trials=1, dx_norms=(0.0,), dy_norms=(0.0,),
-                              scale=SCALES["smoke"])
-    assert SCALES["quick"].arch("narrow").units == 50 and SCALES["quick"].arch("default").units == 100
-    assert SCALES["paper"].arch("default").units == 500
+                              scale=GRID_SCALES["smoke"])
+    assert GRID_SCALES["quick"].arch("narrow").units == 50 and GRID_SCALES["quick"].arch("default").units == 100
+    assert GRID_SCALES["paper"].arch("default").units == 500
+    # The headline experiments run Table 1 exactly in quick.
+    for name in ("default", "narrow", "convolution", "dropout"):
+        assert NETWORK_SCALES["quick"].arch(name) == get_architecture(name)
     assert grid_threshold(1.0) == pytest.approx(2 * grid_threshold(0.5))
     assert grid_threshold(0.0) == grid_threshold(0.0625) > 0
 
@@ -269,7 +279,7 @@ def test_train_pair_fast_path_matches_autograd() -> None:
 def test_early_stop_records_the_state_reached() -> None:
     from repdyn.experiments._two_point import two_point_trial
 
-    spec = SCALES["smoke"].arch("shallow").replace(epochs=3000, lr=0.05)
+    spec = GRID_SCALES["smoke"].arch("shallow").replace(epochs=3000, lr=0.05)
     result = two_point_trial(TwoPointConfig(arch=spec, dx2=1.0, dy2=0.5, loss_threshold=0.05, fit=False,
                                             stop_when_converged=True))
     assert result["status"] == "converged" and 0 < result["stop_epoch"] < 3000

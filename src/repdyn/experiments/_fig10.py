@@ -13,7 +13,7 @@ from repdyn.experiments._outputs import save_figure, write_trial_data
 from repdyn.experiments._registry import ExperimentOutput, RunOptions, register
 from repdyn.experiments._two_point import TwoPointConfig
 from repdyn.experiments._two_point_run import (
-    SCALES,
+    NETWORK_SCALES,
     TwoPointScale,
     estimate_trial_seconds,
     failed,
@@ -61,9 +61,9 @@ class DepthSettings:
 
 #: The paper fits one run per layer; quick keeps one, paper takes 5 for a median.
 SETTINGS = {
-    "smoke": DepthSettings(network="default", trials=1, scale=SCALES["smoke"]),
-    "quick": DepthSettings(network="default", trials=1, scale=SCALES["quick"]),
-    "paper": DepthSettings(network="default", trials=5, scale=SCALES["paper"]),
+    "smoke": DepthSettings(network="default", trials=1, scale=NETWORK_SCALES["smoke"]),
+    "quick": DepthSettings(network="default", trials=1, scale=NETWORK_SCALES["quick"]),
+    "paper": DepthSettings(network="default", trials=5, scale=NETWORK_SCALES["paper"]),
 }
 
 

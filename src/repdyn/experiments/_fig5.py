@@ -23,7 +23,7 @@ from repdyn.experiments._two_point import DEFAULT_LOSS_THRESHOLD, TwoPointConfig
 from repdyn.experiments._two_point_run import (
     ARCHITECTURE_ROWS,
     INIT_ROWS,
-    SCALES,
+    GRID_SCALES,
     TwoPointScale,
     estimate_trial_seconds,
     failed,
@@ -124,11 +124,11 @@ _PAPER_GRID = {"dx_norms": tuple(np.linspace(0.5, 1.5, 5).tolist()),
 #: network, 50 rate-fitting trials, the 5 x 5 grid.
 SETTINGS = {
     "smoke": FinalDistanceSettings(networks=("default",), fit_trials=1, dx_norms=(0.5, 1.5),
-                                   dy_norms=(0.0, 1.0), scale=SCALES["smoke"]),
+                                   dy_norms=(0.0, 1.0), scale=GRID_SCALES["smoke"]),
     "quick": FinalDistanceSettings(networks=("default", "tanh", "shallow"), fit_trials=3,
-                                   scale=SCALES["quick"], **_PAPER_GRID),
+                                   scale=GRID_SCALES["quick"], **_PAPER_GRID),
     "paper": FinalDistanceSettings(networks=ARCHITECTURE_ROWS + INIT_ROWS, fit_trials=50,
-                                   scale=SCALES["paper"], **_PAPER_GRID),
+                                   scale=GRID_SCALES["paper"], **_PAPER_GRID),
 }
 
 

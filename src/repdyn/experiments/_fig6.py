@@ -28,7 +28,7 @@ from repdyn.experiments._dataset_training import (
 from repdyn.experiments._registry import ExperimentOutput, RunOptions, register
 from repdyn.experiments._two_point import TwoPointConfig
 from repdyn.experiments._two_point_run import (
-    SCALES,
+    GRID_SCALES,
     TwoPointScale,
     estimate_trial_seconds,
     median_or_nan,
@@ -119,12 +119,12 @@ SETTINGS = {
                          {"units": 16, "hidden_layers": 4, "epochs": 60},
                          {"units": 16, "hidden_layers": 4, "epochs": 60},
                          {"units": 16, "epochs": 200}),
-        seeds=1, rate_scale=SCALES["smoke"], rate_trials=1),
+        seeds=1, rate_scale=GRID_SCALES["smoke"], rate_trials=1),
     "quick": XorSettings(
         networks=_table2({"units": 100}, {"units": 100}, {"units": 100},
                          {"units": 100, "epochs": 5000}),
-        seeds=3, rate_scale=SCALES["quick"], rate_trials=3),
-    "paper": XorSettings(networks=_table2({}, {}, {}, {}), seeds=3, rate_scale=SCALES["paper"], rate_trials=50),
+        seeds=3, rate_scale=GRID_SCALES["quick"], rate_trials=3),
+    "paper": XorSettings(networks=_table2({}, {}, {}, {}), seeds=3, rate_scale=GRID_SCALES["paper"], rate_trials=50),
 }
 
 

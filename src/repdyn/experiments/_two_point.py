@@ -141,8 +141,9 @@ def two_point_trial(config: TwoPointConfig) -> dict[str, Any]:
     (NaN after a divergence). With ``all_layers``: ``h_layers`` (L, T) and the
     per-layer fits ``eta_h_layers``, ``eta_y_layers``, ``r2_layers`` (L, 3).
     Scalars: ``status``, ``seconds`` (training only), the fitted rates, ``r2_*``,
-    the initial state ``h0``, ``y0``, ``w0``, ``m0``, measured ``h_final`` and
-    predicted ``h_inf``, ``stop_epoch`` and ``converged_epoch`` (-1 if never).
+    the initial state ``h0``, ``y0``, ``w0``, ``m0``, measured ``h_final``,
+    predicted ``h_inf`` and the rich limit ``a_low`` (a baseline that ignores
+    the initial state; ``h0`` is the "no change" baseline), ``stop_epoch`` and ``converged_epoch`` (-1 if never).
     Without ``config.fit`` the fitted fields are NaN and the theory arrays absent.
     """
     from repdyn.data import two_point
@@ -200,9 +201,11 @@ def trial_result(config: TwoPointConfig, run: Any) -> dict[str, Any]:
     if not config.fit:
         result.update({k: v for k, v in fit_tracked(None, tracked, with_loss=True).items()
                        if not k.startswith("theory_")})
+        result["a_low"] = np.nan
         result["fit_message"] = "not fitted (config.fit is False)"
         return result
     result.update(fit_tracked(run, tracked, with_loss=True))
+    result["a_low"] = rich_limit(result)
     if config.all_layers:
         fits = [fit_tracked(run, name, with_loss=False) for name in run.layers]
         result["layer_names"] = np.array(run.layers, dtype=np.str_)
@@ -211,6 +214,17 @@ def trial_result(config: TwoPointConfig, run: Any) -> dict[str, Any]:
         result["eta_y_layers"] = np.array([f["eta_y"] for f in fits])
         result["r2_layers"] = np.array([[f[f"r2_{v}"] for v in "hyw"] for f in fits])
     return result
+
+
+def rich_limit(result: dict[str, Any]) -> float:
+    """The rich limit ``A_low`` of a fitted trial (the baseline that ignores the initial state); NaN unfitted."""
+    from repdyn.theory import final_distance
+
+    eta_h, eta_y = float(result["eta_h"]), float(result["eta_y"])
+    if not (np.isfinite(eta_h) and np.isfinite(eta_y) and result["h0"] > 0):
+        return float("nan")
+    fd = final_distance(result["h0"], max(result["y0"], 0.0), eta_h, eta_y, result["dx2"], result["dy2"])
+    return float(fd.a_low)
 
 
 def fit_tracked(run: Any, layer: str, *, with_loss: bool) -> dict[str, Any]:
