@@ -195,14 +195,35 @@ def test_final_distance_claims_hold_with_true_rates_and_fail_with_a_wrong_ratio(
     trials, measured = _grid()
     dy2 = np.array([t["dy2"] for t in trials])
     use = np.ones(len(trials), dtype=bool)
-    good = distance_metrics(predict(trials, ETA_H, ETA_Y), measured, dy2, use)
+    h0 = np.array([t["h0"] for t in trials])
+    baseline = distance_metrics(h0, measured, dy2, use)
+    good = distance_metrics(predict(trials, ETA_H, ETA_Y)[0], measured, dy2, use)
     assert good["pearson"] > 0.999 and good["median_relative_error"] < 1e-3
-    assert all(c.holds for c in distance_claims(good))
-    bad = distance_metrics(predict(trials, ETA_H * 10, ETA_Y), measured, dy2, use)
-    claims = distance_claims(bad)
+    assert all(c.holds for c in distance_claims(good, baseline))
+    bad = distance_metrics(predict(trials, ETA_H * 10, ETA_Y)[0], measured, dy2, use)
+    claims = distance_claims(bad, baseline)
     assert not claims[1].holds, "a wrong rate ratio must put the predictions off the diagonal"
-    none_used = distance_metrics(predict(trials, ETA_H, ETA_Y), measured, dy2, ~use)
-    assert not any(c.holds for c in distance_claims(none_used)), "no converged trial: nothing holds"
+    none_used = distance_metrics(predict(trials, ETA_H, ETA_Y)[0], measured, dy2, ~use)
+    assert not any(c.holds for c in distance_claims(none_used, baseline)), "no converged trial: nothing holds"
+
+
+def test_baselines_on_hand_made_trials() -> None:
+    # Four converged trials whose representations did not move: final h = h0.
+    trials = [{"h0": h, "y0": 0.0, "dx2": 1.0, "dy2": dy2, "status": "converged"}
+              for h, dy2 in ((0.5, 0.25), (1.0, 0.25), (2.0, 1.0), (4.0, 1.0))]
+    measured = np.array([0.5, 1.0, 2.0, 4.0])
+    dy2, use = np.array([t["dy2"] for t in trials]), np.ones(4, dtype=bool)
+    h_inf, a_low = predict(trials, 1.0, 4.0)
+    # A_low = sqrt(dx2 dy2 eta_h / eta_y), by hand: sqrt(dy2 / 4).
+    np.testing.assert_allclose(a_low, [0.25, 0.25, 0.5, 0.5])
+    h0_metrics = distance_metrics(np.array([t["h0"] for t in trials]), measured, dy2, use)
+    assert h0_metrics["median_relative_error"] == 0.0 and h0_metrics["pearson"] == pytest.approx(1.0)
+    a_low_metrics = distance_metrics(a_low, measured, dy2, use)
+    # |A_low - h| / h: 0.5, 0.75, 0.75, 0.875 -> median 0.75.
+    assert a_low_metrics["median_relative_error"] == pytest.approx(0.75)
+    theory = distance_metrics(h_inf, measured, dy2, use)
+    better = distance_claims(theory, h0_metrics)[2]
+    assert not better.holds, "nothing beats a baseline with zero error"
 
 
 def test_unconverged_grid_trials_are_not_used_but_counted() -> None:
@@ -210,7 +231,7 @@ def test_unconverged_grid_trials_are_not_used_but_counted() -> None:
 
     results = [{"status": "converged"}, {"status": "not_converged"}, {"status": "diverged"}, {"status": "error"}]
     np.testing.assert_array_equal(usable(results), [True, False, False, False])
-    assert np.isnan(predict([{"status": "error"}], ETA_H, ETA_Y)[0])
+    assert np.isnan(predict([{"status": "error"}], ETA_H, ETA_Y)[0][0])
 
 
 def test_depth_claims() -> None:

@@ -19,7 +19,6 @@ from repdyn.experiments._fig5 import (
 )
 from repdyn.experiments._fig5 import (
     FinalDistanceSettings,
-    distance_claims,
     draw_final_distance,
     estimate_settings_seconds,
     run_final_distance,
@@ -115,5 +114,5 @@ def run(options: RunOptions) -> ExperimentOutput:
                    sgd_trials=[trial_summary(c, r) for c, r in zip(sgd_configs, sgd_results)])
     counts = outcome.counts()
     counts.update({f"sgd_{k}": v for k, v in status_counts(sgd_results).items()})
-    claims = [fit_worse_claim(sgd_r2, adam_r2), *distance_claims(outcome.metrics(), what="Adam")]
+    claims = [fit_worse_claim(sgd_r2, adam_r2), *outcome.claims(what="Adam")]
     return ExperimentOutput(summary=summary, claims=claims, figures=figures, counts=counts)
