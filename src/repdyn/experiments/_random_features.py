@@ -222,6 +222,9 @@ def draw(outcomes: Sequence[GainOutcome], out: Any) -> list[Any]:
         for body in parts["bodies"]:
             body.set_facecolor("0.75")
             body.set_alpha(0.6)
+        # The median as a bar too: a distribution narrower than a line draws no violin.
+        ax_values.scatter(positions[drawn], [np.median(theory[k]) for k in drawn], marker="_", color="k", s=250,
+                          lw=1.2, zorder=2)
     for k, o in enumerate(outcomes):
         finished = [r for r in o.results if not failed(r) and math.isfinite(float(r.get("h_final", math.nan)))]
         colours = ["C0" if r.get("status") == "converged" else "C3" for r in finished]
@@ -232,7 +235,8 @@ def draw(outcomes: Sequence[GainOutcome], out: Any) -> list[Any]:
 
     handles = [Line2D([], [], marker="o", ls="", color="C0", ms=4, label="network, converged"),
                Line2D([], [], marker="o", ls="", color="C3", ms=4, label="network, not converged"),
-               Patch(color="0.75", alpha=0.6, label="theory, random initial maps")]
+               Patch(color="0.75", alpha=0.6, label="theory, random initial maps"),
+               Line2D([], [], marker="_", ls="", color="k", ms=10, label="theory, median")]
     ax_values.set_xticks(positions, [f"{g:g}" for g in gains])
     ax_values.set_yscale("log")
     ax_values.set_xlabel("initial gain g", fontsize=8)
