@@ -90,7 +90,9 @@ def test_smoke_writes_figures_and_a_valid_summary(smoke_run: dict, name: str) ->
     statuses = {k: v for k, v in counts.items() if not k.endswith("trials") and "without" not in k}
     trials = sum(v for k, v in counts.items() if k.endswith("trials"))
     assert sum(statuses.values()) == trials, "every trial is counted under exactly one status"
-    assert (out / "report.md").read_text().count(f"| {name} |") >= len(summary["claims"])
+    report = (out / "report.md").read_text()
+    assert report.count(f"| {name} |") >= len(summary["claims"])
+    assert "XOR low: gain 0.85, lr 0.015, 3000 epochs" in report and "L // 2" in report
 
 
 def test_rerun_reuses_the_cache(smoke_run: dict) -> None:
