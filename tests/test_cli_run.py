@@ -77,6 +77,37 @@ def test_bad_input_is_a_clear_error(args, message, tmp_path):
     assert message in result.output.lower()
 
 
+def test_protocol_options_reach_the_trial_config(tmp_path):
+    args = ["run", "two-point", "--units", "8", "--hidden-layers", "3", "--epochs", "20", "--executor", "local",
+            "--layer", "2", "--gain", "0.9", "--lr", "0.003", "--optimizer", "adam", "--out", str(tmp_path)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert (summary["arch"]["gain"], summary["arch"]["lr"], summary["arch"]["optimizer"]) == (0.9, 0.003, "adam")
+    assert summary["trials"][0]["layer"] == "hidden.1"  # layer 2 counted from 1
+    assert summary["trials"][0]["measure"] == "eval"
+
+
+def test_adam_without_a_learning_rate_takes_the_documented_adam_rate(tmp_path):
+    base = ["run", "two-point", "--units", "8", "--hidden-layers", "3", "--epochs", "5", "--executor", "local"]
+    result = runner.invoke(app, [*base, "--optimizer", "adam", "--out", str(tmp_path / "a")])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "a" / "summary.json").read_text())["arch"]["lr"] == 5e-7
+    result = runner.invoke(app, [*base, "--arch", "tanh", "--optimizer", "adam", "--out", str(tmp_path / "b")])
+    assert result.exit_code != 0 and "--lr" in result.output
+
+
+def test_layer_and_measurement_mode_enter_the_cache_key():
+    from repdyn.experiments import TwoPointConfig, two_point_trial
+    from repdyn.sweep import cache_key
+
+    default = cache_key(two_point_trial, TwoPointConfig())
+    assert cache_key(two_point_trial, TwoPointConfig(layer=11)) == default  # the reference layer of 20
+    assert cache_key(two_point_trial, TwoPointConfig(layer="hidden.10")) == default
+    assert cache_key(two_point_trial, TwoPointConfig(layer=10)) != default
+    assert cache_key(two_point_trial, TwoPointConfig(measure="train")) != default
+
+
 def test_trial_that_diverges_at_once_is_recorded_not_raised():
     from repdyn.experiments import TwoPointConfig, two_point_trial
     from repdyn.nets import get_architecture

@@ -224,8 +224,20 @@ def test_full_size_default_network_shapes_and_parameter_count():
     assert shapes == expected
     assert sum(p.numel() for p in network.parameters()) == sum(math.prod(s) for s in expected)
     assert network.hidden_layer_names == tuple(f"hidden.{k}" for k in range(20))
-    assert network.tracked_layer == "hidden.9"  # hidden layer 10 of 20, counting from 1
+    assert network.tracked_layer == "hidden.10"  # hidden layer 11 of 20, counting from 1
     assert network(torch.zeros(7, 1)).shape == (7, 1)
+
+
+#: The ``hidden_layer`` setting of the authors' public code per depth (0-based):
+#: the layer their trackers record, read from their settings files.
+REFERENCE_TRACKED_INDEX = {20: 10, 10: 5, 4: 2, 2: 1, 1: 0}
+
+
+@pytest.mark.parametrize("name", TABLE1 + TABLE2)
+def test_tracked_layer_of_every_table_network_is_the_reference_codes(name):
+    spec = get_architecture(name)
+    network = build_network(_small(spec, layers=spec.hidden_layers), 1, 1, seed=0)
+    assert network.tracked_layer == f"hidden.{REFERENCE_TRACKED_INDEX[spec.hidden_layers]}"
 
 
 @pytest.mark.parametrize("layers", [1, 2, 3, 4, 5, 8])
@@ -243,10 +255,8 @@ def test_tracked_layer_is_the_middle_hidden_layer(layers, nonlinearity):
     seen = _hook_outputs(network, network.hidden_layer_names, x)
     for name, expected in zip(network.hidden_layer_names, manual, strict=True):
         torch.testing.assert_close(seen[name], expected, rtol=1e-5, atol=1e-6)
-    middle = math.ceil(layers / 2)  # 1-based number of the middle hidden layer
-    torch.testing.assert_close(
-        seen[network.tracked_layer], manual[middle - 1], rtol=1e-5, atol=1e-6
-    )
+    tracked = layers // 2  # 0-based, as the authors' code counts
+    torch.testing.assert_close(seen[network.tracked_layer], manual[tracked], rtol=1e-5, atol=1e-6)
     w_out, b_out = weights[-1]
     torch.testing.assert_close(network(x), manual[-1] @ w_out.T + b_out, rtol=1e-5, atol=1e-6)
 
@@ -314,7 +324,7 @@ def test_convolution_variant_works_at_any_depth(layers):
         torch.testing.assert_close(seen[f"hidden.{k}"], a, rtol=1e-5, atol=1e-6)
     out = network(x)
     torch.testing.assert_close(out, a @ network.output.weight.T + network.output.bias)
-    assert network.tracked_layer == f"hidden.{math.ceil(layers / 2) - 1}"
+    assert network.tracked_layer == f"hidden.{layers // 2}"
 
 
 def test_skip_variant_adds_the_activation_from_two_layers_back():

@@ -37,7 +37,8 @@ def test_plain_xarray_reads_strings_seed_and_attributes(written):
         assert ds["seed"].dims == ("trial",) and ds["seed"].values.tolist() == [3, 5, 7]
         assert ds["status"].values.tolist()[2] == "error"
         assert ds["status"].values.tolist()[0] == results[0]["status"]
-        assert ds["layer"].values.tolist()[:2] == [results[0]["layer"]] * 2
+        assert ds["result_layer"].values.tolist()[:2] == [results[0]["layer"]] * 2
+        assert ds["layer"].values.tolist()[0] == results[0]["layer"]  # the config names it too
         assert ds["arch_name"].values.tolist() == ["default"] * 3
         assert ds["fit_message"].values[0] == results[0]["fit_message"]
         assert ds["error"].values.tolist()[2] == "Traceback: boom"
@@ -49,9 +50,9 @@ def test_plain_xarray_reads_strings_seed_and_attributes(written):
         assert ds.attrs["result_format_version"] == repdyn.sweep.RESULT_FORMAT_VERSION
         np.testing.assert_array_equal(ds["h"].values[1, : len(results[1]["h"])], results[1]["h"])
         # The 2-D per-layer distances are kept over named dimensions, not dropped.
-        assert ds["h_layers"].dims == ("trial", "layer", "epoch")
+        assert ds["h_layers"].dims == ("trial", "hidden_layer", "epoch")
         np.testing.assert_array_equal(ds["h_layers"].values[0], results[0]["h_layers"])
-        assert ds["r2_layers"].dims == ("trial", "layer", "variable")
+        assert ds["r2_layers"].dims == ("trial", "hidden_layer", "variable")
         assert ds["layer_names"].values[0].tolist() == results[0]["layer_names"].tolist()
         # "never converged" is missing, not a -1 sentinel.
         assert results[0]["converged_epoch"] == -1 and np.isnan(ds["converged_epoch"].values[0])

@@ -189,11 +189,79 @@ def test_eval_measurement_switches_off_dropout_and_restores_modes():
     y = torch.tensor([[0.0], [1.0]], dtype=torch.float64)
     pre = F.linear(x, net[0].weight, net[0].bias).detach()
     h0 = float(((pre[0] - pre[1]) ** 2).sum())
-    dropped = track_pair(copy.deepcopy(net), "1", x, y, optimizer=sgd(0.01), epochs=1, seed=0)
-    evaluated = track_pair(net, "1", x, y, optimizer=sgd(0.01), epochs=1, measure="eval")
+    dropped = track_pair(copy.deepcopy(net), "1", x, y, optimizer=sgd(0.01), epochs=1, seed=0,
+                         measure="train")
+    evaluated = track_pair(net, "1", x, y, optimizer=sgd(0.01), epochs=1)  # eval is the default
     assert evaluated.h[0, 0] == pytest.approx(h0, rel=1e-12)
     assert dropped.h[0, 0] != pytest.approx(h0, rel=1e-3)  # train mode: dropout active
     assert net.training and net[1].training and not net[3].training
+
+
+def test_dropout_network_is_measured_by_a_dropout_free_forward_of_the_same_weights():
+    from repdyn.nets import build_network, get_architecture
+
+    spec = get_architecture("dropout").replace(units=16, hidden_layers=4, dropout=0.5)
+    x = torch.tensor([[1.0], [-1.0]])
+    y = torch.tensor([[0.5], [-0.2]])
+    epochs, lr, seed = 12, 0.05, 3
+    tracked = build_network(spec, 1, 1, seed=0)
+    run = track_pair(tracked, tracked.tracked_layer, x, y, optimizer=sgd(lr), epochs=epochs, seed=seed)
+
+    # Oracle: a plain train-mode SGD loop on the same weights and dropout draws
+    # (eval forwards draw no random numbers), measured by an eval forward.
+    net = build_network(spec, 1, 1, seed=0)
+    layer = net.get_submodule(net.tracked_layer)
+    expected = []
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for epoch in range(epochs + 1):
+            net.eval()
+            seen = {}
+            handle = layer.register_forward_hook(lambda m, i, o: seen.update(h=o.detach()))
+            with torch.no_grad():
+                net(x)
+            handle.remove()
+            expected.append(float(((seen["h"][0] - seen["h"][1]) ** 2).sum()))
+            net.train()
+            if epoch < epochs:
+                loss = 0.5 * ((net(x) - y) ** 2).sum(dim=1).mean()
+                grads = torch.autograd.grad(loss, list(net.parameters()))
+                with torch.no_grad():
+                    for param, grad in zip(net.parameters(), grads):
+                        param -= lr * grad
+    np.testing.assert_allclose(run.h[:, 0], expected, rtol=1e-5)
+    train_measured = track_pair(build_network(spec, 1, 1, seed=0), tracked.tracked_layer, x, y,
+                                optimizer=sgd(lr), epochs=epochs, seed=seed, measure="train")
+    assert not np.allclose(train_measured.h[:, 0], expected, rtol=1e-3)
+
+
+@pytest.mark.parametrize(("dropout", "forwards_per_epoch"), [(False, 1), (True, 2)])
+def test_eval_measurement_adds_a_forward_only_where_the_mode_matters(dropout, forwards_per_epoch):
+    from repdyn.track import forward_depends_on_mode
+
+    layers = [nn.Linear(2, 8), nn.Tanh()] + ([nn.Dropout(0.2)] if dropout else []) + [nn.Linear(8, 1)]
+    net = nn.Sequential(*layers).double()
+    assert forward_depends_on_mode(net) is dropout
+    calls = []
+    net.register_forward_hook(lambda *_: calls.append(1))
+    x = torch.tensor([[1.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
+    y = torch.tensor([[1.0], [0.0]], dtype=torch.float64)
+    track_pair(net, "1", x, y, optimizer=sgd(0.1), epochs=5, seed=0)
+    assert len(calls) == 5 * forwards_per_epoch + 1
+
+
+def test_a_module_can_declare_that_its_forward_depends_on_the_mode():
+    from repdyn.track import forward_depends_on_mode
+
+    class Noisy(nn.Module):
+        forward_depends_on_mode = True
+
+        def forward(self, x):
+            return x + torch.randn_like(x) if self.training else x
+
+    assert forward_depends_on_mode(nn.Sequential(nn.Linear(2, 2), Noisy()))
+    assert not forward_depends_on_mode(nn.Sequential(nn.Linear(2, 2), nn.LayerNorm(2)))
+    assert forward_depends_on_mode(nn.Sequential(nn.BatchNorm1d(2)))
 
 
 def test_all_and_declared_tracked_layer_come_from_model_attributes():

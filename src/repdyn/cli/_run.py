@@ -41,6 +41,27 @@ def two_point(
     hidden_layers: Annotated[
         int | None, typer.Option(help="Hidden layers (default: the architecture's).")
     ] = None,
+    layer: Annotated[
+        str | None,
+        typer.Option(
+            help="Tracked layer: a hidden layer number counted from 1, or a submodule name "
+            "(default: hidden layer L // 2 + 1, the authors' choice)."
+        ),
+    ] = None,
+    lr: Annotated[
+        float | None,
+        typer.Option(help="Learning rate (default: the architecture's for the chosen optimizer)."),
+    ] = None,
+    gain: Annotated[
+        float | None, typer.Option(help="Xavier-normal gain (default: the architecture's).")
+    ] = None,
+    optimizer: Annotated[
+        str | None,
+        typer.Option(
+            help="sgd or adam (default: the architecture's). adam without --lr takes the "
+            "architecture's documented Adam rate, never its SGD rate."
+        ),
+    ] = None,
     dx2: Annotated[float, typer.Option(help="Squared input distance of the two points.")] = 1.0,
     dy2: Annotated[float, typer.Option(help="Squared target distance of the two points.")] = 0.5,
     device: DeviceOption = "cpu",
@@ -50,20 +71,29 @@ def two_point(
     out: Annotated[Path, typer.Option(help="Output directory.")] = DEFAULT_OUT,
     cache: CacheOption = None,
 ) -> None:
-    """Train ARCH on two points, track h, y, w at the middle hidden layer and fit the theory."""
+    """Train ARCH on two points, track h, y, w at one hidden layer and fit the theory.
+
+    Reported beside the theory's h_inf: the "no change" baseline h0 and the
+    rich limit A_low.
+    """
     from repdyn.experiments import RunOptions, TwoPointConfig, run_two_point
-    from repdyn.nets import get_architecture
+    from repdyn.nets import adam_learning_rate, get_architecture
 
     try:
         spec = get_architecture(arch)
         changes = {
             k: v
-            for k, v in (("epochs", epochs), ("units", units), ("hidden_layers", hidden_layers))
+            for k, v in (
+                ("epochs", epochs), ("units", units), ("hidden_layers", hidden_layers),
+                ("gain", gain), ("optimizer", optimizer), ("lr", lr),
+            )
             if v is not None
-        }
+        }  # fmt: skip
         spec = spec.replace(**changes)
+        if spec.optimizer == "adam" and lr is None and get_architecture(arch).optimizer != "adam":
+            spec = spec.replace(lr=adam_learning_rate(arch))
         configs = [
-            TwoPointConfig(arch=spec, seed=seed + i, dx2=dx2, dy2=dy2, device=device)
+            TwoPointConfig(arch=spec, seed=seed + i, dx2=dx2, dy2=dy2, layer=layer, device=device)
             for i in range(trials)
         ]
         options = RunOptions(
@@ -100,8 +130,10 @@ def two_point(
                 "r2_h",
                 "r2_y",
                 "r2_w",
+                "h0",
                 "h_final",
                 "h_inf",
+                "a_low",
                 "seconds",
             ],
         )

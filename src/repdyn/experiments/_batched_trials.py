@@ -65,12 +65,11 @@ class FitJob:
 
     config: TwoPointConfig
     run: Any  # repdyn.track.PairTracking
-    tracked: str
 
 
 def finish_trial(job: FitJob) -> dict[str, Any]:
     """The trial's result from its training run (fits included), as ``two_point_trial`` builds it."""
-    return trial_result(job.config, job.run, job.tracked)
+    return trial_result(job.config, job.run)
 
 
 def run_batched(
@@ -134,7 +133,8 @@ def run_batched(
 
 #: The config fields the trials of one batch share (all but seed, pair and fit).
 SHARED_FIELDS = (
-    "arch", "in_dim", "out_dim", "all_layers", "loss_threshold", "stop_when_converged", "device",
+    "arch", "in_dim", "out_dim", "all_layers", "loss_threshold", "stop_when_converged", "layer", "measure",
+    "device",
 )  # fmt: skip
 
 
@@ -184,7 +184,7 @@ def _run_batch(
 ) -> list[dict[str, Any]]:
     """Train one batch together, fit each trial, store and return the results in order."""
     try:
-        runs, tracked = _train(batch)
+        runs = _train(batch)
     except Exception:  # noqa: BLE001 - the per-trial path still computes every trial
         warnings.warn(
             f"training {len(batch)} trials of {batch[0].arch.name!r} as one batch failed; running "
@@ -193,7 +193,7 @@ def _run_batch(
             stacklevel=3,
         )
         return fallback(batch, options)
-    jobs = [FitJob(config, run, tracked) for config, run in zip(batch, runs, strict=True)]
+    jobs = [FitJob(config, run) for config, run in zip(batch, runs, strict=True)]
     # Trials without fits take microseconds to finish: here, without workers
     # (and without hashing their arrays for run_sweep's keys, which costs more).
     results = [None if job.config.fit else _finish_here(job) for job in jobs]
@@ -226,8 +226,8 @@ def _finish_here(job: FitJob) -> dict[str, Any]:
         return {"status": STATUS_ERROR, "error": traceback.format_exc()}
 
 
-def _train(batch: list[TwoPointConfig]) -> tuple[list[Any], str]:
-    """The training runs of a batch (as ``train_pair`` would record them) and the tracked layer."""
+def _train(batch: list[TwoPointConfig]) -> list[Any]:
+    """The training runs of a batch, as ``train_pair`` would record them."""
     import torch
 
     from repdyn.data import two_point
@@ -239,16 +239,15 @@ def _train(batch: list[TwoPointConfig]) -> tuple[list[Any], str]:
     # Built on the CPU (the seed gives the same weights on every device) and
     # moved to the device once, stacked.
     networks = [build_network(c.arch, c.in_dim, c.out_dim, seed=c.seed) for c in batch]
-    tracked = networks[0].tracked_layer
     runs = train_pairs_batched(
         networks,
         torch.stack([p.x for p in pairs]),
         torch.stack([p.y for p in pairs]),
-        layers="all" if first.all_layers else tracked,
+        layers="all" if first.all_layers else first.layer,
         lr=first.arch.lr,
         epochs=first.arch.epochs,
         loss_threshold=first.loss_threshold,
         stop_when_converged=first.stop_when_converged,
         device=first.device,
     )
-    return runs, tracked
+    return runs

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from repdyn.experiments._two_point import DEFAULT_LOSS_THRESHOLD
+from repdyn.experiments._two_point import DEFAULT_LOSS_THRESHOLD, MEASURE_MODES, resolve_layer
 from repdyn.nets import ArchSpec, get_architecture
 
 DATASETS = ("xor", "blobs", "mnist")
@@ -60,6 +60,12 @@ class DatasetConfig:
         Fit the theory to the tracked pair.
     loss_threshold : float
         Final training loss at or below which the run is ``"converged"``.
+    layer : int, str or None
+        The hidden layer of the tracked pair (a number from 1 or a
+        ``hidden.K`` name), stored as its name; None is the reference layer
+        ``L // 2`` counted from 0 (see ``repdyn.experiments._two_point.resolve_layer``).
+    measure : {"eval", "train"}
+        Mode of the tracking forward (eval, as the paper's code measures).
     device : str
         ``"cpu"`` or ``"cuda"``.
     """
@@ -75,6 +81,8 @@ class DatasetConfig:
     mnist_n: int | None = None
     fit: bool = False
     loss_threshold: float = DEFAULT_LOSS_THRESHOLD
+    layer: int | str | None = None
+    measure: str = "eval"
     device: str = "cpu"
 
     def __post_init__(self) -> None:
@@ -84,6 +92,14 @@ class DatasetConfig:
             object.__setattr__(self, "arch", get_architecture(self.arch))
         if not isinstance(self.arch, ArchSpec):
             raise TypeError(f"arch must be an ArchSpec or a registered name; got {type(self.arch).__name__}")
+        object.__setattr__(self, "layer", resolve_layer(self.arch, self.layer))
+        if self.layer not in {f"hidden.{k}" for k in range(self.arch.hidden_layers)}:
+            raise ValueError(
+                f"layer {self.layer!r} is not a hidden layer; a data set trial saves the hidden "
+                "representations, so pass a hidden layer number"
+            )
+        if self.measure not in MEASURE_MODES:
+            raise ValueError(f"measure must be one of {MEASURE_MODES}; got {self.measure!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed must be an int >= 0; got {self.seed!r}")
         if self.batch_size is not None and (
@@ -195,7 +211,7 @@ def dataset_trial(config: DatasetConfig) -> dict[str, Any]:
     probe = probe_indices(config, points)
     arch = config.arch
     network = build_network(arch, points.in_dim, points.out_dim, seed=config.seed, device=config.device)
-    layer = network.tracked_layer
+    layer = config.layer
     x, y = points.x.to(config.device), points.y.to(config.device)
     layers = network.hidden_layer_names
     hidden0, output0 = _representations(network, layers, x[probe])
@@ -212,6 +228,7 @@ def dataset_trial(config: DatasetConfig) -> dict[str, Any]:
         seed=config.seed,
         shuffle=config.batch_size is not None,
         loss_threshold=config.loss_threshold,
+        measure=config.measure,
     )
     hidden, output = _representations(network, layers, x[probe])
     result: dict[str, Any] = {

@@ -14,7 +14,7 @@ from repdyn.experiments._registry import ExperimentOutput, RunOptions
 from repdyn.experiments._two_point_run import (
     ARCHITECTURE_ROWS,
     INIT_ROWS,
-    SCALES,
+    NETWORK_SCALES,
     NetworkRun,
     TwoPointSettings,
     failed,
@@ -25,9 +25,9 @@ from repdyn.experiments._two_point_run import (
 #: Every Table 1 network, so that this experiment's trials are exactly those
 #: of fig2 and fig3 (same configs, same cache entries: computed once).
 SETTINGS = {
-    "smoke": TwoPointSettings(networks=("default", "tanh"), trials=1, scale=SCALES["smoke"]),
-    "quick": TwoPointSettings(networks=ARCHITECTURE_ROWS + INIT_ROWS, trials=1, scale=SCALES["quick"]),
-    "paper": TwoPointSettings(networks=ARCHITECTURE_ROWS + INIT_ROWS, trials=1, scale=SCALES["paper"]),
+    "smoke": TwoPointSettings(networks=("default", "tanh"), trials=1, scale=NETWORK_SCALES["smoke"]),
+    "quick": TwoPointSettings(networks=ARCHITECTURE_ROWS + INIT_ROWS, trials=1, scale=NETWORK_SCALES["quick"]),
+    "paper": TwoPointSettings(networks=ARCHITECTURE_ROWS + INIT_ROWS, trials=1, scale=NETWORK_SCALES["paper"]),
 }
 
 

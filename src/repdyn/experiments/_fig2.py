@@ -8,7 +8,7 @@ from repdyn.experiments._claims import Claim
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
 from repdyn.experiments._two_point_run import (
     ARCHITECTURE_ROWS,
-    SCALES,
+    NETWORK_SCALES,
     NetworkRun,
     TwoPointSettings,
     draw_dynamics,
@@ -24,9 +24,9 @@ R2_MATCH = 0.9
 
 #: The paper shows one run per network; quick and paper keep that.
 SETTINGS = {
-    "smoke": TwoPointSettings(networks=("default", "tanh"), trials=1, scale=SCALES["smoke"]),
-    "quick": TwoPointSettings(networks=ARCHITECTURE_ROWS, trials=1, scale=SCALES["quick"]),
-    "paper": TwoPointSettings(networks=ARCHITECTURE_ROWS, trials=1, scale=SCALES["paper"]),
+    "smoke": TwoPointSettings(networks=("default", "tanh"), trials=1, scale=NETWORK_SCALES["smoke"]),
+    "quick": TwoPointSettings(networks=ARCHITECTURE_ROWS, trials=1, scale=NETWORK_SCALES["quick"]),
+    "paper": TwoPointSettings(networks=ARCHITECTURE_ROWS, trials=1, scale=NETWORK_SCALES["paper"]),
 }
 
 

@@ -13,7 +13,7 @@ from repdyn.experiments._outputs import save_figure
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
 from repdyn.experiments._two_point_run import (
     INIT_ROWS,
-    SCALES,
+    NETWORK_SCALES,
     NetworkRun,
     TwoPointSettings,
     draw_dynamics,
@@ -31,9 +31,9 @@ PLATEAU_MIN = 0.5
 EXPONENTIAL_MAX = 0.1
 
 SETTINGS = {
-    "smoke": TwoPointSettings(networks=("low init", "very high init"), trials=1, scale=SCALES["smoke"]),
-    "quick": TwoPointSettings(networks=INIT_ROWS, trials=1, scale=SCALES["quick"]),
-    "paper": TwoPointSettings(networks=INIT_ROWS, trials=1, scale=SCALES["paper"]),
+    "smoke": TwoPointSettings(networks=("low init", "very high init"), trials=1, scale=NETWORK_SCALES["smoke"]),
+    "quick": TwoPointSettings(networks=INIT_ROWS, trials=1, scale=NETWORK_SCALES["quick"]),
+    "paper": TwoPointSettings(networks=INIT_ROWS, trials=1, scale=NETWORK_SCALES["paper"]),
 }
 
 

@@ -214,6 +214,16 @@ EXPERIMENTS: dict[str, Experiment] = {
             module="_fig11",
         ),
         Experiment(
+            "random-features",
+            figure="App. A.6",
+            description=(
+                "Random features (appendix A.6, Eq. 48): the spread of the final distance over "
+                "random initialisations at six gains, network seeds beside the theory's sampled "
+                "initial maps."
+            ),
+            module="_random_features",
+        ),
+        Experiment(
             "adam",
             figure="Figs 13-16",
             description=(

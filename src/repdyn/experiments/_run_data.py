@@ -25,11 +25,11 @@ NETCDF_ENGINE = "h5netcdf"
 #: Dimensions of the array fields of a two-point trial beside ``trial``
 #: (1-D fields not listed run over ``epoch``).
 TRIAL_DIMS: dict[str, tuple[str, ...]] = {
-    "h_layers": ("layer", "epoch"),
-    "layer_names": ("layer",),
-    "eta_h_layers": ("layer",),
-    "eta_y_layers": ("layer",),
-    "r2_layers": ("layer", "variable"),
+    "h_layers": ("hidden_layer", "epoch"),
+    "layer_names": ("hidden_layer",),
+    "eta_h_layers": ("hidden_layer",),
+    "eta_y_layers": ("hidden_layer",),
+    "r2_layers": ("hidden_layer", "variable"),
 }
 
 #: Integer fields that mark "never" with a number; written as missing instead,
@@ -45,7 +45,11 @@ _NONE = "1"  # CF's unit of a dimensionless number
 VARIABLES: dict[str, tuple[str, str | None]] = {
     "trial": ("trial index", None),
     "epoch": ("index along the recorded epochs", None),
-    "layer": ("tracked layer", None),
+    "hidden_layer": ("index of the hidden layer", None),
+    "layer": ("tracked layer (submodule name)", None),
+    "result_layer": ("tracked layer (submodule name)", None),
+    "measure": ("measurement mode (eval: dropout off while measuring; train)", None),
+    "a_low": ("rich-limit baseline A_low of the final distance", _NONE),
     "variable": ("fitted variable (h, y, w)", None),
     "epochs": ("epoch of each measurement", _STEPS),
     "h": ("squared representational distance ||dh||^2 at the tracked layer", _NONE),

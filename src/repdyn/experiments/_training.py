@@ -14,6 +14,8 @@ def _fast_path(network: Network, optimizer: str) -> Any:
 
     The fast path computes the same run as autograd (to rounding) for plain
     MLPs with SGD; every other variant and Adam take :func:`repdyn.track.track_pair`.
+    Plain MLPs have no dropout or normalisation, so the fast path's single
+    forward measures both modes alike.
     """
     from repdyn.fast import supports_fast_path, train_pair_fast
 
@@ -26,6 +28,8 @@ def train_pair(
     y: torch.Tensor,
     *,
     seed: int,
+    layer: str | None = None,
+    measure: str = "eval",
     all_layers: bool = False,
     loss_threshold: float | None = None,
     stop_when_converged: bool = False,
@@ -35,12 +39,15 @@ def train_pair(
     """Build ``arch`` with ``seed`` and train it full batch on the pair ``(x, y)``.
 
     Returns the :class:`repdyn.track.PairTracking` of the run and the trained
-    network. Tracks the middle hidden layer, or every hidden layer. With
+    network. Tracks ``layer`` (None: ``network.tracked_layer``), with every
+    hidden layer too if ``all_layers``; measures in mode ``measure`` (see
+    :func:`repdyn.track.track_pair`). With
     ``stop_when_converged`` the run stops once the loss reaches
     ``loss_threshold`` (checked every 256 epochs) and later rows are NaN.
     """
     network = build_network(arch, x.shape[1], y.shape[1], seed=seed, device=device)
-    layers = "all" if all_layers else network.tracked_layer
+    tracked = network.tracked_layer if layer is None else layer
+    layers = "all" if all_layers else tracked
     n_epochs = arch.epochs if epochs is None else epochs
     fast = _fast_path(network, arch.optimizer)
     if fast is not None:
@@ -63,6 +70,7 @@ def train_pair(
         epochs=n_epochs,
         loss_threshold=loss_threshold,
         stop_when_converged=stop_when_converged,
+        measure=measure,
         seed=seed,
     )
     return run, network

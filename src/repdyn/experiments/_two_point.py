@@ -11,7 +11,42 @@ from typing import Any
 
 import numpy as np
 
-from repdyn.nets import ArchSpec, get_architecture
+from repdyn.nets import ArchSpec, get_architecture, tracked_layer_index
+
+#: How a trial's tracked layers are measured (see :func:`repdyn.track.track_pair`).
+MEASURE_MODES = ("eval", "train")
+
+
+def resolve_layer(arch: ArchSpec, layer: int | str | None) -> str:
+    """The submodule name of the layer a trial tracks.
+
+    Parameters
+    ----------
+    arch : ArchSpec
+        The trial's architecture (its depth bounds a layer number).
+    layer : int, str or None
+        ``None``: the reference layer, hidden layer ``L // 2`` counted from 0
+        (:func:`repdyn.nets.tracked_layer_index`); an int ``n``: hidden layer
+        ``n`` counted from 1 (``1 <= n <= L``); a str: a submodule name of the
+        network (``"hidden.10"``, ``"output"``; checked when the network is built).
+    """
+    n_layers = arch.hidden_layers
+    if layer is None:
+        return f"hidden.{tracked_layer_index(n_layers)}"
+    if isinstance(layer, bool) or not isinstance(layer, (int, str)):
+        raise TypeError(f"layer must be None, a hidden layer number or a submodule name; got {layer!r}")
+    if isinstance(layer, str) and layer.strip().isdigit():
+        layer = int(layer)
+    if isinstance(layer, int):
+        if not 1 <= layer <= n_layers:
+            raise ValueError(
+                f"layer {layer} is not a hidden layer of {arch.name!r}, which has {n_layers}: "
+                f"pass a number from 1 to {n_layers} (counted from 1), or a submodule name"
+            )
+        return f"hidden.{layer - 1}"
+    if not layer.strip():
+        raise ValueError("layer must not be empty: pass a hidden layer number or a submodule name")
+    return layer.strip()
 
 #: Default loss below which a two-point run counts as converged. With the
 #: project loss, dy2 = 0.5 starts the target-difference term at about 1/16;
@@ -44,6 +79,13 @@ class TwoPointConfig:
     stop_when_converged : bool
         Stop training once the loss reaches ``loss_threshold`` (checked every
         256 epochs) instead of running every epoch of ``arch.epochs``.
+    layer : int, str or None
+        The tracked layer; stored as its submodule name (see
+        :func:`resolve_layer`), so that it enters the cache key. None is the
+        reference layer of the authors' code, hidden layer ``L // 2`` from 0.
+    measure : {"eval", "train"}
+        Measurement mode: ``"eval"`` as the paper's code (dropout off in the
+        measurement, on in the steps); ``"train"`` measures the training forward.
     device : str
         ``"cpu"`` or ``"cuda"``.
     """
@@ -58,6 +100,8 @@ class TwoPointConfig:
     loss_threshold: float = DEFAULT_LOSS_THRESHOLD
     fit: bool = True
     stop_when_converged: bool = False
+    layer: int | str | None = None
+    measure: str = "eval"
     device: str = "cpu"
 
     def __post_init__(self) -> None:
@@ -65,6 +109,9 @@ class TwoPointConfig:
             object.__setattr__(self, "arch", get_architecture(self.arch))
         if not isinstance(self.arch, ArchSpec):
             raise TypeError(f"arch must be an ArchSpec or a registered name; got {type(self.arch).__name__}")
+        object.__setattr__(self, "layer", resolve_layer(self.arch, self.layer))
+        if self.measure not in MEASURE_MODES:
+            raise ValueError(f"measure must be one of {MEASURE_MODES}; got {self.measure!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed must be an int >= 0; got {self.seed!r}")
         if not self.dx2 > 0 or not self.dy2 >= 0:
@@ -78,6 +125,12 @@ class TwoPointConfig:
                 raise TypeError(f"{name} must be True or False; got {getattr(self, name)!r}")
         if self.all_layers and not self.fit:
             raise ValueError("all_layers=True fits every layer, so it needs fit=True; pass fit=True")
+        hidden = {f"hidden.{k}" for k in range(self.arch.hidden_layers)}
+        if self.all_layers and self.layer not in hidden:
+            raise ValueError(
+                f"all_layers=True tracks every hidden layer, and layer {self.layer!r} is not one of them; "
+                "pass a hidden layer number or all_layers=False"
+            )
 
 
 def two_point_trial(config: TwoPointConfig) -> dict[str, Any]:
@@ -88,28 +141,31 @@ def two_point_trial(config: TwoPointConfig) -> dict[str, Any]:
     (NaN after a divergence). With ``all_layers``: ``h_layers`` (L, T) and the
     per-layer fits ``eta_h_layers``, ``eta_y_layers``, ``r2_layers`` (L, 3).
     Scalars: ``status``, ``seconds`` (training only), the fitted rates, ``r2_*``,
-    the initial state ``h0``, ``y0``, ``w0``, ``m0``, measured ``h_final`` and
-    predicted ``h_inf``, ``stop_epoch`` and ``converged_epoch`` (-1 if never).
+    the initial state ``h0``, ``y0``, ``w0``, ``m0``, measured ``h_final``,
+    predicted ``h_inf`` and the rich limit ``a_low`` (a baseline that ignores
+    the initial state; ``h0`` is the "no change" baseline), ``stop_epoch`` and ``converged_epoch`` (-1 if never).
     Without ``config.fit`` the fitted fields are NaN and the theory arrays absent.
     """
     from repdyn.data import two_point
     from repdyn.experiments._training import train_pair
 
     data = two_point(dx2=config.dx2, dy2=config.dy2, in_dim=config.in_dim, out_dim=config.out_dim)
-    run, network = train_pair(
+    run, _ = train_pair(
         config.arch,
         data.x,
         data.y,
         seed=config.seed,
+        layer=config.layer,
+        measure=config.measure,
         all_layers=config.all_layers,
         loss_threshold=config.loss_threshold,
         stop_when_converged=config.stop_when_converged,
         device=config.device,
     )
-    return trial_result(config, run, network.tracked_layer)
+    return trial_result(config, run)
 
 
-def trial_result(config: TwoPointConfig, run: Any, tracked: str) -> dict[str, Any]:
+def trial_result(config: TwoPointConfig, run: Any) -> dict[str, Any]:
     """The result of :func:`two_point_trial` from its training run: measurements and fits.
 
     Shared by the per-trial path and the batched one
@@ -120,10 +176,9 @@ def trial_result(config: TwoPointConfig, run: Any, tracked: str) -> dict[str, An
     config : TwoPointConfig
         The trial's config (``fit`` and ``all_layers`` choose the fits).
     run : repdyn.track.PairTracking
-        The training run of ``config``.
-    tracked : str
-        The network's tracked layer (``network.tracked_layer``).
+        The training run of ``config``, tracking ``config.layer``.
     """
+    tracked = config.layer
     result: dict[str, Any] = {
         "layer": tracked,
         "status": run.status,
@@ -146,9 +201,11 @@ def trial_result(config: TwoPointConfig, run: Any, tracked: str) -> dict[str, An
     if not config.fit:
         result.update({k: v for k, v in fit_tracked(None, tracked, with_loss=True).items()
                        if not k.startswith("theory_")})
+        result["a_low"] = np.nan
         result["fit_message"] = "not fitted (config.fit is False)"
         return result
     result.update(fit_tracked(run, tracked, with_loss=True))
+    result["a_low"] = rich_limit(result)
     if config.all_layers:
         fits = [fit_tracked(run, name, with_loss=False) for name in run.layers]
         result["layer_names"] = np.array(run.layers, dtype=np.str_)
@@ -157,6 +214,17 @@ def trial_result(config: TwoPointConfig, run: Any, tracked: str) -> dict[str, An
         result["eta_y_layers"] = np.array([f["eta_y"] for f in fits])
         result["r2_layers"] = np.array([[f[f"r2_{v}"] for v in "hyw"] for f in fits])
     return result
+
+
+def rich_limit(result: dict[str, Any]) -> float:
+    """The rich limit ``A_low`` of a fitted trial (the baseline that ignores the initial state); NaN unfitted."""
+    from repdyn.theory import final_distance
+
+    eta_h, eta_y = float(result["eta_h"]), float(result["eta_y"])
+    if not (np.isfinite(eta_h) and np.isfinite(eta_y) and result["h0"] > 0):
+        return float("nan")
+    fd = final_distance(result["h0"], max(result["y0"], 0.0), eta_h, eta_y, result["dx2"], result["dy2"])
+    return float(fd.a_low)
 
 
 def fit_tracked(run: Any, layer: str, *, with_loss: bool) -> dict[str, Any]:

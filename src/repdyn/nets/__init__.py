@@ -11,12 +11,26 @@
 See ``docs/architectures.md`` for the exact structure of every variant.
 """
 
-from repdyn.nets._network import Block, Network, build_network, make_activation
+from repdyn.nets._network import (
+    Block,
+    Network,
+    build_network,
+    make_activation,
+    tracked_layer_index,
+)
 from repdyn.nets._optim import make_optimizer
-from repdyn.nets._registry import ARCHITECTURES, TABLE1, TABLE2, get_architecture
+from repdyn.nets._registry import (
+    ADAM_LEARNING_RATES,
+    ARCHITECTURES,
+    TABLE1,
+    TABLE2,
+    adam_learning_rate,
+    get_architecture,
+)
 from repdyn.nets._spec import NONLINEARITIES, OPTIMIZERS, VARIANTS, ArchSpec
 
 __all__ = [
+    "ADAM_LEARNING_RATES",
     "ARCHITECTURES",
     "NONLINEARITIES",
     "OPTIMIZERS",
@@ -26,8 +40,10 @@ __all__ = [
     "ArchSpec",
     "Block",
     "Network",
+    "adam_learning_rate",
     "build_network",
     "get_architecture",
     "make_activation",
     "make_optimizer",
+    "tracked_layer_index",
 ]

@@ -9,6 +9,19 @@ from repdyn.nets._registry import get_architecture
 from repdyn.nets._spec import ArchSpec
 
 
+def tracked_layer_index(hidden_layers: int) -> int:
+    """0-based index of the hidden layer the paper's experiments track: ``L // 2``.
+
+    The authors' public code records hidden layer ``L // 2`` counted from 0
+    (their settings: ``hidden_layer 10`` for 20 layers, 5 for 10, 2 for 4,
+    1 for 2 and 0 for 1); repdyn tracks the same layer so that fits are
+    comparable with theirs. Fit quality depends on depth (the paper's Fig 10).
+    """
+    if isinstance(hidden_layers, bool) or not isinstance(hidden_layers, int) or hidden_layers < 1:
+        raise ValueError(f"hidden_layers must be an int >= 1; got {hidden_layers!r}")
+    return hidden_layers // 2
+
+
 def make_activation(nonlinearity: str) -> nn.Module:
     """A fresh activation module for a (canonical) nonlinearity name."""
     factories = {
@@ -97,8 +110,9 @@ class Network(nn.Module):
         Submodule names (for ``get_submodule`` / forward hooks) of the hidden
         layers in order; each module's output is that layer's representation.
     tracked_layer : str
-        Name of the middle hidden layer, number ``ceil(L / 2)`` counting from 1
-        (layer 10 of 20; layer 1 of 1 or 2).
+        Name of the tracked hidden layer, index ``L // 2`` counting from 0 as
+        in the authors' public code (``hidden_layer = L // 2``): layer 11 of
+        20, 6 of 10, 3 of 4, 2 of 2 and 1 of 1, counting from 1.
     """
 
     def __init__(self, spec: ArchSpec, in_dim: int, out_dim: int) -> None:
@@ -137,7 +151,7 @@ class Network(nn.Module):
 
         self.hidden_sizes: tuple[int, ...] = tuple(sizes)
         self.hidden_layer_names: tuple[str, ...] = tuple(f"hidden.{k}" for k in range(n_layers))
-        self.tracked_layer: str = self.hidden_layer_names[(n_layers + 1) // 2 - 1]
+        self.tracked_layer: str = self.hidden_layer_names[tracked_layer_index(n_layers)]
         self.reset_parameters()
 
     def reset_parameters(self, *, generator: torch.Generator | None = None) -> None:

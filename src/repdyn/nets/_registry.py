@@ -28,8 +28,12 @@ _TABLE1_ROWS = (
 )
 
 # Table 2: name, nonlinearity, gain, lr, epochs, units, hidden layers.
+# XOR low as printed (gain 0.7, lr 0.015, 1000 epochs) does not train: the
+# 20-layer network stays on the plateau where it predicts the mean. The
+# authors' own settings file for that network has gain 0.85, lr 0.015 and
+# 3000 epochs, which train; those are used here.
 _TABLE2_ROWS = (
-    ("xor low", "leaky_relu", 0.7, 0.015, 1000, 500, 20),
+    ("xor low", "leaky_relu", 0.85, 0.015, 3000, 500, 20),
     ("xor intermediate", "leaky_relu", 1.25, 0.002, 1000, 500, 20),
     ("xor high", "leaky_relu", 2.0, 0.000000003, 1000, 500, 20),
     ("xor 2 layers", "leaky_relu", 0.0015, 0.03, 40000, 500, 1),
@@ -57,6 +61,34 @@ TABLE1: tuple[str, ...] = tuple(row[0] for row in _TABLE1_ROWS)
 TABLE2: tuple[str, ...] = tuple(row[0] for row in _TABLE2_ROWS)
 #: Every registered architecture by canonical (lower-case) name.
 ARCHITECTURES: Mapping[str, ArchSpec] = MappingProxyType(_SPECS)
+
+
+#: Adam learning rates documented for Table 1 networks at their table width
+#: and 6000 epochs. The authors' settings file trains the default network
+#: with Adam at lr 1e-6 for 3000 epochs; their notebook halves every two-point
+#: learning rate and doubles the epochs (as it does for SGD, which is how
+#: Table 1 came about), giving 5e-7 for 6000 epochs. No other network has a
+#: documented Adam rate.
+ADAM_LEARNING_RATES: Mapping[str, float] = MappingProxyType({"default": 5e-7})
+
+
+def adam_learning_rate(name: str) -> float:
+    """The documented Adam learning rate of the registered architecture ``name``.
+
+    Raises
+    ------
+    ValueError
+        If that architecture has no documented Adam rate; the message says to
+        pass one.
+    """
+    spec = get_architecture(name)
+    if spec.name not in ADAM_LEARNING_RATES:
+        documented = ", ".join(repr(n) for n in ADAM_LEARNING_RATES)
+        raise ValueError(
+            f"{spec.name!r} has no documented Adam learning rate (only {documented} has); "
+            "pass one with --lr (lr=...)"
+        )
+    return ADAM_LEARNING_RATES[spec.name]
 
 
 def get_architecture(name: str) -> ArchSpec:

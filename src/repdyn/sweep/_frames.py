@@ -305,14 +305,15 @@ def results_dataset(
     scalar_names: dict[str, None] = {}
     for r in found:
         scalar_names.update({k: None for k, v in r.items() if not isinstance(v, np.ndarray)})
-    config_cols, renamed = _columns(flat_configs, fields + list(scalar_names), {"trial", dim})
-
     field_dims = {
         name: _array_dims(
             name, [r[name] for r in found if isinstance(r.get(name), np.ndarray)], dim, dims
         )
         for name in fields
     }
+    # A variable may not share a dimension's name: such fields get a prefix.
+    dim_names = {"trial", dim, *(d for names in field_dims.values() for d in names)}
+    config_cols, renamed = _columns(flat_configs, fields + list(scalar_names), dim_names)
     sizes: dict[str, int] = {}
     for name, names in field_dims.items():
         for r in found:
@@ -331,6 +332,6 @@ def results_dataset(
         data_vars[renamed[name]] = ("trial", _column_values([r.get(name) for r in found]))
     coords: dict[str, Any] = {"trial": np.arange(n), dim: np.arange(sizes[dim])}
     for col in config_cols:
-        key = f"config{SEPARATOR}{col}" if col in ("trial", dim) else col
+        key = f"config{SEPARATOR}{col}" if col in dim_names else col
         coords[key] = ("trial", _column_values([(flat or {}).get(col) for flat in flat_configs]))
     return xr.Dataset(data_vars, coords=coords)

@@ -14,6 +14,7 @@ from repdyn.track._layers import LayerProbe, LayerSpec, resolve_layers
 from repdyn.track._record import (
     Recorder,
     forked_rng,
+    forward_depends_on_mode,
     measuring_mode,
     project_loss,
     squared_distance,
@@ -32,7 +33,7 @@ def track_pair(
     loss_threshold: float | None = None,
     stop_when_converged: bool = False,
     chunk_size: int = 256,
-    measure: str = "train",
+    measure: str = "eval",
     seed: int | None = None,
 ) -> PairTracking:
     """Train ``model`` on two points and record ``h``, ``y``, ``w`` and the loss.
@@ -48,8 +49,8 @@ def track_pair(
     ----------
     model : nn.Module
         Any module mapping ``x`` to predictions of ``y``'s shape. It is
-        trained in place; its train/eval mode is left as it is (modules start
-        in train mode, so dropout is active in the recorded forward).
+        trained in place, in the train/eval mode it is in (modules start in
+        train mode, so dropout is active in the training steps).
     layers : str, nn.Module, sequence of those, "all" or None
         Submodule(s) whose output is the representation; see
         :func:`resolve_layers`. Each must run once per forward and return a
@@ -76,10 +77,14 @@ def track_pair(
         Epochs kept on the device between copies to the host. The NaN/inf check
         runs once per chunk, so a divergent run stops at most this many steps
         after the first bad value.
-    measure : {"train", "eval"}, default "train"
-        ``"train"`` records from the training forward itself (no extra cost).
-        ``"eval"`` records from an extra no-grad forward with the model in eval
-        mode before each step (dropout off, batch-norm running statistics).
+    measure : {"eval", "train"}, default "eval"
+        Mode of the measurement. ``"eval"``, as the paper's code measures,
+        records with the model in eval mode (dropout off, batch-norm running
+        statistics): for a model whose forward depends on the mode (see
+        :func:`forward_depends_on_mode`) from an extra no-grad forward before
+        each step, for every other model from the training forward itself,
+        which then computes the same values at no extra cost. ``"train"``
+        always records from the training forward (dropout active).
     seed : int, optional
         Seeds torch's global generators (forked, so the caller's state is
         untouched) for the run: makes random layers such as dropout
@@ -103,6 +108,7 @@ def track_pair(
     chunk_size = check.positive_int("chunk_size", chunk_size)
     loss_threshold = check.threshold(loss_threshold)
     measure = check.measure_mode(measure)
+    separate_measurement = measure == "eval" and forward_depends_on_mode(model)
     if stop_when_converged and loss_threshold is None:
         raise ValueError("stop_when_converged=True needs a loss_threshold to stop at; pass one")
     device, dtype = check.model_placement(model)
@@ -123,7 +129,7 @@ def track_pair(
         start = time.perf_counter()
         epoch, diverged = 0, None
         while epoch < epochs:
-            if measure == "eval":
+            if separate_measurement:
                 _measure(model, rec, x, y, epoch, mode="eval")
                 pred = check.output(model(x), y)
                 loss = project_loss(pred, y)

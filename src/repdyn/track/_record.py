@@ -49,6 +49,33 @@ def forked_rng(seed: int | None, device: torch.device) -> Iterator[None]:
         yield
 
 
+#: Modules whose forward differs between train and eval mode: dropout drops
+#: only in train mode, batch and instance norm use batch statistics (and update
+#: running ones) only in train mode. LayerNorm and GroupNorm do not depend on it.
+_MODE_DEPENDENT_TYPES: tuple[type[nn.Module], ...] = (
+    nn.modules.dropout._DropoutNd,
+    nn.modules.batchnorm._NormBase,
+)
+
+
+def forward_depends_on_mode(model: nn.Module) -> bool:
+    """True if ``model``'s forward can differ between train and eval mode.
+
+    That is the case when any submodule is a dropout or batch/instance-norm
+    module, a :class:`torch.nn.MultiheadAttention` with attention dropout, or
+    declares it with a truthy attribute ``forward_depends_on_mode`` (for
+    modules that branch on ``self.training`` themselves). Only such models need
+    a separate eval-mode forward to be measured in eval mode; for every other
+    model the training forward measures the same values.
+    """
+    for module in model.modules():
+        if isinstance(module, _MODE_DEPENDENT_TYPES) or getattr(module, "forward_depends_on_mode", False):
+            return True
+        if isinstance(module, nn.MultiheadAttention) and module.dropout > 0:
+            return True
+    return False
+
+
 @contextlib.contextmanager
 def measuring_mode(model: nn.Module, mode: str) -> Iterator[None]:
     """``"eval"``: every submodule in eval mode for the block, each restored after."""
