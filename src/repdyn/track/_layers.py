@@ -6,12 +6,18 @@ is the prediction). The hooks compute ``h = ||f(x1) - f(x2)||^2`` inside the
 forward pass itself, as soon as the layer has produced its output: a later
 in-place operation (``nn.ReLU(inplace=True)``) cannot change what was measured,
 and no activation is kept alive beyond the forward pass.
+
+A submodule that returns a tuple, a list or a dict (``nn.MultiheadAttention``
+returns ``(output, weights)``) is tracked through an element selector after its
+name: ``"attn[0]"`` (position) or ``"block[hidden]"`` (key or attribute);
+selectors chain (``"block[0][hidden]"``).
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Self
 
 import torch
@@ -21,6 +27,83 @@ ALL_HIDDEN = "all"
 """Pass as ``layers`` to track every hidden layer the model declares."""
 
 LayerSpec = str | nn.Module | Sequence[str | nn.Module] | None
+
+#: A submodule name followed by one or more ``[element]`` selectors.
+_SELECTED = re.compile(r"(?P<module>[^\[\]]*)(?P<keys>(\[[^\[\]]+\])+)")
+_KEY = re.compile(r"\[([^\[\]]+)\]")
+
+
+def split_selector(name: str) -> tuple[str, tuple[int | str, ...]]:
+    """``"attn[0]"`` -> ``("attn", (0,))``; ``"block[hidden]"`` -> ``("block", ("hidden",))``.
+
+    A key of digits (with an optional minus sign) is a position, any other
+    a dict key or attribute name. A name without selector has no keys.
+    """
+    match = _SELECTED.fullmatch(name)
+    if match is None:
+        return name, ()
+    keys = tuple(
+        int(k) if re.fullmatch(r"-?\d+", k) else k.strip("'\"")
+        for k in _KEY.findall(match.group("keys"))
+    )
+    return match.group("module"), keys
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, Mapping):
+        return f"a {type(value).__name__} with keys {list(value)}"
+    if isinstance(value, tuple | list):
+        kinds = ", ".join(type(v).__name__ for v in value)
+        return f"a {type(value).__name__} of {len(value)} elements ({kinds})"
+    return f"a {type(value).__name__}"
+
+
+def _select_hint(name: str, value: object) -> str:
+    """How to name one element of a tuple/list/dict output, with this layer's own name."""
+    base = split_selector(name)[0]
+    if isinstance(value, Mapping):
+        key = next((k for k, v in value.items() if isinstance(v, torch.Tensor)), next(iter(value), "key"))
+        return f"select one element in the layer name, e.g. {f'{base}[{key}]'!r}"
+    index = next((i for i, v in enumerate(value) if isinstance(v, torch.Tensor)), 0)  # type: ignore[arg-type]
+    return f"select one element in the layer name, e.g. {f'{base}[{index}]'!r}"
+
+
+def select_output(name: str, output: object) -> torch.Tensor:
+    """The tensor that layer ``name`` (with its selectors) measures in ``output``.
+
+    Raises
+    ------
+    TypeError
+        If the output (or a selected element) is not a tensor: the message says
+        how to select an element of a tuple, list or dict.
+    ValueError
+        If a selector does not match the output (position out of range, no such key).
+    """
+    value = output
+    for key in split_selector(name)[1]:
+        try:
+            if isinstance(value, Mapping):
+                value = value[key]
+            elif isinstance(key, int) and isinstance(value, tuple | list):
+                value = value[key]
+            else:
+                value = getattr(value, str(key))
+        except (KeyError, IndexError, AttributeError):
+            raise ValueError(
+                f"layer {name!r}: the selector [{key}] does not match the output, which is "
+                f"{_describe(value)}"
+            ) from None
+    if isinstance(value, torch.Tensor):
+        return value
+    if isinstance(value, tuple | list | Mapping) and value:
+        raise TypeError(
+            f"layer {name!r} returned {_describe(value)}, not a tensor; "
+            + _select_hint(name, value)
+        )
+    raise TypeError(
+        f"layer {name!r} returned {_describe(value)}, not a tensor; track a submodule (or an "
+        "element of its output) that is a single tensor"
+    )
 
 
 def resolve_layers(model: nn.Module, layers: LayerSpec) -> tuple[str, ...]:
@@ -37,10 +120,14 @@ def resolve_layers(model: nn.Module, layers: LayerSpec) -> tuple[str, ...]:
           model may declare, as the networks of :mod:`repdyn.nets` do);
         - ``None``: the single layer named by ``model.tracked_layer``.
 
+        A name may end in element selectors, ``"attn[0]"`` or
+        ``"block[hidden]"``, to track one element of a tuple, list or dict output.
+
     Returns
     -------
     tuple of str
-        Submodule names, each valid for ``dict(model.named_modules())``.
+        Submodule names (with their selectors), each valid for
+        ``dict(model.named_modules())`` once the selectors are removed.
 
     Raises
     ------
@@ -90,11 +177,12 @@ def resolve_layers(model: nn.Module, layers: LayerSpec) -> tuple[str, ...]:
                 )
             name = by_identity[id(item)]
         elif isinstance(item, str):
-            if item not in named:
-                close = difflib.get_close_matches(item, list(named), n=5, cutoff=0.5)
+            module = split_selector(item)[0]
+            if module not in named:
+                close = difflib.get_close_matches(module, list(named), n=5, cutoff=0.5)
                 hint = f" Closest names: {close}." if close else ""
                 raise ValueError(
-                    f"layers: {item!r} is not a submodule of the model.{hint} Available: "
+                    f"layers: {module!r} is not a submodule of the model.{hint} Available: "
                     + _listing(named)
                 )
             name = item
@@ -124,12 +212,18 @@ class LayerProbe:
     other batches (minibatch training) pass through untouched. Each armed
     forward must call every tracked layer exactly once: a module applied
     twice (a shared activation, say) has no single output to measure.
+    ``batch_dims`` gives, per layer, the dimension of its output that holds
+    the two points (0 unless the layer is batch-second, as
+    ``nn.MultiheadAttention(batch_first=False)``).
     """
 
-    def __init__(self, model: nn.Module, names: tuple[str, ...]) -> None:
+    def __init__(
+        self, model: nn.Module, names: tuple[str, ...], batch_dims: tuple[int, ...] | None = None
+    ) -> None:
         modules = dict(model.named_modules(remove_duplicate=False))
         self.names = names
-        self._modules = [modules[name] for name in names]
+        self.batch_dims = batch_dims if batch_dims is not None else (0,) * len(names)
+        self._modules = [modules[split_selector(name)[0]] for name in names]
         self._handles: list[torch.utils.hooks.RemovableHandle] = []
         self._target: torch.Tensor | None = None
         self._calls = [0] * len(names)
@@ -156,8 +250,20 @@ class LayerProbe:
     def check_calls(self) -> None:
         """Check that every layer ran exactly once in the forward since :meth:`arm`."""
         for name, calls in zip(self.names, self._calls, strict=True):
-            if calls != 1:
-                where = f"layer {name!r}" if name else "the model itself (layer '')"
+            where = f"layer {name!r}" if name else "the model itself (layer '')"
+            if calls == 0:
+                module = split_selector(name)[0]
+                parent = module.rpartition(".")[0]
+                example = f"{parent}[0]" if parent else "the module that calls it"
+                raise ValueError(
+                    f"{where} was never called as a module in the forward pass (its forward hook "
+                    "did not run), so it has no output to measure. This happens when the model "
+                    "uses the submodule only as a holder of parameters (nn.MultiheadAttention "
+                    "reads out_proj's weights in a functional call) or skips it in this "
+                    f"forward. Track a module that is called instead, e.g. {example!r} (an "
+                    "element of the parent's output)"
+                )
+            if calls > 1:
                 raise ValueError(
                     f"{where} ran {calls} times in one forward pass; a tracked layer must run "
                     "exactly once per forward. Track a submodule that is called once (if an "
@@ -173,20 +279,44 @@ class LayerProbe:
             self._calls[index] += 1
             if self._calls[index] > 1:
                 return
-            if not isinstance(output, torch.Tensor):
-                raise TypeError(
-                    f"layer {self.names[index]!r} returned a {type(output).__name__}, not a tensor; "
-                    "track a submodule whose output is a single tensor"
-                )
-            if output.ndim == 0 or output.shape[0] != 2:
+            name, batch_dim = self.names[index], self.batch_dims[index]
+            output = select_output(name, output)
+            if output.ndim <= batch_dim or output.shape[batch_dim] != 2:
                 raise ValueError(
-                    f"layer {self.names[index]!r} returned shape {tuple(output.shape)}; for a pair "
-                    "its output must have the batch of 2 points along dimension 0. Track a layer "
-                    "that keeps the batch dimension first"
+                    f"layer {name!r} returned shape {tuple(output.shape)}; for a pair its output "
+                    f"must hold the 2 points along dimension {batch_dim} (batch_dim). Pass "
+                    "batch_dim= with the dimension that holds the batch (batch_dim=1 for "
+                    "batch_first=False attention), or track a layer that keeps it"
                 )
             with torch.no_grad():
-                both = output.detach().to(torch.float64).reshape(2, -1)
+                both = output.detach().movedim(batch_dim, 0).to(torch.float64).reshape(2, -1)
                 diff = both[0] - both[1]
                 target[index] = torch.dot(diff, diff)
 
         return hook
+
+
+def batch_dims(batch_dim: int | Mapping[str, int], names: tuple[str, ...]) -> tuple[int, ...]:
+    """Per tracked layer, the output dimension that holds the pair.
+
+    Parameters
+    ----------
+    batch_dim : int or mapping of str to int
+        One dimension for every layer, or one per layer name (layers not named
+        keep dimension 0).
+    names : tuple of str
+        The resolved layer names.
+    """
+    def valid(value: object, what: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{what} must be an int >= 0 (a dimension of the output); got {value!r}")
+        return value
+
+    if isinstance(batch_dim, Mapping):
+        unknown = sorted(set(batch_dim) - set(names))
+        if unknown:
+            raise ValueError(
+                f"batch_dim names {unknown}, which are not tracked layers; tracked: {list(names)}"
+            )
+        return tuple(valid(batch_dim.get(n, 0), f"batch_dim[{n!r}]") for n in names)
+    return (valid(batch_dim, "batch_dim"),) * len(names)

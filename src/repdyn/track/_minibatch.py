@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -11,9 +11,11 @@ import torch
 from torch import nn
 
 from repdyn.track import _checks as check
-from repdyn.track._layers import LayerProbe, LayerSpec, resolve_layers
+from repdyn.track._layers import LayerProbe, LayerSpec, batch_dims, resolve_layers
 from repdyn.track._pair import _measure
 from repdyn.track._record import (
+    Progress,
+    ProgressSpec,
     Recorder,
     forked_rng,
     measuring_mode,
@@ -39,6 +41,8 @@ def train_tracking_pair(
     stop_when_converged: bool = False,
     chunk_size: int = 256,
     measure: str = "eval",
+    batch_dim: int | Mapping[str, int] = 0,
+    progress: ProgressSpec = None,
 ) -> PairTracking:
     """Minibatch training over ``(x, y)`` that records the pair ``pair`` every epoch.
 
@@ -76,6 +80,15 @@ def train_tracking_pair(
         :func:`track_pair`) keeps dropout out of the measurement and stops a
         two-point forward from updating batch-norm statistics.
 
+    batch_dim : int or mapping of str to int, default 0
+        Dimension of a tracked layer's output that holds the two points: one
+        for every layer or one per layer name, e.g. 1 for the output of
+        ``nn.MultiheadAttention(batch_first=False)``.
+    progress : bool or callable, optional
+        True shows a tqdm bar of the epochs on a terminal (silent otherwise,
+        e.g. in a log file); a callable is called as ``progress(done, epochs)``
+        after each chunk of epochs.
+
     Returns
     -------
     PairTracking
@@ -92,6 +105,7 @@ def train_tracking_pair(
         raise TypeError(f"seed must be an integer (it fixes the minibatch order); got {seed!r}")
     device, dtype = check.model_placement(model)
     names = resolve_layers(model, layers)
+    dims = batch_dims(batch_dim, names)
     x = check.tensor("x", x, dtype=dtype, device=device)
     y = check.tensor("y", y, dtype=dtype, device=device)
     check.targets(x, y)
@@ -114,7 +128,11 @@ def train_tracking_pair(
     order_seed, rng_seed = (int(s) for s in np.random.SeedSequence(int(seed)).generate_state(2))
     generator = torch.Generator().manual_seed(order_seed)
 
-    with LayerProbe(model, names) as probe, forked_rng(rng_seed, device):
+    with (
+        LayerProbe(model, names, dims) as probe,
+        forked_rng(rng_seed, device),
+        Progress(progress, epochs, "train_tracking_pair") as report,
+    ):
         rec = Recorder(
             probe, n_epochs=epochs, chunk_size=chunk_size, device=device, dy=yp[0] - yp[1]
         )
@@ -145,6 +163,7 @@ def train_tracking_pair(
             epoch += 1
             _measure(model, rec, xp, yp, epoch, mode=measure)
             rec.train_loss(epoch, total / n_points)
+            report.update(epoch)
         if diverged is None:
             diverged = rec.flush(with_train_loss=True)
         seconds = time.perf_counter() - start

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -10,8 +11,10 @@ import torch
 from torch import nn
 
 from repdyn.track import _checks as check
-from repdyn.track._layers import LayerProbe, LayerSpec, resolve_layers
+from repdyn.track._layers import LayerProbe, LayerSpec, batch_dims, resolve_layers
 from repdyn.track._record import (
+    Progress,
+    ProgressSpec,
     Recorder,
     forked_rng,
     forward_depends_on_mode,
@@ -35,6 +38,8 @@ def track_pair(
     chunk_size: int = 256,
     measure: str = "eval",
     seed: int | None = None,
+    batch_dim: int | Mapping[str, int] = 0,
+    progress: ProgressSpec = None,
 ) -> PairTracking:
     """Train ``model`` on two points and record ``h``, ``y``, ``w`` and the loss.
 
@@ -90,6 +95,15 @@ def track_pair(
         untouched) for the run: makes random layers such as dropout
         reproducible.
 
+    batch_dim : int or mapping of str to int, default 0
+        Dimension of a tracked layer's output that holds the two points: one
+        for every layer or one per layer name, e.g. 1 for the output of
+        ``nn.MultiheadAttention(batch_first=False)``.
+    progress : bool or callable, optional
+        True shows a tqdm bar of the epochs on a terminal (silent otherwise,
+        e.g. in a log file); a callable is called as ``progress(done, epochs)``
+        after each chunk of epochs.
+
     Returns
     -------
     PairTracking
@@ -113,6 +127,7 @@ def track_pair(
         raise ValueError("stop_when_converged=True needs a loss_threshold to stop at; pass one")
     device, dtype = check.model_placement(model)
     names = resolve_layers(model, layers)
+    dims = batch_dims(batch_dim, names)
     x = check.tensor("x", x, dtype=dtype, device=device)
     y = check.tensor("y", y, dtype=dtype, device=device)
     check.targets(x, y, n_points=2)
@@ -124,7 +139,11 @@ def track_pair(
         )
     opt = check.optimizer(optimizer, model)
 
-    with LayerProbe(model, names) as probe, forked_rng(seed, device):
+    with (
+        LayerProbe(model, names, dims) as probe,
+        forked_rng(seed, device),
+        Progress(progress, epochs, "track_pair") as report,
+    ):
         rec = Recorder(probe, n_epochs=epochs, chunk_size=chunk_size, device=device, dy=y[0] - y[1])
         start = time.perf_counter()
         epoch, diverged = 0, None
@@ -143,6 +162,7 @@ def track_pair(
             epoch += 1
             if rec.full:
                 diverged = rec.flush()
+                report.update(epoch)
                 if diverged is not None:
                     break
                 if stop_when_converged and rec.recorded_loss(epoch - 1) <= loss_threshold:
@@ -150,6 +170,7 @@ def track_pair(
         if diverged is None:
             _measure(model, rec, x, y, epoch, mode=measure)
             diverged = rec.flush()
+            report.update(epoch)
         seconds = time.perf_counter() - start
     return rec.result(
         stop_epoch=epoch if diverged is None else diverged,
@@ -171,13 +192,19 @@ def _measure(
 
 
 def measure_pair(
-    model: nn.Module, layers: LayerSpec, x: Any, y: Any, *, measure: str = "eval"
+    model: nn.Module,
+    layers: LayerSpec,
+    x: Any,
+    y: Any,
+    *,
+    measure: str = "eval",
+    batch_dim: int | Mapping[str, int] = 0,
 ) -> dict[str, np.ndarray]:
     """``(h, y, w)`` of a pair at the model's current weights, without training.
 
     Parameters
     ----------
-    model, layers, x, y
+    model, layers, x, y, batch_dim
         As for :func:`track_pair`.
     measure : {"eval", "train"}, default "eval"
         Mode of the forward pass (``"train"`` leaves the model's mode as it is).
@@ -192,10 +219,11 @@ def measure_pair(
     measure = check.measure_mode(measure)
     device, dtype = check.model_placement(model)
     names = resolve_layers(model, layers)
+    dims = batch_dims(batch_dim, names)
     x = check.tensor("x", x, dtype=dtype, device=device)
     y = check.tensor("y", y, dtype=dtype, device=device)
     check.targets(x, y, n_points=2)
-    with LayerProbe(model, names) as probe:
+    with LayerProbe(model, names, dims) as probe:
         rec = Recorder(probe, n_epochs=0, chunk_size=1, device=device, dy=y[0] - y[1])
         _measure(model, rec, x, y, 0, mode=measure)
         diverged = rec.flush()

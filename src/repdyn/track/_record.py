@@ -9,7 +9,8 @@ run that blows up wastes at most one chunk of steps.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -217,3 +218,49 @@ class Recorder:
             train_loss=self.out[:, _TRAIN_LOSS].copy() if with_train_loss else None,
             pair=pair,
         )
+
+
+ProgressSpec = bool | Callable[[int, int], object] | None
+
+
+class Progress:
+    """Reports the epochs done of a run: a tqdm bar, a callback, or nothing.
+
+    ``progress=True`` shows a tqdm bar on stderr that stays silent when
+    stderr is not a terminal (a log file, a worker process); a callable is
+    called as ``progress(epochs_done, epochs)``; False or None reports nothing.
+    """
+
+    def __init__(self, progress: ProgressSpec, total: int, description: str) -> None:
+        self._total = total
+        self._done = 0
+        self._bar: Any = None
+        self._callback: Callable[[int, int], object] | None = None
+        if progress is True:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=total, desc=description, unit="epoch", disable=None, leave=False)
+        elif callable(progress):
+            self._callback = progress
+        elif progress not in (False, None):
+            raise TypeError(
+                f"progress must be True (a bar on a terminal), False, or a callable "
+                f"progress(epochs_done, epochs); got {progress!r}"
+            )
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+    def update(self, done: int) -> None:
+        """``done`` epochs are finished."""
+        if done == self._done:
+            return
+        if self._bar is not None:
+            self._bar.update(done - self._done)
+        if self._callback is not None:
+            self._callback(done, self._total)
+        self._done = done
