@@ -80,14 +80,8 @@ def train_tracking_pair(
         :func:`track_pair`) keeps dropout out of the measurement and stops a
         two-point forward from updating batch-norm statistics.
 
-    batch_dim : int or mapping of str to int, default 0
-        Dimension of a tracked layer's output that holds the two points: one
-        for every layer or one per layer name, e.g. 1 for the output of
-        ``nn.MultiheadAttention(batch_first=False)``.
-    progress : bool or callable, optional
-        True shows a tqdm bar of the epochs on a terminal (silent otherwise,
-        e.g. in a log file); a callable is called as ``progress(done, epochs)``
-        after each chunk of epochs.
+    batch_dim, progress
+        As for :func:`track_pair` (progress is reported after every epoch).
 
     Returns
     -------
