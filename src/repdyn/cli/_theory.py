@@ -16,6 +16,8 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
+from repdyn.experiments import paper_style
+
 app = typer.Typer(
     help="Solve, fit and predict with the effective theory (no torch needed).", no_args_is_help=True
 )
@@ -323,6 +325,7 @@ def _draw(axes: Any, t: np.ndarray, observed: np.ndarray, predicted: np.ndarray 
         ax.set_xlabel("epoch")
 
 
+@paper_style()
 def _plot_trajectories(
     path: pathlib.Path,
     t: np.ndarray,
@@ -355,6 +358,7 @@ def _plot_trajectories(
     plt.close(fig)
 
 
+@paper_style()
 def _plot_demo(
     path: pathlib.Path, t: np.ndarray, panels: list[tuple[str, np.ndarray, np.ndarray]]
 ) -> None:

@@ -9,6 +9,8 @@
   network on two points (cacheable, runs on any executor);
   :func:`run_two_point` runs many and writes their data and figure.
 - :class:`Claim`: a claim of the paper with the number that tests it.
+- :func:`paper_style`: the package's matplotlib style (:data:`STYLE`), which
+  every figure of the package is drawn with.
 
 Importing this package is cheap: the names that need torch load on first use.
 """
@@ -17,6 +19,7 @@ from importlib import import_module
 from typing import Any
 
 from repdyn.experiments._claims import Claim
+from repdyn.experiments._plots import STYLE, paper_style
 from repdyn.experiments._registry import (
     EXPERIMENTS,
     PROFILES,
@@ -40,6 +43,7 @@ __all__ = [
     "EXPERIMENTS",
     "PROFILES",
     "SMOKE_NOTE",
+    "STYLE",
     "Claim",
     "Experiment",
     "ExperimentOutput",
@@ -48,6 +52,7 @@ __all__ = [
     "TwoPointConfig",
     "estimate_seconds",
     "load_run",
+    "paper_style",
     "reproduce",
     "run",
     "run_two_point",

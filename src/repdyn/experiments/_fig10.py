@@ -22,6 +22,7 @@ from repdyn.experiments._two_point_run import (
     status_counts,
     trial_summary,
 )
+from repdyn.experiments._plots import paper_style
 
 #: Spearman correlation of the fit error with the layer index (all layers) at
 #: or below which the error "falls towards later layers": the one-sided 5 %
@@ -151,6 +152,7 @@ def depth_claims(eta_h: Sequence[float], eta_y: Sequence[float], fit_error: Sequ
     ]
 
 
+@paper_style()
 def _draw(medians: dict[str, np.ndarray], results: Sequence[dict[str, Any]], out: Any) -> list[Any]:
     from matplotlib import colormaps
 

@@ -21,6 +21,7 @@ from repdyn.experiments._two_point_run import (
     median_or_nan,
     r2_score,
 )
+from repdyn.experiments._plots import paper_style
 
 #: Every Table 1 network, so that this experiment's trials are exactly those
 #: of fig2 and fig3 (same configs, same cache entries: computed once).
@@ -67,6 +68,7 @@ def loss_claims(r2_loss: Mapping[str, float], *, bar: float = R2_MATCH) -> list[
     ]
 
 
+@paper_style()
 def _draw_losses(groups: dict[str, list[dict[str, Any]]], out: Any) -> list[Any]:
     from repdyn.experiments._plots import figure_grid
 

@@ -21,6 +21,7 @@ from repdyn.experiments._two_point_run import (
     median_or_nan,
     seed_groups,
 )
+from repdyn.experiments._plots import paper_style
 
 #: Plateau fraction ``t10 / t90`` (see :func:`plateau_fraction`) at or above
 #: which a curve has a plateau: it stays within 10 % of its total movement for
@@ -130,6 +131,7 @@ def _plateau_rows(groups: dict[str, list[dict[str, Any]]], gains: dict[str, floa
     return rows
 
 
+@paper_style()
 def _draw_plateaus(groups: dict[str, list[dict[str, Any]]], rows: list[dict[str, Any]], out: Any) -> list[Any]:
     from repdyn.experiments._plots import figure_grid
 

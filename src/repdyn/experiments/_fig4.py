@@ -24,6 +24,7 @@ from repdyn.experiments._fig2 import R2_MATCH
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
 from repdyn.experiments._two_point_run import status_counts
 from repdyn.nets import ArchSpec, get_architecture
+from repdyn.experiments._plots import paper_style
 
 #: The paper does not state its minibatch size. 32 is the customary default
 #: (and the size we use for the context task too); with lr 0.002 it gives
@@ -96,6 +97,7 @@ def fit_claims(result: dict[str, Any], *, bar: float = R2_MATCH) -> list[Claim]:
     ]
 
 
+@paper_style()
 def draw(result: dict[str, Any], out: Any, source: str) -> list[Any]:
     """h, y, w and the pair's loss (network solid, theory dashed), and the training loss."""
     from repdyn.experiments._outputs import save_figure

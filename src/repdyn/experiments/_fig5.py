@@ -33,6 +33,7 @@ from repdyn.experiments._two_point_run import (
     trial_summary,
 )
 from repdyn.nets import ArchSpec
+from repdyn.experiments._plots import paper_style
 
 #: Pearson correlation of predicted against measured final distances at or
 #: above which the predictions "lie on the diagonal" (with the relative error
@@ -319,6 +320,7 @@ def run_final_distance(settings: FinalDistanceSettings, options: RunOptions) -> 
                                 predicted, measured, usable(grid_results), {"h0": h0, "a_low": a_low})
 
 
+@paper_style()
 def draw_final_distance(outcome: FinalDistanceOutcome, out: Any, stem: str, title: str) -> list[Any]:
     """Per network: predicted h_inf against measured final h, the diagonal, coloured by ``||dy||``.
 

@@ -36,6 +36,7 @@ from repdyn.experiments._two_point_run import (
     status_counts,
 )
 from repdyn.nets import ArchSpec, get_architecture
+from repdyn.experiments._plots import paper_style
 
 #: XOR pairs (indices into (0,0), (0,1), (1,0), (1,1)) with equal targets ...
 SAME_TARGET = ((0, 3), (1, 2))
@@ -239,6 +240,7 @@ def averaged_rates(results: Sequence[dict[str, Any]]) -> tuple[float, float, int
     return float(arr[:, 0].mean()), float(arr[:, 1].mean()), len(rates)
 
 
+@paper_style()
 def draw(roles: Sequence[str], results: Sequence[dict[str, Any]], per_network: dict[str, Any],
          eta_h: float, eta_y: float, out: Any) -> list[Any]:
     """Rows: the four networks (first seed). Columns: network h, theory h_inf, training loss (all seeds)."""

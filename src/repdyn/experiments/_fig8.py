@@ -37,6 +37,7 @@ from repdyn.experiments._dataset_training import (
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
 from repdyn.experiments._two_point_run import status_counts
 from repdyn.nets import ArchSpec, get_architecture
+from repdyn.experiments._plots import paper_style
 
 ROLES = ("very low", "low", "high")
 
@@ -221,6 +222,7 @@ def compare_with_theory(results: Sequence[dict[str, Any]], notes: dict[str, np.n
     return out
 
 
+@paper_style()
 def draw_dataset(grid: int, out: Any) -> list[Any]:
     """Fig 7: example blob images and the target of each context over the grid of centres."""
     from repdyn.data import blobs
@@ -245,13 +247,14 @@ def draw_dataset(grid: int, out: Any) -> list[Any]:
         ax.set_xlabel("blob x", fontsize=7)
         ax.set_ylabel("blob y", fontsize=7)
         ax.tick_params(labelsize=6)
-    fig.colorbar(image, ax=axes[0][5], fraction=0.046)
+    fig.colorbar(image, ax=axes[0][5], fraction=0.046, label="target")
     fig.suptitle(f"Context task: {pixels}x{pixels}-pixel blobs on a {grid}x{grid} grid of centres, plus a "
                  "one-hot context", fontsize=9)
     fig.tight_layout()
     return save_figure(fig, out, "fig7_dataset")
 
 
+@paper_style()
 def draw_representations(results: Sequence[dict[str, Any]], per_role: dict[str, Any],
                          notes: dict[str, np.ndarray], out: Any) -> list[Any]:
     """Figs 8 and 12: 3-D PCA of the last hidden layer, coloured by context, x and y."""
@@ -286,6 +289,7 @@ def draw_representations(results: Sequence[dict[str, Any]], per_role: dict[str, 
     return save_figure(fig, out, "fig8_representations")
 
 
+@paper_style()
 def draw_layers(results: Sequence[dict[str, Any]], metrics: dict[str, dict[str, dict[str, float]]],
                 notes: dict[str, np.ndarray], out: Any) -> list[Any]:
     """Every hidden layer of every network: first two principal components, coloured by context."""

@@ -23,6 +23,7 @@ from repdyn.experiments._dataset_training import finite_representations, load_da
 from repdyn.experiments._fig4 import SETTINGS, run_mnist
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
 from repdyn.experiments._two_point_run import status_counts
+from repdyn.experiments._plots import paper_style
 
 #: "Part of the structure matches": a Spearman correlation of at least 0.3
 #: between predicted and measured squared distances, Cohen's conventional
@@ -106,6 +107,7 @@ def analyse(x: np.ndarray, y: np.ndarray, labels: np.ndarray, result: dict[str, 
     }
 
 
+@paper_style()
 def draw(analysis: dict[str, Any], labels: np.ndarray, out: Any) -> list[Any]:
     """Network RDM next to the paper's prediction, the default-tau weighing, the N-point extension and
     the raw pixel distances (the baseline)."""

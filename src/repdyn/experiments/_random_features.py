@@ -41,6 +41,7 @@ from repdyn.experiments._two_point_run import (
     trial_summary,
 )
 from repdyn.nets import ArchSpec, get_architecture
+from repdyn.experiments._plots import paper_style
 
 #: Two gains below Table 1's smallest (low init, 0.9), with learning rates
 #: chosen so that the default network converges within 6000 epochs: measured
@@ -207,6 +208,7 @@ def spread_claims(gains: Sequence[float], network: Sequence[float], theory: Sequ
     ]
 
 
+@paper_style()
 def draw(outcomes: Sequence[GainOutcome], out: Any) -> list[Any]:
     """Final distances per gain (network seeds over the theory's distribution) and the relative spreads."""
     from repdyn.experiments._plots import figure_grid

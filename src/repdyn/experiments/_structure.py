@@ -176,11 +176,25 @@ def sort_order(n: int, labels: np.ndarray | None, *keys: np.ndarray) -> np.ndarr
     return np.lexsort(columns) if columns else np.arange(n)
 
 
+def _cell_text(value: float) -> str:
+    """At most 5 characters, so the number fits its cell: 190, 2.3, 0.41, 2e-06."""
+    if value == 0 or not np.isfinite(value):
+        return f"{value:g}"
+    if abs(value) >= 100:
+        return f"{value:.0f}"
+    return f"{value:.2g}" if abs(value) >= 0.01 else f"{value:.0e}"
+
+
 def draw_matrix(ax: Any, matrix: np.ndarray, *, title: str, labels: np.ndarray | None = None,
-                annotate: bool = False) -> None:
-    """A squared-distance matrix as an image; lines between label blocks (points already sorted)."""
+                annotate: bool = False, colorbar_label: str = "squared distance") -> None:
+    """A squared-distance matrix as an image; lines between label blocks (points already sorted).
+
+    The colour bar is labelled and its ticks carry their own exponent (``%.2g``):
+    a shared offset label (``1e-6``) would sit above the bar, on the panel's title.
+    """
     image = ax.imshow(matrix, cmap="viridis", interpolation="nearest")
-    ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    bar = ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04, format="%.2g")
+    bar.set_label(colorbar_label)
     ax.set_title(title, fontsize=9)
     ax.tick_params(labelsize=7)
     if labels is not None:
@@ -191,5 +205,5 @@ def draw_matrix(ax: Any, matrix: np.ndarray, *, title: str, labels: np.ndarray |
     if annotate:
         top = float(np.max(matrix)) if matrix.size else 0.0
         for (r, c), value in np.ndenumerate(matrix):
-            ax.text(c, r, f"{value:.2g}", ha="center", va="center", fontsize=7,
+            ax.text(c, r, _cell_text(value), ha="center", va="center", fontsize=7,
                     color="black" if value > 0.6 * top else "white")

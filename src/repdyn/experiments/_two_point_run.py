@@ -14,6 +14,7 @@ from repdyn.experiments._claims import Claim
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
 from repdyn.experiments._two_point import TwoPointConfig, two_point_trial
 from repdyn.nets import ArchSpec, get_architecture
+from repdyn.experiments._plots import paper_style
 
 #: Table 1 rows that vary the architecture (Fig 2); the other four vary the
 #: initial weight scale (Fig 3).
@@ -213,6 +214,7 @@ def shown_text(shown: int, total: int, drawable: int) -> str:
     return text
 
 
+@paper_style()
 def draw_dynamics(groups: dict[str, list[tuple[int, dict[str, Any]]]], out: Path, stem: str, *,
                   max_trials: int | None = None, panels: Sequence[str] = ("h", "y", "w", "loss"),
                   title: str | None = None) -> list[Path]:
