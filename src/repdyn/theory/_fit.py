@@ -74,7 +74,7 @@ _POOR_R2 = 0.9
 _SCALE_FACTORS = 10.0 ** np.array([-3.0, -2.0, -1.0, 1.0, 2.0, 3.0])
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class FitResult:
     """Fitted effective learning rates and the goodness of fit.
 
@@ -151,6 +151,25 @@ class FitResult:
         expected = set(VARIABLES) | ({"loss"} if self.predicted_loss is not None else set())
         if set(self.r2) != expected:
             raise ValueError(f"r2 must have the keys {sorted(expected)}; got {sorted(self.r2)}")
+
+    def __repr__(self) -> str:
+        """One line: rates, R^2 per variable, h_inf and success; no arrays (see :meth:`to_dict`)."""
+        if self.batched:
+            n = len(self._items)
+            eta_h = np.asarray(self.eta_h, dtype=float)
+            r2_h = np.asarray(self.r2["h"], dtype=float)
+            return (
+                f"FitResult(batch of {n}, median eta_h={np.nanmedian(eta_h):.4g}, "
+                f"median R2 h={np.nanmedian(r2_h):.3f}, success {int(np.sum(self.success))}/{n}, "
+                f"T={self.t.size})"
+            )
+        r2 = ", ".join(f"{k}={float(v):.3f}" for k, v in self.r2.items())
+        eta_m = "" if self.eta_m is None else f", eta_m={float(self.eta_m):.4g}"
+        return (
+            f"FitResult(eta_h={float(self.eta_h):.4g}, eta_y={float(self.eta_y):.4g}{eta_m}, "
+            f"R2({r2}), h_inf={float(self.h_inf):.4g}, success={bool(self.success)}, "
+            f"T={self.t.size})"
+        )
 
     @property
     def batched(self) -> bool:
