@@ -1,11 +1,16 @@
-# Two entry points, both self-contained on a fresh machine:
+# Entry points, each self-contained on a fresh machine:
 #   make demo   set up .venv and run the main job on its built-in default
-#   make test   set up .venv and run the test suite
+#   make test   set up .venv, build the API reference (so it never goes stale) and run the test suite
+#   make docs   the API reference of every public name, from the docstrings, into build/api
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.repdyn-installed
 
-.PHONY: demo test bench bench-reproduce
+DOCS_OUT ?= build/api
+DOCS_MODULES := repdyn repdyn.theory repdyn.rsa repdyn.data repdyn.nets repdyn.track repdyn.fast \
+	repdyn.sweep repdyn.experiments repdyn.cli
+
+.PHONY: demo test bench docs bench-reproduce
 
 $(STAMP): pyproject.toml constraints-cpu.txt
 	python3 -m venv $(VENV)
@@ -15,8 +20,13 @@ $(STAMP): pyproject.toml constraints-cpu.txt
 demo: $(STAMP)
 	$(VENV)/bin/repdyn run two-point --arch default --trials 4 --out results/demo
 
-test: $(STAMP)
+test: $(STAMP) docs
 	$(PY) -m pytest -n 2 -q
+
+# pdoc's warnings (a name in __all__ that does not resolve, say) fail the build.
+docs: $(STAMP)
+	$(PY) -W error::UserWarning:pdoc.doc -m pdoc -d numpy -o $(DOCS_OUT) $(DOCS_MODULES)
+	@echo "API reference: $(DOCS_OUT)/index.html"
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_theory.py

@@ -25,15 +25,13 @@ try:
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+unknown"
 
+from repdyn.experiments import load_run  # noqa: E402  (numpy only: no torch, no xarray)
+
 __all__ = ["__version__", "load_run"]
 
 
 def __getattr__(name: str):
-    # Subpackages and load_run load on first use, so `import repdyn` stays cheap.
-    if name == "load_run":
-        from repdyn.experiments import load_run
-
-        return load_run
+    # Subpackages load on first use, so `import repdyn` stays cheap.
     if name in _SUBPACKAGES:
         import importlib
 

@@ -18,17 +18,20 @@ from repdyn.sweep._canonical import (
     canonical_value,
     trial_name,
 )
+from repdyn.sweep._cluster import CLUSTER_KINDS, JobQueue
 from repdyn.sweep._frames import STATUS_MISSING, flatten_config, results_dataset, results_frame
 from repdyn.sweep._run import EXECUTORS, default_workers, run_sweep
 from repdyn.sweep._store import ResultStore, StoredResult, SweepWarning
 from repdyn.sweep._trial import STATUS_ERROR, STATUS_FAILED, TrialError
 
 __all__ = [
+    "CLUSTER_KINDS",
     "EXECUTORS",
     "RESULT_FORMAT_VERSION",
     "STATUS_ERROR",
     "STATUS_FAILED",
     "STATUS_MISSING",
+    "JobQueue",
     "ResultStore",
     "StoredResult",
     "SweepWarning",

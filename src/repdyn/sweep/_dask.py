@@ -49,14 +49,32 @@ def run_dask(
     scheduler
         None to start a ``LocalCluster`` of ``workers`` worker processes with
         one thread each; an address such as ``"tcp://host:8786"`` to attach to a
-        running scheduler; or a ``distributed.Client`` to use as it is (it is
-        not closed afterwards).
+        running scheduler; the path of a scheduler file (``*.json``, written by
+        ``dask scheduler --scheduler-file``); a :class:`JobQueue` to submit
+        workers as batch jobs (closed afterwards); or a ``distributed.Client``
+        to use as it is (it is not closed afterwards).
     """
     import dask
 
+    from repdyn.sweep._cluster import JobQueue
+
     distributed = _import_distributed()
     with ExitStack() as stack:
-        if scheduler is None:
+        if isinstance(scheduler, JobQueue):
+            cluster = stack.enter_context(scheduler.cluster())
+            cluster.scale(jobs=scheduler.jobs)
+            client = stack.enter_context(distributed.Client(cluster))
+        elif isinstance(scheduler, str) and scheduler.endswith(".json"):
+            try:
+                client = stack.enter_context(
+                    distributed.Client(scheduler_file=scheduler, timeout="20s")
+                )
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise ValueError(
+                    f"could not connect to the Dask scheduler of the file scheduler={scheduler!r} "
+                    f"({exc}); pass the file a running `dask scheduler --scheduler-file` wrote"
+                ) from exc
+        elif scheduler is None:
             with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
                 cluster = stack.enter_context(
                     distributed.LocalCluster(

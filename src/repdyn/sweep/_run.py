@@ -129,9 +129,11 @@ def run_sweep(
     workers : int, optional
         Worker processes for ``"process"`` and for a local Dask cluster;
         default one per CPU core.
-    scheduler : str or distributed.Client, optional
+    scheduler : str, JobQueue or distributed.Client, optional
         With ``executor="dask"``: the address of a running scheduler
-        (``"tcp://host:8786"``) or a client; None starts a local cluster.
+        (``"tcp://host:8786"``), the path of its scheduler file (``*.json``), a
+        :class:`JobQueue` (workers submitted as SLURM/PBS/... jobs), or a
+        client; None starts a local cluster.
     progress : bool, optional
         Show a tqdm progress bar on stderr; None shows it only when stderr is a terminal.
     retries : int, default 2
