@@ -22,8 +22,10 @@ def list_experiments() -> None:
     """Show every experiment, the paper figure it reproduces and what it does."""
     from repdyn.experiments._reproduce import load_experiments
 
-    for exp in load_experiments().values():
-        typer.echo(f"{exp.name:<8} {exp.figure:<18} {exp.description}")
+    registry = load_experiments()
+    width = max(len(name) for name in registry)
+    for exp in registry.values():
+        typer.echo(f"{exp.name:<{width}} {exp.figure:<21} {exp.description}")
 
 
 def reproduce(

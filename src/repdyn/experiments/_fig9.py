@@ -106,7 +106,8 @@ def analyse(x: np.ndarray, y: np.ndarray, labels: np.ndarray, result: dict[str, 
     }
 
 
-def draw(analysis: dict[str, Any], labels: np.ndarray, out: Any) -> list[Any]:
+def draw(analysis: dict[str, Any], labels: np.ndarray, out: Any, *, stem: str = "fig9_mnist_structure",
+         label: str = "SGD") -> list[Any]:
     """Network RDM next to the paper's prediction, the default-tau weighing, the N-point extension and
     the raw pixel distances (the baseline)."""
     from repdyn.experiments._outputs import save_figure
@@ -127,9 +128,9 @@ def draw(analysis: dict[str, Any], labels: np.ndarray, out: Any) -> list[Any]:
         ticks = [int(np.flatnonzero(labels == d)[0]) for d in np.unique(labels)]
         ax.set_xticks(ticks, [str(d) for d in np.unique(labels)])
         ax.set_yticks(ticks, [str(d) for d in np.unique(labels)])
-    fig.suptitle("MNIST: squared distances of 100 digits sorted by label", fontsize=10)
+    fig.suptitle(f"MNIST trained with {label}: squared distances of 100 digits sorted by label", fontsize=10)
     fig.tight_layout()
-    return save_figure(fig, out, "fig9_mnist_structure")
+    return save_figure(fig, out, stem)
 
 
 @register("fig9", figure="Fig 9",
@@ -137,11 +138,21 @@ def draw(analysis: dict[str, Any], labels: np.ndarray, out: Any) -> list[Any]:
                       "exponential weighing.",
           estimate_seconds=estimate_seconds)
 def run(options: RunOptions) -> ExperimentOutput:
+    return mnist_structure(SETTINGS[options.profile], options)
+
+
+def mnist_structure(settings: Any, options: RunOptions, *, stem: str = "fig9_mnist_structure", label: str = "SGD",
+                    write: bool = True) -> ExperimentOutput:
+    """The structure analysis of the MNIST trial of ``settings`` (a ``MnistSettings``).
+
+    ``label`` names the optimiser in the figure. With ``write=False`` nothing is
+    drawn or saved (the claims and summary only: the Adam twin's SGD side).
+    """
     from repdyn.experiments._fig4 import source_text
 
-    config, result = run_mnist(options)
+    config, result = run_mnist(options, settings)
     summary: dict[str, Any] = {"mnist_source": source_text(config, result), "source": result.get("source"),
-                               "settings": {"arch": SETTINGS[options.profile].arch.to_dict(),
+                               "settings": {"arch": settings.arch.to_dict(),
                                             "batch_size": config.batch_size, "n_images": config.mnist_n}}
     if not finite_representations(result):
         summary["error"] = f"no finite representations (trial {result.get('status')})"
@@ -152,12 +163,14 @@ def run(options: RunOptions) -> ExperimentOutput:
     x, y, labels = probe_points(config, result)
     with threads(1):  # one BLAS thread: a BLAS pool on shared cores slows small solves badly
         analysis = analyse(x, y, labels, result)
-        figures = draw(analysis, labels, options.out)
-    options.out.mkdir(parents=True, exist_ok=True)
-    k = int(result["tracked_index"])
-    np.savez(options.out / "representations-mnist.npz", x=x, y=y, labels=labels, hidden=result["hidden"][k],
-             hidden0=result["hidden0"][k], output0=result["output0"], name=np.array("mnist 100 digits"))
-    summary.update({key: value for key, value in analysis.items() if key not in ("network", "predictions")})
+        figures = draw(analysis, labels, options.out, stem=stem, label=label) if write else []
+    if write:
+        options.out.mkdir(parents=True, exist_ok=True)
+        k = int(result["tracked_index"])
+        np.savez(options.out / "representations-mnist.npz", x=x, y=y, labels=labels, hidden=result["hidden"][k],
+                 hidden0=result["hidden0"][k], output0=result["output0"], name=np.array("mnist 100 digits"))
+    summary.update({key: value for key, value in analysis.items()
+                    if key not in ("network", "predictions", "pixels")})
     summary["probe"] = ("first 100 training digits, sorted by label" if result.get("source") == "idx"
                         else "first 10 digits of each label of the label-sorted subset")
     return ExperimentOutput(summary=summary, claims=structure_claims(analysis["comparison"][CLAIM_PREDICTION]),
