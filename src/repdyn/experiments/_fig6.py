@@ -271,9 +271,9 @@ def draw(roles: Sequence[str], results: Sequence[dict[str, Any]], per_network: d
         if finite_representations(first):
             k = int(first["tracked_index"])
             draw_matrix(row[0], xor_rdm(first["hidden"][k]), annotate=True,
-                        title=f"{role}: network, ratio {metrics['ratio'][0]:.2g}")
+                        title=f"{role}, seed 0: network, ratio {metrics['ratio'][0]:.2g}")
             draw_matrix(row[1], theory_matrix(first, eta_h, eta_y), annotate=True,
-                        title=f"theory h_inf, ratio {metrics['theory_ratio'][0]:.2g}")
+                        title=f"seed 0: theory h_inf, ratio {metrics['theory_ratio'][0]:.2g}")
         else:
             for ax in row[:2]:
                 ax.text(0.5, 0.5, f"no finite representation ({first.get('status')})", ha="center",

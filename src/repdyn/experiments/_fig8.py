@@ -288,11 +288,15 @@ def draw_representations(results: Sequence[dict[str, Any]], per_role: dict[str, 
             ax = fig.add_subplot(len(ROLES), 3, 3 * row + col + 1, projection="3d")
             if finite_representations(result):
                 coords = embed(np.asarray(result["hidden"][-1], dtype=np.float64), 3).coords
-                ax.scatter(coords[:, 0], coords[:, 1], coords[:, 2], c=values, cmap=cmap, s=3, depthshade=False,
-                           rasterized=True)
+                points = ax.scatter(coords[:, 0], coords[:, 1], coords[:, 2], c=values, cmap=cmap, s=3,
+                                    depthshade=False, rasterized=True)
+                fig.colorbar(points, ax=ax, shrink=0.5, pad=0.2).ax.tick_params(labelsize=6)
                 # Equal axes: otherwise tiny residual components are blown up to look like a square.
                 reach = float(np.max(np.abs(coords))) or 1.0
                 ax.set(xlim=(-reach, reach), ylim=(-reach, reach), zlim=(-reach, reach))
+                ax.set_xlabel("PC1", fontsize=6)
+                ax.set_ylabel("PC2", fontsize=6)
+                ax.set_zlabel("PC3", fontsize=6)
             ax.set_title(f"{role} init: {name}" + (
                 f"\nirrelevant {m['irrelevant_1']:.2f}/{m['irrelevant_2']:.2f}, one line {m['one_line']:.2f}"
                 if col == 0 else ""), fontsize=8)
