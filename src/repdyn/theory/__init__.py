@@ -8,7 +8,7 @@ those of ``docs/theory.md``: variables ``h = ||dh||^2``, ``y = ||dyhat||^2`` and
 
 from repdyn.theory._estimator import RateEstimator
 from repdyn.theory._exact import exact_identical_targets
-from repdyn.theory._fit import FitResult, fit
+from repdyn.theory._fit import OBJECTIVES, POOR_R2, QUALITIES, FitResult, fit, fit_quality
 from repdyn.theory._fixed_point import FinalDistance, conserved, final_distance
 from repdyn.theory._loss import loss_curve
 from repdyn.theory._npoint import encoder_kernel, npoint_distances
@@ -27,6 +27,9 @@ from repdyn.theory._system import SolverError, rhs, solve
 VARIABLES = ("h", "y", "w")
 
 __all__ = [
+    "OBJECTIVES",
+    "POOR_R2",
+    "QUALITIES",
     "VARIABLES",
     "ExponentialWeighing",
     "FinalDistance",
@@ -41,6 +44,7 @@ __all__ = [
     "exponential_weighing",
     "final_distance",
     "fit",
+    "fit_quality",
     "loss_curve",
     "npoint_distances",
     "pairwise_final_distances",
