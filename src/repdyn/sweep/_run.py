@@ -62,14 +62,15 @@ def _check_picklable(fn: Callable[[Any], Any], configs: list[Any], executor: str
             ) from exc
 
 
-def _validate(
-    executor: str,
-    workers: int | None,
-    scheduler: Any,
-    progress: bool | None,
-    retries: int,
-    errors: str,
-) -> None:
+def check_executor(executor: str, workers: int | None = None, scheduler: Any = None, *,
+                   connect: bool = False) -> None:
+    """Raise ValueError unless ``executor``, ``workers`` and ``scheduler`` fit together.
+
+    The checks :func:`run_sweep` makes before it runs anything, for callers
+    (the command line) that want them before they prepare a sweep. With
+    ``connect=True`` a scheduler address is also tried: a scheduler that
+    nothing listens at is reported at once instead of after the client's timeout.
+    """
     if executor not in EXECUTORS:
         raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}; got {executor!r}")
     if workers is not None and (
@@ -85,6 +86,21 @@ def _validate(
             "workers sizes a local Dask cluster; an existing scheduler has its own workers, so "
             "pass either scheduler or workers, not both"
         )
+    if connect and isinstance(scheduler, str):
+        from repdyn.sweep._dask import check_scheduler_address
+
+        check_scheduler_address(scheduler)
+
+
+def _validate(
+    executor: str,
+    workers: int | None,
+    scheduler: Any,
+    progress: bool | None,
+    retries: int,
+    errors: str,
+) -> None:
+    check_executor(executor, workers, scheduler)
     if progress is not None and not isinstance(progress, bool):
         raise ValueError(f"progress must be True, False or None (auto); got {progress!r}")
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
