@@ -532,7 +532,7 @@ def test_progress_bar_only_when_asked_or_on_a_terminal(tmp_path, capsys):
     [
         ({"executor": "threads"}, "executor must be one of"),
         ({"workers": 0}, "workers must be a positive int"),
-        ({"scheduler": "tcp://h:1"}, "only applies to executor='dask'"),
+        ({"scheduler": "tcp://h:1"}, "only applies to executor 'dask'"),
         (
             {"executor": "dask", "scheduler": "tcp://h:1", "workers": 2},
             "either scheduler or workers",

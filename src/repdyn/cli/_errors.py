@@ -161,6 +161,37 @@ def write_errors(options: Mapping[str, Path | None]) -> Iterator[None]:
              "and a rerun computes only what is missing")
 
 
+def read_npz(label: str, path: Path, *, example: str) -> dict[str, Any]:
+    """The numeric arrays of an ``.npz`` file; a clear error if it is missing, unreadable or not numeric.
+
+    ``label`` names the argument or option (``TRAJ``, ``--dataset``) and
+    ``example`` shows how to write a good file.
+    """
+    import zipfile
+
+    import numpy as np
+
+    if not path.is_file():
+        fail(f"{label} {path} does not exist or is not a file; give an existing .npz file")
+    reason = ""
+    if not zipfile.is_zipfile(path):
+        reason = "it is no zip archive: truncated, a .npy file, or not written by np.savez"
+    else:
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {key: data[key] for key in data.files}
+        except (zipfile.BadZipFile, ValueError, EOFError, OSError) as exc:
+            reason = "it holds Python objects" if "pickled" in str(exc) else f"{type(exc).__name__}: {exc}"
+    if reason:
+        fail(f"{label} {path} is not a readable .npz archive of numeric arrays ({reason}); write it with "
+             f"{example}")
+    for key, arr in arrays.items():
+        if arr.dtype.kind not in "biuf":
+            fail(f"{label} {path}: array {key!r} holds {arr.dtype} values, not numbers; save numeric arrays "
+                 f"({example})")
+    return arrays
+
+
 def _under(path: Path, root: Path) -> bool:
     try:
         path.resolve().relative_to(root.resolve())

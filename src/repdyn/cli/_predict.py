@@ -18,19 +18,16 @@ Torch is imported only when a built-in data set is loaded.
 from __future__ import annotations
 
 import json
-import math
 import pathlib
 from typing import Annotated, Any
 
 import numpy as np
 import typer
 
+from repdyn.cli import _errors as check
+from repdyn.cli._errors import fail as _fail
+
 DATASET_NAMES = ("xor", "blobs", "mnist")
-
-
-def _fail(message: str) -> None:
-    typer.echo(f"Error: {message}", err=True)
-    raise typer.Exit(2)
 
 
 def load_points(dataset: str, *, per_label: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, str]:
@@ -58,29 +55,35 @@ def load_points(dataset: str, *, per_label: int = 10) -> tuple[np.ndarray, np.nd
     path = pathlib.Path(dataset)
     if path.suffix != ".npz":
         raise ValueError(f"--dataset must be one of {', '.join(DATASET_NAMES)} or a .npz file; got {dataset!r}")
-    x, y, labels, _ = _read_npz(path, ("x", "y"))
+    x, y, labels, _ = _read_npz(path, ("x", "y"), option="--dataset")
     return x, y, labels, f"{path} ({len(x)} points)"
 
 
-def _read_npz(path: pathlib.Path, required: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None,
-                                                                       dict[str, np.ndarray]]:
-    if not path.is_file():
-        raise ValueError(f"{path} does not exist; give an existing .npz file")
-    with np.load(path, allow_pickle=False) as data:
-        arrays = {k: data[k] for k in data.files}
+def _read_npz(path: pathlib.Path, required: tuple[str, ...], *, option: str) -> tuple[
+        np.ndarray, np.ndarray, np.ndarray | None, dict[str, np.ndarray]]:
+    arrays = check.read_npz(option, path, example="np.savez(name, x=x, y=y, labels=labels)")
     missing = [k for k in required if k not in arrays]
     if missing:
-        raise ValueError(f"{path} lacks the array(s) {missing}; it needs {list(required)} (and optionally "
-                         f"'labels'); it has {sorted(arrays)}")
+        raise ValueError(f"{option} {path} lacks the array(s) {missing}; it needs {list(required)} (and "
+                         f"optionally 'labels'); it has {sorted(arrays)}")
+    for key in required:
+        arr = arrays[key]
+        if arr.ndim == 0 or len(arr) < 2:
+            raise ValueError(f"{option} {path}: {key!r} holds {0 if arr.ndim == 0 else len(arr)} points; give "
+                             "at least 2 (one row per point)")
+        if not np.all(np.isfinite(arr)):
+            row = int(np.flatnonzero((~np.isfinite(arr.reshape(len(arr), -1))).any(axis=1))[0])
+            raise ValueError(f"{option} {path}: {key!r} holds NaN or inf (first in row {row}); give finite "
+                             "values")
     x = np.asarray(arrays["x"], dtype=np.float64)
     x = x.reshape(len(x), -1)
     y = np.asarray(arrays["y"], dtype=np.float64)
     y = y.reshape(len(y), -1)
     if len(y) != len(x):
-        raise ValueError(f"{path}: x has {len(x)} rows but y has {len(y)}; give one target per input")
+        raise ValueError(f"{option} {path}: x has {len(x)} rows but y has {len(y)}; give one target per input")
     labels = arrays.get("labels")
     if labels is not None and labels.shape != (len(x),):
-        raise ValueError(f"{path}: labels must have shape ({len(x)},); got {labels.shape}")
+        raise ValueError(f"{option} {path}: labels must have shape ({len(x)},); got {labels.shape}")
     return x, y, labels, arrays
 
 
@@ -89,24 +92,46 @@ def rates_from(run_dir: pathlib.Path) -> tuple[float, float, int]:
 
     Reads the per-trial list ``trials`` of ``repdyn run two-point`` (trials
     without finite rates are skipped), or a single ``trial`` or ``rates``
-    record as fig4 and fig6 write them.
+    record as fig4 and fig6 write them. A trial whose fit is ``unfit`` (see
+    :func:`repdyn.theory.fit_quality`; from its ``quality``, or its ``r2`` in
+    older files) is left out of the mean, since its rates describe nothing;
+    ``poor`` fits are averaged in. Both are reported on stderr.
     """
+    from repdyn.theory import POOR_R2, fit_quality
+
     path = run_dir / "summary.json"
     if not path.is_file():
-        raise ValueError(f"{path} not found; --rates-from needs the output directory of 'repdyn run two-point' "
-                         "(or of fig4/fig6 of 'repdyn reproduce')")
-    summary = json.loads(path.read_text())
-    records = summary.get("trials")
+        raise ValueError(f"--rates-from {path} not found; --rates-from needs the output directory of 'repdyn run "
+                         "two-point' (or of fig4/fig6 of 'repdyn reproduce')")
+    try:
+        summary = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"--rates-from {path} is not a JSON file ({exc}); give a directory that "
+                         "'repdyn run two-point' wrote") from None
+    records = summary.get("trials") if isinstance(summary, dict) else None
     if not isinstance(records, list):
-        records = [summary[k] for k in ("trial", "rates") if isinstance(summary.get(k), dict)]
-    rates = []
+        records = [summary[k] for k in ("trial", "rates") if isinstance(summary, dict)
+                   and isinstance(summary.get(k), dict)]
+    rates, unfit, poor = [], 0, 0
     for record in records:
         eta_h, eta_y = record.get("eta_h"), record.get("eta_y")
-        if isinstance(eta_h, (int, float)) and isinstance(eta_y, (int, float)) and eta_h > 0 and eta_y > 0:
-            rates.append((float(eta_h), float(eta_y)))
+        if not (isinstance(eta_h, (int, float)) and isinstance(eta_y, (int, float)) and eta_h > 0 and eta_y > 0):
+            continue
+        quality = record.get("quality")
+        if quality is None and isinstance(record.get("r2"), dict):
+            quality = fit_quality(record["r2"])
+        if quality == "unfit":
+            unfit += 1
+            continue
+        poor += quality == "poor"
+        rates.append((float(eta_h), float(eta_y)))
+    if unfit or poor:
+        typer.echo(f"warning: of the fitted trials in {path}, {unfit} are unfit (left out: their rates describe "
+                   f"nothing) and {poor} are poor (averaged in); an R^2 of h, y or w below {POOR_R2:g} makes a "
+                   "fit poor", err=True)
     if not rates:
-        raise ValueError(f"{path} holds no trial with finite fitted rates (eta_h, eta_y); fit first, or pass "
-                         "--eta-ratio")
+        raise ValueError(f"--rates-from {path} holds no trial with finite fitted rates (eta_h, eta_y) from a fit "
+                         "that describes its run; fit first, or pass --eta-ratio")
     arr = np.array(rates)
     return float(arr[:, 0].mean()), float(arr[:, 1].mean()), len(rates)
 
@@ -143,12 +168,11 @@ def predict(
         _fail(f"--method must be one of {', '.join(METHODS)}; got {method!r}")
     if (tau is not None or normalise) and method != "exp":
         _fail("--tau and --normalise apply to --method exp only")
-    if tau is not None and not tau > 0:
-        _fail(f"--tau must be > 0; got {tau}")
+    check.number("--tau", tau, above=0)
     if eta_ratio is not None and rates_from_dir is not None:
         _fail("give either --eta-ratio or --rates-from, not both")
-    if eta_ratio is not None and not (eta_ratio > 0 and math.isfinite(eta_ratio)):
-        _fail(f"--eta-ratio must be a finite number > 0; got {eta_ratio}")
+    check.number("--eta-ratio", eta_ratio, above=0)
+    check.output_dir("--out", out)
     if dataset is None and compare is None:
         _fail("give --dataset (xor, blobs, mnist or a .npz file) or --compare (a representations .npz)")
     try:
@@ -156,7 +180,7 @@ def predict(
         hidden = None
         if compare is not None:
             compare = _representations_file(compare)
-            x, y, labels, arrays = _read_npz(compare, ("x", "y", "hidden"))
+            x, y, labels, arrays = _read_npz(compare, ("x", "y", "hidden"), option="--compare")
             hidden = np.asarray(arrays["hidden"], dtype=np.float64).reshape(len(x), -1)
             description = f"{compare} ({len(x)} points)"
             if dataset is not None:

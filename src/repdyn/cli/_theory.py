@@ -395,23 +395,8 @@ def _time_key(path: pathlib.Path, columns: dict[str, np.ndarray], time_column: s
 
 
 def _read_npz(path: pathlib.Path) -> dict[str, np.ndarray]:
-    import zipfile
-
-    try:
-        if not zipfile.is_zipfile(path):
-            raise ValueError("not a zip archive: truncated, or not written by np.savez")
-        with np.load(path, allow_pickle=False) as data:
-            raw = {key: data[key] for key in data.files}
-    except (zipfile.BadZipFile, ValueError, EOFError, OSError) as exc:
-        reason = "it holds Python objects" if "pickled" in str(exc) else f"{type(exc).__name__}: {exc}"
-        _fail(f"TRAJ {path} is not a readable .npz archive of numeric arrays ({reason}); write it with "
-              "np.savez(name, epoch=epoch, h=h, y=y, w=w)")
-    columns = {}
-    for key, arr in raw.items():
-        if arr.dtype.kind not in "biuf":
-            _fail(f"TRAJ {path}: array {key!r} holds {arr.dtype} values, not numbers; save numeric arrays")
-        columns[key] = np.asarray(arr, dtype=np.float64)
-    return columns
+    arrays = check.read_npz("TRAJ", path, example="np.savez(name, epoch=epoch, h=h, y=y, w=w)")
+    return {key: np.asarray(arr, dtype=np.float64) for key, arr in arrays.items()}
 
 
 def _read_csv(path: pathlib.Path) -> dict[str, np.ndarray]:

@@ -44,8 +44,11 @@ class ClusterSetupError(RuntimeError):
     """
 
 
-def check_scheduler_address(address: str) -> None:
-    """Raise ValueError unless something accepts TCP connections at the scheduler ``address``."""
+def check_scheduler_address(address: str, *, name: str = "scheduler") -> None:
+    """Raise ValueError unless something accepts TCP connections at the scheduler ``address``.
+
+    ``name`` is the parameter's name in the messages (``--scheduler`` at the command line).
+    """
     parts = urlsplit(address if "://" in address else f"tcp://{address}")
     if parts.scheme not in ("tcp", "tls"):
         return  # inproc://, ucx://...: left to distributed
@@ -53,18 +56,18 @@ def check_scheduler_address(address: str) -> None:
         host, port = parts.hostname, parts.port or _DEFAULT_PORT
     except ValueError as exc:
         raise ValueError(
-            f"scheduler={address!r} is not an address of the form tcp://host:port ({exc})"
+            f"{name} {address!r} is not an address of the form tcp://host:port ({exc})"
         ) from None
     if not host:
-        raise ValueError(f"scheduler={address!r} names no host; give tcp://host:port")
+        raise ValueError(f"{name} {address!r} names no host; give tcp://host:port")
     try:
         socket.create_connection((host, port), timeout=_CONNECT_SECONDS).close()
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise ValueError(
-            f"no Dask scheduler answers at scheduler={address!r} ({reason}); start one with "
-            "`dask scheduler` and pass the address it prints (tcp://host:port), or pass no "
-            "scheduler to start a local cluster"
+            f"no Dask scheduler answers at {name} {address!r} ({reason}); start one with "
+            f"`dask scheduler` and pass the address it prints (tcp://host:port), or leave out "
+            f"{name} to start a local cluster"
         ) from None
 
 

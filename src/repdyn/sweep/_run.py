@@ -63,33 +63,39 @@ def _check_picklable(fn: Callable[[Any], Any], configs: list[Any], executor: str
 
 
 def check_executor(executor: str, workers: int | None = None, scheduler: Any = None, *,
-                   connect: bool = False) -> None:
+                   connect: bool = False, names: dict[str, str] | None = None) -> None:
     """Raise ValueError unless ``executor``, ``workers`` and ``scheduler`` fit together.
 
     The checks :func:`run_sweep` makes before it runs anything, for callers
     (the command line) that want them before they prepare a sweep. With
     ``connect=True`` a scheduler address is also tried: a scheduler that
-    nothing listens at is reported at once instead of after the client's timeout.
+    nothing listens at is reported at once instead of after the client's
+    timeout. ``names`` spells the three parameters in the caller's words
+    (``{"executor": "--executor"}``) in the messages.
     """
+    n = {"executor": "executor", "workers": "workers", "scheduler": "scheduler", **(names or {})}
     if executor not in EXECUTORS:
-        raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}; got {executor!r}")
+        raise ValueError(f"{n['executor']} must be one of {', '.join(EXECUTORS)}; got {executor!r}")
     if workers is not None and (
         isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
     ):
-        raise ValueError(f"workers must be a positive int or None (one per core); got {workers!r}")
+        raise ValueError(
+            f"{n['workers']} must be a positive int (or left out: one per core); got {workers!r}"
+        )
     if scheduler is not None and executor != "dask":
         raise ValueError(
-            f"scheduler={scheduler!r} only applies to executor='dask'; got executor={executor!r}"
+            f"{n['scheduler']} {scheduler!r} only applies to {n['executor']} 'dask'; got "
+            f"{n['executor']} {executor!r}"
         )
     if scheduler is not None and workers is not None:
         raise ValueError(
-            "workers sizes a local Dask cluster; an existing scheduler has its own workers, so "
-            "pass either scheduler or workers, not both"
+            f"{n['workers']} sizes a local Dask cluster; an existing scheduler has its own workers, "
+            f"so give either {n['scheduler']} or {n['workers']}, not both"
         )
     if connect and isinstance(scheduler, str):
         from repdyn.sweep._dask import check_scheduler_address
 
-        check_scheduler_address(scheduler)
+        check_scheduler_address(scheduler, name=n["scheduler"])
 
 
 def _validate(
