@@ -130,3 +130,23 @@ def test_compare_accepts_an_experiment_directory_with_one_representations_file(t
     np.savez(run_dir / "representations-high.npz", x=XOR_X, y=XOR_Y, hidden=XOR_X)
     result = _invoke("--compare", str(run_dir), "--out", str(tmp_path / "out2"))
     assert result.exit_code == 2 and "representations-high.npz" in result.output
+
+
+def test_rates_from_leaves_unfit_fits_out_and_warns_about_poor_ones(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    trials = [
+        {"eta_h": 0.1, "eta_y": 0.05, "quality": "good"},
+        # No quality field (an older summary): judged from its R^2, here poor.
+        {"eta_h": 0.3, "eta_y": 0.15, "r2": {"h": 0.95, "y": 0.5, "w": 0.97}},
+        # Unfit: its rates, ratio 5000, must not enter the mean.
+        {"eta_h": 5.0, "eta_y": 0.001, "quality": "unfit"},
+    ]
+    (run_dir / "summary.json").write_text(json.dumps({"trials": trials}))
+    result = _invoke("--dataset", "xor", "--method", "pairwise", "--rates-from", str(run_dir),
+                     "--out", str(tmp_path / "a"))
+    assert result.exit_code == 0, result.output
+    assert "1 are unfit (left out" in result.output and "1 are poor (averaged in)" in result.output
+    prediction = json.loads((tmp_path / "a" / "prediction.json").read_text())
+    assert prediction["eta_ratio"] == pytest.approx(2.0)
+    assert "2 trial(s)" in prediction["eta_ratio_source"]
