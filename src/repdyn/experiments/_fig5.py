@@ -157,19 +157,36 @@ def averaged_rates(results: Sequence[dict[str, Any]]) -> tuple[float, float, int
     return float(arr[:, 0].mean()), float(arr[:, 1].mean()), len(rates)
 
 
-def predict(results: Sequence[dict[str, Any]], eta_h: float, eta_y: float) -> np.ndarray:
-    """Predicted ``h_inf`` of each grid trial from the given rates and the trial's own initial state."""
+def predict(results: Sequence[dict[str, Any]], eta_h: float, eta_y: float) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted ``h_inf`` and rich limit ``A_low`` of each grid trial from the given rates.
+
+    ``h_inf`` uses the trial's own initial state; ``A_low`` ignores it (the
+    baseline that the initial state does not matter). NaN where a trial failed,
+    has no positive ``h0`` or the rates are not finite.
+    """
     from repdyn.theory import final_distance
 
-    out = np.full(len(results), np.nan)
+    h_inf, a_low = np.full(len(results), np.nan), np.full(len(results), np.nan)
     if not (math.isfinite(eta_h) and math.isfinite(eta_y)):
-        return out
+        return h_inf, a_low
     for i, r in enumerate(results):
         if failed(r) or not float(r.get("h0", np.nan)) > 0:
             continue
         y0 = max(float(r["y0"]), 0.0)
-        out[i] = float(final_distance(float(r["h0"]), y0, eta_h, eta_y, float(r["dx2"]), float(r["dy2"])).h_inf)
-    return out
+        fd = final_distance(float(r["h0"]), y0, eta_h, eta_y, float(r["dx2"]), float(r["dy2"]))
+        h_inf[i], a_low[i] = float(fd.h_inf), float(fd.a_low)
+    return h_inf, a_low
+
+
+#: The baselines every final-distance prediction is shown beside: "no change"
+#: (the final distance is the initial one, ``h0``) and the rich limit ``A_low``
+#: alone (the final distance ignores the initial state).
+BASELINES = ("h0", "a_low")
+#: Ratio of the theory's median relative error to the "no change" baseline's
+#: below which the theory "predicts the final distance better than h0": any
+#: value under 1 means its typical error is the smaller one. Fixed before the
+#: first run with baselines (docs/claims-two-point.md).
+BASELINE_ERROR_RATIO_MAX = 1.0
 
 
 def usable(results: Sequence[dict[str, Any]]) -> np.ndarray:
@@ -194,9 +211,14 @@ def distance_metrics(predicted: np.ndarray, measured: np.ndarray, dy2: np.ndarra
     return out
 
 
-def distance_claims(metrics: dict[str, float], *, what: str = "") -> list[Claim]:
-    """Claims of Fig 5 (and of the Adam experiment) from :func:`distance_metrics` of the pooled trials."""
+def distance_claims(metrics: dict[str, float], baseline: dict[str, float], *, what: str = "") -> list[Claim]:
+    """Claims of Fig 5 (and of the Adam experiment) from :func:`distance_metrics` of the pooled trials.
+
+    ``baseline`` holds the same metrics of the "no change" prediction ``h0``.
+    """
     suffix = f" ({what})" if what else ""
+    theory_error, baseline_error = metrics["median_relative_error"], baseline["median_relative_error"]
+    ratio = theory_error / baseline_error if baseline_error > 0 else math.nan
     return [
         Claim(claim="Predicted final distances lie on the diagonal" + suffix,
               metric="Pearson correlation of predicted h_inf against measured final h, converged grid trials "
@@ -205,6 +227,10 @@ def distance_claims(metrics: dict[str, float], *, what: str = "") -> list[Claim]
         Claim(claim="Predicted final distances match the measured ones in size" + suffix,
               metric="median of abs(predicted - measured) / measured over converged grid trials with dy != 0",
               measured=metrics["median_relative_error"], relation="<=", threshold=RELATIVE_ERROR_MAX),
+        Claim(claim="The theory predicts the final distance better than the no-change baseline h0" + suffix,
+              metric="median relative error of h_inf divided by that of h0 (final = initial distance), "
+                     "converged grid trials with dy != 0",
+              measured=ratio, relation="<", threshold=BASELINE_ERROR_RATIO_MAX),
     ]
 
 
@@ -221,15 +247,27 @@ class FinalDistanceOutcome:
     predicted: np.ndarray
     measured: np.ndarray
     used: np.ndarray
+    baselines: dict[str, np.ndarray]
 
     @property
     def dy2(self) -> np.ndarray:
         return np.array([c.dy2 for c in self.grid_configs])
 
-    def metrics(self, names: Sequence[str] | None = None) -> dict[str, float]:
-        """Metrics over the given networks' grid trials (all by default)."""
+    def metrics(self, names: Sequence[str] | None = None, *, prediction: str = "theory") -> dict[str, float]:
+        """Metrics over the given networks' grid trials (all by default).
+
+        ``prediction`` is ``"theory"`` (``h_inf``) or one of :data:`BASELINES`.
+        """
+        values = self.predicted if prediction == "theory" else self.baselines[prediction]
         keep = np.array([names is None or c.arch.name in names for c in self.grid_configs], dtype=bool)
-        return distance_metrics(self.predicted[keep], self.measured[keep], self.dy2[keep], self.used[keep])
+        return distance_metrics(values[keep], self.measured[keep], self.dy2[keep], self.used[keep])
+
+    def side_by_side(self, names: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
+        """The theory's metrics beside every baseline's, on the same trials."""
+        return {key: self.metrics(names, prediction=key) for key in ("theory", *BASELINES)}
+
+    def claims(self, *, what: str = "") -> list[Claim]:
+        return distance_claims(self.metrics(), self.metrics(prediction="h0"), what=what)
 
     def counts(self) -> dict[str, int]:
         counts = {f"fit_{k}": v for k, v in status_counts(self.fit_results).items()}
@@ -240,7 +278,8 @@ class FinalDistanceOutcome:
     def summary(self) -> dict[str, Any]:
         per_network = []
         for name in self.settings.networks:
-            row = {"network": name, **self.rates[name], **self.metrics([name])}
+            row = {"network": name, **self.rates[name], **self.metrics([name]),
+                   "side_by_side": self.side_by_side([name])}
             same = [i for i, c in enumerate(self.grid_configs) if c.arch.name == name and c.dy2 == 0]
             row["identical_targets"] = [{"dx2": self.grid_configs[i].dx2, "predicted": self.predicted[i],
                                          "measured": self.measured[i], "status": self.grid_results[i].get("status")}
@@ -251,7 +290,10 @@ class FinalDistanceOutcome:
             record = trial_summary(c, r)
             record.update(h_inf_averaged_rates=p, h_final=m, stop_epoch=r.get("stop_epoch"))
             grid.append(record)
-        return {"settings": asdict(self.settings), "pooled": self.metrics(), "networks": per_network,
+        for record, a_low in zip(grid, self.baselines["a_low"]):
+            record["a_low_averaged_rates"] = a_low
+        return {"settings": asdict(self.settings), "pooled": self.metrics(),
+                "pooled_side_by_side": self.side_by_side(), "networks": per_network,
                 "fit_trials": [trial_summary(c, r) for c, r in zip(self.fit_configs, self.fit_results)],
                 "grid_trials": grid}
 
@@ -264,22 +306,24 @@ def run_final_distance(settings: FinalDistanceSettings, options: RunOptions) -> 
     results = run_trials(fit_configs + grid_configs, options)
     fit_results, grid_results = results[: len(fit_configs)], results[len(fit_configs):]
     rates: dict[str, dict[str, float]] = {}
-    predicted = np.full(len(grid_configs), np.nan)
+    predicted, a_low = np.full(len(grid_configs), np.nan), np.full(len(grid_configs), np.nan)
     for name in settings.networks:
         eta_h, eta_y, n = averaged_rates([r for c, r in zip(fit_configs, fit_results) if c.arch.name == name])
         rates[name] = {"eta_h": eta_h, "eta_y": eta_y, "n_rates": n}
         idx = [i for i, c in enumerate(grid_configs) if c.arch.name == name]
-        predicted[idx] = predict([grid_results[i] for i in idx], eta_h, eta_y)
+        predicted[idx], a_low[idx] = predict([grid_results[i] for i in idx], eta_h, eta_y)
     measured = np.array([np.nan if failed(r) else float(r.get("h_final", np.nan)) for r in grid_results])
+    h0 = np.array([np.nan if failed(r) else float(r.get("h0", np.nan)) for r in grid_results])
     return FinalDistanceOutcome(settings, fit_configs, fit_results, grid_configs, grid_results, rates,
-                                predicted, measured, usable(grid_results))
+                                predicted, measured, usable(grid_results), {"h0": h0, "a_low": a_low})
 
 
 def draw_final_distance(outcome: FinalDistanceOutcome, out: Any, stem: str, title: str) -> list[Any]:
     """Per network: predicted h_inf against measured final h, the diagonal, coloured by ``||dy||``.
 
     Filled markers are converged trials (the ones the metrics use), open
-    markers trials that did not converge or diverged before the end.
+    markers trials that did not converge or diverged before the end; grey
+    crosses the baselines h0 and A_low of the converged trials.
     """
     from repdyn.experiments._plots import figure_grid
 
@@ -295,20 +339,29 @@ def draw_final_distance(outcome: FinalDistanceOutcome, out: Any, stem: str, titl
         done, other = finite & u, finite & ~u
         if done.any():
             colours = ax.scatter(m[done], p[done], c=dy[idx][done], cmap="viridis", vmin=0,
-                                 vmax=max(float(dy.max()), 1e-9), s=22)
+                                 vmax=max(float(dy.max()), 1e-9), s=22, label="theory h_inf")
             if name == names[-1]:
                 fig.colorbar(colours, ax=ax, label=r"$\|\Delta y\|$")
         if other.any():
             ax.scatter(m[other], p[other], facecolors="none", edgecolors="0.4", s=22, label="not converged")
-            ax.legend(fontsize=6)
-        values = np.concatenate([m[finite], p[finite]]) if finite.any() else np.array([0.0, 1.0])
+        shown = [m[finite], p[finite]]
+        for key, marker, label in (("h0", "x", "baseline: h0 (no change)"), ("a_low", "+", "baseline: A_low")):
+            b = outcome.baselines[key][idx]
+            on = np.isfinite(b) & np.isfinite(m) & u
+            if on.any():
+                ax.scatter(m[on], b[on], marker=marker, color="0.55", s=18, lw=0.8, label=label)
+                shown += [m[on], b[on]]
+        if ax is axes.flat[0]:
+            ax.legend(fontsize=6, loc="upper left")
+        values = np.concatenate(shown) if finite.any() else np.array([0.0, 1.0])
         lo, hi = 0.0, float(values.max()) * 1.05 or 1.0
         ax.plot([lo, hi], [lo, hi], color="k", lw=0.8, ls="--")
-        metrics = outcome.metrics([name])
-        ax.set_title(f"{name}\nr = {metrics['pearson']:.3f}, med. rel. err. = {metrics['median_relative_error']:.2f}",
-                     fontsize=8)
+        metrics, h0_metrics = outcome.metrics([name]), outcome.metrics([name], prediction="h0")
+        ax.set_title(f"{name}\ntheory: r = {metrics['pearson']:.3f}, med. rel. err. "
+                     f"{metrics['median_relative_error']:.2f}\nh0 baseline: med. rel. err. "
+                     f"{h0_metrics['median_relative_error']:.2f}", fontsize=8)
         ax.set_xlabel("measured final h", fontsize=8)
-        ax.set_ylabel("predicted h_inf", fontsize=8)
+        ax.set_ylabel("predicted final h", fontsize=8)
         ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[len(names):]:
         ax.set_visible(False)
@@ -331,5 +384,5 @@ def run(options: RunOptions) -> ExperimentOutput:
     figures = draw_final_distance(outcome, options.out, "fig5_final_distance",
                                   "final representational distance: theory against network (SGD)")
     write_outcome_data(outcome, options.out)
-    return ExperimentOutput(summary=outcome.summary(), claims=distance_claims(outcome.metrics()),
-                            figures=figures, counts=outcome.counts())
+    return ExperimentOutput(summary=outcome.summary(), claims=outcome.claims(), figures=figures,
+                            counts=outcome.counts())

@@ -1,7 +1,7 @@
 """Fig 9: the representational structure of 100 MNIST digits against the theory's prediction.
 
 The network is fig4's (same config, so the trial comes from the cache when
-fig4 ran first). Its final squared distances between the middle-layer
+fig4 ran first). Its final squared distances between the tracked-layer
 representations of 100 training digits, sorted by label (see
 :func:`repdyn.experiments._dataset_training.mnist_probe_indices`), are
 compared with the theory's prediction with exponential weighing: the rich
@@ -54,7 +54,7 @@ def structure_claims(comparison: dict[str, float]) -> list[Claim]:
     return [
         Claim(claim="Part of the MNIST representational structure matches the theory (exponential weighing)",
               metric="Spearman correlation of predicted and measured squared distances, all pairs of the 100 "
-                     "digits (middle layer, tau = 1)",
+                     "digits (tracked layer L // 2, tau = 1)",
               measured=comparison.get("spearman", math.nan), relation=">=", threshold=SPEARMAN_MIN),
         Claim(claim="The match extends beyond the same-digit blocks",
               metric="the same Spearman correlation over pairs of different digits only",
@@ -88,6 +88,9 @@ def analyse(x: np.ndarray, y: np.ndarray, labels: np.ndarray, result: dict[str, 
                  for name, h in zip(layers, result["hidden"])}
     return {
         "layer": layers[k],
+        "side_by_side": {"theory (exponential weighing, tau = 1)": comparison[CLAIM_PREDICTION],
+                         "baseline: raw input distances": comparison["pixels"],
+                         "N-point extension": comparison["npoint"]},
         "eta_ratio": ratio,
         "eta_ratio_source": "fitted on the tracked pair" if fitted else "1.0 (the fit failed)",
         "comparison": comparison,
@@ -99,20 +102,23 @@ def analyse(x: np.ndarray, y: np.ndarray, labels: np.ndarray, result: dict[str, 
         "per_layer": per_layer,
         "network": network,
         "predictions": predictions,
+        "pixels": rdm(x),
     }
 
 
 def draw(analysis: dict[str, Any], labels: np.ndarray, out: Any) -> list[Any]:
-    """Network RDM next to the paper's prediction, the default-tau weighing and the N-point extension."""
+    """Network RDM next to the paper's prediction, the default-tau weighing, the N-point extension and
+    the raw pixel distances (the baseline)."""
     from repdyn.experiments._outputs import save_figure
     from repdyn.experiments._plots import figure_grid
     from repdyn.experiments._structure import draw_matrix
 
-    panels = [("network (middle layer)", analysis["network"], None),
+    panels = [(f"network ({analysis['layer']})", analysis["network"], None),
               ("exp. weighing, tau = 1 (paper)", analysis["predictions"]["exp_paper_tau"], "exp_paper_tau"),
               ("exp. weighing, default tau", analysis["predictions"]["exp_default_tau"], "exp_default_tau"),
-              ("N-point extension", analysis["predictions"]["npoint"], "npoint")]
-    fig, axes = figure_grid(1, 4, width=3.6, height=3.3)
+              ("N-point extension", analysis["predictions"]["npoint"], "npoint"),
+              ("baseline: raw pixel distances", analysis["pixels"], "pixels")]
+    fig, axes = figure_grid(1, len(panels), width=3.6, height=3.3)
     for ax, (title, matrix, key) in zip(axes[0], panels):
         if key is not None:
             r = analysis["comparison"][key]
