@@ -21,7 +21,7 @@ import logging
 import socket
 import uuid
 from urllib.parse import urlsplit
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from typing import Any
@@ -184,13 +184,16 @@ def run_dask(
                     "pass the address a running `dask scheduler` prints (tcp://host:port), or no "
                     "scheduler to start a local cluster"
                 ) from exc
-        if tasks:
-            check_cluster_imports(client, fn, tasks)
-        yield from _drive(client, distributed, fn, tasks, retries)
+        pending: Any = tasks if hasattr(tasks, "popleft") else deque(tasks)
+        if pending:
+            first = pending.popleft()  # the config classes' modules, from a task put back at once
+            pending.appendleft(first)
+            check_cluster_imports(client, fn, [first])
+        yield from _drive(client, distributed, fn, pending, retries)
 
 
 def _drive(
-    client: Any, distributed: Any, fn: Callable[[Any], Any], tasks: Sequence[Task], retries: int
+    client: Any, distributed: Any, fn: Callable[[Any], Any], tasks: Any, retries: int
 ) -> Iterator[Outcome]:
     run_id = uuid.uuid4().hex[:8]
     attempts: Counter[int] = Counter()
@@ -203,10 +206,22 @@ def _drive(
         owner[future] = task
         return future
 
-    completed = distributed.as_completed([submit(task) for task in tasks])
+    # Tasks go out one per worker thread (and as many again queued), topped up as
+    # they finish: a task is claimed in the store only when it is about to run.
+    # The window follows the cluster as workers join or leave.
+    completed = distributed.as_completed()
+
+    def top_up() -> None:
+        workers = client.scheduler_info().get("workers", {}).values()
+        window = 2 * max(1, sum(w.get("nthreads", 1) for w in workers))
+        while len(owner) < window and tasks:
+            completed.add(submit(tasks.popleft()))
+
+    top_up()
     try:
         for future in completed:
             index, config = owner.pop(future)
+            top_up()
             if future.status == "finished":
                 result, seconds = future.result()
                 future.release()

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from repdyn.sweep._canonical import cache_key, canonical_json, trial_name
+from repdyn.sweep._queue import TaskQueue
 from repdyn.sweep._store import ResultStore, SweepWarning
 from repdyn.sweep._trial import (
     STATUS_ERROR,
@@ -36,11 +37,27 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _run_local(fn: Callable[[Any], Any], tasks: list[tuple[int, Any]]) -> Iterator[Outcome]:
+def _run_local(fn: Callable[[Any], Any], tasks: Iterable[tuple[int, Any]]) -> Iterator[Outcome]:
     with single_threaded():
         for index, config in tasks:
             result, seconds = call_trial(fn, config)
             yield index, result, seconds
+
+
+def _outcomes(fn: Callable[[Any], Any], queue: TaskQueue, executor: str, n_workers: int, retries: int,
+              scheduler: Any) -> Iterator[Outcome]:
+    """Start ``executor`` on the tasks of ``queue``: outcomes as they finish (empty without tasks)."""
+    if not queue:
+        return (outcome for outcome in ())
+    if executor == "local":
+        return _run_local(fn, queue)
+    if executor == "process":
+        from repdyn.sweep._pool import run_process_pool
+
+        return run_process_pool(fn, queue, workers=n_workers, retries=retries)
+    from repdyn.sweep._dask import run_dask
+
+    return run_dask(fn, queue, workers=n_workers, retries=retries, scheduler=scheduler)
 
 
 def _check_picklable(fn: Callable[[Any], Any], configs: list[Any], executor: str) -> None:
@@ -209,16 +226,7 @@ def run_sweep(
     if todo and executor != "local":
         _check_picklable(fn, [config for _, config in todo], executor)
     n_workers = default_workers() if workers is None else workers
-    if executor == "local":
-        outcomes: Iterator[Outcome] = _run_local(fn, todo)
-    elif executor == "process":
-        from repdyn.sweep._pool import run_process_pool
-
-        outcomes = run_process_pool(fn, todo, workers=n_workers, retries=retries)
-    else:
-        from repdyn.sweep._dask import run_dask
-
-        outcomes = run_dask(fn, todo, workers=n_workers, retries=retries, scheduler=scheduler)
+    queue = TaskQueue(todo, keys, store, recompute_failed)
 
     from tqdm.auto import tqdm
 
@@ -232,19 +240,36 @@ def run_sweep(
         file=sys.stderr,
         dynamic_ncols=True,
     )
-    with bar, closing(outcomes):
-        if todo:
-            for index, result, seconds in outcomes:
-                key = keys[index]
-                if store is not None:
-                    store.put(key, result, config=configs[index], trial=name, seconds=seconds)
-                results[key] = result
-                bar.update(1)
-                if errors == "raise" and is_problem(result):
-                    raise TrialError(
-                        f"trial configs[{index}] = {canonical_json(configs[index])} ended with status "
-                        f"{result['status']!r}:\n{result['error']}"
-                    )
+    try:
+        with bar:
+            while True:
+                with closing(_outcomes(fn, queue, executor, n_workers, retries, scheduler)) as outcomes:
+                    for index, result, seconds in outcomes:
+                        key = keys[index]
+                        if store is not None:
+                            store.put(key, result, config=configs[index], trial=name, seconds=seconds)
+                        queue.release(key)
+                        results[key] = result
+                        bar.update(1)
+                        if errors == "raise" and is_problem(result):
+                            raise TrialError(
+                                f"trial configs[{index}] = {canonical_json(configs[index])} ended with "
+                                f"status {result['status']!r}:\n{result['error']}"
+                            )
+                # Trials that other sweeps on the same store computed meanwhile.
+                found = queue.take_found()
+                results.update(found)
+                bar.update(len(found))
+                if not queue.deferred:
+                    break
+                queue.wait_for_others()
+                found = queue.take_found()
+                results.update(found)
+                bar.update(len(found))
+                if not queue:
+                    break
+    finally:
+        queue.release_all()
 
     out = [dict(results[key]) for key in keys]
     n_error = sum(1 for r in out if is_problem(r) and r["status"] == STATUS_ERROR)
