@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.repdyn-installed
 
-.PHONY: demo test bench bench-reproduce
+.PHONY: demo test bench bench-reproduce bench-robustness
 
 $(STAMP): pyproject.toml constraints-cpu.txt
 	python3 -m venv $(VENV)
@@ -25,3 +25,6 @@ bench: $(STAMP)
 
 bench-reproduce: $(STAMP)
 	$(PY) benchmarks/bench_reproduce.py
+
+bench-robustness: $(STAMP)
+	$(PY) benchmarks/bench_robustness.py
