@@ -50,6 +50,7 @@ CORPUS = [
     ([*FIT, "{d}/good.csv", "--no-time-column"], "--no-time-column"),
     ([*FIT, "{d}/good.csv", "--no-time-column", "--time-column", "epoch"], "--time-column"),
     ([*FIT, "{d}/backwards.csv"], "backwards.csv"),
+    ([*FIT, "{d}/negative-h.csv"], "negative-h.csv"),
     ([*FIT, "{d}/nan.csv"], "nan.csv"),
     ([*FIT, "{d}/ragged.csv"], "ragged.csv"),
     ([*FIT, "{d}/extra-column.csv"], "h_fit"),
@@ -104,6 +105,7 @@ def make_bad_files(d: Path) -> Path:
     (d / "zeit.csv").write_text(good.replace("epoch", "Zeit", 1))
     (d / "no-time.csv").write_text("h,y,w\n1,0.1,0.1\n1.1,0.2,0.1\n1.2,0.3,0.1\n")
     (d / "backwards.csv").write_text("epoch,h,y,w\n0,1,0.1,0.1\n2,1.1,0.2,0.1\n1,1.2,0.3,0.1\n")
+    (d / "negative-h.csv").write_text("epoch,h,y,w\n0,-1,0.1,0.1\n1,1.1,0.2,0.1\n2,1.2,0.3,0.1\n")
     (d / "nan.csv").write_text("epoch,h,y,w\n0,1,0.1,0.1\n1,nan,0.2,0.1\n2,1.2,0.3,0.1\n")
     (d / "ragged.csv").write_text("epoch,h,y,w\n0,1,0.1,0.1\n1,1.1,0.2\n2,1.2,0.3,0.1\n")
     (d / "extra-column.csv").write_text(good.replace("w\n", "w,h_fit\n", 1).replace(",0.1\n", ",0.1,1\n"))

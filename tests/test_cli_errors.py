@@ -31,6 +31,7 @@ def test_bad_command_line_is_one_clear_error(args, named, bad_files, tmp_path):
     assert result.exit_code == 2, (result.output, result.exception)
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert "Traceback" not in result.output
+    assert "np.float64" not in result.output  # plain numbers, as the user typed them
     assert named.format(d=bad_files) in result.output
     assert not list(tmp_path.glob("fresh*")), "a rejected command wrote output"
 

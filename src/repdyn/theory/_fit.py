@@ -350,7 +350,7 @@ def fit(
         i = int(np.argmin(obs_b[:, 0, 0]))
         raise ValueError(
             f"observed h at the first time point must be > 0 (the model starts there); "
-            f"trajectory {i} has h={obs_b[i, 0, 0]!r}"
+            f"trajectory {i} has h={float(obs_b[i, 0, 0])!r}"
         )
     dx2_b = _per_trajectory("dx2", check.positive("dx2", dx2), n_batch, batched)
     dy2_b = _per_trajectory("dy2", check.nonnegative("dy2", dy2), n_batch, batched)
