@@ -94,6 +94,7 @@ CORPUS = [
     (["reproduce", "fig2", "--profile", "huge", "--out", "{fresh}"], "--profile"),
     (["reproduce", "fig2", "--executor", "threads", "--out", "{fresh}"], "--executor"),
     (["reproduce", "fig2", "--out", "{d}/afile"], "--out"),
+    (["demo", "--out", "{d}/afile/demo"], "--out"),
 ]
 
 

@@ -16,7 +16,7 @@ from repdyn.cli._options import (
     check_run_options,
     report_unfinished,
 )
-from repdyn.cli._errors import fail
+from repdyn.cli._errors import fail, write_errors
 
 DEFAULT_OUT = Path("results/reproduce")
 
@@ -74,7 +74,8 @@ def reproduce(
         typer.echo(
             f"estimated run time on this executor: about {estimate / 60:.0f} min (cached trials are skipped)"
         )
-    outputs = run(selected, options)
+    with write_errors({"--cache": cache or out / "cache", "--out": out}):
+        outputs = run(selected, options)
     held = sum(c.holds for o in outputs.values() for c in o.claims)
     total = sum(len(o.claims) for o in outputs.values())
     for name, output in outputs.items():

@@ -262,6 +262,7 @@ def demo(out: Annotated[str, typer.Option(help="Output directory.")] = "results/
     from repdyn.theory import fit, solve
 
     out_dir = pathlib.Path(out)
+    check.output_dir("--out", out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     t = np.arange(_DEMO_EPOCHS + 1, dtype=np.float64)
