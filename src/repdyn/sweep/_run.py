@@ -159,7 +159,10 @@ def run_sweep(
     store : ResultStore or path, optional
         Where results are cached. Only configs without an entry are computed,
         and each result is written the moment it arrives, so a sweep that is
-        killed resumes where it stopped. None computes everything, caching nothing.
+        killed resumes where it stopped. Each key is claimed in the store just
+        before it is computed (:meth:`ResultStore.claim`), so several sweeps on
+        one store split the work; keys another live sweep holds are waited for
+        and read from the store. None computes everything, caching nothing.
     executor : {"process", "local", "dask"}
         ``"process"``: a pool of worker processes on this machine, one trial per
         worker at a time, one thread each. ``"local"``: sequentially in this
