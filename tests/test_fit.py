@@ -303,7 +303,8 @@ def test_rate_estimator_api():
     assert est.score(T_FIT, est.result_.predicted + (add_noise(z, 4) - z)) == pytest.approx(
         r2_noisy, abs=1e-3
     )
-    assert est.get_params() == {"dx2": dx2, "dy2": dy2, "rtol": None, "max_nfev": 200}
+    assert est.get_params() == {"dx2": dx2, "dy2": dy2, "rtol": None, "max_nfev": 200,
+                                "objective": "scaled"}
     assert est.set_params(max_nfev=50) is est and est.max_nfev == 50
     with pytest.raises(ValueError, match="first fitted time"):
         est.predict(np.array([-1.0, 1.0]))
@@ -483,3 +484,12 @@ def test_quality_of_fits_that_do_not_describe_the_data():
     batch = fit(t, np.stack([z, z]), 1.0, np.array([0.5, 5.0]))
     assert list(batch.quality) == ["good", "unfit"]
     assert batch.to_dict()["quality"] == ["good", "unfit"]
+
+
+def test_rate_estimator_passes_the_objective_and_reports_quality():
+    observed = paper_problem()
+    est = RateEstimator(dx2=1.0, dy2=0.5, objective="paper").fit(PAPER_T, observed)
+    direct = fit(PAPER_T, observed, 1.0, 0.5, objective="paper")
+    assert (est.eta_h_, est.eta_y_, est.quality_) == (direct.eta_h, direct.eta_y, direct.quality)
+    with pytest.raises(ValueError, match="objective must be one of"):
+        RateEstimator(dx2=1.0, dy2=0.5, objective="plain")
