@@ -92,3 +92,14 @@ def test_a_run_in_which_a_trial_errored_exits_1_and_keeps_the_others(tmp_path, m
     summary = json.loads((out / "summary.json").read_text())
     assert [t["status"] == "error" for t in summary["trials"]] == [False, True, False]
     assert summary["counts"]["error"] == 1
+
+
+def test_an_unwritable_output_directory_is_named(tmp_path, monkeypatch):
+    import repdyn.cli._errors as errors
+
+    # Root may write anywhere, so the missing permission is simulated where it is checked.
+    monkeypatch.setattr(errors.os, "access", lambda path, mode: False)
+    result = runner.invoke(app, [*RUN, "--out", str(tmp_path / "run")])
+    assert result.exit_code == 2, result.output
+    assert "--out" in result.output and "no permission to write" in result.output
+    assert not (tmp_path / "run").exists()
