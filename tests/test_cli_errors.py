@@ -103,3 +103,17 @@ def test_an_unwritable_output_directory_is_named(tmp_path, monkeypatch):
     assert result.exit_code == 2, result.output
     assert "--out" in result.output and "no permission to write" in result.output
     assert not (tmp_path / "run").exists()
+
+
+def test_reproduce_exits_1_when_a_trial_errored(tmp_path, monkeypatch):
+    import repdyn.experiments._reproduce as reproduce_module
+    from repdyn.experiments._registry import ExperimentOutput
+
+    def errored_run(names, options):
+        return {"fig2": ExperimentOutput(summary={}, claims=[], counts={"trials": 4, "converged": 3, "error": 1})}
+
+    monkeypatch.setattr(reproduce_module, "reproduce", errored_run)
+    result = runner.invoke(app, ["reproduce", "fig2", "--profile", "smoke", "--executor", "local",
+                                 "--out", str(tmp_path)])
+    assert result.exit_code == 1, result.output
+    assert "1 of 4 trials did not finish" in result.output
