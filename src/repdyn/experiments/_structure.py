@@ -66,8 +66,11 @@ VARIANTS: dict[str, dict[str, Any]] = {"pairwise": {"method": "pairwise"}, "npoi
                                        **_exp_variants()}
 #: The paper's prediction (its code's ``tau = 1``, the formula's off-diagonal values).
 PAPER_VARIANT = "exp_tau1_plain_zeroed"
-#: The default of ``repdyn predict``, chosen by the measurement in docs/structure.md.
-DEFAULT_VARIANT = "pairwise"
+#: The default of ``repdyn predict``, chosen by the measurement in docs/structure.md
+#: (best mean Spearman on XOR and the context task, confirmed on MNIST):
+#: row-normalised exponential weighing, ``tau`` the 10th percentile of ``A``
+#: (:data:`repdyn.theory.DEFAULT_TAU_QUANTILE`), centred into distances.
+DEFAULT_VARIANT = "exp_q10_norm_centred"
 #: The baseline every comparison reports: squared distances of the raw inputs.
 BASELINE = "inputs"
 #: Label permutations of the Mantel test (p resolves down to 1/1000).
@@ -86,7 +89,7 @@ def predict_structure(
     eta_ratio: float = 1.0,
     tau: float | None = None,
     tau_quantile: float | None = None,
-    normalise: bool = False,
+    normalise: bool | None = None,
     distances: str | None = None,
 ) -> np.ndarray:
     """Predicted final squared representational distances of all points, shape (N, N).
@@ -105,18 +108,20 @@ def predict_structure(
         Scale of the exponential weights (``method="exp"`` only): ``tau``
         itself, or this quantile of the positive pairwise predictions; default
         :data:`repdyn.theory.DEFAULT_TAU_QUANTILE`.
-    normalise : bool
-        Row-normalised weights (``method="exp"`` only; not in the paper).
+    normalise : bool, optional
+        Row-normalised weights (``method="exp"`` only; not in the paper);
+        default as :data:`DEFAULT_VARIANT` (True).
     distances : {"centred", "zeroed"}, optional
         How ``P = E A E`` becomes squared distances (``method="exp"`` only);
-        default centred (:func:`repdyn.theory.weighed_distances`).
+        default as :data:`DEFAULT_VARIANT` (centred,
+        :func:`repdyn.theory.weighed_distances`).
     """
     from repdyn.theory import DEFAULT_TAU_QUANTILE, exponential_weighing, rich_limit_distances
 
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}; got {method!r}")
-    exp_only = {"tau": tau, "tau_quantile": tau_quantile, "distances": distances}
-    given = [k for k, v in exp_only.items() if v is not None] + (["normalise"] if normalise else [])
+    exp_only = {"tau": tau, "tau_quantile": tau_quantile, "normalise": normalise, "distances": distances}
+    given = [k for k, v in exp_only.items() if v is not None]
     if given and method != "exp":
         raise ValueError(f"{', '.join(given)} apply to method='exp' only; got method={method!r}")
     x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
@@ -128,9 +133,13 @@ def predict_structure(
     pairwise = rich_limit_distances(x, y, eta_ratio)
     if method == "pairwise":
         return pairwise
-    return exponential_weighing(pairwise, tau=tau, normalise=normalise, distances=distances or "centred",
-                                tau_quantile=DEFAULT_TAU_QUANTILE if tau_quantile is None else tau_quantile,
-                                count_violations=False).d
+    default = VARIANTS[DEFAULT_VARIANT] if VARIANTS[DEFAULT_VARIANT]["method"] == "exp" else {}
+    return exponential_weighing(
+        pairwise, tau=tau, count_violations=False,
+        normalise=default.get("normalise", False) if normalise is None else normalise,
+        distances=default.get("distances", "centred") if distances is None else distances,
+        tau_quantile=default.get("tau_quantile", DEFAULT_TAU_QUANTILE) if tau_quantile is None else tau_quantile,
+    ).d
 
 
 def compare_structure(network: np.ndarray, predicted: np.ndarray, labels: np.ndarray | None = None) -> dict[str, float]:
@@ -257,11 +266,65 @@ def sort_order(n: int, labels: np.ndarray | None, *keys: np.ndarray) -> np.ndarr
     return np.lexsort(columns) if columns else np.arange(n)
 
 
+#: Up to this many points a matrix figure names every point by its input.
+NAMED_POINTS_MAX = 8
+
+
+def point_ticks(ax: Any, x: np.ndarray, labels: np.ndarray | None = None) -> None:
+    """Name the points of a matrix figure (points already in figure order).
+
+    Few points with few inputs (XOR): every point by its input coordinates.
+    Otherwise, with labels, one tick per label block at its centre (MNIST
+    digits, contexts); without labels, axes that say they count points.
+    """
+    x = np.asarray(x).reshape(len(x), -1)
+    n = len(x)
+    if n <= NAMED_POINTS_MAX and x.shape[1] <= 3:
+        names = [",".join(f"{v:g}" for v in row) for row in x]
+        ax.set_xticks(range(n), names, rotation=90 if x.shape[1] > 2 else 0)
+        ax.set_yticks(range(n), names)
+        ax.set_xlabel("input", fontsize=8)
+        ax.set_ylabel("input", fontsize=8)
+    elif labels is not None:
+        labels = np.asarray(labels)
+        starts = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]])
+        ends = np.r_[starts[1:], n]
+        centres = (starts + ends - 1) / 2
+        names = [str(labels[k]) for k in starts]
+        ax.set_xticks(centres, names, rotation=90 if len(names) > 12 else 0)
+        ax.set_yticks(centres, names)
+        ax.set_xlabel("label", fontsize=8)
+        ax.set_ylabel("label", fontsize=8)
+    else:
+        ax.set_xlabel("point (figure order)", fontsize=8)
+        ax.set_ylabel("point (figure order)", fontsize=8)
+
+
+def variant_name(method: str, settings: dict[str, Any]) -> str | None:
+    """The :data:`VARIANTS` name of a prediction's resolved settings, or None if it is none of them.
+
+    ``settings`` (method ``exp``): ``normalise``, ``distances`` and either
+    ``tau`` (a given scale) or ``tau_quantile``.
+    """
+    if method != "exp":
+        return method
+    for name, spec in VARIANTS.items():
+        if spec["method"] != "exp" or spec["normalise"] != settings["normalise"]:
+            continue
+        if spec["distances"] != settings["distances"]:
+            continue
+        key = "tau_quantile" if "tau_quantile" in settings else "tau"
+        if key in spec and spec[key] == settings[key]:
+            return name
+    return None
+
+
 def draw_matrix(ax: Any, matrix: np.ndarray, *, title: str, labels: np.ndarray | None = None,
                 annotate: bool = False) -> None:
     """A squared-distance matrix as an image; lines between label blocks (points already sorted)."""
     image = ax.imshow(matrix, cmap="viridis", interpolation="nearest")
-    ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    bar = ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    bar.set_label("squared distance", fontsize=7)
     ax.set_title(title, fontsize=9)
     ax.tick_params(labelsize=7)
     if labels is not None:
