@@ -186,7 +186,8 @@ def test_compare_accepts_an_experiment_directory_with_one_representations_file(t
     result = _invoke("--compare", str(run_dir), "--method", "pairwise", "--out", str(tmp_path / "out"))
     assert result.exit_code == 0, result.output
     comparison = json.loads((tmp_path / "out" / "prediction.json").read_text())["comparison"]
-    assert comparison["pearson"] == pytest.approx(1.0, abs=1e-6)  # merged same-target pairs, equal different-target ones
+    # Merged same-target pairs, equal different-target ones.
+    assert comparison["pearson"] == pytest.approx(1.0, abs=1e-6)
     np.savez(run_dir / "representations-high.npz", x=XOR_X, y=XOR_Y, hidden=XOR_X)
     result = _invoke("--compare", str(run_dir), "--out", str(tmp_path / "out2"))
     assert result.exit_code == 2 and "representations-high.npz" in result.output

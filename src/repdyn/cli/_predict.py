@@ -193,6 +193,9 @@ def predict(
     write_json(out / "prediction.json", result)
     typer.echo(f"predicted {len(x)} x {len(x)} squared distances ({_describe(result)}, eta_h/eta_y = "
                f"{ratio:.4g} from {ratio_source}) for {description}")
+    if result.get("negative_set_to_zero", 0.0) > 0:
+        typer.echo(f"  centring put {result['negative_set_to_zero']:.2%} of the off-diagonal entries below 0; "
+                   "they are 0 in predicted.npy")
     if "methods" in result:
         _echo_methods(result)
     typer.echo(f"wrote {out}")
@@ -267,7 +270,11 @@ def _predict_and_report(x: np.ndarray, y: np.ndarray, labels: np.ndarray | None,
     )
     from repdyn.rsa import rdm
 
-    predicted = predict_structure(x, y, method=method, eta_ratio=ratio, **options)
+    settings: dict[str, Any] = {}
+    if method == "exp":
+        predicted, settings = _exp_weighing(x, y, ratio, options)
+    else:
+        predicted = predict_structure(x, y, method=method, eta_ratio=ratio)
     out.mkdir(parents=True, exist_ok=True)
     order = sort_order(len(x), labels, *(y.T if y.shape[1] <= 3 else ()))
     point_order = ("rows and columns in the order of the input points (the order of --dataset, or of the "
@@ -276,10 +283,8 @@ def _predict_and_report(x: np.ndarray, y: np.ndarray, labels: np.ndarray | None,
                               f"zero diagonal; {point_order}"}
     # float32: the prediction is accurate to far less than 1e-7 relative, and it halves the file.
     np.save(out / "predicted.npy", predicted.astype(np.float32))
-    result: dict[str, Any] = {"n_points": len(x), "method": method, "point_order": point_order,
+    result: dict[str, Any] = {"n_points": len(x), "method": method, **settings, "point_order": point_order,
                               "figure_order": order.tolist()}
-    if method == "exp":
-        result.update(_exp_settings(x, y, ratio, options))
     network = None
     if hidden is not None:
         network = rdm(hidden)
@@ -311,25 +316,17 @@ def _predict_and_report(x: np.ndarray, y: np.ndarray, labels: np.ndarray | None,
     return result
 
 
-def _exp_settings(x: np.ndarray, y: np.ndarray, ratio: float, options: dict[str, Any]) -> dict[str, Any]:
-    """The resolved settings of an exponential weighing: tau (and where it came from), normalise, distances."""
-    from repdyn.experiments._structure import DEFAULT_VARIANT, VARIANTS
-    from repdyn.theory import DEFAULT_TAU_QUANTILE, default_tau, rich_limit_distances
+def _exp_weighing(x: np.ndarray, y: np.ndarray, ratio: float, options: dict[str, Any]) -> tuple[np.ndarray,
+                                                                                                 dict[str, Any]]:
+    """The weighed prediction and its resolved settings: tau (and where it came from), normalise, distances."""
+    from repdyn.experiments._structure import exp_settings, weigh
 
-    default = VARIANTS[DEFAULT_VARIANT]
-    tau = options.get("tau")
-    if tau is None:
-        quantile = default.get("tau_quantile", DEFAULT_TAU_QUANTILE)
-        tau = default_tau(rich_limit_distances(x, y, ratio), quantile)
-        source = {"tau_quantile": quantile, "tau_source": f"quantile {quantile:g} of the positive pairwise "
-                                                          "predictions"}
-    else:
-        source = {"tau_source": "--tau"}
-    normalise = options.get("normalise")
-    distances = options.get("distances")
-    return {"tau": float(tau), **source,
-            "normalise": default.get("normalise", False) if normalise is None else normalise,
-            "distances": default.get("distances", "centred") if distances is None else distances}
+    w = weigh(x, y, eta_ratio=ratio, **options)
+    settings = exp_settings(**options)
+    source = (f"quantile {settings['tau_quantile']:g} of the positive pairwise predictions"
+              if "tau_quantile" in settings else "--tau")
+    return w.d, {**settings, "tau": float(w.tau), "tau_source": source, "underflow": w.underflow,
+                 "negative_set_to_zero": w.negative}
 
 
 def _draw(predicted: np.ndarray, network: np.ndarray | None, x: np.ndarray, labels: np.ndarray | None,

@@ -116,7 +116,7 @@ def predict_structure(
         default as :data:`DEFAULT_VARIANT` (centred,
         :func:`repdyn.theory.weighed_distances`).
     """
-    from repdyn.theory import DEFAULT_TAU_QUANTILE, exponential_weighing, rich_limit_distances
+    from repdyn.theory import rich_limit_distances
 
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}; got {method!r}")
@@ -130,16 +130,45 @@ def predict_structure(
         from repdyn.theory import npoint_distances
 
         return npoint_distances(x, y, eta_ratio, 1.0)
-    pairwise = rich_limit_distances(x, y, eta_ratio)
     if method == "pairwise":
-        return pairwise
+        return rich_limit_distances(x, y, eta_ratio)
+    return weigh(x, y, eta_ratio=eta_ratio, **exp_only).d
+
+
+def weigh(x: np.ndarray, y: np.ndarray, *, eta_ratio: float = 1.0, tau: float | None = None,
+          tau_quantile: float | None = None, normalise: bool | None = None,
+          distances: str | None = None) -> Any:
+    """The exponential weighing of the rich limit of ``x``, ``y`` (an :class:`repdyn.theory.ExponentialWeighing`).
+
+    Settings left None take :data:`DEFAULT_VARIANT`'s (see :func:`predict_structure`).
+    """
+    from repdyn.theory import exponential_weighing, rich_limit_distances
+
+    x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+    y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+    settings = exp_settings(tau=tau, tau_quantile=tau_quantile, normalise=normalise, distances=distances)
+    return exponential_weighing(rich_limit_distances(x, y, eta_ratio), count_violations=False, **settings)
+
+
+def exp_settings(*, tau: float | None = None, tau_quantile: float | None = None, normalise: bool | None = None,
+                 distances: str | None = None) -> dict[str, Any]:
+    """Settings of an exponential weighing with those left None taken from :data:`DEFAULT_VARIANT`.
+
+    Keys ``normalise``, ``distances`` and ``tau`` (when given) or ``tau_quantile``.
+    """
+    from repdyn.theory import DEFAULT_TAU_QUANTILE
+
     default = VARIANTS[DEFAULT_VARIANT] if VARIANTS[DEFAULT_VARIANT]["method"] == "exp" else {}
-    return exponential_weighing(
-        pairwise, tau=tau, count_violations=False,
-        normalise=default.get("normalise", False) if normalise is None else normalise,
-        distances=default.get("distances", "centred") if distances is None else distances,
-        tau_quantile=default.get("tau_quantile", DEFAULT_TAU_QUANTILE) if tau_quantile is None else tau_quantile,
-    ).d
+    out: dict[str, Any] = {
+        "normalise": default.get("normalise", False) if normalise is None else normalise,
+        "distances": default.get("distances", "centred") if distances is None else distances,
+    }
+    if tau is not None:
+        out["tau"] = tau
+    else:
+        out["tau_quantile"] = default.get("tau_quantile", DEFAULT_TAU_QUANTILE) if tau_quantile is None \
+            else tau_quantile
+    return out
 
 
 def compare_structure(network: np.ndarray, predicted: np.ndarray, labels: np.ndarray | None = None) -> dict[str, float]:
