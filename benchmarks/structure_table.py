@@ -10,7 +10,9 @@ the MNIST network of fig4/fig9) the RDM of its final representations at the
 tracked layer (``L // 2``, counted from 0; the context task also at its last
 hidden layer) is compared with every candidate of
 ``repdyn.experiments._structure.VARIANTS`` and with the raw input distances
-by Spearman correlation over all pairs. The rate ratio is the one each
+by Spearman correlation over all pairs. The pairwise ``h_inf`` from each
+network's own initial state (``pairwise_init``) is reported beside them; it
+needs the network's initial representations and is no candidate for the default. The rate ratio is the one each
 experiment uses (fig6: fig5's default two-point network; fig8: the low-init
 network's tracked pair; fig9: the MNIST network's tracked pair); it matters
 only for ``tau = 1``.
@@ -44,15 +46,25 @@ def _rows(cache: pathlib.Path, out: pathlib.Path) -> dict[str, dict[str, list[fl
     from repdyn.experiments import _fig4, _fig6, _fig8, _fig9
     from repdyn.experiments._dataset_training import dataset_trial
     from repdyn.experiments._registry import RunOptions
-    from repdyn.experiments._structure import BASELINE, method_report, variant_predictions
+    from repdyn.experiments._structure import (
+        BASELINE,
+        INITIAL_STATE,
+        initial_state_prediction,
+        method_report,
+        variant_predictions,
+    )
     from repdyn.experiments._two_point_run import run_trials
     from repdyn.rsa import rdm
 
     options = RunOptions(profile="quick", out=out, cache=cache, executor="local", progress=False)
     table: dict[str, dict[str, list[float]]] = {}
 
-    def add(row: str, network_rdm: np.ndarray, predictions: dict[str, np.ndarray], x: np.ndarray) -> None:
-        report = method_report(network_rdm, predictions, x, permutations=None)
+    def add(row: str, result: dict, k: int, predictions: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray,
+            ratio: float) -> None:
+        """One network (``result``) at hidden layer ``k`` against every prediction."""
+        network_rdm = rdm(np.asarray(result["hidden"][k], np.float64))
+        initial = initial_state_prediction(x, y, result["hidden0"][k], result["output0"], eta_ratio=ratio)
+        report = method_report(network_rdm, {**predictions, INITIAL_STATE: initial}, x, permutations=None)
         for name, values in report.items():
             table.setdefault(row, {}).setdefault(name, []).append(values["spearman"])
         print(f"{row}: best {max(report, key=lambda k: report[k]['spearman'])}, "
@@ -69,8 +81,7 @@ def _rows(cache: pathlib.Path, out: pathlib.Path) -> dict[str, dict[str, list[fl
     predictions = variant_predictions(x, y, eta_ratio=eta_h / eta_y)
     for role, result in zip(roles, results):
         if role in ("low", "high"):
-            add(f"xor {role}", rdm(np.asarray(result["hidden"][int(result["tracked_index"])], np.float64)),
-                predictions, x)
+            add(f"xor {role}", result, int(result["tracked_index"]), predictions, x, y, eta_h / eta_y)
 
     blobs = _fig8.SETTINGS["quick"]
     results = options.sweep(dataset_trial, blobs.configs())
@@ -79,14 +90,13 @@ def _rows(cache: pathlib.Path, out: pathlib.Path) -> dict[str, dict[str, list[fl
     ratio = float(low["eta_h"]) / float(low["eta_y"])
     predictions = variant_predictions(notes["x"], notes["y"], eta_ratio=ratio)
     for role, result in zip(_fig8.ROLES, results):
-        hidden = np.asarray(result["hidden"], np.float64)
-        add(f"context {role}", rdm(hidden[int(result["tracked_index"])]), predictions, notes["x"])
-        add(f"context {role}, last layer", rdm(hidden[-1]), predictions, notes["x"])
+        add(f"context {role}", result, int(result["tracked_index"]), predictions, notes["x"], notes["y"], ratio)
+        add(f"context {role}, last layer", result, -1, predictions, notes["x"], notes["y"], ratio)
 
     config, result = _fig4.run_mnist(options)
     x, y, _labels = _fig9.probe_points(config, result)
-    predictions = variant_predictions(x, y, eta_ratio=float(result["eta_h"]) / float(result["eta_y"]))
-    add("mnist", rdm(np.asarray(result["hidden"][int(result["tracked_index"])], np.float64)), predictions, x)
+    ratio = float(result["eta_h"]) / float(result["eta_y"])
+    add("mnist", result, int(result["tracked_index"]), variant_predictions(x, y, eta_ratio=ratio), x, y, ratio)
     return table
 
 
@@ -95,13 +105,13 @@ def main() -> None:
     parser.add_argument("--cache", type=pathlib.Path, required=True)
     parser.add_argument("--json", type=pathlib.Path, default=None)
     args = parser.parse_args()
-    from repdyn.experiments._structure import BASELINE
+    from repdyn.experiments._structure import BASELINE, INITIAL_STATE
     from repdyn.fast import threads
 
     with tempfile.TemporaryDirectory() as tmp, threads(1):
         table = _rows(args.cache, pathlib.Path(tmp))
     mean = {row: {name: float(np.mean(v)) for name, v in cells.items()} for row, cells in table.items()}
-    candidates = [name for name in next(iter(mean.values())) if name != BASELINE]
+    candidates = [name for name in next(iter(mean.values())) if name not in (BASELINE, INITIAL_STATE)]
     score = {name: float(np.mean([mean[row][name] for row in SELECTION])) for name in candidates}
     chosen = max(candidates, key=lambda name: score[name])
     best_mnist = max(candidates, key=lambda name: mean["mnist"][name])
@@ -109,7 +119,7 @@ def main() -> None:
     rows = list(mean)
     print("\n| prediction | " + " | ".join(rows) + " | selection mean |")
     print("|---|" + "---|" * (len(rows) + 1))
-    for name in [*candidates, BASELINE]:
+    for name in [*candidates, INITIAL_STATE, BASELINE]:
         cells = " | ".join(f"{mean[row][name]:.2f}" for row in rows)
         sel = f"{score[name]:.3f}" if name in score else f"{np.mean([mean[r][name] for r in SELECTION]):.3f}"
         print(f"| {name} | {cells} | {sel} |")

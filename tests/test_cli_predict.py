@@ -126,6 +126,27 @@ def test_compare_reports_every_method_and_the_input_baseline(tmp_path):
     assert all(0 <= row["violations"] <= 1 for row in meta["methods"].values())
 
 
+def test_compare_adds_the_initial_state_prediction_when_the_file_has_it(tmp_path):
+    from repdyn.rsa import compare_rdms
+    from repdyn.theory import pairwise_final_distances
+
+    rng = np.random.default_rng(4)
+    hidden0, output0 = 0.1 * rng.normal(size=(4, 3)), 0.1 * rng.normal(size=(4, 1))
+    path = tmp_path / "reps.npz"
+    np.savez(path, x=XOR_X, y=XOR_Y, hidden=XOR_Y + 0.1 * XOR_X[:, :1], hidden0=hidden0, output0=output0)
+    result = _invoke("--compare", str(path), "--eta-ratio", "0.5", "--out", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    row = json.loads((tmp_path / "out" / "prediction.json").read_text())["methods"]["pairwise_init"]
+    hidden = XOR_Y + 0.1 * XOR_X[:, :1]
+    network = np.sum((hidden[:, None] - hidden[None]) ** 2, axis=2)
+    expected = pairwise_final_distances(XOR_X, XOR_Y, hidden0, output0, 0.5, 1.0)
+    assert row["pearson"] == pytest.approx(compare_rdms(network, expected), abs=1e-10)
+    assert "pairwise_init (initial state)" in result.output
+    np.savez(path, x=XOR_X, y=XOR_Y, hidden=XOR_Y, hidden0=hidden0[:3], output0=output0)
+    result = _invoke("--compare", str(path), "--out", str(tmp_path / "bad"))
+    assert result.exit_code == 2 and "hidden0 and output0" in result.output
+
+
 def test_default_output_of_1800_points_stays_under_30_mb(tmp_path):
     rng = np.random.default_rng(2)
     x = rng.normal(size=(1800, 5))

@@ -171,11 +171,16 @@ def predict(
         _fail("give --dataset (xor, blobs, mnist or a .npz file) or --compare (a representations .npz)")
     try:
         ratio, ratio_source = _ratio(eta_ratio, rates_from_dir)
-        hidden = None
+        hidden = initial = None
         if compare is not None:
             compare = _representations_file(compare)
             x, y, labels, arrays = _read_npz(compare, ("x", "y", "hidden"))
             hidden = np.asarray(arrays["hidden"], dtype=np.float64).reshape(len(x), -1)
+            if "hidden0" in arrays and "output0" in arrays:
+                initial = (arrays["hidden0"], arrays["output0"])
+                if any(len(a) != len(x) for a in initial):
+                    raise ValueError(f"{compare}: hidden0 and output0 need one row per point ({len(x)}); got "
+                                     f"{len(initial[0])} and {len(initial[1])}")
             description = f"{compare} ({len(x)} points)"
             if dataset is not None:
                 dx, _dy, _lab, _ = load_points(dataset, per_label=per_label)
@@ -187,7 +192,7 @@ def predict(
     except (ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
     options = {"tau": tau, "normalise": normalise, "distances": distances} if method == "exp" else {}
-    result = _predict_and_report(x, y, labels, hidden, method=method, ratio=ratio, options=options,
+    result = _predict_and_report(x, y, labels, hidden, initial, method=method, ratio=ratio, options=options,
                                  permutations=permutations, csv=csv, out=out)
     result.update(points=description, eta_ratio=ratio, eta_ratio_source=ratio_source)
     write_json(out / "prediction.json", result)
@@ -213,14 +218,15 @@ def _describe(result: dict[str, Any]) -> str:
 
 def _echo_methods(result: dict[str, Any]) -> None:
     """One line per method: correlations, triangle violations; the Mantel p where computed."""
-    from repdyn.experiments._structure import BASELINE
+    from repdyn.experiments._structure import BASELINE, INITIAL_STATE
 
     rows = result["methods"]
     between = any("spearman_between" in r for r in rows.values())
     head = f"  {'method':<32} {'spearman':>9} {'pearson':>8}" + (f" {'spearman_between':>17}" if between else "")
     typer.echo(head + f" {'triangle violations':>20} {'Mantel p':>9}")
     for name, row in rows.items():
-        tag = " (chosen)" if name == result["chosen"] else " (baseline)" if name == BASELINE else ""
+        tag = (" (chosen)" if name == result["chosen"] else " (baseline)" if name == BASELINE
+               else " (initial state)" if name == INITIAL_STATE else "")
         line = f"  {name + tag:<32} {row['spearman']:>9.4f} {row['pearson']:>8.4f}"
         if between:
             line += f" {row.get('spearman_between', math.nan):>17.4f}"
@@ -252,15 +258,18 @@ def _ratio(eta_ratio: float | None, run_dir: pathlib.Path | None) -> tuple[float
     return 1.0, "the default (1)"
 
 
-def _predict_and_report(x: np.ndarray, y: np.ndarray, labels: np.ndarray | None, hidden: np.ndarray | None, *,
+def _predict_and_report(x: np.ndarray, y: np.ndarray, labels: np.ndarray | None, hidden: np.ndarray | None,
+                        initial: tuple[np.ndarray, np.ndarray] | None, *,
                         method: str, ratio: float, options: dict[str, Any], permutations: int, csv: bool,
                         out: pathlib.Path) -> dict[str, Any]:
     """Compute the prediction, write matrix and figure; compare every method with ``hidden`` if given."""
     from repdyn.experiments._structure import (
         BASELINE,
         EXACT_TRIANGLES_MAX,
+        INITIAL_STATE,
         TRIANGLE_SAMPLE,
         VARIANTS,
+        initial_state_prediction,
         mantel_p,
         method_report,
         predict_structure,
@@ -291,6 +300,8 @@ def _predict_and_report(x: np.ndarray, y: np.ndarray, labels: np.ndarray | None,
         predictions = variant_predictions(x, y, eta_ratio=ratio)
         chosen = variant_name(method, result) or "chosen"
         predictions[chosen] = predicted
+        if initial is not None:
+            predictions[INITIAL_STATE] = initial_state_prediction(x, y, *initial, eta_ratio=ratio)
         rows = method_report(network, predictions, x, labels, permutations=None)
         # The p-value of the chosen prediction and of the baseline (each costs `permutations` correlations).
         for name, matrix in ((chosen, predicted), (BASELINE, rdm(x))):
@@ -298,7 +309,11 @@ def _predict_and_report(x: np.ndarray, y: np.ndarray, labels: np.ndarray | None,
         result["chosen"] = chosen
         result["comparison"] = rows[chosen]
         result["methods"] = rows
-        result["method_settings"] = {name: VARIANTS.get(name, options) for name in rows if name != BASELINE}
+        result["method_settings"] = {name: VARIANTS.get(name, options) for name in rows
+                                     if name not in (BASELINE, INITIAL_STATE)}
+        if initial is not None:
+            result["method_settings"][INITIAL_STATE] = ("pairwise h_inf from the file's hidden0 and output0 "
+                                                        "(the network's initial state) at this eta_h/eta_y")
         result["permutations"] = permutations
         result["comparison_pairs"] = ("all pairs; _between: pairs of different labels only" if labels is not None
                                       else "all pairs")

@@ -73,6 +73,11 @@ PAPER_VARIANT = "exp_tau1_plain_zeroed"
 DEFAULT_VARIANT = "exp_q10_norm_centred"
 #: The baseline every comparison reports: squared distances of the raw inputs.
 BASELINE = "inputs"
+#: A prediction beside the candidates where the initial state is known: the
+#: pairwise ``h_inf`` from the network's initial representations and outputs
+#: (:func:`initial_state_prediction`). Not a candidate for the default: it
+#: needs the network's initial state and was added after the choice.
+INITIAL_STATE = "pairwise_init"
 #: Label permutations of the Mantel test (p resolves down to 1/1000).
 MANTEL_PERMUTATIONS = 999
 #: Up to this many points triangle violations are counted exactly (about 0.5 s
@@ -239,6 +244,21 @@ def mantel_p(network: np.ndarray, predicted: np.ndarray, *, labels: np.ndarray |
     for _ in range(permutations):
         hits += score(permuted(rng.permutation(n))) >= observed
     return (1 + hits) / (1 + permutations)
+
+
+def initial_state_prediction(x: np.ndarray, y: np.ndarray, hidden0: np.ndarray, output0: np.ndarray, *,
+                             eta_ratio: float = 1.0) -> np.ndarray:
+    """Pairwise ``h_inf`` of every pair from the initial representations ``hidden0`` and outputs ``output0``.
+
+    :func:`repdyn.theory.pairwise_final_distances`; its fixed point depends on
+    the rates only through ``eta_ratio``.
+    """
+    from repdyn.theory import pairwise_final_distances
+
+    def rows(a: np.ndarray) -> np.ndarray:
+        return np.asarray(a, dtype=np.float64).reshape(len(a), -1)
+
+    return pairwise_final_distances(rows(x), rows(y), rows(hidden0), rows(output0), eta_ratio, 1.0)
 
 
 def variant_predictions(x: np.ndarray, y: np.ndarray, *, eta_ratio: float = 1.0) -> dict[str, np.ndarray]:
