@@ -13,6 +13,8 @@ from repdyn.theory._fixed_point import FinalDistance, conserved, final_distance
 from repdyn.theory._loss import loss_curve
 from repdyn.theory._npoint import encoder_kernel, npoint_distances
 from repdyn.theory._pairwise import (
+    DEFAULT_TAU_QUANTILE,
+    DISTANCE_FORMS,
     ExponentialWeighing,
     TriangleCount,
     default_tau,
@@ -21,12 +23,15 @@ from repdyn.theory._pairwise import (
     rich_limit_distances,
     squared_distances,
     triangle_violations,
+    weighed_distances,
 )
 from repdyn.theory._system import SolverError, rhs, solve
 
 VARIABLES = ("h", "y", "w")
 
 __all__ = [
+    "DEFAULT_TAU_QUANTILE",
+    "DISTANCE_FORMS",
     "OBJECTIVES",
     "POOR_R2",
     "QUALITIES",
@@ -53,4 +58,5 @@ __all__ = [
     "solve",
     "squared_distances",
     "triangle_violations",
+    "weighed_distances",
 ]
