@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.repdyn-installed
 
-.PHONY: demo test bench
+.PHONY: demo test bench bench-reproduce bench-robustness
 
 $(STAMP): pyproject.toml constraints-cpu.txt
 	python3 -m venv $(VENV)
@@ -22,3 +22,9 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_theory.py
 	$(PY) benchmarks/bench_trials.py
 	$(PY) benchmarks/bench_pairwise.py
+
+bench-reproduce: $(STAMP)
+	$(PY) benchmarks/bench_reproduce.py
+
+bench-robustness: $(STAMP)
+	$(PY) benchmarks/bench_robustness.py

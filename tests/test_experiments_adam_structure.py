@@ -19,6 +19,7 @@ from repdyn.experiments._dataset_training import dataset_trial
 from repdyn.experiments._fig6 import network_metrics, xor_claims
 from repdyn.experiments._fig9 import structure_claims
 from repdyn.experiments._registry import RunOptions
+from repdyn.experiments._structure import PAPER_VARIANT
 from repdyn.experiments._two_point import two_point_trial
 from repdyn.sweep import cache_key
 
@@ -66,7 +67,7 @@ def test_smoke_lists_the_input_baseline_beside_the_predictions(smoke):
     context = json.loads((out / "adam-context" / "summary.json").read_text())
     assert all("inputs" in v for v in context["rdm_comparison"]["networks"].values())
     mnist = json.loads((out / "adam-mnist" / "summary.json").read_text())
-    assert {"pixels", "npoint", "exp_paper_tau"} <= set(mnist["comparison"])
+    assert {"pixels", "npoint", PAPER_VARIANT} <= set(mnist["comparison"])
 
 
 def _adam_configs(profile: str) -> dict[str, list]:

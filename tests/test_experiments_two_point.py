@@ -44,7 +44,7 @@ from repdyn.theory import solve
 
 torch.set_num_threads(1)
 
-NAMES = ["fig2", "fig3", "fig11", "fig5", "fig10", "adam"]
+NAMES = ["fig2", "fig3", "fig11", "fig5", "fig10", "random-features", "adam"]
 CLAIM_KEYS = {"claim", "metric", "measured", "relation", "threshold", "holds"}
 
 
@@ -90,7 +90,9 @@ def test_smoke_writes_figures_and_a_valid_summary(smoke_run: dict, name: str) ->
     statuses = {k: v for k, v in counts.items() if not k.endswith("trials") and "without" not in k}
     trials = sum(v for k, v in counts.items() if k.endswith("trials"))
     assert sum(statuses.values()) == trials, "every trial is counted under exactly one status"
-    assert (out / "report.md").read_text().count(f"| {name} |") >= len(summary["claims"])
+    report = (out / "report.md").read_text()
+    assert report.count(f"| {name} |") >= len(summary["claims"])
+    assert "XOR low: gain 0.85, lr 0.015, 3000 epochs" in report and "L // 2" in report
 
 
 def test_rerun_reuses_the_cache(smoke_run: dict) -> None:
@@ -116,14 +118,25 @@ def test_shared_trials_are_computed_once(smoke_run: dict) -> None:
     assert {cache_key(two_point_trial, c) for c in FIG5["smoke"].fit_configs()} <= fig2
     n_distinct = len(smoke_run["cache_before"])
     all_configs = set()
-    from repdyn.experiments import _adam, _fig3, _fig10
+    from repdyn.experiments import _adam, _fig3, _fig10, _random_features
 
     for settings in (FIG2["smoke"], FIG11["smoke"], _fig3.SETTINGS["smoke"], _fig10.SETTINGS["smoke"],
-                     _adam.SETTINGS["smoke"].sgd):
+                     _adam.SETTINGS["smoke"].sgd, _random_features.SETTINGS["smoke"]):
         all_configs |= {cache_key(two_point_trial, c) for c in settings.configs()}
     for fd in (FIG5["smoke"], _adam.SETTINGS["smoke"].adam):
         all_configs |= {cache_key(two_point_trial, c) for c in fd.fit_configs() + fd.grid_configs()}
     assert n_distinct == len(all_configs)
+
+
+def test_random_features_shares_fig3s_trials_where_the_scales_coincide() -> None:
+    from repdyn.experiments import _fig3, _random_features
+    from repdyn.experiments._two_point import two_point_trial
+    from repdyn.sweep import cache_key
+
+    for profile in ("smoke", "paper"):
+        fig3 = {cache_key(two_point_trial, c) for c in _fig3.SETTINGS[profile].configs()}
+        ours = {cache_key(two_point_trial, c) for c in _random_features.SETTINGS[profile].configs()}
+        assert fig3 <= ours, profile
 
 
 # --- claims against the theory ----------------------------------------------------------------
@@ -241,6 +254,48 @@ def test_depth_claims() -> None:
     flipped = depth_claims(eta_h[::-1], eta_y[::-1], error[::-1])
     assert not any(c.holds for c in flipped)
     assert math.isnan(spearman([1, 2, 3], [1.0, np.nan, 2.0]))
+    decaying = 0.7 ** (2 * layers)
+    assert depth_claims(eta_h, eta_y, error, decaying)[0].holds
+    assert not depth_claims(eta_h, eta_y, error, decaying[::-1])[0].holds
+
+
+def test_depth_decay_recovers_alpha_of_eq_14() -> None:
+    from repdyn.experiments._fig10 import depth_decay
+
+    layers = np.arange(1, 21)
+    fit = depth_decay(3.0 * 0.8 ** (2 * layers))
+    assert fit["alpha"] == pytest.approx(0.8, rel=1e-12) and fit["c"] == pytest.approx(3.0, rel=1e-10)
+    assert fit["r2_log"] == pytest.approx(1.0)
+    assert math.isnan(depth_decay([np.nan, 1.0, -1.0])["alpha"])
+
+
+def test_sampled_final_distances_collapse_onto_a_low_at_small_scale() -> None:
+    from repdyn.experiments._random_features import relative_spread, sample_final_distances
+    from repdyn.theory import final_distance
+
+    a_low = float(final_distance(1.0, 0.0, ETA_H, ETA_Y, 1.0, 0.5).a_low)
+    spreads = []
+    for scale in (1e-6, 1e-3, 1e-1, 10.0):
+        h_inf = sample_final_distances(scale, scale**2, 100, ETA_H, ETA_Y, 1.0, 0.5, samples=3000, seed=1)
+        spreads.append(relative_spread(h_inf))
+        if scale == 1e-6:
+            np.testing.assert_allclose(h_inf, a_low, rtol=1e-4)  # rich: every draw lands on A_low
+        if scale == 10.0:
+            # lazy: h_inf ~ A_high ~ h0 = dx2 ||J_f||^2, whose relative spread is sqrt(2 / width)
+            assert relative_spread(h_inf) == pytest.approx(math.sqrt(2 / 100), rel=0.15)
+    assert spreads == sorted(spreads)
+    assert np.isnan(sample_final_distances(0.0, 1.0, 10, ETA_H, ETA_Y, 1.0, 0.5, samples=5)).all()
+
+
+def test_spread_claims_follow_the_gain_and_fail_when_reversed() -> None:
+    from repdyn.experiments._random_features import spread_claims
+
+    gains = [0.8, 0.85, 0.9, 1.1, 1.3, 1.4]
+    growing = [0.01, 0.02, 0.05, 0.1, 0.3, 0.5]
+    assert all(c.holds for c in spread_claims(gains, growing, growing))
+    reversed_claims = spread_claims(gains, growing[::-1], growing)
+    assert not reversed_claims[0].holds and reversed_claims[1].holds
+    assert not spread_claims(gains, [np.nan, *growing[1:]], growing)[0].holds
 
 
 def test_adam_and_loss_claims() -> None:

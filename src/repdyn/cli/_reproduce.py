@@ -13,7 +13,10 @@ from repdyn.cli._options import (
     ExecutorOption,
     SchedulerOption,
     WorkersOption,
+    check_run_options,
+    report_unfinished,
 )
+from repdyn.cli._errors import fail, write_errors
 
 DEFAULT_OUT = Path("results/reproduce")
 
@@ -50,6 +53,11 @@ def reproduce(
     from repdyn.sweep import default_workers
 
     registry = load_experiments()
+    selected = names or list(registry)
+    unknown = [n for n in selected if n not in registry]
+    if unknown:
+        fail(f"unknown experiment(s) {unknown} (NAMES); choose from: {', '.join(registry)}")
+    check_run_options(executor, workers, scheduler, out, cache)
     try:
         options = RunOptions(
             profile=profile,
@@ -60,18 +68,16 @@ def reproduce(
             scheduler=scheduler,
             device=device,
         )
-        selected = names or list(registry)
-        unknown = [n for n in selected if n not in registry]
-        if unknown:
-            raise ValueError(f"unknown experiment(s) {unknown}; choose from: {', '.join(registry)}")
     except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
+        option = "--profile" if "profile" in str(exc) else "--device"
+        fail(f"{option}: {exc}")
     estimate = estimate_seconds(selected, profile, workers or default_workers())
     if estimate is not None:
         typer.echo(
             f"estimated run time on this executor: about {estimate / 60:.0f} min (cached trials are skipped)"
         )
-    outputs = run(selected, options)
+    with write_errors({"--cache": cache or out / "cache", "--out": out}):
+        outputs = run(selected, options)
     held = sum(c.holds for o in outputs.values() for c in o.claims)
     total = sum(len(o.claims) for o in outputs.values())
     for name, output in outputs.items():
@@ -81,3 +87,8 @@ def reproduce(
                 f"[{name}] {c.claim}: {c.metric} = {c.measured:.4g} ({c.relation} {c.threshold:.4g}) {mark}"
             )
     typer.echo(f"{held} of {total} claims hold; report: {out / 'report.md'}")
+    counts: dict[str, int] = {}
+    for output in outputs.values():
+        for key, value in output.counts.items():
+            counts[key] = counts.get(key, 0) + value
+    report_unfinished(counts, f"each experiment's summary.json under {out}")

@@ -10,5 +10,6 @@ from repdyn.experiments import _fig8  # noqa: F401
 from repdyn.experiments import _fig9  # noqa: F401
 from repdyn.experiments import _fig10  # noqa: F401
 from repdyn.experiments import _fig11  # noqa: F401
+from repdyn.experiments import _random_features  # noqa: F401
 from repdyn.experiments import _adam  # noqa: F401
 from repdyn.experiments import _adam_structure  # noqa: F401

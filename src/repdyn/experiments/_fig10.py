@@ -26,6 +26,10 @@ from repdyn.experiments._two_point_run import (
 #: or below which the error "falls towards later layers": the one-sided 5 %
 #: critical value of Spearman's rho for 20 points (the paper's 20 layers).
 ERROR_TREND_MAX = -0.38
+#: Spearman correlation of the initial distance h0 with the layer index at or
+#: below which h0 "decreases with depth" (the paper's Eq. 14): the same
+#: one-sided 5 % critical value for 20 points as the fit-error trend.
+H0_TREND_MAX = ERROR_TREND_MAX
 #: Spearman correlation of a rate with the layer index over the later half of
 #: the layers beyond which the rate "rises" (or, negated, "falls"): the one-sided
 #: 5 % critical value of Spearman's rho for 10 points (layers 11 to 20 of 20).
@@ -82,12 +86,12 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float:
 
 
 def layer_medians(results: Sequence[dict[str, Any]]) -> dict[str, np.ndarray]:
-    """Per layer, the median over trials of eta_h, eta_y and the fit error ``1 - worst R^2``.
+    """Per layer, the median over trials of eta_h, eta_y, the fit error ``1 - worst R^2`` and h0.
 
     A trial without per-layer fits (failed, diverged before it could be fitted)
     makes every layer NaN, so it fails the claims instead of vanishing.
     """
-    stacks: dict[str, list[np.ndarray]] = {"eta_h": [], "eta_y": [], "fit_error": []}
+    stacks: dict[str, list[np.ndarray]] = {"eta_h": [], "eta_y": [], "fit_error": [], "h0": []}
     n_layers = max((len(r["eta_h_layers"]) for r in results if "eta_h_layers" in r), default=0)
     for r in results:
         if failed(r) or "eta_h_layers" not in r:
@@ -97,15 +101,40 @@ def layer_medians(results: Sequence[dict[str, Any]]) -> dict[str, np.ndarray]:
         stacks["eta_h"].append(np.asarray(r["eta_h_layers"], float))
         stacks["eta_y"].append(np.asarray(r["eta_y_layers"], float))
         stacks["fit_error"].append(1.0 - np.asarray(r["r2_layers"], float).min(axis=1))
+        stacks["h0"].append(np.asarray(r["h_layers"], float)[:, 0])
     return {k: (np.median(np.stack(v), axis=0) if v and n_layers else np.full(n_layers, np.nan))
             for k, v in stacks.items()}
 
 
-def depth_claims(eta_h: Sequence[float], eta_y: Sequence[float], fit_error: Sequence[float]) -> list[Claim]:
-    """Claims of Fig 10 from per-layer values, first hidden layer first."""
+def depth_decay(h0: Sequence[float]) -> dict[str, float]:
+    """Fit of Eq. 14, ``h0(l) = c * alpha^(2 l)``, to the initial distances of hidden layers ``l = 1, 2, ...``.
+
+    Least squares on ``log h0`` against ``l``: ``alpha = exp(slope / 2)``, with
+    the R^2 of that line. NaN when fewer than two layers have a positive h0.
+    """
+    h0 = np.asarray(h0, float)
+    layers = np.arange(1, h0.size + 1)
+    ok = np.isfinite(h0) & (h0 > 0)
+    if ok.sum() < 2:
+        return {"alpha": float("nan"), "c": float("nan"), "r2_log": float("nan")}
+    slope, intercept = np.polyfit(layers[ok], np.log(h0[ok]), 1)
+    residual = np.log(h0[ok]) - (slope * layers[ok] + intercept)
+    spread = np.sum((np.log(h0[ok]) - np.log(h0[ok]).mean()) ** 2)
+    r2 = 1.0 - float(np.sum(residual**2) / spread) if spread > 0 else float("nan")
+    return {"alpha": float(np.exp(slope / 2)), "c": float(np.exp(intercept)), "r2_log": r2}
+
+
+def depth_claims(eta_h: Sequence[float], eta_y: Sequence[float], fit_error: Sequence[float],
+                 h0: Sequence[float] | None = None) -> list[Claim]:
+    """Claims of Fig 10 from per-layer values, first hidden layer first (with ``h0``: Eq. 14's too)."""
     layers = np.arange(1, len(eta_h) + 1)
     later = layers > len(layers) / 2
-    return [
+    h0_claim = [] if h0 is None else [
+        Claim(claim="The initial representational distance h0 decreases with depth (Eq. 14)",
+              metric="Spearman correlation of h0 with the layer index, all hidden layers",
+              measured=spearman(layers, h0), relation="<=", threshold=H0_TREND_MAX),
+    ]
+    return h0_claim + [
         Claim(claim="The fit error falls towards the later layers",
               metric="Spearman correlation of the fit error (1 - worst R^2 over h, y, w) with the layer index, "
                      "all hidden layers",
@@ -126,9 +155,18 @@ def _draw(medians: dict[str, np.ndarray], results: Sequence[dict[str, Any]], out
 
     from repdyn.experiments._plots import figure_grid
 
-    fig, axes = figure_grid(1, 4, width=3.0, height=2.6)
-    ax_err, ax_h, ax_y, ax_curves = axes[0]
+    fig, axes = figure_grid(1, 5, width=3.0, height=2.6)
+    ax_err, ax_h, ax_y, ax_h0, ax_curves = axes[0]
     layers = np.arange(1, len(medians["eta_h"]) + 1)
+    ax_h0.plot(layers, medians["h0"], "o", color="C1", ms=3, label="network")
+    decay = depth_decay(medians["h0"])
+    if np.isfinite(decay["alpha"]):
+        ax_h0.plot(layers, decay["c"] * decay["alpha"] ** (2 * layers), color="k", lw=0.8, ls="--",
+                   label=rf"$c\,\alpha^{{2l}}$, $\alpha$ = {decay['alpha']:.3f}")
+    ax_h0.set_yscale("log")
+    ax_h0.set_title("initial distance h0 (Eq. 14)", fontsize=9)
+    ax_h0.set_xlabel("hidden layer", fontsize=8)
+    ax_h0.legend(fontsize=6)
     for ax, key, colour, title in ((ax_err, "fit_error", "C3", "fit error 1 - worst R^2"),
                                    (ax_h, "eta_h", "C0", r"$\eta_h$"), (ax_y, "eta_y", "C2", r"$\eta_y$")):
         ax.plot(layers, medians[key], "o-", color=colour, ms=3)
@@ -165,8 +203,8 @@ def run(options: RunOptions) -> ExperimentOutput:
     layers = [{"layer": k + 1, **{key: float(v[k]) for key, v in medians.items()}}
               for k in range(len(medians["eta_h"]))]
     return ExperimentOutput(
-        summary={"settings": asdict(settings), "layers": layers,
+        summary={"settings": asdict(settings), "layers": layers, "h0_decay": depth_decay(medians["h0"]),
                  "trials": [trial_summary(c, r) for c, r in zip(configs, results)]},
-        claims=depth_claims(medians["eta_h"], medians["eta_y"], medians["fit_error"]),
+        claims=depth_claims(medians["eta_h"], medians["eta_y"], medians["fit_error"], medians["h0"]),
         figures=figures, counts=status_counts(results),
     )

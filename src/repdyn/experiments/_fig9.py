@@ -22,6 +22,7 @@ from repdyn.experiments._claims import Claim
 from repdyn.experiments._dataset_training import finite_representations, load_dataset
 from repdyn.experiments._fig4 import SETTINGS, run_mnist
 from repdyn.experiments._registry import ExperimentOutput, RunOptions, register
+from repdyn.experiments._structure import DEFAULT_VARIANT, PAPER_VARIANT
 from repdyn.experiments._two_point_run import status_counts
 
 #: "Part of the structure matches": a Spearman correlation of at least 0.3
@@ -32,7 +33,7 @@ from repdyn.experiments._two_point_run import status_counts
 #: whether a correlation is distinguishable from chance at all.
 SPEARMAN_MIN = 0.3
 #: The prediction the claims test: the paper's exponential weighing, tau = 1.
-CLAIM_PREDICTION = "exp_paper_tau"
+CLAIM_PREDICTION = PAPER_VARIANT
 
 
 def estimate_seconds(profile: str) -> float:
@@ -82,7 +83,7 @@ def analyse(x: np.ndarray, y: np.ndarray, labels: np.ndarray, result: dict[str, 
     comparison = variant_comparison(network, predictions, labels)
     comparison["pixels"] = compare_structure(network, rdm(x), labels)
     claim_prediction = predictions[CLAIM_PREDICTION]
-    weighing = exponential_weighing(rich_limit_distances(x, y, ratio), tau=1.0)
+    weighing = exponential_weighing(rich_limit_distances(x, y, ratio), tau=1.0, distances="zeroed")
     layers = [str(n) for n in np.asarray(result["layer_names"]).reshape(-1)]
     per_layer = {name: compare_structure(rdm(np.asarray(h, dtype=np.float64)), claim_prediction, labels)
                  for name, h in zip(layers, result["hidden"])}
@@ -108,15 +109,15 @@ def analyse(x: np.ndarray, y: np.ndarray, labels: np.ndarray, result: dict[str, 
 
 def draw(analysis: dict[str, Any], labels: np.ndarray, out: Any, *, stem: str = "fig9_mnist_structure",
          label: str = "SGD") -> list[Any]:
-    """Network RDM next to the paper's prediction, the default-tau weighing, the N-point extension and
+    """Network RDM next to the paper's prediction, repdyn's default prediction, the N-point extension and
     the raw pixel distances (the baseline)."""
     from repdyn.experiments._outputs import save_figure
     from repdyn.experiments._plots import figure_grid
     from repdyn.experiments._structure import draw_matrix
 
     panels = [(f"network ({analysis['layer']})", analysis["network"], None),
-              ("exp. weighing, tau = 1 (paper)", analysis["predictions"]["exp_paper_tau"], "exp_paper_tau"),
-              ("exp. weighing, default tau", analysis["predictions"]["exp_default_tau"], "exp_default_tau"),
+              ("exp. weighing, tau = 1 (paper)", analysis["predictions"][PAPER_VARIANT], PAPER_VARIANT),
+              (f"repdyn's default ({DEFAULT_VARIANT})", analysis["predictions"][DEFAULT_VARIANT], DEFAULT_VARIANT),
               ("N-point extension", analysis["predictions"]["npoint"], "npoint"),
               ("baseline: raw pixel distances", analysis["pixels"], "pixels")]
     fig, axes = figure_grid(1, len(panels), width=3.6, height=3.3)

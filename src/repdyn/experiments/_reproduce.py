@@ -70,6 +70,17 @@ def reproduce(names: Sequence[str] | None, options: RunOptions) -> dict[str, Exp
     return outputs
 
 
+#: What every experiment's protocol takes from the authors' public code where
+#: the paper's text is silent or wrong; printed in every report.
+PROTOCOL_NOTES = (
+    "Tracked layer: hidden layer L // 2 counted from 0, as the authors' code (11 of 20, 6 of 10, 3 of 4, "
+    "2 of 2, 1 of 1).",
+    "Measurement: h, y, w and the loss in eval mode (no dropout), training in train mode, as the authors' code.",
+    "XOR low: gain 0.85, lr 0.015, 3000 epochs (the authors' settings file); Table 2's printed gain 0.7, "
+    "lr 0.015, 1000 epochs does not train.",
+)
+
+
 def _cell(text: str) -> str:
     """Text safe inside a markdown table cell."""
     return text.replace("|", "\\|").replace("\n", " ")
@@ -86,6 +97,10 @@ def write_report(out: Path, outputs: dict[str, ExperimentOutput], profile: str) 
         f"# repdyn reproduction report (profile: {profile})",
         "",
         f"{held} of {total} claims hold.",
+        "",
+        "Protocol (see docs/architectures.md):",
+        "",
+        *[f"- {note}" for note in PROTOCOL_NOTES],
         "",
         "## Claims",
         "",
@@ -112,6 +127,8 @@ def write_report(out: Path, outputs: dict[str, ExperimentOutput], profile: str) 
     body = [
         f"<h1>repdyn reproduction report (profile: {html.escape(profile)})</h1>",
         f"<p>{held} of {total} claims hold.</p>",
+        "<p>Protocol (see docs/architectures.md):</p><ul>"
+        + "".join(f"<li>{html.escape(note)}</li>" for note in PROTOCOL_NOTES) + "</ul>",
         "<table border=1 cellpadding=4>",
         "<tr><th>experiment</th><th>claim</th><th>metric</th><th>measured</th><th>threshold</th><th>holds</th></tr>",
     ]

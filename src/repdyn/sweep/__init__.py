@@ -18,12 +18,14 @@ from repdyn.sweep._canonical import (
     canonical_value,
     trial_name,
 )
+from repdyn.sweep._dask import ClusterSetupError
 from repdyn.sweep._frames import STATUS_MISSING, flatten_config, results_dataset, results_frame
-from repdyn.sweep._run import EXECUTORS, default_workers, run_sweep
+from repdyn.sweep._run import EXECUTORS, check_executor, default_workers, run_sweep
 from repdyn.sweep._store import ResultStore, StoredResult, SweepWarning
 from repdyn.sweep._trial import STATUS_ERROR, STATUS_FAILED, TrialError
 
 __all__ = [
+    "ClusterSetupError",
     "EXECUTORS",
     "RESULT_FORMAT_VERSION",
     "STATUS_ERROR",
@@ -36,6 +38,7 @@ __all__ = [
     "cache_key",
     "canonical_json",
     "canonical_value",
+    "check_executor",
     "default_workers",
     "flatten_config",
     "results_dataset",
