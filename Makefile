@@ -10,7 +10,7 @@ DOCS_OUT ?= build/api
 DOCS_MODULES := repdyn repdyn.theory repdyn.rsa repdyn.data repdyn.nets repdyn.track repdyn.fast \
 	repdyn.sweep repdyn.experiments repdyn.cli
 
-.PHONY: demo test bench docs bench-reproduce
+.PHONY: demo test bench docs bench-reproduce bench-robustness
 
 $(STAMP): pyproject.toml constraints-cpu.txt
 	python3 -m venv $(VENV)
@@ -35,3 +35,6 @@ bench: $(STAMP)
 
 bench-reproduce: $(STAMP)
 	$(PY) benchmarks/bench_reproduce.py
+
+bench-robustness: $(STAMP)
+	$(PY) benchmarks/bench_robustness.py

@@ -119,3 +119,12 @@ def sweep_main(store: str, log: str, n: int, sleep: float) -> None:
 
     configs = [WalkConfig(seed=i, sleep=sleep, log=log) for i in range(n)]
     run_sweep(walk, configs, store=store, executor="process", workers=2, progress=False)
+
+
+def two_point_failing_on_seed_1(config):
+    """The two-point trial, except that the trial of seed 1 raises (a run with one errored trial)."""
+    from repdyn.experiments import two_point_trial
+
+    if config.seed == 1:
+        raise RuntimeError("seed 1 fails on purpose")
+    return two_point_trial(config)

@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from repdyn.cli import app
+from repdyn.theory import fit_quality
 
 runner = CliRunner()
 
@@ -32,11 +33,12 @@ def test_summary_lists_every_trial_with_its_fit(two_point_run):
         assert trial["status"] in ("converged", "not_converged", "diverged")
         assert trial["eta_h"] > 0 and trial["eta_y"] > 0
         assert set(trial["r2"]) >= {"h", "y", "w"}
+        assert trial["quality"] == fit_quality(trial["r2"])
         # The fit describes the dynamics, and the fixed point predicts where h ends.
         assert min(trial["r2"][v] for v in "hy") > 0.8
         assert trial["h_inf"] == pytest.approx(trial["h_final"], rel=0.25)
         assert trial["seconds"] > 0
-    assert "eta_h" in output and "seed" in output  # the printed table
+    assert "eta_h" in output and "seed" in output and "quality" in output  # the printed table
 
 
 def test_run_writes_figure_and_loadable_data(two_point_run):

@@ -72,7 +72,7 @@ def test_simulate_plot_and_bad_input(tmp_path):
     assert plot.read_bytes()[:8] == PNG_MAGIC
     result = invoke(*simulate_args(epochs=100, h0=-1.0))
     assert result.exit_code == 2
-    assert "must be > 0" in result.output
+    assert "--h0 must be a finite number > 0; got -1.0" in result.output
 
 
 def test_fit_recovers_the_rates_of_a_simulated_csv(tmp_path):

@@ -24,6 +24,7 @@ from repdyn.experiments._fig8 import (
 )
 from repdyn.experiments._fig9 import CLAIM_PREDICTION, SPEARMAN_MIN, structure_claims
 from repdyn.experiments._registry import RunOptions
+from repdyn.experiments._structure import DEFAULT_VARIANT, PAPER_VARIANT
 
 NAMES = ("fig4", "fig6", "fig8", "fig9")
 XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
@@ -69,7 +70,7 @@ def test_fig9_reuses_fig4s_trial_and_reports_every_prediction(smoke):
     out, outputs = smoke
     assert outputs["fig9"].counts == outputs["fig4"].counts
     summary = json.loads((out / "fig9" / "summary.json").read_text())
-    assert {"exp_paper_tau", "exp_default_tau", "npoint", "pairwise", "pixels"} <= set(summary["comparison"])
+    assert {PAPER_VARIANT, DEFAULT_VARIANT, "npoint", "pairwise", "pixels"} <= set(summary["comparison"])
     claimed = summary["comparison"][CLAIM_PREDICTION]
     assert summary["claims"][0]["measured"] == pytest.approx(claimed["spearman"])
 

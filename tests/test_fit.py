@@ -303,7 +303,8 @@ def test_rate_estimator_api():
     assert est.score(T_FIT, est.result_.predicted + (add_noise(z, 4) - z)) == pytest.approx(
         r2_noisy, abs=1e-3
     )
-    assert est.get_params() == {"dx2": dx2, "dy2": dy2, "rtol": None, "max_nfev": 200}
+    assert est.get_params() == {"dx2": dx2, "dy2": dy2, "rtol": None, "max_nfev": 200,
+                                "objective": "scaled"}
     assert est.set_params(max_nfev=50) is est and est.max_nfev == 50
     with pytest.raises(ValueError, match="first fitted time"):
         est.predict(np.array([-1.0, 1.0]))
@@ -393,3 +394,102 @@ def test_fit_never_raises_and_rates_are_positive(case):
     assert np.isfinite(result.eta_y) and result.eta_y > 0
     assert isinstance(result.success, bool) and isinstance(result.message, str)
     assert result.predicted.shape == z.shape
+
+
+# --- objective="paper" (Eq. 49) and the quality verdict ---------------------------------------------
+
+PAPER_T = np.linspace(0.0, 2000.0, 41)
+PAPER_Z0 = np.array([0.5, 0.05, 0.04])
+
+
+def paper_problem() -> np.ndarray:
+    """A small noisy trajectory whose h is ten times y and w: the two objectives disagree on it."""
+    z = solve(PAPER_Z0, PAPER_T, 0.003, 0.002, 1.0, 0.5)
+    noisy = z * (1 + 0.05 * np.random.default_rng(3).standard_normal(z.shape))
+    noisy[0] = PAPER_Z0
+    return noisy
+
+
+def paper_cost(observed: np.ndarray, eta_h: np.ndarray, eta_y: np.ndarray) -> np.ndarray:
+    """Eq. 49 by hand: plain sum over epochs and variables of squared differences, per rate pair."""
+    eta_h, eta_y = np.broadcast_arrays(np.asarray(eta_h, float), np.asarray(eta_y, float))
+    z0 = np.broadcast_to(observed[0], (eta_h.size, 3))
+    z = solve(z0, PAPER_T, eta_h.ravel(), eta_y.ravel(), 1.0, 0.5, rtol=1e-10)
+    return np.sum((z - observed) ** 2, axis=(1, 2)).reshape(eta_h.shape)
+
+
+def brute_force_minimum(observed: np.ndarray) -> float:
+    """Lowest Eq. 49 residual on a dense grid of log rates (61 x 61 over a decade), refined twice."""
+    grid = np.linspace(np.log(1e-3), np.log(1e-2), 61)
+    centre, step = (0.0, 0.0), 0.0
+    costs = np.empty(0)
+    for level in range(3):
+        if level == 0:
+            gh = gy = grid
+        else:
+            gh = np.linspace(centre[0] - step, centre[0] + step, 41)
+            gy = np.linspace(centre[1] - step, centre[1] + step, 41)
+        lh, ly = np.meshgrid(gh, gy, indexing="ij")
+        costs = paper_cost(observed, np.exp(lh), np.exp(ly))
+        i = np.unravel_index(np.argmin(costs), costs.shape)
+        centre, step = (lh[i], ly[i]), gh[1] - gh[0]
+    return float(costs.min())
+
+
+def test_paper_objective_reaches_the_brute_force_minimum():
+    observed = paper_problem()
+    best = brute_force_minimum(observed)
+    paper = fit(PAPER_T, observed, 1.0, 0.5, objective="paper")
+    # rss is the minimised objective, here Eq. 49 itself.
+    np.testing.assert_allclose(paper.rss, paper_cost(observed, paper.eta_h, paper.eta_y), rtol=1e-6)
+    assert paper.rss <= best * (1 + 1e-6)
+    # The scaled default weighs y and w up, so its optimum is measurably off the
+    # Eq. 49 minimum on this problem: the check above would catch an objective
+    # that was ignored.
+    scaled = fit(PAPER_T, observed, 1.0, 0.5)
+    assert paper_cost(observed, scaled.eta_h, scaled.eta_y) > best * 1.001
+
+
+def test_unknown_objective_is_a_clear_error():
+    with pytest.raises(ValueError, match="objective must be one of scaled, paper; got 'plain'"):
+        fit(PAPER_T, paper_problem(), 1.0, 0.5, objective="plain")
+
+
+@pytest.mark.parametrize(
+    ("r2", "quality"),
+    [
+        ({"h": 0.99, "y": 0.95, "w": fit_module.POOR_R2}, "good"),
+        ({"h": 0.99, "y": 0.95, "w": np.nextafter(fit_module.POOR_R2, 0)}, "poor"),
+        ({"h": 0.99, "y": 0.0, "w": 0.95}, "poor"),
+        ({"h": 0.99, "y": -1e-9, "w": 0.95}, "unfit"),
+        ({"h": None, "y": 0.95, "w": 0.97, "loss": -5.0}, "good"),
+        ({"h": float("nan"), "y": None, "w": float("nan")}, "unfit"),
+    ],
+)
+def test_fit_quality_from_r2(r2, quality):
+    assert fit_module.fit_quality(r2) == quality
+
+
+def test_quality_of_fits_that_do_not_describe_the_data():
+    t = np.linspace(0.0, 2000.0, 101)
+    z = solve(PAPER_Z0, t, 0.003, 0.002, 1.0, 0.5)
+    good = fit(t, z, 1.0, 0.5)
+    assert good.quality == "good" and good.to_dict()["quality"] == "good"
+    # A wrong target distance: the optimiser converges, the theory misses the data.
+    wrong = fit(t, z, 1.0, 5.0)
+    assert wrong.success and wrong.quality == "unfit"
+    # A constant trajectory carries no rate information at all.
+    constant = fit(t, np.tile([1.0, 0.1, 0.1], (t.size, 1)), 1.0, 0.5)
+    assert constant.quality == "unfit"
+    batch = fit(t, np.stack([z, z]), 1.0, np.array([0.5, 5.0]))
+    assert list(batch.quality) == ["good", "unfit"]
+    assert batch.to_dict()["quality"] == ["good", "unfit"]
+
+
+def test_rate_estimator_passes_the_objective_and_reports_quality():
+    observed = paper_problem()
+    est = RateEstimator(dx2=1.0, dy2=0.5, objective="paper").fit(PAPER_T, observed)
+    direct = fit(PAPER_T, observed, 1.0, 0.5, objective="paper")
+    assert (est.eta_h_, est.eta_y_, est.quality_) == (direct.eta_h, direct.eta_y, direct.quality)
+    with pytest.raises(ValueError, match="objective must be one of"):
+        RateEstimator(dx2=1.0, dy2=0.5, objective="plain")

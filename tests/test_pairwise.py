@@ -237,7 +237,10 @@ def test_weighing_is_e_a_e():
     np.testing.assert_allclose(w.p, expected, rtol=1e-12)
     assert np.array_equal(w.p, w.p.T) and w.tau == tau
     assert w.violations_before == triangle_violations(np.sqrt(A))
-    assert w.violations_after == triangle_violations(np.sqrt(w.p))
+    # Violations after weighing are those of the distances presented (centred, zero diagonal).
+    centred = expected - 0.5 * (np.diag(expected)[:, None] + np.diag(expected)[None, :])
+    np.testing.assert_allclose(w.d, np.maximum(centred, 0.0) * (1 - np.eye(n)), rtol=1e-10, atol=1e-12)
+    assert w.violations_after == triangle_violations(np.sqrt(w.d))
 
 
 def test_tau_to_infinity_gives_the_sum_everywhere():
@@ -268,18 +271,22 @@ def test_tau_to_zero_gives_a_or_sums_over_zero_groups():
     np.testing.assert_allclose(w.p, Z @ A @ Z, rtol=1e-13)
 
 
-def test_default_tau_is_the_median_positive_entry_and_scale_free():
+def test_default_tau_is_a_quantile_of_the_positive_entries_and_scale_free():
     rng = np.random.default_rng(11)
     X = 255 * rng.random(size=(30, 784))  # raw pixel values, MNIST-sized
     Y = np.eye(2)[rng.integers(0, 2, 30)]
     A = rich_limit_distances(X, Y, 1.0)
     upper = A[np.triu_indices(30, 1)]
-    assert default_tau(A) == np.median(upper[upper > 0])
+    assert default_tau(A) == np.quantile(upper[upper > 0], 0.1) < np.median(upper[upper > 0])
+    assert default_tau(A, 0.5) == np.median(upper[upper > 0])
+    with pytest.raises(ValueError, match="quantile"):
+        default_tau(A, 0.0)
     w = exponential_weighing(A, count_violations=False)
     assert w.tau == default_tau(A) and w.underflow == 0.0
     assert w.violations_before is None and w.violations_after is None
     scaled = exponential_weighing(1e-3 * A, count_violations=False)
     np.testing.assert_allclose(scaled.p, 1e-3 * w.p, rtol=1e-10)
+    np.testing.assert_allclose(scaled.d, 1e-3 * w.d, rtol=1e-8, atol=1e-12 * w.d.max())
     # The paper's tau = 1 on raw values: every between-class weight underflows.
     positive = np.count_nonzero(A > 0) / (30 * 29)
     assert exponential_weighing(A, tau=1.0, count_violations=False).underflow == positive > 0.3

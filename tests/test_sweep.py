@@ -532,7 +532,7 @@ def test_progress_bar_only_when_asked_or_on_a_terminal(tmp_path, capsys):
     [
         ({"executor": "threads"}, "executor must be one of"),
         ({"workers": 0}, "workers must be a positive int"),
-        ({"scheduler": "tcp://h:1"}, "only applies to executor='dask'"),
+        ({"scheduler": "tcp://h:1"}, "only applies to executor 'dask'"),
         (
             {"executor": "dask", "scheduler": "tcp://h:1", "workers": 2},
             "either scheduler or workers",
@@ -618,3 +618,111 @@ def test_results_dataset_pads_and_labels(tmp_path):
     assert only["counts"].dtype == np.int64  # nothing to pad: dtype kept
     with pytest.raises(ValueError, match="available"):
         results_dataset(results, array_fields=["nope"])
+
+
+# --- claims: several sweeps on one store ------------------------------------------------------------------
+
+_CONCURRENT_SWEEP = """
+import json, pathlib, sys, time
+from _sweep_trials import WalkConfig, walk
+from repdyn.sweep import run_sweep
+store, go, log = sys.argv[1:4]
+while not pathlib.Path(go).exists():
+    time.sleep(0.005)
+configs = [WalkConfig(seed=i, sleep=0.25, log=log) for i in range(8)]
+results = run_sweep(walk, configs, store=store, executor="local")
+print(json.dumps([r["final"] for r in results]))
+"""
+
+
+def test_two_concurrent_sweeps_on_one_store_split_the_work(tmp_path):
+    store, go, log = tmp_path / "store", tmp_path / "go", tmp_path / "log"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _CONCURRENT_SWEEP, str(store), str(go), str(log)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        for _ in range(2)
+    ]
+    time.sleep(1.0)  # both interpreters up and waiting
+    go.touch()
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outputs
+    finals = [json.loads(out) for out, _ in outputs]
+    assert finals[0] == finals[1] and len(finals[0]) == 8  # both see every result
+    computed = [line.split() for line in log.read_text().splitlines()]
+    # Each trial was computed exactly once, and both sweeps computed some.
+    assert sorted(int(seed) for seed, _ in computed) == list(range(8))
+    assert len({pid for _, pid in computed}) == 2
+    assert not list(store.glob("*/*.claim"))  # every claim released
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def _write_claim(store: ResultStore, key: str, host: str, pid: int) -> None:
+    path = store.claim_path(key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"host": host, "pid": pid, "token": "t", "created": "then"}))
+
+
+def test_claims_are_exclusive_and_stale_ones_are_taken_over(tmp_path):
+    import socket
+
+    store = ResultStore(tmp_path)
+    key = cache_key(walk, WalkConfig(seed=1))
+    assert store.claim(key) and store.claim(key)  # ours, claimed again
+    assert store.claim_owner(key)["pid"] == os.getpid()
+    store.release(key)
+    assert store.claim_owner(key) is None
+
+    host = socket.gethostname()
+    _write_claim(store, key, host, os.getppid())  # a live sweep on this host
+    assert not store.claim(key) and not store.claim_is_stale(key)
+    _write_claim(store, key, host, _dead_pid())  # its owner is gone
+    assert store.claim_is_stale(key) and store.claim(key)
+    assert store.claim_owner(key)["pid"] == os.getpid()
+    store.release(key)
+
+    _write_claim(store, key, "another-host", 1)  # cannot be checked: fresh means live
+    assert not store.claim(key)
+    day_ago = time.time() - 2 * 24 * 3600
+    os.utime(store.claim_path(key), (day_ago, day_ago))
+    assert store.claim(key)
+    store.release(key)
+    assert store.keys() == []  # claims are no entries
+
+
+def test_dask_cluster_without_the_trial_module_is_reported_before_any_trial(tmp_path, monkeypatch):
+    import importlib
+
+    distributed = pytest.importorskip("distributed")
+    from repdyn.sweep import ClusterSetupError
+
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        # Made importable here only after the workers started: they cannot import it.
+        (tmp_path / "driver_only_trial.py").write_text("def trial(config):\n    return {'v': 1.0}\n")
+        monkeypatch.syspath_prepend(str(tmp_path))
+        module = importlib.import_module("driver_only_trial")
+        with pytest.raises(ClusterSetupError, match="worker .*driver_only_trial.*ModuleNotFoundError") as info:
+            run_sweep(module.trial, [{"seed": 0}], store=tmp_path / "store", executor="dask", scheduler=client)
+        assert "install the package that holds driver_only_trial" in str(info.value)
+        assert "scheduler" in str(info.value)
+    assert len(ResultStore(tmp_path / "store")) == 0  # no trial was charged
+
+
+def test_unreachable_scheduler_is_named_at_once():
+    import socket
+
+    from repdyn.sweep import check_executor
+
+    with socket.socket() as s:  # a port that nothing listens on once closed
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    start = time.monotonic()
+    with pytest.raises(ValueError, match="no Dask scheduler answers at --scheduler 'tcp://127.0.0.1"):
+        check_executor("dask", None, f"tcp://127.0.0.1:{port}", connect=True, names={"scheduler": "--scheduler"})
+    assert time.monotonic() - start < 5

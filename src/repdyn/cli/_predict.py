@@ -2,9 +2,12 @@
 
 Writes the predicted matrix of final squared representational distances (the
 rich limit of small initial weights, smoothed by exponential weighing or
-computed by the N-point extension), a figure of it sorted by label, and, when
-a trained network's representations are given with ``--compare``, the RDM
-correlations between prediction and network.
+computed by the N-point extension) as one float32 ``predicted.npy`` (CSV only
+with ``--csv``), a figure of it sorted by label, and ``prediction.json``
+(settings, what each file holds, the point order). When a trained network's
+representations are given with ``--compare``, every candidate method's RDM
+correlations with the network are reported beside the raw input distances'
+(the baseline), with triangle-inequality violations and Mantel p-values.
 
 ``--compare`` reads a representations file that ``repdyn reproduce`` writes
 for fig6, fig8 and fig9 (``representations-*.npz`` in each experiment's
@@ -25,12 +28,11 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
+from repdyn.cli import _errors as check
+from repdyn.cli._errors import fail as _fail
+from repdyn.experiments._structure import MANTEL_PERMUTATIONS
+
 DATASET_NAMES = ("xor", "blobs", "mnist")
-
-
-def _fail(message: str) -> None:
-    typer.echo(f"Error: {message}", err=True)
-    raise typer.Exit(2)
 
 
 def load_points(dataset: str, *, per_label: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, str]:
@@ -58,29 +60,35 @@ def load_points(dataset: str, *, per_label: int = 10) -> tuple[np.ndarray, np.nd
     path = pathlib.Path(dataset)
     if path.suffix != ".npz":
         raise ValueError(f"--dataset must be one of {', '.join(DATASET_NAMES)} or a .npz file; got {dataset!r}")
-    x, y, labels, _ = _read_npz(path, ("x", "y"))
+    x, y, labels, _ = _read_npz(path, ("x", "y"), option="--dataset")
     return x, y, labels, f"{path} ({len(x)} points)"
 
 
-def _read_npz(path: pathlib.Path, required: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None,
-                                                                       dict[str, np.ndarray]]:
-    if not path.is_file():
-        raise ValueError(f"{path} does not exist; give an existing .npz file")
-    with np.load(path, allow_pickle=False) as data:
-        arrays = {k: data[k] for k in data.files}
+def _read_npz(path: pathlib.Path, required: tuple[str, ...], *, option: str) -> tuple[
+        np.ndarray, np.ndarray, np.ndarray | None, dict[str, np.ndarray]]:
+    arrays = check.read_npz(option, path, example="np.savez(name, x=x, y=y, labels=labels)")
     missing = [k for k in required if k not in arrays]
     if missing:
-        raise ValueError(f"{path} lacks the array(s) {missing}; it needs {list(required)} (and optionally "
-                         f"'labels'); it has {sorted(arrays)}")
+        raise ValueError(f"{option} {path} lacks the array(s) {missing}; it needs {list(required)} (and "
+                         f"optionally 'labels'); it has {sorted(arrays)}")
+    for key in required:
+        arr = arrays[key]
+        if arr.ndim == 0 or len(arr) < 2:
+            raise ValueError(f"{option} {path}: {key!r} holds {0 if arr.ndim == 0 else len(arr)} points; give "
+                             "at least 2 (one row per point)")
+        if not np.all(np.isfinite(arr)):
+            row = int(np.flatnonzero((~np.isfinite(arr.reshape(len(arr), -1))).any(axis=1))[0])
+            raise ValueError(f"{option} {path}: {key!r} holds NaN or inf (first in row {row}); give finite "
+                             "values")
     x = np.asarray(arrays["x"], dtype=np.float64)
     x = x.reshape(len(x), -1)
     y = np.asarray(arrays["y"], dtype=np.float64)
     y = y.reshape(len(y), -1)
     if len(y) != len(x):
-        raise ValueError(f"{path}: x has {len(x)} rows but y has {len(y)}; give one target per input")
+        raise ValueError(f"{option} {path}: x has {len(x)} rows but y has {len(y)}; give one target per input")
     labels = arrays.get("labels")
     if labels is not None and labels.shape != (len(x),):
-        raise ValueError(f"{path}: labels must have shape ({len(x)},); got {labels.shape}")
+        raise ValueError(f"{option} {path}: labels must have shape ({len(x)},); got {labels.shape}")
     return x, y, labels, arrays
 
 
@@ -89,24 +97,46 @@ def rates_from(run_dir: pathlib.Path) -> tuple[float, float, int]:
 
     Reads the per-trial list ``trials`` of ``repdyn run two-point`` (trials
     without finite rates are skipped), or a single ``trial`` or ``rates``
-    record as fig4 and fig6 write them.
+    record as fig4 and fig6 write them. A trial whose fit is ``unfit`` (see
+    :func:`repdyn.theory.fit_quality`; from its ``quality``, or its ``r2`` in
+    older files) is left out of the mean, since its rates describe nothing;
+    ``poor`` fits are averaged in. Both are reported on stderr.
     """
+    from repdyn.theory import POOR_R2, fit_quality
+
     path = run_dir / "summary.json"
     if not path.is_file():
-        raise ValueError(f"{path} not found; --rates-from needs the output directory of 'repdyn run two-point' "
-                         "(or of fig4/fig6 of 'repdyn reproduce')")
-    summary = json.loads(path.read_text())
-    records = summary.get("trials")
+        raise ValueError(f"--rates-from {path} not found; --rates-from needs the output directory of 'repdyn run "
+                         "two-point' (or of fig4/fig6 of 'repdyn reproduce')")
+    try:
+        summary = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"--rates-from {path} is not a JSON file ({exc}); give a directory that "
+                         "'repdyn run two-point' wrote") from None
+    records = summary.get("trials") if isinstance(summary, dict) else None
     if not isinstance(records, list):
-        records = [summary[k] for k in ("trial", "rates") if isinstance(summary.get(k), dict)]
-    rates = []
+        records = [summary[k] for k in ("trial", "rates") if isinstance(summary, dict)
+                   and isinstance(summary.get(k), dict)]
+    rates, unfit, poor = [], 0, 0
     for record in records:
         eta_h, eta_y = record.get("eta_h"), record.get("eta_y")
-        if isinstance(eta_h, (int, float)) and isinstance(eta_y, (int, float)) and eta_h > 0 and eta_y > 0:
-            rates.append((float(eta_h), float(eta_y)))
+        if not (isinstance(eta_h, (int, float)) and isinstance(eta_y, (int, float)) and eta_h > 0 and eta_y > 0):
+            continue
+        quality = record.get("quality")
+        if quality is None and isinstance(record.get("r2"), dict):
+            quality = fit_quality(record["r2"])
+        if quality == "unfit":
+            unfit += 1
+            continue
+        poor += quality == "poor"
+        rates.append((float(eta_h), float(eta_y)))
+    if unfit or poor:
+        typer.echo(f"warning: of the fitted trials in {path}, {unfit} are unfit (left out: their rates describe "
+                   f"nothing) and {poor} are poor (averaged in); an R^2 of h, y or w below {POOR_R2:g} makes a "
+                   "fit poor", err=True)
     if not rates:
-        raise ValueError(f"{path} holds no trial with finite fitted rates (eta_h, eta_y); fit first, or pass "
-                         "--eta-ratio")
+        raise ValueError(f"--rates-from {path} holds no trial with finite fitted rates (eta_h, eta_y) from a fit "
+                         "that describes its run; fit first, or pass --eta-ratio")
     arr = np.array(rates)
     return float(arr[:, 0].mean()), float(arr[:, 1].mean()), len(rates)
 
@@ -121,43 +151,60 @@ def predict(
         "--rates-from", help="Directory of 'repdyn run two-point' whose summary.json gives the mean fitted "
                              "rates.")] = None,
     tau: Annotated[float | None, typer.Option(
-        help="Scale of the exponential weights (method exp); default: the median positive pairwise "
-             "prediction (the paper's code used 1).")] = None,
+        help="Scale of the exponential weights (method exp); default: the 10th percentile of the positive "
+             "pairwise predictions (the paper's code used 1).")] = None,
     method: Annotated[str, typer.Option(
-        help="exp (the paper's exponential weighing), npoint (the N-point extension, beyond the paper) or "
-             "pairwise (the unsmoothed two-point rich limit).")] = "exp",
-    normalise: Annotated[bool, typer.Option(
-        help="Row-normalised exponential weights (method exp; not in the paper).")] = False,
+        help="exp (the paper's exponential weighing; the default, chosen by measurement, see "
+             "docs/structure.md), npoint (the N-point extension, beyond the paper) or pairwise (the "
+             "unsmoothed two-point rich limit).")] = "exp",
+    normalise: Annotated[bool | None, typer.Option(
+        "--normalise/--no-normalise",
+        help="Row-normalised exponential weights (method exp; the default; --no-normalise is the paper's "
+             "E A E).", show_default=False)] = None,
+    distances: Annotated[str | None, typer.Option(
+        help="How E A E becomes squared distances (method exp): centred (the default, "
+             "P_ij - (P_ii + P_jj) / 2) or zeroed (diagonal set to 0).", show_default=False)] = None,
     per_label: Annotated[int, typer.Option(min=1, help="MNIST: digits per label.")] = 10,
     compare: Annotated[pathlib.Path | None, typer.Option(
         help="A representations .npz (x, y, labels, hidden) of a trained network, e.g. "
              "representations-*.npz from 'repdyn reproduce fig6/fig8/fig9' (or the experiment's directory "
-             "if it holds one): report RDM correlations.")] = None,
+             "if it holds one): report every method's RDM correlations beside the raw input distances.")] = None,
+    permutations: Annotated[int, typer.Option(
+        min=1, help="--compare: label permutations of the Mantel p-value.")] = MANTEL_PERMUTATIONS,
+    csv: Annotated[bool, typer.Option(
+        "--csv", help="Also write the matrices as CSV (large: 32 MB for 1,800 points).")] = False,
     out: Annotated[pathlib.Path, typer.Option(help="Output directory.")] = pathlib.Path("results/predict"),
 ) -> None:
     """Predict the final representational distances of a whole data set; optionally compare with a network."""
     from repdyn.experiments._outputs import write_json
     from repdyn.experiments._structure import METHODS
+    from repdyn.theory import DISTANCE_FORMS
 
     if method not in METHODS:
         _fail(f"--method must be one of {', '.join(METHODS)}; got {method!r}")
-    if (tau is not None or normalise) and method != "exp":
-        _fail("--tau and --normalise apply to --method exp only")
-    if tau is not None and not tau > 0:
-        _fail(f"--tau must be > 0; got {tau}")
+    if (tau is not None or normalise is not None or distances is not None) and method != "exp":
+        _fail("--tau, --normalise/--no-normalise and --distances apply to --method exp only")
+    check.number("--tau", tau, above=0)
+    if distances is not None and distances not in DISTANCE_FORMS:
+        _fail(f"--distances must be one of {', '.join(DISTANCE_FORMS)}; got {distances!r}")
     if eta_ratio is not None and rates_from_dir is not None:
         _fail("give either --eta-ratio or --rates-from, not both")
-    if eta_ratio is not None and not (eta_ratio > 0 and math.isfinite(eta_ratio)):
-        _fail(f"--eta-ratio must be a finite number > 0; got {eta_ratio}")
+    check.number("--eta-ratio", eta_ratio, above=0)
+    check.output_dir("--out", out)
     if dataset is None and compare is None:
         _fail("give --dataset (xor, blobs, mnist or a .npz file) or --compare (a representations .npz)")
     try:
         ratio, ratio_source = _ratio(eta_ratio, rates_from_dir)
-        hidden = None
+        hidden = initial = None
         if compare is not None:
             compare = _representations_file(compare)
-            x, y, labels, arrays = _read_npz(compare, ("x", "y", "hidden"))
+            x, y, labels, arrays = _read_npz(compare, ("x", "y", "hidden"), option="--compare")
             hidden = np.asarray(arrays["hidden"], dtype=np.float64).reshape(len(x), -1)
+            if "hidden0" in arrays and "output0" in arrays:
+                initial = (arrays["hidden0"], arrays["output0"])
+                if any(len(a) != len(x) for a in initial):
+                    raise ValueError(f"{compare}: hidden0 and output0 need one row per point ({len(x)}); got "
+                                     f"{len(initial[0])} and {len(initial[1])}")
             description = f"{compare} ({len(x)} points)"
             if dataset is not None:
                 dx, _dy, _lab, _ = load_points(dataset, per_label=per_label)
@@ -168,17 +215,50 @@ def predict(
             x, y, labels, description = load_points(dataset, per_label=per_label)
     except (ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
-    result = _predict_and_report(x, y, labels, hidden, method=method, ratio=ratio, tau=tau, normalise=normalise,
-                                 out=out)
-    result.update(points=description, eta_ratio=ratio, eta_ratio_source=ratio_source, method=method,
-                  normalise=normalise)
+    options = {"tau": tau, "normalise": normalise, "distances": distances} if method == "exp" else {}
+    result = _predict_and_report(x, y, labels, hidden, initial, method=method, ratio=ratio, options=options,
+                                 permutations=permutations, csv=csv, out=out)
+    result.update(points=description, eta_ratio=ratio, eta_ratio_source=ratio_source)
     write_json(out / "prediction.json", result)
-    typer.echo(f"predicted {len(x)} x {len(x)} squared distances ({method}, eta_h/eta_y = {ratio:.4g} from "
-               f"{ratio_source}) for {description}")
-    if "comparison" in result:
-        for key, value in result["comparison"].items():
-            typer.echo(f"  {key}: {value:.4f}")
+    typer.echo(f"predicted {len(x)} x {len(x)} squared distances ({_describe(result)}, eta_h/eta_y = "
+               f"{ratio:.4g} from {ratio_source}) for {description}")
+    if result.get("negative_set_to_zero", 0.0) > 0:
+        typer.echo(f"  centring put {result['negative_set_to_zero']:.2%} of the off-diagonal entries below 0; "
+                   "they are 0 in predicted.npy")
+    if "methods" in result:
+        _echo_methods(result)
     typer.echo(f"wrote {out}")
+
+
+def _describe(result: dict[str, Any]) -> str:
+    from repdyn.experiments._structure import METHOD_LABELS
+
+    if result["method"] != "exp":
+        return METHOD_LABELS[result["method"]]
+    form = "row-normalised" if result["normalise"] else "plain E A E"
+    source = f"q{100 * result['tau_quantile']:g}" if "tau_quantile" in result else "given"
+    return f"exp. weighing, tau = {result['tau']:.3g} ({source}), {form}, {result['distances']}"
+
+
+def _echo_methods(result: dict[str, Any]) -> None:
+    """One line per method: correlations, triangle violations; the Mantel p where computed."""
+    from repdyn.experiments._structure import BASELINE, INITIAL_STATE
+
+    rows = result["methods"]
+    between = any("spearman_between" in r for r in rows.values())
+    head = f"  {'method':<32} {'spearman':>9} {'pearson':>8}" + (f" {'spearman_between':>17}" if between else "")
+    typer.echo(head + f" {'triangle violations':>20} {'Mantel p':>9}")
+    for name, row in rows.items():
+        tag = (" (chosen)" if name == result["chosen"] else " (baseline)" if name == BASELINE
+               else " (initial state)" if name == INITIAL_STATE else "")
+        line = f"  {name + tag:<32} {row['spearman']:>9.4f} {row['pearson']:>8.4f}"
+        if between:
+            line += f" {row.get('spearman_between', math.nan):>17.4f}"
+        p = row.get("mantel_p")
+        typer.echo(line + f" {row['violations']:>20.4f} " + (f"{p:>9.4g}" if p is not None else f"{'-':>9}"))
+    typer.echo(f"  correlations with the network's squared distances (Spearman, Pearson; over "
+               f"{result['comparison_pairs']}); triangle violations: fraction of triangles of sqrt(matrix) "
+               f"({result['violations_checked']}); Mantel p: {result['permutations']} permutations, all pairs")
 
 
 def _representations_file(path: pathlib.Path) -> pathlib.Path:
@@ -202,41 +282,99 @@ def _ratio(eta_ratio: float | None, run_dir: pathlib.Path | None) -> tuple[float
     return 1.0, "the default (1)"
 
 
-def _predict_and_report(x: np.ndarray, y: np.ndarray, labels: np.ndarray | None, hidden: np.ndarray | None, *,
-                        method: str, ratio: float, tau: float | None, normalise: bool,
+def _predict_and_report(x: np.ndarray, y: np.ndarray, labels: np.ndarray | None, hidden: np.ndarray | None,
+                        initial: tuple[np.ndarray, np.ndarray] | None, *,
+                        method: str, ratio: float, options: dict[str, Any], permutations: int, csv: bool,
                         out: pathlib.Path) -> dict[str, Any]:
-    """Compute the prediction, write matrix, CSV and figure; compare with ``hidden`` if given."""
-    from repdyn.experiments._structure import compare_structure, predict_structure, sort_order
-    from repdyn.theory import default_tau, rich_limit_distances
+    """Compute the prediction, write matrix and figure; compare every method with ``hidden`` if given."""
+    from repdyn.experiments._structure import (
+        BASELINE,
+        EXACT_TRIANGLES_MAX,
+        INITIAL_STATE,
+        TRIANGLE_SAMPLE,
+        VARIANTS,
+        initial_state_prediction,
+        mantel_p,
+        method_report,
+        predict_structure,
+        sort_order,
+        variant_name,
+        variant_predictions,
+    )
+    from repdyn.rsa import rdm
 
-    predicted = predict_structure(x, y, method=method, eta_ratio=ratio, tau=tau, normalise=normalise)
-    out.mkdir(parents=True, exist_ok=True)
-    np.save(out / "predicted.npy", predicted)
-    np.savetxt(out / "predicted.csv", predicted, delimiter=",", fmt="%.8g")
-    order = sort_order(len(x), labels, *(y.T if y.shape[1] <= 3 else ()))
-    np.savetxt(out / "order.csv", order, fmt="%d")
-    result: dict[str, Any] = {"n_points": len(x), "files": ["predicted.npy", "predicted.csv", "order.csv"]}
+    settings: dict[str, Any] = {}
     if method == "exp":
-        result["tau"] = float(tau) if tau is not None else default_tau(rich_limit_distances(x, y, ratio))
+        predicted, settings = _exp_weighing(x, y, ratio, options)
+    else:
+        predicted = predict_structure(x, y, method=method, eta_ratio=ratio)
+    out.mkdir(parents=True, exist_ok=True)
+    order = sort_order(len(x), labels, *(y.T if y.shape[1] <= 3 else ()))
+    point_order = ("rows and columns in the order of the input points (the order of --dataset, or of the "
+                   "arrays in the --compare file)")
+    files = {"predicted.npy": f"predicted final squared distances, float32 ({len(x)}, {len(x)}), symmetric, "
+                              f"zero diagonal; {point_order}"}
+    # float32: the prediction is accurate to far less than 1e-7 relative, and it halves the file.
+    np.save(out / "predicted.npy", predicted.astype(np.float32))
+    result: dict[str, Any] = {"n_points": len(x), "method": method, **settings, "point_order": point_order,
+                              "figure_order": order.tolist()}
     network = None
     if hidden is not None:
-        from repdyn.rsa import rdm
-
         network = rdm(hidden)
-        result["comparison"] = compare_structure(network, predicted, labels)
-        np.save(out / "network.npy", network)
-        result["files"].append("network.npy")
-    result["files"] += [p.name for p in _draw(predicted, network, labels, order, out, method)]
+        predictions = variant_predictions(x, y, eta_ratio=ratio)
+        chosen = variant_name(method, result) or "chosen"
+        predictions[chosen] = predicted
+        if initial is not None:
+            predictions[INITIAL_STATE] = initial_state_prediction(x, y, *initial, eta_ratio=ratio)
+        rows = method_report(network, predictions, x, labels, permutations=None)
+        # The p-value of the chosen prediction and of the baseline (each costs `permutations` correlations).
+        for name, matrix in ((chosen, predicted), (BASELINE, rdm(x))):
+            rows[name]["mantel_p"] = mantel_p(network, matrix, permutations=permutations)
+        result["chosen"] = chosen
+        result["comparison"] = rows[chosen]
+        result["methods"] = rows
+        result["method_settings"] = {name: VARIANTS.get(name, options) for name in rows
+                                     if name not in (BASELINE, INITIAL_STATE)}
+        if initial is not None:
+            result["method_settings"][INITIAL_STATE] = ("pairwise h_inf from the file's hidden0 and output0 "
+                                                        "(the network's initial state) at this eta_h/eta_y")
+        result["permutations"] = permutations
+        result["comparison_pairs"] = ("all pairs; _between: pairs of different labels only" if labels is not None
+                                      else "all pairs")
+        result["violations_checked"] = ("all triangles" if len(x) <= EXACT_TRIANGLES_MAX
+                                        else f"{TRIANGLE_SAMPLE} random triangles")
+    if csv:
+        np.savetxt(out / "predicted.csv", predicted, delimiter=",", fmt="%.8g")
+        files["predicted.csv"] = f"the same matrix as text; {point_order}"
+        if network is not None:
+            np.savetxt(out / "network.csv", network, delimiter=",", fmt="%.8g")
+            files["network.csv"] = f"the network's squared distances (from 'hidden'); {point_order}"
+    for path in _draw(predicted, network, x, labels, order, out, _describe(result)):
+        files[path.name] = "figure: network and prediction, points in figure_order"
+    result["files"] = files
     return result
 
 
-def _draw(predicted: np.ndarray, network: np.ndarray | None, labels: np.ndarray | None, order: np.ndarray,
-          out: pathlib.Path, method: str) -> list[pathlib.Path]:
+def _exp_weighing(x: np.ndarray, y: np.ndarray, ratio: float, options: dict[str, Any]) -> tuple[np.ndarray,
+                                                                                                 dict[str, Any]]:
+    """The weighed prediction and its resolved settings: tau (and where it came from), normalise, distances."""
+    from repdyn.experiments._structure import exp_settings, weigh
+
+    w = weigh(x, y, eta_ratio=ratio, **options)
+    settings = exp_settings(**options)
+    source = (f"quantile {settings['tau_quantile']:g} of the positive pairwise predictions"
+              if "tau_quantile" in settings else "--tau")
+    return w.d, {**settings, "tau": float(w.tau), "tau_source": source, "underflow": w.underflow,
+                 "negative_set_to_zero": w.negative}
+
+
+def _draw(predicted: np.ndarray, network: np.ndarray | None, x: np.ndarray, labels: np.ndarray | None,
+          order: np.ndarray, out: pathlib.Path, description: str) -> list[pathlib.Path]:
     from repdyn.experiments._outputs import save_figure
     from repdyn.experiments._plots import figure_grid
-    from repdyn.experiments._structure import METHOD_LABELS, draw_matrix
+    from repdyn.experiments._structure import draw_matrix, point_ticks
 
-    panels = [(f"predicted: {METHOD_LABELS[method]}", predicted)]
+    panels = [("predicted: " + description.replace(", tau", "\ntau", 1), predicted)]
     if network is not None:
         panels.insert(0, ("network", network))
     fig, axes = figure_grid(1, len(panels), width=4.2, height=3.8)
@@ -244,6 +382,7 @@ def _draw(predicted: np.ndarray, network: np.ndarray | None, labels: np.ndarray 
     small = len(order) <= 8
     for ax, (title, matrix) in zip(axes[0], panels):
         draw_matrix(ax, matrix[np.ix_(order, order)], title=title, labels=sorted_labels, annotate=small)
+        point_ticks(ax, x[order], sorted_labels)
     fig.suptitle("squared representational distances" + (", sorted by label" if labels is not None else ""),
                  fontsize=10)
     fig.tight_layout()

@@ -13,7 +13,10 @@ from repdyn.cli._options import (
     ExecutorOption,
     SchedulerOption,
     WorkersOption,
+    check_run_options,
+    report_unfinished,
 )
+from repdyn.cli._errors import fail, write_errors
 
 DEFAULT_OUT = Path("results/reproduce")
 
@@ -22,8 +25,10 @@ def list_experiments() -> None:
     """Show every experiment, the paper figure it reproduces and what it does."""
     from repdyn.experiments import EXPERIMENTS
 
-    for exp in EXPERIMENTS.values():
-        typer.echo(f"{exp.name:<8} {exp.figure:<18} {exp.description}")
+    registry = EXPERIMENTS
+    width = max(len(name) for name in registry)
+    for exp in registry.values():
+        typer.echo(f"{exp.name:<{width}} {exp.figure:<21} {exp.description}")
 
 
 def reproduce(
@@ -51,6 +56,11 @@ def reproduce(
     from repdyn.experiments import reproduce as run
     from repdyn.sweep import default_workers
 
+    selected = names or list(registry)
+    unknown = [n for n in selected if n not in registry]
+    if unknown:
+        fail(f"unknown experiment(s) {unknown} (NAMES); choose from: {', '.join(registry)}")
+    check_run_options(executor, workers, scheduler, out, cache)
     try:
         options = RunOptions(
             profile=profile,
@@ -61,12 +71,9 @@ def reproduce(
             scheduler=scheduler,
             device=device,
         )
-        selected = names or list(registry)
-        unknown = [n for n in selected if n not in registry]
-        if unknown:
-            raise ValueError(f"unknown experiment(s) {unknown}; choose from: {', '.join(registry)}")
     except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
+        option = "--profile" if "profile" in str(exc) else "--device"
+        fail(f"{option}: {exc}")
     estimate = estimate_seconds(selected, profile, workers or default_workers())
     if estimate is not None:
         typer.echo(
@@ -74,7 +81,8 @@ def reproduce(
         )
     if profile == "smoke":
         typer.echo(SMOKE_NOTE)
-    outputs = run(selected, options)
+    with write_errors({"--cache": cache or out / "cache", "--out": out}):
+        outputs = run(selected, options)
     held = sum(c.holds for o in outputs.values() for c in o.claims)
     total = sum(len(o.claims) for o in outputs.values())
     for name, output in outputs.items():
@@ -84,3 +92,8 @@ def reproduce(
                 f"[{name}] {c.claim}: {c.metric} = {c.measured:.4g} ({c.relation} {c.threshold:.4g}) {mark}"
             )
     typer.echo(f"{held} of {total} claims hold; report: {out / 'report.md'}")
+    counts: dict[str, int] = {}
+    for output in outputs.values():
+        for key, value in output.counts.items():
+            counts[key] = counts.get(key, 0) + value
+    report_unfinished(counts, f"each experiment's summary.json under {out}")

@@ -7,12 +7,15 @@ from typing import Annotated
 
 import typer
 
+from repdyn.cli import _errors as check
 from repdyn.cli._options import (
     CacheOption,
     DeviceOption,
     ExecutorOption,
     SchedulerOption,
     WorkersOption,
+    check_run_options,
+    report_unfinished,
 )
 
 app = typer.Typer(
@@ -29,17 +32,17 @@ def two_point(
         str, typer.Option(help="Architecture name (Table 1 or 2 of the paper).")
     ] = "default",
     epochs: Annotated[
-        int | None, typer.Option(help="Training epochs (default: the architecture's).")
+        int | None, typer.Option(min=1, help="Training epochs (default: the architecture's).")
     ] = None,
     trials: Annotated[
         int, typer.Option(min=1, help="Independent trials (seeds seed, seed+1, ...).")
     ] = 1,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the first trial.")] = 0,
     units: Annotated[
-        int | None, typer.Option(help="Hidden width (default: the architecture's).")
+        int | None, typer.Option(min=1, help="Hidden width (default: the architecture's).")
     ] = None,
     hidden_layers: Annotated[
-        int | None, typer.Option(help="Hidden layers (default: the architecture's).")
+        int | None, typer.Option(min=1, help="Hidden layers (default: the architecture's).")
     ] = None,
     layer: Annotated[
         str | None,
@@ -76,22 +79,41 @@ def two_point(
     Reported beside the theory's h_inf: the "no change" baseline h0 and the
     rich limit A_low.
     """
-    from repdyn.experiments import RunOptions, TwoPointConfig, run_two_point
+    from repdyn.experiments import RunOptions, TwoPointConfig, estimate_trial_bytes, run_two_point
     from repdyn.nets import adam_learning_rate, get_architecture
+    from repdyn.sweep import default_workers
 
+    check.number("--dx2", dx2, above=0)
+    check.number("--dy2", dy2, at_least=0)
+    check.number("--lr", lr, above=0)
+    check.number("--gain", gain, above=0)
+    if device not in ("cpu", "cuda"):
+        check.fail(f"--device must be cpu or cuda; got {device!r}")
+    check_run_options(executor, workers, scheduler, out, cache)
     try:
         spec = get_architecture(arch)
-        changes = {
-            k: v
-            for k, v in (
-                ("epochs", epochs), ("units", units), ("hidden_layers", hidden_layers),
-                ("gain", gain), ("optimizer", optimizer), ("lr", lr),
-            )
-            if v is not None
-        }  # fmt: skip
-        spec = spec.replace(**changes)
-        if spec.optimizer == "adam" and lr is None and get_architecture(arch).optimizer != "adam":
+    except (ValueError, TypeError, KeyError) as exc:
+        check.fail(f"--arch: {exc}")
+    changes = {
+        k: v
+        for k, v in (
+            ("epochs", epochs), ("units", units), ("hidden_layers", hidden_layers),
+            ("gain", gain), ("optimizer", optimizer), ("lr", lr),
+        )
+        if v is not None
+    }  # fmt: skip
+    for key, value in changes.items():
+        try:
+            spec.replace(**{key: value})
+        except (ValueError, TypeError) as exc:
+            check.fail(f"--{key.replace('_', '-')}: {exc}")
+    spec = spec.replace(**changes)
+    if spec.optimizer == "adam" and lr is None and get_architecture(arch).optimizer != "adam":
+        try:
             spec = spec.replace(lr=adam_learning_rate(arch))
+        except ValueError as exc:
+            check.fail(f"--optimizer adam: {exc}")
+    try:
         configs = [
             TwoPointConfig(arch=spec, seed=seed + i, dx2=dx2, dy2=dy2, layer=layer, device=device)
             for i in range(trials)
@@ -106,10 +128,20 @@ def two_point(
             device=device,
         )
     except (ValueError, TypeError) as exc:
-        raise typer.BadParameter(str(exc)) from None
+        option = "--layer" if "layer" in str(exc) else "--device" if "device" in str(exc).lower() else "input"
+        check.fail(f"{option}: {exc}")
+    parallel = 1 if executor == "local" else min(trials, workers or default_workers())
+    check.memory(
+        parallel * estimate_trial_bytes(configs[0]),
+        f"a trial of {spec.epochs} epochs (--epochs) of {spec.hidden_layers} hidden layers of "
+        f"{spec.units} units (--hidden-layers, --units)" + (f", {parallel} at once" if parallel > 1 else ""),
+        "lower --epochs or --units" + (" or --workers" if parallel > 1 else ""),
+    )
 
-    output = run_two_point(configs, options)
-    records = output.summary["trials"]
+    with check.write_errors({"--cache": options.cache, "--out": out}):
+        output = run_two_point(configs, options)
+    summary = output.summary
+    records = summary["trials"]
     rows = [
         {
             **r,
@@ -130,6 +162,7 @@ def two_point(
                 "r2_h",
                 "r2_y",
                 "r2_w",
+                "quality",
                 "h0",
                 "h_final",
                 "h_inf",
@@ -138,7 +171,18 @@ def two_point(
             ],
         )
     )
-    typer.echo(f"wrote {out / 'summary.json'} and {len(output.summary['files'])} files")
+    typer.echo(f"wrote {out / 'summary.json'} and {len(summary['files'])} files")
+    fitted = [r for r in records if r.get("quality") is not None]
+    poor = sum(r["quality"] != "good" for r in fitted)
+    if poor:
+        from repdyn.theory import POOR_R2
+
+        typer.echo(
+            f"warning: the theory's fit is poor or unfit (an R^2 of h, y or w below {POOR_R2:g}) for "
+            f"{poor} of {len(fitted)} trials: their rates do not describe the run (column quality)",
+            err=True,
+        )
+    report_unfinished(summary["counts"], out / "summary.json")
 
 
 def _table(rows: list[dict], columns: list[str]) -> str:

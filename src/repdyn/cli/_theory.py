@@ -17,6 +17,8 @@ import numpy as np
 import typer
 
 from repdyn.experiments import paper_style
+from repdyn.cli import _errors as check
+from repdyn.cli._errors import fail as _fail
 
 app = typer.Typer(
     help="Solve, fit and predict with the effective theory (no torch needed).", no_args_is_help=True
@@ -31,12 +33,30 @@ Dx2Option = Annotated[float, typer.Option(help="Squared input distance ||x1 - x2
 Dy2Option = Annotated[float, typer.Option(help="Squared target distance ||y1 - y2||^2 (>= 0).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 _COLUMNS = ("h", "y", "w")
+#: Names of a trajectory's time column, compared without case (and without a
+#: byte-order mark, which spreadsheets write before the first header).
+TIME_COLUMNS = ("epoch", "t", "time", "step")
+#: Rough bytes per simulated epoch: the solver's output and dense steps, the
+#: columns and their CSV text (about 100 characters a row, held as a list of
+#: lines and then joined). Measured: the peak resident size grew by 0.3 kB per
+#: row from 100,000 to 400,000 epochs; 1 kB leaves room for the solver's steps.
+_SIMULATE_BYTES_PER_EPOCH = 1000.0
 
 
-def _fail(message: str) -> None:
-    """Report a user error on stderr and exit with the usage-error status."""
-    typer.echo(f"Error: {message}", err=True)
-    raise typer.Exit(2)
+def _state_options(h0: float, y0: float, w0: float | None, eta_h: float, eta_y: float, dx2: float,
+                   dy2: float) -> None:
+    """Check the theory's inputs under their option names (shared by simulate and predict)."""
+    check.number("--h0", h0, above=0)
+    check.number("--y0", y0, at_least=0)
+    check.number("--w0", w0)
+    check.number("--eta-h", eta_h, above=0)
+    check.number("--eta-y", eta_y, above=0)
+    check.number("--dx2", dx2, above=0)
+    check.number("--dy2", dy2, at_least=0)
+    if w0 is not None and abs(y0 - w0) > np.sqrt(dy2 * y0) * (1 + 1e-6) + 1e-12 * max(y0, h0):
+        _fail(f"--w0 {check.plain(w0)} is not reachable from --y0 {check.plain(y0)} with --dy2 {check.plain(dy2)}: "
+              f"|y0 - w0| = |dy . dyhat| must be <= sqrt(dy2 * y0) = {float(np.sqrt(dy2 * y0)):.6g}; "
+              "give a --w0 in that band (or leave it out: w0 = y0)")
 
 
 @app.command()
@@ -73,6 +93,12 @@ def simulate(
     """Integrate the 3-variable system and write epoch,h,y,w[,loss] as CSV."""
     from repdyn.theory import loss_curve, solve
 
+    _state_options(h0, y0, w0, eta_h, eta_y, dx2, dy2)
+    check.number("--eta-m", eta_m, at_least=0)
+    check.number("--m0", m0, at_least=0)
+    check.memory((epochs + 1) * _SIMULATE_BYTES_PER_EPOCH, f"--epochs {epochs}", "lower --epochs")
+    check.output_file("--out", out)
+    _plot_file(plot)
     z0 = np.array([h0, y0, y0 if w0 is None else w0])
     t = np.arange(epochs + 1, dtype=np.float64)
     try:
@@ -102,11 +128,29 @@ def fit_command(
     traj: Annotated[
         pathlib.Path,
         typer.Argument(
-            help="CSV (columns epoch,h,y,w[,loss]) or .npz (epoch or t; h, y, w or z; [loss])."
+            help="CSV (columns epoch,h,y,w[,loss]) or .npz (epoch or t; h, y, w or z; [loss]). The "
+            "time column may be called epoch, t, time or step (any case)."
         ),
     ],
     dx2: Dx2Option,
     dy2: Dy2Option,
+    time_column: Annotated[
+        str | None,
+        typer.Option(help="Name of the time column (default: the one named epoch, t, time or step)."),
+    ] = None,
+    no_time_column: Annotated[
+        bool,
+        typer.Option(
+            "--no-time-column", help="The file has no time column: its rows are epochs 0, 1, 2, ..."
+        ),
+    ] = False,
+    objective: Annotated[
+        str,
+        typer.Option(
+            help="scaled (each variable's residual divided by its spread; default) or paper (the "
+            "paper's plain sum of squares, Eq. 49)."
+        ),
+    ] = "scaled",
     as_json: JsonOption = False,
     plot: Annotated[
         pathlib.Path | None,
@@ -115,16 +159,25 @@ def fit_command(
 ) -> None:
     """Fit eta_h, eta_y (and eta_m if a loss is given) to an observed trajectory.
 
-    Prints the fitted rates, R^2 per variable and the predicted final distance
-    h_inf. Exits with status 1 if the fit did not converge.
+    Prints the fitted rates, R^2 per variable, the fit's quality (good, poor or
+    unfit: R^2 below 0.9 is poor, below 0 or undefined unfit) and the predicted
+    final distance h_inf. Exits with status 1 if the fit did not converge or
+    does not describe the data (unfit).
     """
-    from repdyn.theory import final_distance, fit
+    from repdyn.theory import OBJECTIVES, POOR_R2, final_distance, fit
 
-    t, observed, loss = _read_trajectory(traj)
+    check.number("--dx2", dx2, above=0)
+    check.number("--dy2", dy2, at_least=0)
+    if objective not in OBJECTIVES:
+        _fail(f"--objective must be one of {', '.join(OBJECTIVES)}; got {objective!r}")
+    if time_column is not None and no_time_column:
+        _fail("give either --time-column or --no-time-column, not both")
+    _plot_file(plot)
+    t, observed, loss = _read_trajectory(traj, time_column, no_time_column)
     try:
-        result = fit(t, observed, dx2, dy2, loss=loss)
+        result = fit(t, observed, dx2, dy2, loss=loss, objective=objective)
     except ValueError as exc:
-        _fail(str(exc))
+        _fail(f"TRAJ {traj}: {exc}")
     limits = final_distance(result.z0[0], result.z0[1], result.eta_h, result.eta_y, dx2, dy2)
     summary = result.to_dict()
     summary.update(
@@ -146,9 +199,17 @@ def fit_command(
         )
         if not as_json:
             typer.echo(f"wrote {plot}")
+    if result.quality != "good":
+        typer.echo(
+            f"warning: fit quality {result.quality}: the theory misses the data (an R^2 of h, y or w "
+            f"is below {POOR_R2:g}{' or undefined' if result.quality == 'unfit' else ''}); check "
+            "--dx2 and --dy2 against the data, and do not use these rates as a description of them",
+            err=True,
+        )
     if not result.success:
         typer.echo(f"warning: the fit did not converge: {result.message}", err=True)
-        raise typer.Exit(1)
+    if not result.success or result.quality == "unfit":
+        raise typer.Exit(check.EXIT_FAILED)
 
 
 @app.command()
@@ -164,6 +225,7 @@ def predict(
     """Predict the final squared representational distance h_inf and the regime."""
     from repdyn.theory import final_distance
 
+    _state_options(h0, y0, None, eta_h, eta_y, dx2, dy2)
     try:
         fd = final_distance(h0, y0, eta_h, eta_y, dx2, dy2)
     except ValueError as exc:
@@ -201,6 +263,7 @@ def demo(out: Annotated[str, typer.Option(help="Output directory.")] = "results/
     from repdyn.theory import fit, solve
 
     out_dir = pathlib.Path(out)
+    check.output_dir("--out", out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     t = np.arange(_DEMO_EPOCHS + 1, dtype=np.float64)
@@ -249,54 +312,134 @@ def _to_csv(columns: dict[str, np.ndarray]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _read_trajectory(path: pathlib.Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Times, (T, 3) observed (h, y, w) and the optional loss from a CSV or .npz file."""
+def _read_trajectory(
+    path: pathlib.Path, time_column: str | None = None, no_time_column: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Times, (T, 3) observed (h, y, w) and the optional loss from a CSV or .npz file.
+
+    Every column must be known (a time column, h, y, w or z, loss): a column
+    that is not could be a time column under another name, and fitting against
+    the row index instead would give rates off by the sampling interval.
+    """
     if not path.is_file():
         _fail(f"TRAJ {path} does not exist or is not a file")
-    if path.suffix == ".npz":
-        with np.load(path) as data:
-            columns = {key: np.asarray(data[key], dtype=np.float64) for key in data.files}
-    else:
-        columns = _read_csv(path)
-    if "z" in columns:
-        z = columns["z"]
+    if path.suffix == ".npy":
+        _fail(f"TRAJ {path} is a .npy file (one array); give a CSV or an .npz archive, e.g. "
+              "np.savez(name, epoch=epoch, h=h, y=y, w=w)")
+    columns = _read_npz(path) if path.suffix == ".npz" else _read_csv(path)
+    time_key = _time_key(path, columns, time_column, no_time_column)
+    data = {k: v for k, v in columns.items() if k != time_key}
+    known = {*_COLUMNS, "z", "loss"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        _fail(
+            f"TRAJ {path}: unknown column(s) {unknown}; expected a time column ({', '.join(TIME_COLUMNS)}, "
+            "any case, or --time-column NAME), h, y, w (or an array z of shape (T, 3)) and optionally loss"
+        )
+    if "z" in data:
+        z = data["z"]
         if z.ndim != 2 or z.shape[1] != 3:
-            _fail(f"{path}: z must have shape (T, 3) holding (h, y, w); got {z.shape}")
-    elif all(v in columns for v in _COLUMNS):
-        if len({columns[v].shape for v in _COLUMNS}) != 1:
-            _fail(f"{path}: h, y and w must have the same length")
-        z = np.stack([columns[v] for v in _COLUMNS], axis=-1)
+            _fail(f"TRAJ {path}: z must have shape (T, 3) holding (h, y, w); got {z.shape}")
+    elif all(v in data for v in _COLUMNS):
+        if len({data[v].shape for v in _COLUMNS}) != 1 or data["h"].ndim != 1:
+            _fail(f"TRAJ {path}: h, y and w must be 1-D arrays of the same length")
+        z = np.stack([data[v] for v in _COLUMNS], axis=-1)
     else:
         _fail(
-            f"{path}: needs columns h, y, w (or an array z of shape (T, 3)); found {sorted(columns)}"
+            f"TRAJ {path}: needs columns h, y, w (or an array z of shape (T, 3)); found {sorted(columns)}"
         )
-    time_key = "epoch" if "epoch" in columns else "t" if "t" in columns else None
+    if len(z) < 3:
+        _fail(f"TRAJ {path}: the fit needs at least 3 time points (rows); got {len(z)}")
     t = columns[time_key] if time_key else np.arange(len(z), dtype=np.float64)
-    loss = columns.get("loss")
-    for name, arr in (("epoch/t", t), ("loss", loss)):
-        if arr is not None and arr.shape != (len(z),):
+    loss = data.get("loss")
+    named = {time_key or "epoch": t, "loss": loss, **{v: z[:, i] for i, v in enumerate(_COLUMNS)}}
+    for name, arr in named.items():
+        if arr is None:
+            continue
+        if arr.shape != (len(z),):
             _fail(
-                f"{path}: {name} must have one value per row of h, y, w ({len(z)}); got {arr.shape}"
+                f"TRAJ {path}: {name} must have one value per row of h, y, w ({len(z)}); got {arr.shape}"
             )
+        bad = np.flatnonzero(~np.isfinite(arr))
+        if bad.size:
+            _fail(f"TRAJ {path}: {name} holds NaN or inf (first at row {int(bad[0])}); give finite values "
+                  "(cut the trajectory where a run diverged)")
+    if time_key and np.any(np.diff(t) <= 0):
+        i = int(np.flatnonzero(np.diff(t) <= 0)[0])
+        _fail(f"TRAJ {path}: the time column {time_key!r} must be strictly increasing; rows {i} and {i + 1} "
+              f"hold {check.plain(t[i])} and {check.plain(t[i + 1])}")
     return t, z, loss
+
+
+def _time_key(path: pathlib.Path, columns: dict[str, np.ndarray], time_column: str | None,
+              no_time_column: bool) -> str | None:
+    """The column that holds the times (None: the rows are consecutive epochs)."""
+    by_lower = {name.lower(): name for name in columns}
+    if time_column is not None:
+        key = by_lower.get(time_column.strip().lower())
+        if key is None:
+            _fail(f"--time-column {time_column!r} is not a column of {path}; its columns are {sorted(columns)}")
+        return key
+    found = [by_lower[n] for n in TIME_COLUMNS if n in by_lower]
+    if no_time_column:
+        if found:
+            _fail(f"--no-time-column, but {path} has the time column {found[0]!r}; leave the option out")
+        return None
+    if len(found) > 1:
+        _fail(f"TRAJ {path} has several time columns {found}; choose one with --time-column NAME")
+    if not found:
+        _fail(
+            f"TRAJ {path} has no time column (one named {', '.join(TIME_COLUMNS)}, any case); name it with "
+            f"--time-column NAME, or pass --no-time-column if the rows are consecutive epochs 0, 1, 2, ...; "
+            f"its columns are {sorted(columns)}"
+        )
+    return found[0]
+
+
+def _read_npz(path: pathlib.Path) -> dict[str, np.ndarray]:
+    arrays = check.read_npz("TRAJ", path, example="np.savez(name, epoch=epoch, h=h, y=y, w=w)")
+    return {key: np.asarray(arr, dtype=np.float64) for key, arr in arrays.items()}
 
 
 def _read_csv(path: pathlib.Path) -> dict[str, np.ndarray]:
     import csv
 
-    with path.open(newline="") as handle:
-        reader = csv.reader(handle)
-        header = [name.strip() for name in next(reader, [])]
-        rows = [row for row in reader if row]
-    if not header or not rows:
-        _fail(f"{path}: expected a header line (epoch,h,y,w[,loss]) and at least one data row")
     try:
-        values = np.array(rows, dtype=np.float64)
-    except ValueError:
-        _fail(f"{path}: every data row must hold {len(header)} numbers")
-    if values.ndim != 2 or values.shape[1] != len(header):
-        _fail(f"{path}: every data row must hold {len(header)} numbers")
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        _fail(f"TRAJ {path} is not UTF-8 text (byte {exc.start} is {exc.object[exc.start]:#04x}); give a CSV "
+              "file (epoch,h,y,w[,loss]) saved as UTF-8, or an .npz archive")
+    reader = csv.reader(text.splitlines())
+    header = [name.strip().lstrip("\ufeff") for name in next(reader, [])]
+    rows = [(i, row) for i, row in enumerate(reader, start=2) if row]
+    if not header or not rows:
+        _fail(f"TRAJ {path}: expected a header line (epoch,h,y,w[,loss]) and at least one data row")
+    if len(set(header)) != len(header):
+        _fail(f"TRAJ {path}: the header {header} names a column twice; give each column one name")
+    values = np.empty((len(rows), len(header)))
+    for r, (line, row) in enumerate(rows):
+        try:
+            if len(row) != len(header):
+                raise ValueError
+            values[r] = [float(v) for v in row]
+        except ValueError:
+            _fail(f"TRAJ {path}: line {line} must hold {len(header)} numbers ({','.join(header)}); "
+                  f"got {','.join(row)[:80]!r}")
     return {name: values[:, i] for i, name in enumerate(header)}
+
+
+def _plot_file(plot: pathlib.Path | None) -> None:
+    """Check ``--plot`` before anything is computed: a writable file of a format matplotlib writes."""
+    if plot is None:
+        return
+    check.output_file("--plot", plot)
+    from matplotlib.figure import Figure
+
+    formats = Figure().canvas.get_supported_filetypes()
+    suffix = plot.suffix.lstrip(".").lower()
+    if suffix not in formats:
+        _fail(f"--plot {plot}: unknown image format {plot.suffix or '(no suffix)'!r}; end the name with one of "
+              f"{', '.join('.' + f for f in sorted(formats))}")
 
 
 def _format_fit(summary: dict[str, Any]) -> str:
@@ -310,6 +453,7 @@ def _format_fit(summary: dict[str, Any]) -> str:
     status = "converged" if summary["success"] else "NOT converged"
     lines += [
         f"R^2    : {r2}",
+        f"quality: {summary['quality']}",
         f"h_inf  = {summary['h_inf']:.6g}   ({limits})",
         f"fit    : {status} after {summary['n_solves']} solves ({summary['message']})",
     ]

@@ -36,6 +36,7 @@ _LAZY = {
     "TwoPointConfig": "repdyn.experiments._two_point",
     "two_point_trial": "repdyn.experiments._two_point",
     "run_two_point": "repdyn.experiments._two_point_run",
+    "estimate_trial_bytes": "repdyn.experiments._two_point_run",
 }
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "RunOptions",
     "TwoPointConfig",
     "estimate_seconds",
+    "estimate_trial_bytes",
     "load_run",
     "paper_style",
     "reproduce",

@@ -79,10 +79,10 @@ def estimate_seconds(profile: str) -> float:
     return estimate_dataset_seconds(SETTINGS[profile].config())
 
 
-def run_mnist(options: RunOptions) -> tuple[DatasetConfig, dict[str, Any]]:
-    """Run (or load from the cache) the profile's MNIST trial."""
-
-    config = SETTINGS[options.profile].config(options.device)
+def run_mnist(options: RunOptions, settings: MnistSettings | None = None) -> tuple[DatasetConfig, dict[str, Any]]:
+    """Run (or load from the cache) the MNIST trial of ``settings`` (default: the profile's)."""
+    settings = SETTINGS[options.profile] if settings is None else settings
+    config = settings.config(options.device)
     [result] = options.sweep(dataset_trial, [config])
     return config, result
 

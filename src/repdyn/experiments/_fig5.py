@@ -342,7 +342,7 @@ def draw_final_distance(outcome: FinalDistanceOutcome, out: Any, stem: str, titl
         done, other = finite & u, finite & ~u
         if done.any():
             colours = ax.scatter(m[done], p[done], c=dy[idx][done], cmap="viridis", vmin=0,
-                                 vmax=max(float(dy.max()), 1e-9), s=22)
+                                 vmax=max(float(dy.max()), 1e-9), s=22, label="theory h_inf")
             if name == names[-1]:
                 fig.colorbar(colours, ax=ax, label=r"$\|\Delta y\|$")
         if other.any():

@@ -59,6 +59,8 @@ MERGED_RATIO_MAX = MERGE_FRACTION
 UNMERGED_RATIO_MIN = 0.5
 
 ROLES = ("low", "intermediate", "high", "2 layers")
+#: Name of the baseline beside the predictions: the raw input distances.
+INPUT_BASELINE = "inputs"
 
 
 @dataclass(frozen=True)
@@ -75,12 +77,16 @@ class XorSettings:
         Scale of the default two-point network whose fitted rates the theory uses.
     rate_trials : int
         Two-point trials (seeds 0, 1, ...) whose rates are averaged.
+    rate_changes : tuple of (str, object) pairs
+        ``ArchSpec`` fields of the rate network changed after scaling (the
+        Adam twin: optimizer, lr, epochs), as ``FinalDistanceSettings.changes``.
     """
 
     networks: tuple[ArchSpec, ...]
     seeds: int
     rate_scale: TwoPointScale
     rate_trials: int
+    rate_changes: tuple[tuple[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         if len(self.networks) != len(ROLES) or not all(isinstance(a, ArchSpec) for a in self.networks):
@@ -97,8 +103,9 @@ class XorSettings:
         return [p[0] for p in pairs], [p[1] for p in pairs]
 
     def rate_configs(self) -> list[TwoPointConfig]:
-        """The default two-point trials of fig5 (and fig2) at this profile's scale."""
-        return [TwoPointConfig(arch=self.rate_scale.arch("default"), seed=s) for s in range(self.rate_trials)]
+        """The default two-point trials of fig5 (and fig2) at this profile's scale, with ``rate_changes``."""
+        arch = self.rate_scale.arch("default").replace(**dict(self.rate_changes))
+        return [TwoPointConfig(arch=arch, seed=s) for s in range(self.rate_trials)]
 
 
 def _table2(*changes: dict[str, Any]) -> tuple[ArchSpec, ...]:
@@ -130,7 +137,11 @@ SETTINGS = {
 
 
 def estimate_seconds(profile: str) -> float:
-    settings = SETTINGS[profile]
+    return estimate_settings_seconds(SETTINGS[profile])
+
+
+def estimate_settings_seconds(settings: XorSettings) -> float:
+    """Rough single-core seconds of the XOR trials and the rate trials."""
     return (sum(estimate_dataset_seconds(c) for c in settings.configs()[1])
             + sum(estimate_trial_seconds(c) for c in settings.rate_configs()))
 
@@ -177,7 +188,8 @@ def network_metrics(results: Sequence[dict[str, Any]], eta_h: float, eta_y: floa
     ``rdm_pearson``: median over seeds of the Pearson correlation (6 pairs)
     between the network's final squared distances and each prediction of
     :data:`repdyn.experiments._structure.VARIANTS` plus ``pairwise_init`` (the
-    pairwise h_inf from the network's own initial state, the figure's theory).
+    pairwise h_inf from the network's own initial state, the figure's theory)
+    and the baseline ``inputs`` (the raw input distances, no theory at all).
     """
     from repdyn.data import xor
     from repdyn.experiments._structure import compare_structure, variant_predictions
@@ -185,6 +197,7 @@ def network_metrics(results: Sequence[dict[str, Any]], eta_h: float, eta_y: floa
     data = xor()
     ratio = eta_h / eta_y if math.isfinite(eta_h / eta_y) else 1.0
     predictions = variant_predictions(data.x.numpy(), data.y.numpy(), eta_ratio=ratio)
+    predictions[INPUT_BASELINE] = xor_rdm(data.x.numpy())
     ratios, merged, theory_ratios, theory_merged = [], [], [], []
     correlations: dict[str, list[float]] = {name: [] for name in (*predictions, "pairwise_init")}
     for r in results:
@@ -242,8 +255,11 @@ def averaged_rates(results: Sequence[dict[str, Any]]) -> tuple[float, float, int
 
 @paper_style()
 def draw(roles: Sequence[str], results: Sequence[dict[str, Any]], per_network: dict[str, Any],
-         eta_h: float, eta_y: float, out: Any) -> list[Any]:
-    """Rows: the four networks (first seed). Columns: network h, theory h_inf, training loss (all seeds)."""
+         eta_h: float, eta_y: float, out: Any, *, stem: str = "fig6_xor", label: str = "SGD") -> list[Any]:
+    """Rows: the four networks (first seed). Columns: network h, theory h_inf, training loss (all seeds).
+
+    ``label`` names the optimiser in the title; ``stem`` is the file name.
+    """
     from repdyn.experiments._outputs import save_figure
     from repdyn.experiments._plots import figure_grid
     from repdyn.experiments._structure import draw_matrix
@@ -257,9 +273,9 @@ def draw(roles: Sequence[str], results: Sequence[dict[str, Any]], per_network: d
         if finite_representations(first):
             k = int(first["tracked_index"])
             draw_matrix(row[0], xor_rdm(first["hidden"][k]), annotate=True,
-                        title=f"{role}: network, ratio {metrics['ratio'][0]:.2g}")
+                        title=f"{role}, seed 0: network, ratio {metrics['ratio'][0]:.2g}")
             draw_matrix(row[1], theory_matrix(first, eta_h, eta_y), annotate=True,
-                        title=f"theory h_inf, ratio {metrics['theory_ratio'][0]:.2g}")
+                        title=f"seed 0: theory h_inf, ratio {metrics['theory_ratio'][0]:.2g}")
         else:
             for ax in row[:2]:
                 ax.text(0.5, 0.5, f"no finite representation ({first.get('status')})", ha="center",
@@ -275,9 +291,10 @@ def draw(roles: Sequence[str], results: Sequence[dict[str, Any]], per_network: d
         row[2].set_xlabel("epoch", fontsize=8)
         row[2].legend(fontsize=6)
         row[2].tick_params(labelsize=7)
-    fig.suptitle("XOR: final squared distances at the tracked layer, network against theory", fontsize=10)
+    fig.suptitle(f"XOR trained with {label}: final squared distances at the tracked layer, network against "
+                 "theory", fontsize=10)
     fig.tight_layout()
-    return save_figure(fig, out, "fig6_xor")
+    return save_figure(fig, out, stem)
 
 
 def save_representations(roles: Sequence[str], results: Sequence[dict[str, Any]], out: Any) -> list[Any]:
@@ -300,34 +317,65 @@ def save_representations(roles: Sequence[str], results: Sequence[dict[str, Any]]
     return paths
 
 
-def run(options: RunOptions) -> ExperimentOutput:
-    from repdyn.fast import threads
+@dataclass
+class XorRun:
+    """The trials of a :class:`XorSettings` and their per-network metrics (see :func:`network_metrics`)."""
 
-    settings = SETTINGS[options.profile]
-    roles, configs = settings.configs(options.device)
-    rate_configs = settings.rate_configs()
-    rate_results = run_trials(rate_configs, options)
-    eta_h, eta_y, n_rates = averaged_rates(rate_results)
-    results = options.sweep(dataset_trial, configs)
-    with threads(1):  # one BLAS thread: a BLAS pool on shared cores slows small solves badly
-        per_network = {role: network_metrics([r for g, r in zip(roles, results) if g == role], eta_h, eta_y)
-                       for role in ROLES}
-        figures = draw(roles, results, per_network, eta_h, eta_y, options.out)
-    save_representations(roles, results, options.out)
-    trials = [{"role": g, "seed": c.seed, "status": r.get("status"), "final_loss": r.get("final_loss"),
-               "seconds": r.get("seconds"), "error": r.get("error")} for g, c, r in zip(roles, configs, results)]
-    summary = {
-        "settings": {"networks": {role: a.to_dict() for role, a in zip(ROLES, settings.networks)},
-                     "seeds": settings.seeds, "rate_trials": settings.rate_trials},
-        "rates": {"eta_h": eta_h, "eta_y": eta_y, "n_rates": n_rates,
-                  "source": "default two-point network (fig5's rate trials), averaged"},
-        "networks": per_network,
-        "rdm_correlation_note": "Pearson r over the 6 pairs between the network's final squared distances and "
-                                "each rich-limit prediction (exp: exponential weighing, npoint: N-point "
-                                "extension, pairwise: unsmoothed) and the pairwise h_inf from the network's "
-                                "initial state (pairwise_init); median over seeds",
-        "trials": trials,
-    }
-    counts = status_counts(results)
-    counts.update({f"rate_{k}": v for k, v in status_counts(rate_results).items()})
-    return ExperimentOutput(summary=summary, claims=xor_claims(per_network), figures=figures, counts=counts)
+    settings: XorSettings
+    roles: list[str]
+    configs: list[DatasetConfig]
+    results: list[dict[str, Any]]
+    rate_results: list[dict[str, Any]]
+    rates: tuple[float, float, int]
+    per_network: dict[str, dict[str, Any]]
+
+    @classmethod
+    def run(cls, settings: XorSettings, options: RunOptions) -> XorRun:
+        """Run (or load from the cache) the rate trials and the XOR trials, and measure them."""
+        from repdyn.fast import threads
+
+        roles, configs = settings.configs(options.device)
+        rate_results = run_trials(settings.rate_configs(), options)
+        eta_h, eta_y, n_rates = averaged_rates(rate_results)
+        results = options.sweep(dataset_trial, configs)
+        with threads(1):  # one BLAS thread: a BLAS pool on shared cores slows small solves badly
+            per_network = {role: network_metrics([r for g, r in zip(roles, results) if g == role], eta_h, eta_y)
+                           for role in ROLES}
+        return cls(settings, roles, configs, results, rate_results, (eta_h, eta_y, n_rates), per_network)
+
+    def claims(self) -> list[Claim]:
+        return xor_claims(self.per_network)
+
+    def output(self, out: Any, *, stem: str = "fig6_xor", label: str = "SGD",
+               rate_source: str = "default two-point network (fig5's rate trials), averaged") -> ExperimentOutput:
+        """Draw, save the representations and summarise; ``label`` names the optimiser in the figure."""
+        from repdyn.fast import threads
+
+        eta_h, eta_y, n_rates = self.rates
+        with threads(1):
+            figures = draw(self.roles, self.results, self.per_network, eta_h, eta_y, out, stem=stem, label=label)
+        save_representations(self.roles, self.results, out)
+        trials = [{"role": g, "seed": c.seed, "status": r.get("status"), "final_loss": r.get("final_loss"),
+                   "seconds": r.get("seconds"), "error": r.get("error")}
+                  for g, c, r in zip(self.roles, self.configs, self.results)]
+        settings = self.settings
+        summary = {
+            "settings": {"networks": {role: a.to_dict() for role, a in zip(ROLES, settings.networks)},
+                         "seeds": settings.seeds, "rate_trials": settings.rate_trials,
+                         "rate_network": settings.rate_configs()[0].arch.to_dict()},
+            "rates": {"eta_h": eta_h, "eta_y": eta_y, "n_rates": n_rates, "source": rate_source},
+            "networks": self.per_network,
+            "rdm_correlation_note": "Pearson r over the 6 pairs between the network's final squared distances and "
+                                    "each rich-limit prediction (exp: exponential weighing, npoint: N-point "
+                                    "extension, pairwise: unsmoothed), the pairwise h_inf from the network's "
+                                    "initial state (pairwise_init) and the baseline of the raw input distances "
+                                    "(inputs); median over seeds",
+            "trials": trials,
+        }
+        counts = status_counts(self.results)
+        counts.update({f"rate_{k}": v for k, v in status_counts(self.rate_results).items()})
+        return ExperimentOutput(summary=summary, claims=self.claims(), figures=figures, counts=counts)
+
+
+def run(options: RunOptions) -> ExperimentOutput:
+    return XorRun.run(SETTINGS[options.profile], options).output(options.out)

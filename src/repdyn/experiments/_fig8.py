@@ -52,6 +52,9 @@ ONE_LINE_MAX = 0.1
 #: context's variance, half of an undistorted square's 0.5.
 SQUARE_MIN = 0.25
 
+#: Name of the baseline beside the predictions: the raw input distances.
+INPUT_BASELINE = "inputs"
+
 #: The paper does not state a minibatch size; full-batch SGD at Table 2's
 #: rates leaves the low and very low networks on their first plateau (loss
 #: 0.178, nothing learned) for all of their epochs, so minibatches it is; 32
@@ -112,8 +115,17 @@ SETTINGS = {
 }
 
 
+#: Rough seconds of the analysis (the N-point prediction of 450 points dominates).
+ANALYSIS_SECONDS = 15.0
+
+
 def estimate_seconds(profile: str) -> float:
-    return sum(estimate_dataset_seconds(c) for c in SETTINGS[profile].configs()) + 15.0
+    return estimate_settings_seconds(SETTINGS[profile])
+
+
+def estimate_settings_seconds(settings: BlobsSettings) -> float:
+    """Rough single-core seconds of the three trials and the analysis."""
+    return sum(estimate_dataset_seconds(c) for c in settings.configs()) + ANALYSIS_SECONDS
 
 
 def unexplained_fraction(rep: np.ndarray, keys: np.ndarray) -> float:
@@ -201,6 +213,8 @@ def compare_with_theory(results: Sequence[dict[str, Any]], notes: dict[str, np.n
 
     The rate ratio (which matters only for the paper's fixed ``tau = 1``) is
     the one fitted on the low-init network's tracked pair, 1.0 if that fit failed.
+    Beside the predictions, the baseline :data:`INPUT_BASELINE`: the raw input
+    distances (no theory at all).
     """
     from repdyn.experiments._structure import variant_comparison, variant_predictions
     from repdyn.rsa import rdm
@@ -213,6 +227,7 @@ def compare_with_theory(results: Sequence[dict[str, Any]], notes: dict[str, np.n
     eta_h, eta_y = float(low.get("eta_h", math.nan)), float(low.get("eta_y", math.nan))
     ratio = eta_h / eta_y if math.isfinite(eta_h / eta_y) and eta_h > 0 else 1.0
     predictions = variant_predictions(notes["x"][index], notes["y"][index], eta_ratio=ratio)
+    predictions[INPUT_BASELINE] = rdm(notes["x"][index])
     out: dict[str, Any] = {"points": int(index.size), "eta_ratio": ratio, "labels": "context",
                            "layer": "last hidden layer", "networks": {}}
     for role, result in zip(ROLES, results):
@@ -256,8 +271,9 @@ def draw_dataset(grid: int, out: Any) -> list[Any]:
 
 @paper_style()
 def draw_representations(results: Sequence[dict[str, Any]], per_role: dict[str, Any],
-                         notes: dict[str, np.ndarray], out: Any) -> list[Any]:
-    """Figs 8 and 12: 3-D PCA of the last hidden layer, coloured by context, x and y."""
+                         notes: dict[str, np.ndarray], out: Any, *, stem: str = "fig8_representations",
+                         label: str = "SGD") -> list[Any]:
+    """Figs 8 and 12: 3-D PCA of the last hidden layer, coloured by context, x and y (``label``: optimiser)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -275,23 +291,29 @@ def draw_representations(results: Sequence[dict[str, Any]], per_role: dict[str, 
             ax = fig.add_subplot(len(ROLES), 3, 3 * row + col + 1, projection="3d")
             if finite_representations(result):
                 coords = embed(np.asarray(result["hidden"][-1], dtype=np.float64), 3).coords
-                ax.scatter(coords[:, 0], coords[:, 1], coords[:, 2], c=values, cmap=cmap, s=3, depthshade=False,
-                           rasterized=True)
+                points = ax.scatter(coords[:, 0], coords[:, 1], coords[:, 2], c=values, cmap=cmap, s=3,
+                                    depthshade=False, rasterized=True)
+                fig.colorbar(points, ax=ax, shrink=0.5, pad=0.2).ax.tick_params(labelsize=6)
                 # Equal axes: otherwise tiny residual components are blown up to look like a square.
                 reach = float(np.max(np.abs(coords))) or 1.0
                 ax.set(xlim=(-reach, reach), ylim=(-reach, reach), zlim=(-reach, reach))
+                ax.set_xlabel("PC1", fontsize=6)
+                ax.set_ylabel("PC2", fontsize=6)
+                ax.set_zlabel("PC3", fontsize=6)
             ax.set_title(f"{role} init: {name}" + (
                 f"\nirrelevant {m['irrelevant_1']:.2f}/{m['irrelevant_2']:.2f}, one line {m['one_line']:.2f}"
                 if col == 0 else ""), fontsize=8)
             ax.tick_params(labelsize=5)
-    fig.suptitle("Last hidden layer, first three principal components (very low init: Fig 12)", fontsize=10)
+    fig.suptitle(f"Trained with {label}: last hidden layer, first three principal components (very low init: "
+                 "Fig 12)", fontsize=10)
     fig.tight_layout()
-    return save_figure(fig, out, "fig8_representations")
+    return save_figure(fig, out, stem)
 
 
 @paper_style()
 def draw_layers(results: Sequence[dict[str, Any]], metrics: dict[str, dict[str, dict[str, float]]],
-                notes: dict[str, np.ndarray], out: Any) -> list[Any]:
+                notes: dict[str, np.ndarray], out: Any, *, stem: str = "fig8_layers",
+                label: str = "SGD") -> list[Any]:
     """Every hidden layer of every network: first two principal components, coloured by context."""
     from repdyn.experiments._outputs import save_figure
     from repdyn.experiments._plots import figure_grid
@@ -310,9 +332,9 @@ def draw_layers(results: Sequence[dict[str, Any]], metrics: dict[str, dict[str, 
             ax.set_title(f"{role}, layer {k + 1}\nirr {m['irrelevant_1']:.2f}/{m['irrelevant_2']:.2f}, "
                          f"line {m['one_line']:.2f}", fontsize=7)
             ax.tick_params(labelsize=6)
-    fig.suptitle("Every hidden layer (PC1, PC2), coloured by context", fontsize=10)
+    fig.suptitle(f"Trained with {label}: every hidden layer (PC1, PC2), coloured by context", fontsize=10)
     fig.tight_layout()
-    return save_figure(fig, out, "fig8_layers")
+    return save_figure(fig, out, stem)
 
 
 def save_representations(results: Sequence[dict[str, Any]], notes: dict[str, np.ndarray], out: Any) -> None:
@@ -325,38 +347,68 @@ def save_representations(results: Sequence[dict[str, Any]], notes: dict[str, np.
                      output0=result["output0"], name=np.array(f"blobs {role} init"))
 
 
+#: Collapse metrics of a trial without representations (it raised): NaN, against every claim.
+_MISSING = {"none": dict.fromkeys(("irrelevant_1", "irrelevant_2", "one_line", "context_share"), math.nan)}
+
+
+@dataclass
+class BlobsRun:
+    """The trials of a :class:`BlobsSettings` and their collapse metrics at every layer."""
+
+    settings: BlobsSettings
+    results: list[dict[str, Any]]
+    notes: dict[str, np.ndarray]
+    metrics: dict[str, dict[str, dict[str, float]]]
+
+    @classmethod
+    def run(cls, settings: BlobsSettings, options: RunOptions) -> BlobsRun:
+        """Run (or load from the cache) the three trials and measure every layer."""
+        from repdyn.fast import threads
+
+        results = options.sweep(dataset_trial, settings.configs(options.device))
+        notes = blob_annotations(settings.grid)
+        # One BLAS thread: on shared cores a BLAS pool can make a small SVD 100x slower.
+        with threads(1):
+            metrics = {role: layer_metrics(r, notes) if "hidden" in r else _MISSING
+                       for role, r in zip(ROLES, results)}
+        return cls(settings, results, notes, metrics)
+
+    @property
+    def per_role(self) -> dict[str, dict[str, float]]:
+        """Last-layer metrics of each role (the claims' layer)."""
+        return {role: last_layer(m) for role, m in self.metrics.items()}
+
+    def claims(self) -> list[Claim]:
+        return blobs_claims(self.per_role)
+
+    def output(self, out: Any, *, stem: str = "fig8", label: str = "SGD",
+               dataset_figure: bool = True) -> ExperimentOutput:
+        """Figures ``<stem>_representations`` and ``<stem>_layers`` (and Fig 7's data set), summary, claims."""
+        from repdyn.fast import threads
+
+        settings, results, notes = self.settings, self.results, self.notes
+        with threads(1):
+            figures = draw_dataset(settings.grid, out) if dataset_figure else []
+            figures += draw_representations(results, self.per_role, notes, out, stem=f"{stem}_representations",
+                                            label=label)
+            figures += draw_layers(results, self.metrics, notes, out, stem=f"{stem}_layers", label=label)
+            comparison = compare_with_theory(results, notes, settings)
+        save_representations(results, notes, out)
+        trials = [{"role": role, "status": r.get("status"), "final_loss": r.get("final_loss"),
+                   "seconds": r.get("seconds"), "eta_h": r.get("eta_h"), "eta_y": r.get("eta_y"),
+                   "error": r.get("error")} for role, r in zip(ROLES, results)]
+        summary = {
+            "settings": {"networks": {role: a.to_dict() for role, a in zip(ROLES, settings.networks)},
+                         "batch_size": settings.batch_size, "grid": settings.grid,
+                         "compare_stride": settings.compare_stride},
+            "claim_layer": "last hidden layer",
+            "collapse": self.metrics,
+            "rdm_comparison": comparison,
+            "trials": trials,
+        }
+        return ExperimentOutput(summary=summary, claims=self.claims(), figures=figures,
+                                counts=status_counts(results))
+
+
 def run(options: RunOptions) -> ExperimentOutput:
-    from repdyn.fast import threads
-
-    settings = SETTINGS[options.profile]
-    configs = settings.configs(options.device)
-    results = options.sweep(dataset_trial, configs)
-    # One BLAS thread: on shared cores a BLAS pool can make a small SVD 100x slower.
-    with threads(1):
-        return _analyse(settings, results, options)
-
-
-def _analyse(settings: BlobsSettings, results: list[dict[str, Any]], options: RunOptions) -> ExperimentOutput:
-    notes = blob_annotations(settings.grid)
-    # A trial without representations (it raised) counts against every claim.
-    missing = {"none": dict.fromkeys(("irrelevant_1", "irrelevant_2", "one_line", "context_share"), math.nan)}
-    metrics = {role: layer_metrics(r, notes) if "hidden" in r else missing for role, r in zip(ROLES, results)}
-    per_role = {role: last_layer(m) for role, m in metrics.items()}
-    figures = draw_dataset(settings.grid, options.out)
-    figures += draw_representations(results, per_role, notes, options.out)
-    figures += draw_layers(results, metrics, notes, options.out)
-    save_representations(results, notes, options.out)
-    trials = [{"role": role, "status": r.get("status"), "final_loss": r.get("final_loss"),
-               "seconds": r.get("seconds"), "eta_h": r.get("eta_h"), "eta_y": r.get("eta_y"),
-               "error": r.get("error")} for role, r in zip(ROLES, results)]
-    summary = {
-        "settings": {"networks": {role: a.to_dict() for role, a in zip(ROLES, settings.networks)},
-                     "batch_size": settings.batch_size, "grid": settings.grid,
-                     "compare_stride": settings.compare_stride},
-        "claim_layer": "last hidden layer",
-        "collapse": metrics,
-        "rdm_comparison": compare_with_theory(results, notes, settings),
-        "trials": trials,
-    }
-    return ExperimentOutput(summary=summary, claims=blobs_claims(per_role), figures=figures,
-                            counts=status_counts(results))
+    return BlobsRun.run(SETTINGS[options.profile], options).output(options.out)

@@ -22,6 +22,7 @@ from repdyn.experiments._claims import Claim
 from repdyn.experiments._dataset_training import finite_representations, load_dataset
 from repdyn.experiments._fig4 import SETTINGS, run_mnist
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
+from repdyn.experiments._structure import DEFAULT_VARIANT, PAPER_VARIANT
 from repdyn.experiments._two_point_run import status_counts
 from repdyn.experiments._plots import paper_style
 
@@ -33,7 +34,7 @@ from repdyn.experiments._plots import paper_style
 #: whether a correlation is distinguishable from chance at all.
 SPEARMAN_MIN = 0.3
 #: The prediction the claims test: the paper's exponential weighing, tau = 1.
-CLAIM_PREDICTION = "exp_paper_tau"
+CLAIM_PREDICTION = PAPER_VARIANT
 
 
 def estimate_seconds(profile: str) -> float:
@@ -83,7 +84,7 @@ def analyse(x: np.ndarray, y: np.ndarray, labels: np.ndarray, result: dict[str, 
     comparison = variant_comparison(network, predictions, labels)
     comparison["pixels"] = compare_structure(network, rdm(x), labels)
     claim_prediction = predictions[CLAIM_PREDICTION]
-    weighing = exponential_weighing(rich_limit_distances(x, y, ratio), tau=1.0)
+    weighing = exponential_weighing(rich_limit_distances(x, y, ratio), tau=1.0, distances="zeroed")
     layers = [str(n) for n in np.asarray(result["layer_names"]).reshape(-1)]
     per_layer = {name: compare_structure(rdm(np.asarray(h, dtype=np.float64)), claim_prediction, labels)
                  for name, h in zip(layers, result["hidden"])}
@@ -108,16 +109,17 @@ def analyse(x: np.ndarray, y: np.ndarray, labels: np.ndarray, result: dict[str, 
 
 
 @paper_style()
-def draw(analysis: dict[str, Any], labels: np.ndarray, out: Any) -> list[Any]:
-    """Network RDM next to the paper's prediction, the default-tau weighing, the N-point extension and
+def draw(analysis: dict[str, Any], labels: np.ndarray, out: Any, *, stem: str = "fig9_mnist_structure",
+         label: str = "SGD") -> list[Any]:
+    """Network RDM next to the paper's prediction, repdyn's default prediction, the N-point extension and
     the raw pixel distances (the baseline)."""
     from repdyn.experiments._outputs import save_figure
     from repdyn.experiments._plots import figure_grid
     from repdyn.experiments._structure import draw_matrix
 
     panels = [(f"network ({analysis['layer']})", analysis["network"], None),
-              ("exp. weighing, tau = 1 (paper)", analysis["predictions"]["exp_paper_tau"], "exp_paper_tau"),
-              ("exp. weighing, default tau", analysis["predictions"]["exp_default_tau"], "exp_default_tau"),
+              ("exp. weighing, tau = 1 (paper)", analysis["predictions"][PAPER_VARIANT], PAPER_VARIANT),
+              (f"repdyn's default ({DEFAULT_VARIANT})", analysis["predictions"][DEFAULT_VARIANT], DEFAULT_VARIANT),
               ("N-point extension", analysis["predictions"]["npoint"], "npoint"),
               ("baseline: raw pixel distances", analysis["pixels"], "pixels")]
     fig, axes = figure_grid(1, len(panels), width=3.6, height=3.3)
@@ -129,17 +131,27 @@ def draw(analysis: dict[str, Any], labels: np.ndarray, out: Any) -> list[Any]:
         ticks = [int(np.flatnonzero(labels == d)[0]) for d in np.unique(labels)]
         ax.set_xticks(ticks, [str(d) for d in np.unique(labels)])
         ax.set_yticks(ticks, [str(d) for d in np.unique(labels)])
-    fig.suptitle("MNIST: squared distances of 100 digits sorted by label", fontsize=10)
+    fig.suptitle(f"MNIST trained with {label}: squared distances of 100 digits sorted by label", fontsize=10)
     fig.tight_layout()
-    return save_figure(fig, out, "fig9_mnist_structure")
+    return save_figure(fig, out, stem)
 
 
 def run(options: RunOptions) -> ExperimentOutput:
+    return mnist_structure(SETTINGS[options.profile], options)
+
+
+def mnist_structure(settings: Any, options: RunOptions, *, stem: str = "fig9_mnist_structure", label: str = "SGD",
+                    write: bool = True) -> ExperimentOutput:
+    """The structure analysis of the MNIST trial of ``settings`` (a ``MnistSettings``).
+
+    ``label`` names the optimiser in the figure. With ``write=False`` nothing is
+    drawn or saved (the claims and summary only: the Adam twin's SGD side).
+    """
     from repdyn.experiments._fig4 import source_text
 
-    config, result = run_mnist(options)
+    config, result = run_mnist(options, settings)
     summary: dict[str, Any] = {"mnist_source": source_text(config, result), "source": result.get("source"),
-                               "settings": {"arch": SETTINGS[options.profile].arch.to_dict(),
+                               "settings": {"arch": settings.arch.to_dict(),
                                             "batch_size": config.batch_size, "n_images": config.mnist_n}}
     if not finite_representations(result):
         summary["error"] = f"no finite representations (trial {result.get('status')})"
@@ -150,12 +162,14 @@ def run(options: RunOptions) -> ExperimentOutput:
     x, y, labels = probe_points(config, result)
     with threads(1):  # one BLAS thread: a BLAS pool on shared cores slows small solves badly
         analysis = analyse(x, y, labels, result)
-        figures = draw(analysis, labels, options.out)
-    options.out.mkdir(parents=True, exist_ok=True)
-    k = int(result["tracked_index"])
-    np.savez(options.out / "representations-mnist.npz", x=x, y=y, labels=labels, hidden=result["hidden"][k],
-             hidden0=result["hidden0"][k], output0=result["output0"], name=np.array("mnist 100 digits"))
-    summary.update({key: value for key, value in analysis.items() if key not in ("network", "predictions")})
+        figures = draw(analysis, labels, options.out, stem=stem, label=label) if write else []
+    if write:
+        options.out.mkdir(parents=True, exist_ok=True)
+        k = int(result["tracked_index"])
+        np.savez(options.out / "representations-mnist.npz", x=x, y=y, labels=labels, hidden=result["hidden"][k],
+                 hidden0=result["hidden0"][k], output0=result["output0"], name=np.array("mnist 100 digits"))
+    summary.update({key: value for key, value in analysis.items()
+                    if key not in ("network", "predictions", "pixels")})
     summary["probe"] = ("first 100 training digits, sorted by label" if result.get("source") == "idx"
                         else "first 10 digits of each label of the label-sorted subset")
     return ExperimentOutput(summary=summary, claims=structure_claims(analysis["comparison"][CLAIM_PREDICTION]),

@@ -105,23 +105,28 @@ class Experiment:
         returns an :class:`ExperimentOutput` and whose ``estimate_seconds(profile)``
         gives a rough single-core run time. It is imported only to run, so
         listing the registry never imports torch.
+    function, estimate : str
+        Names of those two functions in the module, for a module that holds
+        several experiments.
     """
 
     name: str
     figure: str
     description: str
     module: str
+    function: str = "run"
+    estimate: str = "estimate_seconds"
 
     def _module(self) -> Any:
         return importlib.import_module(f"repdyn.experiments.{self.module}")
 
     def run(self, options: RunOptions) -> ExperimentOutput:
         """Run the experiment into ``options.out`` (figures, data) and return its output."""
-        return self._module().run(options)
+        return getattr(self._module(), self.function)(options)
 
     def estimate_seconds(self, profile: str) -> float | None:
         """Rough single-core seconds for ``profile``; None if the module gives no estimate."""
-        estimate = getattr(self._module(), "estimate_seconds", None)
+        estimate = getattr(self._module(), self.estimate, None)
         return None if estimate is None else float(estimate(profile))
 
 
@@ -225,12 +230,46 @@ EXPERIMENTS: dict[str, Experiment] = {
         ),
         Experiment(
             "adam",
-            figure="Figs 13-16",
+            figure="Figs 13-14",
             description=(
                 "Adam instead of SGD: the two-point dynamics against the fitted theory, and the "
                 "final distance predicted from averaged rates over the 5 x 5 grid."
             ),
             module="_adam",
+        ),
+        Experiment(
+            "adam-xor",
+            figure="Figs 15-16 (XOR)",
+            description=(
+                "XOR trained with Adam: fig6's claims and metrics, the theory's rates fitted under "
+                "Adam, SGD's numbers beside them."
+            ),
+            module="_adam_structure",
+            function="run_xor",
+            estimate="xor_seconds",
+        ),
+        Experiment(
+            "adam-context",
+            figure="Figs 15-16 (context)",
+            description=(
+                "Context task trained with Adam: fig8's collapse claims and metrics, rates fitted "
+                "under Adam, SGD's numbers beside them."
+            ),
+            module="_adam_structure",
+            function="run_context",
+            estimate="context_seconds",
+        ),
+        Experiment(
+            "adam-mnist",
+            figure="Figs 15-16 (MNIST)",
+            description=(
+                "MNIST structure trained with Adam: fig9's claims, exponential weighing with the "
+                "rate ratio fitted under Adam beside the raw pixel distances, SGD's numbers "
+                "beside them."
+            ),
+            module="_adam_structure",
+            function="run_mnist",
+            estimate="_mnist_seconds",
         ),
     )
 }

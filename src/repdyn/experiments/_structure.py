@@ -11,19 +11,21 @@ limit of small initial weights):
 - ``"pairwise"``: the two-point rich limit for every pair,
   ``A_ij = sqrt(eta_h/eta_y * dx2_ij * dy2_ij)`` (no smoothing).
 - ``"exp"``: the paper's exponential weighing ``P = E A E`` of ``A``
-  (``E = exp(-A / tau)``, default ``tau`` the median positive ``A_ij``;
-  ``normalise`` uses row-normalised weights).
+  (``E = exp(-A / tau)``; ``normalise`` uses row-normalised weights), turned
+  into squared distances as ``distances`` says
+  (:func:`repdyn.theory.weighed_distances`: ``P`` itself has a positive diagonal).
 - ``"npoint"``: the N-point extension (beyond the paper), gradient flow of a
   shared RBF encoder and linear decoder on all points
-  (:func:`repdyn.theory._npoint.npoint_distances`).
+  (:func:`repdyn.theory.npoint_distances`).
 
 Only the ratio ``eta_h / eta_y`` enters, and only as an overall factor
 (``sqrt`` of it) that the default ``tau`` follows, so correlations with a
 network do not depend on it, except for a fixed ``tau`` such as the paper's
 ``tau = 1``.
 
-:data:`VARIANTS` are the predictions every dataset experiment compares with
-its trained networks (the N-point extension against exponential weighing).
+:data:`VARIANTS` are the candidate predictions every comparison reports
+(fixed before the measurement in docs/structure.md); :data:`DEFAULT_VARIANT`
+is the one that measurement chose.
 """
 
 from __future__ import annotations
@@ -39,19 +41,49 @@ METHOD_LABELS = {
     "npoint": "N-point flow (extension)",
     "pairwise": "pairwise rich limit (unsmoothed)",
 }
-#: Named predictions compared with every trained network: the paper's
-#: exponential weighing with its code's ``tau = 1`` (in the units of ``A``), with
-#: the project's default ``tau`` (median positive ``A_ij``), and row-normalised;
-#: the N-point extension; the unsmoothed pairwise rich limit.
-VARIANTS: dict[str, dict[str, Any]] = {
-    "exp_paper_tau": {"method": "exp", "tau": 1.0},
-    "exp_default_tau": {"method": "exp"},
-    "exp_normalised": {"method": "exp", "normalise": True},
-    "npoint": {"method": "npoint"},
-    "pairwise": {"method": "pairwise"},
-}
+#: The default scales of the exponential weights among the candidates: the
+#: paper's code's ``tau = 1`` (in the units of ``A``, so it depends on the data's
+#: units and the rate ratio) and two quantiles of the positive ``A_ij`` (scale
+#: free): the median (typical weight ``e^-1``) and the 10th percentile (a
+#: point weighs mostly its nearest tenth of the pairs).
+TAU_RULES: dict[str, dict[str, float]] = {"tau1": {"tau": 1.0}, "q10": {"tau_quantile": 0.1},
+                                          "median": {"tau_quantile": 0.5}}
+
+
+def _exp_variants() -> dict[str, dict[str, Any]]:
+    from repdyn.theory import DISTANCE_FORMS
+
+    return {f"exp_{rule}_{'norm' if normalise else 'plain'}_{form}":
+            {"method": "exp", **tau, "normalise": normalise, "distances": form}
+            for rule, tau in TAU_RULES.items() for normalise in (False, True) for form in DISTANCE_FORMS}
+
+
+#: Candidate predictions compared with every trained network: the unsmoothed
+#: pairwise rich limit, the N-point extension, and exponential weighing with
+#: each :data:`TAU_RULES` scale, plain (the paper's ``E A E``) or row-normalised,
+#: its diagonal corrected by centring or set to 0.
+VARIANTS: dict[str, dict[str, Any]] = {"pairwise": {"method": "pairwise"}, "npoint": {"method": "npoint"},
+                                       **_exp_variants()}
+#: The paper's prediction (its code's ``tau = 1``, the formula's off-diagonal values).
+PAPER_VARIANT = "exp_tau1_plain_zeroed"
+#: The default of ``repdyn predict``, chosen by the measurement in docs/structure.md
+#: (best mean Spearman on XOR and the context task, confirmed on MNIST):
+#: row-normalised exponential weighing, ``tau`` the 10th percentile of ``A``
+#: (:data:`repdyn.theory.DEFAULT_TAU_QUANTILE`), centred into distances.
+DEFAULT_VARIANT = "exp_q10_norm_centred"
+#: The baseline every comparison reports: squared distances of the raw inputs.
+BASELINE = "inputs"
+#: A prediction beside the candidates where the initial state is known: the
+#: pairwise ``h_inf`` from the network's initial representations and outputs
+#: (:func:`initial_state_prediction`). Not a candidate for the default: it
+#: needs the network's initial state and was added after the choice.
+INITIAL_STATE = "pairwise_init"
 #: Label permutations of the Mantel test (p resolves down to 1/1000).
 MANTEL_PERMUTATIONS = 999
+#: Up to this many points triangle violations are counted exactly (about 0.5 s
+#: at 600, cubic); beyond, :data:`TRIANGLE_SAMPLE` random triangles estimate the fraction.
+EXACT_TRIANGLES_MAX = 600
+TRIANGLE_SAMPLE = 200_000
 
 
 def predict_structure(
@@ -61,9 +93,13 @@ def predict_structure(
     method: str = "exp",
     eta_ratio: float = 1.0,
     tau: float | None = None,
-    normalise: bool = False,
+    tau_quantile: float | None = None,
+    normalise: bool | None = None,
+    distances: str | None = None,
 ) -> np.ndarray:
     """Predicted final squared representational distances of all points, shape (N, N).
+
+    Every method returns a symmetric matrix with a zero diagonal.
 
     Parameters
     ----------
@@ -73,28 +109,71 @@ def predict_structure(
         See the module notes.
     eta_ratio : float
         ``eta_h / eta_y`` (> 0).
-    tau : float, optional
-        Scale of the exponential weights (``method="exp"`` only); default the
-        median positive pairwise prediction.
-    normalise : bool
-        Row-normalised weights (``method="exp"`` only; not in the paper).
+    tau, tau_quantile : float, optional
+        Scale of the exponential weights (``method="exp"`` only): ``tau``
+        itself, or this quantile of the positive pairwise predictions; default
+        :data:`repdyn.theory.DEFAULT_TAU_QUANTILE`.
+    normalise : bool, optional
+        Row-normalised weights (``method="exp"`` only; not in the paper);
+        default as :data:`DEFAULT_VARIANT` (True).
+    distances : {"centred", "zeroed"}, optional
+        How ``P = E A E`` becomes squared distances (``method="exp"`` only);
+        default as :data:`DEFAULT_VARIANT` (centred,
+        :func:`repdyn.theory.weighed_distances`).
     """
-    from repdyn.theory import exponential_weighing, rich_limit_distances
+    from repdyn.theory import rich_limit_distances
 
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}; got {method!r}")
-    if (tau is not None or normalise) and method != "exp":
-        raise ValueError(f"tau and normalise apply to method='exp' only; got method={method!r}")
+    exp_only = {"tau": tau, "tau_quantile": tau_quantile, "normalise": normalise, "distances": distances}
+    given = [k for k, v in exp_only.items() if v is not None]
+    if given and method != "exp":
+        raise ValueError(f"{', '.join(given)} apply to method='exp' only; got method={method!r}")
     x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
     y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
     if method == "npoint":
-        from repdyn.theory._npoint import npoint_distances
+        from repdyn.theory import npoint_distances
 
         return npoint_distances(x, y, eta_ratio, 1.0)
-    pairwise = rich_limit_distances(x, y, eta_ratio)
     if method == "pairwise":
-        return pairwise
-    return exponential_weighing(pairwise, tau=tau, normalise=normalise, count_violations=False).p
+        return rich_limit_distances(x, y, eta_ratio)
+    return weigh(x, y, eta_ratio=eta_ratio, **exp_only).d
+
+
+def weigh(x: np.ndarray, y: np.ndarray, *, eta_ratio: float = 1.0, tau: float | None = None,
+          tau_quantile: float | None = None, normalise: bool | None = None,
+          distances: str | None = None) -> Any:
+    """The exponential weighing of the rich limit of ``x``, ``y`` (an :class:`repdyn.theory.ExponentialWeighing`).
+
+    Settings left None take :data:`DEFAULT_VARIANT`'s (see :func:`predict_structure`).
+    """
+    from repdyn.theory import exponential_weighing, rich_limit_distances
+
+    x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+    y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+    settings = exp_settings(tau=tau, tau_quantile=tau_quantile, normalise=normalise, distances=distances)
+    return exponential_weighing(rich_limit_distances(x, y, eta_ratio), count_violations=False, **settings)
+
+
+def exp_settings(*, tau: float | None = None, tau_quantile: float | None = None, normalise: bool | None = None,
+                 distances: str | None = None) -> dict[str, Any]:
+    """Settings of an exponential weighing with those left None taken from :data:`DEFAULT_VARIANT`.
+
+    Keys ``normalise``, ``distances`` and ``tau`` (when given) or ``tau_quantile``.
+    """
+    from repdyn.theory import DEFAULT_TAU_QUANTILE
+
+    default = VARIANTS[DEFAULT_VARIANT] if VARIANTS[DEFAULT_VARIANT]["method"] == "exp" else {}
+    out: dict[str, Any] = {
+        "normalise": default.get("normalise", False) if normalise is None else normalise,
+        "distances": default.get("distances", "centred") if distances is None else distances,
+    }
+    if tau is not None:
+        out["tau"] = tau
+    else:
+        out["tau_quantile"] = default.get("tau_quantile", DEFAULT_TAU_QUANTILE) if tau_quantile is None \
+            else tau_quantile
+    return out
 
 
 def compare_structure(network: np.ndarray, predicted: np.ndarray, labels: np.ndarray | None = None) -> dict[str, float]:
@@ -139,22 +218,47 @@ def mantel_p(network: np.ndarray, predicted: np.ndarray, *, labels: np.ndarray |
         i, j = i[keep], j[keep]
     a = rankdata(network[i, j])
     a = (a - a.mean()) / np.linalg.norm(a - a.mean())
+    if labels is None:
+        # A permutation of all points only re-indexes the same multiset of pair
+        # values, so their ranks are computed once and gathered per permutation.
+        ranks = np.zeros_like(predicted, dtype=np.float64)
+        ranks[i, j] = rankdata(predicted[i, j])
+        ranks = ranks + ranks.T
 
-    def score(matrix: np.ndarray) -> float:
-        b = rankdata(matrix[i, j])
+        def permuted(perm: np.ndarray | None) -> np.ndarray:
+            return ranks[i, j] if perm is None else ranks[perm[i], perm[j]]
+    else:
+        def permuted(perm: np.ndarray | None) -> np.ndarray:
+            return rankdata(predicted[i, j] if perm is None else predicted[perm[i], perm[j]])
+
+    def score(b: np.ndarray) -> float:
         b = b - b.mean()
         norm = np.linalg.norm(b)
         return float(a @ b / norm) if norm > 0 else float("nan")
 
-    observed = score(predicted)
+    observed = score(permuted(None))
     if not math.isfinite(observed):
         return float("nan")
     rng = np.random.default_rng(seed)
     hits = 0
     for _ in range(permutations):
-        perm = rng.permutation(n)
-        hits += score(predicted[np.ix_(perm, perm)]) >= observed
+        hits += score(permuted(rng.permutation(n))) >= observed
     return (1 + hits) / (1 + permutations)
+
+
+def initial_state_prediction(x: np.ndarray, y: np.ndarray, hidden0: np.ndarray, output0: np.ndarray, *,
+                             eta_ratio: float = 1.0) -> np.ndarray:
+    """Pairwise ``h_inf`` of every pair from the initial representations ``hidden0`` and outputs ``output0``.
+
+    :func:`repdyn.theory.pairwise_final_distances`; its fixed point depends on
+    the rates only through ``eta_ratio``.
+    """
+    from repdyn.theory import pairwise_final_distances
+
+    def rows(a: np.ndarray) -> np.ndarray:
+        return np.asarray(a, dtype=np.float64).reshape(len(a), -1)
+
+    return pairwise_final_distances(rows(x), rows(y), rows(hidden0), rows(output0), eta_ratio, 1.0)
 
 
 def variant_predictions(x: np.ndarray, y: np.ndarray, *, eta_ratio: float = 1.0) -> dict[str, np.ndarray]:
@@ -166,6 +270,41 @@ def variant_comparison(network: np.ndarray, predictions: dict[str, np.ndarray],
                        labels: np.ndarray | None = None) -> dict[str, dict[str, float]]:
     """:func:`compare_structure` of ``network`` (an RDM) against each prediction."""
     return {name: compare_structure(network, p, labels) for name, p in predictions.items()}
+
+
+def violation_fraction(squared: np.ndarray) -> float:
+    """Fraction of triangles whose distances (``sqrt`` of ``squared``) break the triangle inequality.
+
+    Exact up to :data:`EXACT_TRIANGLES_MAX` points, else estimated from
+    :data:`TRIANGLE_SAMPLE` random triangles.
+    """
+    from repdyn.theory import triangle_violations
+
+    n = squared.shape[0]
+    sample = None if n <= EXACT_TRIANGLES_MAX else TRIANGLE_SAMPLE
+    return triangle_violations(np.sqrt(np.maximum(squared, 0.0)), sample=sample).fraction
+
+
+def method_report(network: np.ndarray, predictions: dict[str, np.ndarray], x: np.ndarray,
+                  labels: np.ndarray | None = None, *,
+                  permutations: int | None = MANTEL_PERMUTATIONS) -> dict[str, dict[str, float]]:
+    """Every prediction and the raw-input baseline against a network's RDM.
+
+    Per entry of ``predictions`` plus :data:`BASELINE` (squared distances of
+    ``x``): the correlations of :func:`compare_structure`, ``mantel_p`` (all
+    pairs, :func:`mantel_p`; left out when ``permutations`` is None) and
+    ``violations`` (:func:`violation_fraction`).
+    """
+    from repdyn.rsa import rdm
+
+    report = {}
+    for name, predicted in {**predictions, BASELINE: rdm(np.asarray(x, dtype=np.float64))}.items():
+        row: dict[str, float] = compare_structure(network, predicted, labels)
+        if permutations is not None:
+            row["mantel_p"] = mantel_p(network, predicted, permutations=permutations)
+        row["violations"] = violation_fraction(predicted)
+        report[name] = row
+    return report
 
 
 def sort_order(n: int, labels: np.ndarray | None, *keys: np.ndarray) -> np.ndarray:
@@ -185,6 +324,59 @@ def _cell_text(value: float) -> str:
     return f"{value:.2g}" if abs(value) >= 0.01 else f"{value:.0e}"
 
 
+#: Up to this many points a matrix figure names every point by its input.
+NAMED_POINTS_MAX = 8
+
+
+def point_ticks(ax: Any, x: np.ndarray, labels: np.ndarray | None = None) -> None:
+    """Name the points of a matrix figure (points already in figure order).
+
+    Few points with few inputs (XOR): every point by its input coordinates.
+    Otherwise, with labels, one tick per label block at its centre (MNIST
+    digits, contexts); without labels, axes that say they count points.
+    """
+    x = np.asarray(x).reshape(len(x), -1)
+    n = len(x)
+    if n <= NAMED_POINTS_MAX and x.shape[1] <= 3:
+        names = [",".join(f"{v:g}" for v in row) for row in x]
+        ax.set_xticks(range(n), names, rotation=90 if x.shape[1] > 2 else 0)
+        ax.set_yticks(range(n), names)
+        ax.set_xlabel("input", fontsize=8)
+        ax.set_ylabel("input", fontsize=8)
+    elif labels is not None:
+        labels = np.asarray(labels)
+        starts = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]])
+        ends = np.r_[starts[1:], n]
+        centres = (starts + ends - 1) / 2
+        names = [str(labels[k]) for k in starts]
+        ax.set_xticks(centres, names, rotation=90 if len(names) > 12 else 0)
+        ax.set_yticks(centres, names)
+        ax.set_xlabel("label", fontsize=8)
+        ax.set_ylabel("label", fontsize=8)
+    else:
+        ax.set_xlabel("point (figure order)", fontsize=8)
+        ax.set_ylabel("point (figure order)", fontsize=8)
+
+
+def variant_name(method: str, settings: dict[str, Any]) -> str | None:
+    """The :data:`VARIANTS` name of a prediction's resolved settings, or None if it is none of them.
+
+    ``settings`` (method ``exp``): ``normalise``, ``distances`` and either
+    ``tau`` (a given scale) or ``tau_quantile``.
+    """
+    if method != "exp":
+        return method
+    for name, spec in VARIANTS.items():
+        if spec["method"] != "exp" or spec["normalise"] != settings["normalise"]:
+            continue
+        if spec["distances"] != settings["distances"]:
+            continue
+        key = "tau_quantile" if "tau_quantile" in settings else "tau"
+        if key in spec and spec[key] == settings[key]:
+            return name
+    return None
+
+
 def draw_matrix(ax: Any, matrix: np.ndarray, *, title: str, labels: np.ndarray | None = None,
                 annotate: bool = False, colorbar_label: str = "squared distance") -> None:
     """A squared-distance matrix as an image; lines between label blocks (points already sorted).
@@ -195,6 +387,10 @@ def draw_matrix(ax: Any, matrix: np.ndarray, *, title: str, labels: np.ndarray |
     image = ax.imshow(matrix, cmap="viridis", interpolation="nearest")
     bar = ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04, format="%.2g")
     bar.set_label(colorbar_label)
+
+
+    bar = ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    bar.set_label("squared distance", fontsize=7)
     ax.set_title(title, fontsize=9)
     ax.tick_params(labelsize=7)
     if labels is not None:

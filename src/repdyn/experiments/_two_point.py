@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,8 +115,9 @@ class TwoPointConfig:
             raise ValueError(f"measure must be one of {MEASURE_MODES}; got {self.measure!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed must be an int >= 0; got {self.seed!r}")
-        if not self.dx2 > 0 or not self.dy2 >= 0:
-            raise ValueError(f"dx2 must be > 0 and dy2 >= 0; got dx2={self.dx2!r}, dy2={self.dy2!r}")
+        if not 0 < self.dx2 < math.inf or not 0 <= self.dy2 < math.inf:
+            raise ValueError(f"dx2 must be finite and > 0, dy2 finite and >= 0; got dx2={self.dx2!r}, "
+                             f"dy2={self.dy2!r}")
         if not self.loss_threshold > 0:
             raise ValueError(f"loss_threshold must be > 0; got {self.loss_threshold!r}")
         if self.device not in ("cpu", "cuda"):

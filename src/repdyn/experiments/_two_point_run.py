@@ -14,6 +14,7 @@ from repdyn.experiments._claims import Claim
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
 from repdyn.experiments._two_point import TwoPointConfig, two_point_trial
 from repdyn.nets import ArchSpec, get_architecture
+from repdyn.theory import fit_quality
 from repdyn.experiments._plots import paper_style
 
 #: Table 1 rows that vary the architecture (Fig 2); the other four vary the
@@ -180,6 +181,7 @@ def trial_summary(config: TwoPointConfig, result: dict[str, Any]) -> dict[str, A
         return record
     record.update({k: result.get(k) for k in SUMMARY_FIELDS})
     record["r2"] = {v: result.get(f"r2_{v}") for v in ("h", "y", "w", "loss")}
+    record["quality"] = fit_quality(record["r2"]) if config.fit else None
     return record
 
 
@@ -289,6 +291,30 @@ def estimate_trial_seconds(config: TwoPointConfig) -> float:
     """Rough single-core seconds of one trial: training plus its fits."""
     fits = (config.arch.hidden_layers + 1 if config.all_layers else 1) if config.fit else 0
     return config.arch.epochs * seconds_per_epoch(config.arch) + FIT_SECONDS * fits
+
+
+#: Bytes held per epoch of a trial: the recorded h, y, w and loss, the result's
+#: arrays and the fitted theory's, their copies on the way to the driver and the
+#: store, and the fit's working arrays. Measured: ``repdyn run two-point`` (2
+#: hidden layers of 8 units) peaked 0.47 kB higher per added epoch, outputs
+#: included; 1 kB leaves room.
+BYTES_PER_EPOCH = 1000.0
+#: Bytes per additional tracked layer and epoch (``all_layers``): its recorded
+#: distance, its copy in the result and the per-layer fit's working arrays.
+BYTES_PER_LAYER_EPOCH = 100.0
+#: Bytes per network parameter: float32 weights and gradients, the optimiser's
+#: state (two moments for Adam), and the copies a fast path makes, rounded up.
+BYTES_PER_PARAMETER = 32.0
+
+
+def estimate_trial_bytes(config: TwoPointConfig) -> float:
+    """Rough upper estimate of the memory one trial needs (bytes), to reject impossible runs up front."""
+    spec = config.arch
+    epochs = spec.epochs + 1
+    layers = spec.hidden_layers if config.all_layers else 1
+    width = max(spec.units, spec.channels * spec.kernel_size if spec.variant == "convolution" else 0)
+    parameters = spec.hidden_layers * float(width) ** 2 + width * (config.in_dim + config.out_dim + 1)
+    return epochs * (BYTES_PER_EPOCH + BYTES_PER_LAYER_EPOCH * layers) + BYTES_PER_PARAMETER * parameters
 
 
 def r2_score(observed: np.ndarray, predicted: np.ndarray) -> float:

@@ -19,13 +19,15 @@ from repdyn.sweep._canonical import (
     trial_name,
 )
 from repdyn.sweep._cluster import CLUSTER_KINDS, JobQueue
+from repdyn.sweep._dask import ClusterSetupError
 from repdyn.sweep._frames import STATUS_MISSING, flatten_config, results_dataset, results_frame
-from repdyn.sweep._run import EXECUTORS, default_workers, run_sweep
+from repdyn.sweep._run import EXECUTORS, check_executor, default_workers, run_sweep
 from repdyn.sweep._store import ResultStore, StoredResult, SweepWarning
 from repdyn.sweep._trial import STATUS_ERROR, STATUS_FAILED, TrialError
 
 __all__ = [
     "CLUSTER_KINDS",
+    "ClusterSetupError",
     "EXECUTORS",
     "RESULT_FORMAT_VERSION",
     "STATUS_ERROR",
@@ -39,6 +41,7 @@ __all__ = [
     "cache_key",
     "canonical_json",
     "canonical_value",
+    "check_executor",
     "default_workers",
     "flatten_config",
     "results_dataset",

@@ -114,7 +114,8 @@ def run_process_pool(
     and imported libraries cannot leak into (or deadlock) the workers.
     """
     ctx = multiprocessing.get_context(start_method)
-    pending: deque[Task] = deque(tasks)
+    # A TaskQueue claims each task as it is handed out; a plain sequence is copied.
+    pending: Any = tasks if hasattr(tasks, "popleft") else deque(tasks)
     attempts: Counter[int] = Counter()
     pool: list[_Worker] = []
     finished = False

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from repdyn.sweep._canonical import cache_key, canonical_json, trial_name
+from repdyn.sweep._queue import TaskQueue
 from repdyn.sweep._store import ResultStore, SweepWarning
 from repdyn.sweep._trial import (
     STATUS_ERROR,
@@ -36,11 +37,27 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _run_local(fn: Callable[[Any], Any], tasks: list[tuple[int, Any]]) -> Iterator[Outcome]:
+def _run_local(fn: Callable[[Any], Any], tasks: Iterable[tuple[int, Any]]) -> Iterator[Outcome]:
     with single_threaded():
         for index, config in tasks:
             result, seconds = call_trial(fn, config)
             yield index, result, seconds
+
+
+def _outcomes(fn: Callable[[Any], Any], queue: TaskQueue, executor: str, n_workers: int, retries: int,
+              scheduler: Any) -> Iterator[Outcome]:
+    """Start ``executor`` on the tasks of ``queue``: outcomes as they finish (empty without tasks)."""
+    if not queue:
+        return (outcome for outcome in ())
+    if executor == "local":
+        return _run_local(fn, queue)
+    if executor == "process":
+        from repdyn.sweep._pool import run_process_pool
+
+        return run_process_pool(fn, queue, workers=n_workers, retries=retries)
+    from repdyn.sweep._dask import run_dask
+
+    return run_dask(fn, queue, workers=n_workers, retries=retries, scheduler=scheduler)
 
 
 def _check_picklable(fn: Callable[[Any], Any], configs: list[Any], executor: str) -> None:
@@ -62,6 +79,42 @@ def _check_picklable(fn: Callable[[Any], Any], configs: list[Any], executor: str
             ) from exc
 
 
+def check_executor(executor: str, workers: int | None = None, scheduler: Any = None, *,
+                   connect: bool = False, names: dict[str, str] | None = None) -> None:
+    """Raise ValueError unless ``executor``, ``workers`` and ``scheduler`` fit together.
+
+    The checks :func:`run_sweep` makes before it runs anything, for callers
+    (the command line) that want them before they prepare a sweep. With
+    ``connect=True`` a scheduler address is also tried: a scheduler that
+    nothing listens at is reported at once instead of after the client's
+    timeout. ``names`` spells the three parameters in the caller's words
+    (``{"executor": "--executor"}``) in the messages.
+    """
+    n = {"executor": "executor", "workers": "workers", "scheduler": "scheduler", **(names or {})}
+    if executor not in EXECUTORS:
+        raise ValueError(f"{n['executor']} must be one of {', '.join(EXECUTORS)}; got {executor!r}")
+    if workers is not None and (
+        isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
+    ):
+        raise ValueError(
+            f"{n['workers']} must be a positive int (or left out: one per core); got {workers!r}"
+        )
+    if scheduler is not None and executor != "dask":
+        raise ValueError(
+            f"{n['scheduler']} {scheduler!r} only applies to {n['executor']} 'dask'; got "
+            f"{n['executor']} {executor!r}"
+        )
+    if scheduler is not None and workers is not None:
+        raise ValueError(
+            f"{n['workers']} sizes a local Dask cluster; an existing scheduler has its own workers, "
+            f"so give either {n['scheduler']} or {n['workers']}, not both"
+        )
+    if connect and isinstance(scheduler, str):
+        from repdyn.sweep._dask import check_scheduler_address
+
+        check_scheduler_address(scheduler, name=n["scheduler"])
+
+
 def _validate(
     executor: str,
     workers: int | None,
@@ -70,21 +123,7 @@ def _validate(
     retries: int,
     errors: str,
 ) -> None:
-    if executor not in EXECUTORS:
-        raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}; got {executor!r}")
-    if workers is not None and (
-        isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
-    ):
-        raise ValueError(f"workers must be a positive int or None (one per core); got {workers!r}")
-    if scheduler is not None and executor != "dask":
-        raise ValueError(
-            f"scheduler={scheduler!r} only applies to executor='dask'; got executor={executor!r}"
-        )
-    if scheduler is not None and workers is not None:
-        raise ValueError(
-            "workers sizes a local Dask cluster; an existing scheduler has its own workers, so "
-            "pass either scheduler or workers, not both"
-        )
+    check_executor(executor, workers, scheduler)
     if progress is not None and not isinstance(progress, bool):
         raise ValueError(f"progress must be True, False or None (auto); got {progress!r}")
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
@@ -120,7 +159,10 @@ def run_sweep(
     store : ResultStore or path, optional
         Where results are cached. Only configs without an entry are computed,
         and each result is written the moment it arrives, so a sweep that is
-        killed resumes where it stopped. None computes everything, caching nothing.
+        killed resumes where it stopped. Each key is claimed in the store just
+        before it is computed (:meth:`ResultStore.claim`), so several sweeps on
+        one store split the work; keys another live sweep holds are waited for
+        and read from the store. None computes everything, caching nothing.
     executor : {"process", "local", "dask"}
         ``"process"``: a pool of worker processes on this machine, one trial per
         worker at a time, one thread each. ``"local"``: sequentially in this
@@ -189,16 +231,7 @@ def run_sweep(
     if todo and executor != "local":
         _check_picklable(fn, [config for _, config in todo], executor)
     n_workers = default_workers() if workers is None else workers
-    if executor == "local":
-        outcomes: Iterator[Outcome] = _run_local(fn, todo)
-    elif executor == "process":
-        from repdyn.sweep._pool import run_process_pool
-
-        outcomes = run_process_pool(fn, todo, workers=n_workers, retries=retries)
-    else:
-        from repdyn.sweep._dask import run_dask
-
-        outcomes = run_dask(fn, todo, workers=n_workers, retries=retries, scheduler=scheduler)
+    queue = TaskQueue(todo, keys, store, recompute_failed)
 
     from tqdm.auto import tqdm
 
@@ -212,19 +245,36 @@ def run_sweep(
         file=sys.stderr,
         dynamic_ncols=True,
     )
-    with bar, closing(outcomes):
-        if todo:
-            for index, result, seconds in outcomes:
-                key = keys[index]
-                if store is not None:
-                    store.put(key, result, config=configs[index], trial=name, seconds=seconds)
-                results[key] = result
-                bar.update(1)
-                if errors == "raise" and is_problem(result):
-                    raise TrialError(
-                        f"trial configs[{index}] = {canonical_json(configs[index])} ended with status "
-                        f"{result['status']!r}:\n{result['error']}"
-                    )
+    try:
+        with bar:
+            while True:
+                with closing(_outcomes(fn, queue, executor, n_workers, retries, scheduler)) as outcomes:
+                    for index, result, seconds in outcomes:
+                        key = keys[index]
+                        if store is not None:
+                            store.put(key, result, config=configs[index], trial=name, seconds=seconds)
+                        queue.release(key)
+                        results[key] = result
+                        bar.update(1)
+                        if errors == "raise" and is_problem(result):
+                            raise TrialError(
+                                f"trial configs[{index}] = {canonical_json(configs[index])} ended with "
+                                f"status {result['status']!r}:\n{result['error']}"
+                            )
+                # Trials that other sweeps on the same store computed meanwhile.
+                found = queue.take_found()
+                results.update(found)
+                bar.update(len(found))
+                if not queue.deferred:
+                    break
+                queue.wait_for_others()
+                found = queue.take_found()
+                results.update(found)
+                bar.update(len(found))
+                if not queue:
+                    break
+    finally:
+        queue.release_all()
 
     out = [dict(results[key]) for key in keys]
     n_error = sum(1 for r in out if is_problem(r) and r["status"] == STATUS_ERROR)

@@ -34,6 +34,7 @@ _KEY_RE = re.compile(r"[0-9a-f]{16,128}")
 _ENTRY_RE = re.compile(r"([0-9a-f]{16,128})\.npz")
 _SHARD_RE = re.compile(r"[0-9a-f]{2}")
 _TMP_PREFIX = ".tmp-"
+_CLAIM_SUFFIX = ".claim"
 _META = "meta.json"
 #: Temporary files of another host (whose processes we cannot check) older than
 #: this are taken to be left over from a crash.
@@ -92,6 +93,13 @@ class ResultStore:
 
     Notes
     -----
+    A sweep claims a key before it computes it (:meth:`claim`): a lock file
+    ``DIR/<key[:2]>/<key>.claim`` naming the owner's host and pid, created
+    atomically, removed by :meth:`release` once the entry is written. Several
+    sweeps sharing a store thus split the work instead of computing every
+    trial once each. A claim whose owner is gone (same host, dead pid; another
+    host's claim older than a day) is stale and is taken over.
+
     Only complete entries are ever visible: :meth:`put` writes a temporary file
     beside the entry, fsyncs it and renames it into place. An entry that cannot
     be read (disk corruption, a foreign file) is reported with a
@@ -177,10 +185,7 @@ class ResultStore:
         meta_bytes = json.dumps(meta, sort_keys=True, indent=1).encode("utf-8")
 
         final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = (
-            final.parent
-            / f"{_TMP_PREFIX}{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}.npz"
-        )
+        tmp = self._tmp_name(final.parent, ".npz")
         try:
             with open(tmp, "wb") as fh:
                 with zipfile.ZipFile(
@@ -237,6 +242,88 @@ class ResultStore:
                     tmp.unlink(missing_ok=True)
                     removed += 1
         return removed
+
+    # -- claims ----------------------------------------------------------------
+
+    def claim_path(self, key: str) -> Path:
+        """The lock file that marks ``key`` as being computed."""
+        return self.path(key).with_suffix(_CLAIM_SUFFIX)
+
+    def claim(self, key: str) -> bool:
+        """Claim ``key`` for this process; False if a live owner (another sweep) holds it.
+
+        The claim is a file holding ``{"host", "pid", "token", "created"}``,
+        written to a temporary name and hard-linked to its final name, which
+        fails if a claim exists: of two sweeps racing for a key exactly one
+        wins. A claim of this process is claimed again (True). A stale claim
+        (see :meth:`claim_is_stale`) is taken over. Two sweeps that take over
+        the same stale claim at the same instant may both win: the trial is then
+        computed twice, which wastes time but loses nothing.
+        """
+        path = self.claim_path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        host, pid = socket.gethostname(), os.getpid()
+        for _ in range(3):
+            mine = {"host": host, "pid": pid, "token": uuid.uuid4().hex,
+                    "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")}
+            if _create_exclusive(path, json.dumps(mine).encode(), self._tmp_name(path.parent, _CLAIM_SUFFIX)):
+                return True
+            owner = _read_claim(path)
+            if owner is None and not path.exists():
+                continue  # released meanwhile: try again
+            if owner is not None and owner.get("host") == host and owner.get("pid") == pid:
+                return True
+            if not self.claim_is_stale(key, owner):
+                return False
+            self._take_over(path, owner)
+        return False
+
+    def claim_owner(self, key: str) -> dict[str, Any] | None:
+        """The claim on ``key`` (host, pid, token, created), or None if unclaimed or unreadable."""
+        return _read_claim(self.claim_path(key))
+
+    def claim_is_stale(self, key: str, owner: dict[str, Any] | None = None) -> bool:
+        """Whether the claim on ``key`` belongs to no running sweep (False if there is none).
+
+        Same host: the owner's pid no longer runs. Another host (whose
+        processes cannot be checked): the claim is older than a day. An
+        unreadable claim counts by its age, as another host's does.
+        """
+        path = self.claim_path(key)
+        owner = _read_claim(path) if owner is None else owner
+        if owner is not None and owner.get("host") == socket.gethostname() and isinstance(owner.get("pid"), int):
+            return not _pid_alive(owner["pid"])
+        try:
+            return time.time() - path.stat().st_mtime > _STALE_SECONDS
+        except FileNotFoundError:
+            return False
+
+    def release(self, key: str) -> None:
+        """Remove this process's claim on ``key`` (another owner's claim is left alone)."""
+        path = self.claim_path(key)
+        owner = _read_claim(path)
+        if owner is not None and owner.get("host") == socket.gethostname() and owner.get("pid") == os.getpid():
+            path.unlink(missing_ok=True)
+
+    def _take_over(self, path: Path, stale: dict[str, Any] | None) -> None:
+        """Move the stale claim ``stale`` out of the way (not a fresh claim that replaced it)."""
+        aside = self._tmp_name(path.parent, _CLAIM_SUFFIX)
+        try:
+            os.rename(path, aside)
+        except FileNotFoundError:
+            return
+        if _read_claim(aside) != stale:
+            # Someone replaced the stale claim first: put theirs back.
+            try:
+                os.link(aside, path)
+            except OSError:
+                pass
+        aside.unlink(missing_ok=True)
+
+    @staticmethod
+    def _tmp_name(directory: Path, suffix: str) -> Path:
+        """A temporary file name that :meth:`clean` can attribute to this process."""
+        return directory / f"{_TMP_PREFIX}{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}{suffix}"
 
     # -- reading ---------------------------------------------------------------
 
@@ -339,6 +426,40 @@ def _read_entry(path: Path, key: str, *, arrays: bool = True) -> StoredResult:
         seconds=meta.get("seconds"),
         created=meta.get("created", ""),
     )
+
+
+def _create_exclusive(path: Path, content: bytes, tmp: Path) -> bool:
+    """Create ``path`` holding ``content`` unless it exists; atomic, and never seen half written.
+
+    The content goes to ``tmp`` first and is hard-linked to ``path``; where the
+    file system has no hard links, ``O_EXCL`` creation is used instead (a reader
+    may then briefly see an empty claim, which counts as live).
+    """
+    tmp.write_bytes(content)
+    try:
+        os.link(tmp, path)
+        return True
+    except FileExistsError:
+        return False
+    except OSError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(content)
+    return True
+
+
+def _read_claim(path: Path) -> dict[str, Any] | None:
+    try:
+        owner = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return owner if isinstance(owner, dict) else None
 
 
 def _pid_alive(pid: int) -> bool:

@@ -10,11 +10,13 @@ those of ``docs/theory.md``: variables ``h = ||dh||^2``, ``y = ||dyhat||^2`` and
 
 from repdyn.theory._estimator import RateEstimator
 from repdyn.theory._exact import exact_identical_targets
-from repdyn.theory._fit import FitResult, fit
+from repdyn.theory._fit import OBJECTIVES, POOR_R2, QUALITIES, FitResult, fit, fit_quality
 from repdyn.theory._fixed_point import FinalDistance, conserved, final_distance
 from repdyn.theory._loss import loss_curve
 from repdyn.theory._npoint import encoder_kernel, npoint_distances
 from repdyn.theory._pairwise import (
+    DEFAULT_TAU_QUANTILE,
+    DISTANCE_FORMS,
     ExponentialWeighing,
     TriangleCount,
     default_tau,
@@ -23,12 +25,18 @@ from repdyn.theory._pairwise import (
     rich_limit_distances,
     squared_distances,
     triangle_violations,
+    weighed_distances,
 )
 from repdyn.theory._system import SolverError, rhs, solve
 
 VARIABLES = ("h", "y", "w")
 
 __all__ = [
+    "DEFAULT_TAU_QUANTILE",
+    "DISTANCE_FORMS",
+    "OBJECTIVES",
+    "POOR_R2",
+    "QUALITIES",
     "VARIABLES",
     "ExponentialWeighing",
     "FinalDistance",
@@ -43,6 +51,7 @@ __all__ = [
     "exponential_weighing",
     "final_distance",
     "fit",
+    "fit_quality",
     "loss_curve",
     "npoint_distances",
     "pairwise_final_distances",
@@ -51,4 +60,5 @@ __all__ = [
     "solve",
     "squared_distances",
     "triangle_violations",
+    "weighed_distances",
 ]

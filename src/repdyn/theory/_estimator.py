@@ -8,7 +8,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from repdyn.theory import _validate as check
-from repdyn.theory._fit import FitResult, fit
+from repdyn.theory._fit import OBJECTIVES, FitResult, fit
 from repdyn.theory._loss import loss_curve
 from repdyn.theory._system import solve
 
@@ -32,6 +32,8 @@ class RateEstimator:
         :func:`solve`'s default in :meth:`predict`.
     max_nfev : int, optional
         Most objective evaluations per trajectory.
+    objective : {"scaled", "paper"}
+        What the fit minimises (see :func:`fit`; scaled by default).
 
     Attributes
     ----------
@@ -41,6 +43,8 @@ class RateEstimator:
         Fitted output-mean rate, ``None`` when no loss was given.
     r2_ : dict
         R^2 per variable.
+    quality_ : str or ndarray of str
+        ``"good"``, ``"poor"`` or ``"unfit"`` (see :func:`repdyn.theory.fit_quality`).
     result_ : FitResult
         The full result of :func:`repdyn.theory.fit`.
 
@@ -51,7 +55,8 @@ class RateEstimator:
     """
 
     def __init__(
-        self, *, dx2: ArrayLike, dy2: ArrayLike, rtol: float | None = None, max_nfev: int = 200
+        self, *, dx2: ArrayLike, dy2: ArrayLike, rtol: float | None = None, max_nfev: int = 200,
+        objective: str = "scaled",
     ) -> None:
         check.positive("dx2", dx2)
         check.nonnegative("dy2", dy2)
@@ -59,14 +64,18 @@ class RateEstimator:
             raise ValueError(f"rtol must lie in (0, 1) or be None (automatic); got {rtol!r}")
         if not (isinstance(max_nfev, int | np.integer) and max_nfev >= 1):
             raise ValueError(f"max_nfev must be a positive integer; got {max_nfev!r}")
+        if objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}; got {objective!r}")
         self.dx2 = dx2
         self.dy2 = dy2
         self.rtol = rtol
         self.max_nfev = max_nfev
+        self.objective = objective
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor's parameters, as scikit-learn expects."""
-        return {"dx2": self.dx2, "dy2": self.dy2, "rtol": self.rtol, "max_nfev": self.max_nfev}
+        return {"dx2": self.dx2, "dy2": self.dy2, "rtol": self.rtol, "max_nfev": self.max_nfev,
+                "objective": self.objective}
 
     def set_params(self, **params: Any) -> RateEstimator:
         """Set constructor parameters (validated as in the constructor); returns self."""
@@ -98,6 +107,7 @@ class RateEstimator:
             self.dy2,
             loss=loss,
             weights=weights,
+            objective=self.objective,
             rtol=self.rtol,
             max_nfev=self.max_nfev,
         )
@@ -106,6 +116,7 @@ class RateEstimator:
         self.eta_y_ = result.eta_y
         self.eta_m_ = result.eta_m
         self.r2_ = result.r2
+        self.quality_ = result.quality
         return self
 
     def _fitted(self) -> FitResult:

@@ -432,6 +432,12 @@ def _violating(a: FloatArray, b: FloatArray, c: FloatArray, tol: float) -> int:
 # exponential weighing
 
 
+#: How :func:`exponential_weighing` turns ``P = E A E`` into squared distances
+#: (``P`` itself has a positive diagonal): ``"centred"``,
+#: ``D_ij = P_ij - (P_ii + P_jj) / 2``; ``"zeroed"``, ``P`` with its diagonal set to 0.
+DISTANCE_FORMS = ("centred", "zeroed")
+
+
 @dataclass(frozen=True)
 class ExponentialWeighing:
     """Result of :func:`exponential_weighing`.
@@ -439,22 +445,62 @@ class ExponentialWeighing:
     Attributes
     ----------
     p : ndarray, shape (N, N)
-        Smoothed squared-distance predictions ``E A E`` (or the normalised form).
+        The weighed matrix ``E A E`` (or the normalised form), as the paper's
+        formula gives it: symmetric, with a positive diagonal in general.
+    d : ndarray, shape (N, N)
+        ``p`` presented as squared distances: symmetric, zero diagonal,
+        nonnegative (see ``distances`` of :func:`exponential_weighing`).
     tau : float
         The scale used.
     underflow : float
         Fraction of off-diagonal weights ``E_ij`` that are exactly 0 although
         ``A_ij > 0`` (the weight underflowed: tau is too small for this A).
+    negative : float
+        Fraction of off-diagonal entries of the centred form that came out
+        below 0 and were set to 0 in ``d`` (always 0 for ``"zeroed"``).
     violations_before, violations_after : TriangleCount or None
-        Triangle-inequality violations of ``sqrt(A)`` and ``sqrt(P)`` (None when
+        Triangle-inequality violations of ``sqrt(A)`` and ``sqrt(d)`` (None when
         not counted).
     """
 
     p: FloatArray
+    d: FloatArray
     tau: float
     underflow: float
+    negative: float
     violations_before: TriangleCount | None
     violations_after: TriangleCount | None
+
+
+def weighed_distances(P: ArrayLike, form: str = "centred") -> tuple[FloatArray, float]:
+    """Squared distances (symmetric, zero diagonal) from a weighed matrix ``P``, and the clipped fraction.
+
+    ``"centred"``: ``D_ij = P_ij - (P_ii + P_jj) / 2``, clipped at 0. When the
+    weights are row-normalised (``W``, rows summing to 1) and ``A`` holds squared
+    distances of points ``a_k``, ``P = W A W^T`` gives exactly
+    ``D_ij = ||m_i - m_j||^2`` with ``m_i = sum_k W_ik a_k``: the squared
+    distance of the smoothed points, whose diagonal is 0. The same correction
+    removes the self-distance ``P_ii`` in general; entries of a non-Euclidean
+    ``A`` (the rich limit is one) can fall below 0, and their fraction of the
+    off-diagonal entries is returned. ``"zeroed"``: ``P`` with its diagonal set
+    to 0 (the off-diagonal values of the paper's formula unchanged).
+    """
+    if form not in DISTANCE_FORMS:
+        raise ValueError(f"distances must be one of {DISTANCE_FORMS}; got {form!r}")
+    p = _square("P", P, nonnegative=False)
+    n = p.shape[0]
+    if form == "zeroed":
+        d = p.copy()
+        np.fill_diagonal(d, 0.0)
+        return d, 0.0
+    diag = np.diag(p).copy()
+    d = p - 0.5 * (diag[:, None] + diag[None, :])
+    np.fill_diagonal(d, 0.0)
+    d = 0.5 * (d + d.T)
+    below = d < 0
+    negative = float(np.count_nonzero(below)) / (n * (n - 1)) if n > 1 else 0.0
+    d[below] = 0.0
+    return d, negative
 
 
 def _tau(value: float) -> float:
@@ -467,23 +513,34 @@ def _tau(value: float) -> float:
     return scale
 
 
-def default_tau(A: ArrayLike) -> float:
-    """The default scale of :func:`exponential_weighing`: the median positive off-diagonal A_ij.
+#: :func:`default_tau` takes this quantile of the positive off-diagonal
+#: ``A_ij``: the 10th percentile, so that a point's weights fall to ``e^-1`` at
+#: its nearest tenth of the pairs. Chosen over the median and the paper's
+#: ``tau = 1`` by the measurement against trained networks in docs/structure.md.
+DEFAULT_TAU_QUANTILE = 0.1
 
-    The median sets the typical weight to ``exp(-1)``; a weight only underflows
-    when ``A_ij > 745 tau``, i.e. for pairs 745 times farther apart than the
-    median pair, so on raw data (any units) ``E`` keeps its structure instead
-    of collapsing to the identity as with a fixed ``tau = 1``. It is also
-    equivariant: scaling A scales tau, leaving ``E`` unchanged. Zeros are left
-    out because the rich limit puts every same-target pair at 0, which can be
-    half of all pairs (two classes). Returns 1.0 if A has no positive
-    off-diagonal entry (then ``P = 0`` for every tau).
+
+def default_tau(A: ArrayLike, quantile: float = DEFAULT_TAU_QUANTILE) -> float:
+    """The default scale of :func:`exponential_weighing`: a quantile of the positive off-diagonal A_ij.
+
+    The default quantile (:data:`DEFAULT_TAU_QUANTILE`, 0.1) gives the nearest
+    tenth of the pairs weights above ``exp(-1)``; ``quantile=0.5`` (the median)
+    sets the typical weight to ``exp(-1)``. A weight only underflows when
+    ``A_ij > 745 tau``, so on raw data (any units) ``E`` keeps its structure
+    instead of collapsing to the identity as with a fixed ``tau = 1``. Any
+    quantile is equivariant: scaling A scales tau, leaving ``E`` unchanged, so
+    it needs nothing but the inputs and targets. Zeros are left out because
+    the rich limit puts every same-target pair at 0, which can be half of all
+    pairs (two classes). Returns 1.0 if A has no positive off-diagonal entry
+    (then ``P = 0`` for every tau).
     """
+    if not 0 < quantile <= 1:
+        raise ValueError(f"quantile must be in (0, 1]; got {quantile!r}")
     a = _square("A", A)
     n = a.shape[0]
     values = [row[row > 0] for row in (a[i, i + 1 :] for i in range(n))]
     positive = np.concatenate(values) if values else np.empty(0)
-    return float(np.median(positive)) if positive.size else 1.0
+    return float(np.quantile(positive, quantile)) if positive.size else 1.0
 
 
 def exponential_weighing(
@@ -491,6 +548,8 @@ def exponential_weighing(
     *,
     tau: float | None = None,
     normalise: bool = False,
+    distances: str = "centred",
+    tau_quantile: float = DEFAULT_TAU_QUANTILE,
     count_violations: bool = True,
 ) -> ExponentialWeighing:
     """The paper's exponential weighing of pairwise predictions, ``P = E A E``.
@@ -514,8 +573,9 @@ def exponential_weighing(
       so ``P -> Z A Z``. This is ``A`` itself when the only zeros of ``A`` are on
       its diagonal; with zero off-diagonal entries it sums ``A`` over the groups.
 
-    ``P`` has a positive diagonal in general (``P_ii = sum_kl E_ik A_kl E_li``);
-    comparisons use the upper triangle.
+    ``P`` has a positive diagonal in general (``P_ii = sum_kl E_ik A_kl E_li``),
+    so it is not itself a matrix of squared distances; ``d`` is, formed as
+    ``distances`` says (:func:`weighed_distances`).
 
     Parameters
     ----------
@@ -523,13 +583,18 @@ def exponential_weighing(
         Symmetric, nonnegative predicted squared distances.
     tau : float, optional
         Scale of the weights, in the units of ``A`` (> 0, ``inf`` allowed).
-        Default :func:`default_tau` (the median positive off-diagonal entry).
+        Default :func:`default_tau` (the ``tau_quantile`` quantile of the
+        positive off-diagonal entries).
     normalise : bool, optional
         Use row-normalised weights ``W = E / E.sum(1)``, ``P = W A W^T``, so that
         ``P`` is a weighted mean of entries of ``A`` and keeps its units. Not in
         the paper; default False (the paper's form, whose scale grows with N).
+    distances : {"centred", "zeroed"}, optional
+        How ``P`` becomes the squared distances ``d``; see :func:`weighed_distances`.
+    tau_quantile : float, optional
+        The quantile :func:`default_tau` takes when ``tau`` is None.
     count_violations : bool, optional
-        Count triangle violations of ``sqrt(A)`` and ``sqrt(P)`` exactly (cost
+        Count triangle violations of ``sqrt(A)`` and ``sqrt(d)`` exactly (cost
         ``O(N^3)``; pass False for large N and call :func:`triangle_violations`
         with ``sample``).
 
@@ -538,7 +603,7 @@ def exponential_weighing(
     ExponentialWeighing
     """
     a = _square("A", A)
-    scale = default_tau(a) if tau is None else _tau(tau)
+    scale = default_tau(a, tau_quantile) if tau is None else _tau(tau)
     e = np.exp(-a / scale) if np.isfinite(scale) else np.ones_like(a)
     n = a.shape[0]
     off = n * (n - 1)
@@ -548,10 +613,10 @@ def exponential_weighing(
     p = (e @ a) @ e.T
     # Rounding in the two products leaves P slightly asymmetric.
     p = 0.5 * (p + p.T)
+    d, negative = weighed_distances(p, distances)
     before = after = None
     if count_violations:
         before = triangle_violations(np.sqrt(a))
-        after = triangle_violations(np.sqrt(np.maximum(p, 0.0)))
-    return ExponentialWeighing(
-        p=p, tau=scale, underflow=underflow, violations_before=before, violations_after=after
-    )
+        after = triangle_violations(np.sqrt(d))
+    return ExponentialWeighing(p=p, d=d, tau=scale, underflow=underflow, negative=negative,
+                               violations_before=before, violations_after=after)

@@ -26,14 +26,14 @@ def as_finite(name: str, value: ArrayLike) -> FloatArray:
 def positive(name: str, value: ArrayLike) -> FloatArray:
     arr = as_finite(name, value)
     if np.any(arr <= 0):
-        raise ValueError(f"{name} must be > 0 everywhere; smallest value is {arr.min()!r}")
+        raise ValueError(f"{name} must be > 0 everywhere; smallest value is {float(arr.min())!r}")
     return arr
 
 
 def nonnegative(name: str, value: ArrayLike) -> FloatArray:
     arr = as_finite(name, value)
     if np.any(arr < 0):
-        raise ValueError(f"{name} must be >= 0 everywhere; smallest value is {arr.min()!r}")
+        raise ValueError(f"{name} must be >= 0 everywhere; smallest value is {float(arr.min())!r}")
     return arr
 
 

@@ -1,0 +1,200 @@
+"""Bad input at the command line: one clear message naming the option and the fix, exit status 2.
+
+Every command checks what it can before it computes or writes anything, so a
+bad command line leaves nothing half written. The checks here speak the
+command line's language: option names (``--h0``, not ``z0[..., 0]``) and plain
+numbers (``-1.0``, not ``np.float64(-1.0)``).
+
+Exit statuses of every command: 0 done, 1 done but something the user asked
+for failed (a trial errored, a fit did not converge or does not describe the
+data), 2 bad input (nothing computed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import math
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, NoReturn
+
+import typer
+
+#: Exit status of a command whose run finished but whose result is incomplete
+#: or failed (some trial errored, a fit did not converge).
+EXIT_FAILED = 1
+#: Exit status of bad input (click's own status for usage errors).
+EXIT_BAD_INPUT = 2
+#: Share of the memory available now that one command may plan to use; the
+#: rest is left to the system and to the estimate's slack.
+MEMORY_SHARE = 0.8
+
+
+def fail(message: str) -> NoReturn:
+    """Report bad input on stderr and exit with status 2."""
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def plain(value: Any) -> str:
+    """A number as a user typed it: ``-1.0``, ``inf``, ``nan`` (never ``np.float64(-1.0)``)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            return repr(value)
+    return repr(value) if isinstance(value, int) else repr(float(value))
+
+
+def number(option: str, value: float | None, *, above: float | None = None,
+           at_least: float | None = None) -> None:
+    """Check that ``value`` (if given) is finite and ``> above`` / ``>= at_least``."""
+    if value is None:
+        return
+    bound = ""
+    if above is not None:
+        bound = f" > {plain(above)}"
+    elif at_least is not None:
+        bound = f" >= {plain(at_least)}"
+    ok = math.isfinite(value) and (above is None or value > above) and (
+        at_least is None or value >= at_least)
+    if not ok:
+        fail(f"{option} must be a finite number{bound}; got {plain(value)}")
+
+
+def output_file(option: str, path: Path | None) -> None:
+    """Check that ``path`` can be written as a file: not a directory, inside a writable directory."""
+    if path is None:
+        return
+    if path.is_dir():
+        fail(f"{option} {path} is a directory; give a file name (e.g. {path / 'out'}{_suffix(option)})")
+    _writable_parent(option, path.parent, path)
+
+
+def output_dir(option: str, path: Path | None) -> None:
+    """Check that ``path`` is, or can be created as, a writable directory."""
+    if path is None:
+        return
+    if path.exists() and not path.is_dir():
+        fail(f"{option} {path} exists and is not a directory; give a directory (it is created if missing)")
+    _writable_parent(option, path, path)
+
+
+def _suffix(option: str) -> str:
+    return ".png" if option == "--plot" else ".csv"
+
+
+def _writable_parent(option: str, directory: Path, target: Path) -> None:
+    """The first existing ancestor of ``directory`` (itself included) must be a writable directory."""
+    probe = directory
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        fail(f"{option} {target}: {probe} is a file, so no directory can be made there; choose another path")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        fail(f"{option} {target}: no permission to write in {probe}; choose a directory you can write to")
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation now (Linux's MemAvailable), or None if unknown."""
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def memory(needed: float, what: str, fix: str) -> None:
+    """Reject a run whose estimated memory ``needed`` (bytes) exceeds what this machine has free.
+
+    ``what`` says which options set the size (``"--epochs 1000000000"``),
+    ``fix`` what to lower.
+    """
+    free = available_memory()
+    if free is not None and needed > MEMORY_SHARE * free:
+        fail(f"{what} needs about {_size(needed)} of memory and this machine has {_size(free)} available; "
+             f"{fix}")
+
+
+def _size(n: float) -> str:
+    for unit, factor in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
+        if n >= factor:
+            return f"{n / factor:.3g} {unit}"
+    return f"{n / 1e3:.3g} kB"
+
+
+@contextlib.contextmanager
+def write_errors(options: Mapping[str, Path | None]) -> Iterator[None]:
+    """Turn a failed write (disk full, permission, read-only disk) into a clear error naming the option.
+
+    ``options`` maps option names to the paths they set, so that the message
+    names the option whose path the failed file lies under. Writes of entries
+    and outputs are atomic, so every complete file written before the failure
+    is kept.
+    """
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+        filename = Path(exc.filename) if exc.filename else None
+        option = next((name for name, path in options.items() if path is not None and filename is not None
+                       and _under(filename, path)), "/".join(options))
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            cause = "the disk is full (or the quota is used up)"
+            fix = "free space there or choose another"
+        else:
+            cause = f"writing is not allowed ({exc.strerror})"
+            fix = "choose a directory you can write to as"
+        where = f" writing {filename}" if filename else ""
+        fail(f"{option}: {cause}{where}; {fix} {option}. Every complete result written before is kept, "
+             "and a rerun computes only what is missing")
+
+
+def read_npz(label: str, path: Path, *, example: str) -> dict[str, Any]:
+    """The numeric arrays of an ``.npz`` file; a clear error if it is missing, unreadable or not numeric.
+
+    ``label`` names the argument or option (``TRAJ``, ``--dataset``) and
+    ``example`` shows how to write a good file.
+    """
+    import zipfile
+
+    import numpy as np
+
+    if not path.is_file():
+        fail(f"{label} {path} does not exist or is not a file; give an existing .npz file")
+    reason = ""
+    if not zipfile.is_zipfile(path):
+        reason = "it is no zip archive: truncated, a .npy file, or not written by np.savez"
+    else:
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {key: data[key] for key in data.files}
+        except (zipfile.BadZipFile, ValueError, EOFError, OSError) as exc:
+            reason = "it holds Python objects" if "pickled" in str(exc) else f"{type(exc).__name__}: {exc}"
+    if reason:
+        fail(f"{label} {path} is not a readable .npz archive of numeric arrays ({reason}); write it with "
+             f"{example}")
+    for key, arr in arrays.items():
+        if arr.dtype.kind not in "biuf":
+            fail(f"{label} {path}: array {key!r} holds {arr.dtype} values, not numbers; save numeric arrays "
+                 f"({example})")
+    return arrays
+
+
+def _under(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return False
+    return True
