@@ -15,7 +15,6 @@ numbers and PASS/FAIL, and never fails.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import subprocess
 import sys
@@ -28,9 +27,10 @@ HERE = Path(__file__).resolve().parent
 
 
 def _reference_loop_seconds(epochs: int) -> float:
-    spec = importlib.util.spec_from_file_location("bench_trials", HERE / "bench_trials.py")
-    bench_trials = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench_trials)
+    # Imported by name (not from a file spec) so the spawned child can unpickle its function.
+    sys.path.insert(0, str(HERE))
+    import bench_trials
+
     return float(bench_trials._in_child(bench_trials.plain_trial, epochs)["wall"])
 
 
