@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_theory.py
 	$(PY) benchmarks/bench_trials.py
 	$(PY) benchmarks/bench_pairwise.py
+	$(PY) benchmarks/bench_imports.py
 
 bench-reproduce: $(STAMP)
 	$(PY) benchmarks/bench_reproduce.py
