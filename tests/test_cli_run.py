@@ -99,6 +99,14 @@ def test_adam_without_a_learning_rate_takes_the_documented_adam_rate(tmp_path):
     assert result.exit_code != 0 and "--lr" in result.output
 
 
+def test_an_unknown_layer_name_is_bad_input_before_any_trial(tmp_path):
+    args = ["run", "two-point", "--units", "4", "--hidden-layers", "2", "--epochs", "3", "--executor", "local",
+            "--layer", "no.such.layer", "--out", str(tmp_path / "x")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "no.such.layer" in result.output and not (tmp_path / "x").exists()
+
+
 def test_layer_and_measurement_mode_enter_the_cache_key():
     from repdyn.experiments import TwoPointConfig, two_point_trial
     from repdyn.sweep import cache_key

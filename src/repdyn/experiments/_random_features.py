@@ -231,8 +231,8 @@ def draw(outcomes: Sequence[GainOutcome], out: Any) -> list[Any]:
     for k, o in enumerate(outcomes):
         finished = [r for r in o.results if not failed(r) and math.isfinite(float(r.get("h_final", math.nan)))]
         colours = ["C0" if r.get("status") == "converged" else "C3" for r in finished]
-        ax_values.scatter(np.full(len(finished), k) + np.linspace(-0.12, 0.12, max(len(finished), 1))[:len(finished)],
-                          [float(r["h_final"]) for r in finished], c=colours, s=14, zorder=3)
+        ax_values.scatter(np.linspace(k - 0.12, k + 0.12, len(finished)), [float(r["h_final"]) for r in finished],
+                          c=colours, s=14, zorder=3)
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 

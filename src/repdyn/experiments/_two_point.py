@@ -45,9 +45,27 @@ def resolve_layer(arch: ArchSpec, layer: int | str | None) -> str:
                 f"pass a number from 1 to {n_layers} (counted from 1), or a submodule name"
             )
         return f"hidden.{layer - 1}"
-    if not layer.strip():
+    name = layer.strip()
+    if not name:
         raise ValueError("layer must not be empty: pass a hidden layer number or a submodule name")
-    return layer.strip()
+    if name in {f"hidden.{k}" for k in range(n_layers)}:
+        return name
+    if name not in _submodule_names(arch):
+        raise ValueError(
+            f"layer {name!r} is not a submodule of {arch.name!r}: pass a hidden layer number from 1 to "
+            f"{n_layers}, or a submodule name such as 'hidden.0', 'hidden.0.activation' or 'output'"
+        )
+    return name
+
+
+def _submodule_names(arch: ArchSpec) -> list[str]:
+    """Submodule names of ``arch``'s network, from a copy built on the meta device (no weights allocated)."""
+    import torch
+
+    from repdyn.nets import Network
+
+    with torch.device("meta"):
+        return [name for name, _ in Network(arch, 1, 1).named_modules()]
 
 #: Default loss below which a two-point run counts as converged. With the
 #: project loss, dy2 = 0.5 starts the target-difference term at about 1/16;
