@@ -144,7 +144,9 @@ def track_pair(
         forked_rng(seed, device),
         Progress(progress, epochs, "track_pair") as report,
     ):
-        rec = Recorder(probe, n_epochs=epochs, chunk_size=chunk_size, device=device, dy=y[0] - y[1])
+        rec = Recorder(
+            probe, n_rows=epochs + 1, chunk_size=chunk_size, device=device, dy=y[0] - y[1]
+        )
         start = time.perf_counter()
         epoch, diverged = 0, None
         while epoch < epochs:
@@ -224,7 +226,7 @@ def measure_pair(
     y = check.tensor("y", y, dtype=dtype, device=device)
     check.targets(x, y, n_points=2)
     with LayerProbe(model, names, dims) as probe:
-        rec = Recorder(probe, n_epochs=0, chunk_size=1, device=device, dy=y[0] - y[1])
+        rec = Recorder(probe, n_rows=1, chunk_size=1, device=device, dy=y[0] - y[1])
         _measure(model, rec, x, y, 0, mode=measure)
         diverged = rec.flush()
     record = rec.result(

@@ -1,7 +1,7 @@
 """Device-side recording shared by the tracking loops.
 
-Per-epoch values are written into small preallocated device tensors, and
-copied to the host once per chunk of epochs. That copy is the loop's only
+Per-record values are written into one small preallocated device tensor, and
+copied to the host once per chunk of records. That copy is the loop's only
 host synchronisation, and the divergence check runs on the copied chunk, so a
 run that blows up wastes at most one chunk of steps.
 """
@@ -9,19 +9,16 @@ run that blows up wastes at most one chunk of steps.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from repdyn.track._layers import LayerProbe
+from repdyn.track._layers import LayerProbe, row_dots
 from repdyn.track._result import PairTracking
-
-# Columns of the per-epoch output buffer.
-_Y, _W, _LOSS, _TRAIN_LOSS = range(4)
-
 
 def project_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """The project loss ``1/2 * mean_i ||y_i - yhat_i||^2`` (sum over output dims)."""
@@ -92,45 +89,117 @@ def measuring_mode(model: nn.Module, mode: str) -> Iterator[None]:
             module.training = training
 
 
+class DeviceChunks:
+    """Per-row values of named shapes in one device buffer, copied to host arrays a chunk at a time.
+
+    The buffer holds ``chunk_size`` rows; :meth:`flush` copies the rows filled
+    since the last flush in one transfer (the loop's only host synchronisation),
+    finds the first row with a NaN/inf in the checked fields, and keeps the
+    rows up to and including it: once a value is not finite every later step is
+    meaningless, so nothing after it is kept.
+    """
+
+    def __init__(
+        self,
+        fields: Mapping[str, tuple[int, ...]],
+        *,
+        n_rows: int,
+        chunk_size: int,
+        device: torch.device,
+    ) -> None:
+        self._slices: dict[str, tuple[slice, tuple[int, ...]]] = {}
+        width = 0
+        for name, shape in fields.items():
+            size = math.prod(shape)
+            self._slices[name] = (slice(width, width + size), shape)
+            width += size
+        self._host = np.full((n_rows, width), np.nan)
+        self._buf = torch.full(
+            (min(chunk_size, n_rows), width), float("nan"), dtype=torch.float64, device=device
+        )
+        self._start = 0  # row held in buffer row 0
+        self._count = 0  # buffer rows filled since the last flush
+
+    @property
+    def full(self) -> bool:
+        return self._count == self._buf.shape[0]
+
+    def host(self, name: str) -> np.ndarray:
+        """Field ``name`` of every row copied so far, shape ``(n_rows, *shape)`` (NaN elsewhere)."""
+        columns, shape = self._slices[name]
+        return self._host[:, columns].reshape(-1, *shape)
+
+    def device(self, name: str, row: int) -> torch.Tensor:
+        """A writable device view of field ``name`` in row ``row`` of the open chunk."""
+        at = row - self._start
+        if not 0 <= at < self._buf.shape[0]:  # a loop bug, not a user error
+            raise RuntimeError(f"row {row} does not fit the open chunk at {self._start}")
+        self._count = max(self._count, at + 1)
+        columns, shape = self._slices[name]
+        return self._buf[at, columns].view(shape)
+
+    def flush(self, checked: Iterable[str]) -> int | None:
+        """Copy the open chunk to the host; return the first row holding NaN/inf in ``checked``."""
+        n, start = self._count, self._start
+        rows = self._buf[:n].cpu().numpy()
+        columns = np.zeros(rows.shape[1], dtype=bool)
+        for name in checked:
+            columns[self._slices[name][0]] = True
+        finite = np.isfinite(rows[:, columns]).all(axis=1)
+        bad = int(np.argmin(finite)) if not finite.all() else None
+        keep = n if bad is None else bad + 1
+        self._host[start : start + keep] = rows[:keep]
+        self._buf.fill_(float("nan"))
+        self._start, self._count = start + n, 0
+        return None if bad is None else start + bad
+
+
+#: Fields the divergence check reads: every measured value (the training loss
+#: only where a trainer records one).
+_MEASURED = ("h", "y", "w", "loss")
+
+
 class Recorder:
-    """Chunked device buffers for ``h`` (per layer), ``y``, ``w`` and the losses."""
+    """Device buffers for ``h`` (per layer and pair), ``y``, ``w``, the pair losses and the training loss.
+
+    One row per recorded state; the probe's :class:`PairIndex` says which
+    points of the measured batch form each pair (one pair of two points by
+    default). ``dy`` holds each pair's target difference, shape ``(K, d)``.
+    """
 
     def __init__(
         self,
         probe: LayerProbe,
         *,
-        n_epochs: int,
+        n_rows: int,
         chunk_size: int,
         device: torch.device,
         dy: torch.Tensor,
     ) -> None:
-        n_rows, n_layers = n_epochs + 1, len(probe.names)
+        n_pairs, n_layers = len(probe.pairs), len(probe.names)
         self.probe = probe
-        self.h = np.full((n_rows, n_layers), np.nan)
-        self.out = np.full((n_rows, 4), np.nan)
-        self.m0 = float("nan")
-        self._dy = dy.to(torch.float64).reshape(-1)
-        size = min(chunk_size, n_rows)
-        self._h_buf = torch.full((size, n_layers), float("nan"), dtype=torch.float64, device=device)
-        self._out_buf = torch.full((size, 4), float("nan"), dtype=torch.float64, device=device)
-        self._m0_buf = torch.full((), float("nan"), dtype=torch.float64, device=device)
-        self._start = 0  # epoch held in buffer row 0
-        self._count = 0  # rows filled since the last flush
+        self._chunks = DeviceChunks(
+            {"h": (n_layers, n_pairs), "y": (n_pairs,), "w": (n_pairs,), "loss": (n_pairs,),
+             "train_loss": ()},
+            n_rows=n_rows, chunk_size=chunk_size, device=device,
+        )  # fmt: skip
+        self.m0 = np.full(n_pairs, np.nan)
+        self._m0_buf = torch.full((n_pairs,), float("nan"), dtype=torch.float64, device=device)
+        self._dy = dy.to(torch.float64).reshape(n_pairs, -1)
+        self._first, self._second = probe.pairs.on(device)
+        self._m0_copied = False
 
     @property
     def full(self) -> bool:
-        return self._count == self._h_buf.shape[0]
+        return self._chunks.full
 
-    def _row(self, epoch: int) -> int:
-        row = epoch - self._start
-        if not 0 <= row < self._h_buf.shape[0]:  # a loop bug, not a user error
-            raise RuntimeError(f"epoch {epoch} does not fit the open chunk at {self._start}")
-        self._count = max(self._count, row + 1)
-        return row
+    def host(self, name: str) -> np.ndarray:
+        """``h`` (rows, layers, pairs), ``y``/``w``/``loss`` (rows, pairs) or ``train_loss`` (rows,)."""
+        return self._chunks.host(name)
 
-    def forward(self, model: nn.Module, x: torch.Tensor, epoch: int) -> torch.Tensor:
-        """Run ``model(x)`` with the probe writing this epoch's ``h`` values."""
-        self.probe.arm(self._h_buf[self._row(epoch)])
+    def forward(self, model: nn.Module, x: torch.Tensor, row: int) -> torch.Tensor:
+        """Run ``model(x)`` with the probe writing this row's ``h`` values."""
+        self.probe.arm(self._chunks.device("h", row))
         try:
             pred = model(x)
         finally:
@@ -139,49 +208,38 @@ class Recorder:
         return pred
 
     def outputs(
-        self, epoch: int, pred: torch.Tensor, target: torch.Tensor, loss: torch.Tensor
+        self, row: int, pred: torch.Tensor, target: torch.Tensor, loss: torch.Tensor
     ) -> None:
-        """Record ``y``, ``w`` and the pair loss (and ``m0`` at epoch 0) from one forward."""
-        row = self._row(epoch)
+        """Record ``y``, ``w`` and the pair losses ``loss`` (and ``m0`` in row 0) from one forward."""
+        first, second = self._first, self._second
         with torch.no_grad():
-            pred64 = pred.detach().to(torch.float64).reshape(2, -1)
-            dyhat = pred64[0] - pred64[1]
-            y = torch.dot(dyhat, dyhat)
-            self._out_buf[row, _Y] = y
-            self._out_buf[row, _W] = y - torch.dot(self._dy, dyhat)
-            self._out_buf[row, _LOSS] = loss.detach()
-            if epoch == 0:
-                mean_error = target.to(torch.float64).reshape(2, -1).mean(0) - pred64.mean(0)
-                self._m0_buf.copy_(torch.dot(mean_error, mean_error))
+            n_points = len(self.probe.pairs.points)
+            pred64 = pred.detach().to(torch.float64).reshape(n_points, -1)
+            dyhat = pred64[first] - pred64[second]
+            y = row_dots(dyhat, dyhat)
+            self._chunks.device("y", row).copy_(y)
+            self._chunks.device("w", row).copy_(y - row_dots(self._dy, dyhat))
+            self._chunks.device("loss", row).copy_(loss.detach())
+            if row == 0:
+                target64 = target.to(torch.float64).reshape(n_points, -1)
+                mean_error = (target64[first] + target64[second]) / 2 - (
+                    pred64[first] + pred64[second]
+                ) / 2
+                self._m0_buf.copy_(row_dots(mean_error, mean_error))
 
-    def train_loss(self, epoch: int, value: torch.Tensor) -> None:
-        self._out_buf[self._row(epoch), _TRAIN_LOSS] = value.detach()
+    def train_loss(self, row: int, value: torch.Tensor) -> None:
+        self._chunks.device("train_loss", row).copy_(value.detach())
 
-    def recorded_loss(self, epoch: int, *, train: bool = False) -> float:
-        """A loss already copied to the host (pair loss, or training loss)."""
-        return float(self.out[epoch, _TRAIN_LOSS if train else _LOSS])
+    def recorded_loss(self, row: int, *, train: bool = False) -> float:
+        """A loss already copied to the host (the first pair's loss, or the training loss)."""
+        return float(self.host("train_loss")[row] if train else self.host("loss")[row, 0])
 
     def flush(self, *, with_train_loss: bool = False) -> int | None:
-        """Copy the open chunk to the host; return the first epoch holding NaN/inf, if any.
-
-        Rows after a divergent epoch are left NaN: once a value is not finite
-        every later step is meaningless, so nothing after it is kept.
-        """
-        n, start = self._count, self._start
-        h = self._h_buf[:n].cpu().numpy()
-        out = self._out_buf[:n].cpu().numpy()
-        if start == 0:
-            self.m0 = float(self._m0_buf)
-        columns = slice(None) if with_train_loss else slice(0, _TRAIN_LOSS)
-        finite = np.isfinite(h).all(axis=1) & np.isfinite(out[:, columns]).all(axis=1)
-        bad = int(np.argmin(finite)) if not finite.all() else None
-        keep = n if bad is None else bad + 1
-        self.h[start : start + keep] = h[:keep]
-        self.out[start : start + keep] = out[:keep]
-        self._h_buf.fill_(float("nan"))
-        self._out_buf.fill_(float("nan"))
-        self._start, self._count = start + n, 0
-        return None if bad is None else start + bad
+        """Copy the open chunk to the host; return the first row holding NaN/inf, if any."""
+        if not self._m0_copied:
+            self.m0 = self._m0_buf.cpu().numpy()
+            self._m0_copied = True
+        return self._chunks.flush(_MEASURED + (("train_loss",) if with_train_loss else ()))
 
     def result(
         self,
@@ -192,31 +250,25 @@ class Recorder:
         dx2: float,
         dy2: float,
         seconds: float,
-        with_train_loss: bool = False,
-        pair: tuple[int, int] | None = None,
     ) -> PairTracking:
-        """Assemble the result; status follows :class:`PairTracking`'s rules.
-
-        Convergence is judged on the pair loss, or on the training loss when
-        ``with_train_loss`` (minibatch training over a whole data set).
-        """
+        """The one pair's record, one row per epoch; status follows :class:`PairTracking`'s rules."""
+        h = self.host("h")[:, :, 0]
+        loss = self.host("loss")[:, 0].copy()
         return PairTracking.judged(
-            convergence_loss=self.out[:, _TRAIN_LOSS if with_train_loss else _LOSS],
+            convergence_loss=loss,
             stop_epoch=stop_epoch,
             diverged_epoch=diverged_epoch,
             loss_threshold=loss_threshold,
-            epochs=np.arange(len(self.h), dtype=np.int64),
+            epochs=np.arange(len(h), dtype=np.int64),
             layers=self.probe.names,
-            h=self.h,
-            y=self.out[:, _Y].copy(),
-            w=self.out[:, _W].copy(),
-            loss=self.out[:, _LOSS].copy(),
-            m0=self.m0,
+            h=h.copy(),
+            y=self.host("y")[:, 0].copy(),
+            w=self.host("w")[:, 0].copy(),
+            loss=loss,
+            m0=float(self.m0[0]),
             dx2=dx2,
             dy2=dy2,
             seconds=seconds,
-            train_loss=self.out[:, _TRAIN_LOSS].copy() if with_train_loss else None,
-            pair=pair,
         )
 
 
