@@ -7,10 +7,13 @@
   named submodules (``network.hidden_layer_names``, ``network.tracked_layer``)
   so forward hooks can record their representations.
 - :func:`make_optimizer`: ``"sgd"`` or ``"adam"``.
+- :class:`SmallCNN` / :func:`build_small_cnn`: a small convolutional network
+  for MNIST (not in the paper), with named hidden layers like :class:`Network`.
 
 See ``docs/architectures.md`` for the exact structure of every variant.
 """
 
+from repdyn.nets._cnn import MNIST_IMAGE, SmallCNN, build_small_cnn
 from repdyn.nets._network import (
     Block,
     Network,
@@ -32,6 +35,7 @@ from repdyn.nets._spec import NONLINEARITIES, OPTIMIZERS, VARIANTS, ArchSpec
 __all__ = [
     "ADAM_LEARNING_RATES",
     "ARCHITECTURES",
+    "MNIST_IMAGE",
     "NONLINEARITIES",
     "OPTIMIZERS",
     "TABLE1",
@@ -40,8 +44,10 @@ __all__ = [
     "ArchSpec",
     "Block",
     "Network",
+    "SmallCNN",
     "adam_learning_rate",
     "build_network",
+    "build_small_cnn",
     "get_architecture",
     "make_activation",
     "make_optimizer",
