@@ -127,6 +127,7 @@ def plan_atlas(
             raise AtlasInputError("gain", f"{model} takes no gain argument; drop --gain or give the factory "
                                           "a gain parameter")
         model = f"{factory_path}:{name}"
+    defaults = model_defaults(model)
     _number("gain", gain, above=0.0)
     _number("lr", lr, above=0.0)
     for name, value in (("epochs", epochs), ("record_every", record_every)):
@@ -144,14 +145,13 @@ def plan_atlas(
         if not torch.cuda.is_available():
             raise AtlasInputError("device", "cuda was asked for, but torch sees no CUDA device here; use cpu")
     mnist_dir = mnist_directory() if kind == "mnist" else None
-    points = load_points(str(dataset_path or dataset), mnist_dir)
-    defaults = model_defaults(model)
     if lr is None and defaults["lr"] is None:
         raise AtlasInputError("lr", f"{model} has no default learning rate; pass one")
     epochs = defaults["epochs"] if epochs is None else epochs
     if record_every > epochs:
-        raise AtlasInputError("record_every", f"({record_every}) exceeds --epochs ({epochs}); record at most "
-                                              "every epochs")
+        raise AtlasInputError("record_every", f"({record_every}) exceeds the epochs ({epochs}); record at "
+                                              "least once after the first epoch")
+    points = load_points(str(dataset_path or dataset), mnist_dir)
     batch = _batch_size(batch_size, kind, len(points.x))
     # Built once here (on the CPU, cheap at these sizes) to check the layer names.
     net = build_model(model, in_dim=points.in_dim, out_dim=points.out_dim, gain=gain, seed=seed)

@@ -187,7 +187,7 @@ def build_model(model: str, *, in_dim: int, out_dim: int, gain: float | None, se
     """The model ``model`` (built-in name, ``cnn`` or ``FILE.py:FACTORY``), seeded, on ``device``."""
     import torch
 
-    from repdyn.nets import ARCHITECTURES, build_network, build_small_cnn, get_architecture
+    from repdyn.nets import build_network, build_small_cnn
 
     if is_factory(model):
         factory = load_factory(model)
@@ -207,25 +207,30 @@ def build_model(model: str, *, in_dim: int, out_dim: int, gain: float | None, se
             raise AtlasInputError("model", f"cnn reads 28 x 28 images (784 inputs); this data set has {in_dim} "
                                            "inputs: choose an MLP (e.g. --model mnist) or your own model")
         return build_small_cnn(out_dim=out_dim, gain=CNN_GAIN if gain is None else gain, seed=seed, device=device)
-    try:
-        spec = get_architecture(model)
-    except ValueError:
-        names = ", ".join(repr(n) for n in (*ARCHITECTURES, CNN))
-        raise AtlasInputError("model", f"unknown model {model!r}; give one of {names} or FILE.py:FACTORY") from None
+    spec = architecture(model)
     if gain is not None:
         spec = spec.replace(gain=gain)
     return build_network(spec, in_dim, out_dim, seed=seed, device=device)
 
 
+def architecture(model: str) -> Any:
+    """The registered architecture (an ``ArchSpec``) called ``model``; an AtlasInputError naming all."""
+    from repdyn.nets import ARCHITECTURES, get_architecture
+
+    try:
+        return get_architecture(model)
+    except ValueError:
+        names = ", ".join(repr(n) for n in (*ARCHITECTURES, CNN))
+        raise AtlasInputError("model", f"unknown model {model!r}; give one of {names} or FILE.py:FACTORY") from None
+
+
 def model_defaults(model: str) -> dict[str, Any]:
     """The gain, learning rate and epochs a model trains with unless told otherwise (None: no default)."""
-    from repdyn.nets import get_architecture
-
     if is_factory(model):
         return {"gain": None, "lr": None, "epochs": DEFAULT_EPOCHS}
     if model == CNN:
         return {"gain": CNN_GAIN, "lr": CNN_LR, "epochs": DEFAULT_EPOCHS}
-    spec = get_architecture(model)
+    spec = architecture(model)
     return {"gain": spec.gain, "lr": spec.lr, "epochs": spec.epochs}
 
 

@@ -50,8 +50,7 @@ def fit_quality_figure(ds: Any, path: Path) -> Path:
     worst = ds["r2_worst"].values
     same = ds["same"].values.astype(bool)
     fig, axes = _figure(1, 2, max(2.2, 0.45 * len(layers) + 1.4), 3.4)
-    cmap = mpl.colormaps["viridis"].copy()
-    cmap.set_bad("0.8")
+    cmap = mpl.colormaps["viridis"].with_extremes(bad="0.8")
     image = None
     for ax, (stratum, rows) in zip(axes[0], (("same", same), ("different", ~same)), strict=True):
         block = worst[rows]
