@@ -152,7 +152,7 @@ def plan_atlas(
         raise AtlasInputError("record_every", f"({record_every}) exceeds the epochs ({epochs}); record at "
                                               "least once after the first epoch")
     points = load_points(str(dataset_path or dataset), mnist_dir)
-    batch = _batch_size(batch_size, kind, len(points.x))
+    batch = _batch_size(batch_size, kind, len(points))
     # Built once here (on the CPU, cheap at these sizes) to check the layer names.
     net = build_model(model, in_dim=points.in_dim, out_dim=points.out_dim, gain=gain, seed=seed)
     names = _layers(net, layers)
@@ -162,7 +162,7 @@ def plan_atlas(
         dataset=str(dataset_path) if dataset_path else kind,
         dataset_sha256=None if dataset_path is None else file_digest(dataset_path),
         mnist_dir=mnist_dir,
-        pairs=_pairs(pairs, len(points.x)),
+        pairs=_pairs(pairs, len(points)),
         layers=names,
         gain=defaults["gain"] if gain is None else float(gain),
         lr=float(defaults["lr"] if lr is None else lr),

@@ -11,7 +11,6 @@ import importlib.util
 import inspect
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,24 +50,6 @@ class AtlasInputError(ValueError):
         self.parameter = parameter
 
 
-@dataclass(frozen=True, eq=False)
-class Points:
-    """A data set as the atlas trains on it: float32 arrays and, where there are any, labels."""
-
-    x: np.ndarray
-    y: np.ndarray
-    labels: np.ndarray | None
-    description: str
-
-    @property
-    def in_dim(self) -> int:
-        return int(self.x.shape[1])
-
-    @property
-    def out_dim(self) -> int:
-        return int(self.y.shape[1])
-
-
 def file_digest(path: Path) -> str:
     """sha256 of a file's bytes: it enters the cache key, so an edited file is a new run."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -89,27 +70,26 @@ def dataset_kind(dataset: str) -> str:
     )
 
 
-def load_points(dataset: str, mnist_dir: str | None = None) -> Points:
-    """The data set ``dataset`` (a name of :data:`DATASETS` or an ``.npz`` path)."""
+def load_points(dataset: str, mnist_dir: str | None = None) -> Any:
+    """The data set ``dataset`` (a name of :data:`DATASETS` or an ``.npz`` path) as a float32
+    :class:`repdyn.data.PointSet` whose ``meta["description"]`` says what it is."""
+    from repdyn import data
+
     kind = dataset_kind(dataset)
     if kind == "npz":
         return _npz_points(Path(dataset))
-    from repdyn import data
-
     try:
         points = {"mnist": lambda: data.mnist(mnist_dir), "blobs": data.blobs, "xor": data.xor}[kind]()
     except FileNotFoundError as exc:
         raise AtlasInputError("dataset", str(exc)) from None
     source = points.meta.get("source", kind)
-    return Points(
-        x=points.x.numpy().astype(np.float32),
-        y=points.y.numpy().astype(np.float32),
-        labels=None if points.labels is None else points.labels.numpy().astype(np.int64),
-        description=f"{kind} ({len(points)} points, source {source})",
-    )
+    return data.PointSet(x=points.x, y=points.y, labels=points.labels, name=points.name,
+                         meta={"description": f"{kind} ({len(points)} points, source {source})"})
 
 
-def _npz_points(path: Path) -> Points:
+def _npz_points(path: Path) -> Any:
+    from repdyn.data import PointSet
+
     import zipfile
 
     try:
@@ -137,11 +117,12 @@ def _npz_points(path: Path) -> Points:
     if labels is not None and (labels.shape != (len(x),) or labels.dtype.kind not in "biu"):
         raise AtlasInputError("dataset", f"{path}: labels must be integers of shape ({len(x)},); got "
                                          f"{labels.dtype} of shape {labels.shape}")
-    return Points(
+    return PointSet(
         x=np.asarray(x, dtype=np.float32).reshape(len(x), -1),
         y=np.asarray(y, dtype=np.float32).reshape(len(y), -1),
         labels=None if labels is None else labels.astype(np.int64),
-        description=f"{path.name} ({len(x)} points)",
+        name=path.stem,
+        meta={"description": f"{path.name} ({len(x)} points)"},
     )
 
 

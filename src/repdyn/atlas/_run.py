@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from repdyn.atlas._config import DEFAULT_PAIRS, AtlasConfig, plan_atlas
+from repdyn.atlas._config import AtlasConfig, plan_atlas
 
 #: Default output directory of :func:`atlas`.
 DEFAULT_OUT = Path("results/atlas")
@@ -50,18 +49,9 @@ def atlas(
     model: str | None = None,
     dataset: str = "mnist",
     *,
-    pairs: int | Sequence[Sequence[int]] = DEFAULT_PAIRS,
-    layers: str | Sequence[str] = "all",
-    gain: float | None = None,
-    lr: float | None = None,
-    epochs: int | None = None,
-    batch_size: int | str | None = None,
-    optimizer: str = "sgd",
-    record_every: int = 1,
-    seed: int = 0,
-    device: str = "cpu",
     out: str | os.PathLike[str] = DEFAULT_OUT,
     cache: str | os.PathLike[str] | None = None,
+    **settings: Any,
 ) -> AtlasResult:
     """Where does the effective theory describe a network's representation dynamics?
 
@@ -112,6 +102,10 @@ def atlas(
     out : path, default "results/atlas"
     cache : path, optional
         The result store; default ``out/cache``.
+    **settings
+        ``pairs``, ``layers``, ``gain``, ``lr``, ``epochs``, ``batch_size``,
+        ``optimizer``, ``record_every``, ``seed``, ``device``: the keyword
+        parameters of :func:`plan_atlas`, described above.
 
     Returns
     -------
@@ -125,10 +119,7 @@ def atlas(
     repdyn.sweep.TrialError
         If training or analysis raised (the record is kept in the store).
     """
-    config = plan_atlas(model, dataset, pairs=pairs, layers=layers, gain=gain, lr=lr, epochs=epochs,
-                        batch_size=batch_size, optimizer=optimizer, record_every=record_every, seed=seed,
-                        device=device)  # fmt: skip
-    return run_atlas(config, out=out, cache=cache)
+    return run_atlas(plan_atlas(model, dataset, **settings), out=out, cache=cache)
 
 
 def run_atlas(

@@ -55,8 +55,7 @@ def atlas_training(config: AtlasConfig) -> dict[str, Any]:
     device = torch.device(config.device)
     net = build_model(config.model, in_dim=data.in_dim, out_dim=data.out_dim, gain=config.gain,
                       seed=config.seed, device=config.device)  # fmt: skip
-    x = torch.as_tensor(data.x, device=device)
-    y = torch.as_tensor(data.y, device=device)
+    x, y = data.x.to(device), data.y.to(device)
     if isinstance(config.pairs, int):
         pairs = sample_pairs(data.y, config.pairs, seed=config.seed).pairs
     else:
@@ -77,15 +76,15 @@ def atlas_training(config: AtlasConfig) -> dict[str, Any]:
         "train_loss": run.train_loss, "m0": run.m0, "dx2": run.dx2, "dy2": run.dy2,
         "status": run.status, "stop_epoch": run.stop_epoch, "diverged_epoch": run.diverged_epoch,
         "final_loss": run.final_loss, "seconds": run.seconds, "record_every": run.record_every,
-        "points": points, "x_points": data.x[points], "y_points": data.y[points],
+        "points": points, "x_points": data.x[points].numpy(), "y_points": data.y[points].numpy(),
         "output0": before[""].astype(np.float64),
         "rdm_final": np.stack([_finite_rdm(rdm, after[name]) for name in layers]),
-        "n_points": len(data.x), "in_dim": data.in_dim, "out_dim": data.out_dim,
-        "data_description": data.description,
+        "n_points": len(data), "in_dim": data.in_dim, "out_dim": data.out_dim,
+        "data_description": data.meta["description"],
         "n_parameters": int(sum(p.numel() for p in net.parameters())),
     }  # fmt: skip
     if data.labels is not None:
-        result["labels_points"] = data.labels[points]
+        result["labels_points"] = data.labels[points].numpy()
     for index, name in enumerate(layers):
         result[f"hidden0_{index}"] = before[name]
     return result
