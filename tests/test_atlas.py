@@ -84,6 +84,16 @@ def test_fits_recover_known_rates_and_masks_what_cannot_be_fitted():
     np.testing.assert_array_equal(fits["h_final"][:, 0], training["h"][:, 0, -1])
 
 
+def test_only_fits_missed_by_more_than_the_data_spread_skip_the_fine_pass():
+    training = theory_training([(0.02, 0.01), (0.01, 0.01)])
+    # Pair 1 has the same target (dy2 = 0), so the theory only lets h shrink; make it grow.
+    training["h"][1] = training["h"][1, :, ::-1] * np.linspace(1.0, 4.0, 31)
+    fits = fit_all(training)
+    assert fits["fit_refined"][0].all() and (fits["quality"][0] == "good").all()
+    assert not fits["fit_refined"][1].any() and (fits["quality"][1] == "unfit").all()
+    assert (fits["r2_h"][1] < 0).all()
+
+
 def test_a_divergent_tail_shortens_every_fit_and_too_short_runs_are_masked():
     training = theory_training([(0.02, 0.01), (0.01, 0.01)])
     training["y"][1, 20:] = np.nan

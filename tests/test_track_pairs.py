@@ -209,7 +209,7 @@ def test_memory_of_200_pairs_at_5_layers_over_500_records_is_well_under_a_gibiby
     x = torch.randn(30, 2)
     y = x[:, :1] * x[:, 1:]
     names = [str(2 * k + 1) for k in range(5)]  # the five activations
-    run = track_pairs(net, names, x, y, 200, optimizer=sgd(0.01), epochs=499, chunk_size=128)
+    run = track_pairs(net, names, x, y, 200, optimizer=sgd(0.01), epochs=499, check_every=128)
     assert run.h.shape == (200, 5, 500)
     assert run.nbytes == PairsTracking.estimate_bytes(200, 5, 500)
     assert run.nbytes < 16 * 2**20  # about 4.8 MB: far below 1 GiB
@@ -220,7 +220,7 @@ def test_record_schedule_and_divergence():
     x, y = data(16)
     net = make_net(2).float()
     run = track_pairs(net, LAYERS, x.float() * 30, y.float(), 5, optimizer=sgd(50.0), epochs=60,
-                      batch_size=4, chunk_size=8, loss_threshold=1e-3)  # fmt: skip
+                      batch_size=4, check_every=8, loss_threshold=1e-3)  # fmt: skip
     assert run.status == "diverged" and run.diverged_epoch is not None
     stop = run.stop_record
     assert not np.isfinite(np.concatenate([run.h[:, :, stop].ravel(), run.y[:, stop], [run.train_loss[stop]]])).all()
@@ -230,7 +230,7 @@ def test_record_schedule_and_divergence():
 
 def test_stop_when_converged_keeps_the_records_up_to_the_chunk_that_converged():
     x, y = data(16)
-    kwargs = dict(optimizer=sgd(0.2), epochs=400, batch_size=4, chunk_size=4, loss_threshold=0.05, seed=1)
+    kwargs = dict(optimizer=sgd(0.2), epochs=400, batch_size=4, check_every=4, loss_threshold=0.05, seed=1)
     full = track_pairs(make_net(6), LAYERS, x, y, 3, **kwargs)
     stopped = track_pairs(make_net(6), LAYERS, x, y, 3, stop_when_converged=True, **kwargs)
     assert full.converged_epoch is not None and stopped.status == "converged"

@@ -3,9 +3,13 @@
 Numpy and :mod:`repdyn.theory` / :mod:`repdyn.rsa` only (no torch): it reads a
 training result (arrays) and returns arrays.
 
-- Every fittable (pair, layer) trajectory is fitted in ONE batched
-  :func:`repdyn.theory.fit` call. A trajectory that cannot be fitted is masked
-  with its reason (``FIT_STATES``) instead of stopping the batch.
+- Every fittable (pair, layer) trajectory is fitted in one batched
+  :func:`repdyn.theory.fit` call at the coarse solver tolerance
+  :data:`COARSE_RTOL`, and those whose verdict could depend on the tolerance
+  (every fit not missed by more than the data's spread) again, in one more
+  batched call, at the fit's own automatic tolerance. A trajectory that
+  cannot be fitted is masked with its reason (``FIT_STATES``) instead of
+  stopping the batch.
 - The final distance of each pair is predicted by the theory's fixed point
   ``h_inf`` from the pair's measured initial state, with the rate ratio
   ``eta_h / eta_y`` (the only rate the fixed point depends on) taken as the
@@ -31,8 +35,20 @@ import numpy as np
 #: initial representations (``h0 = 0``: the fit starts from ``h0 > 0``).
 FITTED, FEW_RECORDS, SAME_INPUT, ZERO_H0 = "fitted", "fewer than 3 finite records", "dx2 = 0", "h0 = 0"
 FIT_STATES = (FITTED, FEW_RECORDS, SAME_INPUT, ZERO_H0)
+#: Solver tolerance of the first pass over every trajectory. The fit's own
+#: tolerance goes down to 1e-12 where a variable barely moves, and a theory
+#: that cannot follow the data (a same-target pair whose ``h`` grows: the
+#: theory only lets it shrink) drives the optimiser to very stiff rates, where
+#: one solve at that tolerance took seconds (a CNN pair: 210 s for one fit at
+#: the automatic tolerance, 0.05 s at 1e-6, the same R^2 of -19). At 1e-6 the
+#: solver's error stays near 1e-5 of each variable's magnitude, so a fit whose
+#: R^2 is below 0 (a miss larger than the data's own spread) is unfit at any
+#: tighter tolerance too; only those are not fitted again.
+COARSE_RTOL = 1e-6
 #: The predictors of each pair's final distance, and the baseline.
 PREDICTORS = ("cross_validated", "own_fit", "h0_baseline")
+#: The fitted variables, in the order of every R^2 axis.
+VARIABLES = ("h", "y", "w")
 #: Pairs every summary is given for.
 STRATA = ("all", "same", "different")
 #: Predictions of the tracked points' final distance matrix, then the two
@@ -56,7 +72,8 @@ def fit_all(training: Mapping[str, Any], *, objective: str = "scaled") -> dict[s
 
     Returns arrays of shape (K, L): ``fit_state``, ``eta_h``, ``eta_y``,
     ``r2_h``, ``r2_y``, ``r2_w``, ``r2_worst`` (the lowest finite of the three),
-    ``quality``, ``fit_success``, ``h_inf`` (own fit), ``h0``, ``y0``,
+    ``quality``, ``fit_success``, ``fit_refined`` (fitted again at the fit's
+    automatic tolerance), ``h_inf`` (own fit), ``h0``, ``y0``,
     ``h_final`` (the last finite record) and ``regime`` (rich / intermediate /
     lazy by the own fit's fixed point).
     """
@@ -77,19 +94,21 @@ def fit_all(training: Mapping[str, Any], *, objective: str = "scaled") -> dict[s
            ("eta_h", "eta_y", "r2_h", "r2_y", "r2_w", "r2_worst", "h_inf")}  # fmt: skip
     out["quality"] = np.full((n_pairs, n_layers), "masked", dtype=object)
     out["fit_success"] = np.zeros((n_pairs, n_layers), dtype=bool)
+    out["fit_refined"] = np.zeros((n_pairs, n_layers), dtype=bool)
     out["regime"] = np.full((n_pairs, n_layers), "", dtype=object)
     k_idx, l_idx = np.nonzero(state == FITTED)
     if len(k_idx):
         t = np.asarray(training["epochs"], dtype=np.float64)[:t_count]
         observed = np.stack([h[k_idx, l_idx, :t_count], y[k_idx, :t_count], w[k_idx, :t_count]], axis=-1)
-        result = fit(t=t, observed=observed, dx2=dx2[k_idx], dy2=dy2[k_idx], objective=objective)
-        values = {"eta_h": result.eta_h, "eta_y": result.eta_y, "h_inf": result.h_inf,
-                  **{f"r2_{v}": result.r2[v] for v in ("h", "y", "w")}}  # fmt: skip
-        for name, value in values.items():
-            out[name][k_idx, l_idx] = np.atleast_1d(value)
-        out["quality"][k_idx, l_idx] = np.atleast_1d(result.quality)
-        out["fit_success"][k_idx, l_idx] = np.atleast_1d(result.success)
-        r2 = np.stack([out[f"r2_{v}"][k_idx, l_idx] for v in ("h", "y", "w")])
+        batch = {"t": t, "objective": objective}
+        coarse = fit(observed=observed, dx2=dx2[k_idx], dy2=dy2[k_idx], rtol=COARSE_RTOL, **batch)
+        _store_fits(out, coarse, k_idx, l_idx)
+        refine = _worth_refining(coarse)
+        if refine.any():
+            fine = fit(observed=observed[refine], dx2=dx2[k_idx[refine]], dy2=dy2[k_idx[refine]], **batch)
+            _store_fits(out, fine, k_idx[refine], l_idx[refine])
+        out["fit_refined"][k_idx[refine], l_idx[refine]] = True
+        r2 = np.stack([out[f"r2_{v}"][k_idx, l_idx] for v in VARIABLES])
         with np.errstate(all="ignore"):
             out["r2_worst"][k_idx, l_idx] = np.where(np.isfinite(r2).any(0), np.nanmin(
                 np.where(np.isfinite(r2), r2, np.inf), axis=0), np.nan)
@@ -105,6 +124,23 @@ def fit_all(training: Mapping[str, Any], *, objective: str = "scaled") -> dict[s
         h_final=h[:, :, last].copy(),
     )
     return out
+
+
+def _worth_refining(result: Any) -> np.ndarray:
+    """Coarse fits to repeat at the fit's own tolerance: all but those unfit by a finite R^2 below 0."""
+    r2 = np.stack([np.atleast_1d(result.r2[v]) for v in VARIABLES])
+    with np.errstate(invalid="ignore"):
+        missed = (np.isfinite(r2) & (r2 < 0)).any(axis=0)
+    return ~missed
+
+
+def _store_fits(out: dict[str, np.ndarray], result: Any, k_idx: np.ndarray, l_idx: np.ndarray) -> None:
+    values = {"eta_h": result.eta_h, "eta_y": result.eta_y, "h_inf": result.h_inf,
+              **{f"r2_{v}": result.r2[v] for v in VARIABLES}}  # fmt: skip
+    for name, value in values.items():
+        out[name][k_idx, l_idx] = np.atleast_1d(value)
+    out["quality"][k_idx, l_idx] = np.atleast_1d(result.quality)
+    out["fit_success"][k_idx, l_idx] = np.atleast_1d(result.success)
 
 
 def usable(fits: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -232,18 +268,20 @@ def structure_scores(training: Mapping[str, Any], fits: Mapping[str, np.ndarray]
 
 
 def fit_summary(fits: Mapping[str, np.ndarray], same: np.ndarray) -> dict[str, np.ndarray]:
-    """Per layer and stratum: pairs, fitted pairs, good fits, their share, the median worst R^2.
+    """Per layer and stratum: pairs, fitted pairs, good fits, their share, median R^2 (worst, and per variable).
 
     A fit is good when every R^2 of h, y and w is at least
     :data:`repdyn.theory.POOR_R2` (its ``quality``); the share of good fits is
     of all pairs of the stratum, masked ones included (the theory does not
-    describe a pair it cannot be fitted to). Arrays of shape (L, strata).
+    describe a pair it cannot be fitted to). Arrays of shape (L, strata);
+    ``fit_median_r2`` (L, strata, variables) holds the median R^2 of h, y and w.
     """
     n_layers = fits["quality"].shape[1]
     masks = {"all": np.ones_like(same, dtype=bool), "same": same, "different": ~same}
     out = {name: np.zeros((n_layers, len(STRATA)), dtype=np.int64) for name in ("fit_pairs", "fit_fitted", "fit_good")}
     out["fit_good_fraction"] = np.full((n_layers, len(STRATA)), np.nan)
     out["fit_median_r2_worst"] = np.full((n_layers, len(STRATA)), np.nan)
+    out["fit_median_r2"] = np.full((n_layers, len(STRATA), len(VARIABLES)), np.nan)
     for s, stratum in enumerate(STRATA):
         rows = masks[stratum]
         for layer in range(n_layers):
@@ -253,9 +291,11 @@ def fit_summary(fits: Mapping[str, np.ndarray], same: np.ndarray) -> dict[str, n
             out["fit_good"][layer, s] = int((rows & (fits["quality"][:, layer] == "good")).sum())
             if rows.any():
                 out["fit_good_fraction"][layer, s] = out["fit_good"][layer, s] / rows.sum()
-            worst = fits["r2_worst"][fitted, layer]
-            if np.isfinite(worst).any():
-                out["fit_median_r2_worst"][layer, s] = float(np.nanmedian(worst))
+            for name, target in (("r2_worst", out["fit_median_r2_worst"][layer]),
+                                 *((f"r2_{v}", out["fit_median_r2"][layer, :, i]) for i, v in enumerate(VARIABLES))):
+                values = np.asarray(fits[name])[fitted, layer]
+                if np.isfinite(values).any():
+                    target[s] = float(np.nanmedian(values))
     return out
 
 
@@ -268,8 +308,7 @@ def analyse(training: Mapping[str, Any], *, objective: str = "scaled") -> dict[s
     predicted = {"cross_validated": cv["h_inf_cv"], "own_fit": fits["h_inf"], "h0_baseline": fits["h0"]}
     scores = prediction_scores(predicted, fits["h_final"], same)
     structure = structure_scores(training, fits)
-    out: dict[str, Any] = {**fits, **cv, **{f"final_{k}": v for k, v in scores.items()}, **structure,
-                           **fit_summary(fits, same)}
+    out: dict[str, Any] = {**fits, **cv, **{f"final_{k}": v for k, v in scores.items()}, **structure}
     out["finite_records"] = finite_records(training)
     # Stored results hold numeric and string arrays only.
     for name, value in list(out.items()):

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from repdyn.atlas._analysis import FIT_STATES, PREDICTORS, STRATA, STRUCTURE_METHODS
+from repdyn.atlas._analysis import FIT_STATES, PREDICTORS, STRATA, STRUCTURE_METHODS, fit_summary
+from repdyn.atlas._analysis import VARIABLES as FITTED_VARIABLES
 from repdyn.atlas._config import AtlasConfig
 
 #: The netCDF engine: netCDF4 files keep strings and attributes; h5netcdf needs only h5py.
@@ -45,6 +46,8 @@ VARIABLES: dict[str, tuple[tuple[str, ...], str, str | None]] = {
     "r2_worst": (PAIR_LAYER, "worst R^2 over h, y, w (fit quality)", _ONE),
     "quality": (PAIR_LAYER, "verdict on the fit: good, poor, unfit (masked: not fitted)", None),
     "fit_success": (PAIR_LAYER, "1 if the fit's optimiser converged, else 0", None),
+    "fit_refined": (PAIR_LAYER, "1 if fitted again at the fit's automatic solver tolerance, 0 if only at "
+                    "the coarse one (unfit there)", None),
     "regime": (PAIR_LAYER, "regime of the fitted fixed point: rich, intermediate, lazy", None),
     "h0": (PAIR_LAYER, "measured initial squared distance (the no-change baseline)", _ONE),
     "y0": (PAIR_LAYER, "measured initial squared output distance", _ONE),
@@ -65,6 +68,7 @@ VARIABLES: dict[str, tuple[tuple[str, ...], str, str | None]] = {
     "fit_good": (("layer", "stratum"), "pairs whose fit is good (every R^2 of h, y, w at least POOR_R2)", None),
     "fit_good_fraction": (("layer", "stratum"), "share of the stratum's pairs whose fit is good", _ONE),
     "fit_median_r2_worst": (("layer", "stratum"), "median worst R^2 of the fitted pairs", _ONE),
+    "fit_median_r2": (("layer", "stratum", "variable"), "median R^2 of the fitted pairs per variable", _ONE),
     "rdm_spearman": (("layer", "structure"), "Spearman correlation of the measured final squared distances of "
                      "the tracked points with the method's", _ONE),
     "rdm_pearson": (("layer", "structure"), "Pearson correlation of the measured final squared distances of the "
@@ -81,6 +85,7 @@ COORDS: dict[str, tuple[str, str | None]] = {
     "predictor": ("predictor of the final distance (h0_baseline: no change)", None),
     "stratum": ("pairs scored: all, same target, different target", None),
     "structure": ("prediction of the final distance matrix (initial, inputs: baselines)", None),
+    "variable": ("fitted variable", None),
     "point": ("data set index of a tracked point", None),
     "point_other": ("data set index of a tracked point", None),
     "pair_i": ("data set index of the pair's first point", None),
@@ -97,7 +102,10 @@ def atlas_dataset(config: AtlasConfig, training: dict[str, Any], analysis: dict[
     from repdyn.sweep import RESULT_FORMAT_VERSION, canonical_value
     from repdyn.theory import POOR_R2
 
-    source = {**training, **analysis}
+    # Summaries are derived here from the cached per-pair fits, so that they can
+    # change without fitting again.
+    summaries = fit_summary({k: np.asarray(analysis[k]) for k in analysis}, np.asarray(training["same"], bool))
+    source = {**training, **analysis, **summaries}
     data_vars = {}
     for name, (dims, long_name, units) in VARIABLES.items():
         value = np.asarray(source[name])
@@ -112,6 +120,7 @@ def atlas_dataset(config: AtlasConfig, training: dict[str, Any], analysis: dict[
         "epoch": np.asarray(training["epochs"]),
         "predictor": list(PREDICTORS),
         "stratum": list(STRATA),
+        "variable": list(FITTED_VARIABLES),
         "structure": list(STRUCTURE_METHODS),
         "point": points,
         "point_other": points,

@@ -114,3 +114,7 @@ def atlas_analysis(config: AnalysisConfig) -> dict[str, Any]:
     if training is None:
         training = atlas_training(config.run)
     return analyse(training, objective=config.objective)
+
+
+#: Bumped when the analysis computes something different, so a store never serves an older analysis.
+atlas_analysis.result_version = 2  # type: ignore[attr-defined]

@@ -29,7 +29,7 @@ def train_tracking_pair(
     shuffle: bool = True,
     loss_threshold: float | None = None,
     stop_when_converged: bool = False,
-    chunk_size: int = 256,
+    check_every: int = 256,
     measure: str = "eval",
     batch_dim: int | Mapping[str, int] = 0,
     progress: ProgressSpec = None,
@@ -45,8 +45,11 @@ def train_tracking_pair(
 
     Parameters
     ----------
-    model, layers, optimizer, chunk_size
+    model, layers, optimizer
         As for :func:`track_pair`.
+    check_every : int, default 256
+        Epochs kept on the device between copies to the host, each followed
+        by the NaN/inf check (the keyword was ``chunk_size`` before 0.3).
     x : array_like or Tensor, shape (N, ...)
         All training inputs (moved to the model's device once).
     y : array_like or Tensor, shape (N, ...)
@@ -86,7 +89,7 @@ def train_tracking_pair(
     i, j = _pair_indices(pair)
     plan = _plan(model, layers, x, y, [[i, j]], epochs=epochs, batch_size=batch_size, seed=seed,
                  record_every=1, groups=None, pair_seed=None, loss_threshold=loss_threshold,
-                 stop_when_converged=stop_when_converged, chunk_size=chunk_size, measure=measure,
+                 stop_when_converged=stop_when_converged, check_every=check_every, measure=measure,
                  batch_dim=batch_dim)  # fmt: skip
     if plan.dx2[0] == 0:
         raise ValueError(

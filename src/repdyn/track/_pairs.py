@@ -264,7 +264,7 @@ def track_pairs(
     pair_seed: int | None = None,
     loss_threshold: float | None = None,
     stop_when_converged: bool = False,
-    chunk_size: int = 256,
+    check_every: int = 256,
     measure: str = "eval",
     batch_dim: int | Mapping[str, int] = 0,
     progress: ProgressSpec = None,
@@ -279,8 +279,12 @@ def track_pairs(
 
     Parameters
     ----------
-    model, layers, optimizer, chunk_size, batch_dim
-        As for :func:`track_pair`; ``chunk_size`` counts records.
+    model, layers, optimizer, batch_dim
+        As for :func:`track_pair`.
+    check_every : int, default 256
+        Records kept on the device between copies to the host; the NaN/inf
+        check runs on each copy, so a divergent run stops at most this many
+        records after its first bad value.
     x : array_like or Tensor, shape (N, ...)
         All training inputs (moved to the model's device once).
     y : array_like or Tensor, shape (N, ...)
@@ -326,7 +330,7 @@ def track_pairs(
     plan = _plan(model, layers, x, y, pairs, epochs=epochs, batch_size=batch_size, seed=seed,
                  record_every=record_every, groups=groups, pair_seed=pair_seed,
                  loss_threshold=loss_threshold, stop_when_converged=stop_when_converged,
-                 chunk_size=chunk_size, measure=measure, batch_dim=batch_dim)  # fmt: skip
+                 check_every=check_every, measure=measure, batch_dim=batch_dim)  # fmt: skip
     return _train(plan, optimizer, shuffle=shuffle, progress=progress, description="track_pairs")
 
 
@@ -352,7 +356,7 @@ class _Plan:
     record_epochs: NDArray[np.int64]
     loss_threshold: float | None
     stop_when_converged: bool
-    chunk_size: int
+    check_every: int
     measure: str
 
 
@@ -371,14 +375,14 @@ def _plan(
     pair_seed: int | None,
     loss_threshold: float | None,
     stop_when_converged: bool,
-    chunk_size: int,
+    check_every: int,
     measure: str,
     batch_dim: int | Mapping[str, int],
 ) -> _Plan:
     """Check every argument and resolve the pairs, before anything trains."""
     epochs = check.positive_int("epochs", epochs)
     record_every = check.positive_int("record_every", record_every)
-    chunk_size = check.positive_int("chunk_size", chunk_size)
+    check_every = check.positive_int("check_every", check_every)
     loss_threshold = check.threshold(loss_threshold)
     measure = check.measure_mode(measure)
     if stop_when_converged and loss_threshold is None:
@@ -415,7 +419,7 @@ def _plan(
         epochs=epochs, batch_size=batch_size, full_batch=full_batch, seed=int(seed),
         record_every=record_every, record_epochs=record_epochs(epochs, record_every),
         loss_threshold=loss_threshold,
-        stop_when_converged=stop_when_converged, chunk_size=chunk_size, measure=measure,
+        stop_when_converged=stop_when_converged, check_every=check_every, measure=measure,
     )  # fmt: skip
 
 
@@ -492,7 +496,7 @@ def _train(
         forked_rng(rng_seed, device),
         Progress(progress, plan.epochs, description) as report,
     ):
-        rec = Recorder(probe, n_rows=n_rows, chunk_size=plan.chunk_size, device=device,
+        rec = Recorder(probe, n_rows=n_rows, chunk_size=plan.check_every, device=device,
                        dy=yp[first] - yp[second])  # fmt: skip
         start = time.perf_counter()
         record(0)
