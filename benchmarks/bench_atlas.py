@@ -1,6 +1,6 @@
 """Cost of many-pair tracking: training with ``track_pairs`` against the same training without it.
 
-Run: ``python benchmarks/bench_atlas.py [--epochs 3] [--repeats 3] [--pairs 200]``.
+Run: ``python benchmarks/bench_atlas.py [--epochs 10] [--repeats 3] [--pairs 200]``.
 
 Both train the paper's MNIST network (4 hidden layers of 100 leaky-relu units,
 gain 0.5, lr 0.002) on the bundled 5,000 MNIST images in minibatches of 32,
@@ -12,7 +12,9 @@ one thread, from the same initial weights:
     layers (the 4 hidden layers and the output) recorded every epoch.
 
 They alternate (a, b, a, b, ...) in this process; the ratio is the median of
-(b) over the median of (a). Goal (issue 13): at most 1.25 for 200 pairs at 5
+(b) over the median of (a). (b) also pays once per run for record 0 and the
+initial model's loss on the whole data set, so short runs show a larger ratio
+(3 epochs: 1.21 on this project's 2 cores), long ones a smaller. Goal (issue 13): at most 1.25 for 200 pairs at 5
 layers recorded every epoch on a CPU. Not a test: it prints the numbers and
 PASS/FAIL, and never fails.
 """
@@ -72,7 +74,7 @@ def tracked(torch, spec, points, net, epochs: int, batch: int, pairs: int) -> fl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--pairs", type=int, default=200)
     parser.add_argument("--batch", type=int, default=32)
@@ -93,7 +95,7 @@ def main() -> None:
     per_record = (b - a) / (args.epochs + 1) * 1e3
     ratio = b / a
     verdict = "PASS" if ratio <= GOAL else "FAIL"
-    print(f"ratio (b)/(a) = {ratio:.3f} ({100 * (ratio - 1):+.1f} %), about {per_record:.1f} ms per record; "
+    print(f"ratio (b)/(a) = {ratio:.3f} ({100 * (ratio - 1):+.1f} %), {per_record:.1f} ms more per record (fixed costs included); "
           f"goal <= {GOAL:g}: {verdict}")
 
 
