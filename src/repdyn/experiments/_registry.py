@@ -6,9 +6,12 @@ import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from repdyn.experiments._claims import Claim
+
+if TYPE_CHECKING:
+    from repdyn.sweep import JobQueue
 
 PROFILES = ("smoke", "quick", "paper")
 
@@ -28,7 +31,9 @@ class RunOptions:
         Result-store directory shared by all experiments (reruns reuse it).
     executor, workers, scheduler, device, progress
         Passed to the sweep runner and the trials. ``device="cuda"`` needs a
-        GPU here, unless a Dask ``scheduler`` runs the trials elsewhere.
+        GPU here, unless a Dask ``scheduler`` runs the trials elsewhere. A
+        ``scheduler`` is an address, a scheduler file (``*.json``) or a
+        :class:`repdyn.sweep.JobQueue` (batch jobs of a cluster scheduler).
     batch_trials : bool or None
         Train two-point trials of one architecture together as one batched
         computation; None (auto) batches on ``device="cuda"`` without a scheduler.
@@ -39,7 +44,7 @@ class RunOptions:
     cache: Path | None = None
     executor: str = "process"
     workers: int | None = None
-    scheduler: str | None = None
+    scheduler: str | JobQueue | None = None
     device: str = "cpu"
     progress: bool | None = None
     batch_trials: bool | None = None
