@@ -139,7 +139,7 @@ def test_compare_adds_the_initial_state_prediction_when_the_file_has_it(tmp_path
     row = json.loads((tmp_path / "out" / "prediction.json").read_text())["methods"]["pairwise_init"]
     hidden = XOR_Y + 0.1 * XOR_X[:, :1]
     network = np.sum((hidden[:, None] - hidden[None]) ** 2, axis=2)
-    expected = pairwise_final_distances(XOR_X, XOR_Y, hidden0, output0, 0.5, 1.0)
+    expected = pairwise_final_distances(XOR_X, XOR_Y, hidden0, output0, eta_h=0.5, eta_y=1.0)
     assert row["pearson"] == pytest.approx(compare_rdms(network, expected), abs=1e-10)
     assert "pairwise_init (initial state)" in result.output
     np.savez(path, x=XOR_X, y=XOR_Y, hidden=XOR_Y, hidden0=hidden0[:3], output0=output0)

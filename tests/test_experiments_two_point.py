@@ -148,7 +148,7 @@ def _theory_trial(h0: float, y0: float, *, dx2: float = 1.0, dy2: float = 0.5, e
     """A 'trial' whose h, y, w are the theory's own solution (the true rates are ETA_H, ETA_Y)."""
     t = np.arange(epochs + 1, dtype=float)
     w0 = y0 - math.sqrt(dy2 * y0)  # output difference aligned with the target difference
-    z = solve([h0, y0, w0], t, ETA_H, ETA_Y, dx2, dy2)
+    z = solve([h0, y0, w0], t, eta_h=ETA_H, eta_y=ETA_Y, dx2=dx2, dy2=dy2)
     return {"epochs": t, "h": z[:, 0], "y": z[:, 1], "w": z[:, 2], "dx2": dx2, "dy2": dy2,
             "h0": h0, "y0": y0, "status": "converged"}
 
@@ -198,7 +198,7 @@ def _grid(dx_norms=(0.5, 1.0, 1.5), dy_norms=(0.0, 0.5, 1.0), seed: int = 0) -> 
     dx2, dy2 = np.array([p[0] ** 2 for p in pairs]), np.array([p[1] ** 2 for p in pairs])
     z0 = np.stack([h0, y0, y0 - np.sqrt(dy2 * y0)], axis=-1)
     # Long enough for identical targets, whose h relaxes at the slow rate eta_h dx2 |C|.
-    measured = solve(z0, [0.0, 2e6], ETA_H, ETA_Y, dx2, dy2)[:, -1, 0]
+    measured = solve(z0, [0.0, 2e6], eta_h=ETA_H, eta_y=ETA_Y, dx2=dx2, dy2=dy2)[:, -1, 0]
     trials = [{"h0": h0[i], "y0": y0[i], "dx2": dx2[i], "dy2": dy2[i], "status": "converged"}
               for i in range(len(pairs))]
     return trials, measured
@@ -273,7 +273,7 @@ def test_sampled_final_distances_collapse_onto_a_low_at_small_scale() -> None:
     from repdyn.experiments._random_features import relative_spread, sample_final_distances
     from repdyn.theory import final_distance
 
-    a_low = float(final_distance(1.0, 0.0, ETA_H, ETA_Y, 1.0, 0.5).a_low)
+    a_low = float(final_distance(1.0, 0.0, eta_h=ETA_H, eta_y=ETA_Y, dx2=1.0, dy2=0.5).a_low)
     spreads = []
     for scale in (1e-6, 1e-3, 1e-1, 10.0):
         h_inf = sample_final_distances(scale, scale**2, 100, ETA_H, ETA_Y, 1.0, 0.5, samples=3000, seed=1)

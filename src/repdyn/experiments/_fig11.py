@@ -19,9 +19,9 @@ from repdyn.experiments._two_point_run import (
     TwoPointSettings,
     failed,
     median_or_nan,
-    r2_score,
 )
 from repdyn.experiments._plots import paper_style
+from repdyn.theory import r2
 
 #: Every Table 1 network, so that this experiment's trials are exactly those
 #: of fig2 and fig3 (same configs, same cache entries: computed once).
@@ -43,7 +43,8 @@ def log_loss_r2(result: dict[str, Any]) -> float:
     log scale the plateau and the tail count too. Epochs after the loss first
     reaches the trial's convergence threshold are left out: both curves then
     fall towards 0 and rounding noise (float32 floors near 1e-12) would
-    dominate the logarithm. Informative only; no claim uses it.
+    dominate the logarithm. So are epochs whose measured loss has no
+    logarithm (exactly 0, or not finite). Informative only; no claim uses it.
     """
     loss = np.asarray(result.get("loss", []), float)
     theory = np.asarray(result.get("theory_loss", []), float)
@@ -52,7 +53,9 @@ def log_loss_r2(result: dict[str, Any]) -> float:
     stop = int(result.get("converged_epoch", -1))
     end = stop + 1 if stop > 0 else len(loss)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return r2_score(np.log10(loss[:end]), np.log10(theory[:end]))
+        log_loss, log_theory = np.log10(loss[:end]), np.log10(theory[:end])
+    keep = np.isfinite(log_loss)
+    return float(r2(log_loss[keep], log_theory[keep]))
 
 
 def loss_claims(r2_loss: Mapping[str, float], *, bar: float = R2_MATCH) -> list[Claim]:

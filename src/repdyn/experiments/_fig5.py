@@ -175,7 +175,7 @@ def predict(results: Sequence[dict[str, Any]], eta_h: float, eta_y: float) -> tu
         if failed(r) or not float(r.get("h0", np.nan)) > 0:
             continue
         y0 = max(float(r["y0"]), 0.0)
-        fd = final_distance(float(r["h0"]), y0, eta_h, eta_y, float(r["dx2"]), float(r["dy2"]))
+        fd = final_distance(float(r["h0"]), y0, eta_h=eta_h, eta_y=eta_y, dx2=float(r["dx2"]), dy2=float(r["dy2"]))
         h_inf[i], a_low[i] = float(fd.h_inf), float(fd.a_low)
     return h_inf, a_low
 

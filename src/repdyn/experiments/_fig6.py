@@ -179,7 +179,7 @@ def theory_matrix(result: dict[str, Any], eta_h: float, eta_y: float) -> np.ndar
     data = xor()
     k = int(result["tracked_index"])
     return pairwise_final_distances(data.x.numpy(), data.y.numpy(), result["hidden0"][k], result["output0"],
-                                    eta_h, eta_y)
+                                    eta_h=eta_h, eta_y=eta_y)
 
 
 def network_metrics(results: Sequence[dict[str, Any]], eta_h: float, eta_y: float) -> dict[str, Any]:

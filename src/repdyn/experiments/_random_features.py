@@ -147,7 +147,7 @@ def sample_final_distances(h0_mean: float, y0_mean: float, width: int, eta_h: fl
     decoder = rng.normal(0.0, math.sqrt(y0_mean / h0_mean), size=(samples, width))
     h0 = dx2 * np.sum(encoder**2, axis=1)
     y0 = dx2 * np.sum(decoder * encoder, axis=1) ** 2
-    return np.asarray(final_distance(h0, y0, eta_h, eta_y, dx2, dy2).h_inf, dtype=float)
+    return np.asarray(final_distance(h0, y0, eta_h=eta_h, eta_y=eta_y, dx2=dx2, dy2=dy2).h_inf, dtype=float)
 
 
 @dataclass

@@ -134,9 +134,9 @@ def predict_structure(
     if method == "npoint":
         from repdyn.theory import npoint_distances
 
-        return npoint_distances(x, y, eta_ratio, 1.0)
+        return npoint_distances(x, y, eta_h=eta_ratio, eta_y=1.0)
     if method == "pairwise":
-        return rich_limit_distances(x, y, eta_ratio)
+        return rich_limit_distances(x, y, eta_h=eta_ratio, eta_y=1.0)
     return weigh(x, y, eta_ratio=eta_ratio, **exp_only).d
 
 
@@ -152,7 +152,7 @@ def weigh(x: np.ndarray, y: np.ndarray, *, eta_ratio: float = 1.0, tau: float | 
     x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
     y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
     settings = exp_settings(tau=tau, tau_quantile=tau_quantile, normalise=normalise, distances=distances)
-    return exponential_weighing(rich_limit_distances(x, y, eta_ratio), count_violations=False, **settings)
+    return exponential_weighing(rich_limit_distances(x, y, eta_h=eta_ratio, eta_y=1.0), count_violations=False, **settings)
 
 
 def exp_settings(*, tau: float | None = None, tau_quantile: float | None = None, normalise: bool | None = None,
@@ -258,7 +258,7 @@ def initial_state_prediction(x: np.ndarray, y: np.ndarray, hidden0: np.ndarray, 
     def rows(a: np.ndarray) -> np.ndarray:
         return np.asarray(a, dtype=np.float64).reshape(len(a), -1)
 
-    return pairwise_final_distances(rows(x), rows(y), rows(hidden0), rows(output0), eta_ratio, 1.0)
+    return pairwise_final_distances(rows(x), rows(y), rows(hidden0), rows(output0), eta_h=eta_ratio, eta_y=1.0)
 
 
 def variant_predictions(x: np.ndarray, y: np.ndarray, *, eta_ratio: float = 1.0) -> dict[str, np.ndarray]:

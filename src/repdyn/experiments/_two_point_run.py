@@ -317,24 +317,13 @@ def estimate_trial_bytes(config: TwoPointConfig) -> float:
     return epochs * (BYTES_PER_EPOCH + BYTES_PER_LAYER_EPOCH * layers) + BYTES_PER_PARAMETER * parameters
 
 
-def r2_score(observed: np.ndarray, predicted: np.ndarray) -> float:
-    """``1 - SS_res / SS_tot`` over the finite observed points; NaN if undefined or predicted is not finite."""
-    observed, predicted = np.asarray(observed, float), np.asarray(predicted, float)
-    keep = np.isfinite(observed)
-    observed, predicted = observed[keep], predicted[keep]
-    ss_tot = float(np.sum((observed - observed.mean()) ** 2)) if observed.size else 0.0
-    if ss_tot == 0 or not np.all(np.isfinite(predicted)):
-        return float("nan")
-    return 1.0 - float(np.sum((observed - predicted) ** 2)) / ss_tot
-
-
 def theory_r2(result: dict[str, Any], eta_h: float, eta_y: float) -> dict[str, float]:
     """R^2 of h, y, w of a trial against the theory run with the given rates from its first state.
 
     The fit's own R^2 uses the fitted rates; this recomputes it for any rates
     (a deliberately wrong rate must give a poor R^2, see the tests).
     """
-    from repdyn.theory import solve
+    from repdyn.theory import r2, solve
     from repdyn.theory._fit import project_initial_state
 
     observed = np.stack([np.asarray(result[v], float) for v in FIT_VARIABLES], axis=-1)
@@ -342,8 +331,8 @@ def theory_r2(result: dict[str, Any], eta_h: float, eta_y: float) -> dict[str, f
     stop = int(np.argmin(finite)) if not finite.all() else len(finite)
     t = np.asarray(result["epochs"], float)[:stop]
     z0 = project_initial_state(observed[0], float(result["dy2"]))
-    predicted = solve(z0, t, eta_h, eta_y, float(result["dx2"]), float(result["dy2"]))
-    return {v: r2_score(observed[:stop, i], predicted[:, i]) for i, v in enumerate(FIT_VARIABLES)}
+    predicted = solve(z0, t, eta_h=eta_h, eta_y=eta_y, dx2=float(result["dx2"]), dy2=float(result["dy2"]))
+    return {v: float(r2(observed[:stop, i], predicted[:, i])) for i, v in enumerate(FIT_VARIABLES)}
 
 
 def network_table(configs: Sequence[TwoPointConfig], results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
