@@ -11,6 +11,8 @@ first point too, where that is benign (lazy regime).
 from __future__ import annotations
 
 import json
+import types
+import typing
 
 import numpy as np
 import pytest
@@ -158,14 +160,15 @@ def test_recovers_eta_m_from_the_loss_of_the_matrices(z0, eta_h, eta_y, eta_m, m
     assert result.m0 == pytest.approx(np.sum(np.square(m_err0)), rel=1e-6)
     assert result.r2["loss"] > 0.999
     np.testing.assert_allclose(
-        result.predicted_loss, loss_curve(result.predicted, T_FIT, dy2=dy2, eta_m=result.eta_m, m0=result.m0)
+        result.predicted_loss,
+        loss_curve(result.predicted, T_FIT, eta_m=result.eta_m, dy2=dy2, m0=result.m0),
     )
 
 
 def test_zero_mean_error_leaves_eta_m_undetermined():
     z0, eta_h, eta_y, dx2, dy2 = (1e-2, 1e-4, 1e-4), 0.002, 0.002, 1.0, 0.5
     z = solve(z0, T_FIT, eta_h=eta_h, eta_y=eta_y, dx2=dx2, dy2=dy2)
-    result = fit(z, T_FIT, dx2=dx2, dy2=dy2, loss=loss_curve(z, T_FIT, dy2=dy2, eta_m=0.0, m0=0.0))
+    result = fit(z, T_FIT, dx2=dx2, dy2=dy2, loss=loss_curve(z, T_FIT, eta_m=0.0, dy2=dy2, m0=0.0))
     assert result.m0 == 0.0 and np.isnan(result.eta_m)
     assert "undetermined" in result.message
     assert result.to_dict()["eta_m"] is None
@@ -248,7 +251,8 @@ def test_stiff_lazy_trajectory_is_fitted():
     # the fit must switch to a stiff method to see the optimum.
     t = np.linspace(0, 1000, 175)
     eta_h, eta_y, dx2, dy2 = 0.0155, 0.0593, 7.2, 0.0
-    z = solve((9.63, 4.9e-5, 4.9e-5), t, eta_h=eta_h, eta_y=eta_y, dx2=dx2, dy2=dy2, method="Radau", rtol=1e-12)
+    z = solve((9.63, 4.9e-5, 4.9e-5), t, eta_h=eta_h, eta_y=eta_y, dx2=dx2, dy2=dy2,
+              method="Radau", rtol=1e-12)
     result = fit(z, t, dx2=dx2, dy2=dy2)
     assert np.all(relative_errors(result, eta_h, eta_y) < 1e-3)
 
@@ -260,7 +264,8 @@ def test_transient_between_samples_is_fitted():
     # over time scales at the data's rate ratio must find the true rates.
     t = np.linspace(0, 1000, 8)
     eta_h, eta_y, dx2, dy2 = 0.001067, 0.01235, 3.63, 0.1321
-    z = solve((5.711e-4, 0.02078, 0.04337), t, eta_h=eta_h, eta_y=eta_y, dx2=dx2, dy2=dy2, method="Radau", rtol=1e-12)
+    z = solve((5.711e-4, 0.02078, 0.04337), t, eta_h=eta_h, eta_y=eta_y, dx2=dx2, dy2=dy2,
+              method="Radau", rtol=1e-12)
     result = fit(z, t, dx2=dx2, dy2=dy2)
     assert "restarted" in result.message
     assert np.all(relative_errors(result, eta_h, eta_y) < 1e-4)
@@ -329,9 +334,12 @@ def test_rate_estimator_checks_its_parameters_and_the_data_in_fit():
     # The constructor and set_params only store; fit checks, with the data.
     est = RateEstimator(rtol=2.0, max_nfev=0)
     assert (est.rtol, est.max_nfev) == (2.0, 0)
-    for params, match in [({"rtol": 2.0}, "rtol must lie in"), ({"rtol": "tight"}, "rtol must lie in"),
-                          ({"max_nfev": 0}, "max_nfev must be a positive integer"),
-                          ({"objective": "plain"}, "objective must be one of")]:
+    for params, match in [
+        ({"rtol": 2.0}, "rtol must lie in"),
+        ({"rtol": "tight"}, "rtol must lie in"),
+        ({"max_nfev": 0}, "max_nfev must be a positive integer"),
+        ({"objective": "plain"}, "objective must be one of"),
+    ]:
         with pytest.raises(ValueError, match=match):
             RateEstimator(**params).fit(z, T_FIT, dx2=1.0, dy2=0.5)
     with pytest.raises(ValueError, match="dx2 must be > 0"):
@@ -509,3 +517,46 @@ def test_rate_estimator_passes_the_objective_and_reports_quality():
     est = RateEstimator(objective="paper").fit(observed, PAPER_T, dx2=1.0, dy2=0.5)
     direct = fit(observed, PAPER_T, dx2=1.0, dy2=0.5, objective="paper")
     assert (est.eta_h_, est.eta_y_, est.quality_) == (direct.eta_h, direct.eta_y, direct.quality)
+
+
+# --- FitResult's declared types -----------------------------------------------------------------
+
+
+def _matches(value, hint) -> bool:
+    """Whether ``value`` is of the declared type ``hint`` (unions, dicts, tuples, NDArray)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, arg) for arg in args)
+    if hint is type(None):
+        return value is None
+    if origin is dict:
+        return isinstance(value, dict) and all(_matches(v, args[1]) for v in value.values())
+    if origin is tuple:
+        return isinstance(value, tuple) and all(_matches(v, args[0]) for v in value)
+    if origin is np.ndarray:
+        dtype = typing.get_args(args[1])[0]
+        return isinstance(value, np.ndarray) and value.dtype.type is dtype
+    # bool is an int to isinstance; a field declared int must not hold one.
+    return isinstance(value, hint) and not (hint is int and isinstance(value, bool))
+
+
+def test_fit_result_fields_have_precise_types_for_one_fit_and_a_batch():
+    hints = typing.get_type_hints(FitResult)
+    assert not [name for name, hint in hints.items() if hint is typing.Any]
+    z = solve((1e-2, 1e-4, 1e-4), T_FIT, eta_h=0.002, eta_y=0.003, dx2=1.0, dy2=0.5)
+    loss = loss_curve(z, T_FIT, eta_m=0.001, dy2=0.5, m0=0.2)
+    single = fit(z, T_FIT, dx2=1.0, dy2=0.5, loss=loss)
+    batch = fit(np.stack([z, z]), T_FIT, dx2=1.0, dy2=0.5, loss=np.stack([loss, loss]))
+    for result in (single, batch, fit(z, T_FIT, dx2=1.0, dy2=0.5)):
+        wrong = {name: type(getattr(result, name)) for name, hint in hints.items()
+                 if not name.startswith("_") and not _matches(getattr(result, name), hint)}
+        assert not wrong, wrong
+    # The scalar form is Python scalars, the batched form arrays of shape (B,).
+    assert type(single.eta_h) is float and type(single.n_solves) is int
+    assert type(single.success) is bool and type(single.quality) is str
+    assert batch.eta_h.shape == batch.n_solves.shape == batch.success.shape == (2,)
+    assert batch.quality.dtype.kind == "U" and batch.r2["loss"].shape == (2,)
+    # repr stays a one-line summary, no arrays.
+    for result in (single, batch):
+        text = repr(result)
+        assert "\n" not in text and len(text) < 200 and "array" not in text

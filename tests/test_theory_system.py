@@ -42,7 +42,7 @@ def test_loss_formula_equals_loss_of_the_matrices():
     m_err0 = rng.normal(size=2)
     t = np.linspace(0, 2000, 201)
     z, loss = matrix_flow(dx, dy, w_f, w_g, 0.01, 0.02, t, eta_m=0.003, m_err0=m_err0)
-    predicted = loss_curve(z, t, dy2=dy @ dy, eta_m=0.003, m0=m_err0 @ m_err0)
+    predicted = loss_curve(z, t, eta_m=0.003, dy2=dy @ dy, m0=m_err0 @ m_err0)
     np.testing.assert_allclose(predicted, loss, rtol=1e-9, atol=1e-12)
 
 
@@ -75,8 +75,8 @@ def test_conserved_quantity_along_independent_integration():
     rng = np.random.default_rng(5)
     z0 = reachable_states(rng, 1, dy2=0.3)[0]
     t = np.linspace(0, 2000, 201)
-    ref = solve_ivp(lambda _t, z: rhs(z, eta_h=0.01, eta_y=0.004, dx2=2.0, dy2=0.3), (0, t[-1]), z0, t_eval=t,
-                    method="DOP853", rtol=1e-12, atol=1e-14).y.T
+    ref = solve_ivp(lambda _t, z: rhs(z, eta_h=0.01, eta_y=0.004, dx2=2.0, dy2=0.3), (0, t[-1]), z0,
+                    t_eval=t, method="DOP853", rtol=1e-12, atol=1e-14).y.T
     c = conserved(ref[:, 0], ref[:, 1], eta_h=0.01, eta_y=0.004, dx2=2.0)
     assert np.ptp(c) < 1e-8 * np.abs(c).max()
     assert np.std(ref[:, 0]) > 1e-3  # the state really moved
@@ -105,11 +105,15 @@ def test_final_distance_is_a_fixed_point_and_obeys_its_limits():
     h0, y0 = rng.uniform(0.01, 2, 50), rng.uniform(0, 2, 50)
     eta_h, eta_y = rng.uniform(1e-3, 1e-1, 50), rng.uniform(1e-3, 1e-1, 50)
     fd = final_distance(h0, y0, eta_h=eta_h, eta_y=eta_y, dx2=1.3, dy2=0.4)
-    at_rest = rhs(np.stack([fd.h_inf, np.full(50, 0.4), np.zeros(50)], -1), eta_h=eta_h, eta_y=eta_y, dx2=1.3, dy2=0.4)
+    at_rest = rhs(np.stack([fd.h_inf, np.full(50, 0.4), np.zeros(50)], -1),
+                  eta_h=eta_h, eta_y=eta_y, dx2=1.3, dy2=0.4)
     np.testing.assert_allclose(at_rest, 0, atol=1e-15)
     # The fixed point lies on the conserved curve through the initial state.
     np.testing.assert_allclose(
-        conserved(fd.h_inf, 0.4, eta_h=eta_h, eta_y=eta_y, dx2=1.3), conserved(h0, y0, eta_h=eta_h, eta_y=eta_y, dx2=1.3), rtol=1e-9, atol=1e-12
+        conserved(fd.h_inf, 0.4, eta_h=eta_h, eta_y=eta_y, dx2=1.3),
+        conserved(h0, y0, eta_h=eta_h, eta_y=eta_y, dx2=1.3),
+        rtol=1e-9,
+        atol=1e-12,
     )
     big = final_distance(1e4, 1.0, eta_h=0.01, eta_y=0.01, dx2=1.0, dy2=0.5)
     assert big.h_inf == pytest.approx(big.a_high, rel=1e-4)
@@ -145,7 +149,8 @@ def test_exact_solution_satisfies_the_ode():
     t = np.linspace(0, 500, 5001)
     z = exact_identical_targets(0.4, 0.3, t, eta_h=0.01, eta_y=0.02, dx2=1.5)
     derivative = np.gradient(z, t, axis=0)
-    np.testing.assert_allclose(derivative[5:-5], rhs(z, eta_h=0.01, eta_y=0.02, dx2=1.5, dy2=0.0)[5:-5], rtol=1e-4, atol=1e-9)
+    np.testing.assert_allclose(derivative[5:-5], rhs(z, eta_h=0.01, eta_y=0.02, dx2=1.5, dy2=0.0)[5:-5],
+                               rtol=1e-4, atol=1e-9)
 
 
 @pytest.mark.parametrize("z0", [(0.3, 0.0, 0.0), (0.3, 0.2, 0.0), (1e-8, 0.0, 0.0)])

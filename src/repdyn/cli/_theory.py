@@ -105,7 +105,7 @@ def simulate(
         z = solve(z0, t, eta_h=eta_h, eta_y=eta_y, dx2=dx2, dy2=dy2)
         loss = None
         if eta_m is not None or m0 is not None:
-            loss = loss_curve(z, t, dy2=dy2, eta_m=eta_m or 0.0, m0=m0 or 0.0)
+            loss = loss_curve(z, t, eta_m=eta_m or 0.0, dy2=dy2, m0=m0 or 0.0)
     except ValueError as exc:
         _fail(str(exc))
     columns = {"epoch": t, "h": z[:, 0], "y": z[:, 1], "w": z[:, 2]}

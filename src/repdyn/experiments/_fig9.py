@@ -84,7 +84,8 @@ def analyse(x: np.ndarray, y: np.ndarray, labels: np.ndarray, result: dict[str, 
     comparison = variant_comparison(network, predictions, labels)
     comparison["pixels"] = compare_structure(network, rdm(x), labels)
     claim_prediction = predictions[CLAIM_PREDICTION]
-    weighing = exponential_weighing(rich_limit_distances(x, y, eta_h=ratio, eta_y=1.0), tau=1.0, distances="zeroed")
+    rich = rich_limit_distances(x, y, eta_h=ratio, eta_y=1.0)
+    weighing = exponential_weighing(rich, tau=1.0, distances="zeroed")
     layers = [str(n) for n in np.asarray(result["layer_names"]).reshape(-1)]
     per_layer = {name: compare_structure(rdm(np.asarray(h, dtype=np.float64)), claim_prediction, labels)
                  for name, h in zip(layers, result["hidden"])}

@@ -152,7 +152,8 @@ def weigh(x: np.ndarray, y: np.ndarray, *, eta_ratio: float = 1.0, tau: float | 
     x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
     y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
     settings = exp_settings(tau=tau, tau_quantile=tau_quantile, normalise=normalise, distances=distances)
-    return exponential_weighing(rich_limit_distances(x, y, eta_h=eta_ratio, eta_y=1.0), count_violations=False, **settings)
+    rich = rich_limit_distances(x, y, eta_h=eta_ratio, eta_y=1.0)
+    return exponential_weighing(rich, count_violations=False, **settings)
 
 
 def exp_settings(*, tau: float | None = None, tau_quantile: float | None = None, normalise: bool | None = None,

@@ -243,7 +243,8 @@ def rich_limit(result: dict[str, Any]) -> float:
     eta_h, eta_y = float(result["eta_h"]), float(result["eta_y"])
     if not (np.isfinite(eta_h) and np.isfinite(eta_y) and result["h0"] > 0):
         return float("nan")
-    fd = final_distance(result["h0"], max(result["y0"], 0.0), eta_h=eta_h, eta_y=eta_y, dx2=result["dx2"], dy2=result["dy2"])
+    fd = final_distance(result["h0"], max(result["y0"], 0.0), eta_h=eta_h, eta_y=eta_y,
+                        dx2=result["dx2"], dy2=result["dy2"])
     return float(fd.a_low)
 
 

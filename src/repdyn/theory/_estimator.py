@@ -143,7 +143,8 @@ class RateEstimator:
     def _fitted(self) -> FitResult:
         if not hasattr(self, "result_"):
             raise ValueError(
-                "this RateEstimator is not fitted yet; call fit(observed, t, dx2=..., dy2=...) first"
+                "this RateEstimator is not fitted yet; "
+                "call fit(observed, t, dx2=..., dy2=...) first"
             )
         return self.result_
 

@@ -11,7 +11,13 @@ FloatArray = NDArray[np.float64]
 
 
 def exact_identical_targets(
-    h0: ArrayLike, y0: ArrayLike, t: ArrayLike, *, eta_h: ArrayLike, eta_y: ArrayLike, dx2: ArrayLike
+    h0: ArrayLike,
+    y0: ArrayLike,
+    t: ArrayLike,
+    *,
+    eta_h: ArrayLike,
+    eta_y: ArrayLike,
+    dx2: ArrayLike,
 ) -> FloatArray:
     """Exact ``(h, y, w)`` when the two targets coincide (``dy2 = 0``, so ``w = y``).
 
