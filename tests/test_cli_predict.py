@@ -103,7 +103,7 @@ def test_compare_reports_correlations_computed_independently(tmp_path):
 
 
 def test_compare_reports_every_method_and_the_input_baseline(tmp_path):
-    from repdyn.experiments._structure import BASELINE, VARIANTS
+    from repdyn.experiments.structure._methods import BASELINE, VARIANTS
 
     rng = np.random.default_rng(1)
     labels = np.repeat(np.arange(3), 5)

@@ -15,12 +15,12 @@ import pytest
 
 from repdyn.experiments import _adam, _adam_structure, _fig4, _fig6, _fig8
 from repdyn.experiments._adam_structure import PREDICTION_CLAIM, adam_claims, side_by_side
-from repdyn.experiments._dataset_training import dataset_trial
+from repdyn.experiments.trials._dataset import dataset_trial
 from repdyn.experiments._fig6 import network_metrics, xor_claims
 from repdyn.experiments._fig9 import structure_claims
 from repdyn.experiments._registry import RunOptions
-from repdyn.experiments._structure import PAPER_VARIANT
-from repdyn.experiments._two_point import two_point_trial
+from repdyn.experiments.structure._methods import PAPER_VARIANT
+from repdyn.experiments.trials._two_point import two_point_trial
 from repdyn.sweep import cache_key
 
 NAMES = ("adam-xor", "adam-context", "adam-mnist")
@@ -127,7 +127,7 @@ def test_a_wrong_xor_prediction_is_reported_as_not_holding():
 
 
 def test_a_shuffled_mnist_prediction_is_reported_as_not_holding(smoke):
-    from repdyn.experiments._structure import compare_structure, predict_structure
+    from repdyn.experiments.structure._methods import compare_structure, predict_structure
     from repdyn.rsa import rdm
 
     out, outputs = smoke

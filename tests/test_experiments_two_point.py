@@ -31,9 +31,9 @@ from repdyn.experiments._fig5 import (
 from repdyn.experiments._fig10 import depth_claims, spearman
 from repdyn.experiments._fig11 import loss_claims
 from repdyn.experiments._reproduce import reproduce
-from repdyn.experiments._two_point import TwoPointConfig
+from repdyn.experiments.trials._two_point import TwoPointConfig
 from repdyn.nets import get_architecture
-from repdyn.experiments._two_point_run import (
+from repdyn.experiments.trials._two_point_run import (
     GRID_SCALES,
     NETWORK_SCALES,
     TwoPointScale,
@@ -110,7 +110,7 @@ def test_shared_trials_are_computed_once(smoke_run: dict) -> None:
     from repdyn.experiments._fig2 import SETTINGS as FIG2
     from repdyn.experiments._fig5 import SETTINGS as FIG5
     from repdyn.experiments._fig11 import SETTINGS as FIG11
-    from repdyn.experiments._two_point import two_point_trial
+    from repdyn.experiments.trials._two_point import two_point_trial
     from repdyn.sweep import cache_key
 
     fig2 = {cache_key(two_point_trial, c) for c in FIG2["smoke"].configs()}
@@ -130,7 +130,7 @@ def test_shared_trials_are_computed_once(smoke_run: dict) -> None:
 
 def test_random_features_shares_fig3s_trials_where_the_scales_coincide() -> None:
     from repdyn.experiments import _fig3, _random_features
-    from repdyn.experiments._two_point import two_point_trial
+    from repdyn.experiments.trials._two_point import two_point_trial
     from repdyn.sweep import cache_key
 
     for profile in ("smoke", "paper"):
@@ -338,7 +338,7 @@ def test_configs_follow_the_device_option() -> None:
 
 def test_train_pair_fast_path_matches_autograd() -> None:
     from repdyn.data import two_point
-    from repdyn.experiments._training import train_pair
+    from repdyn.experiments.trials._training import train_pair
     from repdyn.nets import build_network, get_architecture, make_optimizer
     from repdyn.track import track_pair
 
@@ -353,7 +353,7 @@ def test_train_pair_fast_path_matches_autograd() -> None:
 
 
 def test_early_stop_records_the_state_reached() -> None:
-    from repdyn.experiments._two_point import two_point_trial
+    from repdyn.experiments.trials._two_point import two_point_trial
 
     spec = GRID_SCALES["smoke"].arch("shallow").replace(epochs=3000, lr=0.05)
     result = two_point_trial(TwoPointConfig(arch=spec, dx2=1.0, dy2=0.5, loss_threshold=0.05, fit=False,
