@@ -62,7 +62,8 @@ def load_points(dataset: str, *, per_label: int = 10) -> tuple[np.ndarray, np.nd
 
 def _read_npz(path: pathlib.Path, required: tuple[str, ...], *, option: str) -> tuple[
         np.ndarray, np.ndarray, np.ndarray | None, dict[str, np.ndarray]]:
-    arrays = check.read_npz(option, path, example="np.savez(name, x=x, y=y, labels=labels)")
+    # "name": the description that the experiments' representations files carry.
+    arrays = check.read_npz(option, path, example="np.savez(name, x=x, y=y, labels=labels)", text=("name",))
     missing = [k for k in required if k not in arrays]
     if missing:
         raise ValueError(f"{option} {path} lacks the array(s) {missing}; it needs {list(required)} (and "
