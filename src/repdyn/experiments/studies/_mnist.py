@@ -9,11 +9,11 @@ another experiment ran first).
 :func:`mnist_structure` is Fig 9's analysis: the network's final squared
 distances between the tracked-layer representations of 100 training digits,
 sorted by label (see
-:func:`repdyn.experiments.trials._dataset.mnist_probe_indices`), are
+:func:`repdyn.experiments.trials.mnist_probe_indices`), are
 compared with the theory's prediction with exponential weighing: the rich
 limit ``A`` from the inputs, one-hot targets and the rate ratio fitted on the
 tracked pair, weighed with the paper's ``tau = 1``. Every other prediction of
-:data:`repdyn.experiments.structure._methods.VARIANTS` (the N-point extension, the
+:data:`repdyn.experiments.structure.VARIANTS` (the N-point extension, the
 project's default ``tau``, ...) and the raw pixel distances are compared too.
 """
 
@@ -138,7 +138,7 @@ def probe_points(config: Any, result: dict[str, Any]) -> tuple[np.ndarray, np.nd
 
 
 def structure_claims(comparison: dict[str, float]) -> list[Claim]:
-    """Claims of Fig 9 from :func:`repdyn.experiments.structure._methods.compare_structure` of the claim's prediction."""
+    """Claims of Fig 9 from :func:`repdyn.experiments.structure.compare_structure` of the claim's prediction."""
     return [
         Claim(claim="Part of the MNIST representational structure matches the theory (exponential weighing)",
               metric="Spearman correlation of predicted and measured squared distances, all pairs of the 100 "

@@ -182,7 +182,7 @@ def network_metrics(results: Sequence[dict[str, Any]], eta_h: float, eta_y: floa
 
     ``rdm_pearson``: median over seeds of the Pearson correlation (6 pairs)
     between the network's final squared distances and each prediction of
-    :data:`repdyn.experiments.structure._methods.VARIANTS` plus ``pairwise_init`` (the
+    :data:`repdyn.experiments.structure.VARIANTS` plus ``pairwise_init`` (the
     pairwise h_inf from the network's own initial state, the figure's theory)
     and the baseline ``inputs`` (the raw input distances, no theory at all).
     """
