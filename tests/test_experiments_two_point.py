@@ -17,23 +17,23 @@ import numpy as np
 import pytest
 import torch
 
-from repdyn.experiments import RunOptions
-from repdyn.experiments._adam import fit_worse_claim
-from repdyn.experiments._fig2 import match_claims
-from repdyn.experiments._fig3 import init_claims, plateau_fraction, progress_epochs
-from repdyn.experiments._fig5 import (
+from repdyn.experiments import RunOptions, reproduce
+from repdyn.experiments._metrics import spearman
+from repdyn.experiments.figures._adam import fit_worse_claim
+from repdyn.experiments.figures._fig2 import match_claims
+from repdyn.experiments.figures._fig3 import init_claims, plateau_fraction, progress_epochs
+from repdyn.experiments.figures._fig10 import depth_claims
+from repdyn.experiments.figures._fig11 import loss_claims
+from repdyn.experiments.studies._final_distance import (
     FinalDistanceSettings,
     distance_claims,
     distance_metrics,
     grid_threshold,
     predict,
 )
-from repdyn.experiments._fig10 import depth_claims, spearman
-from repdyn.experiments._fig11 import loss_claims
-from repdyn.experiments._reproduce import reproduce
-from repdyn.experiments._two_point import TwoPointConfig
+from repdyn.experiments.trials import TwoPointConfig
 from repdyn.nets import get_architecture
-from repdyn.experiments._two_point_run import (
+from repdyn.experiments.trials._two_point_run import (
     GRID_SCALES,
     NETWORK_SCALES,
     TwoPointScale,
@@ -107,10 +107,10 @@ def test_rerun_reuses_the_cache(smoke_run: dict) -> None:
 def test_shared_trials_are_computed_once(smoke_run: dict) -> None:
     # fig11 covers fig2's networks, and fig5's rate trials are fig2's default
     # trial: both must have hit the same cache entries.
-    from repdyn.experiments._fig2 import SETTINGS as FIG2
-    from repdyn.experiments._fig5 import SETTINGS as FIG5
-    from repdyn.experiments._fig11 import SETTINGS as FIG11
-    from repdyn.experiments._two_point import two_point_trial
+    from repdyn.experiments.figures._fig2 import SETTINGS as FIG2
+    from repdyn.experiments.figures._fig11 import SETTINGS as FIG11
+    from repdyn.experiments.studies._final_distance import SETTINGS as FIG5
+    from repdyn.experiments.trials import two_point_trial
     from repdyn.sweep import cache_key
 
     fig2 = {cache_key(two_point_trial, c) for c in FIG2["smoke"].configs()}
@@ -118,7 +118,8 @@ def test_shared_trials_are_computed_once(smoke_run: dict) -> None:
     assert {cache_key(two_point_trial, c) for c in FIG5["smoke"].fit_configs()} <= fig2
     n_distinct = len(smoke_run["cache_before"])
     all_configs = set()
-    from repdyn.experiments import _adam, _fig3, _fig10, _random_features
+    from repdyn.experiments.figures import _fig3, _fig10, _random_features
+    from repdyn.experiments.studies import _adam
 
     for settings in (FIG2["smoke"], FIG11["smoke"], _fig3.SETTINGS["smoke"], _fig10.SETTINGS["smoke"],
                      _adam.SETTINGS["smoke"].sgd, _random_features.SETTINGS["smoke"]):
@@ -129,8 +130,8 @@ def test_shared_trials_are_computed_once(smoke_run: dict) -> None:
 
 
 def test_random_features_shares_fig3s_trials_where_the_scales_coincide() -> None:
-    from repdyn.experiments import _fig3, _random_features
-    from repdyn.experiments._two_point import two_point_trial
+    from repdyn.experiments.figures import _fig3, _random_features
+    from repdyn.experiments.trials import two_point_trial
     from repdyn.sweep import cache_key
 
     for profile in ("smoke", "paper"):
@@ -240,7 +241,7 @@ def test_baselines_on_hand_made_trials() -> None:
 
 
 def test_unconverged_grid_trials_are_not_used_but_counted() -> None:
-    from repdyn.experiments._fig5 import usable
+    from repdyn.experiments.studies._final_distance import usable
 
     results = [{"status": "converged"}, {"status": "not_converged"}, {"status": "diverged"}, {"status": "error"}]
     np.testing.assert_array_equal(usable(results), [True, False, False, False])
@@ -260,7 +261,7 @@ def test_depth_claims() -> None:
 
 
 def test_depth_decay_recovers_alpha_of_eq_14() -> None:
-    from repdyn.experiments._fig10 import depth_decay
+    from repdyn.experiments.figures._fig10 import depth_decay
 
     layers = np.arange(1, 21)
     fit = depth_decay(3.0 * 0.8 ** (2 * layers))
@@ -270,7 +271,7 @@ def test_depth_decay_recovers_alpha_of_eq_14() -> None:
 
 
 def test_sampled_final_distances_collapse_onto_a_low_at_small_scale() -> None:
-    from repdyn.experiments._random_features import relative_spread, sample_final_distances
+    from repdyn.experiments.figures._random_features import relative_spread, sample_final_distances
     from repdyn.theory import final_distance
 
     a_low = float(final_distance(1.0, 0.0, eta_h=ETA_H, eta_y=ETA_Y, dx2=1.0, dy2=0.5).a_low)
@@ -288,7 +289,7 @@ def test_sampled_final_distances_collapse_onto_a_low_at_small_scale() -> None:
 
 
 def test_spread_claims_follow_the_gain_and_fail_when_reversed() -> None:
-    from repdyn.experiments._random_features import spread_claims
+    from repdyn.experiments.figures._random_features import spread_claims
 
     gains = [0.8, 0.85, 0.9, 1.1, 1.3, 1.4]
     growing = [0.01, 0.02, 0.05, 0.1, 0.3, 0.5]
@@ -328,17 +329,19 @@ def test_configs_validate() -> None:
 
 
 def test_configs_follow_the_device_option() -> None:
-    from repdyn.experiments import _adam, _fig2, _fig5, _fig10
+    from repdyn.experiments.figures import _fig2, _fig10
+    from repdyn.experiments.studies import _adam, _final_distance
 
     configs = (_fig2.SETTINGS["paper"].configs("cuda") + _fig10.SETTINGS["paper"].configs("cuda")
-               + _fig5.SETTINGS["quick"].grid_configs("cuda") + _adam.SETTINGS["quick"].adam.fit_configs("cuda"))
+               + _final_distance.SETTINGS["quick"].grid_configs("cuda")
+               + _adam.SETTINGS["quick"].adam.fit_configs("cuda"))
     assert {c.device for c in configs} == {"cuda"}
-    assert {c.device for c in _fig5.SETTINGS["quick"].fit_configs()} == {"cpu"}
+    assert {c.device for c in _final_distance.SETTINGS["quick"].fit_configs()} == {"cpu"}
 
 
 def test_train_pair_fast_path_matches_autograd() -> None:
     from repdyn.data import two_point
-    from repdyn.experiments._training import train_pair
+    from repdyn.experiments.trials import train_pair
     from repdyn.nets import build_network, get_architecture, make_optimizer
     from repdyn.track import track_pair
 
@@ -353,7 +356,7 @@ def test_train_pair_fast_path_matches_autograd() -> None:
 
 
 def test_early_stop_records_the_state_reached() -> None:
-    from repdyn.experiments._two_point import two_point_trial
+    from repdyn.experiments.trials import two_point_trial
 
     spec = GRID_SCALES["smoke"].arch("shallow").replace(epochs=3000, lr=0.05)
     result = two_point_trial(TwoPointConfig(arch=spec, dx2=1.0, dy2=0.5, loss_threshold=0.05, fit=False,

@@ -8,17 +8,15 @@ from typing import Any
 import numpy as np
 
 from repdyn.experiments._claims import Claim
-from repdyn.experiments._fig2 import R2_MATCH
+from repdyn.experiments._metrics import R2_MATCH, failed, median_or_nan
 from repdyn.experiments._outputs import save_figure
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
-from repdyn.experiments._two_point_run import (
+from repdyn.experiments.trials._two_point_run import (
     ARCHITECTURE_ROWS,
     INIT_ROWS,
     NETWORK_SCALES,
     NetworkRun,
     TwoPointSettings,
-    failed,
-    median_or_nan,
 )
 from repdyn.experiments._plots import paper_style
 from repdyn.theory import r2
@@ -83,13 +81,12 @@ def _draw_losses(groups: dict[str, list[dict[str, Any]]], out: Any) -> list[Any]
             ax.plot(r["epochs"], r["loss"], color="C0", lw=1.6, label="network")
             ax.plot(r["epochs"], r["theory_loss"], color="C1", lw=1.2, ls="--", label="theory")
         ax.set_yscale("log")
-        ax.set_title(name, fontsize=9)
-        ax.set_xlabel("epoch", fontsize=8)
-        ax.tick_params(labelsize=7)
+        ax.set_title(name)
+        ax.set_xlabel("epoch")
     for ax in list(axes.flat)[len(groups):]:
         ax.set_visible(False)
-    axes.flat[0].legend(fontsize=7)
-    fig.suptitle("training loss: network (solid) against theory with fitted eta_m (dashed)", fontsize=10)
+    axes.flat[0].legend()
+    fig.suptitle("training loss: network (solid) against theory with fitted eta_m (dashed)")
     fig.tight_layout()
     return save_figure(fig, out, "fig11_loss")
 
