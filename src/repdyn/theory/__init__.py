@@ -29,7 +29,7 @@ constant given by position is a ``TypeError``.
 
 from repdyn.theory._estimator import RateEstimator
 from repdyn.theory._exact import exact_identical_targets
-from repdyn.theory._fit import OBJECTIVES, POOR_R2, QUALITIES, FitResult, fit, fit_quality
+from repdyn.theory._fit import OBJECTIVES, POOR_R2, QUALITIES, FitResult, fit, fit_quality, project_initial_state
 from repdyn.theory._fixed_point import FinalDistance, conserved, final_distance
 from repdyn.theory._loss import loss_curve
 from repdyn.theory._npoint import encoder_kernel, npoint_distances
@@ -75,6 +75,7 @@ __all__ = [
     "loss_curve",
     "npoint_distances",
     "pairwise_final_distances",
+    "project_initial_state",
     "r2",
     "rhs",
     "rich_limit_distances",

@@ -438,10 +438,23 @@ def _per_trajectory(name: str, value: FloatArray, n_batch: int, batched: bool) -
     raise ValueError(f"{name} must be {expected}; got shape {value.shape}")
 
 
-def project_initial_state(z: ArrayLike, dy2: float) -> FloatArray:
+def project_initial_state(z: ArrayLike, *, dy2: float) -> FloatArray:
     """Nearest state the system can start from: ``y >= 0``, ``|y - w| <= sqrt(dy2 y)``.
 
-    ``h`` must already be positive (it is the model's starting distance).
+    A measured first state ``(h, y, w)`` can lie just outside that set (noise,
+    float32); :func:`fit` starts the theory from this projection, and so must
+    anything that compares a trajectory with the theory run from its first state.
+
+    Parameters
+    ----------
+    z : array_like, shape (3,)
+        ``(h, y, w)``; ``h`` must already be positive (it is the model's starting distance).
+    dy2 : float
+        Squared target distance of the pair.
+
+    Returns
+    -------
+    numpy.ndarray, shape (3,)
     """
     h, y, w = np.asarray(z, dtype=np.float64)
     y = max(y, 0.0)
@@ -461,7 +474,7 @@ def initial_guess(
     2. ``h_t - h_0 = -eta_h dx2 int_0^t w``: a regression through the origin of
        ``h_t - h_0`` on ``-dx2`` times the cumulative trapezoid integral of ``w``.
     """
-    z0 = project_initial_state(observed[0], dy2)
+    z0 = project_initial_state(observed[0], dy2=dy2)
     h, y, w = observed.T
     h0, y0 = z0[0], z0[1]
     span = t[-1] - t[0]
@@ -668,7 +681,7 @@ def _fit_one(
     rtol: float | None,
     max_nfev: int,
 ) -> FitResult:
-    z0 = project_initial_state(observed[0], dy2)
+    z0 = project_initial_state(observed[0], dy2=dy2)
     if rtol is None:
         rtol = automatic_rtol(observed)
     problem = _TrajectoryProblem(t, observed, z0, dx2, dy2, weights, rtol, objective=objective)

@@ -311,14 +311,13 @@ def theory_r2(result: dict[str, Any], eta_h: float, eta_y: float) -> dict[str, f
     The fit's own R^2 uses the fitted rates; this recomputes it for any rates
     (a deliberately wrong rate must give a poor R^2, see the tests).
     """
-    from repdyn.theory import r2, solve
-    from repdyn.theory._fit import project_initial_state
+    from repdyn.theory import project_initial_state, r2, solve
 
     observed = np.stack([np.asarray(result[v], float) for v in FIT_VARIABLES], axis=-1)
     finite = np.all(np.isfinite(observed), axis=1)
     stop = int(np.argmin(finite)) if not finite.all() else len(finite)
     t = np.asarray(result["epochs"], float)[:stop]
-    z0 = project_initial_state(observed[0], float(result["dy2"]))
+    z0 = project_initial_state(observed[0], dy2=float(result["dy2"]))
     predicted = solve(z0, t, eta_h=eta_h, eta_y=eta_y, dx2=float(result["dx2"]), dy2=float(result["dy2"]))
     return {v: float(r2(observed[:stop, i], predicted[:, i])) for i, v in enumerate(FIT_VARIABLES)}
 
