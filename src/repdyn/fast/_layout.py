@@ -14,8 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from repdyn.fast._activation import Activation
-from repdyn.nets import Block, Network
+from repdyn.nets import Block, Network, Nonlinearity
 from repdyn.track import resolve_layers
 
 _FLOATS = (torch.float32, torch.float64)
@@ -40,7 +39,7 @@ class Layout:
     """The pieces of a qualifying network, in forward order (output layer last)."""
 
     linears: tuple[nn.Linear, ...]
-    activations: tuple[Activation, ...]  # one per hidden layer
+    activations: tuple[Nonlinearity, ...]  # one per hidden layer, with its module's constant
     device: torch.device
     dtype: torch.dtype
 
@@ -64,7 +63,7 @@ def unsupported_reason(network: object, optimizer_name: object) -> str | None:
             return f"hidden layer {k} is not a plain linear Block"
         if type(block.connection) is not nn.Linear or block.connection.bias is None:
             return f"hidden layer {k} is not an nn.Linear with a bias"
-        if Activation.of(block.activation) is None:
+        if Nonlinearity.of(block.activation) is None:
             return f"hidden layer {k} has an unknown activation {type(block.activation).__name__}"
     if type(network.output) is not nn.Linear or network.output.bias is None:
         return "the output layer is not an nn.Linear with a bias"
@@ -105,7 +104,7 @@ def layout(network: Network) -> Layout:
     first = network.output.weight
     return Layout(
         linears=(*(block.connection for block in blocks), network.output),
-        activations=tuple(Activation.of(block.activation) for block in blocks),
+        activations=tuple(Nonlinearity.of(block.activation) for block in blocks),
         device=first.device,
         dtype=first.dtype,
     )
