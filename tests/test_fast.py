@@ -18,13 +18,15 @@ import torch
 from torch import nn
 
 from repdyn.fast import (
+    TRAINERS,
+    choose_trainer,
     limit_threads,
     supports_fast_path,
     threads,
     train_pair_fast,
     train_pairs_batched,
 )
-from repdyn.nets import NONLINEARITIES, ArchSpec, build_network
+from repdyn.nets import NONLINEARITIES, OPTIMIZERS, VARIANTS, ArchSpec, build_network
 from repdyn.track import PairTracking, track_pair
 
 torch.set_num_threads(1)
@@ -259,6 +261,26 @@ def test_supports_fast_path() -> None:
     modified.hidden[1].activation = nn.GELU()
     assert not supports_fast_path(modified, "sgd")
     assert not supports_fast_path(build_network(SMALL, 3, 2, seed=0, dtype=torch.float16), "sgd")
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_choose_trainer_agrees_with_every_network_it_would_build(variant) -> None:
+    for optimizer in OPTIMIZERS:
+        for nonlinearity in NONLINEARITIES:
+            spec = SMALL.replace(variant=variant, optimizer=optimizer, nonlinearity=nonlinearity,
+                                 channels=2, kernel_size=3)  # fmt: skip
+            fast = supports_fast_path(build_network(spec, 3, 2, seed=0), optimizer)
+            assert choose_trainer(spec) == ("fast" if fast else "autograd"), spec
+            assert choose_trainer(spec, batched=True) == ("batched" if fast else "autograd")
+            # Naming a device builds nothing there, so this runs without a GPU.
+            assert choose_trainer(spec, device="cuda") == ("batched" if fast else "autograd")
+            assert choose_trainer(spec.replace(optimizer="sgd"), optimizer) == choose_trainer(spec)
+    assert set(TRAINERS) == {"fast", "batched", "autograd"}
+    assert choose_trainer(SMALL, "Adam") == "autograd"
+    with pytest.raises(TypeError, match="ArchSpec"):
+        choose_trainer(build_network(SMALL, 3, 2, seed=0))
+    with pytest.raises(TypeError, match="batched"):
+        choose_trainer(SMALL, batched="yes")
 
 
 def test_bad_input_gives_clear_errors() -> None:

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from repdyn.fast import _inputs as check
-from repdyn.fast._layout import Layout, Tap, require_layout, taps
+from repdyn.fast._layout import BATCHED, Layout, Tap, choose_trainer, require_layout, taps
 from repdyn.fast._record import Schedule, TrialLog
 from repdyn.fast._threads import blas_single_thread
 from repdyn.track import PairTracking
@@ -209,7 +209,7 @@ def train_pair_fast(
     ys = check.points("y", y, width=lay.shapes[-1][0], dtype=lay.dtype)
     dx2 = float(check.squared_distances(xs, "x", strict=True))
     dy2 = float(check.squared_distances(ys, "y", strict=False))
-    if lay.device.type != "cpu":
+    if choose_trainer(network.spec, "sgd", device=lay.device) == BATCHED:
         from repdyn.fast._batched import train_pairs_batched
 
         return train_pairs_batched(
