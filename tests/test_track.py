@@ -302,13 +302,13 @@ def first_nonfinite_loss_epoch(net: nn.Module, x, y, lr: float, epochs: int) -> 
     return None
 
 
-@pytest.mark.parametrize("chunk_size", [1, 16, 500])
-def test_divergence_is_recorded_at_the_first_nonfinite_epoch(chunk_size):
+@pytest.mark.parametrize("check_every", [1, 16, 500])
+def test_divergence_is_recorded_at_the_first_nonfinite_epoch(check_every):
     net, x, y = divergent_setup()
     expected = first_nonfinite_loss_epoch(copy.deepcopy(net), x, y, lr=3.0, epochs=200)
     assert expected is not None and expected > 1
     run = track_pair(
-        net, "1", x, y, optimizer=sgd(3.0), epochs=200, loss_threshold=1e-3, chunk_size=chunk_size
+        net, "1", x, y, optimizer=sgd(3.0), epochs=200, loss_threshold=1e-3, check_every=check_every
     )
     assert run.status == "diverged"
     assert run.diverged_epoch == expected == run.stop_epoch
@@ -343,9 +343,9 @@ def test_not_converged_and_converged_status():
 
 def test_early_stop_keeps_a_prefix_of_the_full_run():
     net, x, y = divergent_setup()
-    full = track_pair(copy.deepcopy(net), "1", x, y, optimizer=sgd(0.05), epochs=400, chunk_size=16)
+    full = track_pair(copy.deepcopy(net), "1", x, y, optimizer=sgd(0.05), epochs=400, check_every=16)
     early = track_pair(
-        copy.deepcopy(net), "1", x, y, optimizer=sgd(0.05), epochs=400, chunk_size=16,
+        copy.deepcopy(net), "1", x, y, optimizer=sgd(0.05), epochs=400, check_every=16,
         loss_threshold=1e-3, stop_when_converged=True,
     )  # fmt: skip
     assert early.status == "converged"
@@ -363,7 +363,7 @@ def test_early_stop_keeps_a_prefix_of_the_full_run():
 
 def test_same_init_and_config_give_bitwise_identical_trajectories():
     runs = [
-        track_pair(make_user_net(9), LAYERS, X, Y, optimizer=sgd(0.05), epochs=30, chunk_size=c)
+        track_pair(make_user_net(9), LAYERS, X, Y, optimizer=sgd(0.05), epochs=30, check_every=c)
         for c in (1, 7, 256)
     ]
     for other in runs[1:]:
@@ -543,7 +543,8 @@ def test_tracking_the_model_output_gives_h_equal_to_y():
         ({"epochs": 0}, ValueError, "epochs must be >= 1"),
         ({"epochs": -3}, ValueError, "epochs must be >= 1"),
         ({"epochs": 2.5}, TypeError, "epochs must be a positive integer"),
-        ({"chunk_size": 0}, ValueError, "chunk_size"),
+        ({"check_every": 0}, ValueError, "check_every"),
+        ({"chunk_size": 16}, TypeError, "renamed .check_every. in repdyn 0.3.0; pass check_every=16"),
         ({"x": X[:1]}, ValueError, "exactly 2 points"),
         ({"x": torch.cat([X, X])}, ValueError, "exactly 2 points"),
         ({"y": Y[:1]}, ValueError, "different numbers of points"),

@@ -16,6 +16,7 @@ from repdyn.track import _checks as track_checks
 
 # Shared with repdyn.track, so both engines reject the same input the same way.
 count = track_checks.positive_int
+renamed_keywords = track_checks.renamed_keywords
 
 
 def learning_rate(value: Any) -> float:
