@@ -226,16 +226,8 @@ def train_pairs_batched(
     results = []
     for trial, (log, schedule) in enumerate(zip(logs, schedules, strict=True)):
         log.m0 = float(m0_host[trial])
-        stop_epoch = schedule.finish()
         results.append(
-            log.result(
-                stop_epoch=stop_epoch,
-                diverged_epoch=schedule.diverged,
-                loss_threshold=loss_threshold,
-                dx2=float(dx2[trial]),
-                dy2=float(dy2[trial]),
-                seconds=seconds,
-            )
+            schedule.result(dx2=float(dx2[trial]), dy2=float(dy2[trial]), seconds=seconds)
         )
     return results
 

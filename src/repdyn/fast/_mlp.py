@@ -252,12 +252,4 @@ def train_pair_fast(
                 break
             epoch += 1
         engine.fold()
-    stop_epoch = schedule.finish()
-    return log.result(
-        stop_epoch=stop_epoch,
-        diverged_epoch=schedule.diverged,
-        loss_threshold=loss_threshold,
-        dx2=dx2,
-        dy2=dy2,
-        seconds=time.perf_counter() - start,
-    )
+    return schedule.result(dx2=dx2, dy2=dy2, seconds=time.perf_counter() - start)

@@ -49,8 +49,11 @@ def positive_int(name: str, value: Any) -> int:
     return int(value)
 
 
-def threshold(value: Any) -> float | None:
+def threshold(value: Any, stop_when_converged: bool = False) -> float | None:
+    """A loss threshold (None for none); ``stop_when_converged`` needs one."""
     if value is None:
+        if stop_when_converged:
+            raise ValueError("stop_when_converged=True needs a loss_threshold to stop at; pass one")
         return None
     try:
         out = float(value)

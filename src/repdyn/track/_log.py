@@ -123,7 +123,8 @@ class ChunkSchedule:
             forward (records row epoch); if epoch == schedule.final: break
             step; if schedule.after_step(epoch): break  (diverged)
             epoch += 1
-        stop_epoch = schedule.finish()
+        schedule.finish()
+        return schedule.result(dx2=..., dy2=..., seconds=...)
 
     Parameters
     ----------
@@ -135,7 +136,8 @@ class ChunkSchedule:
         Epochs per chunk (the last chunk may be shorter); at most
         ``n_epochs + 1`` rows are ever held between two checks.
     loss_threshold : float or None
-        The loss at which ``stop_when_converged`` stops.
+        The loss the run's status is judged by, and at which
+        ``stop_when_converged`` stops.
     stop_when_converged : bool
         Stop one forward after the first chunk whose last loss is at most
         ``loss_threshold``.
@@ -165,9 +167,11 @@ class ChunkSchedule:
         self.log = log
         self.final = n_epochs
         self.size = min(check_every, n_epochs + 1)
+        self.loss_threshold = loss_threshold
         self.threshold = loss_threshold if stop_when_converged else None
         self.diverged: int | None = None
         self._transfer = transfer
+        self._stop: int | None = None
 
     def _check(self, stop: int) -> int | None:
         if self._transfer is not None:
@@ -186,7 +190,20 @@ class ChunkSchedule:
         return False
 
     def finish(self) -> int:
-        """Check the remaining rows; return the stop epoch (the divergent one, if any)."""
-        if self.diverged is None:
-            self.diverged = self._check(self.final + 1)
-        return self.final if self.diverged is None else self.diverged
+        """Check the remaining rows (once); return the stop epoch (the divergent one, if any)."""
+        if self._stop is None:
+            if self.diverged is None:
+                self.diverged = self._check(self.final + 1)
+            self._stop = self.final if self.diverged is None else self.diverged
+        return self._stop
+
+    def result(self, *, dx2: float, dy2: float, seconds: float) -> PairTracking:
+        """The run's :class:`repdyn.track.PairTracking` (:meth:`PairLog.result`), after :meth:`finish`."""
+        return self.log.result(
+            stop_epoch=self.finish(),
+            diverged_epoch=self.diverged,
+            loss_threshold=self.loss_threshold,
+            dx2=dx2,
+            dy2=dy2,
+            seconds=seconds,
+        )

@@ -123,17 +123,10 @@ def track_pair(
     """
     epochs = check.positive_int("epochs", epochs)
     check_every = check.positive_int("check_every", check_every)
-    loss_threshold = check.threshold(loss_threshold)
+    loss_threshold = check.threshold(loss_threshold, stop_when_converged)
     measure = check.measure_mode(measure)
+    device, names, dims, x, y = _pair_inputs(model, layers, x, y, batch_dim)
     separate_measurement = measure == "eval" and forward_depends_on_mode(model)
-    if stop_when_converged and loss_threshold is None:
-        raise ValueError("stop_when_converged=True needs a loss_threshold to stop at; pass one")
-    device, dtype = check.model_placement(model)
-    names = resolve_layers(model, layers)
-    dims = batch_dims(batch_dim, names)
-    x = check.tensor("x", x, dtype=dtype, device=device)
-    y = check.tensor("y", y, dtype=dtype, device=device)
-    check.targets(x, y, n_points=2)
     dx2, dy2 = squared_distance(x), squared_distance(y)
     if dx2 == 0:
         raise ValueError(
@@ -177,18 +170,24 @@ def track_pair(
             if diverged:
                 break
             epoch += 1
-        stop_epoch = schedule.finish()
+        schedule.finish()
         if not diverged:
             report.update(epoch)
         seconds = time.perf_counter() - start
-    return rec.result(
-        stop_epoch=stop_epoch,
-        diverged_epoch=schedule.diverged,
-        loss_threshold=loss_threshold,
-        dx2=dx2,
-        dy2=dy2,
-        seconds=seconds,
-    )
+    return schedule.result(dx2=dx2, dy2=dy2, seconds=seconds)
+
+
+def _pair_inputs(
+    model: nn.Module, layers: LayerSpec, x: Any, y: Any, batch_dim: int | Mapping[str, int]
+) -> tuple[torch.device, tuple[str, ...], tuple[int, ...], torch.Tensor, torch.Tensor]:
+    """The model's device, the tracked layers and their batch dimensions, and the pair on the device."""
+    device, dtype = check.model_placement(model)
+    names = resolve_layers(model, layers)
+    dims = batch_dims(batch_dim, names)
+    x = check.tensor("x", x, dtype=dtype, device=device)
+    y = check.tensor("y", y, dtype=dtype, device=device)
+    check.targets(x, y, n_points=2)
+    return device, names, dims, x, y
 
 
 def _measure(
@@ -226,12 +225,7 @@ def measure_pair(
         final distance of many pairs from one network.
     """
     measure = check.measure_mode(measure)
-    device, dtype = check.model_placement(model)
-    names = resolve_layers(model, layers)
-    dims = batch_dims(batch_dim, names)
-    x = check.tensor("x", x, dtype=dtype, device=device)
-    y = check.tensor("y", y, dtype=dtype, device=device)
-    check.targets(x, y, n_points=2)
+    device, names, dims, x, y = _pair_inputs(model, layers, x, y, batch_dim)
     with LayerProbe(model, names, dims) as probe:
         rec = Recorder(probe, n_epochs=0, chunk_size=1, device=device)
         _measure(model, rec, x, y, 0, mode=measure)
