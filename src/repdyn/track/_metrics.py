@@ -6,8 +6,8 @@ batched engine of :mod:`repdyn.fast` record the same numbers from the same
 predictions.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: PairMetrics' field annotations must
+# be real objects for the API reference to resolve them.
 from typing import Any, NamedTuple
 
 import numpy as np
