@@ -646,17 +646,18 @@ def test_pair_metrics_follow_their_definitions_in_numpy_and_torch(dtype):
     pred = rng.standard_normal((3, 2, 5)).astype(dtype)
     target = rng.standard_normal((3, 2, 5)).astype(dtype)
     rtol = 1e-6 if dtype == np.float32 else 1e-12
+    names = ("y", "w", "loss", "m0")
     for arrays in ((pred, target), (torch.from_numpy(pred), torch.from_numpy(target))):
         batch = pair_metrics(*arrays)
         for trial in range(3):
             one = pair_metrics(arrays[0][trial], arrays[1][trial])
             want = _metrics_by_hand(pred[trial], target[trial])
-            for name, got_batch, got_one, value in zip(batch._fields, batch, one, want, strict=True):
-                assert float(got_one) == pytest.approx(value, rel=rtol), name
-                assert float(got_batch[trial]) == pytest.approx(value, rel=rtol), name
+            for name, value in zip(names, want, strict=True):
+                assert float(getattr(one, name)) == pytest.approx(value, rel=rtol), name
+                assert float(getattr(batch, name)[trial]) == pytest.approx(value, rel=rtol), name
         # y, w and m0 in float64 whatever the input; the loss in the input's dtype, as autograd.
-        assert [str(v.dtype).split(".")[-1] for v in batch] == ["float64", "float64", str(np.dtype(dtype)),
-                                                                 "float64"]
+        dtypes = [str(getattr(batch, name).dtype).split(".")[-1] for name in names]
+        assert dtypes == ["float64", "float64", str(np.dtype(dtype)), "float64"]
         assert float(pair_metrics(arrays[0][0], arrays[1][0]).loss) == float(
             project_loss(arrays[0][0], arrays[1][0]))
 

@@ -6,9 +6,9 @@ batched engine of :mod:`repdyn.fast` record the same numbers from the same
 predictions.
 """
 
-# No `from __future__ import annotations`: PairMetrics' field annotations must
-# be real objects for the API reference to resolve them.
-from typing import Any, NamedTuple
+from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import torch
@@ -40,13 +40,36 @@ def project_loss(pred: Any, target: Any) -> Any:
     return _half_mean_square((pred - target).reshape(pred.shape[0], -1))
 
 
-class PairMetrics(NamedTuple):
-    """The output variables of a pair from one forward (see :func:`pair_metrics`)."""
+class PairMetrics:
+    """The output variables of a pair from one forward (see :func:`pair_metrics`).
 
-    y: Any
-    w: Any
-    loss: Any
-    m0: Any
+    Attributes
+    ----------
+    y, w : array or Tensor
+        ``||dyhat||^2`` and ``y - dy . dyhat``, float64.
+    loss : array or Tensor
+        The pair's project loss, in the predictions' dtype.
+    m0 : array or Tensor
+        ``||mean target - mean prediction||^2``, float64; computed when read
+        (a trainer reads it at epoch 0 only).
+    """
+
+    __slots__ = ("_pred64", "_target64", "_xp", "loss", "w", "y")
+
+    def __init__(self, pred: Any, target: Any) -> None:
+        xp = self._xp = _namespace(pred)
+        pred64 = self._pred64 = xp.asarray(pred, dtype=xp.float64)
+        target64 = self._target64 = xp.asarray(target, dtype=xp.float64)
+        dyhat = pred64[..., 0, :] - pred64[..., 1, :]
+        dy = target64[..., 0, :] - target64[..., 1, :]
+        self.y = xp.linalg.vecdot(dyhat, dyhat)
+        self.w = self.y - xp.linalg.vecdot(dy, dyhat)
+        self.loss = _half_mean_square(pred - target)
+
+    @property
+    def m0(self) -> Any:
+        mean_error = self._target64.mean(axis=-2) - self._pred64.mean(axis=-2)
+        return self._xp.linalg.vecdot(mean_error, mean_error)
 
 
 def pair_metrics(pred: Any, target: Any) -> PairMetrics:
@@ -59,7 +82,7 @@ def pair_metrics(pred: Any, target: Any) -> PairMetrics:
       as autograd computes it, so a run overflows at the same epoch whichever
       trainer computes it;
     - ``m0 = ||mean target - mean prediction||^2``, in float64 (the theory
-      reads it at epoch 0).
+      reads it at epoch 0), computed when read.
 
     Parameters
     ----------
@@ -73,16 +96,4 @@ def pair_metrics(pred: Any, target: Any) -> PairMetrics:
         Arrays of the leading shape (0-d for one pair), of the input's kind
         and device; no host synchronisation happens here.
     """
-    xp = _namespace(pred)
-    pred64 = xp.asarray(pred, dtype=xp.float64)
-    target64 = xp.asarray(target, dtype=xp.float64)
-    dyhat = pred64[..., 0, :] - pred64[..., 1, :]
-    dy = target64[..., 0, :] - target64[..., 1, :]
-    y = xp.linalg.vecdot(dyhat, dyhat)
-    mean_error = target64.mean(axis=-2) - pred64.mean(axis=-2)
-    return PairMetrics(
-        y=y,
-        w=y - xp.linalg.vecdot(dy, dyhat),
-        loss=_half_mean_square(pred - target),
-        m0=xp.linalg.vecdot(mean_error, mean_error),
-    )
+    return PairMetrics(pred, target)
