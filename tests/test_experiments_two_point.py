@@ -369,7 +369,7 @@ def test_train_pair_fast_path_matches_autograd(monkeypatch) -> None:
 def test_train_pair_takes_autograd_where_there_is_no_fast_path(monkeypatch) -> None:
     import repdyn.fast
     from repdyn.data import two_point
-    from repdyn.experiments._training import train_pair
+    from repdyn.experiments.trials import train_pair
 
     def refuse(*args, **kwargs):
         raise AssertionError("the fast path has no Adam or dropout")
