@@ -339,20 +339,48 @@ def test_configs_follow_the_device_option() -> None:
     assert {c.device for c in _final_distance.SETTINGS["quick"].fit_configs()} == {"cpu"}
 
 
-def test_train_pair_fast_path_matches_autograd() -> None:
+def test_train_pair_fast_path_matches_autograd(monkeypatch) -> None:
+    import repdyn.fast
     from repdyn.data import two_point
     from repdyn.experiments.trials import train_pair
     from repdyn.nets import build_network, get_architecture, make_optimizer
     from repdyn.track import track_pair
 
     spec = get_architecture("default").replace(units=16, hidden_layers=3, epochs=60)
+    assert repdyn.fast.choose_trainer(spec) == "fast"
+    calls = []
+    real = repdyn.fast.train_pair_fast
+
+    def spy(*args, **kwargs):
+        calls.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(repdyn.fast, "train_pair_fast", spy)
     data = two_point()
-    run, _ = train_pair(spec, data.x, data.y, seed=3)
+    run, trained = train_pair(spec, data.x, data.y, seed=3)
+    assert calls == [trained], "train_pair did not take the fast path"
     net = build_network(spec, 1, 1, seed=3)
     ref = track_pair(net, net.tracked_layer, data.x, data.y, epochs=60,
                      optimizer=lambda p: make_optimizer("sgd", p, lr=spec.lr))
     np.testing.assert_allclose(run.h, ref.h, rtol=1e-4)
     np.testing.assert_allclose(run.loss, ref.loss, rtol=1e-4)
+
+
+def test_train_pair_takes_autograd_where_there_is_no_fast_path(monkeypatch) -> None:
+    import repdyn.fast
+    from repdyn.data import two_point
+    from repdyn.experiments.trials import train_pair
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the fast path has no Adam or dropout")
+
+    monkeypatch.setattr(repdyn.fast, "train_pair_fast", refuse)
+    data = two_point()
+    for spec in (get_architecture("default").replace(units=8, hidden_layers=2, epochs=5, optimizer="adam"),
+                 get_architecture("dropout").replace(units=8, hidden_layers=2, epochs=5)):
+        assert repdyn.fast.choose_trainer(spec) == "autograd"
+        run, _ = train_pair(spec, data.x, data.y, seed=0)
+        assert run.stop_epoch == 5
 
 
 def test_early_stop_records_the_state_reached() -> None:

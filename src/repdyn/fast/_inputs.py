@@ -16,6 +16,8 @@ from repdyn.track import _checks as track_checks
 
 # Shared with repdyn.track, so both engines reject the same input the same way.
 count = track_checks.positive_int
+threshold = track_checks.threshold
+renamed_keywords = track_checks.renamed_keywords
 
 
 def learning_rate(value: Any) -> float:
@@ -24,13 +26,6 @@ def learning_rate(value: Any) -> float:
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"lr must be finite and > 0; got {value!r}")
     return float(value)
-
-
-def threshold(value: Any, stop_when_converged: bool) -> float | None:
-    value = track_checks.threshold(value)
-    if stop_when_converged and value is None:
-        raise ValueError("stop_when_converged=True needs a loss_threshold to stop at; pass one")
-    return value
 
 
 def points(

@@ -12,20 +12,13 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from repdyn.track._layers import LayerProbe
+from repdyn.track._log import PairLog
+from repdyn.track._metrics import pair_metrics, project_loss  # noqa: F401 (train_tracking_pair reads it here)
 from repdyn.track._result import PairTracking
-
-# Columns of the per-epoch output buffer.
-_Y, _W, _LOSS, _TRAIN_LOSS = range(4)
-
-
-def project_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """The project loss ``1/2 * mean_i ||y_i - yhat_i||^2`` (sum over output dims)."""
-    return 0.5 * (pred - target).pow(2).reshape(pred.shape[0], -1).sum(dim=1).mean()
 
 
 def squared_distance(a: torch.Tensor) -> float:
@@ -93,7 +86,22 @@ def measuring_mode(model: nn.Module, mode: str) -> Iterator[None]:
 
 
 class Recorder:
-    """Chunked device buffers for ``h`` (per layer), ``y``, ``w`` and the losses."""
+    """Chunked device buffers for ``h`` (per layer), ``y``, ``w`` and the losses, copied into a :class:`PairLog`.
+
+    Parameters
+    ----------
+    probe : LayerProbe
+        Writes each forward's ``h`` values into the open row.
+    n_epochs : int
+        Steps of the run.
+    chunk_size : int
+        Rows held on the device between copies to the host (the trainer's
+        ``check_every``; at most ``n_epochs + 1`` are allocated).
+    device : torch.device
+    dy : Tensor, optional
+        Not read: :func:`pair_metrics` takes the target difference from the
+        targets. Accepted while :func:`train_tracking_pair` passes it.
+    """
 
     def __init__(
         self,
@@ -102,20 +110,17 @@ class Recorder:
         n_epochs: int,
         chunk_size: int,
         device: torch.device,
-        dy: torch.Tensor,
+        dy: torch.Tensor | None = None,
     ) -> None:
-        n_rows, n_layers = n_epochs + 1, len(probe.names)
         self.probe = probe
-        self.h = np.full((n_rows, n_layers), np.nan)
-        self.out = np.full((n_rows, 4), np.nan)
-        self.m0 = float("nan")
-        self._dy = dy.to(torch.float64).reshape(-1)
-        size = min(chunk_size, n_rows)
+        self.log = PairLog(n_epochs, probe.names)
+        n_layers, size = len(probe.names), min(chunk_size, n_epochs + 1)
+        # Columns y, w, loss, train_loss, as in the log after the h columns.
         self._h_buf = torch.full((size, n_layers), float("nan"), dtype=torch.float64, device=device)
         self._out_buf = torch.full((size, 4), float("nan"), dtype=torch.float64, device=device)
         self._m0_buf = torch.full((), float("nan"), dtype=torch.float64, device=device)
         self._start = 0  # epoch held in buffer row 0
-        self._count = 0  # rows filled since the last flush
+        self._count = 0  # rows filled since the last copy
 
     @property
     def full(self) -> bool:
@@ -138,86 +143,44 @@ class Recorder:
         self.probe.check_calls()
         return pred
 
-    def outputs(
-        self, epoch: int, pred: torch.Tensor, target: torch.Tensor, loss: torch.Tensor
-    ) -> None:
+    def outputs(self, epoch: int, pred: torch.Tensor, target: torch.Tensor) -> None:
         """Record ``y``, ``w`` and the pair loss (and ``m0`` at epoch 0) from one forward."""
         row = self._row(epoch)
         with torch.no_grad():
-            pred64 = pred.detach().to(torch.float64).reshape(2, -1)
-            dyhat = pred64[0] - pred64[1]
-            y = torch.dot(dyhat, dyhat)
-            self._out_buf[row, _Y] = y
-            self._out_buf[row, _W] = y - torch.dot(self._dy, dyhat)
-            self._out_buf[row, _LOSS] = loss.detach()
+            metrics = pair_metrics(pred.detach().reshape(2, -1), target.reshape(2, -1))
+            self._out_buf[row, 0] = metrics.y
+            self._out_buf[row, 1] = metrics.w
+            self._out_buf[row, 2] = metrics.loss
             if epoch == 0:
-                mean_error = target.to(torch.float64).reshape(2, -1).mean(0) - pred64.mean(0)
-                self._m0_buf.copy_(torch.dot(mean_error, mean_error))
+                self._m0_buf.copy_(metrics.m0)
 
     def train_loss(self, epoch: int, value: torch.Tensor) -> None:
-        self._out_buf[self._row(epoch), _TRAIN_LOSS] = value.detach()
+        self._out_buf[self._row(epoch), 3] = value.detach()
 
     def recorded_loss(self, epoch: int, *, train: bool = False) -> float:
         """A loss already copied to the host (pair loss, or training loss)."""
-        return float(self.out[epoch, _TRAIN_LOSS if train else _LOSS])
+        return self.log.loss(epoch, train=train)
 
-    def flush(self, *, with_train_loss: bool = False) -> int | None:
-        """Copy the open chunk to the host; return the first epoch holding NaN/inf, if any.
-
-        Rows after a divergent epoch are left NaN: once a value is not finite
-        every later step is meaningless, so nothing after it is kept.
-        """
+    def transfer(self) -> None:
+        """Copy the open chunk into the log (the loop's only host synchronisation)."""
         n, start = self._count, self._start
-        h = self._h_buf[:n].cpu().numpy()
-        out = self._out_buf[:n].cpu().numpy()
+        log = self.log
+        log.values[start : start + n, : log.Y] = self._h_buf[:n].cpu().numpy()
+        log.values[start : start + n, log.Y :] = self._out_buf[:n].cpu().numpy()
         if start == 0:
-            self.m0 = float(self._m0_buf)
-        columns = slice(None) if with_train_loss else slice(0, _TRAIN_LOSS)
-        finite = np.isfinite(h).all(axis=1) & np.isfinite(out[:, columns]).all(axis=1)
-        bad = int(np.argmin(finite)) if not finite.all() else None
-        keep = n if bad is None else bad + 1
-        self.h[start : start + keep] = h[:keep]
-        self.out[start : start + keep] = out[:keep]
+            log.m0 = float(self._m0_buf)
         self._h_buf.fill_(float("nan"))
         self._out_buf.fill_(float("nan"))
         self._start, self._count = start + n, 0
-        return None if bad is None else start + bad
 
-    def result(
-        self,
-        *,
-        stop_epoch: int,
-        diverged_epoch: int | None,
-        loss_threshold: float | None,
-        dx2: float,
-        dy2: float,
-        seconds: float,
-        with_train_loss: bool = False,
-        pair: tuple[int, int] | None = None,
-    ) -> PairTracking:
-        """Assemble the result; status follows :class:`PairTracking`'s rules.
+    def flush(self, *, with_train_loss: bool = False) -> int | None:
+        """Copy the open chunk to the host and check it (:meth:`PairLog.check`)."""
+        self.transfer()
+        return self.log.check(self._start, with_train_loss=with_train_loss)
 
-        Convergence is judged on the pair loss, or on the training loss when
-        ``with_train_loss`` (minibatch training over a whole data set).
-        """
-        return PairTracking.judged(
-            convergence_loss=self.out[:, _TRAIN_LOSS if with_train_loss else _LOSS],
-            stop_epoch=stop_epoch,
-            diverged_epoch=diverged_epoch,
-            loss_threshold=loss_threshold,
-            epochs=np.arange(len(self.h), dtype=np.int64),
-            layers=self.probe.names,
-            h=self.h,
-            y=self.out[:, _Y].copy(),
-            w=self.out[:, _W].copy(),
-            loss=self.out[:, _LOSS].copy(),
-            m0=self.m0,
-            dx2=dx2,
-            dy2=dy2,
-            seconds=seconds,
-            train_loss=self.out[:, _TRAIN_LOSS].copy() if with_train_loss else None,
-            pair=pair,
-        )
+    def result(self, **kwargs: object) -> PairTracking:
+        """The run's result (:meth:`PairLog.result`)."""
+        return self.log.result(**kwargs)
 
 
 ProgressSpec = bool | Callable[[int, int], object] | None

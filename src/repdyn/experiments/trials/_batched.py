@@ -169,11 +169,9 @@ def _plan(
 
 
 def _has_fast_path(config: TwoPointConfig) -> bool:
-    from repdyn.fast import supports_fast_path
-    from repdyn.nets import build_network
+    from repdyn.fast import choose_trainer
 
-    network = build_network(config.arch, config.in_dim, config.out_dim, seed=config.seed)
-    return supports_fast_path(network, config.arch.optimizer)
+    return choose_trainer(config.arch, device=config.device, batched=True) == "batched"
 
 
 def _run_batch(
