@@ -8,7 +8,7 @@ STAMP := $(VENV)/.repdyn-installed
 
 DOCS_OUT ?= build/api
 DOCS_MODULES := repdyn repdyn.theory repdyn.rsa repdyn.data repdyn.nets repdyn.track repdyn.fast \
-	repdyn.sweep repdyn.experiments repdyn.experiments.trials repdyn.experiments.structure repdyn.cli
+	repdyn.sweep repdyn.experiments repdyn.experiments.trials repdyn.experiments.structure repdyn.atlas repdyn.cli
 
 .PHONY: demo test bench docs bench-reproduce bench-robustness
 
@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_trials.py
 	$(PY) benchmarks/bench_pairwise.py
 	$(PY) benchmarks/bench_imports.py
+	$(PY) benchmarks/bench_atlas.py
 
 bench-reproduce: $(STAMP)
 	$(PY) benchmarks/bench_reproduce.py

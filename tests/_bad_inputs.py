@@ -18,6 +18,7 @@ PRED = ["theory", "predict", "--h0", "1", "--y0", "0.1", "--eta-h", "0.01", "--e
 RUN = ["run", "two-point", "--units", "4", "--hidden-layers", "1", "--epochs", "5", "--executor", "local"]
 RUN_OUT = [*RUN, "--out", "{fresh}"]
 DEAD = "tcp://127.0.0.1:1"  # port 1: nothing listens there
+ATLAS = ["atlas", "--dataset", "xor", "--model", "xor 2 layers", "--epochs", "3", "--out", "{fresh}"]
 
 # (command line, text the message must contain)
 CORPUS = [
@@ -105,6 +106,32 @@ CORPUS = [
     (["reproduce", "fig2", "--executor", "threads", "--out", "{fresh}"], "--executor"),
     (["reproduce", "fig2", "--out", "{d}/afile"], "--out"),
     (["demo", "--out", "{d}/afile/demo"], "--out"),
+    ([*ATLAS, "--pairs", "0"], "--pairs"),
+    ([*ATLAS, "--gain", "0"], "--gain"),
+    ([*ATLAS, "--gain", "nan"], "--gain"),
+    ([*ATLAS, "--lr", "-1"], "--lr"),
+    ([*ATLAS, "--epochs", "0"], "--epochs"),
+    ([*ATLAS, "--record-every", "10"], "--record-every"),
+    ([*ATLAS, "--record-every", "0"], "--record-every"),
+    ([*ATLAS, "--model", "bogus"], "--model"),
+    ([*ATLAS, "--model", "cnn"], "--model"),
+    ([*ATLAS, "--model", "{d}/missing.py:make"], "--model"),
+    ([*ATLAS, "--model", "{d}/model.py:nothing"], "--model"),
+    ([*ATLAS, "--model", "{d}/model.py:not_a_model", "--lr", "0.1"], "--model"),
+    ([*ATLAS, "--model", "{d}/model.py:make"], "--lr"),
+    ([*ATLAS, "--model", "{d}/model.py:make", "--lr", "0.1", "--gain", "2"], "--gain"),
+    ([*ATLAS, "--dataset", "cifar"], "--dataset"),
+    ([*ATLAS, "--dataset", "{d}/missing.npz"], "--dataset"),
+    ([*ATLAS, "--dataset", "{d}/nan-points.npz"], "--dataset"),
+    ([*ATLAS, "--dataset", "{d}/truncated.npz"], "--dataset"),
+    ([*ATLAS, "--layers", "hidden.7"], "--layers"),
+    ([*ATLAS, "--batch-size", "100"], "--batch-size"),
+    ([*ATLAS, "--batch-size", "2", "--full-batch"], "--batch-size"),
+    ([*ATLAS, "--optimizer", "rmsprop"], "--optimizer"),
+    ([*ATLAS, "--device", "tpu"], "--device"),
+    ([*ATLAS, "--out", "{d}/afile"], "--out"),
+    ([*ATLAS, "--cache", "{d}/afile"], "--cache"),
+    (["atlas", "--dataset", "blobs", "--pairs", "1000000", "--epochs", "1000000", "--out", "{fresh}"], "--pairs"),
 ]
 
 
@@ -128,6 +155,11 @@ def make_bad_files(d: Path) -> Path:
     (d / "truncated.npz").write_bytes(whole[: len(whole) // 2])
     np.savez(d / "nan-points.npz", x=np.array([[0.0, 1.0], [1.0, np.nan]]), y=np.array([0.0, 1.0]))
     np.savez(d / "empty-points.npz", x=np.zeros((0, 2)), y=np.zeros(0))
+    (d / "model.py").write_text(
+        "import torch\n\n\ndef make(in_dim, out_dim, seed):\n    torch.manual_seed(seed)\n"
+        "    return torch.nn.Sequential(torch.nn.Linear(in_dim, 8), torch.nn.Tanh(), torch.nn.Linear(8, out_dim))\n"
+        "\n\ndef not_a_model(in_dim, out_dim, seed):\n    return 'a model'\n"
+    )
     (d / "bad-json").mkdir()
     (d / "bad-json" / "summary.json").write_text("{not json")
     return d

@@ -457,7 +457,7 @@ def test_minibatch_shuffling_is_seeded_and_visits_every_point():
         state = torch.get_rng_state()
         result = train_tracking_pair(
             net, "block", x, y, (0, 1), optimizer=sgd(0.05), epochs=3,
-            batch_size=batch, seed=seed, shuffle=shuffle, chunk_size=2,
+            batch_size=batch, seed=seed, shuffle=shuffle, check_every=2,
         )  # fmt: skip
         assert torch.equal(torch.get_rng_state(), state)
         return result

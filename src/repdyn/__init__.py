@@ -12,6 +12,8 @@ Layers, each usable on its own:
   path, many trials batched for a GPU).
 - :mod:`repdyn.sweep`  cached, crash-safe sweeps on a process pool or Dask.
 - :mod:`repdyn.experiments`  the paper's experiments, their figures and claims.
+- :mod:`repdyn.atlas`  where the theory holds in a network: many pairs, every
+  layer, cross-validated predictions; ``repdyn.atlas(...)`` runs one.
 - :mod:`repdyn.cli`  the ``repdyn`` command.
 
 Importing :mod:`repdyn` itself is cheap: subpackages load on first use.
@@ -39,4 +41,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'repdyn' has no attribute {name!r}")
 
 
-_SUBPACKAGES = ("cli", "data", "experiments", "fast", "nets", "rsa", "sweep", "theory", "track")
+_SUBPACKAGES = ("atlas", "cli", "data", "experiments", "fast", "nets", "rsa", "sweep", "theory", "track")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 import repdyn
-from repdyn.cli import _predict, _reproduce, _run, _theory
+from repdyn.cli import _atlas, _predict, _reproduce, _run, _theory
 
 app = typer.Typer(
     name="repdyn",
@@ -24,6 +24,7 @@ app.command("list")(_reproduce.list_experiments)
 app.command("reproduce")(_reproduce.reproduce)
 app.command("demo")(_theory.demo)
 app.command("predict")(_predict.predict)
+app.command("atlas")(_atlas.atlas)
 
 
 def _print_version(value: bool) -> None:

@@ -10,10 +10,13 @@
 - :data:`NONLINEARITY_TABLE`: every nonlinearity (:class:`Nonlinearity`): its
   module, its spellings, and its forward and backward for numpy and torch;
   :func:`make_activation` builds one.
+- :class:`SmallCNN` / :func:`build_small_cnn`: a small convolutional network
+  for MNIST (not in the paper), with named hidden layers like :class:`Network`.
 
 See ``docs/architectures.md`` for the exact structure of every variant.
 """
 
+from repdyn.nets._cnn import MNIST_IMAGE, SmallCNN, build_small_cnn
 from repdyn.nets._network import Block, Network, build_network, tracked_layer_index
 from repdyn.nets._nonlinearity import (
     NONLINEARITIES,
@@ -35,6 +38,7 @@ from repdyn.nets._spec import OPTIMIZERS, VARIANTS, ArchSpec
 __all__ = [
     "ADAM_LEARNING_RATES",
     "ARCHITECTURES",
+    "MNIST_IMAGE",
     "NONLINEARITIES",
     "NONLINEARITY_TABLE",
     "OPTIMIZERS",
@@ -45,8 +49,10 @@ __all__ = [
     "Block",
     "Network",
     "Nonlinearity",
+    "SmallCNN",
     "adam_learning_rate",
     "build_network",
+    "build_small_cnn",
     "get_architecture",
     "make_activation",
     "make_optimizer",

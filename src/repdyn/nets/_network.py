@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import torch
 from torch import Tensor, nn
 
 from repdyn.nets._nonlinearity import make_activation
 from repdyn.nets._registry import get_architecture
 from repdyn.nets._spec import ArchSpec
+
+M = TypeVar("M", bound=nn.Module)
 
 
 def tracked_layer_index(hidden_layers: int) -> int:
@@ -209,14 +214,25 @@ def build_network(
         spec = get_architecture(spec)
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise TypeError(f"dtype must be a floating-point torch.dtype; got {dtype!r}")
+    return seeded(lambda: Network(spec, in_dim, out_dim), seed=seed, device=device, dtype=dtype)
+
+
+def seeded(
+    construct: Callable[[], M],
+    *,
+    seed: int | torch.Generator | None,
+    device: torch.device | str | None,
+    dtype: torch.dtype,
+) -> M:
+    """``construct()`` with weights from its ``reset_parameters(generator=...)``, seeded on the CPU."""
     generator = _generator(seed)
     # Built on the meta device so construction draws no random numbers; the
     # real weights come from reset_parameters with our generator.
     with torch.device("meta"):
-        network = Network(spec, in_dim, out_dim)
+        network = construct()
     network.to_empty(device="cpu")
     network.to(dtype)
-    network.reset_parameters(generator=generator)
+    network.reset_parameters(generator=generator)  # type: ignore[operator]
     if device is not None:
         network.to(device)
     return network

@@ -8,7 +8,11 @@ step included). Values stay on the device and reach the host in chunks.
 - :func:`track_pair`: full-batch training on the pair itself.
 - :func:`train_tracking_pair`: minibatch training on a whole data set while
   tracking one pair of its points.
+- :func:`track_pairs`: training on a whole data set while tracking many
+  pairs (drawn with :func:`sample_pairs`, or given) at many layers, from one
+  batched forward per record; the result is a :class:`PairsTracking`.
 - :func:`measure_pair`: the variables at the current weights, no training.
+- :func:`layer_outputs`: the representations of many points at named layers.
 
 Every function measures in eval mode by default, as the paper's code does
 (``measure="train"`` records from the training forward, dropout active).
@@ -30,24 +34,35 @@ from repdyn.track._layers import ALL_HIDDEN, resolve_layers
 from repdyn.track._log import CHECK_EVERY, ChunkSchedule, PairLog
 from repdyn.track._metrics import PairMetrics, pair_metrics, project_loss
 from repdyn.track._minibatch import train_tracking_pair
+from repdyn.track._outputs import layer_outputs
 from repdyn.track._pair import measure_pair, track_pair
+from repdyn.track._pairs import PairsTracking, record_epochs, track_pairs
 from repdyn.track._record import forward_depends_on_mode
 from repdyn.track._result import STATUSES, PairTracking
+from repdyn.track._sampling import SAME_FRACTION, SampledPairs, group_ids, sample_pairs
 
 __all__ = [
     "ALL_HIDDEN",
     "CHECK_EVERY",
     "MEASURE_MODES",
+    "SAME_FRACTION",
     "STATUSES",
     "ChunkSchedule",
     "PairLog",
     "PairMetrics",
     "PairTracking",
+    "PairsTracking",
+    "SampledPairs",
     "forward_depends_on_mode",
+    "group_ids",
+    "layer_outputs",
     "measure_pair",
     "pair_metrics",
     "project_loss",
+    "record_epochs",
     "resolve_layers",
+    "sample_pairs",
     "track_pair",
+    "track_pairs",
     "train_tracking_pair",
 ]

@@ -18,7 +18,9 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Self
+from typing import Any, Self
+
+import numpy as np
 
 import torch
 from torch import nn
@@ -205,24 +207,90 @@ def _example_name(named: dict[str, nn.Module]) -> str:
     return next((name for name in named if name), "")
 
 
+def row_dots(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``(a[k] . b[k])`` for every row ``k`` of two ``(K, F)`` tensors, shape ``(K,)``.
+
+    One row takes :func:`torch.dot`, many a batched product: the two round
+    differently in the last bits, and the single-pair trainers have always
+    measured with :func:`torch.dot`, so one tracked pair keeps its values bit
+    for bit whether it is tracked alone or through the many-pair path.
+    """
+    if a.shape[0] == 1:
+        return torch.dot(a[0], b[0]).reshape(1)
+    return torch.linalg.vecdot(a, b)
+
+
+class PairIndex:
+    """Tracked pairs as positions in one batch of points: pair ``k`` is ``(first[k], second[k])``.
+
+    Parameters
+    ----------
+    pairs : array_like of int, shape (K, 2)
+        Indices of the pairs' points in a data set.
+
+    Attributes
+    ----------
+    points : ndarray of int64, shape (P,)
+        The distinct points of the pairs, in order of first appearance (one
+        pair ``(i, j)`` gives ``[i, j]``): the batch one forward measures.
+    first, second : ndarray of int64, shape (K,)
+        Positions of each pair's two points in :attr:`points`.
+    """
+
+    def __init__(self, pairs: Any) -> None:
+        pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+        self.points, inverse = _first_appearance(pairs.reshape(-1))
+        self.first, self.second = inverse.reshape(-1, 2).T.copy()
+
+    @classmethod
+    def single(cls) -> PairIndex:
+        """The one pair of a two-point batch: points 0 and 1."""
+        return cls([[0, 1]])
+
+    def __len__(self) -> int:
+        return len(self.first)
+
+    def on(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """``first`` and ``second`` as index tensors on ``device``."""
+        return (torch.as_tensor(self.first, device=device), torch.as_tensor(self.second, device=device))
+
+
+def _first_appearance(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values in order of first appearance, and each value's position among them."""
+    distinct, first_at, inverse = np.unique(values, return_index=True, return_inverse=True)
+    order = np.argsort(first_at, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return distinct[order], rank[inverse.reshape(-1)]
+
+
 class LayerProbe:
-    """Forward hooks that write ``h`` of each tracked layer into a device buffer.
+    """Forward hooks that write ``h`` of each tracked layer and pair into a device buffer.
 
     The probe is inactive outside :meth:`armed` so that training forwards on
     other batches (minibatch training) pass through untouched. Each armed
     forward must call every tracked layer exactly once: a module applied
     twice (a shared activation, say) has no single output to measure.
     ``batch_dims`` gives, per layer, the dimension of its output that holds
-    the two points (0 unless the layer is batch-second, as
-    ``nn.MultiheadAttention(batch_first=False)``).
+    the points (0 unless the layer is batch-second, as
+    ``nn.MultiheadAttention(batch_first=False)``). ``pairs`` says which
+    points of the armed forward's batch form each tracked pair (default: the
+    two points of a two-point batch).
     """
 
     def __init__(
-        self, model: nn.Module, names: tuple[str, ...], batch_dims: tuple[int, ...] | None = None
+        self,
+        model: nn.Module,
+        names: tuple[str, ...],
+        batch_dims: tuple[int, ...] | None = None,
+        pairs: PairIndex | None = None,
     ) -> None:
         modules = dict(model.named_modules(remove_duplicate=False))
         self.names = names
         self.batch_dims = batch_dims if batch_dims is not None else (0,) * len(names)
+        self.pairs = PairIndex.single() if pairs is None else pairs
+        self.n_points = len(self.pairs.points)
+        self._index: tuple[torch.Tensor, torch.Tensor] | None = None
         self._modules = [modules[split_selector(name)[0]] for name in names]
         self._handles: list[torch.utils.hooks.RemovableHandle] = []
         self._target: torch.Tensor | None = None
@@ -239,7 +307,9 @@ class LayerProbe:
         self._handles.clear()
 
     def arm(self, target: torch.Tensor) -> None:
-        """Write the next forward's ``h`` values into ``target`` (shape ``(n_layers,)``)."""
+        """Write the next forward's ``h`` values into ``target`` (shape ``(n_layers, n_pairs)``)."""
+        if self._index is None or self._index[0].device != target.device:
+            self._index = self.pairs.on(target.device)
         self._target = target
         self._calls = [0] * len(self.names)
 
@@ -281,17 +351,19 @@ class LayerProbe:
                 return
             name, batch_dim = self.names[index], self.batch_dims[index]
             output = select_output(name, output)
-            if output.ndim <= batch_dim or output.shape[batch_dim] != 2:
+            n = self.n_points
+            if output.ndim <= batch_dim or output.shape[batch_dim] != n:
                 raise ValueError(
-                    f"layer {name!r} returned shape {tuple(output.shape)}; for a pair its output "
-                    f"must hold the 2 points along dimension {batch_dim} (batch_dim). Pass "
+                    f"layer {name!r} returned shape {tuple(output.shape)}; its output must hold "
+                    f"the {n} measured points along dimension {batch_dim} (batch_dim). Pass "
                     "batch_dim= with the dimension that holds the batch (batch_dim=1 for "
                     "batch_first=False attention), or track a layer that keeps it"
                 )
+            first, second = self._index  # type: ignore[misc]
             with torch.no_grad():
-                both = output.detach().movedim(batch_dim, 0).to(torch.float64).reshape(2, -1)
-                diff = both[0] - both[1]
-                target[index] = torch.dot(diff, diff)
+                points = output.detach().movedim(batch_dim, 0).to(torch.float64).reshape(n, -1)
+                diff = points[first] - points[second]
+                target[index] = row_dots(diff, diff)
 
         return hook
 

@@ -29,6 +29,12 @@ from repdyn.track._result import PairTracking
 CHECK_EVERY = 256
 
 
+def first_nonfinite(rows: np.ndarray) -> int | None:
+    """The first row of ``rows`` (2-D) holding a NaN or inf, or None: the divergence rule of every trainer."""
+    finite = np.isfinite(rows).all(axis=1)
+    return None if finite.all() else int(np.argmin(finite))
+
+
 class PairLog:
     """Preallocated float64 rows: ``h`` per tracked layer, ``y``, ``w``, the pair loss, the training loss.
 
@@ -61,11 +67,11 @@ class PairLog:
         loss is checked only ``with_train_loss``.
         """
         rows = self.values[self.checked : stop, : None if with_train_loss else self.TRAIN_LOSS]
-        finite = np.isfinite(rows).all(axis=1)
         start, self.checked = self.checked, stop
-        if finite.all():
+        bad = first_nonfinite(rows)
+        if bad is None:
             return None
-        bad = start + int(np.argmin(finite))
+        bad += start
         self.values[bad + 1 :] = np.nan
         return bad
 

@@ -9,15 +9,17 @@ run that blows up wastes at most one chunk of steps.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
 from repdyn.track._layers import LayerProbe
-from repdyn.track._log import PairLog
-from repdyn.track._metrics import pair_metrics, project_loss  # noqa: F401 (train_tracking_pair reads it here)
+from repdyn.track._log import PairLog, first_nonfinite
+from repdyn.track._metrics import pair_metrics
 from repdyn.track._result import PairTracking
 
 
@@ -98,9 +100,6 @@ class Recorder:
         Rows held on the device between copies to the host (the trainer's
         ``check_every``; at most ``n_epochs + 1`` are allocated).
     device : torch.device
-    dy : Tensor, optional
-        Not read: :func:`pair_metrics` takes the target difference from the
-        targets. Accepted while :func:`train_tracking_pair` passes it.
     """
 
     def __init__(
@@ -110,7 +109,6 @@ class Recorder:
         n_epochs: int,
         chunk_size: int,
         device: torch.device,
-        dy: torch.Tensor | None = None,
     ) -> None:
         self.probe = probe
         self.log = PairLog(n_epochs, probe.names)
@@ -135,7 +133,7 @@ class Recorder:
 
     def forward(self, model: nn.Module, x: torch.Tensor, epoch: int) -> torch.Tensor:
         """Run ``model(x)`` with the probe writing this epoch's ``h`` values."""
-        self.probe.arm(self._h_buf[self._row(epoch)])
+        self.probe.arm(self._h_buf[self._row(epoch)].unsqueeze(-1))  # one pair: (layers, 1)
         try:
             pred = model(x)
         finally:
@@ -181,6 +179,151 @@ class Recorder:
     def result(self, **kwargs: object) -> PairTracking:
         """The run's result (:meth:`PairLog.result`)."""
         return self.log.result(**kwargs)
+
+
+class DeviceChunks:
+    """Per-row values of named shapes in one device buffer, copied to host arrays a chunk at a time.
+
+    The buffer holds ``chunk_size`` rows; :meth:`flush` copies the rows filled
+    since the last flush in one transfer (the loop's only host synchronisation),
+    finds the first row with a NaN/inf in the checked fields, and keeps the
+    rows up to and including it: once a value is not finite every later step is
+    meaningless, so nothing after it is kept.
+    """
+
+    def __init__(
+        self,
+        fields: Mapping[str, tuple[int, ...]],
+        *,
+        n_rows: int,
+        chunk_size: int,
+        device: torch.device,
+    ) -> None:
+        self._slices: dict[str, tuple[slice, tuple[int, ...]]] = {}
+        width = 0
+        for name, shape in fields.items():
+            size = math.prod(shape)
+            self._slices[name] = (slice(width, width + size), shape)
+            width += size
+        self._host = np.full((n_rows, width), np.nan)
+        self._buf = torch.full(
+            (min(chunk_size, n_rows), width), float("nan"), dtype=torch.float64, device=device
+        )
+        self._start = 0  # row held in buffer row 0
+        self._count = 0  # buffer rows filled since the last flush
+
+    @property
+    def full(self) -> bool:
+        return self._count == self._buf.shape[0]
+
+    def host(self, name: str) -> np.ndarray:
+        """Field ``name`` of every row copied so far, shape ``(n_rows, *shape)`` (NaN elsewhere)."""
+        columns, shape = self._slices[name]
+        return self._host[:, columns].reshape(-1, *shape)
+
+    def device(self, name: str, row: int) -> torch.Tensor:
+        """A writable device view of field ``name`` in row ``row`` of the open chunk."""
+        at = row - self._start
+        if not 0 <= at < self._buf.shape[0]:  # a loop bug, not a user error
+            raise RuntimeError(f"row {row} does not fit the open chunk at {self._start}")
+        self._count = max(self._count, at + 1)
+        columns, shape = self._slices[name]
+        return self._buf[at, columns].view(shape)
+
+    def flush(self, checked: Iterable[str]) -> int | None:
+        """Copy the open chunk to the host; return the first row holding NaN/inf in ``checked``."""
+        n, start = self._count, self._start
+        rows = self._buf[:n].cpu().numpy()
+        columns = np.zeros(rows.shape[1], dtype=bool)
+        for name in checked:
+            columns[self._slices[name][0]] = True
+        bad = first_nonfinite(rows[:, columns])
+        keep = n if bad is None else bad + 1
+        self._host[start : start + keep] = rows[:keep]
+        self._buf.fill_(float("nan"))
+        self._start, self._count = start + n, 0
+        return None if bad is None else start + bad
+
+
+#: Fields the divergence check reads: every measured value (the training loss
+#: only where a trainer records one).
+_MEASURED = ("h", "y", "w", "loss")
+
+
+class PairsRecorder:
+    """Device buffers for ``h`` (per layer and pair), ``y``, ``w``, the pair losses and the training loss of K pairs.
+
+    The many-pair counterpart of :class:`Recorder` (used by
+    :func:`repdyn.track.track_pairs`): one row per recorded state, not per
+    epoch; the probe's :class:`PairIndex` says which points of the measured
+    batch form each pair. ``y``, ``w``, the losses and ``m0`` come from
+    :func:`pair_metrics`, as in every trainer.
+    """
+
+    def __init__(
+        self,
+        probe: LayerProbe,
+        *,
+        n_rows: int,
+        chunk_size: int,
+        device: torch.device,
+    ) -> None:
+        n_pairs, n_layers = len(probe.pairs), len(probe.names)
+        self.probe = probe
+        self._chunks = DeviceChunks(
+            {"h": (n_layers, n_pairs), "y": (n_pairs,), "w": (n_pairs,), "loss": (n_pairs,),
+             "train_loss": ()},
+            n_rows=n_rows, chunk_size=chunk_size, device=device,
+        )  # fmt: skip
+        self.m0 = np.full(n_pairs, np.nan)
+        self._m0_buf = torch.full((n_pairs,), float("nan"), dtype=torch.float64, device=device)
+        self._first, self._second = probe.pairs.on(device)
+        self._m0_copied = False
+
+    @property
+    def full(self) -> bool:
+        return self._chunks.full
+
+    def host(self, name: str) -> np.ndarray:
+        """``h`` (rows, layers, pairs), ``y``/``w``/``loss`` (rows, pairs) or ``train_loss`` (rows,)."""
+        return self._chunks.host(name)
+
+    def forward(self, model: nn.Module, x: torch.Tensor, row: int) -> torch.Tensor:
+        """Run ``model(x)`` with the probe writing this row's ``h`` values."""
+        self.probe.arm(self._chunks.device("h", row))
+        try:
+            pred = model(x)
+        finally:
+            self.probe.disarm_quietly()
+        self.probe.check_calls()
+        return pred
+
+    def outputs(self, row: int, pred: torch.Tensor, target: torch.Tensor) -> None:
+        """Record every pair's ``y``, ``w`` and loss (and ``m0`` in row 0) from one forward of the pairs' points."""
+        n_points = len(self.probe.pairs.points)
+        with torch.no_grad():
+            pred, target = pred.detach().reshape(n_points, -1), target.reshape(n_points, -1)
+            both = torch.stack([self._first, self._second], dim=1)  # (K, 2): a pair's two points
+            metrics = pair_metrics(pred[both], target[both])
+            self._chunks.device("y", row).copy_(metrics.y)
+            self._chunks.device("w", row).copy_(metrics.w)
+            self._chunks.device("loss", row).copy_(metrics.loss)
+            if row == 0:
+                self._m0_buf.copy_(metrics.m0)
+
+    def train_loss(self, row: int, value: torch.Tensor) -> None:
+        self._chunks.device("train_loss", row).copy_(value.detach())
+
+    def recorded_loss(self, row: int, *, train: bool = False) -> float:
+        """A loss already copied to the host (the first pair's loss, or the training loss)."""
+        return float(self.host("train_loss")[row] if train else self.host("loss")[row, 0])
+
+    def flush(self, *, with_train_loss: bool = False) -> int | None:
+        """Copy the open chunk to the host; return the first row holding NaN/inf, if any."""
+        if not self._m0_copied:
+            self.m0 = self._m0_buf.cpu().numpy()
+            self._m0_copied = True
+        return self._chunks.flush(_MEASURED + (("train_loss",) if with_train_loss else ()))
 
 
 ProgressSpec = bool | Callable[[int, int], object] | None

@@ -39,6 +39,34 @@ _SCALARS = (
 )
 
 
+def judge(
+    convergence_loss: FloatArray,
+    stop: int,
+    diverged: int | None,
+    loss_threshold: float | None,
+) -> tuple[str, int | None, float]:
+    """The status rules of every tracked run: ``(status, first converged row, final loss)``.
+
+    ``convergence_loss`` holds one loss per recorded row and ``stop`` is the
+    last recorded row: ``"diverged"`` if ``diverged`` is set, ``"completed"``
+    without a threshold, else ``"converged"`` or ``"not_converged"`` by the
+    loss at ``stop``. The first converged row is the first at or before
+    ``stop`` whose loss is <= the threshold (None if none is, or no threshold).
+    """
+    final_loss = float(convergence_loss[stop])
+    converged = None
+    if loss_threshold is not None:
+        reached = np.flatnonzero(convergence_loss[: stop + 1] <= loss_threshold)
+        converged = int(reached[0]) if reached.size else None
+    if diverged is not None:
+        status = DIVERGED
+    elif loss_threshold is None:
+        status = COMPLETED
+    else:
+        status = CONVERGED if final_loss <= loss_threshold else NOT_CONVERGED
+    return status, converged, final_loss
+
+
 @dataclass(frozen=True, eq=False)
 class PairTracking:
     """The theory's variables for one pair of points, recorded at every epoch.
@@ -146,17 +174,9 @@ class PairTracking:
         ``"converged"`` or ``"not_converged"`` by its value at ``stop_epoch``.
         Every engine (autograd, the fast paths) assembles its result here.
         """
-        final_loss = float(convergence_loss[stop_epoch])
-        converged_epoch = None
-        if loss_threshold is not None:
-            reached = np.flatnonzero(convergence_loss[: stop_epoch + 1] <= loss_threshold)
-            converged_epoch = int(reached[0]) if reached.size else None
-        if diverged_epoch is not None:
-            status = DIVERGED
-        elif loss_threshold is None:
-            status = COMPLETED
-        else:
-            status = CONVERGED if final_loss <= loss_threshold else NOT_CONVERGED
+        status, converged_epoch, final_loss = judge(
+            convergence_loss, stop_epoch, diverged_epoch, loss_threshold
+        )
         return cls(
             status=status,
             stop_epoch=stop_epoch,

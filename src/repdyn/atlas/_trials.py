@@ -1,0 +1,120 @@
+"""The atlas's two trials: training with many-pair tracking, then the analysis of that training.
+
+Both are pure functions of their configs, so the result store caches each:
+a rerun reads both back, and a run killed during the analysis trains nothing
+again. The analysis trial needs the training's result; :func:`atlas` hands it
+over in memory (:func:`remember_training`) after reading or computing it, and
+without that the analysis trial computes the training itself (same result).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from repdyn.atlas._config import AtlasConfig
+
+#: The fit's objective in the analysis (:data:`repdyn.theory.OBJECTIVES`).
+OBJECTIVE = "scaled"
+
+_TRAINED: dict[str, dict[str, Any]] = {}
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    """The analysis of one atlas training: the training's config and the fit's objective."""
+
+    run: AtlasConfig
+    objective: str = OBJECTIVE
+
+
+def tracked_points(pairs: np.ndarray) -> np.ndarray:
+    """The distinct points of the pairs, sorted: the rows and columns of every matrix of the atlas."""
+    return np.unique(np.asarray(pairs, dtype=np.int64))
+
+
+def atlas_training(config: AtlasConfig) -> dict[str, Any]:
+    """Train the config's model on its data set, tracking its pairs at its layers every record.
+
+    Returns the :class:`repdyn.track.PairsTracking` arrays and scalars, plus,
+    for the distinct tracked points (``points``): their inputs, targets and
+    labels, the initial representations at every layer (``hidden0_<l>``,
+    float32 as the model computes them), the initial outputs and the final
+    squared distance matrix of every layer (``rdm_final``, (L, P, P)).
+    """
+    import torch
+
+    from repdyn.atlas._inputs import build_model, load_points
+    from repdyn.nets import make_optimizer
+    from repdyn.rsa import rdm
+    from repdyn.track import layer_outputs, sample_pairs, track_pairs
+
+    data = load_points(config.dataset, config.mnist_dir)
+    device = torch.device(config.device)
+    net = build_model(config.model, in_dim=data.in_dim, out_dim=data.out_dim, gain=config.gain,
+                      seed=config.seed, device=config.device)  # fmt: skip
+    x, y = data.x.to(device), data.y.to(device)
+    if isinstance(config.pairs, int):
+        pairs = sample_pairs(data.y, config.pairs, seed=config.seed).pairs
+    else:
+        pairs = np.asarray(config.pairs, dtype=np.int64)
+    points = tracked_points(pairs)
+    layers = list(config.layers)
+    before = layer_outputs(net, [*layers, ""], x[torch.as_tensor(points, device=device)])
+    run = track_pairs(
+        net, layers, x, y, pairs,
+        optimizer=lambda params: make_optimizer(config.optimizer, params, lr=config.lr),
+        epochs=config.epochs, batch_size=config.batch_size, seed=config.seed,
+        record_every=config.record_every, progress=True,
+    )  # fmt: skip
+    after = layer_outputs(net, layers, x[torch.as_tensor(points, device=device)])
+    result: dict[str, Any] = {
+        "epochs": run.epochs, "layers": np.array(run.layers, dtype=np.str_), "pairs": run.pairs,
+        "same": run.same, "h": run.h, "y": run.y, "w": run.w, "loss": run.loss,
+        "train_loss": run.train_loss, "m0": run.m0, "dx2": run.dx2, "dy2": run.dy2,
+        "status": run.status, "stop_epoch": run.stop_epoch, "diverged_epoch": run.diverged_epoch,
+        "final_loss": run.final_loss, "seconds": run.seconds, "record_every": run.record_every,
+        "points": points, "x_points": data.x[points].numpy(), "y_points": data.y[points].numpy(),
+        "output0": before[""].astype(np.float64),
+        "rdm_final": np.stack([_finite_rdm(rdm, after[name]) for name in layers]),
+        "n_points": len(data), "in_dim": data.in_dim, "out_dim": data.out_dim,
+        "data_description": data.meta["description"],
+        "n_parameters": int(sum(p.numel() for p in net.parameters())),
+    }  # fmt: skip
+    if data.labels is not None:
+        result["labels_points"] = data.labels[points].numpy()
+    for index, name in enumerate(layers):
+        result[f"hidden0_{index}"] = before[name]
+    return result
+
+
+def _finite_rdm(rdm: Any, representations: np.ndarray) -> np.ndarray:
+    """Squared distances of the final representations; NaN throughout if the run left them non-finite."""
+    if not np.isfinite(representations).all():
+        n = len(representations)
+        return np.full((n, n), np.nan)
+    return rdm(representations)
+
+
+def remember_training(key: str, result: dict[str, Any]) -> None:
+    """Hand a training result to the analysis trial of the same run (read back or just computed)."""
+    _TRAINED.clear()
+    _TRAINED[key] = result
+
+
+def atlas_analysis(config: AnalysisConfig) -> dict[str, Any]:
+    """Fit, cross-validate and compare structure for the training of ``config.run``."""
+    from repdyn.atlas._analysis import analyse
+    from repdyn.sweep import cache_key
+
+    key = cache_key(atlas_training, config.run)
+    training = _TRAINED.get(key)
+    if training is None:
+        training = atlas_training(config.run)
+    return analyse(training, objective=config.objective)
+
+
+#: Bumped when the analysis computes something different, so a store never serves an older analysis.
+atlas_analysis.result_version = 2  # type: ignore[attr-defined]
