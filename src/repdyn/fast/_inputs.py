@@ -12,12 +12,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from repdyn.track import _checks as track_checks
-
 # Shared with repdyn.track, so both engines reject the same input the same way.
-count = track_checks.positive_int
-threshold = track_checks.threshold
-renamed_keywords = track_checks.renamed_keywords
+from repdyn.track import check_count as count
+from repdyn.track import check_loss_threshold as threshold
+from repdyn.track import renamed_keywords
 
 
 def learning_rate(value: Any) -> float:

@@ -25,11 +25,15 @@ for writing another one:
   predictions and targets (numpy or torch, any leading batch dimensions);
   :func:`project_loss`, the loss itself.
 - :class:`PairLog`: the host rows of a run, the divergence check, the result.
+- :func:`check_count`, :func:`check_loss_threshold`, :func:`renamed_keywords`:
+  the input checks every trainer makes the same way.
 - :class:`ChunkSchedule`: when a run checks its rows (every
   :data:`CHECK_EVERY` epochs by default), stops, and records its last epoch.
 """
 
-from repdyn.track._checks import MEASURE_MODES
+from repdyn.track._checks import MEASURE_MODES, renamed_keywords
+from repdyn.track._checks import positive_int as check_count
+from repdyn.track._checks import threshold as check_loss_threshold
 from repdyn.track._layers import ALL_HIDDEN, resolve_layers
 from repdyn.track._log import CHECK_EVERY, ChunkSchedule, PairLog
 from repdyn.track._metrics import PairMetrics, pair_metrics, project_loss
@@ -53,6 +57,8 @@ __all__ = [
     "PairTracking",
     "PairsTracking",
     "SampledPairs",
+    "check_count",
+    "check_loss_threshold",
     "forward_depends_on_mode",
     "group_ids",
     "layer_outputs",
@@ -60,6 +66,7 @@ __all__ = [
     "pair_metrics",
     "project_loss",
     "record_epochs",
+    "renamed_keywords",
     "resolve_layers",
     "sample_pairs",
     "track_pair",

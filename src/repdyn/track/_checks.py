@@ -42,6 +42,7 @@ def renamed_keywords(**renamed: str) -> Callable[[_F], _F]:
 
 
 def positive_int(name: str, value: Any) -> int:
+    """``value`` as an int >= 1; a TypeError or ValueError naming ``name`` otherwise."""
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
         raise TypeError(f"{name} must be a positive integer; got {value!r}")
     if value < 1:
