@@ -133,13 +133,7 @@ class Recorder:
 
     def forward(self, model: nn.Module, x: torch.Tensor, epoch: int) -> torch.Tensor:
         """Run ``model(x)`` with the probe writing this epoch's ``h`` values."""
-        self.probe.arm(self._h_buf[self._row(epoch)].unsqueeze(-1))  # one pair: (layers, 1)
-        try:
-            pred = model(x)
-        finally:
-            self.probe.disarm_quietly()
-        self.probe.check_calls()
-        return pred
+        return self.probe.forward(model, x, self._h_buf[self._row(epoch)].unsqueeze(-1))  # one pair: (layers, 1)
 
     def outputs(self, epoch: int, pred: torch.Tensor, target: torch.Tensor) -> None:
         """Record ``y``, ``w`` and the pair loss (and ``m0`` at epoch 0) from one forward."""
@@ -290,13 +284,7 @@ class PairsRecorder:
 
     def forward(self, model: nn.Module, x: torch.Tensor, row: int) -> torch.Tensor:
         """Run ``model(x)`` with the probe writing this row's ``h`` values."""
-        self.probe.arm(self._chunks.device("h", row))
-        try:
-            pred = model(x)
-        finally:
-            self.probe.disarm_quietly()
-        self.probe.check_calls()
-        return pred
+        return self.probe.forward(model, x, self._chunks.device("h", row))
 
     def outputs(self, row: int, pred: torch.Tensor, target: torch.Tensor) -> None:
         """Record every pair's ``y``, ``w`` and loss (and ``m0`` in row 0) from one forward of the pairs' points."""
