@@ -86,7 +86,7 @@ def naive_broadcast(X, Y, H0, Yhat0):
     dx2, dy2, h0, y0 = sq(X), sq(Y), sq(H0), sq(Yhat0)
     regular = (dx2 > 0) & (h0 > 0)
     out = final_distance(
-        np.where(regular, h0, 1.0), y0, RATE_H, RATE_Y, np.where(regular, dx2, 1.0), dy2
+        np.where(regular, h0, 1.0), y0, eta_h=RATE_H, eta_y=RATE_Y, dx2=np.where(regular, dx2, 1.0), dy2=dy2
     ).h_inf
     return np.where(regular, out, 0.0)
 
@@ -100,7 +100,7 @@ def naive_loop(X, Y, H0, Yhat0):
             dy2 = float(np.sum((Y[i] - Y[j]) ** 2))
             h0 = float(np.sum((H0[i] - H0[j]) ** 2))
             y0 = float(np.sum((Yhat0[i] - Yhat0[j]) ** 2))
-            out[i, j] = out[j, i] = final_distance(h0, y0, RATE_H, RATE_Y, dx2, dy2).h_inf
+            out[i, j] = out[j, i] = final_distance(h0, y0, eta_h=RATE_H, eta_y=RATE_Y, dx2=dx2, dy2=dy2).h_inf
     return out
 
 
@@ -120,13 +120,13 @@ def main() -> None:
     print(f"goal per matrix: < {GOAL_SECONDS:.0f} s wall and < {gib(GOAL_BYTES)} peak")
 
     rss0 = maxrss_bytes()
-    A, wall, cpu, peak = measure(lambda: rich_limit_distances(X, Y, RATE_H / RATE_Y))
+    A, wall, cpu, peak = measure(lambda: rich_limit_distances(X, Y, eta_h=RATE_H, eta_y=RATE_Y))
     print(
         f"rich_limit_distances     : {wall:6.2f} s wall, {cpu:6.2f} s CPU, peak {gib(peak)} traced "
         f"-> {verdict(wall < GOAL_SECONDS and peak < GOAL_BYTES)}"
     )
     H, wall_full, cpu, peak_full = measure(
-        lambda: pairwise_final_distances(X, Y, H0, Yhat0, RATE_H, RATE_Y)
+        lambda: pairwise_final_distances(X, Y, H0, Yhat0, eta_h=RATE_H, eta_y=RATE_Y)
     )
     print(
         f"pairwise_final_distances : {wall_full:6.2f} s wall, {cpu:6.2f} s CPU, peak {gib(peak_full)} traced "
@@ -158,7 +158,7 @@ def main() -> None:
         f"baseline (b) Python loop over pairs at N = {nl} ({loop_pairs} pairs): {wall_l:.2f} s; "
         f"x {pairs / loop_pairs:.0f} -> ~{per_pair * pairs:.0f} s at N = {n}"
     )
-    chunked = pairwise_final_distances(*sub, RATE_H, RATE_Y)
+    chunked = pairwise_final_distances(*sub, eta_h=RATE_H, eta_y=RATE_Y)
     agree = np.abs(chunked - ref).max() / np.abs(ref).max()
     print(f"chunked result vs the loop at N = {nl}: max relative difference {agree:.1e}")
     print(

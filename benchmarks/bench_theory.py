@@ -112,24 +112,24 @@ def verdict(ok: bool) -> str:
 
 def bench_fit(epochs: int, grid_size: int) -> list[bool]:
     t = np.arange(epochs + 1, dtype=np.float64)
-    clean = solve(Z0, t, ETA_H, ETA_Y, DX2, DY2, rtol=1e-12)
+    clean = solve(Z0, t, eta_h=ETA_H, eta_y=ETA_Y, dx2=DX2, dy2=DY2, rtol=1e-12)
     rng = np.random.default_rng(0)
     observed = clean + NOISE * clean.std(axis=0) * rng.standard_normal(clean.shape)
     observed[0] = clean[0]  # a network's initial state is measured exactly
     np.testing.assert_allclose(
-        raw_rhs(0, Z0, ETA_H, ETA_Y), rhs(Z0, ETA_H, ETA_Y, DX2, DY2), rtol=1e-12
+        raw_rhs(0, Z0, ETA_H, ETA_Y), rhs(Z0, eta_h=ETA_H, eta_y=ETA_Y, dx2=DX2, dy2=DY2), rtol=1e-12
     )
 
     def score(eta_h: float, eta_y: float) -> float:
-        return residual(solve(observed[0], t, eta_h, eta_y, DX2, DY2, rtol=1e-12), observed)
+        return residual(solve(observed[0], t, eta_h=eta_h, eta_y=eta_y, dx2=DX2, dy2=DY2, rtol=1e-12), observed)
 
-    fit(t[:50], observed[:50], DX2, DY2)  # warm-up: imports and first-call overheads
+    fit(observed[:50], t[:50], dx2=DX2, dy2=DY2)  # warm-up: imports and first-call overheads
     # The fit takes milliseconds, so a single run is at the mercy of timer and
     # cache noise; its time is the mean of FIT_REPEATS runs (the baseline's
     # 157 solves already average over many).
     with Timer() as timer:
         for _ in range(FIT_REPEATS):
-            result = fit(t, observed, DX2, DY2)
+            result = fit(observed, t, dx2=DX2, dy2=DY2)
     timer.cpu /= FIT_REPEATS
     timer.wall /= FIT_REPEATS
     rss_fit = score(result.eta_h, result.eta_y)
@@ -172,7 +172,7 @@ def bench_batch(n_traj: int, epochs: int) -> bool:
     z0 = np.stack([h0, y0, y0], axis=-1)
     eta_h, eta_y = rng.uniform(1e-3, 3e-3, n_traj), rng.uniform(1e-3, 3e-3, n_traj)
     with Timer() as timer:
-        z = solve(z0, t, eta_h, eta_y, DX2, DY2)
+        z = solve(z0, t, eta_h=eta_h, eta_y=eta_y, dx2=DX2, dy2=DY2)
     ok = timer.cpu < 2.0 and bool(np.all(np.isfinite(z)))
     print(
         f"batch solve: {n_traj} trajectories x {epochs} epochs in one call: cpu {timer.cpu:.3f} s "

@@ -9,7 +9,7 @@ high init, three seeds each; the context task at very low, low and high init;
 the MNIST network of fig4/fig9) the RDM of its final representations at the
 tracked layer (``L // 2``, counted from 0; the context task also at its last
 hidden layer) is compared with every candidate of
-``repdyn.experiments._structure.VARIANTS`` and with the raw input distances
+``repdyn.experiments.structure.VARIANTS`` and with the raw input distances
 by Spearman correlation over all pairs. The pairwise ``h_inf`` from each
 network's own initial state (``pairwise_init``) is reported beside them; it
 needs the network's initial representations and is no candidate for the default. The rate ratio is the one each
@@ -43,17 +43,18 @@ CONFIRMATION = ("mnist",)
 
 def _rows(cache: pathlib.Path, out: pathlib.Path) -> dict[str, dict[str, list[float]]]:
     """Spearman (all pairs) per network and candidate; lists over seeds."""
-    from repdyn.experiments import _fig4, _fig6, _fig8, _fig9
-    from repdyn.experiments._dataset_training import dataset_trial
-    from repdyn.experiments._registry import RunOptions
-    from repdyn.experiments._structure import (
+    from repdyn.experiments import RunOptions
+    from repdyn.experiments._metrics import averaged_rates
+    from repdyn.experiments.structure import (
         BASELINE,
         INITIAL_STATE,
         initial_state_prediction,
         method_report,
         variant_predictions,
     )
-    from repdyn.experiments._two_point_run import run_trials
+    from repdyn.experiments.studies import _context, _mnist, _xor
+    from repdyn.experiments.trials import dataset_trial
+    from repdyn.experiments.trials._two_point_run import run_trials
     from repdyn.rsa import rdm
 
     options = RunOptions(profile="quick", out=out, cache=cache, executor="local", progress=False)
@@ -70,9 +71,9 @@ def _rows(cache: pathlib.Path, out: pathlib.Path) -> dict[str, dict[str, list[fl
         print(f"{row}: best {max(report, key=lambda k: report[k]['spearman'])}, "
               f"{BASELINE} {report[BASELINE]['spearman']:.3f}", flush=True)
 
-    settings = _fig6.SETTINGS["quick"]
+    settings = _xor.SETTINGS["quick"]
     roles, configs = settings.configs()
-    eta_h, eta_y, _n = _fig6.averaged_rates(run_trials(settings.rate_configs(), options))
+    eta_h, eta_y, _n = averaged_rates(run_trials(settings.rate_configs(), options), skip_failed=False)
     results = options.sweep(dataset_trial, configs)
     from repdyn.data import xor
 
@@ -83,18 +84,18 @@ def _rows(cache: pathlib.Path, out: pathlib.Path) -> dict[str, dict[str, list[fl
         if role in ("low", "high"):
             add(f"xor {role}", result, int(result["tracked_index"]), predictions, x, y, eta_h / eta_y)
 
-    blobs = _fig8.SETTINGS["quick"]
+    blobs = _context.SETTINGS["quick"]
     results = options.sweep(dataset_trial, blobs.configs())
-    notes = _fig8.blob_annotations(blobs.grid)
-    low = results[_fig8.ROLES.index("low")]
+    notes = _context.blob_annotations(blobs.grid)
+    low = results[_context.ROLES.index("low")]
     ratio = float(low["eta_h"]) / float(low["eta_y"])
     predictions = variant_predictions(notes["x"], notes["y"], eta_ratio=ratio)
-    for role, result in zip(_fig8.ROLES, results):
+    for role, result in zip(_context.ROLES, results):
         add(f"context {role}", result, int(result["tracked_index"]), predictions, notes["x"], notes["y"], ratio)
         add(f"context {role}, last layer", result, -1, predictions, notes["x"], notes["y"], ratio)
 
-    config, result = _fig4.run_mnist(options)
-    x, y, _labels = _fig9.probe_points(config, result)
+    config, result = _mnist.run_mnist(options)
+    x, y, _labels = _mnist.probe_points(config, result)
     ratio = float(result["eta_h"]) / float(result["eta_y"])
     add("mnist", result, int(result["tracked_index"]), variant_predictions(x, y, eta_ratio=ratio), x, y, ratio)
     return table
@@ -105,7 +106,7 @@ def main() -> None:
     parser.add_argument("--cache", type=pathlib.Path, required=True)
     parser.add_argument("--json", type=pathlib.Path, default=None)
     args = parser.parse_args()
-    from repdyn.experiments._structure import BASELINE, INITIAL_STATE
+    from repdyn.experiments.structure import BASELINE, INITIAL_STATE
     from repdyn.fast import threads
 
     with tempfile.TemporaryDirectory() as tmp, threads(1):

@@ -33,15 +33,16 @@ def main(out: Path) -> None:
     print(trials[columns].to_string(index=False))
     print("mean eta_h over seeds:", trials.eta_h.mean())
 
-    # xarray: trajectories over (trial, epoch), selectable by seed, with units and long names.
+    # xarray: trajectories over (seed, epoch) (the seeds name the trials), with units and long names.
     ds = run.trajectories
     h = ds.h.sel(seed=1)
     print(f"{ds.h.attrs['long_name']} of seed 1: {float(h[0]):.4g} -> {float(h[-1]):.4g}")
     print("largest gap between network and theory (h):", float(abs(ds.h - ds.theory_h).max()))
 
-    # The same file, read by plain xarray without repdyn: strings and attributes are there.
+    # The same file, read by plain xarray without repdyn: strings, attributes and the seed index are there.
     with xr.open_dataset(out / "trials.nc") as plain:
         print("status:", plain.status.values.tolist(), "| epoch units:", plain.epochs.attrs["units"])
+        print("architecture of seed 2:", plain.arch.sel(seed=2).item())
 
 
 if __name__ == "__main__":

@@ -55,16 +55,16 @@ def main() -> None:
     print(f"run: {run.status}, final loss {run.final_loss:.2g}, {run.seconds:.1f} s")
 
     for layer in layers:
-        inputs = run.theory_inputs(layer)
-        est = RateEstimator(dx2=inputs["dx2"], dy2=inputs["dy2"]).fit(
-            inputs["t"], inputs["observed"], loss=inputs["loss"]
-        )
+        # observed, t, dx2, dy2 and loss of this layer, as RateEstimator.fit takes them.
+        est = RateEstimator().fit(**run.theory_inputs(layer))
         r2 = est.r2_
         verdict = "described" if min(r2["h"], r2["y"], r2["w"]) >= GOOD_R2 else "NOT described"
         # Predict where h ends from the initial state alone, beside the "nothing moves" baseline h0.
         i = run.layer_index(layer)
         h0, h_end = run.h[0, i], run.h[run.last_finite_epoch, i]
-        pred = final_distance(h0, run.y[0], est.eta_h_, est.eta_y_, run.dx2, run.dy2)
+        pred = final_distance(
+            h0, run.y[0], eta_h=est.eta_h_, eta_y=est.eta_y_, dx2=run.dx2, dy2=run.dy2
+        )
         print(f"{layer:8s} eta_h={est.eta_h_:.3g} eta_y={est.eta_y_:.3g} "
               f"R2 h={r2['h']:.3f} y={r2['y']:.3f} w={r2['w']:.3f} -> {verdict} by the theory")
         print(f"{'':8s} final h: measured {h_end:.4g}, theory {float(pred.h_inf):.4g} "

@@ -38,8 +38,8 @@ def main(out: Path) -> None:
     fit = table[table.seed.isin(FIT_SEEDS)]
     test = table[table.seed.isin(TEST_SEEDS)]
     eta_h, eta_y = fit.eta_h.mean(), fit.eta_y.mean()
-    predicted = final_distance(test.h0.to_numpy(), test.y0.to_numpy(), eta_h, eta_y,
-                               test.result_dx2.to_numpy(), test.result_dy2.to_numpy()).h_inf
+    predicted = final_distance(test.h0.to_numpy(), test.y0.to_numpy(), eta_h=eta_h, eta_y=eta_y,
+                               dx2=test.result_dx2.to_numpy(), dy2=test.result_dy2.to_numpy()).h_inf
     measured = test.h_final.to_numpy()
     theory_error = np.abs(predicted - measured) / measured
     baseline_error = np.abs(test.h0.to_numpy() - measured) / measured

@@ -62,7 +62,7 @@ def theory_training(rates: list[tuple[float, float]], *, t_end: float = 300.0, n
     w = np.empty((k, n_records))
     for i, (eta_h, eta_y) in enumerate(rates):
         z0 = np.array([1.0 + 0.1 * i, 0.02, 0.01 if dy2[i] > 0 else 0.02])  # w = y when dy = 0
-        z = solve(z0, t, eta_h, eta_y, dx2[i], dy2[i])
+        z = solve(z0, t, eta_h=eta_h, eta_y=eta_y, dx2=dx2[i], dy2=dy2[i])
         h[i, 0], y[i], w[i] = z[:, 0], z[:, 1], z[:, 2]
         # Layer 1 scales h by 3: the same dynamics at a larger distance (eta_h / 3, as h enters dh/dt).
         h[i, 1] = 3 * z[:, 0]

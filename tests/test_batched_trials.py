@@ -18,10 +18,11 @@ from typer.testing import CliRunner
 
 import repdyn.fast
 from repdyn.cli import app
-from repdyn.experiments import RunOptions, _training
-from repdyn.experiments._batched_trials import batching_wanted, run_batched
-from repdyn.experiments._two_point import TwoPointConfig, two_point_trial
-from repdyn.experiments._two_point_run import run_trials, sweep_trials
+from repdyn.experiments import RunOptions
+from repdyn.experiments.trials import _training
+from repdyn.experiments.trials._batched import batching_wanted, run_batched
+from repdyn.experiments.trials import TwoPointConfig, two_point_trial
+from repdyn.experiments.trials._two_point_run import run_trials, sweep_trials
 from repdyn.nets import get_architecture
 from repdyn.sweep import ResultStore, SweepWarning, cache_key, run_sweep
 

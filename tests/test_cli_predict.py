@@ -103,7 +103,7 @@ def test_compare_reports_correlations_computed_independently(tmp_path):
 
 
 def test_compare_reports_every_method_and_the_input_baseline(tmp_path):
-    from repdyn.experiments._structure import BASELINE, VARIANTS
+    from repdyn.experiments.structure import BASELINE, VARIANTS
 
     rng = np.random.default_rng(1)
     labels = np.repeat(np.arange(3), 5)
@@ -139,12 +139,26 @@ def test_compare_adds_the_initial_state_prediction_when_the_file_has_it(tmp_path
     row = json.loads((tmp_path / "out" / "prediction.json").read_text())["methods"]["pairwise_init"]
     hidden = XOR_Y + 0.1 * XOR_X[:, :1]
     network = np.sum((hidden[:, None] - hidden[None]) ** 2, axis=2)
-    expected = pairwise_final_distances(XOR_X, XOR_Y, hidden0, output0, 0.5, 1.0)
+    expected = pairwise_final_distances(XOR_X, XOR_Y, hidden0, output0, eta_h=0.5, eta_y=1.0)
     assert row["pearson"] == pytest.approx(compare_rdms(network, expected), abs=1e-10)
     assert "pairwise_init (initial state)" in result.output
     np.savez(path, x=XOR_X, y=XOR_Y, hidden=XOR_Y, hidden0=hidden0[:3], output0=output0)
     result = _invoke("--compare", str(path), "--out", str(tmp_path / "bad"))
     assert result.exit_code == 2 and "hidden0 and output0" in result.output
+
+
+def test_compare_reads_the_representations_files_the_experiments_write(tmp_path):
+    from repdyn.experiments._outputs import save_representations
+
+    path = save_representations(tmp_path / "representations-low.npz", x=XOR_X, y=XOR_Y,
+                                labels=XOR_Y[:, 0].astype(int), hidden=XOR_Y, hidden0=0.1 * XOR_X,
+                                output0=0.1 * XOR_Y, name="xor low")
+    result = _invoke("--compare", str(tmp_path), "--method", "pairwise", "--out", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "out" / "prediction.json").read_text())["points"].startswith(str(path))
+    np.savez(path, x=XOR_X, y=XOR_Y.astype(str), hidden=XOR_Y)  # text is accepted in "name" only
+    result = _invoke("--compare", str(path), "--out", str(tmp_path / "bad"))
+    assert result.exit_code == 2 and "'y' holds" in result.output
 
 
 def test_default_output_of_1800_points_stays_under_30_mb(tmp_path):

@@ -75,8 +75,24 @@ def test_rerun_is_served_from_the_cache(two_point_run, tmp_path):
 )
 def test_bad_input_is_a_clear_error(args, message, tmp_path):
     result = runner.invoke(app, ["run", "two-point", "--out", str(tmp_path), *args])
-    assert result.exit_code != 0
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)  # a usage error, not an exception that escaped
+    assert "Traceback" not in result.output
     assert message in result.output.lower()
+
+
+def test_cluster_jobs_compute_the_same_trials(two_point_run, tmp_path):
+    pytest.importorskip("dask_jobqueue")
+    out, _ = two_point_run
+    args = ["run", "two-point", "--trials", "2", "--seed", "3", "--out", str(tmp_path), *SMALL,
+            "--executor", "dask", "--cluster", "local", "--jobs", "1", "--cores", "2"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    local = json.loads((out / "summary.json").read_text())["trials"]
+    jobs = json.loads((tmp_path / "summary.json").read_text())["trials"]
+    # Trials are single-threaded wherever they run, so the batch jobs' results are bit for bit the local ones.
+    for key in ("seed", "status", "eta_h", "eta_y", "h_final"):
+        assert [t[key] for t in jobs] == [t[key] for t in local]
 
 
 def test_protocol_options_reach_the_trial_config(tmp_path):
@@ -133,7 +149,7 @@ def test_trial_that_diverges_at_once_is_recorded_not_raised():
 def _drawn(monkeypatch, groups, **kwargs):
     """The figure draw_dynamics makes, captured before it is saved."""
     import repdyn.experiments._outputs as outputs
-    from repdyn.experiments._two_point_run import draw_dynamics
+    from repdyn.experiments.trials._two_point_run import draw_dynamics
 
     captured = []
     monkeypatch.setattr(outputs, "save_figure", lambda fig, out, stem: captured.append(fig) or [])

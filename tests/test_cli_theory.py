@@ -39,7 +39,9 @@ def read_csv(path) -> dict[str, np.ndarray]:
 def expected_trajectory(epochs: int) -> tuple[np.ndarray, np.ndarray]:
     t = np.arange(epochs + 1.0)
     z0 = (RICH["h0"], RICH["y0"], RICH["w0"])
-    return t, solve(z0, t, RICH["eta_h"], RICH["eta_y"], RICH["dx2"], RICH["dy2"])
+    return t, solve(
+        z0, t, eta_h=RICH["eta_h"], eta_y=RICH["eta_y"], dx2=RICH["dx2"], dy2=RICH["dy2"]
+    )
 
 
 def test_simulate_writes_the_trajectory_as_csv(tmp_path):
@@ -62,7 +64,8 @@ def test_simulate_adds_the_loss_and_prints_to_stdout_without_out():
     assert lines[0] == "epoch,h,y,w,loss" and len(lines) == 52
     t, z = expected_trajectory(50)
     loss = np.array([float(line.split(",")[4]) for line in lines[1:]])
-    np.testing.assert_allclose(loss, loss_curve(z, t, RICH["dy2"], 0.01, 0.3), rtol=1e-6)
+    expected = loss_curve(z, t, eta_m=0.01, dy2=RICH["dy2"], m0=0.3)
+    np.testing.assert_allclose(loss, expected, rtol=1e-6)
 
 
 def test_simulate_plot_and_bad_input(tmp_path):
@@ -90,7 +93,9 @@ def test_fit_recovers_the_rates_of_a_simulated_csv(tmp_path):
     assert summary["eta_y"] == pytest.approx(RICH["eta_y"], rel=1e-4)
     assert summary["eta_m"] == pytest.approx(0.004, rel=1e-4)
     assert set(summary["r2"]) == {"h", "y", "w", "loss"} and min(summary["r2"].values()) > 0.9999
-    expected = final_distance(RICH["h0"], RICH["y0"], RICH["eta_h"], RICH["eta_y"], 1.0, 0.5)
+    expected = final_distance(
+        RICH["h0"], RICH["y0"], eta_h=RICH["eta_h"], eta_y=RICH["eta_y"], dx2=1.0, dy2=0.5
+    )
     assert summary["h_inf"] == pytest.approx(float(expected.h_inf), rel=1e-4)
     assert summary["regime"] == str(expected.regime) and summary["success"] is True
 
@@ -128,7 +133,7 @@ def test_predict_matches_final_distance():
     result = invoke("theory", "predict", *args, "--json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    expected = final_distance(4.0, 2.0, 5e-4, 1e-3, 1.0, 0.5)
+    expected = final_distance(4.0, 2.0, eta_h=5e-4, eta_y=1e-3, dx2=1.0, dy2=0.5)
     assert summary["h_inf"] == pytest.approx(float(expected.h_inf), rel=1e-12)
     assert summary["a_low"] == pytest.approx(float(expected.a_low), rel=1e-12)
     assert summary["a_high"] == pytest.approx(float(expected.a_high), rel=1e-12)

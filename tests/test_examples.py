@@ -15,7 +15,8 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 EXPECTED = {
     "own_model.py": [r"run: converged", r"attn\[0\] +eta_h=", r"baseline h0", r"FitResult\(eta_h="],
     "seed_sweep.py": [r"median relative error on seeds \[4, 5, 6, 7\]: theory [\d.]+, baseline h0"],
-    "load_results.py": [r"mean eta_h over seeds", r"status: \[", r"epoch units: optimisation steps"],
+    "load_results.py": [r"mean eta_h over seeds", r"status: \[", r"epoch units: optimisation steps",
+                        r"architecture of seed 2: default"],
 }
 
 

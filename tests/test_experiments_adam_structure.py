@@ -13,14 +13,14 @@ import math
 import numpy as np
 import pytest
 
-from repdyn.experiments import _adam, _adam_structure, _fig4, _fig6, _fig8
-from repdyn.experiments._adam_structure import PREDICTION_CLAIM, adam_claims, side_by_side
-from repdyn.experiments._dataset_training import dataset_trial
-from repdyn.experiments._fig6 import network_metrics, xor_claims
-from repdyn.experiments._fig9 import structure_claims
-from repdyn.experiments._registry import RunOptions
-from repdyn.experiments._structure import PAPER_VARIANT
-from repdyn.experiments._two_point import two_point_trial
+from repdyn.experiments import RunOptions
+from repdyn.experiments.figures import _adam_structure
+from repdyn.experiments.figures._adam_structure import PREDICTION_CLAIM, adam_claims, side_by_side
+from repdyn.experiments.structure import PAPER_VARIANT
+from repdyn.experiments.studies import _adam, _context, _mnist, _xor
+from repdyn.experiments.studies._mnist import structure_claims
+from repdyn.experiments.studies._xor import network_metrics, xor_claims
+from repdyn.experiments.trials import dataset_trial, two_point_trial
 from repdyn.sweep import cache_key
 
 NAMES = ("adam-xor", "adam-context", "adam-mnist")
@@ -31,7 +31,7 @@ XOR_Y = np.array([[0.0], [1.0], [1.0], [0.0]])
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
-    from repdyn.experiments._reproduce import reproduce
+    from repdyn.experiments import reproduce
 
     out = tmp_path_factory.mktemp("adam-structure")
     return out, reproduce(list(NAMES), RunOptions(profile="smoke", out=out, executor="local"))
@@ -79,8 +79,8 @@ def _adam_configs(profile: str) -> dict[str, list]:
 @pytest.mark.parametrize("profile", ["smoke", "quick", "paper"])
 def test_adam_and_its_rate_reach_every_trial_config_and_cache_key(profile):
     configs = _adam_configs(profile)
-    sgd = {"xor": _fig6.SETTINGS[profile].configs()[1], "context": _fig8.SETTINGS[profile].configs(),
-           "mnist": [_fig4.SETTINGS[profile].config()]}
+    sgd = {"xor": _xor.SETTINGS[profile].configs()[1], "context": _context.SETTINGS[profile].configs(),
+           "mnist": [_mnist.SETTINGS[profile].config()]}
     for task, group in configs.items():
         assert all(c.arch.optimizer == "adam" for c in group), task
         assert all(c.arch.optimizer == "sgd" for c in sgd[task]), task
@@ -92,10 +92,10 @@ def test_adam_and_its_rate_reach_every_trial_config_and_cache_key(profile):
             assert cache_key(dataset_trial, other) != cache_key(dataset_trial, c)
     if profile == "quick":
         rates = [c.arch.lr for c in configs["xor"][:: _adam_structure.XOR_SETTINGS["quick"].seeds]]
-        assert rates == [_adam_structure.XOR_QUICK_RATES[r] for r in _fig6.ROLES]
-        assert [c.arch.lr for c in configs["context"]] == [_adam_structure.BLOBS_QUICK[r][0] for r in _fig8.ROLES]
+        assert rates == [_adam_structure.XOR_QUICK_RATES[r] for r in _xor.ROLES]
+        assert [c.arch.lr for c in configs["context"]] == [_adam_structure.BLOBS_QUICK[r][0] for r in _context.ROLES]
         assert [c.arch.epochs for c in configs["context"]] == [_adam_structure.BLOBS_QUICK[r][1]
-                                                              for r in _fig8.ROLES]
+                                                              for r in _context.ROLES]
         assert configs["mnist"][0].arch.lr == _adam_structure.MNIST_QUICK_RATE
         assert max(c.arch.units for c in configs["xor"]) == _adam_structure.XOR_QUICK_UNITS
     # The XOR theory's rates are fitted under Adam: the adam experiment's own rate trials (shared cache).
@@ -127,7 +127,7 @@ def test_a_wrong_xor_prediction_is_reported_as_not_holding():
 
 
 def test_a_shuffled_mnist_prediction_is_reported_as_not_holding(smoke):
-    from repdyn.experiments._structure import compare_structure, predict_structure
+    from repdyn.experiments.structure import compare_structure, predict_structure
     from repdyn.rsa import rdm
 
     out, outputs = smoke
@@ -143,7 +143,7 @@ def test_a_shuffled_mnist_prediction_is_reported_as_not_holding(smoke):
 
 
 def test_claims_that_measure_different_things_do_not_pair_up():
-    xor = xor_claims({r: network_metrics([_xor_result(XOR_X.copy())], 1.0, 1.0) for r in _fig6.ROLES})
+    xor = xor_claims({r: network_metrics([_xor_result(XOR_X.copy())], 1.0, 1.0) for r in _xor.ROLES})
     with pytest.raises(ValueError, match="do not measure the same thing"):
         side_by_side(xor[:2], xor[1:])
     with pytest.raises(ValueError, match="must pair up"):

@@ -14,17 +14,17 @@ import numpy as np
 import pytest
 import torch
 
-from repdyn.experiments._dataset_training import DatasetConfig, mnist_probe_indices
-from repdyn.experiments._fig6 import merge_ratio, merged_pairs, network_metrics, xor_claims
-from repdyn.experiments._fig8 import (
+from repdyn.experiments import RunOptions
+from repdyn.experiments.structure import DEFAULT_VARIANT, PAPER_VARIANT
+from repdyn.experiments.studies._context import (
     blob_annotations,
     blobs_claims,
     collapse_metrics,
     unexplained_fraction,
 )
-from repdyn.experiments._fig9 import CLAIM_PREDICTION, SPEARMAN_MIN, structure_claims
-from repdyn.experiments._registry import RunOptions
-from repdyn.experiments._structure import DEFAULT_VARIANT, PAPER_VARIANT
+from repdyn.experiments.studies._mnist import CLAIM_PREDICTION, SPEARMAN_MIN, structure_claims
+from repdyn.experiments.studies._xor import merge_ratio, merged_pairs, network_metrics, xor_claims
+from repdyn.experiments.trials import DatasetConfig, mnist_probe_indices
 
 NAMES = ("fig4", "fig6", "fig8", "fig9")
 XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
@@ -34,7 +34,7 @@ XOR_Y = np.array([[0.0], [1.0], [1.0], [0.0]])
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
     """Every dataset experiment once at the smoke scale (fig9 reuses fig4's cached trial)."""
-    from repdyn.experiments._reproduce import reproduce
+    from repdyn.experiments import reproduce
 
     out = tmp_path_factory.mktemp("smoke")
     outputs = reproduce(list(NAMES), RunOptions(profile="smoke", out=out, executor="local"))
@@ -166,7 +166,7 @@ def test_blobs_claims_on_synthetic_representations(notes):
 
 
 def test_structure_claims_fail_for_a_wrong_prediction():
-    from repdyn.experiments._structure import compare_structure
+    from repdyn.experiments.structure import compare_structure
     from repdyn.rsa import rdm
 
     rng = np.random.default_rng(0)
@@ -180,12 +180,13 @@ def test_structure_claims_fail_for_a_wrong_prediction():
 
 
 def test_fig4_claims_fail_with_a_wrong_rate(smoke):
-    from repdyn.experiments._fig4 import SETTINGS, fit_claims
-    from repdyn.experiments._two_point_run import theory_r2
+    from repdyn.experiments.figures._fig4 import fit_claims
+    from repdyn.experiments.studies._mnist import SETTINGS
+    from repdyn.experiments.trials._two_point_run import theory_r2
     from repdyn.sweep import ResultStore, cache_key
 
     out, _ = smoke
-    from repdyn.experiments._dataset_training import dataset_trial
+    from repdyn.experiments.trials import dataset_trial
 
     config = SETTINGS["smoke"].config()
     result = ResultStore(out / "cache").get(cache_key(dataset_trial, config))

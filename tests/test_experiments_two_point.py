@@ -17,23 +17,23 @@ import numpy as np
 import pytest
 import torch
 
-from repdyn.experiments import RunOptions
-from repdyn.experiments._adam import fit_worse_claim
-from repdyn.experiments._fig2 import match_claims
-from repdyn.experiments._fig3 import init_claims, plateau_fraction, progress_epochs
-from repdyn.experiments._fig5 import (
+from repdyn.experiments import RunOptions, reproduce
+from repdyn.experiments._metrics import spearman
+from repdyn.experiments.figures._adam import fit_worse_claim
+from repdyn.experiments.figures._fig2 import match_claims
+from repdyn.experiments.figures._fig3 import init_claims, plateau_fraction, progress_epochs
+from repdyn.experiments.figures._fig10 import depth_claims
+from repdyn.experiments.figures._fig11 import loss_claims
+from repdyn.experiments.studies._final_distance import (
     FinalDistanceSettings,
     distance_claims,
     distance_metrics,
     grid_threshold,
     predict,
 )
-from repdyn.experiments._fig10 import depth_claims, spearman
-from repdyn.experiments._fig11 import loss_claims
-from repdyn.experiments._reproduce import reproduce
-from repdyn.experiments._two_point import TwoPointConfig
+from repdyn.experiments.trials import TwoPointConfig
 from repdyn.nets import get_architecture
-from repdyn.experiments._two_point_run import (
+from repdyn.experiments.trials._two_point_run import (
     GRID_SCALES,
     NETWORK_SCALES,
     TwoPointScale,
@@ -107,10 +107,10 @@ def test_rerun_reuses_the_cache(smoke_run: dict) -> None:
 def test_shared_trials_are_computed_once(smoke_run: dict) -> None:
     # fig11 covers fig2's networks, and fig5's rate trials are fig2's default
     # trial: both must have hit the same cache entries.
-    from repdyn.experiments._fig2 import SETTINGS as FIG2
-    from repdyn.experiments._fig5 import SETTINGS as FIG5
-    from repdyn.experiments._fig11 import SETTINGS as FIG11
-    from repdyn.experiments._two_point import two_point_trial
+    from repdyn.experiments.figures._fig2 import SETTINGS as FIG2
+    from repdyn.experiments.figures._fig11 import SETTINGS as FIG11
+    from repdyn.experiments.studies._final_distance import SETTINGS as FIG5
+    from repdyn.experiments.trials import two_point_trial
     from repdyn.sweep import cache_key
 
     fig2 = {cache_key(two_point_trial, c) for c in FIG2["smoke"].configs()}
@@ -118,7 +118,8 @@ def test_shared_trials_are_computed_once(smoke_run: dict) -> None:
     assert {cache_key(two_point_trial, c) for c in FIG5["smoke"].fit_configs()} <= fig2
     n_distinct = len(smoke_run["cache_before"])
     all_configs = set()
-    from repdyn.experiments import _adam, _fig3, _fig10, _random_features
+    from repdyn.experiments.figures import _fig3, _fig10, _random_features
+    from repdyn.experiments.studies import _adam
 
     for settings in (FIG2["smoke"], FIG11["smoke"], _fig3.SETTINGS["smoke"], _fig10.SETTINGS["smoke"],
                      _adam.SETTINGS["smoke"].sgd, _random_features.SETTINGS["smoke"]):
@@ -129,8 +130,8 @@ def test_shared_trials_are_computed_once(smoke_run: dict) -> None:
 
 
 def test_random_features_shares_fig3s_trials_where_the_scales_coincide() -> None:
-    from repdyn.experiments import _fig3, _random_features
-    from repdyn.experiments._two_point import two_point_trial
+    from repdyn.experiments.figures import _fig3, _random_features
+    from repdyn.experiments.trials import two_point_trial
     from repdyn.sweep import cache_key
 
     for profile in ("smoke", "paper"):
@@ -148,7 +149,7 @@ def _theory_trial(h0: float, y0: float, *, dx2: float = 1.0, dy2: float = 0.5, e
     """A 'trial' whose h, y, w are the theory's own solution (the true rates are ETA_H, ETA_Y)."""
     t = np.arange(epochs + 1, dtype=float)
     w0 = y0 - math.sqrt(dy2 * y0)  # output difference aligned with the target difference
-    z = solve([h0, y0, w0], t, ETA_H, ETA_Y, dx2, dy2)
+    z = solve([h0, y0, w0], t, eta_h=ETA_H, eta_y=ETA_Y, dx2=dx2, dy2=dy2)
     return {"epochs": t, "h": z[:, 0], "y": z[:, 1], "w": z[:, 2], "dx2": dx2, "dy2": dy2,
             "h0": h0, "y0": y0, "status": "converged"}
 
@@ -198,7 +199,7 @@ def _grid(dx_norms=(0.5, 1.0, 1.5), dy_norms=(0.0, 0.5, 1.0), seed: int = 0) -> 
     dx2, dy2 = np.array([p[0] ** 2 for p in pairs]), np.array([p[1] ** 2 for p in pairs])
     z0 = np.stack([h0, y0, y0 - np.sqrt(dy2 * y0)], axis=-1)
     # Long enough for identical targets, whose h relaxes at the slow rate eta_h dx2 |C|.
-    measured = solve(z0, [0.0, 2e6], ETA_H, ETA_Y, dx2, dy2)[:, -1, 0]
+    measured = solve(z0, [0.0, 2e6], eta_h=ETA_H, eta_y=ETA_Y, dx2=dx2, dy2=dy2)[:, -1, 0]
     trials = [{"h0": h0[i], "y0": y0[i], "dx2": dx2[i], "dy2": dy2[i], "status": "converged"}
               for i in range(len(pairs))]
     return trials, measured
@@ -240,7 +241,7 @@ def test_baselines_on_hand_made_trials() -> None:
 
 
 def test_unconverged_grid_trials_are_not_used_but_counted() -> None:
-    from repdyn.experiments._fig5 import usable
+    from repdyn.experiments.studies._final_distance import usable
 
     results = [{"status": "converged"}, {"status": "not_converged"}, {"status": "diverged"}, {"status": "error"}]
     np.testing.assert_array_equal(usable(results), [True, False, False, False])
@@ -260,7 +261,7 @@ def test_depth_claims() -> None:
 
 
 def test_depth_decay_recovers_alpha_of_eq_14() -> None:
-    from repdyn.experiments._fig10 import depth_decay
+    from repdyn.experiments.figures._fig10 import depth_decay
 
     layers = np.arange(1, 21)
     fit = depth_decay(3.0 * 0.8 ** (2 * layers))
@@ -270,10 +271,10 @@ def test_depth_decay_recovers_alpha_of_eq_14() -> None:
 
 
 def test_sampled_final_distances_collapse_onto_a_low_at_small_scale() -> None:
-    from repdyn.experiments._random_features import relative_spread, sample_final_distances
+    from repdyn.experiments.figures._random_features import relative_spread, sample_final_distances
     from repdyn.theory import final_distance
 
-    a_low = float(final_distance(1.0, 0.0, ETA_H, ETA_Y, 1.0, 0.5).a_low)
+    a_low = float(final_distance(1.0, 0.0, eta_h=ETA_H, eta_y=ETA_Y, dx2=1.0, dy2=0.5).a_low)
     spreads = []
     for scale in (1e-6, 1e-3, 1e-1, 10.0):
         h_inf = sample_final_distances(scale, scale**2, 100, ETA_H, ETA_Y, 1.0, 0.5, samples=3000, seed=1)
@@ -288,7 +289,7 @@ def test_sampled_final_distances_collapse_onto_a_low_at_small_scale() -> None:
 
 
 def test_spread_claims_follow_the_gain_and_fail_when_reversed() -> None:
-    from repdyn.experiments._random_features import spread_claims
+    from repdyn.experiments.figures._random_features import spread_claims
 
     gains = [0.8, 0.85, 0.9, 1.1, 1.3, 1.4]
     growing = [0.01, 0.02, 0.05, 0.1, 0.3, 0.5]
@@ -328,23 +329,36 @@ def test_configs_validate() -> None:
 
 
 def test_configs_follow_the_device_option() -> None:
-    from repdyn.experiments import _adam, _fig2, _fig5, _fig10
+    from repdyn.experiments.figures import _fig2, _fig10
+    from repdyn.experiments.studies import _adam, _final_distance
 
     configs = (_fig2.SETTINGS["paper"].configs("cuda") + _fig10.SETTINGS["paper"].configs("cuda")
-               + _fig5.SETTINGS["quick"].grid_configs("cuda") + _adam.SETTINGS["quick"].adam.fit_configs("cuda"))
+               + _final_distance.SETTINGS["quick"].grid_configs("cuda")
+               + _adam.SETTINGS["quick"].adam.fit_configs("cuda"))
     assert {c.device for c in configs} == {"cuda"}
-    assert {c.device for c in _fig5.SETTINGS["quick"].fit_configs()} == {"cpu"}
+    assert {c.device for c in _final_distance.SETTINGS["quick"].fit_configs()} == {"cpu"}
 
 
-def test_train_pair_fast_path_matches_autograd() -> None:
+def test_train_pair_fast_path_matches_autograd(monkeypatch) -> None:
+    import repdyn.fast
     from repdyn.data import two_point
-    from repdyn.experiments._training import train_pair
+    from repdyn.experiments.trials import train_pair
     from repdyn.nets import build_network, get_architecture, make_optimizer
     from repdyn.track import track_pair
 
     spec = get_architecture("default").replace(units=16, hidden_layers=3, epochs=60)
+    assert repdyn.fast.choose_trainer(spec) == "fast"
+    calls = []
+    real = repdyn.fast.train_pair_fast
+
+    def spy(*args, **kwargs):
+        calls.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(repdyn.fast, "train_pair_fast", spy)
     data = two_point()
-    run, _ = train_pair(spec, data.x, data.y, seed=3)
+    run, trained = train_pair(spec, data.x, data.y, seed=3)
+    assert calls == [trained], "train_pair did not take the fast path"
     net = build_network(spec, 1, 1, seed=3)
     ref = track_pair(net, net.tracked_layer, data.x, data.y, epochs=60,
                      optimizer=lambda p: make_optimizer("sgd", p, lr=spec.lr))
@@ -352,8 +366,25 @@ def test_train_pair_fast_path_matches_autograd() -> None:
     np.testing.assert_allclose(run.loss, ref.loss, rtol=1e-4)
 
 
+def test_train_pair_takes_autograd_where_there_is_no_fast_path(monkeypatch) -> None:
+    import repdyn.fast
+    from repdyn.data import two_point
+    from repdyn.experiments.trials import train_pair
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the fast path has no Adam or dropout")
+
+    monkeypatch.setattr(repdyn.fast, "train_pair_fast", refuse)
+    data = two_point()
+    for spec in (get_architecture("default").replace(units=8, hidden_layers=2, epochs=5, optimizer="adam"),
+                 get_architecture("dropout").replace(units=8, hidden_layers=2, epochs=5)):
+        assert repdyn.fast.choose_trainer(spec) == "autograd"
+        run, _ = train_pair(spec, data.x, data.y, seed=0)
+        assert run.stop_epoch == 5
+
+
 def test_early_stop_records_the_state_reached() -> None:
-    from repdyn.experiments._two_point import two_point_trial
+    from repdyn.experiments.trials import two_point_trial
 
     spec = GRID_SCALES["smoke"].arch("shallow").replace(epochs=3000, lr=0.05)
     result = two_point_trial(TwoPointConfig(arch=spec, dx2=1.0, dy2=0.5, loss_threshold=0.05, fit=False,

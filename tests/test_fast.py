@@ -18,13 +18,15 @@ import torch
 from torch import nn
 
 from repdyn.fast import (
+    TRAINERS,
+    choose_trainer,
     limit_threads,
     supports_fast_path,
     threads,
     train_pair_fast,
     train_pairs_batched,
 )
-from repdyn.nets import NONLINEARITIES, ArchSpec, build_network
+from repdyn.nets import NONLINEARITIES, OPTIMIZERS, VARIANTS, ArchSpec, build_network
 from repdyn.track import PairTracking, track_pair
 
 torch.set_num_threads(1)
@@ -97,8 +99,8 @@ def test_deferred_updates_agree_with_autograd(defer: int) -> None:
     network = build_network(SMALL.replace(nonlinearity="tanh"), 3, 2, seed=2)
     reference = copy.deepcopy(network)
     x, y = _pair(3)
-    run = train_pair_fast(network, None, x, y, lr=SMALL.lr, epochs=100, defer=defer, chunk_size=7)
-    ref = _autograd(reference, None, x, y, lr=SMALL.lr, epochs=100, chunk_size=7)
+    run = train_pair_fast(network, None, x, y, lr=SMALL.lr, epochs=100, defer=defer, check_every=7)
+    ref = _autograd(reference, None, x, y, lr=SMALL.lr, epochs=100, check_every=7)
     assert_same_run(run, ref, 1e-5)
     _weights_close(reference, network, 1e-5)
 
@@ -136,7 +138,7 @@ def test_divergence_matches_track_pair() -> None:
     network = build_network(SMALL, 3, 2, seed=0)
     reference = copy.deepcopy(network)
     x, y = _pair(6, scale=30.0)
-    kwargs = {"epochs": 100, "chunk_size": 8, "loss_threshold": 1e-3}
+    kwargs = {"epochs": 100, "check_every": 8, "loss_threshold": 1e-3}
     run = train_pair_fast(network, "all", x, y, lr=0.02, **kwargs)
     ref = _autograd(reference, "all", x, y, lr=0.02, **kwargs)
     assert ref.status == "diverged"
@@ -160,7 +162,7 @@ def test_status_and_early_stop_match_track_pair(threshold, stop, status) -> None
     network = build_network(SMALL, 3, 2, seed=7)
     reference = copy.deepcopy(network)
     x, y = _pair(8)
-    kwargs = {"epochs": 150, "chunk_size": 16, "loss_threshold": threshold,
+    kwargs = {"epochs": 150, "check_every": 16, "loss_threshold": threshold,
               "stop_when_converged": stop}  # fmt: skip
     run = train_pair_fast(network, None, x, y, lr=SMALL.lr, **kwargs)
     ref = _autograd(reference, None, x, y, lr=SMALL.lr, **kwargs)
@@ -195,7 +197,7 @@ def _trials(nonlinearity: str = "leaky_relu"):
 def test_batched_equals_single(stop: bool) -> None:
     spec, networks, xs, ys = _trials()
     singles = [copy.deepcopy(net) for net in networks]
-    kwargs = {"lr": spec.lr, "epochs": 150, "chunk_size": 16, "loss_threshold": 0.05,
+    kwargs = {"lr": spec.lr, "epochs": 150, "check_every": 16, "loss_threshold": 0.05,
               "stop_when_converged": stop}  # fmt: skip
     batched = train_pairs_batched(networks, xs, ys, layers="all", **kwargs)
     single = [
@@ -218,11 +220,11 @@ def test_batched_divergence_does_not_touch_other_trials() -> None:
     spec, networks, xs, ys = _trials()
     keep = [0, 1, 3]
     together = train_pairs_batched(
-        [copy.deepcopy(n) for n in networks], xs, ys, lr=spec.lr, epochs=60, chunk_size=8
+        [copy.deepcopy(n) for n in networks], xs, ys, lr=spec.lr, epochs=60, check_every=8
     )
     apart = train_pairs_batched(
         [copy.deepcopy(networks[i]) for i in keep], xs[keep], ys[keep], lr=spec.lr, epochs=60,
-        chunk_size=8,
+        check_every=8,
     )  # fmt: skip
     assert together[2].status == "diverged"
     for got, want in zip([together[i] for i in keep], apart, strict=True):
@@ -259,6 +261,26 @@ def test_supports_fast_path() -> None:
     modified.hidden[1].activation = nn.GELU()
     assert not supports_fast_path(modified, "sgd")
     assert not supports_fast_path(build_network(SMALL, 3, 2, seed=0, dtype=torch.float16), "sgd")
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_choose_trainer_agrees_with_every_network_it_would_build(variant) -> None:
+    for optimizer in OPTIMIZERS:
+        for nonlinearity in NONLINEARITIES:
+            spec = SMALL.replace(variant=variant, optimizer=optimizer, nonlinearity=nonlinearity,
+                                 channels=2, kernel_size=3)  # fmt: skip
+            fast = supports_fast_path(build_network(spec, 3, 2, seed=0), optimizer)
+            assert choose_trainer(spec) == ("fast" if fast else "autograd"), spec
+            assert choose_trainer(spec, batched=True) == ("batched" if fast else "autograd")
+            # Naming a device builds nothing there, so this runs without a GPU.
+            assert choose_trainer(spec, device="cuda") == ("batched" if fast else "autograd")
+            assert choose_trainer(spec.replace(optimizer="sgd"), optimizer) == choose_trainer(spec)
+    assert set(TRAINERS) == {"fast", "batched", "autograd"}
+    assert choose_trainer(SMALL, "Adam") == "autograd"
+    with pytest.raises(TypeError, match="ArchSpec"):
+        choose_trainer(build_network(SMALL, 3, 2, seed=0))
+    with pytest.raises(TypeError, match="batched"):
+        choose_trainer(SMALL, batched="yes")
 
 
 def test_bad_input_gives_clear_errors() -> None:

@@ -11,6 +11,8 @@ first point too, where that is benign (lazy regime).
 from __future__ import annotations
 
 import json
+import types
+import typing
 
 import numpy as np
 import pytest
@@ -65,8 +67,8 @@ def relative_errors(result: FitResult, eta_h: float, eta_y: float) -> np.ndarray
 @pytest.mark.parametrize("seed", [0, 1])
 def test_recovers_known_rates_from_noisy_trajectories(name, seed):
     z0, eta_h, eta_y, dx2, dy2, tol = RECOVERY_CASES[name]
-    z = solve(z0, T_FIT, eta_h, eta_y, dx2, dy2, rtol=1e-12)
-    result = fit(T_FIT, add_noise(z, seed), dx2, dy2)
+    z = solve(z0, T_FIT, eta_h=eta_h, eta_y=eta_y, dx2=dx2, dy2=dy2, rtol=1e-12)
+    result = fit(add_noise(z, seed), T_FIT, dx2=dx2, dy2=dy2)
     assert result.success, result.message
     assert np.all(relative_errors(result, eta_h, eta_y) < tol), (result.eta_h, result.eta_y)
     # 2 % noise leaves R^2 = 1 - 0.02**2 for a perfect model; allow a little misfit.
@@ -77,7 +79,7 @@ def test_recovers_rates_of_full_matrix_gradient_flow():
     # Oracle independent of solve: gradient flow on W_f, W_g realising z0.
     z0, eta_h, eta_y, dx2, dy2 = (1e-3, 1e-6, 1e-6), 0.004, 0.004, 1.0, 0.5
     z, _ = matrix_flow(*realise_state(z0, dx2, dy2), eta_h, eta_y, T_FIT)
-    result = fit(T_FIT, add_noise(z, 3), dx2, dy2)
+    result = fit(add_noise(z, 3), T_FIT, dx2=dx2, dy2=dy2)
     assert np.all(relative_errors(result, eta_h, eta_y) < 0.006)
 
 
@@ -86,18 +88,18 @@ def test_noisy_first_point_in_the_lazy_regime():
     # state; in the lazy regime that costs little: over 40 seeds sigma was
     # about 0.9 % (largest 2.5 %), bound 6 %.
     z0, eta_h, eta_y, dx2, dy2 = (8.0, 2.0, 1.6), 2e-4, 2e-4, 1.0, 0.5
-    z = solve(z0, T_FIT, eta_h, eta_y, dx2, dy2)
-    result = fit(T_FIT, add_noise(z, 5, first=True), dx2, dy2)
+    z = solve(z0, T_FIT, eta_h=eta_h, eta_y=eta_y, dx2=dx2, dy2=dy2)
+    result = fit(add_noise(z, 5, first=True), T_FIT, dx2=dx2, dy2=dy2)
     assert np.all(relative_errors(result, eta_h, eta_y) < 0.06)
 
 
 def test_exact_data_are_fitted_exactly_and_h_inf_is_the_fixed_point():
     z0, eta_h, eta_y, dx2, dy2 = (1e-3, 1e-6, 1e-6), 0.004, 0.004, 1.0, 0.5
-    z = solve(z0, T_FIT, eta_h, eta_y, dx2, dy2, rtol=1e-12)
-    result = fit(T_FIT, z, dx2, dy2)
+    z = solve(z0, T_FIT, eta_h=eta_h, eta_y=eta_y, dx2=dx2, dy2=dy2, rtol=1e-12)
+    result = fit(z, T_FIT, dx2=dx2, dy2=dy2)
     assert np.all(relative_errors(result, eta_h, eta_y) < 1e-5)
     assert result.h_inf == pytest.approx(
-        final_distance(z0[0], z0[1], eta_h, eta_y, dx2, dy2).h_inf, rel=1e-5
+        final_distance(z0[0], z0[1], eta_h=eta_h, eta_y=eta_y, dx2=dx2, dy2=dy2).h_inf, rel=1e-5
     )
     assert result.h_inf == pytest.approx(z[-1, 0], rel=1e-3)  # the trajectory has converged
     np.testing.assert_allclose(result.predicted, z, atol=1e-6 * np.abs(z).max())
@@ -105,8 +107,8 @@ def test_exact_data_are_fitted_exactly_and_h_inf_is_the_fixed_point():
 
 def test_r2_and_rss_follow_their_definitions():
     z0, eta_h, eta_y, dx2, dy2 = (1e-2, 1e-4, 1e-4), 0.002, 0.002, 1.0, 0.5
-    observed = add_noise(solve(z0, T_FIT, eta_h, eta_y, dx2, dy2), 7)
-    result = fit(T_FIT, observed, dx2, dy2)
+    observed = add_noise(solve(z0, T_FIT, eta_h=eta_h, eta_y=eta_y, dx2=dx2, dy2=dy2), 7)
+    result = fit(observed, T_FIT, dx2=dx2, dy2=dy2)
     resid = observed - result.predicted
     for i, name in enumerate("hyw"):
         ss_tot = np.sum((observed[:, i] - observed[:, i].mean()) ** 2)
@@ -118,8 +120,8 @@ def test_batch_fit_equals_independent_fits():
     z0 = np.array([[1e-3, 1e-6, 1e-6], [8.0, 2.0, 1.6], [0.05, 0.01, 0.0]])
     eta_h, eta_y = np.array([0.004, 2e-4, 0.001]), np.array([0.004, 2e-4, 0.004])
     dx2, dy2 = np.array([1.0, 1.0, 2.0]), np.array([0.5, 0.5, 0.3])
-    observed = add_noise(solve(z0, T_FIT, eta_h, eta_y, dx2, dy2), 11)
-    result = fit(T_FIT, observed, dx2, dy2)
+    observed = add_noise(solve(z0, T_FIT, eta_h=eta_h, eta_y=eta_y, dx2=dx2, dy2=dy2), 11)
+    result = fit(observed, T_FIT, dx2=dx2, dy2=dy2)
 
     assert result.batched
     assert result.eta_h.shape == result.rss.shape == result.h_inf.shape == (3,)
@@ -127,7 +129,7 @@ def test_batch_fit_equals_independent_fits():
     assert all(result.r2[v].shape == (3,) for v in "hyw")
     assert result.eta_m is None
     for i, item in enumerate(result.split()):
-        single = fit(T_FIT, observed[i], dx2[i], dy2[i])
+        single = fit(observed[i], T_FIT, dx2=dx2[i], dy2=dy2[i])
         assert item.eta_h == single.eta_h == result.eta_h[i]
         assert item.eta_y == single.eta_y == result.eta_y[i]
         assert single.r2 == item.r2
@@ -153,19 +155,20 @@ def test_recovers_eta_m_from_the_loss_of_the_matrices(z0, eta_h, eta_y, eta_m, m
     )
     noisy_loss = loss + NOISE * loss.std() * np.random.default_rng(2).standard_normal(loss.shape)
     noisy_loss[0] = loss[0]
-    result = fit(T_FIT, add_noise(z, 2), dx2, dy2, loss=noisy_loss)
+    result = fit(add_noise(z, 2), T_FIT, dx2=dx2, dy2=dy2, loss=noisy_loss)
     assert result.eta_m == pytest.approx(eta_m, rel=0.025)
     assert result.m0 == pytest.approx(np.sum(np.square(m_err0)), rel=1e-6)
     assert result.r2["loss"] > 0.999
     np.testing.assert_allclose(
-        result.predicted_loss, loss_curve(result.predicted, T_FIT, dy2, result.eta_m, result.m0)
+        result.predicted_loss,
+        loss_curve(result.predicted, T_FIT, eta_m=result.eta_m, dy2=dy2, m0=result.m0),
     )
 
 
 def test_zero_mean_error_leaves_eta_m_undetermined():
     z0, eta_h, eta_y, dx2, dy2 = (1e-2, 1e-4, 1e-4), 0.002, 0.002, 1.0, 0.5
-    z = solve(z0, T_FIT, eta_h, eta_y, dx2, dy2)
-    result = fit(T_FIT, z, dx2, dy2, loss=loss_curve(z, T_FIT, dy2, 0.0, 0.0))
+    z = solve(z0, T_FIT, eta_h=eta_h, eta_y=eta_y, dx2=dx2, dy2=dy2)
+    result = fit(z, T_FIT, dx2=dx2, dy2=dy2, loss=loss_curve(z, T_FIT, eta_m=0.0, dy2=dy2, m0=0.0))
     assert result.m0 == 0.0 and np.isnan(result.eta_m)
     assert "undetermined" in result.message
     assert result.to_dict()["eta_m"] is None
@@ -174,13 +177,13 @@ def test_zero_mean_error_leaves_eta_m_undetermined():
 def test_one_batched_solve_per_evaluation(monkeypatch):
     calls = []
 
-    def counting_solve(z0, t, eta_h, eta_y, *args, **kwargs):
-        calls.append(np.shape(eta_h))
-        return solve(z0, t, eta_h, eta_y, *args, **kwargs)
+    def counting_solve(z0, t, **kwargs):
+        calls.append(np.shape(kwargs["eta_h"]))
+        return solve(z0, t, **kwargs)
 
     monkeypatch.setattr(fit_module, "solve", counting_solve)
-    z = solve((1e-2, 1e-4, 1e-4), T_FIT, 0.002, 0.003, 1.0, 0.5)
-    result = fit(T_FIT, add_noise(z, 0), 1.0, 0.5)
+    z = solve((1e-2, 1e-4, 1e-4), T_FIT, eta_h=0.002, eta_y=0.003, dx2=1.0, dy2=0.5)
+    result = fit(add_noise(z, 0), T_FIT, dx2=1.0, dy2=0.5)
     assert result.n_solves == len(calls) > 0
     assert set(calls) == {(3,)}  # base rates and both perturbations, every time
 
@@ -188,7 +191,7 @@ def test_one_batched_solve_per_evaluation(monkeypatch):
 def test_jacobian_matches_central_differences_of_separate_solves():
     t = np.linspace(0, 3000, 151)
     z0, dx2, dy2 = np.array([1e-2, 1e-4, 1e-4]), 1.0, 0.5
-    observed = solve(z0, t, 0.002, 0.003, dx2, dy2)
+    observed = solve(z0, t, eta_h=0.002, eta_y=0.003, dx2=dx2, dy2=dy2)
     problem = fit_module._TrajectoryProblem(
         t, observed, z0, dx2, dy2, np.ones_like(observed), 1e-10
     )
@@ -208,22 +211,22 @@ def test_jacobian_matches_central_differences_of_separate_solves():
 
 
 def test_solver_failures_become_large_residuals_not_crashes(monkeypatch):
-    z = solve((1e-2, 1e-4, 1e-4), T_FIT, 0.002, 0.003, 1.0, 0.5)
+    z = solve((1e-2, 1e-4, 1e-4), T_FIT, eta_h=0.002, eta_y=0.003, dx2=1.0, dy2=0.5)
 
-    def fragile_solve(z0, t, eta_h, eta_y, *args, **kwargs):
-        if np.max(eta_y) > 0.0031:  # pretend the integrator breaks for larger rates
+    def fragile_solve(z0, t, **kwargs):
+        if np.max(kwargs["eta_y"]) > 0.0031:  # pretend the integrator breaks for larger rates
             raise SolverError("synthetic failure")
-        return solve(z0, t, eta_h, eta_y, *args, **kwargs)
+        return solve(z0, t, **kwargs)
 
     monkeypatch.setattr(fit_module, "solve", fragile_solve)
-    result = fit(T_FIT, z, 1.0, 0.5)
+    result = fit(z, T_FIT, dx2=1.0, dy2=0.5)
     assert result.eta_y <= 0.0031 and np.isfinite(result.rss)
 
     def broken_solve(*args, **kwargs):
         raise SolverError("synthetic failure")
 
     monkeypatch.setattr(fit_module, "solve", broken_solve)
-    result = fit(T_FIT, z, 1.0, 0.5)
+    result = fit(z, T_FIT, dx2=1.0, dy2=0.5)
     assert result.success is False
     assert "synthetic failure" in result.message
     assert np.isnan(result.r2["h"]) and result.eta_h > 0
@@ -231,13 +234,13 @@ def test_solver_failures_become_large_residuals_not_crashes(monkeypatch):
 
 def test_zero_weights_ignore_a_corrupted_segment():
     z0, eta_h, eta_y, dx2, dy2 = (1e-3, 1e-6, 1e-6), 0.004, 0.004, 1.0, 0.5
-    z = solve(z0, T_FIT, eta_h, eta_y, dx2, dy2)
+    z = solve(z0, T_FIT, eta_h=eta_h, eta_y=eta_y, dx2=dx2, dy2=dy2)
     corrupted = z.copy()
     corrupted[200:260] *= 1.5
     weights = np.ones((T_FIT.size, 1))
     weights[200:260] = 0.0
-    clean_fit = fit(T_FIT, corrupted, dx2, dy2, weights=weights)
-    naive_fit = fit(T_FIT, corrupted, dx2, dy2)
+    clean_fit = fit(corrupted, T_FIT, dx2=dx2, dy2=dy2, weights=weights)
+    naive_fit = fit(corrupted, T_FIT, dx2=dx2, dy2=dy2)
     assert np.all(relative_errors(clean_fit, eta_h, eta_y) < 1e-4)
     assert np.max(relative_errors(naive_fit, eta_h, eta_y)) > 1e-3
 
@@ -248,8 +251,9 @@ def test_stiff_lazy_trajectory_is_fitted():
     # the fit must switch to a stiff method to see the optimum.
     t = np.linspace(0, 1000, 175)
     eta_h, eta_y, dx2, dy2 = 0.0155, 0.0593, 7.2, 0.0
-    z = solve((9.63, 4.9e-5, 4.9e-5), t, eta_h, eta_y, dx2, dy2, method="Radau", rtol=1e-12)
-    result = fit(t, z, dx2, dy2)
+    z = solve((9.63, 4.9e-5, 4.9e-5), t, eta_h=eta_h, eta_y=eta_y, dx2=dx2, dy2=dy2,
+              method="Radau", rtol=1e-12)
+    result = fit(z, t, dx2=dx2, dy2=dy2)
     assert np.all(relative_errors(result, eta_h, eta_y) < 1e-3)
 
 
@@ -260,8 +264,9 @@ def test_transient_between_samples_is_fitted():
     # over time scales at the data's rate ratio must find the true rates.
     t = np.linspace(0, 1000, 8)
     eta_h, eta_y, dx2, dy2 = 0.001067, 0.01235, 3.63, 0.1321
-    z = solve((5.711e-4, 0.02078, 0.04337), t, eta_h, eta_y, dx2, dy2, method="Radau", rtol=1e-12)
-    result = fit(t, z, dx2, dy2)
+    z = solve((5.711e-4, 0.02078, 0.04337), t, eta_h=eta_h, eta_y=eta_y, dx2=dx2, dy2=dy2,
+              method="Radau", rtol=1e-12)
+    result = fit(z, t, dx2=dx2, dy2=dy2)
     assert "restarted" in result.message
     assert np.all(relative_errors(result, eta_h, eta_y) < 1e-4)
 
@@ -269,7 +274,7 @@ def test_transient_between_samples_is_fitted():
 def test_initial_guess_is_close_on_dense_exact_data():
     t = np.linspace(0, 6000, 6001)
     for z0, eta_h, eta_y in [((1e-3, 1e-6, 1e-6), 0.004, 0.004), ((8.0, 2.0, 1.6), 2e-4, 3e-4)]:
-        z = solve(z0, t, eta_h, eta_y, 1.0, 0.5)
+        z = solve(z0, t, eta_h=eta_h, eta_y=eta_y, dx2=1.0, dy2=0.5)
         guess = fit_module.initial_guess(t, z, 1.0, 0.5)
         np.testing.assert_allclose(guess, [eta_h, eta_y], rtol=0.01)
 
@@ -277,7 +282,7 @@ def test_initial_guess_is_close_on_dense_exact_data():
 def test_a_trajectory_that_does_not_move_gives_finite_rates():
     t = np.arange(10.0)
     observed = np.tile([0.3, 0.0, 0.0], (10, 1))  # y = w = 0 with dy2 = 0: a fixed point
-    result = fit(t, observed, 1.0, 0.0)
+    result = fit(observed, t, dx2=1.0, dy2=0.0)
     assert np.isfinite(result.eta_h) and result.eta_h > 0 and result.eta_y > 0
 
 
@@ -286,25 +291,25 @@ def test_a_trajectory_that_does_not_move_gives_finite_rates():
 
 def test_rate_estimator_api():
     z0, eta_h, eta_y, dx2, dy2 = (1e-2, 1e-4, 1e-4), 0.002, 0.003, 1.0, 0.5
-    z = solve(z0, T_FIT, eta_h, eta_y, dx2, dy2)
-    loss = loss_curve(z, T_FIT, dy2, 0.001, 0.2)
-    est = RateEstimator(dx2=dx2, dy2=dy2)
-    assert est.fit(T_FIT, add_noise(z, 4), loss) is est
+    z = solve(z0, T_FIT, eta_h=eta_h, eta_y=eta_y, dx2=dx2, dy2=dy2)
+    loss = loss_curve(z, T_FIT, eta_m=0.001, dy2=dy2, m0=0.2)
+    est = RateEstimator()
+    assert est.fit(add_noise(z, 4), T_FIT, dx2=dx2, dy2=dy2, loss=loss) is est
     assert est.eta_h_ == est.result_.eta_h and est.eta_y_ == est.result_.eta_y
     assert est.eta_m_ == pytest.approx(0.001, rel=0.01)
     assert set(est.r2_) == {"h", "y", "w", "loss"}
     np.testing.assert_allclose(est.predict(T_FIT), est.result_.predicted, rtol=1e-6, atol=1e-9)
     later = np.array([1000.0, 2500.0, 9000.0])
-    expected = solve(z0, np.r_[0.0, later], est.eta_h_, est.eta_y_, dx2, dy2)[1:]
+    expected = solve(z0, np.r_[0.0, later], eta_h=est.eta_h_, eta_y=est.eta_y_, dx2=dx2, dy2=dy2)[1:]
     np.testing.assert_allclose(est.predict(later), expected, rtol=1e-6, atol=1e-9)
     assert est.predict_loss(later).shape == (3,)
-    assert est.score(T_FIT, z) == pytest.approx(1.0, abs=1e-4)
+    assert est.score(z, T_FIT) == pytest.approx(1.0, abs=1e-4)
     r2_noisy = np.mean([est.r2_[v] for v in "hyw"])
-    assert est.score(T_FIT, est.result_.predicted + (add_noise(z, 4) - z)) == pytest.approx(
+    assert est.score(est.result_.predicted + (add_noise(z, 4) - z), T_FIT) == pytest.approx(
         r2_noisy, abs=1e-3
     )
-    assert est.get_params() == {"dx2": dx2, "dy2": dy2, "rtol": None, "max_nfev": 200,
-                                "objective": "scaled"}
+    assert est.result_.dx2 == dx2 and est.result_.dy2 == dy2
+    assert est.get_params() == {"max_nfev": 200, "objective": "scaled", "rtol": None}
     assert est.set_params(max_nfev=50) is est and est.max_nfev == 50
     with pytest.raises(ValueError, match="first fitted time"):
         est.predict(np.array([-1.0, 1.0]))
@@ -312,22 +317,42 @@ def test_rate_estimator_api():
 
 def test_rate_estimator_batch_and_unfitted():
     with pytest.raises(ValueError, match="not fitted"):
-        RateEstimator(dx2=1.0, dy2=0.5).predict(T_FIT)
-    with pytest.raises(ValueError, match="dx2"):
-        RateEstimator(dx2=0.0, dy2=0.5)
+        RateEstimator().predict(T_FIT)
     with pytest.raises(ValueError, match="unknown parameter"):
-        RateEstimator(dx2=1.0, dy2=0.5).set_params(eta=1.0)
+        RateEstimator().set_params(eta=1.0)
     z0 = np.array([[1e-2, 1e-4, 1e-4], [8.0, 2.0, 1.6]])
-    z = solve(z0, T_FIT, [0.002, 2e-4], [0.003, 2e-4], 1.0, 0.5)
-    est = RateEstimator(dx2=1.0, dy2=0.5).fit(T_FIT, z)
+    z = solve(z0, T_FIT, eta_h=[0.002, 2e-4], eta_y=[0.003, 2e-4], dx2=1.0, dy2=[0.5, 0.7])
+    est = RateEstimator().fit(z, T_FIT, dx2=1.0, dy2=np.array([0.5, 0.7]))
     assert est.eta_h_.shape == (2,)
+    np.testing.assert_allclose(est.eta_h_, [0.002, 2e-4], rtol=1e-4)
     assert est.predict(T_FIT[::10]).shape == (2, 31, 3)
-    assert est.score(T_FIT, z) == pytest.approx(1.0, abs=1e-6)
+    assert est.score(z, T_FIT) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_rate_estimator_checks_its_parameters_and_the_data_in_fit():
+    z = solve((1e-2, 1e-4, 1e-4), T_FIT, eta_h=0.002, eta_y=0.003, dx2=1.0, dy2=0.5)
+    # The constructor and set_params only store; fit checks, with the data.
+    est = RateEstimator(rtol=2.0, max_nfev=0)
+    assert (est.rtol, est.max_nfev) == (2.0, 0)
+    for params, match in [
+        ({"rtol": 2.0}, "rtol must lie in"),
+        ({"rtol": "tight"}, "rtol must lie in"),
+        ({"max_nfev": 0}, "max_nfev must be a positive integer"),
+        ({"objective": "plain"}, "objective must be one of"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            RateEstimator(**params).fit(z, T_FIT, dx2=1.0, dy2=0.5)
+    with pytest.raises(ValueError, match="dx2 must be > 0"):
+        RateEstimator().fit(z, T_FIT, dx2=0.0, dy2=0.5)
+    with pytest.raises(TypeError, match="dx2"):
+        RateEstimator().fit(z, T_FIT)  # the data's constants are required arguments of fit
+    with pytest.raises(TypeError):
+        RateEstimator(1e-8)  # hyperparameters are keyword-only
 
 
 # ---------------------------------------------------------------- bad input
 
-_Z = solve((1e-2, 1e-4, 1e-4), np.linspace(0, 100, 11), 0.002, 0.003, 1.0, 0.5)
+_Z = solve((1e-2, 1e-4, 1e-4), np.linspace(0, 100, 11), eta_h=0.002, eta_y=0.003, dx2=1.0, dy2=0.5)
 _T = np.linspace(0, 100, 11)
 
 
@@ -363,8 +388,9 @@ _T = np.linspace(0, 100, 11)
     ],
 )
 def test_bad_input_raises_a_clear_value_error(args, kwargs, match):
+    t, observed, dx2, dy2 = args
     with pytest.raises(ValueError, match=match):
-        fit(*args, **kwargs)
+        fit(observed, t, dx2=dx2, dy2=dy2, **kwargs)
 
 
 # ---------------------------------------------------------------- properties
@@ -381,7 +407,7 @@ def theory_trajectories(draw):
     dx2 = 10 ** draw(st.floats(-0.5, 0.5))
     n = draw(st.integers(3, 40))
     t = np.linspace(0, draw(st.sampled_from([100.0, 1000.0, 3000.0])), n)
-    z = solve((h0, y0, w0), t, eta_h, eta_y, dx2, dy2)
+    z = solve((h0, y0, w0), t, eta_h=eta_h, eta_y=eta_y, dx2=dx2, dy2=dy2)
     return t, z, dx2, dy2
 
 
@@ -389,7 +415,7 @@ def theory_trajectories(draw):
 @given(theory_trajectories())
 def test_fit_never_raises_and_rates_are_positive(case):
     t, z, dx2, dy2 = case
-    result = fit(t, z, dx2, dy2)
+    result = fit(z, t, dx2=dx2, dy2=dy2)
     assert np.isfinite(result.eta_h) and result.eta_h > 0
     assert np.isfinite(result.eta_y) and result.eta_y > 0
     assert isinstance(result.success, bool) and isinstance(result.message, str)
@@ -404,7 +430,7 @@ PAPER_Z0 = np.array([0.5, 0.05, 0.04])
 
 def paper_problem() -> np.ndarray:
     """A small noisy trajectory whose h is ten times y and w: the two objectives disagree on it."""
-    z = solve(PAPER_Z0, PAPER_T, 0.003, 0.002, 1.0, 0.5)
+    z = solve(PAPER_Z0, PAPER_T, eta_h=0.003, eta_y=0.002, dx2=1.0, dy2=0.5)
     noisy = z * (1 + 0.05 * np.random.default_rng(3).standard_normal(z.shape))
     noisy[0] = PAPER_Z0
     return noisy
@@ -414,7 +440,7 @@ def paper_cost(observed: np.ndarray, eta_h: np.ndarray, eta_y: np.ndarray) -> np
     """Eq. 49 by hand: plain sum over epochs and variables of squared differences, per rate pair."""
     eta_h, eta_y = np.broadcast_arrays(np.asarray(eta_h, float), np.asarray(eta_y, float))
     z0 = np.broadcast_to(observed[0], (eta_h.size, 3))
-    z = solve(z0, PAPER_T, eta_h.ravel(), eta_y.ravel(), 1.0, 0.5, rtol=1e-10)
+    z = solve(z0, PAPER_T, eta_h=eta_h.ravel(), eta_y=eta_y.ravel(), dx2=1.0, dy2=0.5, rtol=1e-10)
     return np.sum((z - observed) ** 2, axis=(1, 2)).reshape(eta_h.shape)
 
 
@@ -439,20 +465,20 @@ def brute_force_minimum(observed: np.ndarray) -> float:
 def test_paper_objective_reaches_the_brute_force_minimum():
     observed = paper_problem()
     best = brute_force_minimum(observed)
-    paper = fit(PAPER_T, observed, 1.0, 0.5, objective="paper")
+    paper = fit(observed, PAPER_T, dx2=1.0, dy2=0.5, objective="paper")
     # rss is the minimised objective, here Eq. 49 itself.
     np.testing.assert_allclose(paper.rss, paper_cost(observed, paper.eta_h, paper.eta_y), rtol=1e-6)
     assert paper.rss <= best * (1 + 1e-6)
     # The scaled default weighs y and w up, so its optimum is measurably off the
     # Eq. 49 minimum on this problem: the check above would catch an objective
     # that was ignored.
-    scaled = fit(PAPER_T, observed, 1.0, 0.5)
+    scaled = fit(observed, PAPER_T, dx2=1.0, dy2=0.5)
     assert paper_cost(observed, scaled.eta_h, scaled.eta_y) > best * 1.001
 
 
 def test_unknown_objective_is_a_clear_error():
     with pytest.raises(ValueError, match="objective must be one of scaled, paper; got 'plain'"):
-        fit(PAPER_T, paper_problem(), 1.0, 0.5, objective="plain")
+        fit(paper_problem(), PAPER_T, dx2=1.0, dy2=0.5, objective="plain")
 
 
 @pytest.mark.parametrize(
@@ -472,24 +498,65 @@ def test_fit_quality_from_r2(r2, quality):
 
 def test_quality_of_fits_that_do_not_describe_the_data():
     t = np.linspace(0.0, 2000.0, 101)
-    z = solve(PAPER_Z0, t, 0.003, 0.002, 1.0, 0.5)
-    good = fit(t, z, 1.0, 0.5)
+    z = solve(PAPER_Z0, t, eta_h=0.003, eta_y=0.002, dx2=1.0, dy2=0.5)
+    good = fit(z, t, dx2=1.0, dy2=0.5)
     assert good.quality == "good" and good.to_dict()["quality"] == "good"
     # A wrong target distance: the optimiser converges, the theory misses the data.
-    wrong = fit(t, z, 1.0, 5.0)
+    wrong = fit(z, t, dx2=1.0, dy2=5.0)
     assert wrong.success and wrong.quality == "unfit"
     # A constant trajectory carries no rate information at all.
-    constant = fit(t, np.tile([1.0, 0.1, 0.1], (t.size, 1)), 1.0, 0.5)
+    constant = fit(np.tile([1.0, 0.1, 0.1], (t.size, 1)), t, dx2=1.0, dy2=0.5)
     assert constant.quality == "unfit"
-    batch = fit(t, np.stack([z, z]), 1.0, np.array([0.5, 5.0]))
+    batch = fit(np.stack([z, z]), t, dx2=1.0, dy2=np.array([0.5, 5.0]))
     assert list(batch.quality) == ["good", "unfit"]
     assert batch.to_dict()["quality"] == ["good", "unfit"]
 
 
 def test_rate_estimator_passes_the_objective_and_reports_quality():
     observed = paper_problem()
-    est = RateEstimator(dx2=1.0, dy2=0.5, objective="paper").fit(PAPER_T, observed)
-    direct = fit(PAPER_T, observed, 1.0, 0.5, objective="paper")
+    est = RateEstimator(objective="paper").fit(observed, PAPER_T, dx2=1.0, dy2=0.5)
+    direct = fit(observed, PAPER_T, dx2=1.0, dy2=0.5, objective="paper")
     assert (est.eta_h_, est.eta_y_, est.quality_) == (direct.eta_h, direct.eta_y, direct.quality)
-    with pytest.raises(ValueError, match="objective must be one of"):
-        RateEstimator(dx2=1.0, dy2=0.5, objective="plain")
+
+
+# --- FitResult's declared types -----------------------------------------------------------------
+
+
+def _matches(value, hint) -> bool:
+    """Whether ``value`` is of the declared type ``hint`` (unions, dicts, tuples, NDArray)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, arg) for arg in args)
+    if hint is type(None):
+        return value is None
+    if origin is dict:
+        return isinstance(value, dict) and all(_matches(v, args[1]) for v in value.values())
+    if origin is tuple:
+        return isinstance(value, tuple) and all(_matches(v, args[0]) for v in value)
+    if origin is np.ndarray:
+        dtype = typing.get_args(args[1])[0]
+        return isinstance(value, np.ndarray) and value.dtype.type is dtype
+    # bool is an int to isinstance; a field declared int must not hold one.
+    return isinstance(value, hint) and not (hint is int and isinstance(value, bool))
+
+
+def test_fit_result_fields_have_precise_types_for_one_fit_and_a_batch():
+    hints = typing.get_type_hints(FitResult)
+    assert not [name for name, hint in hints.items() if hint is typing.Any]
+    z = solve((1e-2, 1e-4, 1e-4), T_FIT, eta_h=0.002, eta_y=0.003, dx2=1.0, dy2=0.5)
+    loss = loss_curve(z, T_FIT, eta_m=0.001, dy2=0.5, m0=0.2)
+    single = fit(z, T_FIT, dx2=1.0, dy2=0.5, loss=loss)
+    batch = fit(np.stack([z, z]), T_FIT, dx2=1.0, dy2=0.5, loss=np.stack([loss, loss]))
+    for result in (single, batch, fit(z, T_FIT, dx2=1.0, dy2=0.5)):
+        wrong = {name: type(getattr(result, name)) for name, hint in hints.items()
+                 if not name.startswith("_") and not _matches(getattr(result, name), hint)}
+        assert not wrong, wrong
+    # The scalar form is Python scalars, the batched form arrays of shape (B,).
+    assert type(single.eta_h) is float and type(single.n_solves) is int
+    assert type(single.success) is bool and type(single.quality) is str
+    assert batch.eta_h.shape == batch.n_solves.shape == batch.success.shape == (2,)
+    assert batch.quality.dtype.kind == "U" and batch.r2["loss"].shape == (2,)
+    # repr stays a one-line summary, no arrays.
+    for result in (single, batch):
+        text = repr(result)
+        assert "\n" not in text and len(text) < 200 and "array" not in text

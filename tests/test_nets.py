@@ -6,18 +6,23 @@ import dataclasses
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 from repdyn.nets import (
     ARCHITECTURES,
+    NONLINEARITIES,
+    NONLINEARITY_TABLE,
     TABLE1,
     TABLE2,
     ArchSpec,
     Network,
+    Nonlinearity,
     build_network,
     get_architecture,
+    make_activation,
     make_optimizer,
 )
 
@@ -454,3 +459,30 @@ def test_make_optimizer_names_and_errors():
     for bad in (0.0, -1.0, float("inf")):
         with pytest.raises(ValueError, match="lr must be"):
             make_optimizer("sgd", network, lr=bad)
+
+
+@pytest.mark.parametrize("name", NONLINEARITIES)
+def test_each_nonlinearity_row_computes_its_module_and_its_gradient(name):
+    """The table's numpy and torch maths against the module itself and autograd."""
+    row = NONLINEARITY_TABLE[name]
+    module = make_activation(name)
+    assert type(module) is row.module and Nonlinearity.of(module) == row
+    z = torch.linspace(-3, 3, 41, dtype=torch.float64).requires_grad_(True)
+    g = torch.linspace(0.5, 1.5, 41, dtype=torch.float64)
+    a = module(z)
+    (want,) = torch.autograd.grad(a, z, g)
+    z, a = z.detach(), a.detach()
+    for xp, args in ((torch, (z, a, g)), (np, tuple(t.numpy() for t in (z, a, g)))):
+        np.testing.assert_allclose(np.asarray(row.forward(args[0], xp)), a.numpy(), rtol=1e-14, atol=1e-15)
+        np.testing.assert_allclose(np.asarray(row.backward(*args, xp)), want.numpy(), rtol=1e-14, atol=1e-15)
+
+
+def test_a_module_with_other_constants_is_read_with_them():
+    slope = Nonlinearity.of(torch.nn.LeakyReLU(0.2))
+    assert slope.value == pytest.approx(0.2) and NONLINEARITY_TABLE["leaky_relu"].value == 0.01
+    z = torch.tensor([-2.0, 3.0])
+    assert slope.forward(z, torch).tolist() == pytest.approx([-0.4, 3.0])
+    assert Nonlinearity.of(torch.nn.ELU(alpha=0.5)).value == 0.5
+    assert Nonlinearity.of(torch.nn.GELU()) is None
+    with pytest.raises(ValueError, match="nonlinearity must be one of leaky_relu, relu"):
+        make_activation("gelu")

@@ -65,12 +65,12 @@ def test_chunked_equals_unchunked(chunk_size):
     rng = np.random.default_rng(1)
     X, Y, H0, Yhat0 = _dataset(rng, n=23)
     full = {"chunk_size": 10**9}
-    for f, args in [
-        (squared_distances, (X,)),
-        (rich_limit_distances, (X, Y, 2.0)),
-        (pairwise_final_distances, (X, Y, H0, Yhat0, RATE_H, RATE_Y)),
+    for f, args, rates in [
+        (squared_distances, (X,), {}),
+        (rich_limit_distances, (X, Y), {"eta_h": 2.0, "eta_y": 1.0}),
+        (pairwise_final_distances, (X, Y, H0, Yhat0), {"eta_h": RATE_H, "eta_y": RATE_Y}),
     ]:
-        a, b = f(*args, chunk_size=chunk_size), f(*args, **full)
+        a, b = f(*args, **rates, chunk_size=chunk_size), f(*args, **rates, **full)
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14 * np.abs(b).max())
         assert np.array_equal(a, a.T)
 
@@ -83,7 +83,7 @@ def test_rich_limit_entries_follow_the_formula_and_merge_same_targets():
     rng = np.random.default_rng(2)
     X, Y, _, _ = _dataset(rng)
     ratio = 2.5
-    A = rich_limit_distances(X, Y, ratio, chunk_size=20)
+    A = rich_limit_distances(X, Y, eta_h=ratio, eta_y=1.0, chunk_size=20)
     for i, j in itertools.combinations(range(len(X)), 2):
         expected = np.sqrt(_sq(X, i, j) * _sq(Y, i, j) * ratio)
         assert A[i, j] == pytest.approx(expected, rel=1e-10)
@@ -91,17 +91,17 @@ def test_rich_limit_entries_follow_the_formula_and_merge_same_targets():
             assert A[i, j] == 0.0
     assert np.array_equal(A, A.T) and np.all(np.diag(A) == 0)
     # Only the rate ratio enters, through its square root.
-    np.testing.assert_allclose(rich_limit_distances(X, Y, 4 * ratio), 2 * A, rtol=1e-12)
+    np.testing.assert_allclose(rich_limit_distances(X, Y, eta_h=4 * ratio, eta_y=1.0), 2 * A, rtol=1e-12)
 
 
 def test_rich_limit_is_the_small_weight_limit_of_the_full_prediction():
     rng = np.random.default_rng(3)
     X, Y, H0, Yhat0 = _dataset(rng)
-    A = rich_limit_distances(X, Y, RATE_H / RATE_Y)
+    A = rich_limit_distances(X, Y, eta_h=RATE_H, eta_y=RATE_Y)
     errors = []
     for scale in (1e-2, 1e-4):
         # Small weights: representations ~ s, outputs ~ s^2.
-        H = pairwise_final_distances(X, Y, scale * H0, scale**2 * Yhat0, RATE_H, RATE_Y)
+        H = pairwise_final_distances(X, Y, scale * H0, scale**2 * Yhat0, eta_h=RATE_H, eta_y=RATE_Y)
         errors.append(np.abs(H - A).max() / A.max())
     assert errors[1] < 1e-3 and errors[1] < errors[0] / 10
 
@@ -113,14 +113,14 @@ def test_rich_limit_is_the_small_weight_limit_of_the_full_prediction():
 def test_every_entry_is_final_distance_of_its_pair():
     rng = np.random.default_rng(4)
     X, Y, H0, Yhat0 = _dataset(rng)
-    H = pairwise_final_distances(X, Y, H0, Yhat0, RATE_H, RATE_Y, chunk_size=30)
+    H = pairwise_final_distances(X, Y, H0, Yhat0, eta_h=RATE_H, eta_y=RATE_Y, chunk_size=30)
     n = len(X)
     for i, j in itertools.product(range(n), range(n)):
         dx2, dy2, h0, y0 = _sq(X, i, j), _sq(Y, i, j), _sq(H0, i, j), _sq(Yhat0, i, j)
         if dx2 == 0:
             assert H[i, j] == h0  # h never moves; 0 on the diagonal
             continue
-        expected = float(final_distance(h0, y0, RATE_H, RATE_Y, dx2, dy2).h_inf)
+        expected = float(final_distance(h0, y0, eta_h=RATE_H, eta_y=RATE_Y, dx2=dx2, dy2=dy2).h_inf)
         assert H[i, j] == pytest.approx(expected, rel=1e-9, abs=1e-300)
     assert np.array_equal(H, H.T)
     assert np.all(np.diag(H) == 0)
@@ -131,7 +131,7 @@ def test_degenerate_pairs_take_the_documented_limits():
     Y = np.array([[0.0], [1.0], [3.0], [2.0]])
     H0 = np.array([[1.0, 1.0], [1.0, 1.0], [1.0, 1.0], [3.0, 1.0]])
     Yhat0 = np.array([[0.5], [0.5], [0.9], [0.1]])
-    H = pairwise_final_distances(X, Y, H0, Yhat0, RATE_H, RATE_Y)
+    H = pairwise_final_distances(X, Y, H0, Yhat0, eta_h=RATE_H, eta_y=RATE_Y)
     ratio = RATE_H / RATE_Y
     # (0, 1): h0 = 0 and y0 = 0 -> rich limit.
     assert H[0, 1] == pytest.approx(np.sqrt(1.0 * 1.0 * ratio), rel=1e-12)
@@ -141,9 +141,9 @@ def test_degenerate_pairs_take_the_documented_limits():
     assert H[0, 3] == 4.0
     # A nearby regular pair approaches the h0 = 0 limits continuously.
     eps = 1e-7
-    near = final_distance(eps, 0.0, RATE_H, RATE_Y, 1.0, 1.0).h_inf
+    near = final_distance(eps, 0.0, eta_h=RATE_H, eta_y=RATE_Y, dx2=1.0, dy2=1.0).h_inf
     assert near == pytest.approx(H[0, 1], rel=1e-6)
-    near = final_distance(eps, 0.16, RATE_H, RATE_Y, 4.0, 9.0).h_inf
+    near = final_distance(eps, 0.16, eta_h=RATE_H, eta_y=RATE_Y, dx2=4.0, dy2=9.0).h_inf
     assert near < 1e-5
 
 
@@ -151,11 +151,15 @@ def test_pairwise_inputs_are_checked():
     rng = np.random.default_rng(5)
     X, Y, H0, Yhat0 = _dataset(rng)
     with pytest.raises(ValueError, match="Y must have one row per data point"):
-        rich_limit_distances(X, Y[:-1], 1.0)
-    with pytest.raises(ValueError, match="eta_ratio"):
-        rich_limit_distances(X, Y, -1.0)
+        rich_limit_distances(X, Y[:-1], eta_h=1.0, eta_y=1.0)
+    with pytest.raises(ValueError, match="eta_h must be > 0"):
+        rich_limit_distances(X, Y, eta_h=-1.0, eta_y=1.0)
+    with pytest.raises(ValueError, match="eta_y must be a single positive number"):
+        rich_limit_distances(X, Y, eta_h=1.0, eta_y=[1.0, 2.0])
+    with pytest.raises(TypeError, match="positional"):
+        rich_limit_distances(X, Y, 1.0)  # the rates are keyword-only
     with pytest.raises(ValueError, match="Yhat0 must have the same number of output columns"):
-        pairwise_final_distances(X, Y, H0, Yhat0[:, :1], 1.0, 1.0)
+        pairwise_final_distances(X, Y, H0, Yhat0[:, :1], eta_h=1.0, eta_y=1.0)
     with pytest.raises(ValueError, match="chunk_size"):
         squared_distances(X, chunk_size=0)
     with pytest.raises(ValueError, match="NaN or inf"):
@@ -263,7 +267,7 @@ def test_tau_to_zero_gives_a_or_sums_over_zero_groups():
     # Rich-limit-like zeros between same-target points: P -> Z A Z.
     X = rng.normal(size=(8, 2))
     Y = np.array([0, 0, 1, 1, 1, 2, 2, 3.0])
-    A = rich_limit_distances(X, Y, 1.0)
+    A = rich_limit_distances(X, Y, eta_h=1.0, eta_y=1.0)
     Z = (A == 0).astype(float)
     w = exponential_weighing(A, tau=1e-9 * A[A > 0].min())
     expected = np.array([[A[np.ix_(Z[i] > 0, Z[j] > 0)].sum() for j in range(8)] for i in range(8)])
@@ -275,12 +279,12 @@ def test_default_tau_is_a_quantile_of_the_positive_entries_and_scale_free():
     rng = np.random.default_rng(11)
     X = 255 * rng.random(size=(30, 784))  # raw pixel values, MNIST-sized
     Y = np.eye(2)[rng.integers(0, 2, 30)]
-    A = rich_limit_distances(X, Y, 1.0)
+    A = rich_limit_distances(X, Y, eta_h=1.0, eta_y=1.0)
     upper = A[np.triu_indices(30, 1)]
     assert default_tau(A) == np.quantile(upper[upper > 0], 0.1) < np.median(upper[upper > 0])
-    assert default_tau(A, 0.5) == np.median(upper[upper > 0])
+    assert default_tau(A, quantile=0.5) == np.median(upper[upper > 0])
     with pytest.raises(ValueError, match="quantile"):
-        default_tau(A, 0.0)
+        default_tau(A, quantile=0.0)
     w = exponential_weighing(A, count_violations=False)
     assert w.tau == default_tau(A) and w.underflow == 0.0
     assert w.violations_before is None and w.violations_after is None

@@ -14,6 +14,7 @@ import repdyn
 from repdyn import experiments
 
 CLI_DIR = Path(repdyn.__file__).parent / "cli"
+EXPERIMENTS_DIR = Path(experiments.__file__).parent
 
 
 def _modules_after(code: str) -> set[str]:
@@ -48,19 +49,50 @@ def test_every_registered_experiment_has_a_runnable_module():
         experiments.run("fig99", profile="smoke")
 
 
+def _imported_modules(path: Path) -> list[str]:
+    """Every module ``path`` imports, at any depth (``from pkg import _mod`` counts as ``pkg._mod``)."""
+    modules = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            modules += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            modules.append(node.module)
+            modules += [f"{node.module}.{alias.name}" for alias in node.names if alias.name.startswith("_")]
+    return modules
+
+
+def _private_imports_of_other_packages(path: Path, own: str) -> list[str]:
+    """Modules ``path`` imports from a repdyn package other than ``own`` through a private name."""
+    found = []
+    for module in _imported_modules(path):
+        parts = module.split(".")
+        if parts[0] == "repdyn" and len(parts) > 1 and parts[1] != own and any(p.startswith("_") for p in parts[1:]):
+            found.append(f"{path.name}: {module}")
+    return found
+
+
 def test_the_command_line_uses_public_names_only():
-    # cli/_predict.py is reworked for structure prediction (issue 14) and moves then.
-    pending = {"_predict.py"}
-    private = []
-    for path in sorted(CLI_DIR.glob("*.py")):
-        if path.name in pending:
-            continue
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("repdyn."):
-                parts = node.module.split(".")
-                if parts[1] != "cli" and any(p.startswith("_") for p in parts[1:]):
-                    private.append(f"{path.name}: {node.module}")
+    private = [hit for path in sorted(CLI_DIR.glob("*.py")) for hit in _private_imports_of_other_packages(path, "cli")]
     assert not private, private
+
+
+def test_figure_modules_import_shared_modules_and_public_names_only():
+    figures = sorted((EXPERIMENTS_DIR / "figures").glob("_*.py"))
+    assert len(figures) >= len({e.module for e in experiments.EXPERIMENTS.values()})
+    for path in figures:
+        others = [m for m in _imported_modules(path) if m.startswith("repdyn.experiments.figures")]
+        assert not others, f"{path.name} imports another figure module: {others}"
+    shared = figures + sorted((EXPERIMENTS_DIR / "studies").glob("_*.py"))
+    private = [hit for path in shared for hit in _private_imports_of_other_packages(path, "experiments")]
+    assert not private, private
+
+
+def test_the_checks_see_a_private_import(tmp_path):
+    # The two tests above must be able to fail.
+    probe = tmp_path / "_probe.py"
+    probe.write_text("def f():\n    from repdyn.theory._fit import fit\n    from repdyn.experiments.figures import _fig2\n")
+    assert _private_imports_of_other_packages(probe, "experiments") == ["_probe.py: repdyn.theory._fit"]
+    assert "repdyn.experiments.figures._fig2" in _imported_modules(probe)
 
 
 def test_run_one_experiment_from_python(tmp_path):

@@ -34,12 +34,15 @@ def written(tmp_path_factory):
 def test_plain_xarray_reads_strings_seed_and_attributes(written):
     out, configs, results = written
     with xr.open_dataset(out / "trials.nc") as ds:
-        assert ds["seed"].dims == ("trial",) and ds["seed"].values.tolist() == [3, 5, 7]
+        # Distinct seeds name the trials: seed is the dimension, selectable as plain xarray opens it.
+        assert ds["seed"].dims == ("seed",) and ds["seed"].values.tolist() == [3, 5, 7]
+        assert ds["trial"].dims == ("seed",) and ds["trial"].values.tolist() == [0, 1, 2]
+        assert ds["status"].sel(seed=7).item() == "error"
         assert ds["status"].values.tolist()[2] == "error"
         assert ds["status"].values.tolist()[0] == results[0]["status"]
         assert ds["result_layer"].values.tolist()[:2] == [results[0]["layer"]] * 2
         assert ds["layer"].values.tolist()[0] == results[0]["layer"]  # the config names it too
-        assert ds["arch_name"].values.tolist() == ["default"] * 3
+        assert ds["arch"].values.tolist() == ["default"] * 3 and "arch_name" not in ds.variables
         assert ds["fit_message"].values[0] == results[0]["fit_message"]
         assert ds["error"].values.tolist()[2] == "Traceback: boom"
         assert not any("." in str(name) for name in ds.variables)
@@ -50,9 +53,9 @@ def test_plain_xarray_reads_strings_seed_and_attributes(written):
         assert ds.attrs["result_format_version"] == repdyn.sweep.RESULT_FORMAT_VERSION
         np.testing.assert_array_equal(ds["h"].values[1, : len(results[1]["h"])], results[1]["h"])
         # The 2-D per-layer distances are kept over named dimensions, not dropped.
-        assert ds["h_layers"].dims == ("trial", "hidden_layer", "epoch")
+        assert ds["h_layers"].dims == ("seed", "hidden_layer", "epoch")
         np.testing.assert_array_equal(ds["h_layers"].values[0], results[0]["h_layers"])
-        assert ds["r2_layers"].dims == ("trial", "hidden_layer", "variable")
+        assert ds["r2_layers"].dims == ("seed", "hidden_layer", "variable")
         assert ds["layer_names"].values[0].tolist() == results[0]["layer_names"].tolist()
         # "never converged" is missing, not a -1 sentinel.
         assert results[0]["converged_epoch"] == -1 and np.isnan(ds["converged_epoch"].values[0])
@@ -64,7 +67,8 @@ def test_load_run_gives_summary_trials_and_trajectories(written):
     assert run.summary["experiment"] == "two-point"
     trials = run.trials
     assert len(trials) == 3 and trials["seed"].tolist() == [3, 5, 7]
-    assert {"arch_name", "arch_lr", "eta_h", "r2_h", "status"} <= set(trials.columns)
+    assert {"trial", "arch", "arch_lr", "eta_h", "r2_h", "status"} <= set(trials.columns)
+    assert trials["trial"].tolist() == [0, 1, 2]
     assert trials["eta_h"].iloc[0] == pytest.approx(results[0]["eta_h"])
     assert trials["status"].tolist()[2] == "error" and np.isnan(trials["eta_h"].iloc[2])
     assert not (trials.select_dtypes("number") == -1).any().any()
@@ -91,3 +95,16 @@ def test_results_dataset_keeps_every_array():
         results_dataset(results, dims={"grid": ("row",)})
     with pytest.raises(ValueError, match="different trials"):
         results_dataset([{"g": np.ones(2)}, {"g": np.ones((2, 2))}])
+
+
+def test_repeated_seeds_keep_the_trial_dimension(tmp_path):
+    from repdyn.experiments._run_data import write_trial_data
+
+    configs = [TwoPointConfig(arch=TINY.replace(units=u), seed=0, fit=False) for u in (4, 6)]
+    results = [two_point_trial(c) for c in configs]
+    write_trial_data(tmp_path, results, configs, "trials")
+    with xr.open_dataset(tmp_path / "trials.nc") as ds:
+        assert ds["seed"].dims == ("trial",) and ds["arch_units"].values.tolist() == [4, 6]
+    run = repdyn.load_run(tmp_path)
+    assert run.trajectories["h"].sel(seed=0).sizes["trial"] == 2  # both trials of seed 0
+    assert run.trials["trial"].tolist() == [0, 1] and run.trials["arch_units"].tolist() == [4, 6]

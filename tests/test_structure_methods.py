@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import rankdata
 
-from repdyn.experiments._structure import (
+from repdyn.experiments.structure import (
     DEFAULT_VARIANT,
     VARIANTS,
     mantel_p,
@@ -47,7 +47,7 @@ def test_centred_weighing_is_the_distance_of_the_smoothed_points():
     assert w.negative == 0.0
     # The paper's matrix itself keeps its positive diagonal; zeroing leaves the rest as it is.
     assert np.all(np.diag(w.p) > 0)
-    zeroed, clipped = weighed_distances(w.p, "zeroed")
+    zeroed, clipped = weighed_distances(w.p, form="zeroed")
     off = ~np.eye(30, dtype=bool)
     assert np.array_equal(zeroed[off], w.p[off]) and clipped == 0.0
 
@@ -60,7 +60,7 @@ def test_centring_clips_negative_entries_and_reports_them():
     np.testing.assert_array_equal(d, expected)
     assert negative == pytest.approx(2 / 6)
     with pytest.raises(ValueError, match="distances"):
-        weighed_distances(p, "halved")
+        weighed_distances(p, form="halved")
 
 
 def test_the_default_separates_merged_targets_where_the_old_default_does_not():

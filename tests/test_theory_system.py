@@ -32,7 +32,7 @@ def test_solve_matches_gradient_flow_on_full_matrices(d_in, d_hidden, d_out, eta
     dx, dy, w_f, w_g = no_rotation_problem(rng, d_in, d_hidden, d_out, scale)
     t = np.linspace(0, 3000, 301)
     expected, _ = matrix_flow(dx, dy, w_f, w_g, eta_h, eta_y, t)
-    got = solve(expected[0], t, eta_h, eta_y, dx @ dx, dy @ dy)
+    got = solve(expected[0], t, eta_h=eta_h, eta_y=eta_y, dx2=dx @ dx, dy2=dy @ dy)
     assert np.abs(got - expected).max(axis=0) == pytest.approx(0, abs=1e-7 * np.abs(expected).max())
 
 
@@ -42,7 +42,7 @@ def test_loss_formula_equals_loss_of_the_matrices():
     m_err0 = rng.normal(size=2)
     t = np.linspace(0, 2000, 201)
     z, loss = matrix_flow(dx, dy, w_f, w_g, 0.01, 0.02, t, eta_m=0.003, m_err0=m_err0)
-    predicted = loss_curve(z, t, dy @ dy, 0.003, m_err0 @ m_err0)
+    predicted = loss_curve(z, t, eta_m=0.003, dy2=dy @ dy, m0=m_err0 @ m_err0)
     np.testing.assert_allclose(predicted, loss, rtol=1e-9, atol=1e-12)
 
 
@@ -51,7 +51,7 @@ def test_solve_is_accurate_against_tight_reference_for_a_batch():
     z0 = reachable_states(rng, 6, dy2=0.5)
     eta_h, eta_y = rng.uniform(1e-3, 1e-2, 6), rng.uniform(1e-3, 1e-2, 6)
     t = np.arange(0, 6001.0, 10)
-    got = solve(z0, t, eta_h, eta_y, 1.0, 0.5)
+    got = solve(z0, t, eta_h=eta_h, eta_y=eta_y, dx2=1.0, dy2=0.5)
     for i in range(6):
         ref, _ = matrix_flow(*realise_state(z0[i], 1.0, 0.5), eta_h[i], eta_y[i], t)
         scale = np.abs(ref).max(axis=0)
@@ -64,7 +64,7 @@ def test_representations_passing_through_each_other():
     z0 = np.array([0.27708885, 0.41388146, 0.81416242])
     eta_h, eta_y = 0.008154733497841118, 0.005610969842471285
     t = np.linspace(0, 400, 81)
-    z = solve(z0, t, eta_h, eta_y, 1.0, 0.5)
+    z = solve(z0, t, eta_h=eta_h, eta_y=eta_y, dx2=1.0, dy2=0.5)
     assert z[:, 0].min() < 1e-3 * z0[0]
     assert z[0, 2] > 0 and z[-1, 2] < 0
     ref, _ = matrix_flow(*realise_state(z0, 1.0, 0.5), eta_h, eta_y, t)
@@ -75,9 +75,9 @@ def test_conserved_quantity_along_independent_integration():
     rng = np.random.default_rng(5)
     z0 = reachable_states(rng, 1, dy2=0.3)[0]
     t = np.linspace(0, 2000, 201)
-    ref = solve_ivp(lambda _t, z: rhs(z, 0.01, 0.004, 2.0, 0.3), (0, t[-1]), z0, t_eval=t,
-                    method="DOP853", rtol=1e-12, atol=1e-14).y.T
-    c = conserved(ref[:, 0], ref[:, 1], 0.01, 0.004, 2.0)
+    ref = solve_ivp(lambda _t, z: rhs(z, eta_h=0.01, eta_y=0.004, dx2=2.0, dy2=0.3), (0, t[-1]), z0,
+                    t_eval=t, method="DOP853", rtol=1e-12, atol=1e-14).y.T
+    c = conserved(ref[:, 0], ref[:, 1], eta_h=0.01, eta_y=0.004, dx2=2.0)
     assert np.ptp(c) < 1e-8 * np.abs(c).max()
     assert np.std(ref[:, 0]) > 1e-3  # the state really moved
 
@@ -93,8 +93,8 @@ def test_conserved_quantity_along_independent_integration():
 )
 def test_long_time_solution_converges_to_final_distance(z0, eta_h, eta_y, dx2, dy2, expect_regime):
     t = np.array([0.0, 4e5])
-    z = solve(np.array(z0), t, eta_h, eta_y, dx2, dy2)
-    fd = final_distance(z0[0], z0[1], eta_h, eta_y, dx2, dy2)
+    z = solve(np.array(z0), t, eta_h=eta_h, eta_y=eta_y, dx2=dx2, dy2=dy2)
+    fd = final_distance(z0[0], z0[1], eta_h=eta_h, eta_y=eta_y, dx2=dx2, dy2=dy2)
     assert z[-1, 0] == pytest.approx(float(fd.h_inf), rel=1e-7)
     assert z[-1, 1] == pytest.approx(dy2, rel=1e-7)
     assert fd.regime == expect_regime
@@ -104,18 +104,22 @@ def test_final_distance_is_a_fixed_point_and_obeys_its_limits():
     rng = np.random.default_rng(2)
     h0, y0 = rng.uniform(0.01, 2, 50), rng.uniform(0, 2, 50)
     eta_h, eta_y = rng.uniform(1e-3, 1e-1, 50), rng.uniform(1e-3, 1e-1, 50)
-    fd = final_distance(h0, y0, eta_h, eta_y, 1.3, 0.4)
-    at_rest = rhs(np.stack([fd.h_inf, np.full(50, 0.4), np.zeros(50)], -1), eta_h, eta_y, 1.3, 0.4)
+    fd = final_distance(h0, y0, eta_h=eta_h, eta_y=eta_y, dx2=1.3, dy2=0.4)
+    at_rest = rhs(np.stack([fd.h_inf, np.full(50, 0.4), np.zeros(50)], -1),
+                  eta_h=eta_h, eta_y=eta_y, dx2=1.3, dy2=0.4)
     np.testing.assert_allclose(at_rest, 0, atol=1e-15)
     # The fixed point lies on the conserved curve through the initial state.
     np.testing.assert_allclose(
-        conserved(fd.h_inf, 0.4, eta_h, eta_y, 1.3), conserved(h0, y0, eta_h, eta_y, 1.3), rtol=1e-9, atol=1e-12
+        conserved(fd.h_inf, 0.4, eta_h=eta_h, eta_y=eta_y, dx2=1.3),
+        conserved(h0, y0, eta_h=eta_h, eta_y=eta_y, dx2=1.3),
+        rtol=1e-9,
+        atol=1e-12,
     )
-    big = final_distance(1e4, 1.0, 0.01, 0.01, 1.0, 0.5)
+    big = final_distance(1e4, 1.0, eta_h=0.01, eta_y=0.01, dx2=1.0, dy2=0.5)
     assert big.h_inf == pytest.approx(big.a_high, rel=1e-4)
-    small = final_distance(1e-6, 1e-9, 0.01, 0.01, 1.0, 0.5)
+    small = final_distance(1e-6, 1e-9, eta_h=0.01, eta_y=0.01, dx2=1.0, dy2=0.5)
     assert small.h_inf == pytest.approx(small.a_low, rel=1e-3)
-    negative = final_distance(1e-3, 1e3, 0.01, 0.01, 1.0, 0.5)  # A_high hugely negative
+    negative = final_distance(1e-3, 1e3, eta_h=0.01, eta_y=0.01, dx2=1.0, dy2=0.5)  # A_high hugely negative
     assert negative.a_high < 0
     assert negative.h_inf == pytest.approx(negative.a_low**2 / abs(negative.a_high), rel=1e-6)
 
@@ -126,8 +130,8 @@ def test_identical_targets_solver_matches_exact_solution(c_sign):
     k = eta_y / (eta_h * dx2)
     y0 = {"positive": 2.0, "zero": k * h0 * h0, "negative": 0.3}[c_sign]
     t = np.linspace(0, 6000, 601)
-    exact = exact_identical_targets(t, h0, y0, eta_h, eta_y, dx2)
-    z = solve(np.array([h0, y0, y0]), t, eta_h, eta_y, dx2, 0.0)
+    exact = exact_identical_targets(h0, y0, t, eta_h=eta_h, eta_y=eta_y, dx2=dx2)
+    z = solve(np.array([h0, y0, y0]), t, eta_h=eta_h, eta_y=eta_y, dx2=dx2, dy2=0.0)
     assert np.all(np.isfinite(z)) and np.all(np.isfinite(exact))
     np.testing.assert_allclose(z, exact, rtol=1e-6, atol=1e-9 * h0)
     # h keeps its relative accuracy while it decays over many decades (the
@@ -143,15 +147,16 @@ def test_identical_targets_solver_matches_exact_solution(c_sign):
 
 def test_exact_solution_satisfies_the_ode():
     t = np.linspace(0, 500, 5001)
-    z = exact_identical_targets(t, 0.4, 0.3, 0.01, 0.02, 1.5)
+    z = exact_identical_targets(0.4, 0.3, t, eta_h=0.01, eta_y=0.02, dx2=1.5)
     derivative = np.gradient(z, t, axis=0)
-    np.testing.assert_allclose(derivative[5:-5], rhs(z, 0.01, 0.02, 1.5, 0.0)[5:-5], rtol=1e-4, atol=1e-9)
+    np.testing.assert_allclose(derivative[5:-5], rhs(z, eta_h=0.01, eta_y=0.02, dx2=1.5, dy2=0.0)[5:-5],
+                               rtol=1e-4, atol=1e-9)
 
 
 @pytest.mark.parametrize("z0", [(0.3, 0.0, 0.0), (0.3, 0.2, 0.0), (1e-8, 0.0, 0.0)])
 def test_zero_prediction_or_alignment_stays_finite(z0):
     t = np.linspace(0, 6000, 61)
-    z = solve(np.array(z0), t, 0.01, 0.01, 1.0, 0.5)
+    z = solve(np.array(z0), t, eta_h=0.01, eta_y=0.01, dx2=1.0, dy2=0.5)
     assert np.all(np.isfinite(z))
     assert z[-1, 1] == pytest.approx(0.5, rel=1e-3)
 
@@ -169,13 +174,13 @@ def test_broadcasting_and_positivity(batch, rate_dims, seed):
     rate_shape = batch[len(batch) - min(rate_dims, len(batch)):]
     eta_h = rng.uniform(1e-3, 1e-2, rate_shape)
     t = np.linspace(0, 1000, 11)
-    z = solve(z0, t, eta_h, 0.005, 1.0, 0.5)
+    z = solve(z0, t, eta_h=eta_h, eta_y=0.005, dx2=1.0, dy2=0.5)
     assert z.shape == (*batch, 11, 3)
     assert np.all(z[..., 0] > 0) and np.all(z[..., 1] >= 0)
     # Each member equals its own unbatched solve.
     flat_rates = np.broadcast_to(eta_h, batch).ravel()
     for i in range(min(n, 2)):
-        single = solve(z0.reshape(-1, 3)[i], t, flat_rates[i], 0.005, 1.0, 0.5)
+        single = solve(z0.reshape(-1, 3)[i], t, eta_h=flat_rates[i], eta_y=0.005, dx2=1.0, dy2=0.5)
         np.testing.assert_allclose(z.reshape(-1, 11, 3)[i], single, rtol=1e-6, atol=1e-7 * np.abs(single).max())
 
 
@@ -213,8 +218,8 @@ def test_auto_method_follows_stiff_rates():
     # Found by the fit: DOP853 at its stability limit leaves w far from 0 here.
     z0 = np.array([8.543, 0.0, 0.0])
     t = np.array([0, 120.9, 328.1, 362.6, 442.0, 973.4])
-    args = (z0, t, 1.505e-4, 0.05699, 0.3378, 1.98)
-    reference = solve(*args, method="Radau", rtol=1e-12)
-    z = solve(*args)
+    rates = {"eta_h": 1.505e-4, "eta_y": 0.05699, "dx2": 0.3378, "dy2": 1.98}
+    reference = solve(z0, t, **rates, method="Radau", rtol=1e-12)
+    z = solve(z0, t, **rates)
     assert abs(reference[-1, 2]) < 1e-8
     np.testing.assert_allclose(z, reference, rtol=1e-6, atol=1e-7 * np.abs(reference).max())

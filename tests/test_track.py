@@ -18,8 +18,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from repdyn.track import (
+    ChunkSchedule,
+    PairLog,
     PairTracking,
     measure_pair,
+    pair_metrics,
+    project_loss,
     resolve_layers,
     track_pair,
     train_tracking_pair,
@@ -302,13 +306,13 @@ def first_nonfinite_loss_epoch(net: nn.Module, x, y, lr: float, epochs: int) -> 
     return None
 
 
-@pytest.mark.parametrize("chunk_size", [1, 16, 500])
-def test_divergence_is_recorded_at_the_first_nonfinite_epoch(chunk_size):
+@pytest.mark.parametrize("check_every", [1, 16, 500])
+def test_divergence_is_recorded_at_the_first_nonfinite_epoch(check_every):
     net, x, y = divergent_setup()
     expected = first_nonfinite_loss_epoch(copy.deepcopy(net), x, y, lr=3.0, epochs=200)
     assert expected is not None and expected > 1
     run = track_pair(
-        net, "1", x, y, optimizer=sgd(3.0), epochs=200, loss_threshold=1e-3, chunk_size=chunk_size
+        net, "1", x, y, optimizer=sgd(3.0), epochs=200, loss_threshold=1e-3, check_every=check_every
     )
     assert run.status == "diverged"
     assert run.diverged_epoch == expected == run.stop_epoch
@@ -343,9 +347,9 @@ def test_not_converged_and_converged_status():
 
 def test_early_stop_keeps_a_prefix_of_the_full_run():
     net, x, y = divergent_setup()
-    full = track_pair(copy.deepcopy(net), "1", x, y, optimizer=sgd(0.05), epochs=400, chunk_size=16)
+    full = track_pair(copy.deepcopy(net), "1", x, y, optimizer=sgd(0.05), epochs=400, check_every=16)
     early = track_pair(
-        copy.deepcopy(net), "1", x, y, optimizer=sgd(0.05), epochs=400, chunk_size=16,
+        copy.deepcopy(net), "1", x, y, optimizer=sgd(0.05), epochs=400, check_every=16,
         loss_threshold=1e-3, stop_when_converged=True,
     )  # fmt: skip
     assert early.status == "converged"
@@ -363,7 +367,7 @@ def test_early_stop_keeps_a_prefix_of_the_full_run():
 
 def test_same_init_and_config_give_bitwise_identical_trajectories():
     runs = [
-        track_pair(make_user_net(9), LAYERS, X, Y, optimizer=sgd(0.05), epochs=30, chunk_size=c)
+        track_pair(make_user_net(9), LAYERS, X, Y, optimizer=sgd(0.05), epochs=30, check_every=c)
         for c in (1, 7, 256)
     ]
     for other in runs[1:]:
@@ -543,7 +547,8 @@ def test_tracking_the_model_output_gives_h_equal_to_y():
         ({"epochs": 0}, ValueError, "epochs must be >= 1"),
         ({"epochs": -3}, ValueError, "epochs must be >= 1"),
         ({"epochs": 2.5}, TypeError, "epochs must be a positive integer"),
-        ({"chunk_size": 0}, ValueError, "chunk_size"),
+        ({"check_every": 0}, ValueError, "check_every"),
+        ({"chunk_size": 16}, TypeError, "renamed .check_every. in repdyn 0.3.0; pass check_every=16"),
         ({"x": X[:1]}, ValueError, "exactly 2 points"),
         ({"x": torch.cat([X, X])}, ValueError, "exactly 2 points"),
         ({"y": Y[:1]}, ValueError, "different numbers of points"),
@@ -585,6 +590,11 @@ def test_bad_input_gives_a_clear_error(kwargs, error, match):
         track_pair(net, call.pop("layers"), call.pop("x"), call.pop("y"), **call)
 
 
+def test_a_model_that_is_not_a_module_is_a_clear_error():
+    with pytest.raises(TypeError, match="model must be a torch.nn.Module; got object"):
+        track_pair(object(), None, X, Y, optimizer=sgd(0.1), epochs=2)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
@@ -611,3 +621,86 @@ def test_bad_minibatch_input_gives_a_clear_error(kwargs, match):
             seed=0,
             **call,
         )
+
+
+# ----------------------------------------------------------------------------
+# The rules every trainer shares: pair_metrics, PairLog, ChunkSchedule
+# ----------------------------------------------------------------------------
+
+
+def _metrics_by_hand(pred: np.ndarray, target: np.ndarray) -> tuple[float, float, float, float]:
+    """y, w, loss and m0 of one pair from Python floats, term by term."""
+    p, t = pred.astype(float).tolist(), target.astype(float).tolist()
+    dyhat = [a - b for a, b in zip(p[0], p[1], strict=True)]
+    dy = [a - b for a, b in zip(t[0], t[1], strict=True)]
+    y = sum(d * d for d in dyhat)
+    w = y - sum(a * b for a, b in zip(dy, dyhat, strict=True))
+    loss = 0.5 * sum(sum((a - b) ** 2 for a, b in zip(p[i], t[i], strict=True)) for i in (0, 1)) / 2
+    mean_error = [(t[0][k] + t[1][k]) / 2 - (p[0][k] + p[1][k]) / 2 for k in range(len(p[0]))]
+    return y, w, loss, sum(e * e for e in mean_error)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pair_metrics_follow_their_definitions_in_numpy_and_torch(dtype):
+    rng = np.random.default_rng(3)
+    pred = rng.standard_normal((3, 2, 5)).astype(dtype)
+    target = rng.standard_normal((3, 2, 5)).astype(dtype)
+    rtol = 1e-6 if dtype == np.float32 else 1e-12
+    names = ("y", "w", "loss", "m0")
+    for arrays in ((pred, target), (torch.from_numpy(pred), torch.from_numpy(target))):
+        batch = pair_metrics(*arrays)
+        for trial in range(3):
+            one = pair_metrics(arrays[0][trial], arrays[1][trial])
+            want = _metrics_by_hand(pred[trial], target[trial])
+            for name, value in zip(names, want, strict=True):
+                assert float(getattr(one, name)) == pytest.approx(value, rel=rtol), name
+                assert float(getattr(batch, name)[trial]) == pytest.approx(value, rel=rtol), name
+        # y, w and m0 in float64 whatever the input; the loss in the input's dtype, as autograd.
+        dtypes = [str(getattr(batch, name).dtype).split(".")[-1] for name in names]
+        assert dtypes == ["float64", "float64", str(np.dtype(dtype)), "float64"]
+        assert float(pair_metrics(arrays[0][0], arrays[1][0]).loss) == float(
+            project_loss(arrays[0][0], arrays[1][0]))
+
+
+def _drive(log: PairLog, schedule: ChunkSchedule, rows: np.ndarray) -> list[int]:
+    """The trainer loop of ChunkSchedule's docstring, with ``rows`` as what each forward records."""
+    steps, epoch = [], 0
+    while True:
+        log.values[epoch, : log.TRAIN_LOSS] = rows[epoch]
+        if epoch == schedule.final:
+            break
+        steps.append(epoch)
+        if schedule.after_step(epoch):
+            break
+        epoch += 1
+    schedule.finish()
+    return steps
+
+
+def test_a_nonfinite_row_stops_the_run_at_the_end_of_its_chunk():
+    rows = np.tile(np.linspace(1.0, 0.5, 21)[:, None], (1, 4))  # (h, y, w, loss) per epoch
+    rows[8, 1] = np.nan
+    rows[9:] = np.inf  # what a divergent run computes next: never kept
+    log = PairLog(20, ["layer"])
+    schedule = ChunkSchedule(log, n_epochs=20, check_every=6, loss_threshold=None, stop_when_converged=False)
+    steps = _drive(log, schedule, rows)
+    assert steps == list(range(12))  # the chunk of epochs 6 .. 11 closes after step 11
+    result = schedule.result(dx2=1.0, dy2=0.5, seconds=0.0)
+    assert result.status == "diverged" and result.diverged_epoch == 8 == result.stop_epoch
+    np.testing.assert_array_equal(result.h[:9, 0], rows[:9, 0])  # the bad row is kept as computed
+    assert np.isnan(result.y[8]) and np.isnan(result.h[9:]).all() and np.isnan(result.loss[9:]).all()
+
+
+def test_a_converged_chunk_ends_the_run_one_forward_later():
+    loss = np.linspace(1.0, 0.0, 31)
+    rows = np.column_stack([loss, loss, loss, loss])
+    log = PairLog(30, ["layer"])
+    schedule = ChunkSchedule(log, n_epochs=30, check_every=5, loss_threshold=0.55, stop_when_converged=True)
+    steps = _drive(log, schedule, rows)
+    # loss[14] = 0.533 closes the third chunk (epochs 10 .. 14): epoch 15 is recorded last.
+    assert steps == list(range(15)) and schedule.final == 15
+    result = schedule.result(dx2=1.0, dy2=0.5, seconds=0.0)
+    assert result.status == "converged" and result.stop_epoch == 15
+    assert result.converged_epoch == int(np.flatnonzero(loss <= 0.55)[0])
+    np.testing.assert_array_equal(result.loss[:16], loss[:16])
+    assert np.isnan(result.loss[16:]).all()

@@ -242,7 +242,7 @@ def structure_scores(training: Mapping[str, Any], fits: Mapping[str, np.ndarray]
     shared: dict[str, np.ndarray] = {"inputs": rdm(x)}
     if len(x) >= 3:
         shared["exp_weighing"] = exponential_weighing(
-            rich_limit_distances(x, y, eta_ratio=1.0), count_violations=False, **EXP_WEIGHING
+            rich_limit_distances(x, y, eta_h=1.0, eta_y=1.0), count_violations=False, **EXP_WEIGHING
         ).d
         shared["npoint"] = npoint_distances(x, y, eta_h=1.0, eta_y=1.0)
     scores = {name: np.full((n_layers, len(STRUCTURE_METHODS)), np.nan) for name in ("rdm_spearman", "rdm_pearson")}

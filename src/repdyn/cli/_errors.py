@@ -161,11 +161,13 @@ def write_errors(options: Mapping[str, Path | None]) -> Iterator[None]:
              "and a rerun computes only what is missing")
 
 
-def read_npz(label: str, path: Path, *, example: str) -> dict[str, Any]:
+def read_npz(label: str, path: Path, *, example: str, text: tuple[str, ...] = ()) -> dict[str, Any]:
     """The numeric arrays of an ``.npz`` file; a clear error if it is missing, unreadable or not numeric.
 
     ``label`` names the argument or option (``TRAJ``, ``--dataset``) and
-    ``example`` shows how to write a good file.
+    ``example`` shows how to write a good file. The arrays named in ``text``
+    may hold strings instead (a description such as the ``name`` of a
+    representations file).
     """
     import zipfile
 
@@ -186,7 +188,7 @@ def read_npz(label: str, path: Path, *, example: str) -> dict[str, Any]:
         fail(f"{label} {path} is not a readable .npz archive of numeric arrays ({reason}); write it with "
              f"{example}")
     for key, arr in arrays.items():
-        if arr.dtype.kind not in "biuf":
+        if arr.dtype.kind not in "biuf" and not (key in text and arr.dtype.kind in "US"):
             fail(f"{label} {path}: array {key!r} holds {arr.dtype} values, not numbers; save numeric arrays "
                  f"({example})")
     return arrays

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from repdyn.sweep import JobQueue
 
 CacheOption = Annotated[
     Path | None, typer.Option(help="Result cache shared by reruns (default: OUT/cache).")
@@ -18,13 +22,74 @@ SchedulerOption = Annotated[
     str | None, typer.Option(help="Dask scheduler address (tcp://host:port).")
 ]
 DeviceOption = Annotated[str, typer.Option(help="cpu or cuda.")]
+ClusterOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Submit the Dask workers as batch jobs of a cluster scheduler: slurm, pbs, sge, lsf, "
+        "htcondor, or local (the jobs run as local processes, to try a setup). Needs --executor "
+        "dask and `pip install 'repdyn[cluster]'`; sized by --cores, --memory, --walltime, "
+        "--queue, --jobs."
+    ),
+]
+CoresOption = Annotated[
+    int | None, typer.Option(help="With --cluster: cores per job, one single-threaded worker each (default 1).")
+]
+MemoryOption = Annotated[
+    str | None, typer.Option(help="With --cluster: memory per job, e.g. 16GB (default 4GB).")
+]
+WalltimeOption = Annotated[
+    str | None, typer.Option(help="With --cluster: time limit of each job, HH:MM:SS (default 01:00:00).")
+]
+QueueOption = Annotated[
+    str | None, typer.Option(help="With --cluster: queue or partition (default: the scheduler's).")
+]
+JobsOption = Annotated[
+    int | None, typer.Option(help="With --cluster: number of jobs to submit (default 1).")
+]
 
 
 #: The run options' names at the command line, for messages of the sweep's checks.
 SWEEP_OPTION_NAMES = {"executor": "--executor", "workers": "--workers", "scheduler": "--scheduler"}
 
 
-def check_run_options(executor: str, workers: int | None, scheduler: str | None, out: Path,
+def cluster_scheduler(executor: str, workers: int | None, scheduler: str | None, cluster: str | None,
+                      **resources: Any) -> str | JobQueue | None:
+    """The scheduler a run uses: ``--scheduler`` as given, or a :class:`JobQueue` built from ``--cluster``.
+
+    ``resources`` are the job options (``cores``, ``memory``, ``walltime``,
+    ``queue``, ``jobs``), None where not given; each only applies with ``--cluster``.
+    """
+    from repdyn.cli._errors import fail
+
+    given = {name: value for name, value in resources.items() if value is not None}
+    if cluster is None:
+        if given:
+            names = ", ".join(f"--{name}" for name in given)
+            fail(f"{names} size(s) the batch jobs of --cluster; add --cluster slurm|pbs|... "
+                 "(and --executor dask), or leave the option(s) out")
+        return scheduler
+    if executor != "dask":
+        fail(f"--cluster {cluster} submits Dask workers as batch jobs; add --executor dask "
+             f"(got --executor {executor})")
+    if scheduler is not None:
+        fail("--cluster starts its own Dask scheduler; give either --cluster or --scheduler, not both")
+    if workers is not None:
+        fail("--workers sizes a local Dask cluster; with --cluster, size the jobs with --jobs and --cores")
+    from repdyn.sweep import CLUSTER_KINDS, JobQueue
+
+    if cluster not in CLUSTER_KINDS:
+        fail(f"--cluster must be one of {', '.join(CLUSTER_KINDS)}; got {cluster!r}")
+    if importlib.util.find_spec("dask_jobqueue") is None:
+        fail("--cluster needs dask-jobqueue, which is not installed; install it with "
+             "`pip install 'repdyn[cluster]'`")
+    try:
+        return JobQueue(cluster, **given)
+    except ValueError as exc:
+        # JobQueue's messages start with the parameter's name, which is the option's.
+        fail(f"--{exc}")
+
+
+def check_run_options(executor: str, workers: int | None, scheduler: str | JobQueue | None, out: Path,
                       cache: Path | None) -> None:
     """Check the options shared by ``run`` and ``reproduce`` before anything runs or is written."""
     from repdyn.cli._errors import fail, output_dir

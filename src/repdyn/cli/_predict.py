@@ -30,7 +30,7 @@ import typer
 
 from repdyn.cli import _errors as check
 from repdyn.cli._errors import fail as _fail
-from repdyn.experiments._structure import MANTEL_PERMUTATIONS
+from repdyn.experiments.structure import MANTEL_PERMUTATIONS
 
 DATASET_NAMES = ("xor", "blobs", "mnist")
 
@@ -44,11 +44,7 @@ def load_points(dataset: str, *, per_label: int = 10) -> tuple[np.ndarray, np.nd
     ``labels`` (N,) is optional.
     """
     if dataset in DATASET_NAMES:
-        from repdyn.experiments._dataset_training import (
-            load_dataset,
-            mnist_probe_indices,
-            resolve_mnist_dir,
-        )
+        from repdyn.experiments.trials import load_dataset, mnist_probe_indices, resolve_mnist_dir
 
         points = load_dataset(dataset, mnist_dir=resolve_mnist_dir() if dataset == "mnist" else None)
         if dataset == "mnist":
@@ -66,7 +62,8 @@ def load_points(dataset: str, *, per_label: int = 10) -> tuple[np.ndarray, np.nd
 
 def _read_npz(path: pathlib.Path, required: tuple[str, ...], *, option: str) -> tuple[
         np.ndarray, np.ndarray, np.ndarray | None, dict[str, np.ndarray]]:
-    arrays = check.read_npz(option, path, example="np.savez(name, x=x, y=y, labels=labels)")
+    # "name": the description that the experiments' representations files carry.
+    arrays = check.read_npz(option, path, example="np.savez(name, x=x, y=y, labels=labels)", text=("name",))
     missing = [k for k in required if k not in arrays]
     if missing:
         raise ValueError(f"{option} {path} lacks the array(s) {missing}; it needs {list(required)} (and "
@@ -176,8 +173,8 @@ def predict(
     out: Annotated[pathlib.Path, typer.Option(help="Output directory.")] = pathlib.Path("results/predict"),
 ) -> None:
     """Predict the final representational distances of a whole data set; optionally compare with a network."""
-    from repdyn.experiments._outputs import write_json
-    from repdyn.experiments._structure import METHODS
+    from repdyn.experiments import write_json
+    from repdyn.experiments.structure import METHODS
     from repdyn.theory import DISTANCE_FORMS
 
     if method not in METHODS:
@@ -231,7 +228,7 @@ def predict(
 
 
 def _describe(result: dict[str, Any]) -> str:
-    from repdyn.experiments._structure import METHOD_LABELS
+    from repdyn.experiments.structure import METHOD_LABELS
 
     if result["method"] != "exp":
         return METHOD_LABELS[result["method"]]
@@ -242,7 +239,7 @@ def _describe(result: dict[str, Any]) -> str:
 
 def _echo_methods(result: dict[str, Any]) -> None:
     """One line per method: correlations, triangle violations; the Mantel p where computed."""
-    from repdyn.experiments._structure import BASELINE, INITIAL_STATE
+    from repdyn.experiments.structure import BASELINE, INITIAL_STATE
 
     rows = result["methods"]
     between = any("spearman_between" in r for r in rows.values())
@@ -287,12 +284,13 @@ def _predict_and_report(x: np.ndarray, y: np.ndarray, labels: np.ndarray | None,
                         method: str, ratio: float, options: dict[str, Any], permutations: int, csv: bool,
                         out: pathlib.Path) -> dict[str, Any]:
     """Compute the prediction, write matrix and figure; compare every method with ``hidden`` if given."""
-    from repdyn.experiments._structure import (
+    from repdyn.experiments.structure import (
         BASELINE,
         EXACT_TRIANGLES_MAX,
         INITIAL_STATE,
         TRIANGLE_SAMPLE,
         VARIANTS,
+        draw_prediction,
         initial_state_prediction,
         mantel_p,
         method_report,
@@ -349,7 +347,7 @@ def _predict_and_report(x: np.ndarray, y: np.ndarray, labels: np.ndarray | None,
         if network is not None:
             np.savetxt(out / "network.csv", network, delimiter=",", fmt="%.8g")
             files["network.csv"] = f"the network's squared distances (from 'hidden'); {point_order}"
-    for path in _draw(predicted, network, x, labels, order, out, _describe(result)):
+    for path in draw_prediction(predicted, network, x, labels, order, out, _describe(result)):
         files[path.name] = "figure: network and prediction, points in figure_order"
     result["files"] = files
     return result
@@ -358,7 +356,7 @@ def _predict_and_report(x: np.ndarray, y: np.ndarray, labels: np.ndarray | None,
 def _exp_weighing(x: np.ndarray, y: np.ndarray, ratio: float, options: dict[str, Any]) -> tuple[np.ndarray,
                                                                                                  dict[str, Any]]:
     """The weighed prediction and its resolved settings: tau (and where it came from), normalise, distances."""
-    from repdyn.experiments._structure import exp_settings, weigh
+    from repdyn.experiments.structure import exp_settings, weigh
 
     w = weigh(x, y, eta_ratio=ratio, **options)
     settings = exp_settings(**options)
@@ -366,24 +364,3 @@ def _exp_weighing(x: np.ndarray, y: np.ndarray, ratio: float, options: dict[str,
               if "tau_quantile" in settings else "--tau")
     return w.d, {**settings, "tau": float(w.tau), "tau_source": source, "underflow": w.underflow,
                  "negative_set_to_zero": w.negative}
-
-
-def _draw(predicted: np.ndarray, network: np.ndarray | None, x: np.ndarray, labels: np.ndarray | None,
-          order: np.ndarray, out: pathlib.Path, description: str) -> list[pathlib.Path]:
-    from repdyn.experiments._outputs import save_figure
-    from repdyn.experiments._plots import figure_grid
-    from repdyn.experiments._structure import draw_matrix, point_ticks
-
-    panels = [("predicted: " + description.replace(", tau", "\ntau", 1), predicted)]
-    if network is not None:
-        panels.insert(0, ("network", network))
-    fig, axes = figure_grid(1, len(panels), width=4.2, height=3.8)
-    sorted_labels = None if labels is None else np.asarray(labels)[order]
-    small = len(order) <= 8
-    for ax, (title, matrix) in zip(axes[0], panels):
-        draw_matrix(ax, matrix[np.ix_(order, order)], title=title, labels=sorted_labels, annotate=small)
-        point_ticks(ax, x[order], sorted_labels)
-    fig.suptitle("squared representational distances" + (", sorted by label" if labels is not None else ""),
-                 fontsize=10)
-    fig.tight_layout()
-    return save_figure(fig, out, "predicted")

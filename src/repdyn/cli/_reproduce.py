@@ -9,11 +9,18 @@ import typer
 
 from repdyn.cli._options import (
     CacheOption,
+    ClusterOption,
+    CoresOption,
     DeviceOption,
     ExecutorOption,
+    JobsOption,
+    MemoryOption,
+    QueueOption,
     SchedulerOption,
+    WalltimeOption,
     WorkersOption,
     check_run_options,
+    cluster_scheduler,
     report_unfinished,
 )
 from repdyn.cli._errors import fail, write_errors
@@ -48,6 +55,12 @@ def reproduce(
     executor: ExecutorOption = "process",
     workers: WorkersOption = None,
     scheduler: SchedulerOption = None,
+    cluster: ClusterOption = None,
+    cores: CoresOption = None,
+    memory: MemoryOption = None,
+    walltime: WalltimeOption = None,
+    queue: QueueOption = None,
+    jobs: JobsOption = None,
     device: DeviceOption = "cpu",
 ) -> None:
     """Run experiments, check the paper's claims and write figures, summaries and a report."""
@@ -60,6 +73,8 @@ def reproduce(
     unknown = [n for n in selected if n not in registry]
     if unknown:
         fail(f"unknown experiment(s) {unknown} (NAMES); choose from: {', '.join(registry)}")
+    scheduler = cluster_scheduler(executor, workers, scheduler, cluster, cores=cores, memory=memory,
+                                  walltime=walltime, queue=queue, jobs=jobs)
     check_run_options(executor, workers, scheduler, out, cache)
     try:
         options = RunOptions(

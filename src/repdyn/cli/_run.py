@@ -10,11 +10,18 @@ import typer
 from repdyn.cli import _errors as check
 from repdyn.cli._options import (
     CacheOption,
+    ClusterOption,
+    CoresOption,
     DeviceOption,
     ExecutorOption,
+    JobsOption,
+    MemoryOption,
+    QueueOption,
     SchedulerOption,
+    WalltimeOption,
     WorkersOption,
     check_run_options,
+    cluster_scheduler,
     report_unfinished,
 )
 
@@ -71,6 +78,12 @@ def two_point(
     executor: ExecutorOption = "process",
     workers: WorkersOption = None,
     scheduler: SchedulerOption = None,
+    cluster: ClusterOption = None,
+    cores: CoresOption = None,
+    memory: MemoryOption = None,
+    walltime: WalltimeOption = None,
+    queue: QueueOption = None,
+    jobs: JobsOption = None,
     out: Annotated[Path, typer.Option(help="Output directory.")] = DEFAULT_OUT,
     cache: CacheOption = None,
 ) -> None:
@@ -89,6 +102,8 @@ def two_point(
     check.number("--gain", gain, above=0)
     if device not in ("cpu", "cuda"):
         check.fail(f"--device must be cpu or cuda; got {device!r}")
+    scheduler = cluster_scheduler(executor, workers, scheduler, cluster, cores=cores, memory=memory,
+                                  walltime=walltime, queue=queue, jobs=jobs)
     check_run_options(executor, workers, scheduler, out, cache)
     try:
         spec = get_architecture(arch)

@@ -102,10 +102,10 @@ def simulate(
     z0 = np.array([h0, y0, y0 if w0 is None else w0])
     t = np.arange(epochs + 1, dtype=np.float64)
     try:
-        z = solve(z0, t, eta_h, eta_y, dx2, dy2)
+        z = solve(z0, t, eta_h=eta_h, eta_y=eta_y, dx2=dx2, dy2=dy2)
         loss = None
         if eta_m is not None or m0 is not None:
-            loss = loss_curve(z, t, dy2, eta_m or 0.0, m0 or 0.0)
+            loss = loss_curve(z, t, eta_m=eta_m or 0.0, dy2=dy2, m0=m0 or 0.0)
     except ValueError as exc:
         _fail(str(exc))
     columns = {"epoch": t, "h": z[:, 0], "y": z[:, 1], "w": z[:, 2]}
@@ -175,10 +175,10 @@ def fit_command(
     _plot_file(plot)
     t, observed, loss = _read_trajectory(traj, time_column, no_time_column)
     try:
-        result = fit(t, observed, dx2, dy2, loss=loss, objective=objective)
+        result = fit(observed, t, dx2=dx2, dy2=dy2, loss=loss, objective=objective)
     except ValueError as exc:
         _fail(f"TRAJ {traj}: {exc}")
-    limits = final_distance(result.z0[0], result.z0[1], result.eta_h, result.eta_y, dx2, dy2)
+    limits = final_distance(result.z0[0], result.z0[1], eta_h=result.eta_h, eta_y=result.eta_y, dx2=dx2, dy2=dy2)
     summary = result.to_dict()
     summary.update(
         a_low=float(limits.a_low), a_high=float(limits.a_high), regime=str(limits.regime)
@@ -227,7 +227,7 @@ def predict(
 
     _state_options(h0, y0, None, eta_h, eta_y, dx2, dy2)
     try:
-        fd = final_distance(h0, y0, eta_h, eta_y, dx2, dy2)
+        fd = final_distance(h0, y0, eta_h=eta_h, eta_y=eta_y, dx2=dx2, dy2=dy2)
     except ValueError as exc:
         _fail(str(exc))
     summary = {
@@ -270,13 +270,13 @@ def demo(out: Annotated[str, typer.Option(help="Output directory.")] = "results/
     rows: dict[str, dict[str, Any]] = {}
     panels = []
     for name, case in _DEMO_CASES.items():
-        z = solve(case["z0"], t, case["eta_h"], case["eta_y"], _DEMO_DX2, _DEMO_DY2)
+        z = solve(case["z0"], t, eta_h=case["eta_h"], eta_y=case["eta_y"], dx2=_DEMO_DX2, dy2=_DEMO_DY2)
         # Noise of 2 % of each variable's spread stands in for the network's
         # mismatch with the theory; the initial state is kept exact, as a
         # network's state at initialisation is measured exactly.
         noisy = z + _DEMO_NOISE * z.std(axis=0) * rng.standard_normal(z.shape)
         noisy[0] = z[0]
-        result = fit(t, noisy, _DEMO_DX2, _DEMO_DY2)
+        result = fit(noisy, t, dx2=_DEMO_DX2, dy2=_DEMO_DY2)
         rows[name] = {
             "eta_h_true": case["eta_h"],
             "eta_y_true": case["eta_y"],

@@ -10,7 +10,20 @@
   :func:`run_two_point` runs many and writes their data and figure.
 - :class:`Claim`: a claim of the paper with the number that tests it.
 - :func:`paper_style`: the package's matplotlib style (:data:`STYLE`), which
-  every figure of the package is drawn with.
+  every figure of the package is drawn with; :func:`write_json` writes a
+  summary as the experiments do (NaN as null).
+
+The package's parts (docs/extending.md):
+
+- :mod:`repdyn.experiments.trials`: the trial functions and their configs
+  (two-point, batched, data-set training);
+- :mod:`repdyn.experiments.structure`: the predicted representational
+  structure of a data set and its comparison with a network's;
+- ``studies/``: experiment bodies that several figures run with their own
+  settings (an SGD figure and its Adam twin);
+- ``figures/``: one module per registered experiment, each importing only
+  shared modules, never another figure's;
+- beside them the registry, claims, shared metrics, outputs, plots and the report.
 
 Importing this package is cheap: the names that need torch load on first use.
 """
@@ -19,6 +32,7 @@ from importlib import import_module
 from typing import Any
 
 from repdyn.experiments._claims import Claim
+from repdyn.experiments._outputs import write_json
 from repdyn.experiments._plots import STYLE, paper_style
 from repdyn.experiments._registry import (
     EXPERIMENTS,
@@ -27,16 +41,17 @@ from repdyn.experiments._registry import (
     ExperimentOutput,
     RunOptions,
 )
-from repdyn.experiments._reproduce import SMOKE_NOTE, estimate_seconds, reproduce, run
+from repdyn.experiments._report import SMOKE_NOTE
+from repdyn.experiments._reproduce import estimate_seconds, reproduce, run
 from repdyn.experiments._run_data import Run, load_run
 
 #: Public names whose modules import torch, loaded on first access.
 _LAZY = {
-    "DEFAULT_LOSS_THRESHOLD": "repdyn.experiments._two_point",
-    "TwoPointConfig": "repdyn.experiments._two_point",
-    "two_point_trial": "repdyn.experiments._two_point",
-    "run_two_point": "repdyn.experiments._two_point_run",
-    "estimate_trial_bytes": "repdyn.experiments._two_point_run",
+    "DEFAULT_LOSS_THRESHOLD": "repdyn.experiments.trials._two_point",
+    "TwoPointConfig": "repdyn.experiments.trials._two_point",
+    "two_point_trial": "repdyn.experiments.trials._two_point",
+    "run_two_point": "repdyn.experiments.trials._two_point_run",
+    "estimate_trial_bytes": "repdyn.experiments.trials._two_point_run",
 }
 
 __all__ = [
@@ -59,6 +74,7 @@ __all__ = [
     "run",
     "run_two_point",
     "two_point_trial",
+    "write_json",
 ]
 
 

@@ -1,4 +1,4 @@
-"""Writing an experiment's outputs: JSON summaries and figures (trial data: ``_run_data``)."""
+"""Writing an experiment's outputs: JSON summaries, figures and representations (trial data: ``_run_data``)."""
 
 from __future__ import annotations
 
@@ -43,3 +43,26 @@ def save_figure(fig: Any, out: Path, stem: str) -> list[Path]:
     fig.savefig(paths[1], bbox_inches="tight")
     plt.close(fig)
     return paths
+
+
+def save_representations(path: Path, *, x: np.ndarray, y: np.ndarray, labels: np.ndarray, hidden: np.ndarray,
+                         hidden0: np.ndarray, output0: np.ndarray, name: str) -> Path:
+    """Write one trained network's representations as the ``.npz`` that ``repdyn predict --compare`` reads.
+
+    Parameters
+    ----------
+    path : Path
+        The file (``representations-<name>.npz`` by convention: ``--compare``
+        given an experiment's directory looks for that pattern).
+    x, y, labels : ndarray
+        The points: inputs (N, d_in), targets (N, d_out) and labels (N,).
+    hidden, hidden0 : ndarray
+        Final and initial representations of the points at one layer, (N, units).
+    output0 : ndarray
+        The network's initial outputs (N, d_out), for the initial-state prediction.
+    name : str
+        What the file holds, in words (stored as the array ``name``).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, x=x, y=y, labels=labels, hidden=hidden, hidden0=hidden0, output0=output0, name=np.array(name))
+    return path

@@ -6,9 +6,12 @@ import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from repdyn.experiments._claims import Claim
+
+if TYPE_CHECKING:
+    from repdyn.sweep import JobQueue
 
 PROFILES = ("smoke", "quick", "paper")
 
@@ -28,7 +31,9 @@ class RunOptions:
         Result-store directory shared by all experiments (reruns reuse it).
     executor, workers, scheduler, device, progress
         Passed to the sweep runner and the trials. ``device="cuda"`` needs a
-        GPU here, unless a Dask ``scheduler`` runs the trials elsewhere.
+        GPU here, unless a Dask ``scheduler`` runs the trials elsewhere. A
+        ``scheduler`` is an address, a scheduler file (``*.json``) or a
+        :class:`repdyn.sweep.JobQueue` (batch jobs of a cluster scheduler).
     batch_trials : bool or None
         Train two-point trials of one architecture together as one batched
         computation; None (auto) batches on ``device="cuda"`` without a scheduler.
@@ -39,7 +44,7 @@ class RunOptions:
     cache: Path | None = None
     executor: str = "process"
     workers: int | None = None
-    scheduler: str | None = None
+    scheduler: str | JobQueue | None = None
     device: str = "cpu"
     progress: bool | None = None
     batch_trials: bool | None = None
@@ -101,10 +106,10 @@ class Experiment:
     description : str
         One sentence: what it trains and what it checks.
     module : str
-        Module of :mod:`repdyn.experiments` (``"_fig2"``) whose ``run(options)``
-        returns an :class:`ExperimentOutput` and whose ``estimate_seconds(profile)``
-        gives a rough single-core run time. It is imported only to run, so
-        listing the registry never imports torch.
+        Module below :mod:`repdyn.experiments` (``"figures._fig2"``) whose
+        ``run(options)`` returns an :class:`ExperimentOutput` and whose
+        ``estimate_seconds(profile)`` gives a rough single-core run time. It is
+        imported only to run, so listing the registry never imports torch.
     function, estimate : str
         Names of those two functions in the module, for a module that holds
         several experiments.
@@ -132,8 +137,8 @@ class Experiment:
 
 #: Every experiment, in the paper's figure order: the one list that ``repdyn
 #: list``, ``repdyn reproduce`` and :func:`repdyn.experiments.run` read. To add
-#: an experiment, write its module (``run`` and ``estimate_seconds``) and add
-#: an entry here.
+#: an experiment, write its module in ``figures/`` (``run`` and
+#: ``estimate_seconds``) and add an entry here (docs/extending.md).
 EXPERIMENTS: dict[str, Experiment] = {
     e.name: e
     for e in (
@@ -144,7 +149,7 @@ EXPERIMENTS: dict[str, Experiment] = {
                 "Two-point dynamics (h, y, w) of every Table 1 architecture against the fitted "
                 "theory."
             ),
-            module="_fig2",
+            module="figures._fig2",
         ),
         Experiment(
             "fig3",
@@ -153,7 +158,7 @@ EXPERIMENTS: dict[str, Experiment] = {
                 "Initial weight scale: plateau then drop at small init, immediate decay at "
                 "large init, and where the theory stops matching."
             ),
-            module="_fig3",
+            module="figures._fig3",
         ),
         Experiment(
             "fig4",
@@ -162,7 +167,7 @@ EXPERIMENTS: dict[str, Experiment] = {
                 "MNIST: the first 0 and first 1 tracked during minibatch training, fitted by "
                 "the theory."
             ),
-            module="_fig4",
+            module="figures._fig4",
         ),
         Experiment(
             "fig5",
@@ -171,7 +176,7 @@ EXPERIMENTS: dict[str, Experiment] = {
                 "Final representational distance: h_inf predicted from averaged fitted rates "
                 "against the measured final h over a 5 x 5 grid of input and target distances."
             ),
-            module="_fig5",
+            module="figures._fig5",
         ),
         Experiment(
             "fig6",
@@ -180,7 +185,7 @@ EXPERIMENTS: dict[str, Experiment] = {
                 "XOR: same-target representations merge at small init, not at large init; the "
                 "2-layer network merges one pair."
             ),
-            module="_fig6",
+            module="figures._fig6",
         ),
         Experiment(
             "fig8",
@@ -189,7 +194,7 @@ EXPERIMENTS: dict[str, Experiment] = {
                 "Context task: each context collapses along its irrelevant feature at low init, "
                 "onto one line at very low init, and keeps its square at high init."
             ),
-            module="_fig8",
+            module="figures._fig8",
         ),
         Experiment(
             "fig9",
@@ -198,7 +203,7 @@ EXPERIMENTS: dict[str, Experiment] = {
                 "MNIST: the hidden-layer distance matrix of 100 digits against the theory with "
                 "exponential weighing."
             ),
-            module="_fig9",
+            module="figures._fig9",
         ),
         Experiment(
             "fig10",
@@ -207,7 +212,7 @@ EXPERIMENTS: dict[str, Experiment] = {
                 "Depth: the theory fitted at every hidden layer of the default network (fit "
                 "error and effective learning rates per layer)."
             ),
-            module="_fig10",
+            module="figures._fig10",
         ),
         Experiment(
             "fig11",
@@ -216,7 +221,7 @@ EXPERIMENTS: dict[str, Experiment] = {
                 "Loss curves: the theory's loss with a fitted eta_m against the network's "
                 "training loss, every Table 1 network."
             ),
-            module="_fig11",
+            module="figures._fig11",
         ),
         Experiment(
             "random-features",
@@ -226,7 +231,7 @@ EXPERIMENTS: dict[str, Experiment] = {
                 "random initialisations at six gains, network seeds beside the theory's sampled "
                 "initial maps."
             ),
-            module="_random_features",
+            module="figures._random_features",
         ),
         Experiment(
             "adam",
@@ -235,7 +240,7 @@ EXPERIMENTS: dict[str, Experiment] = {
                 "Adam instead of SGD: the two-point dynamics against the fitted theory, and the "
                 "final distance predicted from averaged rates over the 5 x 5 grid."
             ),
-            module="_adam",
+            module="figures._adam",
         ),
         Experiment(
             "adam-xor",
@@ -244,7 +249,7 @@ EXPERIMENTS: dict[str, Experiment] = {
                 "XOR trained with Adam: fig6's claims and metrics, the theory's rates fitted under "
                 "Adam, SGD's numbers beside them."
             ),
-            module="_adam_structure",
+            module="figures._adam_structure",
             function="run_xor",
             estimate="xor_seconds",
         ),
@@ -255,7 +260,7 @@ EXPERIMENTS: dict[str, Experiment] = {
                 "Context task trained with Adam: fig8's collapse claims and metrics, rates fitted "
                 "under Adam, SGD's numbers beside them."
             ),
-            module="_adam_structure",
+            module="figures._adam_structure",
             function="run_context",
             estimate="context_seconds",
         ),
@@ -267,7 +272,7 @@ EXPERIMENTS: dict[str, Experiment] = {
                 "rate ratio fitted under Adam beside the raw pixel distances, SGD's numbers "
                 "beside them."
             ),
-            module="_adam_structure",
+            module="figures._adam_structure",
             function="run_mnist",
             estimate="_mnist_seconds",
         ),

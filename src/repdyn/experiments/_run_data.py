@@ -5,7 +5,10 @@ reproduce``) holds ``summary.json`` and, per group of trials, ``<stem>.csv``
 (one row per trial) and ``<stem>.nc``: a netCDF4 file (written with h5netcdf)
 that plain ``xarray.open_dataset`` reads with its strings, the ``seed``
 coordinate, ``long_name``/``units`` of every variable and the configs as
-attributes.
+attributes. Where the seeds of a file are distinct (``repdyn run two-point``),
+``seed`` is its trial dimension, so ``xr.open_dataset(f).sel(seed=3)`` picks a
+trial; where seeds repeat (several networks), the dimension is ``trial`` and
+:func:`load_run` indexes ``seed`` too.
 """
 
 from __future__ import annotations
@@ -99,7 +102,7 @@ VARIABLES: dict[str, tuple[str, str | None]] = {
     "fit": ("theory fitted", None),
     "stop_when_converged": ("training stopped once converged", None),
     "device": ("device the trial ran on", None),
-    "arch_name": ("architecture (Table 1 row)", None),
+    "arch": ("architecture (row of Table 1 or 2 of the paper)", None),
     "arch_variant": ("architecture family", None),
     "arch_units": ("hidden width", None),
     "arch_hidden_layers": ("number of hidden layers", None),
@@ -151,7 +154,9 @@ def trial_dataset(
     -------
     xarray.Dataset
         As :func:`repdyn.sweep.results_dataset`, with the sentinels of
-        :data:`MISSING_SENTINELS` made missing, ``long_name``/``units`` from
+        :data:`MISSING_SENTINELS` made missing, the architecture's name as
+        ``arch``, ``seed`` as the dimension (``trial`` kept as a coordinate)
+        where the seeds are distinct, ``long_name``/``units`` from
         :data:`VARIABLES` on every variable (``long_name`` is the field name
         for a field not listed there), and global attributes: the repdyn
         version, the result-format version and the configs as JSON.
@@ -167,6 +172,12 @@ def trial_dataset(
                 r[name] = None
         cleaned.append(r)
     ds = results_dataset(cleaned, list(configs), dims=TRIAL_DIMS if dims is None else dims)
+    if "arch_name" in ds.variables:
+        ds = ds.rename({"arch_name": "arch"})
+    if "seed" in ds.coords and ds["seed"].dims == ("trial",) and _distinct(ds["seed"].values):
+        # Seeds name the trials: make seed the dimension, so that .sel(seed=...)
+        # works on the file as plain xarray opens it (netCDF stores no other index).
+        ds = ds.swap_dims(trial="seed")
     for name in list(ds.variables):
         var = ds[name]
         if var.dtype == object:
@@ -185,16 +196,28 @@ def trial_dataset(
     return ds
 
 
+def _distinct(values: np.ndarray) -> bool:
+    return len(values) > 0 and len(np.unique(values)) == len(values)
+
+
+def trial_dimension(dataset: Any) -> str:
+    """The dimension that runs over trials: ``seed`` where the seeds are distinct, else ``trial``."""
+    return "trial" if "trial" in dataset.dims else "seed"
+
+
 def trial_table(dataset: Any) -> Any:
-    """One row per trial (pandas): every variable and coordinate over ``trial`` alone."""
+    """One row per trial (pandas): the trial index, then every variable and coordinate over trials alone."""
+    dim = trial_dimension(dataset)
     names = [
         str(n)
         for group in (dataset.coords, dataset.data_vars)
         for n in group
-        if dataset[n].dims == ("trial",) and n != "trial"
+        if dataset[n].dims == (dim,) and n not in ("trial", dim)
     ]
-    frame = dataset.reset_index([n for n in names if n in dataset.indexes])[names].to_dataframe()
-    return frame.reset_index()[["trial", *names]]
+    frame = dataset.reset_index([n for n in names if n in dataset.indexes])
+    frame = frame[["trial", *names]].to_dataframe().reset_index()
+    columns = ["trial", *(["seed"] if dim == "seed" else []), *names]
+    return frame[columns].sort_values("trial", ignore_index=True)
 
 
 def write_trial_data(
@@ -280,7 +303,7 @@ def _open(path: Path) -> Any:
     with xr.open_dataset(path, engine=NETCDF_ENGINE) as ds:
         ds = ds.load()
     if "seed" in ds.coords and ds["seed"].dims == ("trial",):
-        ds = ds.set_xindex("seed")
+        ds = ds.set_xindex("seed")  # seeds repeat across trials: still selectable, several at a time
     return ds
 
 

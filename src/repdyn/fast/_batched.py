@@ -10,7 +10,7 @@ trial that stops once converged, so the others carry on unaffected.
 
 Recorded values stay on the device in a chunk buffer and reach the host once
 per chunk; the per-trial rules (divergence, convergence, status) are those of
-:func:`repdyn.track.track_pair`, through :class:`~repdyn.fast._record.Schedule`.
+:func:`repdyn.track.track_pair`, through :class:`repdyn.track.ChunkSchedule`.
 """
 
 from __future__ import annotations
@@ -23,8 +23,7 @@ import torch
 
 from repdyn.fast import _inputs as check
 from repdyn.fast._layout import Layout, require_layout, taps
-from repdyn.fast._record import Schedule, TrialLog
-from repdyn.track import PairTracking
+from repdyn.track import CHECK_EVERY, ChunkSchedule, PairLog, PairTracking, pair_metrics
 
 
 class BatchedMLP:
@@ -94,6 +93,7 @@ class BatchedMLP:
             linear.bias.copy_(self.b[l][position])
 
 
+@check.renamed_keywords(chunk_size="check_every")
 def train_pairs_batched(
     networks: Sequence[Any],
     xs: Any,
@@ -104,7 +104,7 @@ def train_pairs_batched(
     epochs: int,
     loss_threshold: float | None = None,
     stop_when_converged: bool = False,
-    chunk_size: int = 256,
+    check_every: int = CHECK_EVERY,
     device: torch.device | str | None = None,
 ) -> list[PairTracking]:
     """Train several networks of one MLP architecture on their pairs, all at once.
@@ -125,7 +125,7 @@ def train_pairs_batched(
         or a single pair ``(2, dim)`` shared by all.
     layers : str, sequence of str, "all" or None
         Tracked layers, as for :func:`train_pair_fast` (resolved on ``networks[0]``).
-    lr, epochs, loss_threshold, stop_when_converged, chunk_size
+    lr, epochs, loss_threshold, stop_when_converged, check_every
         As for :func:`train_pair_fast`; the same for every trial.
     device : torch.device or str, optional
         Where to compute (e.g. ``"cuda"``); default: where the networks are.
@@ -144,7 +144,7 @@ def train_pairs_batched(
     found = taps(networks[0], layers)
     lr = check.learning_rate(lr)
     epochs = check.count("epochs", epochs)
-    chunk_size = check.count("chunk_size", chunk_size)
+    check_every = check.count("check_every", check_every)
     loss_threshold = check.threshold(loss_threshold, stop_when_converged)
     n_trials, first = len(networks), layouts[0]
     x_all = check.points("xs", xs, width=first.shapes[0][1], dtype=first.dtype, leading=(n_trials,))
@@ -156,12 +156,12 @@ def train_pairs_batched(
     device = first.device if device is None else torch.device(device)
 
     names = tuple(tap.name for tap in found)
-    logs = [TrialLog(epochs, names) for _ in range(n_trials)]
+    logs = [PairLog(epochs, names) for _ in range(n_trials)]
     schedules = [
-        Schedule(
+        ChunkSchedule(
             log,
             n_epochs=epochs,
-            chunk_size=chunk_size,
+            check_every=check_every,
             loss_threshold=loss_threshold,
             stop_when_converged=stop_when_converged,
         )
@@ -172,7 +172,6 @@ def train_pairs_batched(
     with torch.no_grad():
         engine = BatchedMLP(layouts, device)
         x, y = x_all.to(device), y_all.to(device)
-        dy = (y[:, 0].double() - y[:, 1].double()).contiguous()
         active = list(range(n_trials))  # trial of each batch position
         slots = torch.arange(n_trials, device=device)
         buffer = torch.full((size, n_trials, len(found) + 3), float("nan"), dtype=torch.float64,
@@ -183,36 +182,32 @@ def train_pairs_batched(
         def flush(stop: int) -> None:
             rows = buffer[: stop - chunk_start].cpu().numpy()
             for trial, log in enumerate(logs):
-                log.values[chunk_start:stop] = rows[:, trial]
+                log.values[chunk_start:stop, : log.TRAIN_LOSS] = rows[:, trial]
             buffer.fill_(float("nan"))
 
         def drop(leaving: list[int]) -> None:
-            nonlocal active, slots, x, y, dy
+            nonlocal active, slots, x, y
             stay = [p for p in range(len(active)) if p not in leaving]
             rows = torch.tensor(stay, dtype=torch.long, device=device)
             engine.keep(rows)
             active = [active[p] for p in stay]
-            slots, x, y, dy = (t.index_select(0, rows) for t in (slots, x, y, dy))
+            slots, x, y = (t.index_select(0, rows) for t in (slots, x, y))
 
         while True:
             pred = engine.forward(x)
             columns = [_distance(engine.representation(t.layer, t.pre)) for t in found]
-            dyhat = pred[:, 0].double() - pred[:, 1].double()
-            y_value = (dyhat * dyhat).sum(-1)
-            error = pred - y
-            loss = 0.5 * (error * error).sum(-1).mean(-1)  # in the network's dtype, as autograd
-            columns += [y_value, y_value - (dy * dyhat).sum(-1), loss.double()]
+            metrics = pair_metrics(pred, y)
+            columns += [metrics.y, metrics.w, metrics.loss.double()]
             buffer[epoch - chunk_start].index_copy_(0, slots, torch.stack(columns, dim=1))
             if epoch == 0:
-                mean_error = y.double().mean(1) - pred.double().mean(1)
-                m0.index_copy_(0, slots, (mean_error * mean_error).sum(-1))
+                m0.index_copy_(0, slots, metrics.m0)
             # A trial whose last epoch this is keeps its weights from before the step.
             leaving = [p for p, t in enumerate(active) if schedules[t].final == epoch]
             for position in leaving:
                 engine.write_back(position, layouts[active[position]])
             if len(leaving) == len(active):
                 break
-            engine.step(error * 0.5, lr)
+            engine.step((pred - y) * 0.5, lr)
             if (epoch + 1) % size == 0:
                 flush(epoch + 1)
                 chunk_start = epoch + 1
@@ -231,16 +226,8 @@ def train_pairs_batched(
     results = []
     for trial, (log, schedule) in enumerate(zip(logs, schedules, strict=True)):
         log.m0 = float(m0_host[trial])
-        stop_epoch = schedule.finish()
         results.append(
-            log.result(
-                stop_epoch=stop_epoch,
-                diverged_epoch=schedule.diverged,
-                loss_threshold=loss_threshold,
-                dx2=float(dx2[trial]),
-                dy2=float(dy2[trial]),
-                seconds=seconds,
-            )
+            schedule.result(dx2=float(dx2[trial]), dy2=float(dy2[trial]), seconds=seconds)
         )
     return results
 

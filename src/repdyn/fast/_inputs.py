@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from repdyn.track import _checks as track_checks
-
 # Shared with repdyn.track, so both engines reject the same input the same way.
-count = track_checks.positive_int
+from repdyn.track import check_count as count
+from repdyn.track import check_loss_threshold as threshold
+from repdyn.track import renamed_keywords
 
 
 def learning_rate(value: Any) -> float:
@@ -24,13 +24,6 @@ def learning_rate(value: Any) -> float:
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"lr must be finite and > 0; got {value!r}")
     return float(value)
-
-
-def threshold(value: Any, stop_when_converged: bool) -> float | None:
-    value = track_checks.threshold(value)
-    if stop_when_converged and value is None:
-        raise ValueError("stop_when_converged=True needs a loss_threshold to stop at; pass one")
-    return value
 
 
 def points(

@@ -1,8 +1,10 @@
-"""Which networks the fast paths can train, and what to read from them.
+"""Which trainer runs a trial, which networks the fast paths can train, and what to read from them.
 
-A network qualifies when it is a plain :class:`repdyn.nets.Network` of the
-``mlp`` variant trained by plain SGD: a chain of ``nn.Linear`` layers with
-biases and known nonlinearities, no skips, no dropout, every parameter
+:func:`choose_trainer` decides from the architecture and the options alone.
+A network qualifies for the fast paths when it is a plain
+:class:`repdyn.nets.Network` of the ``mlp`` variant trained by plain SGD: a
+chain of ``nn.Linear`` layers with biases and nonlinearities of
+:data:`repdyn.nets.NONLINEARITY_TABLE`, no skips, no dropout, every parameter
 trainable. Anything else goes through :func:`repdyn.track.track_pair`.
 """
 
@@ -14,11 +16,14 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from repdyn.fast._activation import Activation
-from repdyn.nets import Block, Network
+from repdyn.nets import ArchSpec, Block, Network, Nonlinearity
 from repdyn.track import resolve_layers
 
 _FLOATS = (torch.float32, torch.float64)
+
+#: The trainers of a two-point trial, as :func:`choose_trainer` names them.
+FAST, BATCHED, AUTOGRAD = "fast", "batched", "autograd"
+TRAINERS = (FAST, BATCHED, AUTOGRAD)
 _HIDDEN = re.compile(r"hidden\.(\d+)(\.activation|\.connection)?")
 
 
@@ -40,7 +45,7 @@ class Layout:
     """The pieces of a qualifying network, in forward order (output layer last)."""
 
     linears: tuple[nn.Linear, ...]
-    activations: tuple[Activation, ...]  # one per hidden layer
+    activations: tuple[Nonlinearity, ...]  # one per hidden layer, with its module's constant
     device: torch.device
     dtype: torch.dtype
 
@@ -49,22 +54,79 @@ class Layout:
         return tuple(tuple(layer.weight.shape) for layer in self.linears)
 
 
-def unsupported_reason(network: object, optimizer_name: object) -> str | None:
-    """Why the fast paths cannot train ``network`` with ``optimizer_name``, or None if they can."""
+def _spec_reason(spec: ArchSpec, optimizer_name: object) -> str | None:
+    """Why no network of ``spec`` trained by ``optimizer_name`` has a fast path, or None.
+
+    The one rule on architectures: every ``mlp`` network that
+    :func:`repdyn.nets.build_network` makes passes the structural checks of
+    :func:`unsupported_reason`, whatever its nonlinearity.
+    """
     if not isinstance(optimizer_name, str) or optimizer_name.strip().lower() != "sgd":
         return f"the fast paths implement plain SGD only; got optimizer {optimizer_name!r}"
+    if spec.variant != "mlp":
+        return f"the fast paths implement the 'mlp' variant only; got {spec.variant!r}"
+    return None
+
+
+def choose_trainer(
+    spec: ArchSpec,
+    optimizer: str | None = None,
+    *,
+    device: torch.device | str = "cpu",
+    batched: bool = False,
+) -> str:
+    """Which trainer computes a two-point trial of ``spec``, from the spec and options alone.
+
+    Builds no network: the answer holds for every network that
+    :func:`repdyn.nets.build_network` makes from ``spec`` (it agrees with
+    :func:`supports_fast_path` on those).
+
+    Parameters
+    ----------
+    spec : repdyn.nets.ArchSpec
+        The architecture (its ``variant``, and its ``optimizer`` unless given).
+    optimizer : str, optional
+        The optimiser the run uses; default ``spec.optimizer``.
+    device : torch.device or str, default "cpu"
+        Where the trial trains.
+    batched : bool, default False
+        Whether trials of one architecture are trained together.
+
+    Returns
+    -------
+    str
+        One of :data:`TRAINERS`: ``"fast"`` (:func:`train_pair_fast`, the
+        hand-written CPU path) for a plain-SGD ``mlp`` on the CPU;
+        ``"batched"`` (:func:`train_pairs_batched`) for one on another device
+        or trained in a batch; ``"autograd"`` (:func:`repdyn.track.track_pair`)
+        for every other variant and optimiser.
+    """
+    if not isinstance(spec, ArchSpec):
+        raise TypeError(f"spec must be a repdyn.nets.ArchSpec; got {type(spec).__name__}")
+    if not isinstance(batched, bool):
+        raise TypeError(f"batched must be True or False; got {batched!r}")
+    if _spec_reason(spec, spec.optimizer if optimizer is None else optimizer) is not None:
+        return AUTOGRAD
+    if batched or torch.device(device).type != "cpu":
+        return BATCHED
+    return FAST
+
+
+def unsupported_reason(network: object, optimizer_name: object) -> str | None:
+    """Why the fast paths cannot train ``network`` with ``optimizer_name``, or None if they can."""
     if not isinstance(network, Network):
         return f"the fast paths train repdyn.nets.Network models only; got {type(network).__name__}"
     if type(network).forward is not Network.forward:
         return "the network overrides forward(); the fast paths assume Network's own forward"
-    if network.spec.variant != "mlp":
-        return f"the fast paths implement the 'mlp' variant only; got {network.spec.variant!r}"
+    reason = _spec_reason(network.spec, optimizer_name)
+    if reason is not None:
+        return reason
     for k, block in enumerate(network.hidden):
         if type(block) is not Block or block.in_channels is not None:
             return f"hidden layer {k} is not a plain linear Block"
         if type(block.connection) is not nn.Linear or block.connection.bias is None:
             return f"hidden layer {k} is not an nn.Linear with a bias"
-        if Activation.of(block.activation) is None:
+        if Nonlinearity.of(block.activation) is None:
             return f"hidden layer {k} has an unknown activation {type(block.activation).__name__}"
     if type(network.output) is not nn.Linear or network.output.bias is None:
         return "the output layer is not an nn.Linear with a bias"
@@ -80,6 +142,9 @@ def unsupported_reason(network: object, optimizer_name: object) -> str | None:
 
 def supports_fast_path(network: object, optimizer_name: object) -> bool:
     """Whether :func:`train_pair_fast` and :func:`train_pairs_batched` can train ``network``.
+
+    For a network built from a spec, :func:`choose_trainer` answers from the
+    spec alone; this also checks a network changed after it was built.
 
     Parameters
     ----------
@@ -105,7 +170,7 @@ def layout(network: Network) -> Layout:
     first = network.output.weight
     return Layout(
         linears=(*(block.connection for block in blocks), network.output),
-        activations=tuple(Activation.of(block.activation) for block in blocks),
+        activations=tuple(Nonlinearity.of(block.activation) for block in blocks),
         device=first.device,
         dtype=first.dtype,
     )

@@ -34,10 +34,9 @@ from typing import Any
 import numpy as np
 
 from repdyn.fast import _inputs as check
-from repdyn.fast._layout import Layout, Tap, require_layout, taps
-from repdyn.fast._record import Schedule, TrialLog
+from repdyn.fast._layout import BATCHED, Layout, Tap, choose_trainer, require_layout, taps
 from repdyn.fast._threads import blas_single_thread
-from repdyn.track import PairTracking
+from repdyn.track import CHECK_EVERY, ChunkSchedule, PairLog, PairTracking, pair_metrics
 
 if hasattr(np, "vecmat"):  # numpy >= 2.2
     # numpy's vecdot/vecmat loops stream each weight row once per point and
@@ -138,6 +137,7 @@ class CpuMLP:
             W -= update
 
 
+@check.renamed_keywords(chunk_size="check_every")
 def train_pair_fast(
     network: Any,
     layers: Any,
@@ -148,7 +148,7 @@ def train_pair_fast(
     epochs: int,
     loss_threshold: float | None = None,
     stop_when_converged: bool = False,
-    chunk_size: int = 256,
+    check_every: int = CHECK_EVERY,
     defer: int = DEFAULT_DEFER,
 ) -> PairTracking:
     """Train a plain MLP on two points with SGD and record ``h``, ``y``, ``w`` and the loss.
@@ -181,9 +181,10 @@ def train_pair_fast(
         otherwise; without it a finite run is ``"completed"``.
     stop_when_converged : bool, default False
         Stop one epoch after the first chunk whose last loss reached the threshold.
-    chunk_size : int, default 256
+    check_every : int, default 256
         Epochs between finiteness checks: a divergent run stops at the end of
-        the chunk in which it first produced a NaN or inf.
+        the chunk in which it first produced a NaN or inf (see
+        :class:`repdyn.track.ChunkSchedule`; ``chunk_size`` before 0.3.0).
     defer : int, default 16
         Steps whose rank-2 updates are kept as low-rank factors before they
         are folded into the weights; 1 applies every update at once.
@@ -202,34 +203,32 @@ def train_pair_fast(
     found = taps(network, layers)
     lr = check.learning_rate(lr)
     epochs = check.count("epochs", epochs)
-    chunk_size = check.count("chunk_size", chunk_size)
+    check_every = check.count("check_every", check_every)
     defer = check.count("defer", defer)
     loss_threshold = check.threshold(loss_threshold, stop_when_converged)
     xs = check.points("x", x, width=lay.shapes[0][1], dtype=lay.dtype)
     ys = check.points("y", y, width=lay.shapes[-1][0], dtype=lay.dtype)
     dx2 = float(check.squared_distances(xs, "x", strict=True))
     dy2 = float(check.squared_distances(ys, "y", strict=False))
-    if lay.device.type != "cpu":
+    if choose_trainer(network.spec, "sgd", device=lay.device) == BATCHED:
         from repdyn.fast._batched import train_pairs_batched
 
         return train_pairs_batched(
             [network], xs[None], ys[None], layers=layers, lr=lr, epochs=epochs,
             loss_threshold=loss_threshold, stop_when_converged=stop_when_converged,
-            chunk_size=chunk_size,
+            check_every=check_every,
         )[0]  # fmt: skip
 
-    log = TrialLog(epochs, tuple(tap.name for tap in found))
-    schedule = Schedule(
+    log = PairLog(epochs, tuple(tap.name for tap in found))
+    schedule = ChunkSchedule(
         log,
         n_epochs=epochs,
-        chunk_size=chunk_size,
+        check_every=check_every,
         loss_threshold=loss_threshold,
         stop_when_converged=stop_when_converged,
     )
     engine = CpuMLP(lay, defer=defer)
     x_np, y_np = xs.numpy(), ys.numpy()
-    dy = y_np[0].astype(np.float64) - y_np[1]
-    n_taps = len(found)
     start = time.perf_counter()
     # A diverging run overflows: the log records it, numpy need not warn.
     with np.errstate(all="ignore"), blas_single_thread():
@@ -241,32 +240,16 @@ def train_pair_fast(
                 rep = engine.representation(tap)
                 diff = rep[0].astype(np.float64) - rep[1]
                 row[j] = diff @ diff
-            dyhat = pred[0].astype(np.float64) - pred[1]
-            y_value = dyhat @ dyhat
-            row[n_taps] = y_value
-            row[n_taps + 1] = y_value - dy @ dyhat
-            error = pred - y_np
-            # The loss in the network's dtype, as autograd computes it, so
-            # that it overflows (and the run diverges) at the same epoch.
-            row[n_taps + 2] = 0.5 * (error * error).sum(axis=1).mean()
+            metrics = pair_metrics(pred, y_np)
+            row[log.Y], row[log.W], row[log.LOSS] = metrics.y, metrics.w, metrics.loss
             if epoch == 0:
-                mean_error = y_np.mean(axis=0, dtype=np.float64) - pred.mean(
-                    axis=0, dtype=np.float64
-                )
-                log.m0 = float(mean_error @ mean_error)
+                log.m0 = float(metrics.m0)
             if epoch == schedule.final:
                 break
-            engine.step(error * 0.5, lr)  # d loss / d pred for the mean over 2 points
+            # d loss / d pred for the mean over 2 points
+            engine.step((pred - y_np) * 0.5, lr)
             if schedule.after_step(epoch):
                 break
             epoch += 1
         engine.fold()
-    stop_epoch = schedule.finish()
-    return log.result(
-        stop_epoch=stop_epoch,
-        diverged_epoch=schedule.diverged,
-        loss_threshold=loss_threshold,
-        dx2=dx2,
-        dy2=dy2,
-        seconds=time.perf_counter() - start,
-    )
+    return schedule.result(dx2=dx2, dy2=dy2, seconds=time.perf_counter() - start)

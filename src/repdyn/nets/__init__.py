@@ -7,6 +7,9 @@
   named submodules (``network.hidden_layer_names``, ``network.tracked_layer``)
   so forward hooks can record their representations.
 - :func:`make_optimizer`: ``"sgd"`` or ``"adam"``.
+- :data:`NONLINEARITY_TABLE`: every nonlinearity (:class:`Nonlinearity`): its
+  module, its spellings, and its forward and backward for numpy and torch;
+  :func:`make_activation` builds one.
 - :class:`SmallCNN` / :func:`build_small_cnn`: a small convolutional network
   for MNIST (not in the paper), with named hidden layers like :class:`Network`.
 
@@ -14,12 +17,12 @@ See ``docs/architectures.md`` for the exact structure of every variant.
 """
 
 from repdyn.nets._cnn import MNIST_IMAGE, SmallCNN, build_small_cnn
-from repdyn.nets._network import (
-    Block,
-    Network,
-    build_network,
+from repdyn.nets._network import Block, Network, build_network, tracked_layer_index
+from repdyn.nets._nonlinearity import (
+    NONLINEARITIES,
+    NONLINEARITY_TABLE,
+    Nonlinearity,
     make_activation,
-    tracked_layer_index,
 )
 from repdyn.nets._optim import make_optimizer
 from repdyn.nets._registry import (
@@ -30,13 +33,14 @@ from repdyn.nets._registry import (
     adam_learning_rate,
     get_architecture,
 )
-from repdyn.nets._spec import NONLINEARITIES, OPTIMIZERS, VARIANTS, ArchSpec
+from repdyn.nets._spec import OPTIMIZERS, VARIANTS, ArchSpec
 
 __all__ = [
     "ADAM_LEARNING_RATES",
     "ARCHITECTURES",
     "MNIST_IMAGE",
     "NONLINEARITIES",
+    "NONLINEARITY_TABLE",
     "OPTIMIZERS",
     "TABLE1",
     "TABLE2",
@@ -44,6 +48,7 @@ __all__ = [
     "ArchSpec",
     "Block",
     "Network",
+    "Nonlinearity",
     "SmallCNN",
     "adam_learning_rate",
     "build_network",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from repdyn.nets._network import make_activation, seeded
-from repdyn.nets._spec import NONLINEARITIES
+from repdyn.nets._network import seeded
+from repdyn.nets._nonlinearity import NONLINEARITIES, make_activation
 
 #: One-channel 28 x 28 images, read from flat rows of 784 pixels (MNIST).
 MNIST_IMAGE = (1, 28, 28)

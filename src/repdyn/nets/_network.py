@@ -8,6 +8,7 @@ from typing import TypeVar
 import torch
 from torch import Tensor, nn
 
+from repdyn.nets._nonlinearity import make_activation
 from repdyn.nets._registry import get_architecture
 from repdyn.nets._spec import ArchSpec
 
@@ -25,23 +26,6 @@ def tracked_layer_index(hidden_layers: int) -> int:
     if isinstance(hidden_layers, bool) or not isinstance(hidden_layers, int) or hidden_layers < 1:
         raise ValueError(f"hidden_layers must be an int >= 1; got {hidden_layers!r}")
     return hidden_layers // 2
-
-
-def make_activation(nonlinearity: str) -> nn.Module:
-    """A fresh activation module for a (canonical) nonlinearity name."""
-    factories = {
-        "leaky_relu": nn.LeakyReLU,  # PyTorch's default negative slope, 0.01
-        "relu": nn.ReLU,
-        "elu": nn.ELU,
-        "tanh": nn.Tanh,
-        "swish": nn.SiLU,
-        "none": nn.Identity,
-    }
-    if nonlinearity not in factories:
-        raise ValueError(
-            f"nonlinearity must be one of {', '.join(factories)}; got {nonlinearity!r}"
-        )
-    return factories[nonlinearity]()
 
 
 class Block(nn.Module):

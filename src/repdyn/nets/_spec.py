@@ -8,22 +8,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-NONLINEARITIES = ("leaky_relu", "relu", "elu", "tanh", "swish", "none")
+from repdyn.nets._nonlinearity import NONLINEARITIES, NONLINEARITY_ALIASES
+
 VARIANTS = ("mlp", "convolution", "skip", "dropout")
 OPTIMIZERS = ("sgd", "adam")
-
-_NONLINEARITY_ALIASES = {
-    "leaky_relu": "leaky_relu",
-    "leakyrelu": "leaky_relu",
-    "relu": "relu",
-    "elu": "elu",
-    "tanh": "tanh",
-    "swish": "swish",
-    "silu": "swish",
-    "none": "none",
-    "linear": "none",
-    "identity": "none",
-}
 
 
 def normalise_key(text: str, sep: str = " ") -> str:
@@ -71,7 +59,8 @@ class ArchSpec:
     nonlinearity : str
         One of ``leaky_relu`` (PyTorch's default slope 0.01), ``relu``, ``elu``,
         ``tanh``, ``swish`` (SiLU) or ``none`` (linear network). Case,
-        spaces and hyphens are ignored; ``silu`` and ``linear`` are aliases.
+        spaces and hyphens are ignored; ``silu`` and ``linear`` are aliases
+        (the names and spellings are rows of :data:`NONLINEARITY_TABLE`).
     gain : float
         Xavier-normal gain: every weight has std ``gain * sqrt(2 / (fan_in + fan_out))``.
     lr : float
@@ -112,12 +101,12 @@ class ArchSpec:
             raise TypeError(f"name must be a non-empty string; got {self.name!r}")
         nonlinearity = self.nonlinearity
         key = normalise_key(nonlinearity, "_") if isinstance(nonlinearity, str) else None
-        if key not in _NONLINEARITY_ALIASES:
+        if key not in NONLINEARITY_ALIASES:
             raise ValueError(
                 f"nonlinearity must be one of {', '.join(NONLINEARITIES)}; got {nonlinearity!r}"
             )
         fields = {
-            "nonlinearity": _NONLINEARITY_ALIASES[key],
+            "nonlinearity": NONLINEARITY_ALIASES[key],
             "gain": _positive_float("gain", self.gain),
             "lr": _positive_float("lr", self.lr),
             "units": _positive_int("units", self.units),

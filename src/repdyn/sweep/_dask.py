@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from typing import Any
 
-from repdyn.sweep._trial import STATUS_FAILED, THREAD_ENV_VARS, call_trial, error_record
+from repdyn.sweep._trial import STATUS_FAILED, THREAD_ENV_VARS, call_trial, error_record, single_thread_env
 
 Task = tuple[int, Any]
 Outcome = tuple[int, dict[str, Any], float | None]
@@ -166,8 +166,17 @@ def run_dask(
     with ExitStack() as stack:
         if isinstance(scheduler, JobQueue):
             cluster = stack.enter_context(scheduler.cluster())
-            cluster.scale(jobs=scheduler.jobs)
-            client = stack.enter_context(distributed.Client(cluster))
+            if scheduler.kind == "local":
+                # Local jobs inherit this process's environment, not the batch
+                # script's exports: start them single-threaded here (BLAS threads
+                # are fixed at import, before the first trial could limit them).
+                with single_thread_env():
+                    cluster.scale(jobs=scheduler.jobs)
+                    client = stack.enter_context(distributed.Client(cluster))
+                    client.wait_for_workers(scheduler.jobs * scheduler.cores)
+            else:
+                cluster.scale(jobs=scheduler.jobs)
+                client = stack.enter_context(distributed.Client(cluster))
         elif isinstance(scheduler, str) and scheduler.endswith(".json"):
             try:
                 client = stack.enter_context(

@@ -1,7 +1,8 @@
-"""An sklearn-style estimator around :func:`repdyn.theory.fit`."""
+"""An estimator around :func:`repdyn.theory.fit` that follows scikit-learn's contract."""
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import numpy as np
@@ -10,6 +11,7 @@ from numpy.typing import ArrayLike, NDArray
 from repdyn.theory import _validate as check
 from repdyn.theory._fit import OBJECTIVES, FitResult, fit
 from repdyn.theory._loss import loss_curve
+from repdyn.theory._r2 import r2
 from repdyn.theory._system import solve
 
 FloatArray = NDArray[np.float64]
@@ -18,14 +20,23 @@ FloatArray = NDArray[np.float64]
 class RateEstimator:
     """Fit the effective learning rates of the theory, in the scikit-learn style.
 
-    ``fit`` returns the estimator itself; fitted attributes end in ``_``.
-    scikit-learn is not required (the class only follows its conventions, so it
-    also works with tools that expect ``get_params``/``set_params``).
+    The contract is scikit-learn's: the constructor only stores its
+    (keyword-only) hyperparameters, :meth:`fit` validates them together with
+    the data and returns the estimator itself, :meth:`get_params` and
+    :meth:`set_params` read the parameter names from the constructor's
+    signature, and fitted attributes end in ``_``. Constants of the data, the
+    squared input and target distances ``dx2`` and ``dy2``, are arguments of
+    :meth:`fit`, not hyperparameters, so one estimator fits any pair.
+    scikit-learn itself is not required (so that ``sklearn.base.clone`` and
+    the like work, the class only follows its conventions).
+
+    The argument order is that of the rest of :mod:`repdyn.theory`, not
+    scikit-learn's ``(X, y)``: the observed trajectory first, then its times
+    (``fit(observed, t, ...)``, ``score(observed, t)``); :meth:`predict`
+    takes the times alone.
 
     Parameters
     ----------
-    dx2, dy2 : float or array_like of shape (B,)
-        Squared input (> 0) and target (>= 0) distances of the tracked pair(s).
     rtol : float, optional
         Relative tolerance of the solver, during the fit and in :meth:`predict`;
         ``None`` picks it automatically in the fit (see :func:`fit`) and uses
@@ -46,45 +57,47 @@ class RateEstimator:
     quality_ : str or ndarray of str
         ``"good"``, ``"poor"`` or ``"unfit"`` (see :func:`repdyn.theory.fit_quality`).
     result_ : FitResult
-        The full result of :func:`repdyn.theory.fit`.
+        The full result of :func:`repdyn.theory.fit`, which also holds the
+        ``dx2`` and ``dy2`` the fit used.
 
     Examples
     --------
-    >>> est = RateEstimator(dx2=1.0, dy2=0.5).fit(t, observed)  # doctest: +SKIP
-    >>> est.eta_h_, est.predict(t_new)                          # doctest: +SKIP
+    >>> est = RateEstimator().fit(observed, t, dx2=1.0, dy2=0.5)  # doctest: +SKIP
+    >>> est.eta_h_, est.predict(t_new)                            # doctest: +SKIP
     """
 
     def __init__(
-        self, *, dx2: ArrayLike, dy2: ArrayLike, rtol: float | None = None, max_nfev: int = 200,
-        objective: str = "scaled",
+        self, *, rtol: float | None = None, max_nfev: int = 200, objective: str = "scaled"
     ) -> None:
-        check.positive("dx2", dx2)
-        check.nonnegative("dy2", dy2)
-        if rtol is not None and not 0 < rtol < 1:
-            raise ValueError(f"rtol must lie in (0, 1) or be None (automatic); got {rtol!r}")
-        if not (isinstance(max_nfev, int | np.integer) and max_nfev >= 1):
-            raise ValueError(f"max_nfev must be a positive integer; got {max_nfev!r}")
-        if objective not in OBJECTIVES:
-            raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}; got {objective!r}")
-        self.dx2 = dx2
-        self.dy2 = dy2
         self.rtol = rtol
         self.max_nfev = max_nfev
         self.objective = objective
 
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        """The constructor's parameter names, sorted (scikit-learn's order)."""
+        signature = inspect.signature(cls.__init__)
+        return sorted(
+            p.name
+            for p in signature.parameters.values()
+            if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        )
+
     def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """The constructor's parameters, as scikit-learn expects."""
-        return {"dx2": self.dx2, "dy2": self.dy2, "rtol": self.rtol, "max_nfev": self.max_nfev,
-                "objective": self.objective}
+        """The constructor's parameters and their values, as scikit-learn expects.
+
+        ``deep`` is accepted for compatibility; no parameter is an estimator.
+        """
+        return {name: getattr(self, name) for name in self._get_param_names()}
 
     def set_params(self, **params: Any) -> RateEstimator:
-        """Set constructor parameters (validated as in the constructor); returns self."""
-        unknown = set(params) - set(self.get_params())
+        """Set constructor parameters (checked, like all of them, by :meth:`fit`); returns self."""
+        valid = self._get_param_names()
+        unknown = sorted(set(params) - set(valid))
         if unknown:
-            raise ValueError(
-                f"unknown parameter(s) {sorted(unknown)}; valid: {sorted(self.get_params())}"
-            )
-        self.__init__(**{**self.get_params(), **params})  # type: ignore[misc]
+            raise ValueError(f"unknown parameter(s) {unknown} of RateEstimator; valid: {valid}")
+        for name, value in params.items():
+            setattr(self, name, value)
         return self
 
     def __repr__(self) -> str:
@@ -93,18 +106,26 @@ class RateEstimator:
 
     def fit(
         self,
-        t: ArrayLike,
         observed: ArrayLike,
-        loss: ArrayLike | None = None,
+        t: ArrayLike,
         *,
+        dx2: ArrayLike,
+        dy2: ArrayLike,
+        loss: ArrayLike | None = None,
         weights: ArrayLike | None = None,
     ) -> RateEstimator:
-        """Fit the rates to ``observed`` (shape (T, 3) or (B, T, 3)); see :func:`fit`."""
+        """Fit the rates to ``observed`` (shape (T, 3) or (B, T, 3)); see :func:`fit`.
+
+        ``dx2`` and ``dy2`` (scalars or one per trajectory) are the data's
+        squared input and target distances; ``fit(**run.theory_inputs())``
+        passes them with the data. The hyperparameters are checked here, with
+        the data, by :func:`fit`. Returns the estimator itself.
+        """
         result = fit(
-            t,
             observed,
-            self.dx2,
-            self.dy2,
+            t,
+            dx2=dx2,
+            dy2=dy2,
             loss=loss,
             weights=weights,
             objective=self.objective,
@@ -121,7 +142,10 @@ class RateEstimator:
 
     def _fitted(self) -> FitResult:
         if not hasattr(self, "result_"):
-            raise ValueError("this RateEstimator is not fitted yet; call fit(t, observed) first")
+            raise ValueError(
+                "this RateEstimator is not fitted yet; "
+                "call fit(observed, t, dx2=..., dy2=...) first"
+            )
         return self.result_
 
     def _times(self, t: ArrayLike) -> tuple[FloatArray, FloatArray]:
@@ -149,9 +173,16 @@ class RateEstimator:
         """
         result = self._fitted()
         t, grid = self._times(t)
-        rates = (result.eta_h, result.eta_y, result.dx2, result.dy2)
         options = {} if self.rtol is None else {"rtol": self.rtol}
-        z = solve(result.z0, grid, *rates, **options)
+        z = solve(
+            result.z0,
+            grid,
+            eta_h=result.eta_h,
+            eta_y=result.eta_y,
+            dx2=result.dx2,
+            dy2=result.dy2,
+            **options,
+        )
         return z[..., : t.size, :] if grid[0] == t[0] else z[..., 1 : t.size + 1, :]
 
     def predict_loss(self, t: ArrayLike) -> FloatArray:
@@ -166,19 +197,22 @@ class RateEstimator:
             raise ValueError("the estimator was fitted without a loss; pass loss= to fit first")
         t = check.times(t, min_points=1)
         eta_m = np.nan_to_num(np.asarray(result.eta_m, dtype=np.float64), nan=0.0)
-        return loss_curve(self.predict(t), t - result.t[0], result.dy2, eta_m, result.m0)
+        return loss_curve(
+            self.predict(t), t - result.t[0], eta_m=eta_m, dy2=result.dy2, m0=result.m0
+        )
 
-    def score(self, t: ArrayLike, observed: ArrayLike) -> float:
-        """Mean R^2 over ``h``, ``y``, ``w`` (and the batch) of :meth:`predict` against ``observed``."""
+    def score(self, observed: ArrayLike, t: ArrayLike) -> float:
+        """Mean :func:`repdyn.theory.r2` over ``h``, ``y``, ``w`` (and the batch) of
+        :meth:`predict` at ``t`` against ``observed``.
+
+        A variable that is exactly constant in ``observed`` has no R^2 and is
+        left out of the mean; NaN if no variable has one.
+        """
         predicted = self.predict(t)
         obs = check.as_finite("observed", observed)
         if obs.shape != predicted.shape:
             raise ValueError(
                 f"observed must have shape {predicted.shape} to match t; got {obs.shape}"
             )
-        dev = obs - obs.mean(axis=-2, keepdims=True)
-        ss_res = np.sum((obs - predicted) ** 2, axis=-2)
-        ss_tot = np.sum(dev**2, axis=-2)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r2 = np.where(ss_tot > 0, 1.0 - ss_res / ss_tot, np.nan)
-        return float(np.nanmean(r2)) if np.any(np.isfinite(r2)) else float("nan")
+        values = r2(obs, predicted, axis=-2)
+        return float(np.nanmean(values)) if np.any(np.isfinite(values)) else float("nan")

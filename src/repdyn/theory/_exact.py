@@ -11,7 +11,13 @@ FloatArray = NDArray[np.float64]
 
 
 def exact_identical_targets(
-    t: ArrayLike, h0: ArrayLike, y0: ArrayLike, eta_h: ArrayLike, eta_y: ArrayLike, dx2: ArrayLike
+    h0: ArrayLike,
+    y0: ArrayLike,
+    t: ArrayLike,
+    *,
+    eta_h: ArrayLike,
+    eta_y: ArrayLike,
+    dx2: ArrayLike,
 ) -> FloatArray:
     """Exact ``(h, y, w)`` when the two targets coincide (``dy2 = 0``, so ``w = y``).
 
@@ -24,10 +30,10 @@ def exact_identical_targets(
 
     Parameters
     ----------
-    t : array_like, shape (T,)
-        Times in epochs since the initial state (``t >= 0``).
     h0, y0 : array_like
         Initial state, ``h0 > 0`` and ``y0 >= 0``; ``w0 = y0``.
+    t : array_like, shape (T,)
+        Times in epochs since the initial state (``t >= 0``).
     eta_h, eta_y, dx2 : array_like
         Effective rates and squared input distance, all > 0.
 

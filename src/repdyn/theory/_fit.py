@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -45,9 +45,17 @@ from numpy.typing import ArrayLike, NDArray
 from repdyn.theory import _validate as check
 from repdyn.theory._fixed_point import final_distance
 from repdyn.theory._loss import loss_curve
+from repdyn.theory._r2 import r2
 from repdyn.theory._system import SolverError, relaxation_rate, solve
 
 FloatArray = NDArray[np.float64]
+
+# The per-trajectory fields of a FitResult: a Python scalar for one trajectory,
+# an array of shape (B,) over a batch of B.
+PerFitFloat: TypeAlias = float | NDArray[np.float64]
+PerFitInt: TypeAlias = int | NDArray[np.int64]
+PerFitBool: TypeAlias = bool | NDArray[np.bool_]
+PerFitStr: TypeAlias = str | NDArray[np.str_]
 
 VARIABLES = ("h", "y", "w")
 
@@ -91,11 +99,13 @@ _SCALE_FACTORS = 10.0 ** np.array([-3.0, -2.0, -1.0, 1.0, 2.0, 3.0])
 class FitResult:
     """Fitted effective learning rates and the goodness of fit.
 
-    For a single trajectory (``observed`` of shape (T, 3)) the rate, ``rss``,
-    ``h_inf``, ``n_solves`` and ``success`` fields are Python scalars and
-    ``message`` is a str. For a batch (shape (B, T, 3)) the same fields are
-    arrays of shape (B,), each ``r2`` value is an array (B,) and ``message`` is
-    a tuple of B strings; :meth:`split` returns the per-trajectory results.
+    For a single trajectory (``observed`` of shape (T, 3)) the rates, ``m0``,
+    ``rss``, ``rss_loss``, ``h_inf``, ``dx2`` and ``dy2`` are Python floats,
+    ``n_solves`` an int, ``success`` a bool, ``quality`` and ``message`` strs,
+    and ``r2`` maps each variable to a float. For a batch (shape (B, T, 3)) the
+    same fields are arrays of shape (B,) (float64, int64, bool and str dtypes),
+    each ``r2`` value is a float64 array (B,) and ``message`` is a tuple of B
+    strings; :meth:`split` returns the per-trajectory results.
 
     Attributes
     ----------
@@ -114,9 +124,11 @@ class FitResult:
     rss_loss : float or ndarray or None
         Unscaled residual sum of squares of the loss fit.
     r2 : dict
-        ``R^2 = 1 - SS_res / SS_tot`` per variable (``"h"``, ``"y"``, ``"w"``
-        and ``"loss"`` when given), unweighted, on the data's own scale; NaN for
-        a variable that is constant in the data.
+        :func:`repdyn.theory.r2` per variable (``"h"``, ``"y"``, ``"w"`` and ``"loss"`` when
+        given), unweighted, on the data's own scale; NaN for a variable that
+        is constant in the data (a variation within ``1e-6`` of its magnitude,
+        the precision of the measurements and of the solver) or where the
+        fitted model is not finite.
     n_solves : int or ndarray
         Number of :func:`solve` calls (each integrates the base rates and the
         finite-difference perturbations together).
@@ -142,24 +154,24 @@ class FitResult:
         The squared input and target distances the fit used.
     """
 
-    eta_h: Any
-    eta_y: Any
-    eta_m: Any
-    m0: Any
-    rss: Any
-    rss_loss: Any
-    r2: dict[str, Any]
-    n_solves: Any
-    success: Any
-    quality: Any
-    message: Any
+    eta_h: PerFitFloat
+    eta_y: PerFitFloat
+    eta_m: PerFitFloat | None
+    m0: PerFitFloat | None
+    rss: PerFitFloat
+    rss_loss: PerFitFloat | None
+    r2: dict[str, float] | dict[str, FloatArray]
+    n_solves: PerFitInt
+    success: PerFitBool
+    quality: PerFitStr
+    message: str | tuple[str, ...]
     predicted: FloatArray
     predicted_loss: FloatArray | None
-    h_inf: Any
+    h_inf: PerFitFloat
     z0: FloatArray
     t: FloatArray
-    dx2: Any
-    dy2: Any
+    dx2: PerFitFloat
+    dy2: PerFitFloat
     _items: tuple[FitResult, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
@@ -182,11 +194,11 @@ class FitResult:
                 f"median R2 h={np.nanmedian(r2_h):.3f}, success {int(np.sum(self.success))}/{n}, "
                 f"T={self.t.size})"
             )
-        r2 = ", ".join(f"{k}={float(v):.3f}" for k, v in self.r2.items())
+        per_variable = ", ".join(f"{k}={float(v):.3f}" for k, v in self.r2.items())
         eta_m = "" if self.eta_m is None else f", eta_m={float(self.eta_m):.4g}"
         return (
             f"FitResult(eta_h={float(self.eta_h):.4g}, eta_y={float(self.eta_y):.4g}{eta_m}, "
-            f"R2({r2}), h_inf={float(self.h_inf):.4g}, success={bool(self.success)}, "
+            f"R2({per_variable}), h_inf={float(self.h_inf):.4g}, success={bool(self.success)}, "
             f"T={self.t.size})"
         )
 
@@ -265,11 +277,11 @@ def fit_quality(r2: Mapping[str, Any]) -> str:
 
 
 def fit(
-    t: ArrayLike,
     observed: ArrayLike,
+    t: ArrayLike,
+    *,
     dx2: ArrayLike,
     dy2: ArrayLike,
-    *,
     loss: ArrayLike | None = None,
     weights: ArrayLike | None = None,
     objective: str = "scaled",
@@ -314,10 +326,10 @@ def fit(
 
     Parameters
     ----------
-    t : array_like, shape (T,)
-        Strictly increasing times in epochs, at least 3.
     observed : array_like, shape (T, 3) or (B, T, 3)
         Observed ``(h, y, w)``; a 3-D array is a batch of independent fits.
+    t : array_like, shape (T,)
+        Strictly increasing times in epochs, at least 3.
     dx2, dy2 : float or array_like of shape (B,)
         Squared input (> 0) and target (>= 0) distances, one per trajectory or shared.
     loss : array_like, shape ([B,] T), optional
@@ -394,7 +406,8 @@ def fit(
             raise ValueError("weights must not be all zero for a trajectory; give positive weights")
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}; got {objective!r}")
-    if rtol is not None and not 0 < rtol < 1:
+    real = float | int | np.floating | np.integer
+    if rtol is not None and not (isinstance(rtol, real) and 0 < rtol < 1):
         raise ValueError(f"rtol must lie in (0, 1) or be None (automatic); got {rtol!r}")
     if not (isinstance(max_nfev, int | np.integer) and max_nfev >= 1):
         raise ValueError(f"max_nfev must be a positive integer; got {max_nfev!r}")
@@ -425,10 +438,23 @@ def _per_trajectory(name: str, value: FloatArray, n_batch: int, batched: bool) -
     raise ValueError(f"{name} must be {expected}; got shape {value.shape}")
 
 
-def project_initial_state(z: ArrayLike, dy2: float) -> FloatArray:
+def project_initial_state(z: ArrayLike, *, dy2: float) -> FloatArray:
     """Nearest state the system can start from: ``y >= 0``, ``|y - w| <= sqrt(dy2 y)``.
 
-    ``h`` must already be positive (it is the model's starting distance).
+    A measured first state ``(h, y, w)`` can lie just outside that set (noise,
+    float32); :func:`fit` starts the theory from this projection, and so must
+    anything that compares a trajectory with the theory run from its first state.
+
+    Parameters
+    ----------
+    z : array_like, shape (3,)
+        ``(h, y, w)``; ``h`` must already be positive (it is the model's starting distance).
+    dy2 : float
+        Squared target distance of the pair.
+
+    Returns
+    -------
+    numpy.ndarray, shape (3,)
     """
     h, y, w = np.asarray(z, dtype=np.float64)
     y = max(y, 0.0)
@@ -448,7 +474,7 @@ def initial_guess(
     2. ``h_t - h_0 = -eta_h dx2 int_0^t w``: a regression through the origin of
        ``h_t - h_0`` on ``-dx2`` times the cumulative trapezoid integral of ``w``.
     """
-    z0 = project_initial_state(observed[0], dy2)
+    z0 = project_initial_state(observed[0], dy2=dy2)
     h, y, w = observed.T
     h0, y0 = z0[0], z0[1]
     span = t[-1] - t[0]
@@ -527,7 +553,9 @@ class _TrajectoryProblem:
         valid = np.all((rates > 0) & np.isfinite(rates), axis=1)
         safe = np.where(valid[:, None], rates, 1.0)
         with np.errstate(over="ignore", invalid="ignore"):
-            fastest = relaxation_rate(self.z0, safe[:, 0], safe[:, 1], self.dx2, self.dy2)
+            fastest = relaxation_rate(
+                self.z0, eta_h=safe[:, 0], eta_y=safe[:, 1], dx2=self.dx2, dy2=self.dy2
+            )
         ok = valid & np.isfinite(fastest)
         return np.where(ok, fastest * (self.t[-1] - self.t[0]), np.inf)
 
@@ -542,10 +570,10 @@ class _TrajectoryProblem:
             z = solve(
                 np.broadcast_to(self.z0, (len(rates), 3)),
                 self.t,
-                rates[:, 0],
-                rates[:, 1],
-                self.dx2,
-                self.dy2,
+                eta_h=rates[:, 0],
+                eta_y=rates[:, 1],
+                dx2=self.dx2,
+                dy2=self.dy2,
                 rtol=self.rtol,
             )
         except SolverError as exc:
@@ -632,18 +660,14 @@ def automatic_rtol(observed: FloatArray) -> float:
     return float(np.clip(1e-5 * np.min(ratio), 1e-12, 1e-8))
 
 
-def _r2(observed: FloatArray, predicted: FloatArray, magnitude: float) -> float:
-    """``1 - SS_res / SS_tot``; NaN where the variable does not vary beyond its precision."""
-    ss_tot = float(np.sum((observed - observed.mean()) ** 2))
-    floor = _SCALE_FLOOR * magnitude
-    if not ss_tot > observed.size * floor**2 or not np.all(np.isfinite(predicted)):
-        return float("nan")
-    return 1.0 - float(np.sum((observed - predicted) ** 2)) / ss_tot
-
-
 def _r2_per_variable(observed: FloatArray, predicted: FloatArray) -> dict[str, float]:
+    """R^2 of h, y and w; a variable that varies by less than its precision
+    (:data:`_SCALE_FLOOR` of its magnitude) counts as constant."""
     magnitude = _magnitudes(observed)
-    return {v: _r2(observed[:, i], predicted[:, i], magnitude[i]) for i, v in enumerate(VARIABLES)}
+    return {
+        v: float(r2(observed[:, i], predicted[:, i], atol=_SCALE_FLOOR * magnitude[i]))
+        for i, v in enumerate(VARIABLES)
+    }
 
 
 def _fit_one(
@@ -657,7 +681,7 @@ def _fit_one(
     rtol: float | None,
     max_nfev: int,
 ) -> FitResult:
-    z0 = project_initial_state(observed[0], dy2)
+    z0 = project_initial_state(observed[0], dy2=dy2)
     if rtol is None:
         rtol = automatic_rtol(observed)
     problem = _TrajectoryProblem(t, observed, z0, dx2, dy2, weights, rtol, objective=objective)
@@ -675,22 +699,24 @@ def _fit_one(
     eta_h, eta_y = (float(v) for v in np.exp(theta))
     predicted = problem.trajectory(theta)
     rss = float(np.sum(problem.residuals(theta) ** 2))
-    r2 = _r2_per_variable(observed, predicted)
-    h_inf = float(final_distance(z0[0], z0[1], eta_h, eta_y, dx2, dy2).h_inf)
+    r2_values = _r2_per_variable(observed, predicted)
+    h_inf = float(final_distance(z0[0], z0[1], eta_h=eta_h, eta_y=eta_y, dx2=dx2, dy2=dy2).h_inf)
 
     eta_m = m0 = rss_loss = predicted_loss = None
     if loss is not None:
         if np.all(np.isfinite(predicted)):
             eta_m, m0, note = _fit_eta_m(t - t[0], loss, predicted, dy2)
             predicted_loss = loss_curve(
-                predicted, t - t[0], dy2, 0.0 if np.isnan(eta_m) else eta_m, m0
+                predicted, t - t[0], eta_m=0.0 if np.isnan(eta_m) else eta_m, dy2=dy2, m0=m0
             )
             rss_loss = float(np.sum((predicted_loss - loss) ** 2))
             message += note
         else:
             eta_m = m0 = rss_loss = float("nan")
             predicted_loss = np.full_like(loss, np.nan)
-        r2["loss"] = _r2(loss, predicted_loss, float(np.max(np.abs(loss))))
+        r2_values["loss"] = float(
+            r2(loss, predicted_loss, atol=_SCALE_FLOOR * float(np.max(np.abs(loss))))
+        )
 
     return FitResult(
         eta_h=eta_h,
@@ -699,10 +725,10 @@ def _fit_one(
         m0=m0,
         rss=rss,
         rss_loss=rss_loss,
-        r2=r2,
+        r2=r2_values,
         n_solves=problem.n_solves,
         success=success,
-        quality=fit_quality(r2),
+        quality=fit_quality(r2_values),
         message=message,
         predicted=predicted,
         predicted_loss=predicted_loss,

@@ -37,7 +37,9 @@ class FinalDistance:
     regime: NDArray[np.str_]
 
 
-def conserved(h: ArrayLike, y: ArrayLike, eta_h: ArrayLike, eta_y: ArrayLike, dx2: ArrayLike) -> FloatArray:
+def conserved(
+    h: ArrayLike, y: ArrayLike, *, eta_h: ArrayLike, eta_y: ArrayLike, dx2: ArrayLike
+) -> FloatArray:
     """The conserved quantity ``C = y/h - k h`` with ``k = eta_y / (eta_h dx2)``.
 
     Parameters
@@ -64,11 +66,11 @@ def conserved(h: ArrayLike, y: ArrayLike, eta_h: ArrayLike, eta_y: ArrayLike, dx
 def final_distance(
     h0: ArrayLike,
     y0: ArrayLike,
+    *,
     eta_h: ArrayLike,
     eta_y: ArrayLike,
     dx2: ArrayLike,
     dy2: ArrayLike,
-    *,
     margin: float = 10.0,
 ) -> FinalDistance:
     """The stable fixed point ``h_inf`` reached from the initial state ``(h0, y0)``.

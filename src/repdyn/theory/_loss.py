@@ -10,7 +10,9 @@ from repdyn.theory import _validate as check
 FloatArray = NDArray[np.float64]
 
 
-def loss_curve(z: ArrayLike, t: ArrayLike, dy2: ArrayLike, eta_m: ArrayLike, m0: ArrayLike) -> FloatArray:
+def loss_curve(
+    z: ArrayLike, t: ArrayLike, *, eta_m: ArrayLike, dy2: ArrayLike, m0: ArrayLike
+) -> FloatArray:
     """Training loss ``L(t) = m0/2 exp(-2 eta_m t) + w/4 + (dy2 - y)/8``.
 
     Uses the project's loss convention ``L = 1/2 mean_i ||y_i - yhat_i||^2``.
@@ -21,10 +23,10 @@ def loss_curve(z: ArrayLike, t: ArrayLike, dy2: ArrayLike, eta_m: ArrayLike, m0:
         Trajectory ``(h, y, w)``, for instance from :func:`solve`.
     t : array_like, shape (T,)
         Times in epochs (the mean-output term decays from ``t = 0``).
-    dy2 : array_like
-        Squared target distance (>= 0), broadcasting with the batch shape ``...``.
     eta_m : array_like
         Effective learning rate of the output mean (>= 0).
+    dy2 : array_like
+        Squared target distance (>= 0), broadcasting with the batch shape ``...``.
     m0 : array_like
         Squared mean-output error at ``t = 0``, ``||y_bar - m(0)||^2`` (>= 0).
 

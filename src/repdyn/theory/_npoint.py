@@ -61,8 +61,8 @@ _MIN_WINDOWS = 8
 
 def encoder_kernel(
     X: ArrayLike,
-    kernel: Literal["rbf", "linear"] | ArrayLike = "rbf",
     *,
+    kernel: Literal["rbf", "linear"] | ArrayLike = "rbf",
     length_scale: float | None = None,
 ) -> FloatArray:
     """The encoder's kernel matrix ``K`` on the inputs (not centred).
@@ -147,11 +147,11 @@ def _rich_representation(kc: FloatArray, yc: FloatArray, rcond: float) -> FloatA
 def npoint_distances(
     X: ArrayLike,
     Y: ArrayLike,
-    eta_h: float,
-    eta_y: float,
     H0: ArrayLike | None = None,
     Yhat0: ArrayLike | None = None,
     *,
+    eta_h: float,
+    eta_y: float,
     kernel: Literal["rbf", "linear"] | ArrayLike = "rbf",
     length_scale: float | None = None,
     rcond: float = 1e-10,
@@ -172,12 +172,12 @@ def npoint_distances(
         Inputs.
     Y : array_like, shape (N, d_out) or (N,)
         Targets.
-    eta_h, eta_y : float
-        Effective learning rates (> 0), e.g. fitted on one pair.
     H0 : array_like, shape (N, d_h), optional
         Hidden representations before training; give with ``Yhat0``.
     Yhat0 : array_like, shape (N, d_out), optional
         Network outputs before training.
+    eta_h, eta_y : float
+        Effective learning rates (> 0), e.g. fitted on one pair.
     kernel, length_scale
         The encoder's kernel; see :func:`encoder_kernel`.
     rcond : float
@@ -234,7 +234,7 @@ def npoint_distances(
         raise ValueError(
             "give H0 and Yhat0 together (the initial state), or neither (the rich limit)"
         )
-    kc = _centre(encoder_kernel(x, kernel, length_scale=length_scale))
+    kc = _centre(encoder_kernel(x, kernel=kernel, length_scale=length_scale))
     yc = y - y.mean(axis=0)
 
     if H0 is None:

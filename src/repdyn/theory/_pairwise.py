@@ -193,11 +193,16 @@ def squared_distances(points: ArrayLike, *, chunk_size: int = DEFAULT_CHUNK_SIZE
 
 
 def rich_limit_distances(
-    X: ArrayLike, Y: ArrayLike, eta_ratio: float, *, chunk_size: int = DEFAULT_CHUNK_SIZE
+    X: ArrayLike,
+    Y: ArrayLike,
+    *,
+    eta_h: float,
+    eta_y: float,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
 ) -> FloatArray:
     """Rich-limit (small-weight) predicted squared distances for every pair.
 
-    ``A_ij = sqrt(dx2_ij * dy2_ij * eta_ratio)`` with ``dx2_ij = ||x_i - x_j||^2``
+    ``A_ij = sqrt(dx2_ij * dy2_ij * eta_h / eta_y)`` with ``dx2_ij = ||x_i - x_j||^2``
     and ``dy2_ij = ||y_i - y_j||^2``: the ``a_low`` of :func:`final_distance`,
     which ``h_inf`` approaches when the initial weights are small. Pairs with the
     same target (or the same input) get exactly 0.
@@ -208,8 +213,9 @@ def rich_limit_distances(
         Inputs, one row per point.
     Y : array_like, shape (N, d_out) or (N,)
         Targets, one row per point.
-    eta_ratio : float
-        ``eta_h / eta_y`` (> 0), the only combination of the rates that enters.
+    eta_h, eta_y : float
+        Effective learning rates (> 0); only their ratio ``eta_h / eta_y``
+        enters (to predict from a ratio ``r`` alone, pass ``eta_h=r, eta_y=1.0``).
     chunk_size : int, optional
         Pairs handled at once.
 
@@ -220,7 +226,7 @@ def rich_limit_distances(
     """
     x, y = _inputs_targets(X, Y)
     n = x.raw.shape[0]
-    ratio = _scalar_rate("eta_ratio", eta_ratio)
+    ratio = _scalar_rate("eta_h", eta_h) / _scalar_rate("eta_y", eta_y)
 
     def block(r0: int, r1: int) -> FloatArray:
         return np.sqrt(x.block(r0, r1) * y.block(r0, r1) * ratio)
@@ -233,9 +239,9 @@ def pairwise_final_distances(
     Y: ArrayLike,
     H0: ArrayLike,
     Yhat0: ArrayLike,
+    *,
     eta_h: float,
     eta_y: float,
-    *,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
 ) -> FloatArray:
     """Predicted final squared representational distance ``h_inf`` for every pair.
@@ -243,7 +249,7 @@ def pairwise_final_distances(
     For each pair ``(i, j)`` the initial state is measured from the network at
     the start of training: ``h0 = ||H0_i - H0_j||^2`` and
     ``y0 = ||Yhat0_i - Yhat0_j||^2``; with ``dx2``, ``dy2`` from the data the
-    entry is :func:`final_distance` ``(h0, y0, eta_h, eta_y, dx2, dy2).h_inf``.
+    entry is :func:`final_distance` ``(h0, y0, eta_h=..., eta_y=..., dx2=..., dy2=...).h_inf``.
 
     Degenerate pairs, where the two-point formula has ``0/0``, take these
     limits of the theory:
@@ -297,7 +303,12 @@ def pairwise_final_distances(
         # Placeholders keep final_distance's checks happy on the degenerate
         # pairs; their results are replaced below.
         fixed = final_distance(
-            np.where(regular, h0, 1.0), y0, rate_h, rate_y, np.where(regular, dx2, 1.0), dy2
+            np.where(regular, h0, 1.0),
+            y0,
+            eta_h=rate_h,
+            eta_y=rate_y,
+            dx2=np.where(regular, dx2, 1.0),
+            dy2=dy2,
         ).h_inf
         collapsed = np.where(y0 > 0, 0.0, np.sqrt(dx2 * dy2 * ratio))
         return np.where(regular, fixed, np.where(dx2 > 0, collapsed, h0))
@@ -472,7 +483,7 @@ class ExponentialWeighing:
     violations_after: TriangleCount | None
 
 
-def weighed_distances(P: ArrayLike, form: str = "centred") -> tuple[FloatArray, float]:
+def weighed_distances(P: ArrayLike, *, form: str = "centred") -> tuple[FloatArray, float]:
     """Squared distances (symmetric, zero diagonal) from a weighed matrix ``P``, and the clipped fraction.
 
     ``"centred"``: ``D_ij = P_ij - (P_ii + P_jj) / 2``, clipped at 0. When the
@@ -520,7 +531,7 @@ def _tau(value: float) -> float:
 DEFAULT_TAU_QUANTILE = 0.1
 
 
-def default_tau(A: ArrayLike, quantile: float = DEFAULT_TAU_QUANTILE) -> float:
+def default_tau(A: ArrayLike, *, quantile: float = DEFAULT_TAU_QUANTILE) -> float:
     """The default scale of :func:`exponential_weighing`: a quantile of the positive off-diagonal A_ij.
 
     The default quantile (:data:`DEFAULT_TAU_QUANTILE`, 0.1) gives the nearest
@@ -603,7 +614,7 @@ def exponential_weighing(
     ExponentialWeighing
     """
     a = _square("A", A)
-    scale = default_tau(a, tau_quantile) if tau is None else _tau(tau)
+    scale = default_tau(a, quantile=tau_quantile) if tau is None else _tau(tau)
     e = np.exp(-a / scale) if np.isfinite(scale) else np.ones_like(a)
     n = a.shape[0]
     off = n * (n - 1)
@@ -613,7 +624,7 @@ def exponential_weighing(
     p = (e @ a) @ e.T
     # Rounding in the two products leaves P slightly asymmetric.
     p = 0.5 * (p + p.T)
-    d, negative = weighed_distances(p, distances)
+    d, negative = weighed_distances(p, form=distances)
     before = after = None
     if count_violations:
         before = triangle_violations(np.sqrt(a))

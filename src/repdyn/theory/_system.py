@@ -39,7 +39,7 @@ class SolverError(RuntimeError):
 
 
 def relaxation_rate(
-    z0: FloatArray, eta_h: ArrayLike, eta_y: ArrayLike, dx2: ArrayLike, dy2: ArrayLike
+    z0: FloatArray, *, eta_h: ArrayLike, eta_y: ArrayLike, dx2: ArrayLike, dy2: ArrayLike
 ) -> FloatArray:
     """Rough fastest relaxation rate of the regular (s, p) system, at start and end.
 
@@ -52,7 +52,7 @@ def relaxation_rate(
     a = eta_h * dx2
     k = eta_y / a
     c = y0 / h0 - k * h0
-    h_inf = final_distance(h0, y0, eta_h, eta_y, dx2, dy2).h_inf
+    h_inf = final_distance(h0, y0, eta_h=eta_h, eta_y=eta_y, dx2=dx2, dy2=dy2).h_inf
     rates = []
     for h, sp in ((h0, y0 - w0), (h_inf, dy2)):
         diag = 0.5 * a * np.abs(c + 3 * k * h) + 0.5 * eta_y * h
@@ -60,7 +60,9 @@ def relaxation_rate(
     return np.maximum(*rates)
 
 
-def rhs(z: ArrayLike, eta_h: ArrayLike, eta_y: ArrayLike, dx2: ArrayLike, dy2: ArrayLike) -> FloatArray:
+def rhs(
+    z: ArrayLike, *, eta_h: ArrayLike, eta_y: ArrayLike, dx2: ArrayLike, dy2: ArrayLike
+) -> FloatArray:
     """Right-hand side ``d(h, y, w)/dt`` of the system, exactly as written in the theory.
 
     Useful as an oracle and for phase portraits; :func:`solve` integrates an
@@ -79,11 +81,11 @@ def rhs(z: ArrayLike, eta_h: ArrayLike, eta_y: ArrayLike, dx2: ArrayLike, dy2: A
 def solve(
     z0: ArrayLike,
     t: ArrayLike,
+    *,
     eta_h: ArrayLike,
     eta_y: ArrayLike,
     dx2: ArrayLike,
     dy2: ArrayLike,
-    *,
     rtol: float = 1e-10,
     method: str = "auto",
 ) -> FloatArray:
@@ -155,7 +157,7 @@ def solve(
     # Absolute tolerances from each variable's natural scale (its start and its
     # value at the fixed point), so tiny and huge weights are treated alike.
     # The 1e-3 keeps relative accuracy while h decays towards 0.
-    h_inf = final_distance(h0, y0, eta_h, eta_y, dx2, dy2).h_inf
+    h_inf = final_distance(h0, y0, eta_h=eta_h, eta_y=eta_y, dx2=dx2, dy2=dy2).h_inf
     r_scale = np.maximum(np.abs(c) + k * np.maximum(h0, h_inf), y0 / h0)
     s_scale = np.sqrt(np.maximum(h0, h_inf))
     p_scale = np.maximum(np.abs(p0), np.sqrt(dy2 * r_scale))
@@ -164,7 +166,9 @@ def solve(
 
     if method == "auto":
         span = t[-1] - t[0]
-        fastest = relaxation_rate(np.stack([h0, y0, w0], -1), eta_h, eta_y, dx2, dy2)
+        fastest = relaxation_rate(
+            np.stack([h0, y0, w0], -1), eta_h=eta_h, eta_y=eta_y, dx2=dx2, dy2=dy2
+        )
         method = "LSODA" if float(np.max(fastest)) * span > STIFF_SWITCH else "DOP853"
 
     def field(_t: float, state: FloatArray) -> FloatArray:

@@ -17,32 +17,56 @@ step included). Values stay on the device and reach the host in chunks.
 Every function measures in eval mode by default, as the paper's code does
 (``measure="train"`` records from the training forward, dropout active).
 - :class:`PairTracking`: the result (numpy arrays; xarray, pandas, dict forms).
+
+The rules every trainer shares (these, and the engines of :mod:`repdyn.fast`),
+for writing another one:
+
+- :func:`pair_metrics`: ``y``, ``w``, the loss and ``m0`` from a pair's
+  predictions and targets (numpy or torch, any leading batch dimensions);
+  :func:`project_loss`, the loss itself.
+- :class:`PairLog`: the host rows of a run, the divergence check, the result.
+- :func:`check_count`, :func:`check_loss_threshold`, :func:`renamed_keywords`:
+  the input checks every trainer makes the same way.
+- :class:`ChunkSchedule`: when a run checks its rows (every
+  :data:`CHECK_EVERY` epochs by default), stops, and records its last epoch.
 """
 
-from repdyn.track._checks import MEASURE_MODES
+from repdyn.track._checks import MEASURE_MODES, renamed_keywords
+from repdyn.track._checks import positive_int as check_count
+from repdyn.track._checks import threshold as check_loss_threshold
 from repdyn.track._layers import ALL_HIDDEN, resolve_layers
+from repdyn.track._log import CHECK_EVERY, ChunkSchedule, PairLog
+from repdyn.track._metrics import PairMetrics, pair_metrics, project_loss
 from repdyn.track._minibatch import train_tracking_pair
 from repdyn.track._outputs import layer_outputs
 from repdyn.track._pair import measure_pair, track_pair
 from repdyn.track._pairs import PairsTracking, record_epochs, track_pairs
-from repdyn.track._record import forward_depends_on_mode, project_loss
+from repdyn.track._record import forward_depends_on_mode
 from repdyn.track._result import STATUSES, PairTracking
 from repdyn.track._sampling import SAME_FRACTION, SampledPairs, group_ids, sample_pairs
 
 __all__ = [
     "ALL_HIDDEN",
+    "CHECK_EVERY",
     "MEASURE_MODES",
     "SAME_FRACTION",
     "STATUSES",
+    "ChunkSchedule",
+    "PairLog",
+    "PairMetrics",
     "PairTracking",
     "PairsTracking",
     "SampledPairs",
+    "check_count",
+    "check_loss_threshold",
     "forward_depends_on_mode",
     "group_ids",
     "layer_outputs",
     "measure_pair",
+    "pair_metrics",
     "project_loss",
     "record_epochs",
+    "renamed_keywords",
     "resolve_layers",
     "sample_pairs",
     "track_pair",

@@ -6,9 +6,10 @@ names the argument, what is expected, and how to fix the call.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -18,8 +19,30 @@ OptimizerSpec = torch.optim.Optimizer | Callable[[Iterable[nn.Parameter]], torch
 
 MEASURE_MODES = ("train", "eval")
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def renamed_keywords(**renamed: str) -> Callable[[_F], _F]:
+    """Make passing a renamed keyword (``old="new"``) a TypeError that names the new one."""
+
+    def decorate(function: _F) -> _F:
+        @functools.wraps(function)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            for old, new in renamed.items():
+                if old in kwargs:
+                    raise TypeError(
+                        f"{function.__name__}() has no keyword {old!r}: it was renamed {new!r} in "
+                        f"repdyn 0.3.0; pass {new}={kwargs[old]!r}"
+                    )
+            return function(*args, **kwargs)
+
+        return call  # type: ignore[return-value]
+
+    return decorate
+
 
 def positive_int(name: str, value: Any) -> int:
+    """``value`` as an int >= 1; a TypeError or ValueError naming ``name`` otherwise."""
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
         raise TypeError(f"{name} must be a positive integer; got {value!r}")
     if value < 1:
@@ -27,8 +50,11 @@ def positive_int(name: str, value: Any) -> int:
     return int(value)
 
 
-def threshold(value: Any) -> float | None:
+def threshold(value: Any, stop_when_converged: bool = False) -> float | None:
+    """A loss threshold (None for none); ``stop_when_converged`` needs one."""
     if value is None:
+        if stop_when_converged:
+            raise ValueError("stop_when_converged=True needs a loss_threshold to stop at; pass one")
         return None
     try:
         out = float(value)

@@ -313,6 +313,16 @@ class LayerProbe:
         self._target = target
         self._calls = [0] * len(self.names)
 
+    def forward(self, model: nn.Module, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """``model(x)``, with its ``h`` values written into ``target`` (see :meth:`arm`) and every layer checked to run once."""
+        self.arm(target)
+        try:
+            pred = model(x)
+        finally:
+            self.disarm_quietly()
+        self.check_calls()
+        return pred
+
     def disarm_quietly(self) -> None:
         """Stop recording (also after a failed forward)."""
         self._target = None

@@ -12,6 +12,8 @@ from torch import nn
 
 from repdyn.track import _checks as check
 from repdyn.track._layers import LayerProbe, LayerSpec, batch_dims, resolve_layers
+from repdyn.track._log import CHECK_EVERY, ChunkSchedule
+from repdyn.track._metrics import project_loss
 from repdyn.track._record import (
     Progress,
     ProgressSpec,
@@ -19,12 +21,12 @@ from repdyn.track._record import (
     forked_rng,
     forward_depends_on_mode,
     measuring_mode,
-    project_loss,
     squared_distance,
 )
 from repdyn.track._result import PairTracking
 
 
+@check.renamed_keywords(chunk_size="check_every")
 def track_pair(
     model: nn.Module,
     layers: LayerSpec,
@@ -35,7 +37,7 @@ def track_pair(
     epochs: int,
     loss_threshold: float | None = None,
     stop_when_converged: bool = False,
-    chunk_size: int = 256,
+    check_every: int = CHECK_EVERY,
     measure: str = "eval",
     seed: int | None = None,
     batch_dim: int | Mapping[str, int] = 0,
@@ -78,10 +80,11 @@ def track_pair(
         Stop at the end of the first chunk whose last loss is <= the threshold,
         record the state reached, and leave later rows NaN. Needs
         ``loss_threshold``.
-    chunk_size : int, default 256
-        Epochs kept on the device between copies to the host. The NaN/inf check
-        runs once per chunk, so a divergent run stops at most this many steps
-        after the first bad value.
+    check_every : int, default 256
+        Epochs per chunk: the recorded values stay on the device for a chunk
+        and are copied to the host and checked for NaN/inf at its end, so a
+        divergent run stops at most this many steps after the first bad
+        value. (Called ``chunk_size`` before 0.3.0.)
     measure : {"eval", "train"}, default "eval"
         Mode of the measurement. ``"eval"``, as the paper's code measures,
         records with the model in eval mode (dropout off, batch-norm running
@@ -114,23 +117,16 @@ def track_pair(
     Raises
     ------
     ValueError
-        Bad ``epochs``/``chunk_size``/``loss_threshold``, ``x``/``y`` not a
+        Bad ``epochs``/``check_every``/``loss_threshold``, ``x``/``y`` not a
         pair or containing NaN/inf, identical inputs, a layer name not in the
         model, or a model output whose shape differs from ``y``'s.
     """
     epochs = check.positive_int("epochs", epochs)
-    chunk_size = check.positive_int("chunk_size", chunk_size)
-    loss_threshold = check.threshold(loss_threshold)
+    check_every = check.positive_int("check_every", check_every)
+    loss_threshold = check.threshold(loss_threshold, stop_when_converged)
     measure = check.measure_mode(measure)
+    device, names, dims, x, y = _pair_inputs(model, layers, x, y, batch_dim)
     separate_measurement = measure == "eval" and forward_depends_on_mode(model)
-    if stop_when_converged and loss_threshold is None:
-        raise ValueError("stop_when_converged=True needs a loss_threshold to stop at; pass one")
-    device, dtype = check.model_placement(model)
-    names = resolve_layers(model, layers)
-    dims = batch_dims(batch_dim, names)
-    x = check.tensor("x", x, dtype=dtype, device=device)
-    y = check.tensor("y", y, dtype=dtype, device=device)
-    check.targets(x, y, n_points=2)
     dx2, dy2 = squared_distance(x), squared_distance(y)
     if dx2 == 0:
         raise ValueError(
@@ -144,44 +140,54 @@ def track_pair(
         forked_rng(seed, device),
         Progress(progress, epochs, "track_pair") as report,
     ):
-        rec = Recorder(
-            probe, n_rows=epochs + 1, chunk_size=chunk_size, device=device, dy=y[0] - y[1]
+        rec = Recorder(probe, n_epochs=epochs, chunk_size=check_every, device=device)
+        schedule = ChunkSchedule(
+            rec.log,
+            n_epochs=epochs,
+            check_every=check_every,
+            loss_threshold=loss_threshold,
+            stop_when_converged=stop_when_converged,
+            transfer=rec.transfer,
         )
         start = time.perf_counter()
-        epoch, diverged = 0, None
-        while epoch < epochs:
+        epoch, diverged = 0, False
+        while True:
+            if epoch == schedule.final:
+                _measure(model, rec, x, y, epoch, mode=measure)
+                break
             if separate_measurement:
                 _measure(model, rec, x, y, epoch, mode="eval")
                 pred = check.output(model(x), y)
-                loss = project_loss(pred, y)
             else:
                 pred = check.output(rec.forward(model, x, epoch), y)
-                loss = project_loss(pred, y)
-                rec.outputs(epoch, pred, y, loss)
+                rec.outputs(epoch, pred, y)
+            loss = project_loss(pred, y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            diverged = schedule.after_step(epoch)
+            report.update(rec.log.checked)  # the epochs done, at the end of each chunk
+            if diverged:
+                break
             epoch += 1
-            if rec.full:
-                diverged = rec.flush()
-                report.update(epoch)
-                if diverged is not None:
-                    break
-                if stop_when_converged and rec.recorded_loss(epoch - 1) <= loss_threshold:
-                    break
-        if diverged is None:
-            _measure(model, rec, x, y, epoch, mode=measure)
-            diverged = rec.flush()
+        schedule.finish()
+        if not diverged:
             report.update(epoch)
         seconds = time.perf_counter() - start
-    return rec.result(
-        stop_epoch=epoch if diverged is None else diverged,
-        diverged_epoch=diverged,
-        loss_threshold=loss_threshold,
-        dx2=dx2,
-        dy2=dy2,
-        seconds=seconds,
-    )
+    return schedule.result(dx2=dx2, dy2=dy2, seconds=seconds)
+
+
+def _pair_inputs(
+    model: nn.Module, layers: LayerSpec, x: Any, y: Any, batch_dim: int | Mapping[str, int]
+) -> tuple[torch.device, tuple[str, ...], tuple[int, ...], torch.Tensor, torch.Tensor]:
+    """The model's device, the tracked layers and their batch dimensions, and the pair on the device."""
+    device, dtype = check.model_placement(model)
+    names = resolve_layers(model, layers)
+    dims = batch_dims(batch_dim, names)
+    x = check.tensor("x", x, dtype=dtype, device=device)
+    y = check.tensor("y", y, dtype=dtype, device=device)
+    check.targets(x, y, n_points=2)
+    return device, names, dims, x, y
 
 
 def _measure(
@@ -190,7 +196,7 @@ def _measure(
     """A no-grad forward of the pair that records epoch ``epoch``."""
     with torch.no_grad(), measuring_mode(model, mode):
         pred = check.output(rec.forward(model, x, epoch), y)
-        rec.outputs(epoch, pred, y, project_loss(pred, y))
+        rec.outputs(epoch, pred, y)
 
 
 def measure_pair(
@@ -219,14 +225,9 @@ def measure_pair(
         final distance of many pairs from one network.
     """
     measure = check.measure_mode(measure)
-    device, dtype = check.model_placement(model)
-    names = resolve_layers(model, layers)
-    dims = batch_dims(batch_dim, names)
-    x = check.tensor("x", x, dtype=dtype, device=device)
-    y = check.tensor("y", y, dtype=dtype, device=device)
-    check.targets(x, y, n_points=2)
+    device, names, dims, x, y = _pair_inputs(model, layers, x, y, batch_dim)
     with LayerProbe(model, names, dims) as probe:
-        rec = Recorder(probe, n_rows=1, chunk_size=1, device=device, dy=y[0] - y[1])
+        rec = Recorder(probe, n_epochs=0, chunk_size=1, device=device)
         _measure(model, rec, x, y, 0, mode=measure)
         diverged = rec.flush()
     record = rec.result(

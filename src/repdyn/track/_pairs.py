@@ -22,14 +22,8 @@ from torch import nn
 
 from repdyn.track import _checks as check
 from repdyn.track._layers import LayerProbe, LayerSpec, PairIndex, batch_dims, resolve_layers, row_dots
-from repdyn.track._record import (
-    Progress,
-    ProgressSpec,
-    Recorder,
-    forked_rng,
-    measuring_mode,
-    project_loss,
-)
+from repdyn.track._metrics import project_loss
+from repdyn.track._record import PairsRecorder, Progress, ProgressSpec, forked_rng, measuring_mode
 from repdyn.track._result import PairTracking, judge
 from repdyn.track._sampling import group_ids, sample_pairs
 
@@ -464,13 +458,6 @@ def _resolve_pairs(
     return arr, ids[arr[:, 0]] == ids[arr[:, 1]]
 
 
-def pair_losses(pred: torch.Tensor, target: torch.Tensor, index: PairIndex,
-                first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
-    """Each pair's project loss ``1/2 mean over its two points of ||y - yhat||^2``, shape (K,)."""
-    per_point = (pred - target).pow(2).reshape(len(index.points), -1).sum(dim=1)
-    return 0.5 * ((per_point[first] + per_point[second]) / 2)
-
-
 def _train(
     plan: _Plan, optimizer: check.OptimizerSpec, *, shuffle: bool, progress: ProgressSpec,
     description: str,
@@ -489,15 +476,14 @@ def _train(
     def record(row: int) -> None:
         with torch.no_grad(), measuring_mode(model, plan.measure):
             pred = check.output(rec.forward(model, xp, row), yp)
-            rec.outputs(row, pred, yp, pair_losses(pred, yp, plan.index, first, second))
+            rec.outputs(row, pred, yp)
 
     with (
         LayerProbe(model, plan.names, plan.dims, plan.index) as probe,
         forked_rng(rng_seed, device),
         Progress(progress, plan.epochs, description) as report,
     ):
-        rec = Recorder(probe, n_rows=n_rows, chunk_size=plan.check_every, device=device,
-                       dy=yp[first] - yp[second])  # fmt: skip
+        rec = PairsRecorder(probe, n_rows=n_rows, chunk_size=plan.check_every, device=device)
         start = time.perf_counter()
         record(0)
         rec.train_loss(0, _data_loss(model, x, y, batch_size, mode=plan.measure))

@@ -1,7 +1,7 @@
 """Device-side recording shared by the tracking loops.
 
-Per-record values are written into one small preallocated device tensor, and
-copied to the host once per chunk of records. That copy is the loop's only
+Per-epoch values are written into small preallocated device tensors, and
+copied to the host once per chunk of epochs. That copy is the loop's only
 host synchronisation, and the divergence check runs on the copied chunk, so a
 run that blows up wastes at most one chunk of steps.
 """
@@ -17,12 +17,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from repdyn.track._layers import LayerProbe, row_dots
+from repdyn.track._layers import LayerProbe
+from repdyn.track._log import PairLog, first_nonfinite
+from repdyn.track._metrics import pair_metrics
 from repdyn.track._result import PairTracking
-
-def project_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """The project loss ``1/2 * mean_i ||y_i - yhat_i||^2`` (sum over output dims)."""
-    return 0.5 * (pred - target).pow(2).reshape(pred.shape[0], -1).sum(dim=1).mean()
 
 
 def squared_distance(a: torch.Tensor) -> float:
@@ -89,6 +87,94 @@ def measuring_mode(model: nn.Module, mode: str) -> Iterator[None]:
             module.training = training
 
 
+class Recorder:
+    """Chunked device buffers for ``h`` (per layer), ``y``, ``w`` and the losses, copied into a :class:`PairLog`.
+
+    Parameters
+    ----------
+    probe : LayerProbe
+        Writes each forward's ``h`` values into the open row.
+    n_epochs : int
+        Steps of the run.
+    chunk_size : int
+        Rows held on the device between copies to the host (the trainer's
+        ``check_every``; at most ``n_epochs + 1`` are allocated).
+    device : torch.device
+    """
+
+    def __init__(
+        self,
+        probe: LayerProbe,
+        *,
+        n_epochs: int,
+        chunk_size: int,
+        device: torch.device,
+    ) -> None:
+        self.probe = probe
+        self.log = PairLog(n_epochs, probe.names)
+        n_layers, size = len(probe.names), min(chunk_size, n_epochs + 1)
+        # Columns y, w, loss, train_loss, as in the log after the h columns.
+        self._h_buf = torch.full((size, n_layers), float("nan"), dtype=torch.float64, device=device)
+        self._out_buf = torch.full((size, 4), float("nan"), dtype=torch.float64, device=device)
+        self._m0_buf = torch.full((), float("nan"), dtype=torch.float64, device=device)
+        self._start = 0  # epoch held in buffer row 0
+        self._count = 0  # rows filled since the last copy
+
+    @property
+    def full(self) -> bool:
+        return self._count == self._h_buf.shape[0]
+
+    def _row(self, epoch: int) -> int:
+        row = epoch - self._start
+        if not 0 <= row < self._h_buf.shape[0]:  # a loop bug, not a user error
+            raise RuntimeError(f"epoch {epoch} does not fit the open chunk at {self._start}")
+        self._count = max(self._count, row + 1)
+        return row
+
+    def forward(self, model: nn.Module, x: torch.Tensor, epoch: int) -> torch.Tensor:
+        """Run ``model(x)`` with the probe writing this epoch's ``h`` values."""
+        return self.probe.forward(model, x, self._h_buf[self._row(epoch)].unsqueeze(-1))  # one pair: (layers, 1)
+
+    def outputs(self, epoch: int, pred: torch.Tensor, target: torch.Tensor) -> None:
+        """Record ``y``, ``w`` and the pair loss (and ``m0`` at epoch 0) from one forward."""
+        row = self._row(epoch)
+        with torch.no_grad():
+            metrics = pair_metrics(pred.detach().reshape(2, -1), target.reshape(2, -1))
+            self._out_buf[row, 0] = metrics.y
+            self._out_buf[row, 1] = metrics.w
+            self._out_buf[row, 2] = metrics.loss
+            if epoch == 0:
+                self._m0_buf.copy_(metrics.m0)
+
+    def train_loss(self, epoch: int, value: torch.Tensor) -> None:
+        self._out_buf[self._row(epoch), 3] = value.detach()
+
+    def recorded_loss(self, epoch: int, *, train: bool = False) -> float:
+        """A loss already copied to the host (pair loss, or training loss)."""
+        return self.log.loss(epoch, train=train)
+
+    def transfer(self) -> None:
+        """Copy the open chunk into the log (the loop's only host synchronisation)."""
+        n, start = self._count, self._start
+        log = self.log
+        log.values[start : start + n, : log.Y] = self._h_buf[:n].cpu().numpy()
+        log.values[start : start + n, log.Y :] = self._out_buf[:n].cpu().numpy()
+        if start == 0:
+            log.m0 = float(self._m0_buf)
+        self._h_buf.fill_(float("nan"))
+        self._out_buf.fill_(float("nan"))
+        self._start, self._count = start + n, 0
+
+    def flush(self, *, with_train_loss: bool = False) -> int | None:
+        """Copy the open chunk to the host and check it (:meth:`PairLog.check`)."""
+        self.transfer()
+        return self.log.check(self._start, with_train_loss=with_train_loss)
+
+    def result(self, **kwargs: object) -> PairTracking:
+        """The run's result (:meth:`PairLog.result`)."""
+        return self.log.result(**kwargs)
+
+
 class DeviceChunks:
     """Per-row values of named shapes in one device buffer, copied to host arrays a chunk at a time.
 
@@ -145,8 +231,7 @@ class DeviceChunks:
         columns = np.zeros(rows.shape[1], dtype=bool)
         for name in checked:
             columns[self._slices[name][0]] = True
-        finite = np.isfinite(rows[:, columns]).all(axis=1)
-        bad = int(np.argmin(finite)) if not finite.all() else None
+        bad = first_nonfinite(rows[:, columns])
         keep = n if bad is None else bad + 1
         self._host[start : start + keep] = rows[:keep]
         self._buf.fill_(float("nan"))
@@ -159,12 +244,14 @@ class DeviceChunks:
 _MEASURED = ("h", "y", "w", "loss")
 
 
-class Recorder:
-    """Device buffers for ``h`` (per layer and pair), ``y``, ``w``, the pair losses and the training loss.
+class PairsRecorder:
+    """Device buffers for ``h`` (per layer and pair), ``y``, ``w``, the pair losses and the training loss of K pairs.
 
-    One row per recorded state; the probe's :class:`PairIndex` says which
-    points of the measured batch form each pair (one pair of two points by
-    default). ``dy`` holds each pair's target difference, shape ``(K, d)``.
+    The many-pair counterpart of :class:`Recorder` (used by
+    :func:`repdyn.track.track_pairs`): one row per recorded state, not per
+    epoch; the probe's :class:`PairIndex` says which points of the measured
+    batch form each pair. ``y``, ``w``, the losses and ``m0`` come from
+    :func:`pair_metrics`, as in every trainer.
     """
 
     def __init__(
@@ -174,7 +261,6 @@ class Recorder:
         n_rows: int,
         chunk_size: int,
         device: torch.device,
-        dy: torch.Tensor,
     ) -> None:
         n_pairs, n_layers = len(probe.pairs), len(probe.names)
         self.probe = probe
@@ -185,7 +271,6 @@ class Recorder:
         )  # fmt: skip
         self.m0 = np.full(n_pairs, np.nan)
         self._m0_buf = torch.full((n_pairs,), float("nan"), dtype=torch.float64, device=device)
-        self._dy = dy.to(torch.float64).reshape(n_pairs, -1)
         self._first, self._second = probe.pairs.on(device)
         self._m0_copied = False
 
@@ -199,33 +284,20 @@ class Recorder:
 
     def forward(self, model: nn.Module, x: torch.Tensor, row: int) -> torch.Tensor:
         """Run ``model(x)`` with the probe writing this row's ``h`` values."""
-        self.probe.arm(self._chunks.device("h", row))
-        try:
-            pred = model(x)
-        finally:
-            self.probe.disarm_quietly()
-        self.probe.check_calls()
-        return pred
+        return self.probe.forward(model, x, self._chunks.device("h", row))
 
-    def outputs(
-        self, row: int, pred: torch.Tensor, target: torch.Tensor, loss: torch.Tensor
-    ) -> None:
-        """Record ``y``, ``w`` and the pair losses ``loss`` (and ``m0`` in row 0) from one forward."""
-        first, second = self._first, self._second
+    def outputs(self, row: int, pred: torch.Tensor, target: torch.Tensor) -> None:
+        """Record every pair's ``y``, ``w`` and loss (and ``m0`` in row 0) from one forward of the pairs' points."""
+        n_points = len(self.probe.pairs.points)
         with torch.no_grad():
-            n_points = len(self.probe.pairs.points)
-            pred64 = pred.detach().to(torch.float64).reshape(n_points, -1)
-            dyhat = pred64[first] - pred64[second]
-            y = row_dots(dyhat, dyhat)
-            self._chunks.device("y", row).copy_(y)
-            self._chunks.device("w", row).copy_(y - row_dots(self._dy, dyhat))
-            self._chunks.device("loss", row).copy_(loss.detach())
+            pred, target = pred.detach().reshape(n_points, -1), target.reshape(n_points, -1)
+            both = torch.stack([self._first, self._second], dim=1)  # (K, 2): a pair's two points
+            metrics = pair_metrics(pred[both], target[both])
+            self._chunks.device("y", row).copy_(metrics.y)
+            self._chunks.device("w", row).copy_(metrics.w)
+            self._chunks.device("loss", row).copy_(metrics.loss)
             if row == 0:
-                target64 = target.to(torch.float64).reshape(n_points, -1)
-                mean_error = (target64[first] + target64[second]) / 2 - (
-                    pred64[first] + pred64[second]
-                ) / 2
-                self._m0_buf.copy_(row_dots(mean_error, mean_error))
+                self._m0_buf.copy_(metrics.m0)
 
     def train_loss(self, row: int, value: torch.Tensor) -> None:
         self._chunks.device("train_loss", row).copy_(value.detach())
@@ -240,36 +312,6 @@ class Recorder:
             self.m0 = self._m0_buf.cpu().numpy()
             self._m0_copied = True
         return self._chunks.flush(_MEASURED + (("train_loss",) if with_train_loss else ()))
-
-    def result(
-        self,
-        *,
-        stop_epoch: int,
-        diverged_epoch: int | None,
-        loss_threshold: float | None,
-        dx2: float,
-        dy2: float,
-        seconds: float,
-    ) -> PairTracking:
-        """The one pair's record, one row per epoch; status follows :class:`PairTracking`'s rules."""
-        h = self.host("h")[:, :, 0]
-        loss = self.host("loss")[:, 0].copy()
-        return PairTracking.judged(
-            convergence_loss=loss,
-            stop_epoch=stop_epoch,
-            diverged_epoch=diverged_epoch,
-            loss_threshold=loss_threshold,
-            epochs=np.arange(len(h), dtype=np.int64),
-            layers=self.probe.names,
-            h=h.copy(),
-            y=self.host("y")[:, 0].copy(),
-            w=self.host("w")[:, 0].copy(),
-            loss=loss,
-            m0=float(self.m0[0]),
-            dx2=dx2,
-            dy2=dy2,
-            seconds=seconds,
-        )
 
 
 ProgressSpec = bool | Callable[[int, int], object] | None

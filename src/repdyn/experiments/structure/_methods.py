@@ -31,11 +31,16 @@ is the one that measurement chose.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from repdyn.experiments._plots import paper_style
+
+#: The prediction methods of :func:`predict_structure` (see the module notes).
 METHODS = ("exp", "npoint", "pairwise")
+#: Each method in words, for reports and figures.
 METHOD_LABELS = {
     "exp": "exponential weighing (paper)",
     "npoint": "N-point flow (extension)",
@@ -134,9 +139,9 @@ def predict_structure(
     if method == "npoint":
         from repdyn.theory import npoint_distances
 
-        return npoint_distances(x, y, eta_ratio, 1.0)
+        return npoint_distances(x, y, eta_h=eta_ratio, eta_y=1.0)
     if method == "pairwise":
-        return rich_limit_distances(x, y, eta_ratio)
+        return rich_limit_distances(x, y, eta_h=eta_ratio, eta_y=1.0)
     return weigh(x, y, eta_ratio=eta_ratio, **exp_only).d
 
 
@@ -152,7 +157,8 @@ def weigh(x: np.ndarray, y: np.ndarray, *, eta_ratio: float = 1.0, tau: float | 
     x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
     y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
     settings = exp_settings(tau=tau, tau_quantile=tau_quantile, normalise=normalise, distances=distances)
-    return exponential_weighing(rich_limit_distances(x, y, eta_ratio), count_violations=False, **settings)
+    rich = rich_limit_distances(x, y, eta_h=eta_ratio, eta_y=1.0)
+    return exponential_weighing(rich, count_violations=False, **settings)
 
 
 def exp_settings(*, tau: float | None = None, tau_quantile: float | None = None, normalise: bool | None = None,
@@ -258,7 +264,7 @@ def initial_state_prediction(x: np.ndarray, y: np.ndarray, hidden0: np.ndarray, 
     def rows(a: np.ndarray) -> np.ndarray:
         return np.asarray(a, dtype=np.float64).reshape(len(a), -1)
 
-    return pairwise_final_distances(rows(x), rows(y), rows(hidden0), rows(output0), eta_ratio, 1.0)
+    return pairwise_final_distances(rows(x), rows(y), rows(hidden0), rows(output0), eta_h=eta_ratio, eta_y=1.0)
 
 
 def variant_predictions(x: np.ndarray, y: np.ndarray, *, eta_ratio: float = 1.0) -> dict[str, np.ndarray]:
@@ -341,8 +347,8 @@ def point_ticks(ax: Any, x: np.ndarray, labels: np.ndarray | None = None) -> Non
         names = [",".join(f"{v:g}" for v in row) for row in x]
         ax.set_xticks(range(n), names, rotation=90 if x.shape[1] > 2 else 0)
         ax.set_yticks(range(n), names)
-        ax.set_xlabel("input", fontsize=8)
-        ax.set_ylabel("input", fontsize=8)
+        ax.set_xlabel("input")
+        ax.set_ylabel("input")
     elif labels is not None:
         labels = np.asarray(labels)
         starts = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]])
@@ -351,11 +357,11 @@ def point_ticks(ax: Any, x: np.ndarray, labels: np.ndarray | None = None) -> Non
         names = [str(labels[k]) for k in starts]
         ax.set_xticks(centres, names, rotation=90 if len(names) > 12 else 0)
         ax.set_yticks(centres, names)
-        ax.set_xlabel("label", fontsize=8)
-        ax.set_ylabel("label", fontsize=8)
+        ax.set_xlabel("label")
+        ax.set_ylabel("label")
     else:
-        ax.set_xlabel("point (figure order)", fontsize=8)
-        ax.set_ylabel("point (figure order)", fontsize=8)
+        ax.set_xlabel("point (figure order)")
+        ax.set_ylabel("point (figure order)")
 
 
 def variant_name(method: str, settings: dict[str, Any]) -> str | None:
@@ -387,12 +393,7 @@ def draw_matrix(ax: Any, matrix: np.ndarray, *, title: str, labels: np.ndarray |
     image = ax.imshow(matrix, cmap="viridis", interpolation="nearest")
     bar = ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04, format="%.2g")
     bar.set_label(colorbar_label)
-
-
-    bar = ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
-    bar.set_label("squared distance", fontsize=7)
-    ax.set_title(title, fontsize=9)
-    ax.tick_params(labelsize=7)
+    ax.set_title(title)
     if labels is not None:
         edges = np.flatnonzero(np.diff(np.asarray(labels)) != 0) + 0.5
         for edge in edges:
@@ -401,5 +402,44 @@ def draw_matrix(ax: Any, matrix: np.ndarray, *, title: str, labels: np.ndarray |
     if annotate:
         top = float(np.max(matrix)) if matrix.size else 0.0
         for (r, c), value in np.ndenumerate(matrix):
+            # 7 pt, below the style's 8: a cell of a 4 x 4 panel holds 5 characters
+            # (_cell_text) only at this size.
             ax.text(c, r, _cell_text(value), ha="center", va="center", fontsize=7,
                     color="black" if value > 0.6 * top else "white")
+
+
+@paper_style()
+def draw_prediction(predicted: np.ndarray, network: np.ndarray | None, x: np.ndarray, labels: np.ndarray | None,
+                    order: np.ndarray, out: Path, description: str) -> list[Path]:
+    """The figure of ``repdyn predict``: the predicted matrix (and the network's), points in ``order``.
+
+    Parameters
+    ----------
+    predicted : ndarray, shape (N, N)
+        The prediction (squared distances).
+    network : ndarray, shape (N, N), or None
+        The network's squared distances, drawn first when given.
+    x, labels : ndarray
+        The points' inputs and labels (or None), in the order of the matrices.
+    order : ndarray of int
+        The figure's point order (:func:`sort_order`).
+    out : Path
+        Directory of ``predicted.png`` and ``predicted.pdf``.
+    description : str
+        The prediction's method and settings, for its panel's title.
+    """
+    from repdyn.experiments._outputs import save_figure
+    from repdyn.experiments._plots import figure_grid
+
+    panels = [("predicted: " + description.replace(", tau", "\ntau", 1), predicted)]
+    if network is not None:
+        panels.insert(0, ("network", network))
+    fig, axes = figure_grid(1, len(panels), width=4.2, height=3.8)
+    sorted_labels = None if labels is None else np.asarray(labels)[order]
+    small = len(order) <= NAMED_POINTS_MAX
+    for ax, (title, matrix) in zip(axes[0], panels):
+        draw_matrix(ax, matrix[np.ix_(order, order)], title=title, labels=sorted_labels, annotate=small)
+        point_ticks(ax, x[order], sorted_labels)
+    fig.suptitle("squared representational distances" + (", sorted by label" if labels is not None else ""))
+    fig.tight_layout()
+    return save_figure(fig, out, "predicted")

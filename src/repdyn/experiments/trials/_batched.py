@@ -5,7 +5,7 @@ matrix-vector products. :func:`run_batched` therefore stacks the trials that
 share an architecture and training settings (different seeds and pairs) and
 trains them with :func:`repdyn.fast.train_pairs_batched`, a bounded number
 per batch. Everything else about a trial is as in
-:func:`repdyn.experiments._two_point.two_point_trial`:
+:func:`repdyn.experiments.trials.two_point_trial`:
 
 - each trial is cached under ``cache_key(two_point_trial, config)``, so the
   per-trial path (``run_sweep``) and this one read each other's results;
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from repdyn.experiments._registry import RunOptions
-from repdyn.experiments._two_point import TwoPointConfig, trial_result, two_point_trial
+from repdyn.experiments.trials._two_point import TwoPointConfig, trial_result, two_point_trial
 from repdyn.sweep import (
     STATUS_ERROR,
     STATUS_FAILED,
@@ -169,11 +169,9 @@ def _plan(
 
 
 def _has_fast_path(config: TwoPointConfig) -> bool:
-    from repdyn.fast import supports_fast_path
-    from repdyn.nets import build_network
+    from repdyn.fast import choose_trainer
 
-    network = build_network(config.arch, config.in_dim, config.out_dim, seed=config.seed)
-    return supports_fast_path(network, config.arch.optimizer)
+    return choose_trainer(config.arch, device=config.device, batched=True) == "batched"
 
 
 def _run_batch(

@@ -1,4 +1,4 @@
-"""Fig 6: XOR. Which pairs of representations merge, at small and large initial weights.
+"""The XOR study (Fig 6; with Adam, Figs 15-16): which pairs of representations merge.
 
 Four networks of Table 2 (low, intermediate and high initial weights with 20
 hidden layers, and a network with one hidden layer) are trained on the four
@@ -7,6 +7,7 @@ representations are compared with the theory's pairwise ``h_inf``, predicted
 from each network's own initial representations and the rates fitted on the
 default two-point network (as in the paper). The rates come from the same
 two-point trials as fig5 (same configs, so they are computed once).
+``fig6`` runs it with SGD (:data:`SETTINGS`), ``adam-xor`` with Adam.
 """
 
 from __future__ import annotations
@@ -19,24 +20,26 @@ from typing import Any
 import numpy as np
 
 from repdyn.experiments._claims import Claim
-from repdyn.experiments._dataset_training import (
+from repdyn.experiments._metrics import averaged_rates, median_or_nan
+from repdyn.experiments._outputs import save_representations
+from repdyn.experiments._plots import paper_style
+from repdyn.experiments._registry import ExperimentOutput, RunOptions
+from repdyn.experiments.trials._dataset import (
     DatasetConfig,
     dataset_trial,
     estimate_dataset_seconds,
     finite_representations,
+    table2_networks,
 )
-from repdyn.experiments._registry import ExperimentOutput, RunOptions
-from repdyn.experiments._two_point import TwoPointConfig
-from repdyn.experiments._two_point_run import (
+from repdyn.experiments.trials._two_point import TwoPointConfig
+from repdyn.experiments.trials._two_point_run import (
     GRID_SCALES,
     TwoPointScale,
     estimate_trial_seconds,
-    median_or_nan,
     run_trials,
     status_counts,
 )
-from repdyn.nets import ArchSpec, get_architecture
-from repdyn.experiments._plots import paper_style
+from repdyn.nets import ArchSpec
 
 #: XOR pairs (indices into (0,0), (0,1), (1,0), (1,1)) with equal targets ...
 SAME_TARGET = ((0, 3), (1, 2))
@@ -108,11 +111,7 @@ class XorSettings:
         return [TwoPointConfig(arch=arch, seed=s) for s in range(self.rate_trials)]
 
 
-def _table2(*changes: dict[str, Any]) -> tuple[ArchSpec, ...]:
-    names = ("xor low", "xor intermediate", "xor high", "xor 2 layers")
-    return tuple(get_architecture(n).replace(**c) for n, c in zip(names, changes))
-
-
+#: Fig 6's settings (SGD) per profile, which the Adam twin changes.
 #: paper: Table 2 exactly, three seeds (the paper shows one network each).
 #: quick: width 100 instead of 500 (Xavier-normal variances, hence the
 #: regime, do not depend on the width), depth and learning rates kept; the
@@ -123,21 +122,17 @@ def _table2(*changes: dict[str, Any]) -> tuple[ArchSpec, ...]:
 #: ``repdyn.nets`` and docs/claims-datasets.md.
 SETTINGS = {
     "smoke": XorSettings(
-        networks=_table2({"units": 16, "hidden_layers": 4, "gain": 1.0, "epochs": 60},
-                         {"units": 16, "hidden_layers": 4, "epochs": 60},
-                         {"units": 16, "hidden_layers": 4, "epochs": 60},
-                         {"units": 16, "epochs": 200}),
+        networks=table2_networks("xor", ROLES, [{"units": 16, "hidden_layers": 4, "gain": 1.0, "epochs": 60},
+                                                {"units": 16, "hidden_layers": 4, "epochs": 60},
+                                                {"units": 16, "hidden_layers": 4, "epochs": 60},
+                                                {"units": 16, "epochs": 200}]),
         seeds=1, rate_scale=GRID_SCALES["smoke"], rate_trials=1),
     "quick": XorSettings(
-        networks=_table2({"units": 100}, {"units": 100}, {"units": 100},
-                         {"units": 100, "epochs": 5000}),
+        networks=table2_networks("xor", ROLES, [{"units": 100}, {"units": 100}, {"units": 100},
+                                                {"units": 100, "epochs": 5000}]),
         seeds=3, rate_scale=GRID_SCALES["quick"], rate_trials=3),
-    "paper": XorSettings(networks=_table2({}, {}, {}, {}), seeds=3, rate_scale=GRID_SCALES["paper"], rate_trials=50),
+    "paper": XorSettings(networks=table2_networks("xor", ROLES), seeds=3, rate_scale=GRID_SCALES["paper"], rate_trials=50),
 }
-
-
-def estimate_seconds(profile: str) -> float:
-    return estimate_settings_seconds(SETTINGS[profile])
 
 
 def estimate_settings_seconds(settings: XorSettings) -> float:
@@ -179,7 +174,7 @@ def theory_matrix(result: dict[str, Any], eta_h: float, eta_y: float) -> np.ndar
     data = xor()
     k = int(result["tracked_index"])
     return pairwise_final_distances(data.x.numpy(), data.y.numpy(), result["hidden0"][k], result["output0"],
-                                    eta_h, eta_y)
+                                    eta_h=eta_h, eta_y=eta_y)
 
 
 def network_metrics(results: Sequence[dict[str, Any]], eta_h: float, eta_y: float) -> dict[str, Any]:
@@ -187,12 +182,12 @@ def network_metrics(results: Sequence[dict[str, Any]], eta_h: float, eta_y: floa
 
     ``rdm_pearson``: median over seeds of the Pearson correlation (6 pairs)
     between the network's final squared distances and each prediction of
-    :data:`repdyn.experiments._structure.VARIANTS` plus ``pairwise_init`` (the
+    :data:`repdyn.experiments.structure.VARIANTS` plus ``pairwise_init`` (the
     pairwise h_inf from the network's own initial state, the figure's theory)
     and the baseline ``inputs`` (the raw input distances, no theory at all).
     """
     from repdyn.data import xor
-    from repdyn.experiments._structure import compare_structure, variant_predictions
+    from repdyn.experiments.structure._methods import compare_structure, variant_predictions
 
     data = xor()
     ratio = eta_h / eta_y if math.isfinite(eta_h / eta_y) else 1.0
@@ -243,16 +238,6 @@ def xor_claims(per_network: dict[str, dict[str, Any]]) -> list[Claim]:
     ]
 
 
-def averaged_rates(results: Sequence[dict[str, Any]]) -> tuple[float, float, int]:
-    """Mean fitted ``eta_h``, ``eta_y`` over trials with finite rates, and how many there were."""
-    rates = [(float(r["eta_h"]), float(r["eta_y"])) for r in results
-             if math.isfinite(float(r.get("eta_h", np.nan))) and math.isfinite(float(r.get("eta_y", np.nan)))]
-    if not rates:
-        return float("nan"), float("nan"), 0
-    arr = np.array(rates)
-    return float(arr[:, 0].mean()), float(arr[:, 1].mean()), len(rates)
-
-
 @paper_style()
 def draw(roles: Sequence[str], results: Sequence[dict[str, Any]], per_network: dict[str, Any],
          eta_h: float, eta_y: float, out: Any, *, stem: str = "fig6_xor", label: str = "SGD") -> list[Any]:
@@ -262,7 +247,7 @@ def draw(roles: Sequence[str], results: Sequence[dict[str, Any]], per_network: d
     """
     from repdyn.experiments._outputs import save_figure
     from repdyn.experiments._plots import figure_grid
-    from repdyn.experiments._structure import draw_matrix
+    from repdyn.experiments.structure._methods import draw_matrix
 
     fig, axes = figure_grid(len(ROLES), 3, width=3.2, height=2.8)
     ticks = ["00", "01", "10", "11"]
@@ -279,7 +264,7 @@ def draw(roles: Sequence[str], results: Sequence[dict[str, Any]], per_network: d
         else:
             for ax in row[:2]:
                 ax.text(0.5, 0.5, f"no finite representation ({first.get('status')})", ha="center",
-                        va="center", transform=ax.transAxes, fontsize=8)
+                        va="center", transform=ax.transAxes)
         for ax in row[:2]:
             ax.set_xticks(range(4), ticks)
             ax.set_yticks(range(4), ticks)
@@ -287,33 +272,30 @@ def draw(roles: Sequence[str], results: Sequence[dict[str, Any]], per_network: d
             if "train_loss" in r:
                 row[2].plot(r["epochs"], r["train_loss"], color=f"C{i}", lw=1.2, label=f"seed {i}: {r['status']}")
         row[2].set_yscale("log")
-        row[2].set_title("training loss", fontsize=9)
-        row[2].set_xlabel("epoch", fontsize=8)
-        row[2].legend(fontsize=6)
-        row[2].tick_params(labelsize=7)
+        row[2].set_title("training loss")
+        row[2].set_xlabel("epoch")
+        row[2].legend()
     fig.suptitle(f"XOR trained with {label}: final squared distances at the tracked layer, network against "
-                 "theory", fontsize=10)
+                 "theory")
     fig.tight_layout()
     return save_figure(fig, out, stem)
 
 
-def save_representations(roles: Sequence[str], results: Sequence[dict[str, Any]], out: Any) -> list[Any]:
+def save_first_seeds(roles: Sequence[str], results: Sequence[dict[str, Any]], out: Any) -> list[Any]:
     """``representations-<role>.npz`` (first seed, tracked layer) for ``repdyn predict --compare``."""
     from repdyn.data import xor
 
     data = xor()
     paths = []
-    out.mkdir(parents=True, exist_ok=True)
     for role in ROLES:
         first = next(r for g, r in zip(roles, results) if g == role)
         if not finite_representations(first):
             continue
-        path = out / f"representations-{role.replace(' ', '-')}.npz"
         k = int(first["tracked_index"])
-        np.savez(path, x=data.x.numpy(), y=data.y.numpy(), labels=data.labels.numpy(),
-                 hidden=first["hidden"][k], hidden0=first["hidden0"][k], output0=first["output0"],
-                 name=np.array(f"xor {role}"))
-        paths.append(path)
+        paths.append(save_representations(
+            out / f"representations-{role.replace(' ', '-')}.npz", x=data.x.numpy(), y=data.y.numpy(),
+            labels=data.labels.numpy(), hidden=first["hidden"][k], hidden0=first["hidden0"][k],
+            output0=first["output0"], name=f"xor {role}"))
     return paths
 
 
@@ -336,7 +318,7 @@ class XorRun:
 
         roles, configs = settings.configs(options.device)
         rate_results = run_trials(settings.rate_configs(), options)
-        eta_h, eta_y, n_rates = averaged_rates(rate_results)
+        eta_h, eta_y, n_rates = averaged_rates(rate_results, skip_failed=False)
         results = options.sweep(dataset_trial, configs)
         with threads(1):  # one BLAS thread: a BLAS pool on shared cores slows small solves badly
             per_network = {role: network_metrics([r for g, r in zip(roles, results) if g == role], eta_h, eta_y)
@@ -354,7 +336,7 @@ class XorRun:
         eta_h, eta_y, n_rates = self.rates
         with threads(1):
             figures = draw(self.roles, self.results, self.per_network, eta_h, eta_y, out, stem=stem, label=label)
-        save_representations(self.roles, self.results, out)
+        save_first_seeds(self.roles, self.results, out)
         trials = [{"role": g, "seed": c.seed, "status": r.get("status"), "final_loss": r.get("final_loss"),
                    "seconds": r.get("seconds"), "error": r.get("error")}
                   for g, c, r in zip(self.roles, self.configs, self.results)]
@@ -376,6 +358,3 @@ class XorRun:
         counts.update({f"rate_{k}": v for k, v in status_counts(self.rate_results).items()})
         return ExperimentOutput(summary=summary, claims=self.claims(), figures=figures, counts=counts)
 
-
-def run(options: RunOptions) -> ExperimentOutput:
-    return XorRun.run(SETTINGS[options.profile], options).output(options.out)

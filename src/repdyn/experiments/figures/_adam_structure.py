@@ -39,12 +39,12 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from repdyn.experiments import _adam, _fig4, _fig6, _fig8, _fig9
 from repdyn.experiments._claims import Claim
-from repdyn.experiments._dataset_training import estimate_dataset_seconds
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
-from repdyn.experiments._two_point_run import status_counts
-from repdyn.nets import ArchSpec, get_architecture
+from repdyn.experiments.studies import _adam, _context, _mnist, _xor
+from repdyn.experiments.trials._dataset import estimate_dataset_seconds, table2_networks
+from repdyn.experiments.trials._two_point_run import status_counts
+from repdyn.nets import ArchSpec
 
 #: The head of the claim that tests the theory's representational prediction.
 PREDICTION_CLAIM = "With Adam the representational prediction still holds"
@@ -132,20 +132,20 @@ def _xor_paper_rate(role: str, spec: ArchSpec) -> float:
     return XOR_QUICK_RATES[role] * (XOR_QUICK_UNITS / spec.units) * (XOR_QUICK_EPOCHS / spec.epochs)
 
 
-def _xor_settings(profile: str) -> _fig6.XorSettings:
-    sgd = _fig6.SETTINGS[profile]
+def _xor_settings(profile: str) -> _xor.XorSettings:
+    sgd = _xor.SETTINGS[profile]
     two_point = _adam.SETTINGS[profile].adam
     if profile == "quick":
         networks = tuple(with_adam(a.replace(units=XOR_QUICK_UNITS), XOR_QUICK_RATES[role], XOR_QUICK_EPOCHS)
-                         for role, a in zip(_fig6.ROLES, sgd.networks))
+                         for role, a in zip(_xor.ROLES, sgd.networks))
         seeds = 2
     elif profile == "paper":
-        networks = tuple(with_adam(a, _xor_paper_rate(role, a)) for role, a in zip(_fig6.ROLES, sgd.networks))
+        networks = tuple(with_adam(a, _xor_paper_rate(role, a)) for role, a in zip(_xor.ROLES, sgd.networks))
         seeds = sgd.seeds
     else:  # smoke: fig6's tiny networks, a rate that moves them in their few epochs
         networks = tuple(with_adam(a, 1e-3) for a in sgd.networks)
         seeds = 1
-    return _fig6.XorSettings(networks=networks, seeds=seeds, rate_scale=two_point.scale,
+    return _xor.XorSettings(networks=networks, seeds=seeds, rate_scale=two_point.scale,
                              rate_trials=two_point.fit_trials, rate_changes=two_point.changes)
 
 
@@ -175,7 +175,7 @@ def _twin(run: Any, adam: dict[str, Any], sgd: dict[str, Any], estimate: Any, *,
 
 
 run_xor, xor_seconds = _twin(
-               _fig6.XorRun, XOR_SETTINGS, _fig6.SETTINGS, _fig6.estimate_settings_seconds, twin="fig6",
+               _xor.XorRun, XOR_SETTINGS, _xor.SETTINGS, _xor.estimate_settings_seconds, twin="fig6",
                rates={"quick": XOR_QUICK_RATES, "quick_epochs": XOR_QUICK_EPOCHS,
                       "paper": "quick rate x (100 / 500 units) x (900 / Table 2 epochs)"},
                stem="adam_xor", rate_source="default two-point network trained with Adam (the adam experiment's "
@@ -194,26 +194,26 @@ run_xor, xor_seconds = _twin(
 #: the rate to fixed epochs.
 BLOBS_QUICK = {"very low": (1e-2, 500), "low": (1e-3, 700), "high": (1e-4, 300)}
 #: fig8's quick minibatch size (its Table 2 batch is 32).
-BLOBS_QUICK_BATCH = 4 * _fig8.BATCH_SIZE
+BLOBS_QUICK_BATCH = 4 * _context.BATCH_SIZE
 
 
 def _blobs_paper_rate(role: str, spec: ArchSpec, grid: int) -> float:
     """The quick rate scaled to Table 2's epochs and batch (time scale ~ 1 / (lr * steps))."""
     lr, epochs = BLOBS_QUICK[role]
     points = 2 * grid**2
-    steps_quick, steps_paper = -(-points // BLOBS_QUICK_BATCH), -(-points // _fig8.BATCH_SIZE)
+    steps_quick, steps_paper = -(-points // BLOBS_QUICK_BATCH), -(-points // _context.BATCH_SIZE)
     return lr * (epochs / spec.epochs) * (steps_quick / steps_paper)
 
 
-def _blobs_settings(profile: str) -> _fig8.BlobsSettings:
-    sgd = _fig8.SETTINGS[profile]
+def _blobs_settings(profile: str) -> _context.BlobsSettings:
+    sgd = _context.SETTINGS[profile]
     if profile == "smoke":
         return replace(sgd, networks=tuple(with_adam(a, 1e-3) for a in sgd.networks))
-    table2 = [get_architecture(f"blobs {role}") for role in _fig8.ROLES]
+    table2 = table2_networks("blobs", _context.ROLES)
     if profile == "quick":
-        networks = tuple(with_adam(a, *BLOBS_QUICK[role]) for role, a in zip(_fig8.ROLES, table2))
+        networks = tuple(with_adam(a, *BLOBS_QUICK[role]) for role, a in zip(_context.ROLES, table2))
         return replace(sgd, networks=networks, batch_size=BLOBS_QUICK_BATCH)
-    networks = tuple(with_adam(a, _blobs_paper_rate(role, a, sgd.grid)) for role, a in zip(_fig8.ROLES, table2))
+    networks = tuple(with_adam(a, _blobs_paper_rate(role, a, sgd.grid)) for role, a in zip(_context.ROLES, table2))
     return replace(sgd, networks=networks)
 
 
@@ -222,7 +222,7 @@ BLOBS_SETTINGS = {profile: _blobs_settings(profile) for profile in ("smoke", "qu
 
 
 run_context, context_seconds = _twin(
-               _fig8.BlobsRun, BLOBS_SETTINGS, _fig8.SETTINGS, _fig8.estimate_settings_seconds, twin="fig8",
+               _context.BlobsRun, BLOBS_SETTINGS, _context.SETTINGS, _context.estimate_settings_seconds, twin="fig8",
                rates={"quick": BLOBS_QUICK, "quick_batch": BLOBS_QUICK_BATCH,
                       "paper": "quick rate x (quick epochs / Table 2 epochs) x (steps per epoch at batch 128 / "
                                "at batch 32)"},
@@ -237,8 +237,8 @@ run_context, context_seconds = _twin(
 MNIST_QUICK_RATE, MNIST_QUICK_EPOCHS = 5e-4, 60
 
 
-def _mnist_settings(profile: str) -> _fig4.MnistSettings:
-    sgd = _fig4.SETTINGS[profile]
+def _mnist_settings(profile: str) -> _mnist.MnistSettings:
+    sgd = _mnist.SETTINGS[profile]
     if profile == "smoke":
         return replace(sgd, arch=with_adam(sgd.arch, 1e-3))
     if profile == "quick":
@@ -253,13 +253,15 @@ MNIST_SETTINGS = {profile: _mnist_settings(profile) for profile in ("smoke", "qu
 
 
 def _mnist_seconds(profile: str) -> float:
-    return estimate_dataset_seconds(MNIST_SETTINGS[profile].config()) + _fig9.estimate_seconds(profile)
+    # The Adam trial, and the SGD twin's trial with the analysis.
+    return estimate_dataset_seconds(MNIST_SETTINGS[profile].config()) + _mnist.estimate_structure_seconds(
+        _mnist.SETTINGS[profile])
 
 
 def run_mnist(options: RunOptions) -> ExperimentOutput:
-    output = _fig9.mnist_structure(MNIST_SETTINGS[options.profile], options, stem="adam_mnist_structure",
+    output = _mnist.mnist_structure(MNIST_SETTINGS[options.profile], options, stem="adam_mnist_structure",
                                    label="Adam")
-    sgd = _fig9.mnist_structure(_fig4.SETTINGS[options.profile], options, write=False)
+    sgd = _mnist.mnist_structure(_mnist.SETTINGS[options.profile], options, write=False)
     return twin_output(output, sgd.claims, sgd.counts, twin="fig9", prediction=0,
                        rates={"quick": MNIST_QUICK_RATE, "quick_epochs": MNIST_QUICK_EPOCHS,
                               "paper": "quick rate x (quick epochs / 500)"})

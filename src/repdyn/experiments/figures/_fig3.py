@@ -8,17 +8,15 @@ from typing import Any
 import numpy as np
 
 from repdyn.experiments._claims import Claim
-from repdyn.experiments._fig2 import R2_MATCH
+from repdyn.experiments._metrics import R2_MATCH, failed, median_or_nan
 from repdyn.experiments._outputs import save_figure
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
-from repdyn.experiments._two_point_run import (
+from repdyn.experiments.trials._two_point_run import (
     INIT_ROWS,
     NETWORK_SCALES,
     NetworkRun,
     TwoPointSettings,
     draw_dynamics,
-    failed,
-    median_or_nan,
     seed_groups,
 )
 from repdyn.experiments._plots import paper_style
@@ -142,20 +140,20 @@ def _draw_plateaus(groups: dict[str, list[dict[str, Any]]], rows: list[dict[str,
             ax_h.plot(r["epochs"], r["h"], color=f"C{i}", lw=1.5, label=name)
             curve = target_loss(r)
             ax_loss.plot(r["epochs"], curve / curve[0], color=f"C{i}", lw=1.5, label=name)
-    ax_h.set_title(r"$h = \|\Delta h\|^2$", fontsize=9)
+    ax_h.set_title(r"$h = \|\Delta h\|^2$")
     ax_loss.set_yscale("log")
-    ax_loss.set_title(r"target-difference loss $\|\Delta y - \Delta\hat y\|^2/8$, relative", fontsize=9)
+    ax_loss.set_title(r"target-difference loss $\|\Delta y - \Delta\hat y\|^2/8$, relative")
     for ax in (ax_h, ax_loss):
-        ax.set_xlabel("epoch", fontsize=8)
-        ax.legend(fontsize=7)
+        ax.set_xlabel("epoch")
+        ax.legend()
     gains = [r["gain"] for r in rows]
     ax_frac.plot(gains, [r["plateau_fraction_h"] for r in rows], "o-", color="k", label="h")
     ax_frac.plot(gains, [r["plateau_fraction_loss"] for r in rows], "s--", color="0.5", label="loss")
     ax_frac.axhline(PLATEAU_MIN, color="C2", lw=0.8, ls=":", label=f"plateau (>= {PLATEAU_MIN:g})")
     ax_frac.axhline(EXPONENTIAL_MAX, color="C3", lw=0.8, ls=":", label=f"immediate (<= {EXPONENTIAL_MAX:g})")
-    ax_frac.set_xlabel("gain", fontsize=8)
-    ax_frac.set_title("plateau fraction t10 / t90", fontsize=9)
-    ax_frac.legend(fontsize=7)
+    ax_frac.set_xlabel("gain")
+    ax_frac.set_title("plateau fraction t10 / t90")
+    ax_frac.legend()
     fig.tight_layout()
     return save_figure(fig, out, "fig3_plateau")
 

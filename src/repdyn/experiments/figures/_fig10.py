@@ -9,15 +9,15 @@ from typing import Any
 import numpy as np
 
 from repdyn.experiments._claims import Claim
+from repdyn.experiments._metrics import failed, spearman
 from repdyn.experiments._outputs import save_figure
 from repdyn.experiments._run_data import write_trial_data
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
-from repdyn.experiments._two_point import TwoPointConfig
-from repdyn.experiments._two_point_run import (
+from repdyn.experiments.trials._two_point import TwoPointConfig
+from repdyn.experiments.trials._two_point_run import (
     NETWORK_SCALES,
     TwoPointScale,
     estimate_trial_seconds,
-    failed,
     run_trials,
     status_counts,
     trial_summary,
@@ -75,16 +75,6 @@ SETTINGS = {
 
 def estimate_seconds(profile: str) -> float:
     return sum(estimate_trial_seconds(c) for c in SETTINGS[profile].configs())
-
-
-def spearman(x: Sequence[float], y: Sequence[float]) -> float:
-    """Spearman's rank correlation; NaN if a value is NaN, fewer than 3 points, or a side is constant."""
-    from scipy.stats import spearmanr
-
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    if x.size < 3 or np.any(np.isnan(x)) or np.any(np.isnan(y)) or np.ptp(x) == 0 or np.ptp(y) == 0:
-        return float("nan")
-    return float(spearmanr(x, y).statistic)
 
 
 def layer_medians(results: Sequence[dict[str, Any]]) -> dict[str, np.ndarray]:
@@ -167,15 +157,15 @@ def _draw(medians: dict[str, np.ndarray], results: Sequence[dict[str, Any]], out
         ax_h0.plot(layers, decay["c"] * decay["alpha"] ** (2 * layers), color="k", lw=0.8, ls="--",
                    label=rf"$c\,\alpha^{{2l}}$, $\alpha$ = {decay['alpha']:.3f}")
     ax_h0.set_yscale("log")
-    ax_h0.set_title("initial distance h0 (Eq. 14)", fontsize=9)
-    ax_h0.set_xlabel("hidden layer", fontsize=8)
-    ax_h0.legend(fontsize=6)
+    ax_h0.set_title("initial distance h0 (Eq. 14)")
+    ax_h0.set_xlabel("hidden layer")
+    ax_h0.legend()
     for ax, key, colour, title in ((ax_err, "fit_error", "C3", "fit error 1 - worst R^2"),
                                    (ax_h, "eta_h", "C0", r"$\eta_h$"), (ax_y, "eta_y", "C2", r"$\eta_y$")):
         ax.plot(layers, medians[key], "o-", color=colour, ms=3)
         ax.set_yscale("log")
-        ax.set_title(title, fontsize=9)
-        ax.set_xlabel("hidden layer", fontsize=8)
+        ax.set_title(title)
+        ax.set_xlabel("hidden layer")
         ax.axvspan(len(layers) / 2 + 0.5, len(layers) + 0.5, color="0.9", zorder=0)
     shown = [r for r in results if "h_layers" in r][:1]
     for r in shown:
@@ -185,9 +175,9 @@ def _draw(medians: dict[str, np.ndarray], results: Sequence[dict[str, Any]], out
             final = row[np.isfinite(row)][-1] if np.isfinite(row).any() else 1.0
             ax_curves.plot(r["epochs"], row / final, color=colour, lw=1, label=f"{k + 1}" if k in (0, len(h) - 1)
                            else None)
-        ax_curves.legend(fontsize=6, title="layer", title_fontsize=6)
-    ax_curves.set_title("h per layer / its final value", fontsize=9)
-    ax_curves.set_xlabel("epoch", fontsize=8)
+        ax_curves.legend(title="layer")
+    ax_curves.set_title("h per layer / its final value")
+    ax_curves.set_xlabel("epoch")
     fig.tight_layout()
     return save_figure(fig, out, "fig10_depth")
 

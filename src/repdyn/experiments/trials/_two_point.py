@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -167,7 +168,7 @@ def two_point_trial(config: TwoPointConfig) -> dict[str, Any]:
     Without ``config.fit`` the fitted fields are NaN and the theory arrays absent.
     """
     from repdyn.data import two_point
-    from repdyn.experiments._training import train_pair
+    from repdyn.experiments.trials._training import train_pair
 
     data = two_point(dx2=config.dx2, dy2=config.dy2, in_dim=config.in_dim, out_dim=config.out_dim)
     run, _ = train_pair(
@@ -189,7 +190,7 @@ def trial_result(config: TwoPointConfig, run: Any) -> dict[str, Any]:
     """The result of :func:`two_point_trial` from its training run: measurements and fits.
 
     Shared by the per-trial path and the batched one
-    (:mod:`repdyn.experiments._batched_trials`), so both give the same fields.
+    (:mod:`repdyn.experiments.trials._batched`), so both give the same fields.
 
     Parameters
     ----------
@@ -199,23 +200,9 @@ def trial_result(config: TwoPointConfig, run: Any) -> dict[str, Any]:
         The training run of ``config``, tracking ``config.layer``.
     """
     tracked = config.layer
-    result: dict[str, Any] = {
-        "layer": tracked,
-        "status": run.status,
-        "seconds": run.seconds,
-        "final_loss": run.final_loss,
-        "diverged_epoch": run.diverged_epoch,
-        "stop_epoch": run.stop_epoch,
-        "converged_epoch": -1 if run.converged_epoch is None else run.converged_epoch,
-        "dx2": run.dx2,
-        "dy2": run.dy2,
-        "m0": run.m0,
-        "epochs": run.epochs,
-        "h": run.h[:, run.layer_index(tracked)],
-        "y": run.y,
-        "w": run.w,
-        "loss": run.loss,
-    }
+    result: dict[str, Any] = {"layer": tracked, **run_fields(run, tracked, TWO_POINT_RUN_FIELDS)}
+    if result["converged_epoch"] is None:
+        result["converged_epoch"] = NEVER_CONVERGED
     z0 = run.z(tracked)[0]
     result.update(h0=z0[0], y0=z0[1], w0=z0[2], h_final=run.z(tracked)[run.last_finite_epoch, 0])
     if not config.fit:
@@ -236,6 +223,49 @@ def trial_result(config: TwoPointConfig, run: Any) -> dict[str, Any]:
     return result
 
 
+#: The fields of a run's record (:meth:`repdyn.track.PairTracking.to_dict`) that
+#: a two-point trial's record keeps, in the record's order.
+TWO_POINT_RUN_FIELDS = (
+    "status", "seconds", "final_loss", "diverged_epoch", "stop_epoch", "converged_epoch", "dx2", "dy2", "m0",
+    "epochs", "h", "y", "w", "loss",
+)
+#: ``converged_epoch`` of a two-point record whose run never reached its
+#: threshold (the run's record says None); trial files write it as missing.
+NEVER_CONVERGED = -1
+
+
+def run_fields(run: Any, layer: str, fields: Sequence[str]) -> dict[str, Any]:
+    """``fields`` of the run's own record (:meth:`repdyn.track.PairTracking.to_dict`), in that order.
+
+    ``h`` is the column of the tracked ``layer`` (the run's record holds every
+    tracked layer's); every other field is the run's record's value.
+    """
+    tracking = run.to_dict()
+    tracking["h"] = tracking["h"][:, run.layer_index(layer)]
+    return {name: tracking[name] for name in fields}
+
+
+def fit_fields(result: Any, *, with_loss: bool) -> dict[str, Any]:
+    """A trial record's fitted scalars from the fit's own summary (:meth:`repdyn.theory.FitResult.to_dict`).
+
+    The rates, ``h_inf``, ``r2_<variable>``, ``fit_success``, ``fit_message``
+    and, ``with_loss``, ``eta_m``. The summary writes NaN (an undetermined
+    ``eta_m``, the R^2 of a constant variable) as JSON's None; a record holds
+    NaN, as for a trial that was not fitted.
+    """
+    summary = result.to_dict()
+    out: dict[str, Any] = {name: _number(summary[name]) for name in ("eta_h", "eta_y", "h_inf")}
+    out.update(fit_success=summary["success"], fit_message=summary["message"],
+               **{f"r2_{k}": _number(v) for k, v in summary["r2"].items()})
+    if with_loss:
+        out["eta_m"] = _number(summary["eta_m"])
+    return out
+
+
+def _number(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
 def rich_limit(result: dict[str, Any]) -> float:
     """The rich limit ``A_low`` of a fitted trial (the baseline that ignores the initial state); NaN unfitted."""
     from repdyn.theory import final_distance
@@ -243,7 +273,8 @@ def rich_limit(result: dict[str, Any]) -> float:
     eta_h, eta_y = float(result["eta_h"]), float(result["eta_y"])
     if not (np.isfinite(eta_h) and np.isfinite(eta_y) and result["h0"] > 0):
         return float("nan")
-    fd = final_distance(result["h0"], max(result["y0"], 0.0), eta_h, eta_y, result["dx2"], result["dy2"])
+    fd = final_distance(result["h0"], max(result["y0"], 0.0), eta_h=eta_h, eta_y=eta_y,
+                        dx2=result["dx2"], dy2=result["dy2"])
     return float(fd.a_low)
 
 
@@ -273,14 +304,9 @@ def fit_tracked(run: Any, layer: str, *, with_loss: bool) -> dict[str, Any]:
         out["fit_message"] = str(exc)
         return out
     stop = len(inputs["t"])
-    out.update(
-        eta_h=result.eta_h, eta_y=result.eta_y, h_inf=result.h_inf,
-        fit_success=bool(result.success), fit_message=str(result.message),
-        **{f"r2_{k}": float(v) for k, v in result.r2.items()},
-    )
+    out.update(fit_fields(result, with_loss=with_loss))
     for i, v in enumerate("hyw"):
         out[f"theory_{v}"][:stop] = result.predicted[:, i]
     if with_loss:
-        out["eta_m"] = np.nan if result.eta_m is None else float(result.eta_m)
         out["theory_loss"][:stop] = result.predicted_loss
     return out

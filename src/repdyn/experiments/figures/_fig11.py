@@ -8,20 +8,18 @@ from typing import Any
 import numpy as np
 
 from repdyn.experiments._claims import Claim
-from repdyn.experiments._fig2 import R2_MATCH
+from repdyn.experiments._metrics import R2_MATCH, failed, median_or_nan
 from repdyn.experiments._outputs import save_figure
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
-from repdyn.experiments._two_point_run import (
+from repdyn.experiments.trials._two_point_run import (
     ARCHITECTURE_ROWS,
     INIT_ROWS,
     NETWORK_SCALES,
     NetworkRun,
     TwoPointSettings,
-    failed,
-    median_or_nan,
-    r2_score,
 )
 from repdyn.experiments._plots import paper_style
+from repdyn.theory import r2
 
 #: Every Table 1 network, so that this experiment's trials are exactly those
 #: of fig2 and fig3 (same configs, same cache entries: computed once).
@@ -43,7 +41,8 @@ def log_loss_r2(result: dict[str, Any]) -> float:
     log scale the plateau and the tail count too. Epochs after the loss first
     reaches the trial's convergence threshold are left out: both curves then
     fall towards 0 and rounding noise (float32 floors near 1e-12) would
-    dominate the logarithm. Informative only; no claim uses it.
+    dominate the logarithm. So are epochs whose measured loss has no
+    logarithm (exactly 0, or not finite). Informative only; no claim uses it.
     """
     loss = np.asarray(result.get("loss", []), float)
     theory = np.asarray(result.get("theory_loss", []), float)
@@ -52,7 +51,9 @@ def log_loss_r2(result: dict[str, Any]) -> float:
     stop = int(result.get("converged_epoch", -1))
     end = stop + 1 if stop > 0 else len(loss)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return r2_score(np.log10(loss[:end]), np.log10(theory[:end]))
+        log_loss, log_theory = np.log10(loss[:end]), np.log10(theory[:end])
+    keep = np.isfinite(log_loss)
+    return float(r2(log_loss[keep], log_theory[keep]))
 
 
 def loss_claims(r2_loss: Mapping[str, float], *, bar: float = R2_MATCH) -> list[Claim]:
@@ -80,13 +81,12 @@ def _draw_losses(groups: dict[str, list[dict[str, Any]]], out: Any) -> list[Any]
             ax.plot(r["epochs"], r["loss"], color="C0", lw=1.6, label="network")
             ax.plot(r["epochs"], r["theory_loss"], color="C1", lw=1.2, ls="--", label="theory")
         ax.set_yscale("log")
-        ax.set_title(name, fontsize=9)
-        ax.set_xlabel("epoch", fontsize=8)
-        ax.tick_params(labelsize=7)
+        ax.set_title(name)
+        ax.set_xlabel("epoch")
     for ax in list(axes.flat)[len(groups):]:
         ax.set_visible(False)
-    axes.flat[0].legend(fontsize=7)
-    fig.suptitle("training loss: network (solid) against theory with fitted eta_m (dashed)", fontsize=10)
+    axes.flat[0].legend()
+    fig.suptitle("training loss: network (solid) against theory with fitted eta_m (dashed)")
     fig.tight_layout()
     return save_figure(fig, out, "fig11_loss")
 

@@ -1,4 +1,4 @@
-"""Figs 7, 8 and 12: feature collapse in the context task.
+"""The context-task study (Figs 7, 8 and 12; with Adam, Figs 15-16): feature collapse.
 
 Networks of 4 hidden layers of 100 tanh units (Table 2's blobs rows: very
 low, low and high initial weights) learn to report a blob's x position in
@@ -16,6 +16,8 @@ Grouping a context's points by the relevant coordinate leaves exactly the
 variance along the irrelevant feature (0 when collapsed, about 0.5 for an
 undistorted square, 0.53 for the input images); grouping all points by target
 value leaves what separates points with equal targets (0 for a single line).
+
+``fig8`` runs it with SGD (:data:`SETTINGS`), ``adam-context`` with Adam.
 """
 
 from __future__ import annotations
@@ -28,16 +30,18 @@ from typing import Any
 import numpy as np
 
 from repdyn.experiments._claims import Claim
-from repdyn.experiments._dataset_training import (
+from repdyn.experiments._outputs import save_representations
+from repdyn.experiments._plots import paper_style
+from repdyn.experiments._registry import ExperimentOutput, RunOptions
+from repdyn.experiments.trials._dataset import (
     DatasetConfig,
     dataset_trial,
     estimate_dataset_seconds,
     finite_representations,
+    table2_networks,
 )
-from repdyn.experiments._registry import ExperimentOutput, RunOptions
-from repdyn.experiments._two_point_run import status_counts
-from repdyn.nets import ArchSpec, get_architecture
-from repdyn.experiments._plots import paper_style
+from repdyn.experiments.trials._two_point_run import status_counts
+from repdyn.nets import ArchSpec
 
 ROLES = ("very low", "low", "high")
 
@@ -98,29 +102,21 @@ class BlobsSettings:
                               fit=True, device=device) for arch in self.networks]
 
 
-def _table2(**changes: Any) -> tuple[ArchSpec, ...]:
-    lr_factor = changes.pop("lr_factor", 1.0)
-    specs = [get_architecture(f"blobs {role}") for role in ROLES]
-    return tuple(s.replace(lr=s.lr * lr_factor, **changes) for s in specs)
-
-
+#: Fig 8's settings (SGD) per profile, which the Adam twin changes.
 #: paper: Table 2 with minibatches of 32. quick: minibatches of 128 with 4x
 #: the learning rate (the linear scaling rule: the same distance travelled
 #: per epoch in a quarter of the steps), Table 2's epochs and the full
 #: 30 x 30 grid. smoke: a 5 x 5 grid and 16 units, only to run the code.
 SETTINGS = {
-    "smoke": BlobsSettings(networks=_table2(units=16, epochs=20), batch_size=16, grid=5, compare_stride=1),
-    "quick": BlobsSettings(networks=_table2(lr_factor=4.0), batch_size=4 * BATCH_SIZE),
-    "paper": BlobsSettings(networks=_table2(), batch_size=BATCH_SIZE),
+    "smoke": BlobsSettings(networks=table2_networks("blobs", ROLES, [{"units": 16, "epochs": 20}] * len(ROLES)),
+                           batch_size=16, grid=5, compare_stride=1),
+    "quick": BlobsSettings(networks=table2_networks("blobs", ROLES, lr_factor=4.0), batch_size=4 * BATCH_SIZE),
+    "paper": BlobsSettings(networks=table2_networks("blobs", ROLES), batch_size=BATCH_SIZE),
 }
 
 
 #: Rough seconds of the analysis (the N-point prediction of 450 points dominates).
 ANALYSIS_SECONDS = 15.0
-
-
-def estimate_seconds(profile: str) -> float:
-    return estimate_settings_seconds(SETTINGS[profile])
 
 
 def estimate_settings_seconds(settings: BlobsSettings) -> float:
@@ -216,7 +212,7 @@ def compare_with_theory(results: Sequence[dict[str, Any]], notes: dict[str, np.n
     Beside the predictions, the baseline :data:`INPUT_BASELINE`: the raw input
     distances (no theory at all).
     """
-    from repdyn.experiments._structure import variant_comparison, variant_predictions
+    from repdyn.experiments.structure._methods import variant_comparison, variant_predictions
     from repdyn.rsa import rdm
 
     grid, stride = settings.grid, settings.compare_stride
@@ -251,20 +247,18 @@ def draw_dataset(grid: int, out: Any) -> list[Any]:
     for ax, i in zip(axes[0][:4], (0, grid - 1, n // 2 + grid // 2, n - 1)):
         ax.imshow(data.x[i, : pixels * pixels].reshape(pixels, pixels).numpy(), cmap="gray", origin="lower",
                   extent=(-1, 1, -1, 1))
-        ax.set_title(f"centre ({float(data.meta['centre_x'][i]):.2f}, {float(data.meta['centre_y'][i]):.2f})",
-                     fontsize=8)
+        ax.set_title(f"centre ({float(data.meta['centre_x'][i]):.2f}, {float(data.meta['centre_y'][i]):.2f})")
         ax.set_xticks([])
         ax.set_yticks([])
     for ax, context in zip(axes[0][4:], (0, 1)):
         target = data.y[context * n:(context + 1) * n, 0].reshape(grid, grid).numpy()
         image = ax.imshow(target, cmap="coolwarm", origin="lower", extent=(-1, 1, -1, 1))
-        ax.set_title(f"context {context + 1}: target", fontsize=8)
-        ax.set_xlabel("blob x", fontsize=7)
-        ax.set_ylabel("blob y", fontsize=7)
-        ax.tick_params(labelsize=6)
+        ax.set_title(f"context {context + 1}: target")
+        ax.set_xlabel("blob x")
+        ax.set_ylabel("blob y")
     fig.colorbar(image, ax=axes[0][5], fraction=0.046, label="target")
     fig.suptitle(f"Context task: {pixels}x{pixels}-pixel blobs on a {grid}x{grid} grid of centres, plus a "
-                 "one-hot context", fontsize=9)
+                 "one-hot context")
     fig.tight_layout()
     return save_figure(fig, out, "fig7_dataset")
 
@@ -293,19 +287,18 @@ def draw_representations(results: Sequence[dict[str, Any]], per_role: dict[str, 
                 coords = embed(np.asarray(result["hidden"][-1], dtype=np.float64), 3).coords
                 points = ax.scatter(coords[:, 0], coords[:, 1], coords[:, 2], c=values, cmap=cmap, s=3,
                                     depthshade=False, rasterized=True)
-                fig.colorbar(points, ax=ax, shrink=0.5, pad=0.2).ax.tick_params(labelsize=6)
+                fig.colorbar(points, ax=ax, shrink=0.5, pad=0.2, label=name)
                 # Equal axes: otherwise tiny residual components are blown up to look like a square.
                 reach = float(np.max(np.abs(coords))) or 1.0
                 ax.set(xlim=(-reach, reach), ylim=(-reach, reach), zlim=(-reach, reach))
-                ax.set_xlabel("PC1", fontsize=6)
-                ax.set_ylabel("PC2", fontsize=6)
-                ax.set_zlabel("PC3", fontsize=6)
+                ax.set_xlabel("PC1")
+                ax.set_ylabel("PC2")
+                ax.set_zlabel("PC3")
             ax.set_title(f"{role} init: {name}" + (
                 f"\nirrelevant {m['irrelevant_1']:.2f}/{m['irrelevant_2']:.2f}, one line {m['one_line']:.2f}"
-                if col == 0 else ""), fontsize=8)
-            ax.tick_params(labelsize=5)
+                if col == 0 else ""))
     fig.suptitle(f"Trained with {label}: last hidden layer, first three principal components (very low init: "
-                 "Fig 12)", fontsize=10)
+                 "Fig 12)")
     fig.tight_layout()
     return save_figure(fig, out, stem)
 
@@ -330,21 +323,20 @@ def draw_layers(results: Sequence[dict[str, Any]], metrics: dict[str, dict[str, 
             ax.set_aspect("equal", adjustable="datalim")
             m = list(metrics[role].values())[k]
             ax.set_title(f"{role}, layer {k + 1}\nirr {m['irrelevant_1']:.2f}/{m['irrelevant_2']:.2f}, "
-                         f"line {m['one_line']:.2f}", fontsize=7)
-            ax.tick_params(labelsize=6)
-    fig.suptitle(f"Trained with {label}: every hidden layer (PC1, PC2), coloured by context", fontsize=10)
+                         f"line {m['one_line']:.2f}")
+    fig.suptitle(f"Trained with {label}: every hidden layer (PC1, PC2), coloured by context")
     fig.tight_layout()
     return save_figure(fig, out, stem)
 
 
-def save_representations(results: Sequence[dict[str, Any]], notes: dict[str, np.ndarray], out: Any) -> None:
-    """``representations-<role>.npz`` (last hidden layer) for ``repdyn predict --compare``."""
-    out.mkdir(parents=True, exist_ok=True)
+def save_last_layers(results: Sequence[dict[str, Any]], notes: dict[str, np.ndarray], out: Any) -> None:
+    """``representations-blobs-<role>.npz`` (last hidden layer) for ``repdyn predict --compare``."""
     for role, result in zip(ROLES, results):
         if finite_representations(result):
-            np.savez(out / f"representations-blobs-{role.replace(' ', '-')}.npz", x=notes["x"], y=notes["y"],
-                     labels=notes["context"], hidden=result["hidden"][-1], hidden0=result["hidden0"][-1],
-                     output0=result["output0"], name=np.array(f"blobs {role} init"))
+            save_representations(out / f"representations-blobs-{role.replace(' ', '-')}.npz", x=notes["x"],
+                                 y=notes["y"], labels=notes["context"], hidden=result["hidden"][-1],
+                                 hidden0=result["hidden0"][-1], output0=result["output0"],
+                                 name=f"blobs {role} init")
 
 
 #: Collapse metrics of a trial without representations (it raised): NaN, against every claim.
@@ -393,7 +385,7 @@ class BlobsRun:
                                             label=label)
             figures += draw_layers(results, self.metrics, notes, out, stem=f"{stem}_layers", label=label)
             comparison = compare_with_theory(results, notes, settings)
-        save_representations(results, notes, out)
+        save_last_layers(results, notes, out)
         trials = [{"role": role, "status": r.get("status"), "final_loss": r.get("final_loss"),
                    "seconds": r.get("seconds"), "eta_h": r.get("eta_h"), "eta_y": r.get("eta_y"),
                    "error": r.get("error")} for role, r in zip(ROLES, results)]
@@ -409,6 +401,3 @@ class BlobsRun:
         return ExperimentOutput(summary=summary, claims=self.claims(), figures=figures,
                                 counts=status_counts(results))
 
-
-def run(options: RunOptions) -> ExperimentOutput:
-    return BlobsRun.run(SETTINGS[options.profile], options).output(options.out)

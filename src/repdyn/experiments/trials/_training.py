@@ -9,19 +9,6 @@ import torch
 from repdyn.nets import ArchSpec, Network, build_network, make_optimizer
 
 
-def _fast_path(network: Network, optimizer: str) -> Any:
-    """``repdyn.fast.train_pair_fast`` when it can train ``network``, else None.
-
-    The fast path computes the same run as autograd (to rounding) for plain
-    MLPs with SGD; every other variant and Adam take :func:`repdyn.track.track_pair`.
-    Plain MLPs have no dropout or normalisation, so the fast path's single
-    forward measures both modes alike.
-    """
-    from repdyn.fast import supports_fast_path, train_pair_fast
-
-    return train_pair_fast if supports_fast_path(network, optimizer) else None
-
-
 def train_pair(
     arch: ArchSpec,
     x: torch.Tensor,
@@ -49,11 +36,14 @@ def train_pair(
     tracked = network.tracked_layer if layer is None else layer
     layers = "all" if all_layers else tracked
     n_epochs = arch.epochs if epochs is None else epochs
-    fast = _fast_path(network, arch.optimizer)
-    if fast is not None:
-        # Plain SGD MLPs draw no random numbers while training (no dropout),
-        # so the seed only enters through the initial weights, as it does here.
-        run = fast(
+    from repdyn.fast import choose_trainer, train_pair_fast
+
+    if choose_trainer(arch, device=device) != "autograd":
+        # The fast paths compute the same run as autograd (to rounding). Plain
+        # SGD MLPs draw no random numbers while training (no dropout), so the
+        # seed only enters through the initial weights; with no dropout or
+        # normalisation, the single forward measures both modes alike.
+        run = train_pair_fast(
             network, layers, x.to(device), y.to(device), lr=arch.lr, epochs=n_epochs,
             loss_threshold=loss_threshold, stop_when_converged=stop_when_converged,
         )  # fmt: skip

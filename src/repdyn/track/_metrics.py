@@ -1,0 +1,99 @@
+"""The loss and the pair's output variables, written once for every trainer.
+
+Both functions take numpy arrays or torch tensors (on any device) and compute
+with that library, so the autograd loops, the hand-written CPU engine and the
+batched engine of :mod:`repdyn.fast` record the same numbers from the same
+predictions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def _namespace(array: Any) -> Any:
+    return torch if isinstance(array, torch.Tensor) else np
+
+
+def _half_mean_square(error: Any) -> Any:
+    """``1/2 * mean over rows of ||row||^2`` for ``error`` of shape ``(..., N, n)``, in its dtype."""
+    return 0.5 * (error**2).sum(axis=-1).mean(axis=-1)
+
+
+def project_loss(pred: Any, target: Any) -> Any:
+    """The project loss ``1/2 * mean_i ||y_i - yhat_i||^2`` (sum over output dims).
+
+    Parameters
+    ----------
+    pred, target : Tensor or ndarray, shape (N, ...)
+        Predictions and targets of ``N`` points (trailing dimensions are
+        flattened).
+
+    Returns
+    -------
+    Tensor or ndarray
+        A scalar in the predictions' dtype (differentiable for tensors).
+    """
+    return _half_mean_square((pred - target).reshape(pred.shape[0], -1))
+
+
+class PairMetrics:
+    """The output variables of a pair from one forward (see :func:`pair_metrics`).
+
+    Attributes
+    ----------
+    y, w : array or Tensor
+        ``||dyhat||^2`` and ``y - dy . dyhat``, float64.
+    loss : array or Tensor
+        The pair's project loss, in the predictions' dtype.
+    m0 : array or Tensor
+        ``||mean target - mean prediction||^2``, float64; computed when read
+        (a trainer reads it at epoch 0 only).
+    """
+
+    __slots__ = ("_pred64", "_target64", "_xp", "loss", "w", "y")
+
+    def __init__(self, pred: Any, target: Any) -> None:
+        xp = self._xp = _namespace(pred)
+        pred64 = self._pred64 = xp.asarray(pred, dtype=xp.float64)
+        target64 = self._target64 = xp.asarray(target, dtype=xp.float64)
+        dyhat = pred64[..., 0, :] - pred64[..., 1, :]
+        dy = target64[..., 0, :] - target64[..., 1, :]
+        self.y = xp.linalg.vecdot(dyhat, dyhat)
+        self.w = self.y - xp.linalg.vecdot(dy, dyhat)
+        self.loss = _half_mean_square(pred - target)
+
+    @property
+    def m0(self) -> Any:
+        mean_error = self._target64.mean(axis=-2) - self._pred64.mean(axis=-2)
+        return self._xp.linalg.vecdot(mean_error, mean_error)
+
+
+def pair_metrics(pred: Any, target: Any) -> PairMetrics:
+    """``y``, ``w``, the loss and ``m0`` of a pair (or of many) from its predictions.
+
+    With ``dyhat = pred_1 - pred_2`` and ``dy = target_1 - target_2``:
+
+    - ``y = ||dyhat||^2`` and ``w = y - dy . dyhat``, in float64;
+    - ``loss`` = :func:`project_loss` on the pair, in the predictions' dtype,
+      as autograd computes it, so a run overflows at the same epoch whichever
+      trainer computes it;
+    - ``m0 = ||mean target - mean prediction||^2``, in float64 (the theory
+      reads it at epoch 0), computed when read.
+
+    Parameters
+    ----------
+    pred, target : Tensor or ndarray, shape (..., 2, n)
+        Predictions and targets of the two points (axis -2), with any leading
+        dimensions (one pair per trial of a batch). Both numpy or both torch.
+
+    Returns
+    -------
+    PairMetrics
+        Arrays of the leading shape (0-d for one pair), of the input's kind
+        and device; no host synchronisation happens here.
+    """
+    return PairMetrics(pred, target)
