@@ -20,6 +20,7 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
+from repdyn.theory import describe
 from repdyn.track import _checks as check
 from repdyn.track._layers import LayerProbe, LayerSpec, PairIndex, batch_dims, resolve_layers, row_dots
 from repdyn.track._metrics import project_loss
@@ -31,26 +32,6 @@ if TYPE_CHECKING:  # imported lazily at run time: slow to import
     import xarray as xr
 
 FloatArray = NDArray[np.float64]
-
-#: ``long_name`` and ``units`` of the variables of :meth:`PairsTracking.to_xarray`
-#: (units ``"1"``: a dimensionless number, as CF writes it).
-XARRAY_VARIABLES: dict[str, tuple[str, str | None]] = {
-    "epoch": ("epoch of the record (passes over the data before it)", "epochs"),
-    "pair": ("index of the tracked pair", None),
-    "layer": ("tracked layer (submodule name)", None),
-    "h": ("squared representational distance ||h(x_i) - h(x_j)||^2", "1"),
-    "y": ("squared output distance ||yhat_i - yhat_j||^2", "1"),
-    "w": ("alignment w = ||dyhat||^2 - dy . dyhat", "1"),
-    "loss": ("loss on the pair, 1/2 mean over its two points of ||y - yhat||^2", "1"),
-    "train_loss": ("mean minibatch loss of the epoch before the record (record 0: whole data set)", "1"),
-    "m0": ("squared distance of the pair's mean prediction from its mean target at epoch 0", "1"),
-    "dx2": ("squared input distance ||x_i - x_j||^2", "1"),
-    "dy2": ("squared target distance ||y_i - y_j||^2", "1"),
-    "pair_i": ("data set index of the pair's first point", None),
-    "pair_j": ("data set index of the pair's second point", None),
-    "same": ("the pair's points share a target (or group): 1, else 0", None),
-}
-
 
 @dataclass(frozen=True, eq=False)
 class PairsTracking:
@@ -197,8 +178,10 @@ class PairsTracking:
         return np.stack([self.h[:, self.layers.index(layer)], self.y, self.w], axis=-1)
 
     def to_xarray(self) -> xr.Dataset:
-        """An xarray Dataset over ``(pair, layer, epoch)``, each variable with ``long_name``/``units``.
+        """An xarray Dataset over ``(pair, layer, epoch)``; every variable and coordinate has a ``long_name``.
 
+        ``long_name`` and ``units`` come from :data:`repdyn.theory.VOCABULARY`
+        (epochs are passes over the data; text has no units).
         The scalars (status, epochs of stop/divergence/convergence, ...) are
         global attributes; ones that are None are left out so the Dataset
         stays writable to netCDF.
@@ -226,13 +209,7 @@ class PairsTracking:
         scalars = ("status", "stop_epoch", "diverged_epoch", "converged_epoch", "final_loss",
                    "loss_threshold", "seconds", "record_every")  # fmt: skip
         attrs = {k: getattr(self, k) for k in scalars if getattr(self, k) is not None}
-        ds = xr.Dataset(data_vars, coords=coords, attrs=attrs)
-        for name in ds.variables:
-            long_name, units = XARRAY_VARIABLES[str(name)]
-            ds[name].attrs["long_name"] = long_name
-            if units is not None:
-                ds[name].attrs["units"] = units
-        return ds
+        return describe(xr.Dataset(data_vars, coords=coords, attrs=attrs), epoch_unit="epochs")
 
 
 def record_epochs(epochs: int, record_every: int) -> NDArray[np.int64]:
