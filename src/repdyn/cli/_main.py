@@ -17,6 +17,10 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Help texts are plain text, printed as written: rich markup would swallow
+    # square brackets (repdyn[cluster], epoch,h,y,w[,loss]). Every sub-command
+    # inherits the root's mode.
+    rich_markup_mode=None,
 )
 app.add_typer(_theory.app, name="theory")
 app.add_typer(_run.app, name="run")

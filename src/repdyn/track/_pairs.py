@@ -29,6 +29,7 @@ from repdyn.track._result import PairTracking, judge
 from repdyn.track._sampling import group_ids, sample_pairs
 
 if TYPE_CHECKING:  # imported lazily at run time: slow to import
+    import pandas as pd
     import xarray as xr
 
 FloatArray = NDArray[np.float64]
@@ -176,6 +177,29 @@ class PairsTracking:
         if layer not in self.layers:
             raise ValueError(f"layer {layer!r} was not tracked; tracked layers: {self.layers}")
         return np.stack([self.h[:, self.layers.index(layer)], self.y, self.w], axis=-1)
+
+    def to_frame(self) -> pd.DataFrame:
+        """A long-form pandas DataFrame: one row per (pair, epoch, layer), as :meth:`PairTracking.to_frame`.
+
+        Columns ``pair, epoch, layer, h, y, w, loss, train_loss``; ``y``, ``w``
+        and the losses repeat across the layers of a record, ``train_loss``
+        across the pairs. ``repdyn theory fit`` reads it back (``--pair``,
+        ``--layer``).
+        """
+        import pandas as pd
+
+        k, n_layers, n_records = self.h.shape
+        per_record = n_records * n_layers
+        return pd.DataFrame({
+            "pair": np.repeat(np.arange(k), per_record),
+            "epoch": np.tile(np.repeat(self.epochs, n_layers), k),
+            "layer": np.tile(np.array(self.layers, dtype=object), k * n_records),
+            "h": self.h.transpose(0, 2, 1).reshape(-1),
+            "y": np.repeat(self.y, n_layers, axis=1).reshape(-1),
+            "w": np.repeat(self.w, n_layers, axis=1).reshape(-1),
+            "loss": np.repeat(self.loss, n_layers, axis=1).reshape(-1),
+            "train_loss": np.tile(np.repeat(self.train_loss, n_layers), k),
+        })
 
     def to_xarray(self) -> xr.Dataset:
         """An xarray Dataset over ``(pair, layer, epoch)``; every variable and coordinate has a ``long_name``.
