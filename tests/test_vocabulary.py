@@ -77,7 +77,8 @@ def test_one_metadata_table_and_one_json_cleaner_in_the_source():
         tree = ast.parse(text)
         for node in ast.walk(tree):
             # a dict literal of (long_name, units) pairs is a metadata table
-            if isinstance(node, ast.Dict) and len(node.values) > 3 and all(_long_name_and_units(v) for v in node.values):
+            table = isinstance(node, ast.Dict) and len(node.values) > 3
+            if table and all(_long_name_and_units(v) for v in node.values):
                 pytest.fail(f"{path.relative_to(SRC)}:{node.lineno} holds a table of long names")
             # a function that walks a value recursively and turns non-finite numbers into None is a JSON cleaner
             if isinstance(node, ast.FunctionDef):
