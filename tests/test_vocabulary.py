@@ -1,4 +1,4 @@
-"""One vocabulary of long names and units, one JSON conversion: repdyn.theory's, used by every writer."""
+"""One vocabulary of long names and units, one JSON conversion (repdyn.vocabulary), used by every writer."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from repdyn.theory import EPOCH_UNITS, RATE_UNITS, VOCABULARY, attributes, describe, json_ready
+from repdyn.vocabulary import EPOCH_UNITS, RATE_UNITS, VOCABULARY, annotate, attributes, json_ready
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "repdyn"
 
@@ -36,21 +36,21 @@ def test_rates_and_epochs_take_the_units_the_writer_names():
         attributes("speed")
 
 
-def test_describe_labels_every_variable_and_coordinate_and_keeps_text_unitless():
+def test_annotate_labels_every_variable_and_coordinate_and_keeps_text_unitless():
     ds = xr.Dataset(
         {"eta_h": ("pair", [0.1, 0.2]), "quality": ("pair", np.array(["good", "poor"])), "own": ("pair", [1, 2])},
         coords={"pair": [0, 1], "layer": "hidden.0"},
     )
-    out = describe(ds, rate_unit="1 / epoch", extra={"own": ("a field of my config", "m")})
+    out = annotate(ds, rate_unit="1 / epoch", extra={"own": ("a field of my config", "m")})
     assert out is ds
     assert ds["eta_h"].attrs == {"long_name": VOCABULARY["eta_h"][0], "units": "1 / epoch"}
     assert ds["pair"].attrs["units"] == "1" and "units" not in ds["layer"].attrs
     assert "units" not in ds["quality"].attrs and ds["quality"].attrs["long_name"]
     assert ds["own"].attrs == {"long_name": "a field of my config", "units": "m"}
     with pytest.raises(ValueError, match="may not redefine"):
-        describe(ds, rate_unit="1 / epoch", extra={"h": ("another h", "1")})
+        annotate(ds, rate_unit="1 / epoch", extra={"h": ("another h", "1")})
     with pytest.raises(ValueError, match="'own' has no entry"):
-        describe(ds, rate_unit="1 / epoch")
+        annotate(ds, rate_unit="1 / epoch")
 
 
 def test_json_ready_writes_what_json_holds():
@@ -69,7 +69,7 @@ def test_json_ready_writes_what_json_holds():
 
 def test_one_metadata_table_and_one_json_cleaner_in_the_source():
     """No module but the vocabulary builds long_name/units tables or turns non-finite floats into None."""
-    owner = SRC / "theory" / "_vocabulary.py"
+    owner = SRC / "vocabulary.py"
     for path in SRC.rglob("*.py"):
         if path == owner:
             continue

@@ -3,7 +3,7 @@
 Dimensions ``pair``, ``layer``, ``epoch`` (the recorded epochs), ``point`` and
 ``point_other`` (the distinct tracked points), ``predictor``, ``stratum`` and
 ``structure``; every variable and coordinate carries the ``long_name`` and
-``units`` of :data:`repdyn.theory.VOCABULARY` (``"1"``: a dimensionless
+``units`` of :data:`repdyn.vocabulary.VOCABULARY` (``"1"``: a dimensionless
 number; text has none). Flags are int8 (netCDF has no bool), strings stay
 strings (netCDF4, written with h5netcdf). The attribute ``tables`` names the
 tables that ``repdyn.load_run`` makes of it (:data:`TABLES`).
@@ -20,7 +20,7 @@ import numpy as np
 from repdyn.atlas._analysis import PREDICTORS, STRATA, STRUCTURE_METHODS, fit_summary
 from repdyn.atlas._analysis import VARIABLES as FITTED_VARIABLES
 from repdyn.atlas._config import AtlasConfig
-from repdyn.theory import describe
+from repdyn.vocabulary import annotate
 
 #: The netCDF engine: netCDF4 files keep strings and attributes; h5netcdf needs only h5py.
 ENGINE = "h5netcdf"
@@ -40,7 +40,7 @@ TABLES = {
 }
 
 #: The dimensions of every variable; ``long_name`` and units come from
-#: :data:`repdyn.theory.VOCABULARY`.
+#: :data:`repdyn.vocabulary.VOCABULARY`.
 VARIABLES: dict[str, tuple[str, ...]] = {
     "h": ("pair", "layer", "epoch"),
     "y": ("pair", "epoch"),
@@ -99,7 +99,7 @@ def atlas_dataset(config: AtlasConfig, training: dict[str, Any], analysis: dict[
     if "labels_points" in training:
         coords["point_label"] = ("point", np.asarray(training["labels_points"]))
     ds = xr.Dataset(data_vars, coords=coords)
-    describe(ds, rate_unit=RATE_UNIT, epoch_unit="optimisation steps" if config.batch_size is None else "epochs")
+    annotate(ds, rate_unit=RATE_UNIT, epoch_unit="optimisation steps" if config.batch_size is None else "epochs")
     ds.attrs.update(
         title="repdyn theory atlas",
         repdyn_version=repdyn.__version__,

@@ -132,7 +132,7 @@ def run_atlas(
     from repdyn.atlas._report import FIGURES, draw_figures, report_blocks, to_html, to_markdown
     from repdyn.atlas._trials import AnalysisConfig, atlas_analysis, atlas_training, remember_training
     from repdyn.sweep import ResultStore, cache_key, run_sweep
-    from repdyn.theory import json_ready
+    from repdyn.vocabulary import json_ready
 
     out = Path(out)
     store = ResultStore(Path(cache) if cache is not None else out / "cache")

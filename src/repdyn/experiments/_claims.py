@@ -7,7 +7,7 @@ import operator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from repdyn.theory import json_ready
+from repdyn.vocabulary import json_ready
 
 _RELATIONS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
 

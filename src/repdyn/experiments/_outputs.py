@@ -8,11 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from repdyn.theory import json_ready
+from repdyn.vocabulary import json_ready
 
 
 def write_json(path: Path, data: Any) -> Path:
-    """Write ``data`` as indented JSON, atomically (NaN and inf as null: :func:`repdyn.theory.json_ready`)."""
+    """Write ``data`` as indented JSON, atomically (NaN and inf as null: :func:`repdyn.vocabulary.json_ready`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(json_ready(data), indent=2) + "\n")

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from repdyn.theory import VOCABULARY, describe
+from repdyn.vocabulary import VOCABULARY, annotate
 
 #: The netCDF engine: netCDF4 files keep strings and attributes (netCDF3, the
 #: scipy engine, keeps neither), and h5netcdf needs only h5py.
@@ -96,7 +96,7 @@ def trial_dataset(
         :data:`MISSING_SENTINELS` made missing, the architecture's name as
         ``arch``, ``seed`` as the dimension (``trial`` kept as a coordinate)
         where the seeds are distinct, ``long_name``/``units`` from
-        :data:`repdyn.theory.VOCABULARY` on every variable (``long_name`` is the field name
+        :data:`repdyn.vocabulary.VOCABULARY` on every variable (``long_name`` is the field name
         for a field not listed there) and ``quality`` (the fit's verdict, from
         ``r2_h``, ``r2_y``, ``r2_w``, as the command line prints it), and global attributes: the repdyn
         version, the result-format version and the configs as JSON.
@@ -126,7 +126,7 @@ def trial_dataset(
             ds[name] = var.copy(data=_file_ready(var.values))
     # A field of a user's own config is named after itself (the vocabulary holds repdyn's own).
     own = {str(n): (str(n).replace("_", " "), None) for n in ds.variables if str(n) not in VOCABULARY}
-    describe(ds, rate_unit=RATE_UNIT, epoch_unit=EPOCH_UNIT, extra=own)
+    annotate(ds, rate_unit=RATE_UNIT, epoch_unit=EPOCH_UNIT, extra=own)
     ds.attrs.update(
         repdyn_version=repdyn.__version__,
         result_format_version=RESULT_FORMAT_VERSION,

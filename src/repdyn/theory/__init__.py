@@ -7,12 +7,6 @@ those of ``docs/theory.md``: variables ``h = ||dh||^2``, ``y = ||dyhat||^2`` and
 ``w = y - dy . dyhat`` evolve under two effective learning rates ``eta_h`` and
 ``eta_y``; the loss adds a third, ``eta_m``.
 
-Also the vocabulary of everything repdyn writes: :data:`VOCABULARY` (the
-``long_name`` and units of every variable of its netCDF files and Datasets,
-set by :func:`describe` and :func:`attributes`, with the run's units among
-:data:`RATE_UNITS` and :data:`EPOCH_UNITS`) and :func:`json_ready` (values
-for its JSON files: NaN and inf as null).
-
 Calling convention
 ------------------
 Every function and method here takes its arguments in one order:
@@ -54,37 +48,30 @@ from repdyn.theory._pairwise import (
     weighed_distances,
 )
 from repdyn.theory._system import SolverError, rhs, solve
-from repdyn.theory._vocabulary import EPOCH_UNITS, RATE_UNITS, VOCABULARY, attributes, describe, json_ready
 
 VARIABLES = ("h", "y", "w")
 
 __all__ = [
     "DEFAULT_TAU_QUANTILE",
     "DISTANCE_FORMS",
-    "EPOCH_UNITS",
     "OBJECTIVES",
     "POOR_R2",
     "QUALITIES",
-    "RATE_UNITS",
     "VARIABLES",
-    "VOCABULARY",
     "ExponentialWeighing",
     "FinalDistance",
     "FitResult",
     "RateEstimator",
     "SolverError",
     "TriangleCount",
-    "attributes",
     "conserved",
     "default_tau",
-    "describe",
     "encoder_kernel",
     "exact_identical_targets",
     "exponential_weighing",
     "final_distance",
     "fit",
     "fit_quality",
-    "json_ready",
     "loss_curve",
     "npoint_distances",
     "pairwise_final_distances",

@@ -47,7 +47,7 @@ from repdyn.theory._fixed_point import final_distance
 from repdyn.theory._loss import loss_curve
 from repdyn.theory._r2 import r2
 from repdyn.theory._system import SolverError, relaxation_rate, solve
-from repdyn.theory._vocabulary import json_ready
+from repdyn.vocabulary import json_ready
 
 FloatArray = NDArray[np.float64]
 

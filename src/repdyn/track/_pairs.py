@@ -20,13 +20,13 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
-from repdyn.theory import describe
 from repdyn.track import _checks as check
 from repdyn.track._layers import LayerProbe, LayerSpec, PairIndex, batch_dims, resolve_layers, row_dots
 from repdyn.track._metrics import project_loss
 from repdyn.track._record import PairsRecorder, Progress, ProgressSpec, forked_rng, measuring_mode
 from repdyn.track._result import PairTracking, judge
 from repdyn.track._sampling import group_ids, sample_pairs
+from repdyn.vocabulary import annotate
 
 if TYPE_CHECKING:  # imported lazily at run time: slow to import
     import pandas as pd
@@ -204,7 +204,7 @@ class PairsTracking:
     def to_xarray(self) -> xr.Dataset:
         """An xarray Dataset over ``(pair, layer, epoch)``; every variable and coordinate has a ``long_name``.
 
-        ``long_name`` and ``units`` come from :data:`repdyn.theory.VOCABULARY`
+        ``long_name`` and ``units`` come from :data:`repdyn.vocabulary.VOCABULARY`
         (epochs are passes over the data; text has no units).
         The scalars (status, epochs of stop/divergence/convergence, ...) are
         global attributes; ones that are None are left out so the Dataset
@@ -233,7 +233,7 @@ class PairsTracking:
         scalars = ("status", "stop_epoch", "diverged_epoch", "converged_epoch", "final_loss",
                    "loss_threshold", "seconds", "record_every")  # fmt: skip
         attrs = {k: getattr(self, k) for k in scalars if getattr(self, k) is not None}
-        return describe(xr.Dataset(data_vars, coords=coords, attrs=attrs), epoch_unit="epochs")
+        return annotate(xr.Dataset(data_vars, coords=coords, attrs=attrs), epoch_unit="epochs")
 
 
 def record_epochs(epochs: int, record_every: int) -> NDArray[np.int64]:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from repdyn.theory import describe
+from repdyn.vocabulary import annotate
 
 if TYPE_CHECKING:  # imported lazily at run time: both are slow to import
     import pandas as pd
@@ -292,7 +292,7 @@ class PairTracking:
         ``train_loss``) over epoch; the scalars are attributes (None ones are
         left out, so the Dataset stays writable to netCDF). Every variable and
         coordinate has the ``long_name`` and ``units`` of
-        :data:`repdyn.theory.VOCABULARY` (text, the layer names, has no units);
+        :data:`repdyn.vocabulary.VOCABULARY` (text, the layer names, has no units);
         the epochs are optimisation steps (full-batch tracking) or passes over
         the data (minibatch tracking, which records ``train_loss``).
         """
@@ -309,7 +309,7 @@ class PairTracking:
         attrs = {k: v for k, v in self.to_dict().items() if k in (*_SCALARS, "pair_i", "pair_j")}
         attrs = {k: v for k, v in attrs.items() if v is not None}
         ds = xr.Dataset(data_vars, coords={"epoch": self.epochs, "layer": list(self.layers)}, attrs=attrs)
-        return describe(ds, epoch_unit="optimisation steps" if self.train_loss is None else "epochs")
+        return annotate(ds, epoch_unit="optimisation steps" if self.train_loss is None else "epochs")
 
     def to_frame(self) -> pd.DataFrame:
         """A long-form pandas DataFrame: one row per (epoch, layer).

@@ -2,10 +2,11 @@
 
 Every netCDF file and xarray Dataset that repdyn writes (``trials.nc``,
 ``atlas.nc``, ``PairTracking.to_xarray()``, ``PairsTracking.to_xarray()``)
-takes the ``long_name`` and ``units`` of its variables from :data:`VOCABULARY`,
-and every JSON file its values from :func:`json_ready`. They live here, in the
-lowest layer, so that every package can use them without importing another's
-private module.
+takes the ``long_name`` and ``units`` of its variables from :data:`VOCABULARY`
+(through :func:`annotate`), and every JSON file its values from
+:func:`json_ready`. This module sits below everything else (numpy only, as
+:mod:`repdyn.checks`), so the theory, the trackers, the experiments and the
+atlas all use it.
 
 Units follow the CF conventions: ``"1"`` marks a dimensionless number (counts,
 indices, seeds and 0/1 flags included); text variables carry no units. Two
@@ -22,6 +23,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+
+__all__ = ["EPOCH_UNITS", "RATE_UNITS", "VOCABULARY", "annotate", "attributes", "json_ready"]
 
 #: What the epochs of a record count: ``"optimisation steps"`` (full batch: one
 #: step per epoch) or ``"epochs"`` (passes over the data).
@@ -175,7 +178,7 @@ def attributes(name: str, *, rate_unit: str | None = None, epoch_unit: str = "ep
         For a name not in the vocabulary, an unknown unit, or a rate without ``rate_unit``.
     """
     if name not in VOCABULARY:
-        raise ValueError(f"{name!r} has no entry in repdyn.theory.VOCABULARY; add its long name and units there")
+        raise ValueError(f"{name!r} has no entry in repdyn.vocabulary.VOCABULARY; add its long name and units there")
     if rate_unit is not None and rate_unit not in RATE_UNITS:
         raise ValueError(f"rate_unit must be one of {RATE_UNITS}; got {rate_unit!r}")
     if epoch_unit not in EPOCH_UNITS:
@@ -188,7 +191,7 @@ def attributes(name: str, *, rate_unit: str | None = None, epoch_unit: str = "ep
     return {"long_name": long_name, "units": units.format(rate=rate_unit, epoch=epoch_unit)}
 
 
-def describe(dataset: Any, *, rate_unit: str | None = None, epoch_unit: str = "epochs",
+def annotate(dataset: Any, *, rate_unit: str | None = None, epoch_unit: str = "epochs",
              extra: Mapping[str, tuple[str, str | None]] | None = None) -> Any:
     """Set ``long_name`` and ``units`` on every variable and coordinate of an xarray Dataset, in place.
 
