@@ -46,6 +46,17 @@ def test_every_help_text_keeps_its_square_brackets():
     assert checked >= 4  # repdyn[cluster] twice, [,loss], [, gain=] at least
 
 
+def test_command_lists_give_each_command_its_whole_first_paragraph():
+    for path, group in _commands(typer.main.get_command(app)):
+        if not hasattr(group, "commands"):
+            continue
+        shown = _flat(runner.invoke(app, [*path, "--help"], terminal_width=80).output)
+        for command in group.commands.values():
+            first = _flat((command.help or "").split("\n\n")[0])
+            assert first and first in shown, (path, command.name)
+        assert "..." not in shown.split("Commands:")[1]
+
+
 def test_the_cluster_extra_is_printed_as_written():
     result = runner.invoke(app, ["run", "two-point", "--help"], terminal_width=100)
     assert "pip install 'repdyn[cluster]'" in _flat(result.output)

@@ -6,13 +6,39 @@ so that ``repdyn --help`` answers at once.
 
 from __future__ import annotations
 
+import inspect
+
+import click
 import typer
+from typer.core import TyperGroup
 
 import repdyn
 from repdyn.cli import _atlas, _predict, _reproduce, _run, _theory
 
+
+class HelpAsWritten(TyperGroup):
+    """A command group whose list of commands gives each one's first paragraph whole.
+
+    click cuts it to the terminal's width with "..."; a cut sentence is not
+    the help as written.
+    """
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is None or command.hidden:
+                continue
+            text = command.short_help or inspect.cleandoc(command.help or "").split("\n\n")[0]
+            rows.append((name, " ".join(text.split())))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
 app = typer.Typer(
     name="repdyn",
+    cls=HelpAsWritten,
     help="The effective theory of representation learning dynamics (van Rossem & Saxe, 2024).",
     no_args_is_help=True,
     add_completion=False,
@@ -22,8 +48,8 @@ app = typer.Typer(
     # inherits the root's mode.
     rich_markup_mode=None,
 )
-app.add_typer(_theory.app, name="theory")
-app.add_typer(_run.app, name="run")
+app.add_typer(_theory.app, name="theory", cls=HelpAsWritten)
+app.add_typer(_run.app, name="run", cls=HelpAsWritten)
 app.command("list")(_reproduce.list_experiments)
 app.command("reproduce")(_reproduce.reproduce)
 app.command("demo")(_theory.demo)
