@@ -279,6 +279,9 @@ def test_fit_refuses_a_file_naming_the_column_and_the_fix(tmp_path, text, extra,
 def test_fit_reads_the_demo_csv_whose_fit_columns_it_ignores(tmp_path):
     assert invoke("demo", "--out", tmp_path).exit_code == 0
     rich = json.loads((tmp_path / "summary.json").read_text())["rich"]
+    import repdyn
+
+    assert repdyn.load_run(tmp_path).summary["rich"] == rich
     result = invoke("theory", "fit", tmp_path / "rich.csv", "--dx2", 1.0, "--dy2", 0.5, "--json")
     assert result.exit_code == 0, result.output
     # The demo fitted the same noisy columns (its CSV rounds nothing: repr of every float).

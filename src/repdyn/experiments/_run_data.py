@@ -196,10 +196,15 @@ class Run:
     path : Path
         The run directory.
     summary : dict
-        ``summary.json`` (empty if the directory has none, as a reproduction's).
+        ``summary.json``, or the directory's one other JSON file
+        (``prediction.json`` of ``repdyn predict``); empty if it has none, as
+        a reproduction's.
     datasets : dict of str to xarray.Dataset
         Every ``<stem>.nc`` of the directory, by stem (``"trials"``, or
         ``"fit_trials"`` and ``"grid_trials"`` for fig5; ``"atlas"``).
+    arrays : dict of str to ndarray
+        Every ``<stem>.npy`` of the directory, by stem (``"predicted"``: the
+        distance matrix of ``repdyn predict``).
     runs : dict of str to Run
         A reproduction (the ``--out`` of ``repdyn reproduce``): one Run per
         experiment directory, by name; empty otherwise.
@@ -209,12 +214,14 @@ class Run:
     summary: dict[str, Any]
     datasets: dict[str, Any] = field(default_factory=dict)
     runs: dict[str, Run] = field(default_factory=dict)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         if self.runs:
             return f"Run({str(self.path)!r}, runs={sorted(self.runs)})"
         sizes = {k: dict(v.sizes) for k, v in self.datasets.items()}
-        return f"Run({str(self.path)!r}, datasets={sizes}, tables={self.tables})"
+        shapes = {k: v.shape for k, v in self.arrays.items()}
+        return f"Run({str(self.path)!r}, datasets={sizes}, tables={self.tables}, arrays={shapes})"
 
     def _main(self) -> str:
         if self.runs:
@@ -228,8 +235,8 @@ class Run:
             return next(iter(self.datasets))
         if not self.datasets:
             raise ValueError(
-                f"{self.path} holds no trial data (*.nc); this experiment keeps its results in "
-                "summary.json (run.summary)"
+                f"{self.path} holds no trial data (*.nc); it keeps its results in run.summary"
+                + (f" and run.arrays ({', '.join(self.arrays)})" if self.arrays else "")
             )
         raise ValueError(
             f"{self.path} holds several trial files ({', '.join(sorted(self.datasets))}); use "
@@ -312,7 +319,8 @@ def load_run(path: str | Path) -> Run:
     ----------
     path : str or Path
         The ``--out`` directory of ``repdyn run two-point``, of ``repdyn
-        atlas`` (or ``repdyn.atlas(...)``) or of ``repdyn reproduce``; one
+        atlas`` (or ``repdyn.atlas(...)``), of ``repdyn reproduce``, ``repdyn
+        predict`` or ``repdyn demo``; one
         experiment directory of a reproduction (``OUT/<experiment>``, as
         ``repdyn.experiments.run`` writes); or a ``.nc`` file in one.
 
@@ -329,7 +337,9 @@ def load_run(path: str | Path) -> Run:
         (pair, layer), ``.table("layers")`` one row per layer (every number the
         command prints, and more), ``.trajectories`` the atlas Dataset. A
         reproduction: ``.runs`` (one Run per experiment) and ``.claims`` (every
-        claim, as ``repdyn reproduce`` prints them).
+        claim, as ``repdyn reproduce`` prints them). ``repdyn predict``:
+        ``.summary`` (``prediction.json``) and ``.arrays["predicted"]``;
+        ``repdyn demo``: ``.summary``.
 
     Examples
     --------
@@ -348,14 +358,23 @@ def load_run(path: str | Path) -> Run:
             f"{str(path)!r} is neither a run directory nor a .nc file; pass the --out directory "
             "of 'repdyn run', 'repdyn atlas' or 'repdyn reproduce', or one experiment directory of a reproduction"
         )
-    summary_path = directory / "summary.json"
-    if not files and not summary_path.is_file():
+    summary_path = _summary_file(directory)
+    arrays = {f.stem: np.load(f, allow_pickle=False) for f in sorted(directory.glob("*.npy"))} if path.is_dir() else {}
+    if not files and summary_path is None:
         experiments = sorted(d for d in directory.iterdir() if (d / "summary.json").is_file())
         if experiments:
             return Run(directory, {}, runs={d.name: load_run(d) for d in experiments})
         raise ValueError(
-            f"{str(path)!r} holds neither summary.json nor trial data (*.nc) nor experiment directories; is "
-            "it the output directory of a run?"
+            f"{str(path)!r} holds neither a summary (*.json) nor trial data (*.nc) nor experiment directories; "
+            "is it the output directory of a run?"
         )
-    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
-    return Run(directory, summary, {f.stem: _open(f) for f in files})
+    summary = json.loads(summary_path.read_text()) if summary_path is not None else {}
+    return Run(directory, summary, {f.stem: _open(f) for f in files}, arrays=arrays)
+
+
+def _summary_file(directory: Path) -> Path | None:
+    """``summary.json``, else the directory's only JSON file (``repdyn predict`` writes ``prediction.json``)."""
+    if (directory / "summary.json").is_file():
+        return directory / "summary.json"
+    found = sorted(directory.glob("*.json"))
+    return found[0] if len(found) == 1 else None
