@@ -10,6 +10,7 @@ import xarray as xr
 
 import repdyn
 from repdyn.experiments import TwoPointConfig, two_point_trial
+from repdyn.experiments._run_data import trial_quality
 from repdyn.nets import get_architecture
 from repdyn.sweep import results_dataset
 
@@ -44,11 +45,18 @@ def test_plain_xarray_reads_strings_seed_and_attributes(written):
         assert ds["layer"].values.tolist()[0] == results[0]["layer"]  # the config names it too
         assert ds["arch"].values.tolist() == ["default"] * 3 and "arch_name" not in ds.variables
         assert ds["fit_message"].values[0] == results[0]["fit_message"]
-        assert ds["error"].values.tolist()[2] == "Traceback: boom"
+        assert ds["error"].values.tolist() == ["", "", "Traceback: boom"]  # missing text is empty, not "NaN"
+        assert ds["fit_message"].values.tolist()[2] == ""
         assert not any("." in str(name) for name in ds.variables)
         assert ds["h"].attrs["long_name"].startswith("squared representational distance")
         assert ds["epoch"].attrs["long_name"] and ds["epochs"].attrs["units"] == "optimisation steps"
         assert all("long_name" in ds[n].attrs for n in ds.variables)
+        # Every number has units (CF: "1" when dimensionless), text none; two-point rates are per step.
+        assert all(("units" in ds[n].attrs) == (ds[n].dtype.kind not in "OUS") for n in ds.variables)
+        assert ds["eta_h"].attrs["units"] == ds["eta_y_layers"].attrs["units"] == "1 / optimisation step"
+        assert ds["epoch"].attrs["units"] == "optimisation steps" and ds["seconds"].attrs["units"] == "s"
+        # The fit's verdict, as the command line prints it; none for the trial that raised.
+        assert ds["quality"].values.tolist() == [trial_quality(r, True) for r in results[:2]] + [""]
         assert json.loads(ds.attrs["configs"])[1]["seed"] == 5
         assert ds.attrs["result_format_version"] == repdyn.sweep.RESULT_FORMAT_VERSION
         np.testing.assert_array_equal(ds["h"].values[1, : len(results[1]["h"])], results[1]["h"])

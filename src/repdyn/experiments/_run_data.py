@@ -57,10 +57,14 @@ def trial_quality(result: Mapping[str, Any], fitted: bool) -> str | None:
 
 
 def _file_ready(values: np.ndarray) -> np.ndarray:
-    """A column netCDF can hold: tuples and dicts as JSON text, missing text as ``""``."""
+    """A column netCDF can hold: tuples and dicts as JSON text, missing text as ``""``.
+
+    Missing is None, or the NaN that xarray puts where a trial lacks a field (an
+    error record has no fit message): never the text ``"NaN"``.
+    """
     if values.dtype != object:
         return values
-    items = list(values)
+    items = [None if isinstance(v, float) and np.isnan(v) else v for v in values]
     if all(v is None for v in items):
         return np.full(len(items), np.nan)
     if all(isinstance(v, bool) or v is None for v in items):
