@@ -116,3 +116,25 @@ def test_repeated_seeds_keep_the_trial_dimension(tmp_path):
     run = repdyn.load_run(tmp_path)
     assert run.trajectories["h"].sel(seed=0).sizes["trial"] == 2  # both trials of seed 0
     assert run.trials["trial"].tolist() == [0, 1] and run.trials["arch_units"].tolist() == [4, 6]
+
+
+def test_dataset_table_rows_spread_columns_and_repeats():
+    from repdyn.sweep import dataset_table
+
+    ds = xr.Dataset(
+        {"a": (("pair", "layer"), [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]), "same": ("pair", [1, 0, 1]),
+         "score": (("layer", "stratum"), [[0.1, 0.2], [0.3, 0.4]]), "trace": (("pair", "epoch"), np.zeros((3, 5)))},
+        coords={"pair": [0, 1, 2], "layer": ["x", "y"], "stratum": ["all", "same"], "pair_i": ("pair", [7, 8, 9])},
+    )
+    table = dataset_table(ds, ("pair", "layer"))
+    assert list(table.columns) == ["pair", "layer", "pair_i", "a", "same"]  # trace is over epoch: left out
+    assert table["pair"].tolist() == [0, 0, 1, 1, 2, 2] and table["layer"].tolist() == ["x", "y"] * 3
+    assert table["a"].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0] and table["same"].tolist() == [1, 1, 0, 0, 1, 1]
+    layers = dataset_table(ds, ("layer",), ("stratum",))
+    assert list(layers.columns) == ["layer", "score_all", "score_same"]
+    assert layers["score_same"].tolist() == [0.2, 0.4]
+    with pytest.raises(ValueError, match="unknown \\['point'\\]"):
+        dataset_table(ds, ("point",))
+    clash = ds.assign(score_all=("layer", [0.0, 0.0]))
+    with pytest.raises(ValueError, match="two columns are named 'score_all'"):
+        dataset_table(clash, ("layer",), ("stratum",))
