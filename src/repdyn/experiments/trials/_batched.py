@@ -13,8 +13,10 @@ per batch. Everything else about a trial is as in
   written the moment its fits are done, so an interrupted run resumes;
 - the fits run per trial on the CPU (through ``run_sweep`` with the run's
   executor, so they use every core), with the per-trial code;
-- trials without a fast path (other variants, Adam) go to the per-trial
-  runner unchanged, as does a batch whose training raised (with a warning).
+- every variant of Tables 1 and 2 and both optimisers are batched (dropout
+  draws each trial's own masks, Adam keeps each trial's moments); a trial
+  whose optimiser the batched engine lacks goes to the per-trial runner
+  unchanged, as does a batch whose training raised (with a warning).
 """
 
 from __future__ import annotations
@@ -79,28 +81,29 @@ def run_batched(
     fallback: Runner,
     batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> list[dict[str, Any]]:
-    """Run (or load from the cache) every trial, batching those with a fast path; config order.
+    """Run (or load from the cache) every trial, batching those the batched engine trains; config order.
 
     Parameters
     ----------
     configs : sequence of TwoPointConfig
-        The trials. Those whose network qualifies for the fast path (plain
-        MLP, SGD) are grouped by architecture and training settings and
-        trained ``batch_size`` at a time on their ``device``.
+        The trials. Those the batched engine trains
+        (:func:`repdyn.fast.choose_trainer` with ``batched=True``) are grouped
+        by architecture and training settings and trained ``batch_size`` at a
+        time on their ``device``.
     options : RunOptions
         The result store (``cache``) and the executor of the fits.
     fallback : callable
         ``fallback(configs, options) -> results`` runs trials one by one
-        (``run_trials``' per-trial sweep); it receives the trials without a
-        fast path, and those of a batch whose training raised.
+        (``run_trials``' per-trial sweep); it receives the trials the batched
+        engine does not train, and those of a batch whose training raised.
     batch_size : int, default 64
         Most trials trained at once.
 
     Returns
     -------
     list of dict
-        One result per config, in order, equal (to the fast path's rounding)
-        to ``two_point_trial(config)``.
+        One result per config, in order, equal (to rounding) to
+        ``two_point_trial(config)`` on the CPU.
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be an int >= 1 (trials per batch); got {batch_size!r}")
@@ -148,14 +151,14 @@ def _plan(
     """
     results: dict[str, dict[str, Any]] = {}
     groups: dict[str, list[int]] = {}
-    singles: list[int] = []  # no fast path: the per-trial runner takes them
+    singles: list[int] = []  # not batchable: the per-trial runner takes them
     qualifies: dict[str, bool] = {}
     seen: set[str] = set()
     for i, (config, key) in enumerate(zip(configs, keys, strict=True)):
         shared = {name: getattr(config, name) for name in SHARED_FIELDS}
         group = json.dumps(canonical_value(shared), sort_keys=True)
         if group not in qualifies:
-            qualifies[group] = _has_fast_path(config)
+            qualifies[group] = _batchable(config)
         if not qualifies[group]:
             singles.append(i)
         elif key not in seen:
@@ -168,10 +171,11 @@ def _plan(
     return results, groups, singles
 
 
-def _has_fast_path(config: TwoPointConfig) -> bool:
+def _batchable(config: TwoPointConfig) -> bool:
+    """Whether the batched engine trains this config (every variant, SGD and Adam)."""
     from repdyn.fast import choose_trainer
 
-    return choose_trainer(config.arch, device=config.device, batched=True) == "batched"
+    return choose_trainer(config.arch, device=config.device, batched=True) != "autograd"
 
 
 def _run_batch(
@@ -244,6 +248,9 @@ def _train(batch: list[TwoPointConfig]) -> list[Any]:
         layers="all" if first.all_layers else first.layer,
         lr=first.arch.lr,
         epochs=first.arch.epochs,
+        optimizer=first.arch.optimizer,
+        measure=first.measure,
+        seeds=[c.seed for c in batch],
         loss_threshold=first.loss_threshold,
         stop_when_converged=first.stop_when_converged,
         device=first.device,
