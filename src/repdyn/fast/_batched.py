@@ -32,7 +32,7 @@ from typing import Any
 import torch
 
 from repdyn.fast import _inputs as check
-from repdyn.fast._layout import BATCHED, Layout, choose_trainer, layout, taps, unsupported_reason
+from repdyn.fast._layout import BATCHED, FUNCTIONAL, Layout, choose_trainer, layout, taps, unsupported_reason
 from repdyn.fast._stacked import (
     OPTIMIZERS,
     DropoutNoise,
@@ -227,6 +227,7 @@ def train_pairs_batched(
     stop_when_converged: bool = False,
     check_every: int = CHECK_EVERY,
     device: torch.device | str | None = None,
+    trainer: str | None = None,
 ) -> list[PairTracking]:
     """Train several networks of one architecture on their pairs, all at once.
 
@@ -264,6 +265,10 @@ def train_pairs_batched(
         every device and in any batch.
     device : torch.device or str, optional
         Where to compute (e.g. ``"cuda"``); default: where the networks are.
+    trainer : {"batched", "functional"}, optional
+        The engine; default :func:`choose_trainer`'s (``"batched"``, the
+        hand-written kernels, exists for plain-SGD MLPs only). For benchmarks
+        and checks: both compute the same runs.
 
     Returns
     -------
@@ -314,9 +319,19 @@ def train_pairs_batched(
             )
         seeds = _seeds(seeds, n_trials)
 
-    kernels = choose_trainer(first.spec, name, device=device, batched=True) == BATCHED and all(
-        unsupported_reason(network, name) is None for network in networks
-    )
+    if trainer is None:
+        trainer = choose_trainer(first.spec, name, device=device, batched=True)
+        if trainer == BATCHED and any(unsupported_reason(n, name) is not None for n in networks):
+            trainer = FUNCTIONAL  # changed after it was built: not a plain MLP any more
+    elif trainer not in (BATCHED, FUNCTIONAL):
+        raise ValueError(f"trainer must be {BATCHED!r}, {FUNCTIONAL!r} or None (choose); got {trainer!r}")
+    elif trainer == BATCHED:
+        for index, network in enumerate(networks):
+            reason = unsupported_reason(network, name)
+            if reason is not None:
+                raise ValueError(f"trainer='batched' cannot train networks[{index}]: {reason}; pass "
+                                 "trainer=None or 'functional'")  # fmt: skip
+    kernels = trainer == BATCHED
     start = time.perf_counter()
     with torch.no_grad():
         engine: _Kernels | _Functional = (

@@ -71,6 +71,7 @@ def _structure(network: Network) -> tuple[Any, ...]:
     return (
         network.in_dim,
         network.out_dim,
+        network.skip,
         tuple((name, type(m), m.extra_repr()) for name, m in network.named_modules()),
         tuple((name, tuple(p.shape), p.dtype) for name, p in network.named_parameters()),
     )
