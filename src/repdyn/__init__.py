@@ -2,6 +2,8 @@
 
 Layers, each usable on its own:
 
+- :mod:`repdyn.checks`  numpy only: the argument checks every layer uses (one
+  rule and one message style for numbers, counts, seeds and choices).
 - :mod:`repdyn.theory`  numpy/scipy only: the 3-variable ODE, fixed points,
   exact solutions, loss curve and fitting of the effective learning rates.
 - :mod:`repdyn.rsa`  numpy: representational dissimilarity matrices, their
@@ -41,4 +43,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'repdyn' has no attribute {name!r}")
 
 
-_SUBPACKAGES = ("atlas", "cli", "data", "experiments", "fast", "nets", "rsa", "sweep", "theory", "track")
+_SUBPACKAGES = ("atlas", "checks", "cli", "data", "experiments", "fast", "nets", "rsa", "sweep", "theory", "track")
