@@ -180,7 +180,7 @@ def test_dropout_needs_one_seed_per_network() -> None:
         call()
     with pytest.raises(ValueError, match="seeds must be a sequence of 2 ints"):
         call(seeds=[1])
-    with pytest.raises(ValueError, match=r"seeds\[1\] must be an int >= 0"):
+    with pytest.raises(ValueError, match=r"seeds\[1\] must be an integer >= 0"):
         call(seeds=[1, -2])
     without = networks(small(ARCHITECTURES["default"], epochs=5), [0, 1])
     train_pairs_batched(without, xs, ys, lr=0.01, epochs=5)  # no dropout: no seeds needed
@@ -191,7 +191,7 @@ def test_bad_input_gives_clear_errors() -> None:
     nets = networks(spec, [0])
     xs, ys = pairs(1)
     call = functools.partial(train_pairs_batched, lr=0.01, epochs=5)
-    with pytest.raises(ValueError, match="optimizer must be one of sgd, adam"):
+    with pytest.raises(ValueError, match="optimizer must be one of 'sgd', 'adam'"):
         call(nets, xs, ys, optimizer="rmsprop")
     with pytest.raises(ValueError, match="measure must be one of"):
         call(nets, xs, ys, measure="test")

@@ -31,6 +31,7 @@ from typing import Any
 
 import torch
 
+from repdyn import checks
 from repdyn.fast import _inputs as check
 from repdyn.fast._layout import BATCHED, FUNCTIONAL, Layout, choose_trainer, layout, taps, unsupported_reason
 from repdyn.fast._stacked import (
@@ -178,6 +179,7 @@ class _Functional:
 
     def step(self) -> None:
         self.optimizer.step(self.stack.params, self._grads)
+        self._grads = []  # freed before the next forward, or before trials leave
 
     def keep(self, rows: torch.Tensor) -> None:
         self.stack.keep(rows)
@@ -203,12 +205,9 @@ def _seeds(seeds: Any, count: int) -> list[int]:
     if isinstance(seeds, str | bytes) or not isinstance(seeds, Sequence) or len(seeds) != count:
         raise ValueError(
             f"seeds must be a sequence of {count} ints, one per network (the seed track_pair takes, "
-            f"which seeds dropout); got {seeds!r}"
+            f"which seeds dropout); got {checks.describe(seeds)}"
         )
-    for i, seed in enumerate(seeds):
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"seeds[{i}] must be an int >= 0; got {seed!r}")
-    return list(seeds)
+    return [checks.seed(f"seeds[{i}]", seed) for i, seed in enumerate(seeds)]
 
 
 @check.renamed_keywords(chunk_size="check_every")
@@ -294,11 +293,10 @@ def train_pairs_batched(
                 f"networks[{index}] cannot be trained in a batch: {reason}. Train it with "
                 "repdyn.track.track_pair instead"
             )
-    name = optimizer.strip().lower() if isinstance(optimizer, str) else None
-    if name not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}; got {optimizer!r}")
-    if measure not in MEASURE_MODES:
-        raise ValueError(f"measure must be one of {', '.join(MEASURE_MODES)}; got {measure!r}")
+    name = checks.choice("optimizer", optimizer.strip().lower() if isinstance(optimizer, str) else optimizer,
+                         OPTIMIZERS)  # fmt: skip
+    checks.choice("measure", measure, MEASURE_MODES)
+    checks.choice("trainer", trainer, (BATCHED, FUNCTIONAL, None), fix="None lets choose_trainer pick")
     lr = check.learning_rate(lr)
     epochs = check.count("epochs", epochs)
     check_every = check.count("check_every", check_every)
@@ -323,8 +321,6 @@ def train_pairs_batched(
         trainer = choose_trainer(first.spec, name, device=device, batched=True)
         if trainer == BATCHED and any(unsupported_reason(n, name) is not None for n in networks):
             trainer = FUNCTIONAL  # changed after it was built: not a plain MLP any more
-    elif trainer not in (BATCHED, FUNCTIONAL):
-        raise ValueError(f"trainer must be {BATCHED!r}, {FUNCTIONAL!r} or None (choose); got {trainer!r}")
     elif trainer == BATCHED:
         for index, network in enumerate(networks):
             reason = unsupported_reason(network, name)

@@ -199,13 +199,24 @@ class StackedNetworks:
 
     def keep(self, rows: torch.Tensor) -> None:
         """Keep only the trials at positions ``rows`` of the batch."""
-        self.params = [p.index_select(0, rows) for p in self.params]
+        keep_rows(self.params, rows)
 
     @torch.no_grad()
     def write_back(self, position: int, network: Network) -> None:
         """Copy the trained parameters of batch position ``position`` into ``network``."""
         for name, stacked in zip(self.names, self.params, strict=True):
             network.get_parameter(name).copy_(stacked[position])
+
+
+def keep_rows(stacked: list[torch.Tensor], rows: torch.Tensor) -> None:
+    """Keep the trials ``rows`` of each stacked tensor, in place in the list.
+
+    One tensor at a time, so that at most one copy is held beside the others
+    (the memory model of :func:`repdyn.fast.batch_bytes`).
+    """
+    for i, tensor in enumerate(stacked):
+        stacked[i] = tensor.index_select(0, rows)
+        del tensor
 
 
 class StackedSGD:
@@ -256,8 +267,8 @@ class StackedAdam:
         torch._foreach_addcdiv_(params, self.exp_avg, denom, value=-step_size)
 
     def keep(self, rows: torch.Tensor) -> None:
-        self.exp_avg = [m.index_select(0, rows) for m in self.exp_avg]
-        self.exp_avg_sq = [v.index_select(0, rows) for v in self.exp_avg_sq]
+        keep_rows(self.exp_avg, rows)
+        keep_rows(self.exp_avg_sq, rows)
 
 
 #: The batched optimisers by ``ArchSpec.optimizer`` name.
