@@ -131,6 +131,28 @@ def test_trials_leaving_early_do_not_disturb_the_others(name: str) -> None:
     assert len({run.stop_epoch for run in runs}) > 1, "the trials stop at different epochs"
 
 
+def test_each_trial_keeps_its_own_threshold_and_stopping_rule() -> None:
+    """One batch, as fig5's rate trials and grid trials run: thresholds and early stops per trial."""
+    spec = small(ARCHITECTURES["skip"], epochs=400)
+    seeds = [1, 2, 3]
+    thresholds, stops = [2e-2, 5e-2, None], [True, False, False]
+    nets = networks(spec, seeds)
+    references = [copy.deepcopy(n) for n in nets]
+    xs, ys = pairs(3, seed=4)
+    runs = train_pairs_batched(nets, xs, ys, layers="all", lr=spec.lr, epochs=spec.epochs, check_every=32,
+                               loss_threshold=thresholds, stop_when_converged=stops)  # fmt: skip
+    for i, seed in enumerate(seeds):
+        ref = per_trial(references[i], spec, xs[i], ys[i], seed=seed, check_every=32,
+                        loss_threshold=thresholds[i], stop_when_converged=stops[i])  # fmt: skip
+        assert_same(runs[i], ref)
+    assert [run.status for run in runs] == ["converged", "converged", "completed"]
+    assert runs[0].stop_epoch < spec.epochs == runs[1].stop_epoch
+    with pytest.raises(ValueError, match="loss_threshold must be one value or a sequence of 3"):
+        train_pairs_batched(nets, xs, ys, lr=spec.lr, epochs=5, loss_threshold=[1e-3])
+    with pytest.raises(ValueError, match="needs a loss_threshold"):
+        train_pairs_batched(nets, xs, ys, lr=spec.lr, epochs=5, stop_when_converged=[False, True, False])
+
+
 def test_a_diverging_trial_leaves_the_others_alone() -> None:
     spec = small(ARCHITECTURES["skip"], lr=0.05, epochs=200)
     nets = networks(spec, [0, 1, 2])

@@ -225,6 +225,18 @@ def test_every_variant_and_adam_are_batched_with_per_trial_results(tmp_path, cou
     assert not np.array_equal(dropout[0]["h"], dropout[1]["h"])
 
 
+def test_trials_with_different_stopping_rules_share_a_batch(tmp_path, counting):
+    """As fig5 runs its rate trials and its early-stopping grid trials: one batch."""
+    configs = [TwoPointConfig(arch=ARCH, seed=1),
+               TwoPointConfig(arch=ARCH, seed=2, dy2=0.25, loss_threshold=5e-4, fit=False, stop_when_converged=True),
+               TwoPointConfig(arch=ARCH, seed=3, dy2=1.0, loss_threshold=2e-3, fit=False, stop_when_converged=True)]  # fmt: skip
+    results = run_batched(configs, _options(tmp_path), fallback=_refuse_nonempty)
+    assert counting.sizes == [3]
+    for config, result in zip(configs, results):
+        _assert_same_trial(result, two_point_trial(config))
+    assert results[1]["stop_epoch"] < ARCH.epochs
+
+
 def test_trials_not_batchable_and_failed_batches_run_one_by_one(tmp_path, monkeypatch):
     adam = TwoPointConfig(arch=ARCH.replace(optimizer="adam", lr=0.01, epochs=50), seed=1)
     plain = [TwoPointConfig(arch=ARCH, seed=s) for s in (1, 2)]

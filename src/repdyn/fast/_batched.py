@@ -201,6 +201,16 @@ def _functional_layers(network: Network, layers: Any) -> tuple[str, ...]:
     return names
 
 
+def _per_trial(name: str, value: Any, count: int) -> list[Any]:
+    """``value`` once per trial: a sequence of ``count`` values as given, anything else repeated."""
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        if len(value) != count:
+            raise ValueError(f"{name} must be one value or a sequence of {count}, one per network; got "
+                             f"{len(value)} values")  # fmt: skip
+        return list(value)
+    return [value] * count
+
+
 def _seeds(seeds: Any, count: int) -> list[int]:
     if isinstance(seeds, str | bytes) or not isinstance(seeds, Sequence) or len(seeds) != count:
         raise ValueError(
@@ -222,8 +232,8 @@ def train_pairs_batched(
     optimizer: str = "sgd",
     measure: str = "eval",
     seeds: Sequence[int] | None = None,
-    loss_threshold: float | None = None,
-    stop_when_converged: bool = False,
+    loss_threshold: float | Sequence[float | None] | None = None,
+    stop_when_converged: bool | Sequence[bool] = False,
     check_every: int = CHECK_EVERY,
     device: torch.device | str | None = None,
     trainer: str | None = None,
@@ -250,8 +260,11 @@ def train_pairs_batched(
         Tracked layers, as for :func:`repdyn.track.track_pair` (resolved on
         ``networks[0]``): ``hidden.k``, ``hidden.k.connection``,
         ``hidden.k.activation``, ``output``.
-    lr, epochs, loss_threshold, stop_when_converged, check_every
+    lr, epochs, check_every
         As for :func:`train_pair_fast`; the same for every trial.
+    loss_threshold, stop_when_converged
+        As for :func:`train_pair_fast`: one for every trial, or a sequence of
+        one per trial (trials with different thresholds batch together).
     optimizer : {"sgd", "adam"}, default "sgd"
         As :func:`repdyn.nets.make_optimizer` builds it; Adam keeps each
         trial's moments.
@@ -300,8 +313,11 @@ def train_pairs_batched(
     lr = check.learning_rate(lr)
     epochs = check.count("epochs", epochs)
     check_every = check.count("check_every", check_every)
-    loss_threshold = check.threshold(loss_threshold, stop_when_converged)
     n_trials, first = len(networks), networks[0]
+    stops = [checks.flag(f"stop_when_converged[{i}]", stop)
+             for i, stop in enumerate(_per_trial("stop_when_converged", stop_when_converged, n_trials))]
+    thresholds = [check.threshold(value, stop) for value, stop in
+                  zip(_per_trial("loss_threshold", loss_threshold, n_trials), stops, strict=True)]  # fmt: skip
     dtype = next(first.parameters()).dtype
     x_all = check.points("xs", xs, width=first.in_dim, dtype=dtype, leading=(n_trials,))
     y_all = check.points("ys", ys, width=first.out_dim, dtype=dtype, leading=(n_trials,))
@@ -342,8 +358,7 @@ def train_pairs_batched(
         separate = measure == "eval" and forward_depends_on_mode(first)
         try:
             logs, schedules = _run(engine, noise, separate, x_all, y_all, device=device, epochs=epochs,
-                                   check_every=check_every, loss_threshold=loss_threshold,
-                                   stop_when_converged=stop_when_converged)  # fmt: skip
+                                   check_every=check_every, thresholds=thresholds, stops=stops)  # fmt: skip
         finally:
             if noise is not None:
                 noise.close()
@@ -364,8 +379,8 @@ def _run(
     device: torch.device,
     epochs: int,
     check_every: int,
-    loss_threshold: float | None,
-    stop_when_converged: bool,
+    thresholds: list[float | None],
+    stops: list[bool],
 ) -> tuple[list[PairLog], list[ChunkSchedule]]:
     """The epoch loop of :func:`train_pairs_batched`: the logs and schedules of every trial.
 
@@ -375,9 +390,9 @@ def _run(
     n_trials = x_all.shape[0]
     logs = [PairLog(epochs, engine.names) for _ in range(n_trials)]
     schedules = [
-        ChunkSchedule(log, n_epochs=epochs, check_every=check_every, loss_threshold=loss_threshold,
-                      stop_when_converged=stop_when_converged)
-        for log in logs
+        ChunkSchedule(log, n_epochs=epochs, check_every=check_every, loss_threshold=threshold,
+                      stop_when_converged=stop)
+        for log, threshold, stop in zip(logs, thresholds, stops, strict=True)
     ]  # fmt: skip
     size = schedules[0].size
     x, y = x_all.to(device), y_all.to(device)

@@ -134,11 +134,9 @@ def run_batched(
     return [dict(results[key]) for key in keys]
 
 
-#: The config fields the trials of one batch share (all but seed, pair and fit).
-SHARED_FIELDS = (
-    "arch", "in_dim", "out_dim", "all_layers", "loss_threshold", "stop_when_converged", "layer", "measure",
-    "device",
-)  # fmt: skip
+#: The config fields the trials of one batch share (all but seed, pair, fit and
+#: the stopping rule, which the batched engine takes per trial).
+SHARED_FIELDS = ("arch", "in_dim", "out_dim", "all_layers", "layer", "measure", "device")
 
 
 def _plan(
@@ -251,8 +249,8 @@ def _train(batch: list[TwoPointConfig]) -> list[Any]:
         optimizer=first.arch.optimizer,
         measure=first.measure,
         seeds=[c.seed for c in batch],
-        loss_threshold=first.loss_threshold,
-        stop_when_converged=first.stop_when_converged,
+        loss_threshold=[c.loss_threshold for c in batch],
+        stop_when_converged=[c.stop_when_converged for c in batch],
         device=first.device,
     )
     return runs
