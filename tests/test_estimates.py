@@ -37,3 +37,12 @@ def test_each_experiment_alone_still_counts_all_its_trials() -> None:
     assert together < separate  # the paper profile shares trials
     assert alone("fig11", "paper") == alone("fig11", "paper")  # no state left behind between estimates
     assert estimate_seconds(["fig11"], "paper", 4) == pytest.approx(alone("fig11", "paper") / 4)
+
+
+def test_the_counted_trials_are_the_distinct_trials() -> None:
+    from repdyn.experiments._estimates import counting_each_trial_once
+
+    with counting_each_trial_once() as counted:
+        alone("fig2", "paper")
+        alone("fig5", "paper")
+    assert counted == set(FIG5["paper"].fit_configs() + FIG5["paper"].grid_configs())

@@ -28,10 +28,15 @@ def once(config: Hashable, seconds: float) -> float:
 
 
 @contextlib.contextmanager
-def counting_each_trial_once() -> Iterator[None]:
-    """Within the block, the per-trial estimators count each distinct trial config once."""
-    token = _COUNTED.set(set())
+def counting_each_trial_once() -> Iterator[set[Hashable]]:
+    """Within the block, the per-trial estimators count each distinct trial config once.
+
+    Yields the set of the configs counted so far (the distinct trials of the
+    experiments estimated in the block, for a planner).
+    """
+    counted: set[Hashable] = set()
+    token = _COUNTED.set(counted)
     try:
-        yield
+        yield counted
     finally:
         _COUNTED.reset(token)
