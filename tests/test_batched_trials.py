@@ -310,3 +310,19 @@ def test_cuda_without_a_gpu_is_a_clear_error(tmp_path):
     assert result.exit_code == 2
     assert "CUDA is not available" in result.output
     assert not (tmp_path / "summary.json").exists()
+
+
+def test_default_batches_fit_the_devices_memory(monkeypatch):
+    from repdyn.experiments.trials._batched import MEMORY_FRACTION, split_group
+
+    config = TwoPointConfig(arch=ARCH, seed=0)
+    three = repdyn.fast.batch_bytes(ARCH, 3)
+    monkeypatch.setattr(repdyn.fast, "device_memory", lambda device: three / MEMORY_FRACTION)
+    batches = split_group(list(range(10)), config)
+    assert [len(b) for b in batches] == [3, 3, 2, 2]
+    assert sum(batches, []) == list(range(10))
+    monkeypatch.setattr(repdyn.fast, "device_memory", lambda device: 1e15)
+    assert [len(b) for b in split_group(list(range(100)), config)] == [50, 50], "at most 64 on the CPU"
+    monkeypatch.setattr(repdyn.fast, "device_memory", lambda device: None)
+    assert [len(b) for b in split_group(list(range(100)), config)] == [64, 36]
+    assert [len(b) for b in split_group(list(range(5)), config, 2)] == [2, 2, 1]

@@ -17,6 +17,7 @@ largest stacked tensor made when trials leave the batch.
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 import time
@@ -67,6 +68,9 @@ class BatchCost:
         Seconds per epoch of the batch, measured on the device (None when not measured).
     bandwidth : float
         Bytes per second the floor assumes.
+    peak_bytes : int or None
+        On a GPU, the peak memory the measured run allocated (to check
+        :attr:`bytes` against); None otherwise.
     """
 
     spec: ArchSpec
@@ -78,6 +82,7 @@ class BatchCost:
     floor_seconds: float
     seconds: float | None
     bandwidth: float
+    peak_bytes: int | None = None
 
     @property
     def epoch_seconds(self) -> float:
@@ -235,7 +240,8 @@ def batch_cost(
         trained (networks of seeds ``0 .. trials - 1`` on one pair) for 2 and
         for ``2 + measure_epochs`` epochs and the difference, divided by
         ``measure_epochs``, is the measured seconds per epoch (without the
-        fixed cost of starting a batch).
+        fixed cost of starting a batch; should the machine's noise swallow
+        the difference, the long run's mean per epoch, an upper bound).
     bandwidth : float, optional
         Bytes per second for the floor; default :func:`memory_bandwidth` of the device.
 
@@ -250,37 +256,48 @@ def batch_cost(
     device = torch.device(device)
     bandwidth = memory_bandwidth(device) if bandwidth is None else checks.real("bandwidth", bandwidth, above=0)
     floor = trials * step_bytes(spec, in_dim, out_dim, dtype) / bandwidth
-    seconds = None
+    seconds = peak = None
     if measure_epochs:
-        short = _timed_batch(spec, trials, device, in_dim, out_dim, dtype, epochs=2)
-        long = _timed_batch(spec, trials, device, in_dim, out_dim, dtype, epochs=2 + measure_epochs)
-        seconds = max(long - short, 0.0) / measure_epochs
+        networks = [build_network(spec, in_dim, out_dim, seed=seed, dtype=dtype) for seed in range(trials)]
+        short, _ = _timed_batch(spec, networks, device, epochs=2)
+        long, peak = _timed_batch(spec, networks, device, epochs=2 + measure_epochs)
+        # A difference lost in the machine's noise: the long run's mean, start included (an upper bound).
+        seconds = (long - short) / measure_epochs if long > short else long / (2 + measure_epochs)
     return BatchCost(
         spec=spec, trials=trials, device=str(device),
         trainer=choose_trainer(spec, device=device, batched=True),
         parameters=parameter_count(spec, in_dim, out_dim),
         bytes=batch_bytes(spec, trials, device=device, in_dim=in_dim, out_dim=out_dim, dtype=dtype,
                           check_every=check_every),
-        floor_seconds=floor, seconds=seconds, bandwidth=bandwidth,
+        floor_seconds=floor, seconds=seconds, bandwidth=bandwidth, peak_bytes=peak,
     )  # fmt: skip
 
 
-def _timed_batch(spec: ArchSpec, trials: int, device: torch.device, in_dim: int, out_dim: int,
-                 dtype: torch.dtype, *, epochs: int) -> float:  # fmt: skip
-    """Wall-clock seconds of training one batch for ``epochs`` epochs (networks built on the CPU, as trials are)."""
+def _timed_batch(spec: ArchSpec, networks: list[Network], device: torch.device, *,
+                 epochs: int) -> tuple[float, int | None]:  # fmt: skip
+    """Wall-clock seconds of training copies of ``networks`` as one batch for ``epochs`` epochs,
+    and on a GPU the peak of the memory allocated meanwhile (bytes)."""
     from repdyn.fast._batched import train_pairs_batched
 
-    networks = [build_network(spec, in_dim, out_dim, seed=seed, dtype=dtype) for seed in range(trials)]
-    x = torch.zeros(2, in_dim, dtype=dtype, device="cpu")
-    x[1] = 1.0 / in_dim**0.5
-    y = torch.zeros(2, out_dim, dtype=dtype, device="cpu")
-    y[1] = 0.5 / out_dim**0.5
+    first = networks[0]
+    dtype = next(first.parameters()).dtype
+    x = torch.zeros(2, first.in_dim, dtype=dtype, device="cpu")
+    x[1] = 1.0 / first.in_dim**0.5  # dx2 = 1, dy2 = 0.5 at any dimension
+    y = torch.zeros(2, first.out_dim, dtype=dtype, device="cpu")
+    y[1] = 0.5**0.5 / first.out_dim**0.5
+    copies = [copy.deepcopy(network) for network in networks]
     _synchronize(device)
+    before = None
+    if device.type == "cuda":
+        before = torch.cuda.memory_allocated(device)
+        torch.cuda.reset_peak_memory_stats(device)
     start = time.perf_counter()
-    train_pairs_batched(networks, x, y, layers=None, lr=spec.lr, epochs=epochs, optimizer=spec.optimizer,
-                        seeds=list(range(trials)), device=device)  # fmt: skip
+    train_pairs_batched(copies, x, y, layers=None, lr=spec.lr, epochs=epochs, optimizer=spec.optimizer,
+                        seeds=list(range(len(copies))), device=device)  # fmt: skip
     _synchronize(device)
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    peak = None if before is None else torch.cuda.max_memory_allocated(device) - before
+    return seconds, peak
 
 
 def split_batches(
