@@ -17,7 +17,6 @@ largest stacked tensor made when trials leave the batch.
 
 from __future__ import annotations
 
-import copy
 import functools
 import os
 import time
@@ -237,8 +236,8 @@ def batch_cost(
         As for :func:`batch_bytes`.
     measure_epochs : int, default 0
         With 0 only the bandwidth floor is given; otherwise the batch is
-        trained (networks of seeds ``0 .. trials - 1`` on one pair) for 2 and
-        for ``2 + measure_epochs`` epochs and the difference, divided by
+        trained (networks of seeds ``0 .. trials - 1`` on one pair) for 2
+        and then for ``2 + measure_epochs`` more epochs, and the difference, divided by
         ``measure_epochs``, is the measured seconds per epoch (without the
         fixed cost of starting a batch; should the machine's noise swallow
         the difference, the long run's mean per epoch, an upper bound).
@@ -275,7 +274,7 @@ def batch_cost(
 
 def _timed_batch(spec: ArchSpec, networks: list[Network], device: torch.device, *,
                  epochs: int) -> tuple[float, int | None]:  # fmt: skip
-    """Wall-clock seconds of training copies of ``networks`` as one batch for ``epochs`` epochs,
+    """Wall-clock seconds of training ``networks`` (in place) as one batch for ``epochs`` epochs,
     and on a GPU the peak of the memory allocated meanwhile (bytes)."""
     from repdyn.fast._batched import train_pairs_batched
 
@@ -285,15 +284,14 @@ def _timed_batch(spec: ArchSpec, networks: list[Network], device: torch.device, 
     x[1] = 1.0 / first.in_dim**0.5  # dx2 = 1, dy2 = 0.5 at any dimension
     y = torch.zeros(2, first.out_dim, dtype=dtype, device="cpu")
     y[1] = 0.5**0.5 / first.out_dim**0.5
-    copies = [copy.deepcopy(network) for network in networks]
     _synchronize(device)
     before = None
     if device.type == "cuda":
         before = torch.cuda.memory_allocated(device)
         torch.cuda.reset_peak_memory_stats(device)
     start = time.perf_counter()
-    train_pairs_batched(copies, x, y, layers=None, lr=spec.lr, epochs=epochs, optimizer=spec.optimizer,
-                        seeds=list(range(len(copies))), device=device)  # fmt: skip
+    train_pairs_batched(networks, x, y, layers=None, lr=spec.lr, epochs=epochs, optimizer=spec.optimizer,
+                        seeds=list(range(len(networks))), device=device)  # fmt: skip
     _synchronize(device)
     seconds = time.perf_counter() - start
     peak = None if before is None else torch.cuda.max_memory_allocated(device) - before
