@@ -130,12 +130,30 @@ def choose_trainer(
     return FAST
 
 
+def network_reason(network: object, engine: str) -> str | None:
+    """Why ``engine`` (its name, for the message) cannot train ``network`` at all, or None.
+
+    What every engine besides autograd needs: a :class:`repdyn.nets.Network`
+    with its own forward, every parameter trainable, on one device in one
+    float dtype.
+    """
+    if not isinstance(network, Network):
+        return f"{engine} trains repdyn.nets.Network models only; got {type(network).__name__}"
+    if type(network).forward is not Network.forward:
+        return f"the network overrides forward(); {engine} assumes Network's own forward"
+    params = list(network.parameters())
+    if any(not p.requires_grad for p in params):
+        return "some parameters are frozen (requires_grad=False); the optimiser would not update them"
+    if len({(p.device, p.dtype) for p in params}) != 1 or params[0].dtype not in _FLOATS:
+        return "parameters must all share one device and be float32 or float64"
+    return None
+
+
 def unsupported_reason(network: object, optimizer_name: object) -> str | None:
     """Why the fast paths cannot train ``network`` with ``optimizer_name``, or None if they can."""
-    if not isinstance(network, Network):
-        return f"the fast paths train repdyn.nets.Network models only; got {type(network).__name__}"
-    if type(network).forward is not Network.forward:
-        return "the network overrides forward(); the fast paths assume Network's own forward"
+    reason = network_reason(network, "the fast paths")
+    if reason is not None:
+        return reason
     reason = _spec_reason(network.spec, optimizer_name)
     if reason is not None:
         return reason
@@ -150,11 +168,6 @@ def unsupported_reason(network: object, optimizer_name: object) -> str | None:
         return "the output layer is not an nn.Linear with a bias"
     if network.skip or type(network.dropout) is not nn.Identity:
         return "the network has skips or dropout"
-    params = list(network.parameters())
-    if any(not p.requires_grad for p in params):
-        return "some parameters are frozen (requires_grad=False); SGD would not update them"
-    if len({(p.device, p.dtype) for p in params}) != 1 or params[0].dtype not in _FLOATS:
-        return "parameters must all share one device and be float32 or float64"
     return None
 
 

@@ -30,18 +30,16 @@ from typing import Any
 import torch
 from torch import nn
 
+from repdyn.fast._layout import network_reason
 from repdyn.nets import Block, Network, make_optimizer
 from repdyn.track import project_loss
-
-_FLOATS = (torch.float32, torch.float64)
 
 
 def stack_reason(network: object) -> str | None:
     """Why :class:`StackedNetworks` cannot train ``network``, or None if it can."""
-    if not isinstance(network, Network):
-        return f"the batched engine trains repdyn.nets.Network models only; got {type(network).__name__}"
-    if type(network).forward is not Network.forward:
-        return "the network overrides forward(); the batched engine assumes Network's own forward"
+    reason = network_reason(network, "the batched engine")
+    if reason is not None:
+        return reason
     for k, block in enumerate(network.hidden):
         if type(block) is not Block:
             return f"hidden layer {k} is not a repdyn.nets.Block"
@@ -53,11 +51,6 @@ def stack_reason(network: object) -> str | None:
         return f"modules {random} draw random numbers; only the network's own dropout is supported"
     if any(True for _ in network.buffers()):
         return "the network holds buffers (running statistics); the batched engine has none"
-    params = list(network.parameters())
-    if any(not p.requires_grad for p in params):
-        return "some parameters are frozen (requires_grad=False); the optimiser would not update them"
-    if len({(p.device, p.dtype) for p in params}) != 1 or params[0].dtype not in _FLOATS:
-        return "parameters must all share one device and be float32 or float64"
     return None
 
 
