@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from repdyn.experiments._claims import Claim
+from repdyn.experiments._estimates import once
 from repdyn.experiments._metrics import failed, median_or_nan
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
 from repdyn.experiments._run_data import trial_quality
@@ -276,9 +277,9 @@ FIT_SECONDS = 3.0
 
 
 def estimate_trial_seconds(config: TwoPointConfig) -> float:
-    """Rough single-core seconds of one trial: training plus its fits."""
+    """Rough single-core seconds of one trial: training plus its fits (0 if the estimate under way counted it)."""
     fits = (config.arch.hidden_layers + 1 if config.all_layers else 1) if config.fit else 0
-    return config.arch.epochs * seconds_per_epoch(config.arch) + FIT_SECONDS * fits
+    return once(config, config.arch.epochs * seconds_per_epoch(config.arch) + FIT_SECONDS * fits)
 
 
 #: Bytes held per epoch of a trial: the recorded h, y, w and loss, the result's
