@@ -6,8 +6,8 @@ state's own output matters only when some transition re-enters the initial
 state. A transition may be missing (``-1``), as in an automaton extracted from
 a network's hidden states; such an automaton is *open*, and running it off a
 missing transition leaves the sequence without an output (``-1``). The
-minimisation sends missing transitions to one extra sink state, whose output
-differs from every real one.
+minimisation refines with missing transitions leading to one extra sink
+state, whose output differs from every real one, and leaves them missing.
 """
 
 from __future__ import annotations
@@ -277,10 +277,11 @@ def hopcroft_blocks(trans: IntArray, outputs: IntArray) -> IntArray:
 def minimize(automaton: Automaton) -> Automaton:
     """The minimal automaton with the same outputs on every non-empty sequence (Hopcroft).
 
-    Missing transitions go to a sink state first (which then counts as a
-    state of the result), states that cannot be reached from the initial one
-    are dropped, and an initial state that no transition enters takes
-    whichever output lets it merge (its own output is never observed).
+    States that cannot be reached from the initial one are dropped; missing
+    transitions lead to a sink (an output of its own) while the partition is
+    refined, and stay missing in the result; an initial state that no
+    transition enters takes whichever output lets it merge (its own output is
+    never observed).
 
     Parameters
     ----------
@@ -289,40 +290,43 @@ def minimize(automaton: Automaton) -> Automaton:
     Returns
     -------
     Automaton
-        Minimal, closed, initial state 0; the sink (if any) has output
-        ``automaton.n_outputs``, so the result has one more output class then.
+        Minimal, initial state 0; open exactly where some reachable state
+        of ``automaton`` lacks a transition that matters.
     """
     if not isinstance(automaton, Automaton):
         raise checks.ArgumentTypeError("automaton", f"automaton must be an Automaton; got {checks.describe(automaton)}")
     trans, outs = with_sink(automaton)
+    sink = automaton.n_states if not automaton.closed else None
     keep = _reachable(trans, automaton.initial)
     index = np.full(trans.shape[0], MISSING, dtype=np.int64)
     index[keep] = np.arange(keep.size)
     trans, outs = index[trans[keep]], outs[keep]
     initial = int(index[automaton.initial])
+    sink_index = None if sink is None or index[sink] == MISSING else int(index[sink])
     free = not np.any(trans == initial)
-    candidates = np.unique(outs) if free else [outs[initial]]
-    best: Automaton | None = None
+    real = outs[np.arange(outs.size) != sink_index] if sink_index is not None else outs
+    candidates = np.unique(real) if free else [outs[initial]]
+    best: tuple[int, np.ndarray, np.ndarray] | None = None
     for output in candidates:
         trial = outs.copy()
         trial[initial] = output
         block = hopcroft_blocks(trans, trial)
-        if best is not None and block.max() + 1 >= best.n_states:
-            continue
-        n_blocks = int(block.max()) + 1
-        order = [int(block[initial])] + [b for b in range(n_blocks) if b != block[initial]]
-        relabel = np.empty(n_blocks, dtype=np.int64)
-        relabel[order] = np.arange(n_blocks)
-        block = relabel[block]
-        rep = np.unique(block, return_index=True)[1]
-        best = Automaton(
-            transitions=block[trans[rep]],
-            outputs=trial[rep],
-            initial=0,
-            n_outputs=automaton.n_outputs + (0 if automaton.closed else 1),
-        )
+        if best is None or block.max() < best[0].max():
+            best = (block, trial)  # type: ignore[assignment]
     assert best is not None
-    return best
+    block, trial = best  # type: ignore[misc]
+    n_blocks = int(block.max()) + 1
+    sink_block = None if sink_index is None else int(block[sink_index])
+    order = [int(block[initial])] + [b for b in range(n_blocks) if b not in (block[initial], sink_block)]
+    relabel = np.full(n_blocks, MISSING, dtype=np.int64)
+    relabel[order] = np.arange(len(order))
+    rep = np.unique(block, return_index=True)[1][order]
+    return Automaton(
+        transitions=relabel[block[trans[rep]]],
+        outputs=trial[rep],
+        initial=0,
+        n_outputs=automaton.n_outputs,
+    )
 
 
 def counterexample(first: Automaton, second: Automaton, max_length: int) -> tuple[int, ...] | None:

@@ -227,8 +227,8 @@ class SequenceData:
                 if found.setdefault(prefix, target) != target:
                     raise checks.ArgumentValueError(
                         "step_targets",
-                        f"the prefix {_label(prefix, n_symbols or 10)!r} has targets {found[prefix]} and {target} "
-                        "in different sequences; a prefix's target must be one class",
+                        f"step_targets give the prefix {_label(prefix, n_symbols or 10)!r} the targets "
+                        f"{found[prefix]} and {target} in different sequences; a prefix's target must be one class",
                     )
         ordered = sorted(found, key=lambda s: (len(s), s))
         return _build(ordered, np.array([found[s] for s in ordered], dtype=np.int64), n_symbols, n_outputs)

@@ -12,9 +12,8 @@ import numpy as np
 from repdyn.sequences._automata import MISSING, Automaton
 from repdyn.sequences._data import SequenceData
 
-#: Colours of the output classes (parity: even, odd), then of a sink.
+#: Colours of the output classes (parity: even, odd).
 OUTPUT_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2")
-SINK_COLOUR = "#bbbbbb"
 #: Larger automata are not drawn (their arrows would overlap).
 MAX_DRAWN_STATES = 6
 #: Colours of agreeing and disagreeing pairs.
@@ -59,8 +58,7 @@ def save(fig: Any, path: Path) -> Path:
 def draw_automaton(ax: Any, automaton: Automaton, *, output_names: tuple[str, ...] | None = None) -> None:
     """A state diagram: states on a circle coloured by output, arrows labelled by symbol.
 
-    The initial state has a double ring; an output beyond ``output_names`` (a
-    minimised automaton's sink) is drawn grey.
+    The initial state has a double ring; a missing transition has no arrow.
     """
     from matplotlib.patches import Circle, FancyArrowPatch
 
@@ -104,12 +102,10 @@ def draw_automaton(ax: Any, automaton: Automaton, *, output_names: tuple[str, ..
         ax.annotate(text, mid + normal * 0.22, ha="center", va="center")
     for q in range(n):
         out = int(automaton.outputs[q])
-        colour = OUTPUT_COLOURS[out % len(OUTPUT_COLOURS)] if out < len(names) else SINK_COLOUR
-        ax.add_patch(Circle(pos[q], node, color=colour, alpha=0.85))
+        ax.add_patch(Circle(pos[q], node, color=OUTPUT_COLOURS[out % len(OUTPUT_COLOURS)], alpha=0.85))
         if q == automaton.initial:
             ax.add_patch(Circle(pos[q], node * 1.18, fill=False, lw=1.2, color="k"))
-        label = names[out] if out < len(names) else "sink"
-        ax.annotate(label, pos[q], ha="center", va="center", color="white", fontweight="bold")
+        ax.annotate(names[out] if out < len(names) else str(out), pos[q], ha="center", va="center", color="white", fontweight="bold")
     span = 1.0 + 3.5 * node
     ax.set_xlim(-span, span)
     ax.set_ylim(-span, span)
