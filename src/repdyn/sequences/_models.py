@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 import torch
@@ -80,7 +81,58 @@ def _initial_vector(initial: Any, hidden: int) -> torch.Tensor:
     return vector.clone()
 
 
-class ElmanRNN(nn.Module):
+class _ReadOutRecurrence(nn.Module):
+    """A one-layer recurrence from a fixed initial state, read out linearly after the last symbol.
+
+    Every matrix starts Xavier-normal with ``gain`` (a GRU's three stacked
+    gate matrices as one), every bias at 0; the initial state is a buffer,
+    not trained.
+    """
+
+    def __init__(
+        self,
+        make_recurrence: Callable[[int, int], nn.Module],
+        n_symbols: int,
+        hidden: int,
+        n_outputs: int,
+        *,
+        gain: float,
+        initial: Any,
+        seed: int,
+    ) -> None:
+        super().__init__()
+        n_symbols = checks.integer("n_symbols", n_symbols, minimum=1)
+        hidden = checks.integer("hidden", hidden, minimum=1)
+        n_outputs = checks.integer("n_outputs", n_outputs, minimum=1)
+        gain = checks.real("gain", gain, at_least=0.0)
+        seed = checks.seed("seed", seed)
+        self.rnn = make_recurrence(n_symbols, hidden)
+        self.readout = nn.Linear(hidden, n_outputs)
+        generator = torch.Generator().manual_seed(seed)
+        for weight in (self.rnn.weight_ih_l0, self.rnn.weight_hh_l0, self.readout.weight):
+            _xavier_normal_(weight, gain, generator)
+        with torch.no_grad():
+            for bias in (self.rnn.bias_ih_l0, self.rnn.bias_hh_l0, self.readout.bias):
+                bias.zero_()
+        self.register_buffer("h0", _initial_vector(initial, hidden))
+
+    def read(self, hidden: torch.Tensor) -> torch.Tensor:
+        """The output read from hidden states (..., H)."""
+        return self.readout(hidden)
+
+    def forward(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Hidden state (B, H) after the last symbol of inputs (B, T, S), and the output there."""
+        h0 = self.h0.to(inputs.dtype).expand(1, inputs.shape[0], -1).contiguous()
+        _, last = self.rnn(inputs, h0)
+        hidden = last[0]
+        return hidden, self.read(hidden)
+
+    def initial_state(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``h_0`` and the output read from it."""
+        return self.h0, self.read(self.h0)
+
+
+class ElmanRNN(_ReadOutRecurrence):
     """The follow-up's network: a one-layer Elman RNN read out linearly after the last symbol.
 
     ``h_t = f(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)`` from a fixed initial
@@ -124,23 +176,13 @@ class ElmanRNN(nn.Module):
         discontinuity: bool = False,
         seed: int = 0,
     ) -> None:
-        super().__init__()
-        n_symbols = checks.integer("n_symbols", n_symbols, minimum=1)
-        hidden = checks.integer("hidden", hidden, minimum=1)
-        n_outputs = checks.integer("n_outputs", n_outputs, minimum=1)
         nonlinearity = checks.choice("nonlinearity", nonlinearity, ELMAN_NONLINEARITIES)
-        gain = checks.real("gain", gain, at_least=0.0)
-        self.discontinuity = checks.flag("discontinuity", discontinuity)
-        seed = checks.seed("seed", seed)
-        self.rnn = nn.RNN(n_symbols, hidden, nonlinearity=nonlinearity, batch_first=True)
-        self.readout = nn.Linear(hidden, n_outputs)
-        generator = torch.Generator().manual_seed(seed)
-        for weight in (self.rnn.weight_ih_l0, self.rnn.weight_hh_l0, self.readout.weight):
-            _xavier_normal_(weight, gain, generator)
-        with torch.no_grad():
-            for bias in (self.rnn.bias_ih_l0, self.rnn.bias_hh_l0, self.readout.bias):
-                bias.zero_()
-        self.register_buffer("h0", _initial_vector(initial, hidden))
+        discontinuity = checks.flag("discontinuity", discontinuity)
+        super().__init__(
+            lambda s, h: nn.RNN(s, h, nonlinearity=nonlinearity, batch_first=True),
+            n_symbols, hidden, n_outputs, gain=gain, initial=initial, seed=seed,
+        )
+        self.discontinuity = discontinuity
 
     @classmethod
     def from_weights(
@@ -193,22 +235,11 @@ class ElmanRNN(nn.Module):
         return model
 
     def read(self, hidden: torch.Tensor) -> torch.Tensor:
-        """The output read from hidden states (..., H)."""
+        """The output read from hidden states (..., H), through the discontinuity if set."""
         return self.readout(_StepPlusReLU.apply(hidden) if self.discontinuity else hidden)
 
-    def forward(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Hidden state (B, H) after the last symbol of inputs (B, T, S), and the output there."""
-        h0 = self.h0.to(inputs.dtype).expand(1, inputs.shape[0], -1).contiguous()
-        _, last = self.rnn(inputs, h0)
-        hidden = last[0]
-        return hidden, self.read(hidden)
 
-    def initial_state(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """``h_0`` and the output read from it."""
-        return self.h0, self.read(self.h0)
-
-
-class GRUNetwork(nn.Module):
+class GRUNetwork(_ReadOutRecurrence):
     """A one-layer GRU read out linearly after the last symbol (a :class:`SequenceModel`).
 
     Every matrix starts Xavier-normal with ``gain`` (the three gates' stacked
@@ -222,6 +253,12 @@ class GRUNetwork(nn.Module):
     gain : float, default 1.0
     initial : {"zeros", "ones"} or array_like, default "zeros"
     seed : int, default 0
+
+    Attributes
+    ----------
+    rnn : torch.nn.GRU
+    readout : torch.nn.Linear
+    h0 : torch.Tensor
     """
 
     def __init__(
@@ -234,28 +271,7 @@ class GRUNetwork(nn.Module):
         initial: Any = "zeros",
         seed: int = 0,
     ) -> None:
-        super().__init__()
-        n_symbols = checks.integer("n_symbols", n_symbols, minimum=1)
-        hidden = checks.integer("hidden", hidden, minimum=1)
-        n_outputs = checks.integer("n_outputs", n_outputs, minimum=1)
-        gain = checks.real("gain", gain, at_least=0.0)
-        seed = checks.seed("seed", seed)
-        self.gru = nn.GRU(n_symbols, hidden, batch_first=True)
-        self.readout = nn.Linear(hidden, n_outputs)
-        generator = torch.Generator().manual_seed(seed)
-        for weight in (self.gru.weight_ih_l0, self.gru.weight_hh_l0, self.readout.weight):
-            _xavier_normal_(weight, gain, generator)
-        with torch.no_grad():
-            for bias in (self.gru.bias_ih_l0, self.gru.bias_hh_l0, self.readout.bias):
-                bias.zero_()
-        self.register_buffer("h0", _initial_vector(initial, hidden))
-
-    def forward(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Hidden state (B, H) after the last symbol of inputs (B, T, S), and the output there."""
-        h0 = self.h0.to(inputs.dtype).expand(1, inputs.shape[0], -1).contiguous()
-        _, last = self.gru(inputs, h0)
-        return last[0], self.readout(last[0])
-
-    def initial_state(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """``h_0`` and the output read from it."""
-        return self.h0, self.readout(self.h0)
+        super().__init__(
+            lambda s, h: nn.GRU(s, h, batch_first=True), n_symbols, hidden, n_outputs,
+            gain=gain, initial=initial, seed=seed,
+        )

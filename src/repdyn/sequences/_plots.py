@@ -69,11 +69,11 @@ def draw_automaton(ax: Any, automaton: Automaton, *, output_names: tuple[str, ..
         ax.axis("off")
         return
     angles = np.pi / 2 - 2 * np.pi * np.arange(n) / n
-    radius = 0.0 if n == 1 else 1.0
+    radius = 0.0 if n == 1 else 1.0 if n == 2 else 1.6
     pos = np.stack([radius * np.cos(angles), radius * np.sin(angles)], axis=1)
     if n == 2:
         pos = np.array([[-1.0, 0.0], [1.0, 0.0]])
-    node = 0.28
+    node = 0.36
     names = output_names or tuple(str(k) for k in range(automaton.n_outputs))
     edges: dict[tuple[int, int], list[str]] = {}
     for q in range(n):
@@ -87,26 +87,30 @@ def draw_automaton(ax: Any, automaton: Automaton, *, output_names: tuple[str, ..
             direction = pos[q] / (np.linalg.norm(pos[q]) or 1.0) if n > 1 else np.array([0.0, 1.0])
             if n == 2:
                 direction = np.array([0.0, 1.0])
-            centre = pos[q] + direction * node * 1.6
-            ax.add_patch(Circle(centre, node * 0.7, fill=False, lw=1.0, color="0.3"))
-            ax.annotate(text, centre + direction * node * 1.0, ha="center", va="center")
+            centre = pos[q] + direction * node * 1.55
+            ax.add_patch(Circle(centre, node * 0.6, fill=False, lw=1.0, color="0.3"))
+            ax.annotate(text, centre + direction * node * 1.05, ha="center", va="center")
             continue
+        unit = (pos[target] - pos[q]) / np.linalg.norm(pos[target] - pos[q])
         arrow = FancyArrowPatch(
-            pos[q], pos[target], connectionstyle="arc3,rad=0.25", arrowstyle="-|>", mutation_scale=12,
-            shrinkA=22, shrinkB=22, lw=1.0, color="0.3",
+            pos[q] + unit * node * 1.1, pos[target] - unit * node * 1.1, connectionstyle="arc3,rad=0.25",
+            arrowstyle="-|>", mutation_scale=12, shrinkA=0, shrinkB=0, lw=1.0, color="0.3",
         )
         ax.add_patch(arrow)
         mid = (pos[q] + pos[target]) / 2
         normal = np.array([pos[target][1] - pos[q][1], pos[q][0] - pos[target][0]])
         normal = normal / (np.linalg.norm(normal) or 1.0)
-        ax.annotate(text, mid + normal * 0.22, ha="center", va="center")
+        # arc3 (rad 0.25) puts its control point 0.25 x the length along this normal; the curve passes halfway.
+        bow = 0.125 * np.linalg.norm(pos[target] - pos[q])
+        ax.annotate(text, mid + normal * (bow + 0.15), ha="center", va="center")
     for q in range(n):
         out = int(automaton.outputs[q])
         ax.add_patch(Circle(pos[q], node, color=OUTPUT_COLOURS[out % len(OUTPUT_COLOURS)], alpha=0.85))
         if q == automaton.initial:
             ax.add_patch(Circle(pos[q], node * 1.18, fill=False, lw=1.2, color="k"))
-        ax.annotate(names[out] if out < len(names) else str(out), pos[q], ha="center", va="center", color="white", fontweight="bold")
-    span = 1.0 + 3.5 * node
+        ax.annotate(names[out] if out < len(names) else str(out), pos[q], ha="center", va="center", color="white",
+                    fontweight="bold", fontsize="small")
+    span = max(radius, 1.0) + 3.5 * node
     ax.set_xlim(-span, span)
     ax.set_ylim(-span, span)
     ax.set_aspect("equal")

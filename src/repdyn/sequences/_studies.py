@@ -535,13 +535,13 @@ def length_threshold(run: ParityRun, out: Path | str | None = None) -> StudyResu
 def _draw_length_threshold(run: ParityRun, share: np.ndarray, f: np.ndarray, out: Path) -> Path:
     L = len(f)
     with style() as plt:
-        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.8), layout="constrained")
+        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10.5, 3.8), layout="constrained", gridspec_kw={"wspace": 0.12})
         image = ax1.imshow(share[1:, 1:], origin="lower", cmap="viridis", vmin=0,
                            extent=(0.5, L + 0.5, 0.5, L + 0.5))
         fig.colorbar(image, ax=ax1, label="merged share of agreeing pairs")
         ax1.set_xlabel("length of prefix 2, $m_2$")
         ax1.set_ylabel("length of prefix 1, $m_1$")
-        ax1.set_title("Mergers by prefix lengths")
+        ax1.set_title("Mergers by prefix lengths (white: no agreeing pair)")
         ax2.plot(np.arange(1, L + 1), f, "o-", color="k")
         ax2.set_xlabel("length of the shorter prefix, min($m_1$, $m_2$)")
         ax2.set_ylabel("merged share of agreeing pairs")
