@@ -399,8 +399,10 @@ def _draw_length_generalisation(run: ParityRun, losses: dict[str, np.ndarray], s
         ax.plot(hist.epochs, hist.n_states, color="k", lw=1.2, label="states")
         ax.plot(hist.epochs, hist.minimal_states, color="tab:purple", lw=1.0, label="minimal states (Hopcroft)")
         ax.plot(hist.epochs, np.maximum(hist.conflicts, 0.8), color="tab:orange", lw=0.8, label="conflicts (0 at bottom)")
-        closed = hist.closed
-        ax.scatter(hist.epochs[closed], hist.n_states[closed], s=8, color="tab:green", zorder=3, label="closed")
+        step = np.diff(hist.epochs, append=hist.epochs[-1]) / 2
+        for r in np.flatnonzero(~hist.closed):
+            ax.axvspan(hist.epochs[r] - step[r - 1 if r else 0], hist.epochs[r] + step[r], color="tab:red",
+                       alpha=0.12, lw=0, label="open (a transition missing)" if r == np.flatnonzero(~hist.closed)[0] else None)
         ax.axhline(2 ** (tr.data.max_length + 1) - 1, color="0.5", ls=":", lw=0.8, label="prefix tree (all distinct)")
         ax.set_yscale("log")
         ax.set_xlabel("epoch")
@@ -599,6 +601,9 @@ def theory_endpoint(run: ParityRun, out: Path | str | None = None) -> StudyResul
     acc_d2 = _balanced_accuracy(d2_rule[ok], observed[ok])
     acc_in = _balanced_accuracy(fitted.prediction.merges[ok], observed[ok])
     med = lambda v: float(np.median(v)) if v.size else None  # noqa: E731
+    # With D2 = 0 an isolated pair has W = Y >= 0, so its H can only fall; a rise means other pairs drive it.
+    agree_rows = fitted.fitted & (variables.d2 == 0)
+    rising = int(np.sum(variables.h[agree_rows].max(axis=1) > 2 * variables.h[agree_rows, 0]))
     numbers = {
         "pairs": int(len(final_h)),
         "fitted": int(fitted.fitted.sum()),
@@ -611,6 +616,8 @@ def theory_endpoint(run: ParityRun, out: Path | str | None = None) -> StudyResul
         "median_log10_error_disagreeing": {"held_out": med(log_err), "in_sample": med(in_sample_err),
                                            "baseline_no_change": med(base_err)},
         "disagreeing_pairs": int(disagree.sum()),
+        "agreeing_pairs_whose_h_more_than_doubles": rising,
+        "agreeing_pairs": int(agree_rows.sum()),
         "median_rho": {"agreeing": med(fitted.rho[fitted.fitted & drawn.same]),
                        "disagreeing": med(fitted.rho[fitted.fitted & ~drawn.same])},
     }
@@ -623,23 +630,24 @@ def theory_endpoint(run: ParityRun, out: Path | str | None = None) -> StudyResul
                None if not log_err.size else med(base_err) - med(log_err), ">", 0.0),  # type: ignore[operator]
     ]
     figures = [] if out is None else [
-        _draw_theory_endpoint(run, variables.h[:, 0], final_h, held.h_inf, fitted.prediction.h_inf, drawn.same, ok,
-                              Path(out))
+        _draw_theory_endpoint(run, variables, fitted, held.h_inf, drawn.same, ok, Path(out))
     ]
     return StudyResult("theory_endpoint", numbers, claims, figures)
 
 
 def _draw_theory_endpoint(
-    run: ParityRun, h0: np.ndarray, final: np.ndarray, held: np.ndarray, in_sample: np.ndarray,
-    same: np.ndarray, ok: np.ndarray, out: Path,
+    run: ParityRun, variables: Any, fitted: Any, held: np.ndarray, same: np.ndarray, ok: np.ndarray, out: Path,
 ) -> Path:
+    h0, final = variables.h[:, 0], variables.h[:, -1]
     floor = (run.eps / 10) ** 2
-    panels = (("theory, rho held out", held), ("theory, rho fitted to the pair", in_sample),
+    panels = (("theory, rho held out", held), ("theory, rho fitted to the pair", fitted.prediction.h_inf),
               ("baseline: no change (H_0)", h0))
     with style() as plt:
-        fig, axes = plt.subplots(1, 3, figsize=(12, 4), layout="constrained", sharex=True, sharey=True)
+        fig = plt.figure(figsize=(12, 7.6), layout="constrained")
+        grid = fig.add_gridspec(2, 12)
+        axes = [fig.add_subplot(grid[0, 4 * k : 4 * k + 4]) for k in range(3)]
         lo = floor / 2
-        hi = max(np.nanmax(final[ok]), np.nanmax(held[ok]), np.nanmax(h0[ok])) * 2
+        hi = max(np.nanmax(final[ok]), np.nanmax(np.where(ok, held, np.nan)), np.nanmax(h0[ok])) * 2
         for ax, (title, predicted) in zip(axes, panels, strict=True):
             for mask, colour, name in ((ok & same, AGREE_COLOUR, "agreeing"), (ok & ~same, DISAGREE_COLOUR, "disagreeing")):
                 ax.scatter(np.maximum(predicted[mask], floor), np.maximum(final[mask], floor), s=10, c=colour,
@@ -650,11 +658,32 @@ def _draw_theory_endpoint(
             ax.set_yscale("log")
             ax.set_xlim(lo, hi)
             ax.set_ylim(lo, hi)
-            ax.set_xlabel(f"predicted final H (below {floor:.1g} drawn at it)")
+            ax.set_xlabel(f"predicted final H (below {floor:.1g} at it)")
+            ax.set_ylabel("network's final H")
             ax.set_title(title)
-        axes[0].set_ylabel("network's final H")
         axes[0].legend(loc="upper left")
-        fig.suptitle("Final squared distance of prefix pairs: theory (eqs 5-7) against the network")
+        # Example trajectories: two agreeing and two disagreeing pairs, network against the pair's own fit.
+        fits = fitted.result.split() if fitted.result is not None else []
+        order = np.flatnonzero(ok)
+        examples = [*order[same[order]][:2], *order[~same[order]][:2]]
+        for k, p in enumerate(examples):
+            ax = fig.add_subplot(grid[1, 3 * k : 3 * k + 3])
+            item = fits[int(np.flatnonzero(order == p)[0])]
+            colour = AGREE_COLOUR if same[p] else DISAGREE_COLOUR
+            for v, (name, style_) in enumerate((("H", "-"), ("Y", "--"))):
+                ax.plot(variables.epochs, np.maximum(variables.observed()[p, :, v], floor), style_, color=colour,
+                        lw=1.4, label=f"{name} network")
+                ax.plot(item.t, np.maximum(item.predicted[:, v], floor), style_, color="k", lw=0.9,
+                        label=f"{name} theory fit")
+            a, b = run.tracking.data.labels[variables.pairs[p, 0]], run.tracking.data.labels[variables.pairs[p, 1]]
+            ax.set_yscale("log")
+            ax.set_xlabel("epoch")
+            ax.set_ylabel("H, Y")
+            ax.set_title(f"{a} vs {b}: N={variables.n[p]}, D2={variables.d2[p]:g}, R2(h)={item.r2['h']:.2f}")
+            if k == 0:
+                ax.legend(loc="lower right")
+        fig.suptitle("Prefix pairs: the theory's final H (eqs 5-7) against the network (top), "
+                     "trajectories of four pairs with their own fits (bottom)")
         return save(fig, out / "theory_endpoint.png")
 
 
@@ -740,6 +769,8 @@ def _draw_phase_diagram(s: PhaseSettings, accuracy: np.ndarray, n_states: np.nda
                     dark = 0.299 * red + 0.587 * green + 0.114 * blue < 0.5
                     ax.text(fractions[j], gains[i], text + ("" if converged[i, j] else "*"), ha="center",
                             va="center", color="w" if dark else "k")
+            ax.set_xticks(fractions, [f"{p:.2g}" for p in fractions])
+            ax.set_yticks(gains, [f"{g:.2g}" for g in gains])
             ax.set_xlabel("training data fraction p")
             ax.set_ylabel("initial weight gain")
         axes[0].set_title("Generalisation to length " + str(s.test_length) + " (* = not converged)")
