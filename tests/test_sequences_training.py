@@ -66,7 +66,8 @@ def test_elman_initialisation_matches_the_follow_up():
     x = sq.one_hot([[0, 1, 1]], 2)
     h = net.h0
     for t in range(3):
-        h = torch.relu(net.rnn.weight_ih_l0 @ x[0, t] + net.rnn.bias_ih_l0 + net.rnn.weight_hh_l0 @ h + net.rnn.bias_hh_l0)
+        rnn = net.rnn
+        h = torch.relu(rnn.weight_ih_l0 @ x[0, t] + rnn.bias_ih_l0 + rnn.weight_hh_l0 @ h + rnn.bias_hh_l0)
     hidden, out = net(x)
     torch.testing.assert_close(hidden[0], h)
     torch.testing.assert_close(out[0], net.readout(h))

@@ -81,7 +81,8 @@ class Automaton:
         )
         if outs.min() < 0 or outs.max() >= n_outputs:
             raise checks.ArgumentValueError(
-                "outputs", f"outputs must be classes in [0, {n_outputs - 1}]; got values in [{outs.min()}, {outs.max()}]"
+                "outputs",
+                f"outputs must be classes in [0, {n_outputs - 1}]; got values in [{outs.min()}, {outs.max()}]",
             )
         trans.setflags(write=False)
         outs.setflags(write=False)
@@ -170,7 +171,9 @@ def _int_array(name: str, value: Any, *, ndim: int) -> IntArray:
     try:
         raw = np.asarray(value)
     except (TypeError, ValueError):
-        raise checks.ArgumentTypeError(name, f"{name} must be an array of integers; got {checks.describe(value)}") from None
+        raise checks.ArgumentTypeError(
+            name, f"{name} must be an array of integers; got {checks.describe(value)}"
+        ) from None
     if raw.dtype.kind not in "iu" or raw.ndim != ndim:
         raise checks.ArgumentTypeError(
             name, f"{name} must be a {ndim}-D array of integers; got {checks.describe(value)}"

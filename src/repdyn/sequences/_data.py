@@ -244,7 +244,8 @@ def as_sequence(value: Any, n_symbols: int | None = None) -> tuple[int, ...]:
         arr = np.asarray(value)
         if arr.ndim != 1 or (arr.size and arr.dtype.kind not in "iu"):
             raise checks.ArgumentTypeError(
-                "sequence", f"a sequence must be a string of digits or a 1-D sequence of ints; got {checks.describe(value)}"
+                "sequence",
+                f"a sequence must be a string of digits or a 1-D sequence of ints; got {checks.describe(value)}",
             )
         seq = tuple(int(v) for v in arr)
     if any(v < 0 for v in seq) or (n_symbols is not None and any(v >= n_symbols for v in seq)):
@@ -267,7 +268,9 @@ def _counts(seqs: Iterable[tuple[int, ...]]) -> dict[tuple[int, ...], int]:
 def _ints(name: str, value: Any, *, ndim: int) -> IntArray:
     raw = np.asarray(value)
     if raw.ndim != ndim or (raw.size and raw.dtype.kind not in "iu"):
-        raise checks.ArgumentTypeError(name, f"{name} must be a {ndim}-D array of integers; got {checks.describe(value)}")
+        raise checks.ArgumentTypeError(
+            name, f"{name} must be a {ndim}-D array of integers; got {checks.describe(value)}"
+        )
     return raw.astype(np.int64, copy=True)
 
 
@@ -277,7 +280,9 @@ def _build(
     if not seqs:
         raise checks.ArgumentValueError("sequences", "a sequence data set needs at least one sequence")
     if any(len(s) == 0 for s in seqs):
-        raise checks.ArgumentValueError("sequences", "every sequence needs length >= 1 (the empty prefix has no target)")
+        raise checks.ArgumentValueError(
+            "sequences", "every sequence needs length >= 1 (the empty prefix has no target)"
+        )
     lengths = np.array([len(s) for s in seqs], dtype=np.int64)
     symbols = np.full((len(seqs), int(lengths.max())), MISSING, dtype=np.int64)
     for i, s in enumerate(seqs):
@@ -294,7 +299,8 @@ def _build(
 def _task(task: Any) -> Automaton:
     if not isinstance(task, Automaton):
         raise checks.ArgumentTypeError(
-            "task", f"task must be an Automaton (parity(), count_mod(k), random_regular(...)); got {checks.describe(task)}"
+            "task",
+            f"task must be an Automaton (parity(), count_mod(k), random_regular(...)); got {checks.describe(task)}",
         )
     return task
 
@@ -423,7 +429,8 @@ def check_test_sets(value: Any, n_symbols: int) -> Mapping[int, SequenceData]:
         return {}
     if not isinstance(value, Mapping) or not all(isinstance(v, SequenceData) for v in value.values()):
         raise checks.ArgumentTypeError(
-            "test_sets", f"test_sets must map a length to a SequenceData (see length_sets()); got {checks.describe(value)}"
+            "test_sets",
+            f"test_sets must map a length to a SequenceData (see length_sets()); got {checks.describe(value)}",
         )
     for key, data in value.items():
         if data.n_symbols != n_symbols:

@@ -40,7 +40,9 @@ def _distances(points: FloatArray, rows: slice) -> FloatArray:
     return np.sqrt(np.maximum(d2, 0.0))
 
 
-def cluster_states(points: ArrayLike, eps: float, *, method: str = "leader", order: ArrayLike | None = None) -> IntArray:
+def cluster_states(
+    points: ArrayLike, eps: float, *, method: str = "leader", order: ArrayLike | None = None
+) -> IntArray:
     """Group points whose distance is below ``eps`` (:data:`CLUSTERINGS`).
 
     Parameters
@@ -264,7 +266,9 @@ def extract_at(tracking: PrefixTracking, record: int, *, eps: float, method: str
 
 def _need_initial(tracking: Any) -> None:
     if not isinstance(tracking, PrefixTracking):
-        raise checks.ArgumentTypeError("tracking", f"tracking must be a PrefixTracking; got {checks.describe(tracking)}")
+        raise checks.ArgumentTypeError(
+            "tracking", f"tracking must be a PrefixTracking; got {checks.describe(tracking)}"
+        )
     if tracking.initial_states is None:
         raise checks.ArgumentValueError(
             "tracking", "automata need the initial state; the tracked model's initial_state() returned None "

@@ -98,7 +98,9 @@ def train_elman_grid(
     models = list(models)
     datasets = list(datasets)
     if not models or not all(isinstance(m, ElmanRNN) for m in models):
-        raise checks.ArgumentTypeError("models", f"models must be a non-empty sequence of ElmanRNN; got {checks.describe(models)}")
+        raise checks.ArgumentTypeError(
+            "models", f"models must be a non-empty sequence of ElmanRNN; got {checks.describe(models)}"
+        )
     if len(datasets) != len(models) or not all(isinstance(d, SequenceData) for d in datasets):
         raise checks.ArgumentValueError("datasets", f"datasets must hold one SequenceData per model ({len(models)})")
     first = models[0]
@@ -212,7 +214,8 @@ def _forward(
     h = h0[index][:, None, :].expand(-1, x.shape[1], -1)
     bias = (b_ih + b_hh)[:, None, :]
     for t in range(x.shape[2]):
-        h = act(torch.baddbmm(bias, x[:, :, t], w_ih.transpose(1, 2)) + torch.bmm(h, w_hh.transpose(1, 2)))  # type: ignore[operator]
+        pre = torch.baddbmm(bias, x[:, :, t], w_ih.transpose(1, 2)) + torch.bmm(h, w_hh.transpose(1, 2))
+        h = act(pre)  # type: ignore[operator]
     return torch.baddbmm(b_hy[:, None, :], h, w_hy.transpose(1, 2))
 
 

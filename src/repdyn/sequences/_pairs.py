@@ -69,7 +69,8 @@ def _prefix(data: SequenceData, value: Any) -> tuple[int, ...]:
             return ()
         if not 0 <= row < data.n_items:
             raise checks.ArgumentValueError(
-                "prefix", f"a prefix row must lie in [0, {data.n_items - 1}] or be {INITIAL} (the empty prefix); got {row}"
+                "prefix",
+                f"a prefix row must lie in [0, {data.n_items - 1}] or be {INITIAL} (the empty prefix); got {row}",
             )
         return data.sequences[row]
     return as_sequence(value, data.n_symbols)
@@ -112,7 +113,9 @@ def continuations(data: SequenceData, first: Any, second: Any) -> Continuations:
 def _pairs(pairs: Any, n_items: int) -> IntArray:
     arr = np.asarray(pairs)
     if arr.ndim != 2 or arr.shape[1] != 2 or (arr.size and arr.dtype.kind not in "iu"):
-        raise checks.ArgumentTypeError("pairs", f"pairs must be an integer array of shape (P, 2); got {checks.describe(pairs)}")
+        raise checks.ArgumentTypeError(
+            "pairs", f"pairs must be an integer array of shape (P, 2); got {checks.describe(pairs)}"
+        )
     arr = arr.astype(np.int64)
     if arr.size and (arr.min() < INITIAL or arr.max() >= n_items):
         raise checks.ArgumentValueError(
@@ -177,7 +180,9 @@ def pair_variables(tracking: PrefixTracking, pairs: ArrayLike) -> PairVariables:
     PairVariables
     """
     if not isinstance(tracking, PrefixTracking):
-        raise checks.ArgumentTypeError("tracking", f"tracking must be a PrefixTracking; got {checks.describe(tracking)}")
+        raise checks.ArgumentTypeError(
+            "tracking", f"tracking must be a PrefixTracking; got {checks.describe(tracking)}"
+        )
     data = tracking.data
     idx = _pairs(pairs, data.n_items)
     if np.any(idx == INITIAL) and tracking.initial_states is None:
@@ -262,7 +267,9 @@ def predict_merger(h0: ArrayLike, y0: ArrayLike, d2: ArrayLike, rho: ArrayLike) 
     MergerPrediction
     """
     fd = final_distance(h0, y0, eta_h=rho, eta_y=1.0, dx2=DX2, dy2=d2)
-    return MergerPrediction(h_inf=fd.h_inf, a_low=fd.a_low, a_high=fd.a_high, merges=merger_condition(fd.a_low, fd.a_high))
+    return MergerPrediction(
+        h_inf=fd.h_inf, a_low=fd.a_low, a_high=fd.a_high, merges=merger_condition(fd.a_low, fd.a_high)
+    )
 
 
 def theory_rates(*, tau_h: ArrayLike, tau_y: ArrayLike, n: ArrayLike) -> tuple[FloatArray, FloatArray]:
@@ -354,7 +361,9 @@ def fit_pairs(variables: PairVariables, **fit_options: Any) -> PairFit:
     PairFit
     """
     if not isinstance(variables, PairVariables):
-        raise checks.ArgumentTypeError("variables", f"variables must be PairVariables; got {checks.describe(variables)}")
+        raise checks.ArgumentTypeError(
+            "variables", f"variables must be PairVariables; got {checks.describe(variables)}"
+        )
     observed = variables.observed()
     n_pairs = observed.shape[0]
     ok = (variables.n > 0) & (variables.h[:, 0] > 0) & np.all(np.isfinite(observed), axis=(1, 2))

@@ -189,7 +189,9 @@ _RELATIONS = {
 def _claim(name: str, statement: str, value: float | None, relation: str, threshold: float) -> ClaimCheck:
     v = float("nan") if value is None else float(value)
     holds = bool(np.isfinite(v) and _RELATIONS[relation](v, threshold))
-    return ClaimCheck(name=name, statement=statement, value=v, relation=relation, threshold=float(threshold), holds=holds)
+    return ClaimCheck(
+        name=name, statement=statement, value=v, relation=relation, threshold=float(threshold), holds=holds
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -398,11 +400,13 @@ def _draw_length_generalisation(run: ParityRun, losses: dict[str, np.ndarray], s
         ax = fig.add_subplot(grid[0, 2:])
         ax.plot(hist.epochs, hist.n_states, color="k", lw=1.2, label="states")
         ax.plot(hist.epochs, hist.minimal_states, color="tab:purple", lw=1.0, label="minimal states (Hopcroft)")
-        ax.plot(hist.epochs, np.maximum(hist.conflicts, 0.8), color="tab:orange", lw=0.8, label="conflicts (0 at bottom)")
+        ax.plot(hist.epochs, np.maximum(hist.conflicts, 0.8), color="tab:orange", lw=0.8,
+                label="conflicts (0 at bottom)")
         step = np.diff(hist.epochs, append=hist.epochs[-1]) / 2
-        for r in np.flatnonzero(~hist.closed):
+        open_records = np.flatnonzero(~hist.closed)
+        for r in open_records:
             ax.axvspan(hist.epochs[r] - step[r - 1 if r else 0], hist.epochs[r] + step[r], color="tab:red",
-                       alpha=0.12, lw=0, label="open (a transition missing)" if r == np.flatnonzero(~hist.closed)[0] else None)
+                       alpha=0.12, lw=0, label="open (a transition missing)" if r == open_records[0] else None)
         ax.axhline(2 ** (tr.data.max_length + 1) - 1, color="0.5", ls=":", lw=0.8, label="prefix tree (all distinct)")
         ax.set_yscale("log")
         ax.set_xlabel("epoch")
@@ -471,7 +475,8 @@ def _draw_merged_pairs(run: ParityRun, states: np.ndarray, out: Path) -> Path:
     bins = np.logspace(np.log10(floor), np.log10(max(d.max(), run.eps * 10)), 60)
     with style() as plt:
         fig, ax = plt.subplots(figsize=(6.4, 3.6), layout="constrained")
-        ax.hist(np.maximum(d[agree], floor), bins=bins, color=AGREE_COLOUR, alpha=0.7, label=f"agreeing pairs ({agree.sum()})")
+        ax.hist(np.maximum(d[agree], floor), bins=bins, color=AGREE_COLOUR, alpha=0.7,
+                label=f"agreeing pairs ({agree.sum()})")
         ax.hist(np.maximum(d[~agree], floor), bins=bins, color=DISAGREE_COLOUR, alpha=0.7,
                 label=f"disagreeing pairs ({(~agree).sum()})")
         ax.axvline(run.eps, color="k", ls="--", lw=1.0, label=f"eps = {run.eps:.3g} (merged below)")
@@ -525,8 +530,10 @@ def length_threshold(run: ParityRun, out: Path | str | None = None) -> StudyResu
     }
     claims = [
         _claim("C4a", "no agreeing pair whose shorter prefix has length 1 merges", f[0], "==", 0.0),
-        _claim("C4b", f"some but not all agreeing pairs of two length-{L} prefixes merge (lower bound)", f[L - 1], ">", 0.0),
-        _claim("C4c", f"some but not all agreeing pairs of two length-{L} prefixes merge (upper bound)", f[L - 1], "<", 1.0),
+        _claim("C4b", f"some but not all agreeing pairs of two length-{L} prefixes merge (lower bound)",
+               f[L - 1], ">", 0.0),
+        _claim("C4c", f"some but not all agreeing pairs of two length-{L} prefixes merge (upper bound)",
+               f[L - 1], "<", 1.0),
         _claim("C4d", "the merged share is positive at every length from its first positive one on",
                float(contiguous), "==", 1.0),
     ]
@@ -649,7 +656,8 @@ def _draw_theory_endpoint(
         lo = floor / 2
         hi = max(np.nanmax(final[ok]), np.nanmax(np.where(ok, held, np.nan)), np.nanmax(h0[ok])) * 2
         for ax, (title, predicted) in zip(axes, panels, strict=True):
-            for mask, colour, name in ((ok & same, AGREE_COLOUR, "agreeing"), (ok & ~same, DISAGREE_COLOUR, "disagreeing")):
+            groups = ((ok & same, AGREE_COLOUR, "agreeing"), (ok & ~same, DISAGREE_COLOUR, "disagreeing"))
+            for mask, colour, name in groups:
                 ax.scatter(np.maximum(predicted[mask], floor), np.maximum(final[mask], floor), s=10, c=colour,
                            label=f"{name} ({mask.sum()})", alpha=0.8, linewidths=0)
             ax.plot([lo, hi], [lo, hi], color="0.4", lw=0.8, ls="--", label="equal")
@@ -714,7 +722,10 @@ def phase_diagram(settings: PhaseSettings | str = "reduced", out: Path | str | N
         accuracy[i, j] = float(np.mean(test_out.argmax(axis=1) == test.targets))
         points = np.vstack([states, h0])
         scale = state_scale(points)
-        n_states[i, j] = int(cluster_states(points, s.eps_factor * scale, order=label_order(data)).max()) + 1 if scale > 0 else 1
+        if scale > 0:
+            n_states[i, j] = int(cluster_states(points, s.eps_factor * scale, order=label_order(data)).max()) + 1
+        else:
+            n_states[i, j] = 1
     converged = (runs.status == "converged").reshape(shape)
     decided = float(np.mean((accuracy <= SHARP_LOW) | (accuracy >= SHARP_HIGH)))
     numbers = {

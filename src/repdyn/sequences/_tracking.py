@@ -180,7 +180,9 @@ def _check_model(model: Any, data: SequenceData) -> tuple[torch.device, torch.dt
     return device, dtype, int(hidden.shape[1]), initial is not None
 
 
-def one_hot(symbols: Any, n_symbols: int, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def one_hot(
+    symbols: Any, n_symbols: int, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
     """One-hot inputs (B, T, S) from symbols (B, T) of one length."""
     index = torch.as_tensor(np.array(symbols, dtype=np.int64), device=device)
     return functional.one_hot(index, n_symbols).to(dtype)
