@@ -55,6 +55,17 @@ def test_bad_inputs_name_the_argument():
         sq.count_mod(1)
     with pytest.raises(ValueError, match="max_length=30"):
         sq.complete(sq.parity(), 30)
+    with pytest.raises(ValueError, match="transitions must be state indices"):
+        sq.Automaton(transitions=[[0, 5]], outputs=[0])
+    with pytest.raises(TypeError, match="transitions must be a 2-D array of integers"):
+        sq.Automaton(transitions=[[0.0, 1.0]], outputs=[0])
+    run = sq.track_prefixes(sq.ElmanRNN(hidden=2), sq.complete(sq.parity(), 2), epochs=1)
+    with pytest.raises(ValueError, match="pairs must have shape"):
+        sq.pair_variables(run, [[0, 1, 2]])
+    with pytest.raises(ValueError, match="pairs must hold rows"):
+        sq.pair_variables(run, [[0, 6]])
+    with pytest.raises(ValueError, match="eps must be a finite number > 0"):
+        sq.cluster_states(np.zeros((3, 2)), 0.0)
 
 
 def test_elman_initialisation_matches_the_follow_up():

@@ -58,8 +58,8 @@ class Automaton:
     n_outputs: int = field(default=0)
 
     def __post_init__(self) -> None:
-        trans = _int_array("transitions", self.transitions, ndim=2)
-        outs = _int_array("outputs", self.outputs, ndim=1)
+        trans = int_array("transitions", self.transitions, ndim=2)
+        outs = int_array("outputs", self.outputs, ndim=1)
         n_states, n_symbols = trans.shape
         if n_states == 0 or n_symbols == 0:
             raise checks.ArgumentValueError(
@@ -167,14 +167,13 @@ class Automaton:
         return out
 
 
-def _int_array(name: str, value: Any, *, ndim: int) -> IntArray:
+def int_array(name: str, value: Any, *, ndim: int) -> IntArray:
+    """``value`` as a fresh int64 array of ``ndim`` dimensions; a TypeError naming ``name`` otherwise."""
     try:
         raw = np.asarray(value)
     except (TypeError, ValueError):
-        raise checks.ArgumentTypeError(
-            name, f"{name} must be an array of integers; got {checks.describe(value)}"
-        ) from None
-    if raw.dtype.kind not in "iu" or raw.ndim != ndim:
+        raw = np.asarray(None)
+    if raw.ndim != ndim or (raw.size and raw.dtype.kind not in "iu"):
         raise checks.ArgumentTypeError(
             name, f"{name} must be a {ndim}-D array of integers; got {checks.describe(value)}"
         )
@@ -182,11 +181,11 @@ def _int_array(name: str, value: Any, *, ndim: int) -> IntArray:
 
 
 def _sequences(symbols: ArrayLike, lengths: ArrayLike | None, n_symbols: int) -> tuple[IntArray, IntArray]:
-    seqs = _int_array("symbols", symbols, ndim=2)
+    seqs = int_array("symbols", symbols, ndim=2)
     if lengths is None:
         lens = np.full(seqs.shape[0], seqs.shape[1], dtype=np.int64)
     else:
-        lens = _int_array("lengths", lengths, ndim=1)
+        lens = int_array("lengths", lengths, ndim=1)
         if lens.shape != (seqs.shape[0],) or lens.min(initial=0) < 0 or lens.max(initial=0) > seqs.shape[1]:
             raise checks.ArgumentValueError(
                 "lengths", f"lengths must give each of the {seqs.shape[0]} rows a length in [0, {seqs.shape[1]}]"

@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from repdyn import checks
-from repdyn.sequences._automata import MISSING, Automaton
+from repdyn.sequences._automata import MISSING, Automaton, int_array
 
 IntArray = NDArray[np.int64]
 
@@ -58,7 +58,7 @@ class SequenceData:
     def __post_init__(self) -> None:
         n_symbols = checks.integer("n_symbols", self.n_symbols, minimum=1)
         n_outputs = checks.integer("n_outputs", self.n_outputs, minimum=1)
-        lengths = _ints("lengths", self.lengths, ndim=1)
+        lengths = int_array("lengths", self.lengths, ndim=1)
         n = lengths.size
         if n == 0:
             raise checks.ArgumentValueError("lengths", "a sequence data set needs at least one sequence")
@@ -66,7 +66,7 @@ class SequenceData:
             raise checks.ArgumentValueError(
                 "lengths", f"every sequence needs length >= 1 (the empty prefix has no target); got {lengths.min()}"
             )
-        symbols = _ints("symbols", self.symbols, ndim=2)
+        symbols = int_array("symbols", self.symbols, ndim=2)
         if symbols.shape != (n, int(lengths.max())):
             raise checks.ArgumentValueError(
                 "symbols", f"symbols must have shape ({n}, {int(lengths.max())}) (one row per sequence, "
@@ -77,7 +77,7 @@ class SequenceData:
             raise checks.ArgumentValueError(
                 "symbols", f"symbols must lie in [0, {n_symbols - 1}] within each length and be -1 after it"
             )
-        targets = _ints("targets", self.targets, ndim=1)
+        targets = int_array("targets", self.targets, ndim=1)
         if targets.shape != (n,) or targets.min() < 0 or targets.max() >= n_outputs:
             raise checks.ArgumentValueError(
                 "targets", f"targets must hold one class in [0, {n_outputs - 1}] per sequence ({n})"
@@ -180,7 +180,7 @@ class SequenceData:
             By default one more than the largest symbol and target.
         """
         seqs = [as_sequence(s, n_symbols) for s in sequences]
-        target_array = _ints("targets", targets, ndim=1)
+        target_array = int_array("targets", targets, ndim=1)
         if target_array.size != len(seqs):
             raise checks.ArgumentValueError(
                 "targets", f"targets must give one class per sequence ({len(seqs)}); got {target_array.size}"
@@ -217,7 +217,7 @@ class SequenceData:
                 "step_targets", f"step_targets must hold one row per sequence ({len(seqs)}); got {len(steps)}"
             )
         for i, (seq, row) in enumerate(zip(seqs, steps, strict=True)):
-            row = _ints(f"step_targets[{i}]", row, ndim=1)
+            row = int_array(f"step_targets[{i}]", row, ndim=1)
             if row.size != len(seq):
                 raise checks.ArgumentValueError(
                     "step_targets", f"step_targets[{i}] must give one class per step ({len(seq)}); got {row.size}"
@@ -263,15 +263,6 @@ def _counts(seqs: Iterable[tuple[int, ...]]) -> dict[tuple[int, ...], int]:
     for s in seqs:
         out[s] = out.get(s, 0) + 1
     return out
-
-
-def _ints(name: str, value: Any, *, ndim: int) -> IntArray:
-    raw = np.asarray(value)
-    if raw.ndim != ndim or (raw.size and raw.dtype.kind not in "iu"):
-        raise checks.ArgumentTypeError(
-            name, f"{name} must be a {ndim}-D array of integers; got {checks.describe(value)}"
-        )
-    return raw.astype(np.int64, copy=True)
 
 
 def _build(

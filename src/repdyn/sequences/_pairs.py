@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from repdyn import checks
-from repdyn.sequences._automata import Automaton, minimize
+from repdyn.sequences._automata import Automaton, int_array, minimize
 from repdyn.sequences._data import INITIAL, SequenceData, as_sequence
 from repdyn.sequences._tracking import PrefixTracking
 from repdyn.theory import FitResult, exact_identical_targets, final_distance, fit
@@ -111,12 +111,9 @@ def continuations(data: SequenceData, first: Any, second: Any) -> Continuations:
 
 
 def _pairs(pairs: Any, n_items: int) -> IntArray:
-    arr = np.asarray(pairs)
-    if arr.ndim != 2 or arr.shape[1] != 2 or (arr.size and arr.dtype.kind not in "iu"):
-        raise checks.ArgumentTypeError(
-            "pairs", f"pairs must be an integer array of shape (P, 2); got {checks.describe(pairs)}"
-        )
-    arr = arr.astype(np.int64)
+    arr = int_array("pairs", pairs, ndim=2)
+    if arr.shape[1] != 2:
+        raise checks.ArgumentValueError("pairs", f"pairs must have shape (P, 2); got {arr.shape}")
     if arr.size and (arr.min() < INITIAL or arr.max() >= n_items):
         raise checks.ArgumentValueError(
             "pairs", f"pairs must hold rows in [0, {n_items - 1}] or {INITIAL} (the empty prefix)"
