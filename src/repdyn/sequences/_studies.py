@@ -10,7 +10,6 @@ each one's reason, fixed before the first run.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +43,7 @@ from repdyn.sequences._plots import (
 from repdyn.sequences._tasks import parity
 from repdyn.sequences._tracking import PrefixTracking, measure_prefixes, track_prefixes
 from repdyn.track import sample_pairs
+from repdyn.vocabulary import json_ready
 
 # Thresholds of the claims (docs/claims-sequences.md gives each one's reason).
 #: A loss below this is "learned": the spec's statistical test's bar, 250x below the 0.25 plateau.
@@ -204,13 +204,13 @@ class StudyResult:
     figures: list[Path] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready."""
-        return {
+        """JSON-ready (NaN as None)."""
+        return json_ready({
             "name": self.name,
             "numbers": self.numbers,
             "claims": [dataclasses.asdict(c) for c in self.claims],
             "figures": [str(p) for p in self.figures],
-        }
+        })
 
 
 @dataclass(frozen=True, eq=False)
@@ -791,40 +791,36 @@ def _draw_phase_diagram(s: PhaseSettings, accuracy: np.ndarray, n_states: np.nda
         return save(fig, out / "phase_diagram.png")
 
 
-def run_studies(scale: str = "reduced", out: Path | str | None = None) -> dict[str, StudyResult]:
+def run_studies(scale: str | dict[str, Any] = "reduced", out: Path | str | None = None) -> dict[str, StudyResult]:
     """Every study at one scale; figures and ``summary.json`` in ``out`` if given.
 
     Parameters
     ----------
-    scale : {"reduced", "paper"}, default "reduced"
+    scale : {"reduced", "paper"} or dict, default "reduced"
+        A scale name, or ``{"parity": ParitySettings(...), "phase": PhaseSettings(...)}``.
     out : path, optional
     """
-    checks.choice("scale", scale, tuple(SCALES))
+    if isinstance(scale, str):
+        checks.choice("scale", scale, tuple(SCALES))
+        scale = SCALES[scale]
+    if not isinstance(scale, dict) or set(scale) != {"parity", "phase"}:
+        raise checks.ArgumentTypeError(
+            "scale", f"scale must be one of {', '.join(SCALES)} or a dict with keys 'parity' and 'phase'; "
+            f"got {checks.describe(scale)}"
+        )
     folder = None if out is None else Path(out)
-    run = run_parity(scale)
+    run = run_parity(scale["parity"])
     results = {
         "length_generalisation": length_generalisation(run, folder),
         "merged_pairs": merged_pairs(run, folder),
         "length_threshold": length_threshold(run, folder),
         "theory_endpoint": theory_endpoint(run, folder),
-        "phase_diagram": phase_diagram(scale, folder),
+        "phase_diagram": phase_diagram(scale["phase"], folder),
     }
     if folder is not None:
         import json
 
         folder.mkdir(parents=True, exist_ok=True)
         summary = {name: r.to_dict() for name, r in results.items()}
-        (folder / "summary.json").write_text(json.dumps(summary, indent=1, default=_json_default))
+        (folder / "summary.json").write_text(json.dumps(summary, indent=1))
     return results
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return None if not math.isfinite(float(value)) else float(value)
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, tuple):
-        return list(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
