@@ -15,6 +15,9 @@ Layers, each usable on its own:
 - :mod:`repdyn.fast`  torch/numpy: fast two-point trials (hand-written CPU
   path, many trials batched for a GPU).
 - :mod:`repdyn.sweep`  cached, crash-safe sweeps on a process pool or Dask.
+- :mod:`repdyn.sequences`  torch: recurrent networks on sequence tasks (the
+  follow-up paper): every prefix tracked, the theory per prefix pair, the
+  automata the network learns, and the follow-up's studies.
 - :mod:`repdyn.experiments`  the paper's experiments, their figures and claims.
 - :mod:`repdyn.atlas`  where the theory holds in a network: many pairs, every
   layer, cross-validated predictions; ``repdyn.atlas(...)`` runs one.
@@ -65,4 +68,7 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'repdyn' has no attribute {name!r}")
 
 
-_SUBPACKAGES = ("atlas", "checks", "cli", "data", "experiments", "fast", "nets", "rsa", "sweep", "theory", "track", "vocabulary")
+_SUBPACKAGES = (
+    "atlas", "checks", "cli", "data", "experiments", "fast", "nets", "rsa", "sequences", "sweep", "theory", "track",
+    "vocabulary",
+)
