@@ -4,10 +4,13 @@ Layers, each usable on its own:
 
 - :mod:`repdyn.checks`  numpy only: the argument checks every layer uses (one
   rule and one message style for numbers, counts, seeds and choices).
+- :mod:`repdyn.stats`  numpy only: the seeded bootstrap interval every claim
+  reports with its measurement.
 - :mod:`repdyn.theory`  numpy/scipy only: the 3-variable ODE, fixed points,
   exact solutions, loss curve and fitting of the effective learning rates.
 - :mod:`repdyn.rsa`  numpy: representational dissimilarity matrices, their
-  comparison, linear CKA, embeddings.
+  comparison (with a Mantel permutation test and a bootstrap over points),
+  linear CKA, embeddings.
 - :mod:`repdyn.data`, :mod:`repdyn.nets`, :mod:`repdyn.track`  torch: datasets,
   the paper's architectures and training that records the theory's variables.
 - :mod:`repdyn.fast`  torch/numpy: fast two-point trials (hand-written CPU
@@ -43,4 +46,5 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'repdyn' has no attribute {name!r}")
 
 
-_SUBPACKAGES = ("atlas", "checks", "cli", "data", "experiments", "fast", "nets", "rsa", "sweep", "theory", "track")
+_SUBPACKAGES = ("atlas", "checks", "cli", "data", "experiments", "fast", "nets", "rsa", "stats", "sweep", "theory",
+               "track")
