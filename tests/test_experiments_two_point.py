@@ -45,7 +45,8 @@ from repdyn.theory import solve
 torch.set_num_threads(1)
 
 NAMES = ["fig2", "fig3", "fig11", "fig5", "fig10", "random-features", "adam"]
-CLAIM_KEYS = {"claim", "metric", "measured", "relation", "threshold", "holds"}
+CLAIM_KEYS = {"claim", "metric", "measured", "relation", "threshold", "holds", "interval", "unit", "units", "seeds",
+              "inconclusive"}
 
 
 def _cache_state(cache: Path) -> dict[str, float]:
@@ -86,6 +87,8 @@ def test_smoke_writes_figures_and_a_valid_summary(smoke_run: dict, name: str) ->
             ok = {">=": measured >= claim["threshold"], "<=": measured <= claim["threshold"],
                   ">": measured > claim["threshold"], "<": measured < claim["threshold"]}[claim["relation"]]
             assert claim["holds"] is ok
+        assert isinstance(claim["inconclusive"], bool)
+        assert claim["interval"] is None or (len(claim["interval"]) == 2 and claim["unit"])
     counts = summary["counts"]
     statuses = {k: v for k, v in counts.items() if not k.endswith("trials") and "without" not in k}
     trials = sum(v for k, v in counts.items() if k.endswith("trials"))

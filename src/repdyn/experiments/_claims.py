@@ -15,6 +15,14 @@ def _holds(value: float, relation: str, threshold: float) -> bool:
     return not math.isnan(value) and bool(_RELATIONS[relation](value, threshold))
 
 
+def _count(n: int, unit: str) -> str:
+    """``"3 seeds"``, ``"1 seed"``: a plural unit's first word made singular for one."""
+    if n != 1:
+        return f"{n} {unit}"
+    first, _, rest = unit.partition(" ")
+    return f"1 {first[:-1] if first.endswith('s') else first}" + (f" {rest}" if rest else "")
+
+
 @dataclass(frozen=True)
 class Claim:
     """One claim of the paper and the number that tests it.
@@ -89,10 +97,12 @@ class Claim:
             low, high = self.interval
             span = (f"[{low:.3g}, {high:.3g}]" if math.isfinite(low) and math.isfinite(high)
                     else "undefined")
-            parts.append(f"{span} over {self.units} {self.unit}" if self.units is not None else span)
+            parts.append(f"{span} over {_count(self.units, self.unit)}" if self.units is not None else span)
         if self.seeds is not None:
             parts.append(f"{self.seeds} seed{'s' if self.seeds != 1 else ''}"
                          + (" per network" if self.interval is not None else ""))
+        elif self.interval is None and self.units is not None:
+            parts.append(f"{_count(self.units, self.unit)}: no interval")
         return "; ".join(parts) if parts else "-"
 
     def to_dict(self) -> dict[str, Any]:
@@ -118,5 +128,15 @@ def bootstrap(claim: Claim, statistic: Callable[..., float], *samples: Any, unit
             again, claim.measured, rel_tol=1e-9, abs_tol=1e-12):
         raise ValueError(f"the statistic gives {again!r} on the data, not the claim's measured "
                          f"{claim.measured!r}: it does not recompute the claim's metric")
-    interval = bootstrap_interval(statistic, *samples, seed=seed)
+    return with_interval(claim, bootstrap_interval(statistic, *samples, seed=seed), unit=unit)
+
+
+def with_interval(claim: Claim, interval: Any, *, unit: str) -> Claim:
+    """``claim`` with a :class:`repdyn.stats.Interval` computed elsewhere (e.g. over the points of an RDM).
+
+    Over fewer than two units there is nothing to resample: the claim keeps no
+    interval (the report names the single seed instead).
+    """
+    if interval.units < 2:
+        return replace(claim, unit=unit, units=interval.units)
     return replace(claim, interval=(interval.low, interval.high), unit=unit, units=interval.units)
