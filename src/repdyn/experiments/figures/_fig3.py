@@ -237,6 +237,7 @@ def _draw_lazy_limit(name: str, group: list[dict[str, Any]], out: Any) -> tuple[
                     label="lazy limit (A.5)" if k == 0 and i == 0 else None)
             ax.set_title(f"{v}: lazy limit R^2 {lazy['r2'][v]:.2f}" if len(group) == 1 else v)
             ax.set_xlabel("epoch")
+            ax.set_ylabel(v)
     if not rows:
         axes[0][0].text(0.5, 0.5, "no fitted trial", ha="center", va="center", transform=axes[0][0].transAxes)
     else:
