@@ -431,8 +431,7 @@ def draw_final_distance(outcome: FinalDistanceOutcome, out: Any, stem: str, titl
             ax.scatter(m[other], p[other], facecolors="none", edgecolors="0.4", s=22, label="not converged")
         beyond = outcome.beyond_rich_trials()[idx] & finite
         if beyond.any():
-            ax.scatter(m[beyond], p[beyond], facecolors="none", edgecolors="k", s=60, lw=0.8,
-                       label=f"|h_inf - A_low| > {DIFFER_MIN:g} A_low")
+            ax.scatter(m[beyond], p[beyond], facecolors="none", edgecolors="k", s=60, lw=0.8)
         shown = [m[finite], p[finite]]
         for key, marker, label in (("h0", "x", "baseline: h0 (no change)"), ("a_low", "+", "baseline: A_low")):
             b = outcome.baselines[key][idx]
@@ -440,7 +439,10 @@ def draw_final_distance(outcome: FinalDistanceOutcome, out: Any, stem: str, titl
             if on.any():
                 ax.scatter(m[on], b[on], marker=marker, color="0.55", s=18, lw=0.8, label=label)
                 shown += [m[on], b[on]]
-        if ax is axes.flat[0] or beyond.any():
+        if ax is axes.flat[0] and outcome.beyond_rich_trials().any():  # the rings' entry, once for all panels
+            ax.scatter([], [], facecolors="none", edgecolors="k", s=60, lw=0.8,
+                       label=f"|h_inf - A_low| > {DIFFER_MIN:g} A_low")
+        if ax is axes.flat[0]:
             ax.legend(loc="upper left")
         values = np.concatenate(shown) if finite.any() else np.array([0.0, 1.0])
         lo, hi = 0.0, float(values.max()) * 1.05 or 1.0
