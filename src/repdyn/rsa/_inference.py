@@ -60,14 +60,26 @@ class MantelResult:
     exact: bool
 
 
+def _matrices(a: ArrayLike, b: ArrayLike) -> tuple[FloatArray, FloatArray]:
+    x, y = _square("a", a), _square("b", b)
+    if x.shape != y.shape:
+        raise checks.ArgumentValueError(
+            "b", f"a and b must describe the same points; got shapes {x.shape} and {y.shape}")
+    return x, y
+
+
+def _labels(n: int, labels: ArrayLike) -> np.ndarray:
+    lab = np.asarray(labels)
+    if lab.shape != (n,):
+        raise checks.ArgumentValueError(
+            "exclude_blocks", f"exclude_blocks must have shape ({n},), one label per point; got shape {lab.shape}")
+    return lab
+
+
 def _pairs(n: int, labels: ArrayLike | None) -> tuple[np.ndarray, np.ndarray]:
     i, j = np.triu_indices(n, 1)
     if labels is not None:
-        lab = np.asarray(labels)
-        if lab.shape != (n,):
-            raise checks.ArgumentValueError(
-                "exclude_blocks", f"exclude_blocks must have shape ({n},), one label per point; got shape "
-                                  f"{lab.shape}")
+        lab = _labels(n, labels)
         keep = lab[i] != lab[j]
         i, j = i[keep], j[keep]
     return i, j
@@ -115,10 +127,7 @@ def mantel_test(
     method = checks.choice("method", method, METHODS)
     permutations = checks.integer("permutations", permutations, minimum=1)
     seed = checks.seed("seed", seed)
-    x, y = _square("a", a), _square("b", b)
-    if x.shape != y.shape:
-        raise checks.ArgumentValueError(
-            "b", f"a and b must describe the same points; got shapes {x.shape} and {y.shape}")
+    x, y = _matrices(a, b)
     n = x.shape[0]
     i, j = _pairs(n, exclude_blocks)
     if i.size < 2:
@@ -197,16 +206,9 @@ def rdm_correlation_interval(
         Its ``units`` are the points.
     """
     method = checks.choice("method", method, METHODS)
-    x, y = _square("a", a), _square("b", b)
-    if x.shape != y.shape:
-        raise checks.ArgumentValueError(
-            "b", f"a and b must describe the same points; got shapes {x.shape} and {y.shape}")
+    x, y = _matrices(a, b)
     n = x.shape[0]
-    labels = np.zeros(n, dtype=np.int64) if exclude_blocks is None else np.asarray(exclude_blocks)
-    if labels.shape != (n,):
-        raise checks.ArgumentValueError(
-            "exclude_blocks", f"exclude_blocks must have shape ({n},), one label per point; got shape "
-                              f"{labels.shape}")
+    labels = np.zeros(n, dtype=np.int64) if exclude_blocks is None else _labels(n, exclude_blocks)
     i, j = np.triu_indices(n, 1)
 
     def correlation(index: np.ndarray) -> float:

@@ -130,28 +130,12 @@ def init_claims(gains: Sequence[float], h_fractions: Sequence[float], loss_fract
 
 
 def _per_seed(groups: dict[str, list[dict[str, Any]]]) -> dict[str, np.ndarray]:
-    """Plateau fractions (h, loss) and worst R^2 of every trial, shape (seeds, networks); NaN for a failed one."""
-    columns: dict[str, list[list[float]]] = {"h": [], "loss": [], "r2": []}
+    """Per trial, shape (seeds, networks): plateau fraction of h (``h``) and its epoch ``t10`` (``h_t10``),
+    of the target-difference loss (``loss``), and the worst R^2 (``r2``); NaN for a failed trial."""
+    keys = ("h", "h_t10", "loss", "r2")
+    columns: dict[str, list[list[float]]] = {key: [] for key in keys}
     for group in groups.values():
-        values: dict[str, list[float]] = {"h": [], "loss": [], "r2": []}
-        for r in group:
-            if failed(r):
-                for v in values.values():
-                    v.append(np.nan)
-                continue
-            epochs = np.asarray(r["epochs"])
-            values["h"].append(plateau_fraction(np.asarray(r["h"], float), epochs))
-            values["loss"].append(plateau_fraction(target_loss(r), epochs))
-            values["r2"].append(min_r2(r))
-        for key, v in values.items():
-            columns[key].append(v)
-    return {key: np.array(v, dtype=float).T for key, v in columns.items()}
-
-
-def _plateau_rows(groups: dict[str, list[dict[str, Any]]], gains: dict[str, float]) -> list[dict[str, Any]]:
-    rows = []
-    for name, group in groups.items():
-        values: dict[str, list[float]] = {"h": [], "loss": [], "h_t10": []}
+        values: dict[str, list[float]] = {key: [] for key in keys}
         for r in group:
             if failed(r):
                 for v in values.values():
@@ -162,11 +146,18 @@ def _plateau_rows(groups: dict[str, list[dict[str, Any]]], gains: dict[str, floa
             values["h"].append(t10 / t90 if t90 > 0 else np.nan)
             values["h_t10"].append(t10)
             values["loss"].append(plateau_fraction(target_loss(r), epochs))
-        rows.append({"network": name, "gain": gains[name],
-                     "plateau_fraction_h": median_or_nan(values["h"]),
-                     "plateau_epochs_h": median_or_nan(values["h_t10"]),
-                     "plateau_fraction_loss": median_or_nan(values["loss"])})
-    return rows
+            values["r2"].append(min_r2(r))
+        for key, v in values.items():
+            columns[key].append(v)
+    return {key: np.array(v, dtype=float).T for key, v in columns.items()}
+
+
+def _plateau_rows(per_seed: dict[str, np.ndarray], names: list[str], gains: dict[str, float]) -> list[dict[str, Any]]:
+    """One row per network (``names``, the columns of ``per_seed``): medians over its seeds."""
+    return [{"network": name, "gain": gains[name],
+             "plateau_fraction_h": median_or_nan(per_seed["h"][:, k]),
+             "plateau_epochs_h": median_or_nan(per_seed["h_t10"][:, k]),
+             "plateau_fraction_loss": median_or_nan(per_seed["loss"][:, k])} for k, name in enumerate(names)]
 
 
 @paper_style()
@@ -251,7 +242,8 @@ def _draw_lazy_limit(name: str, group: list[dict[str, Any]], out: Any) -> tuple[
 def run(options: RunOptions) -> ExperimentOutput:
     trials = NetworkRun.run(SETTINGS[options.profile], options)
     gains = {c.arch.name: c.arch.gain for c in trials.configs}
-    plateaus = _plateau_rows(trials.groups, gains)
+    per_seed = _per_seed(trials.groups)
+    plateaus = _plateau_rows(per_seed, list(trials.groups), gains)
     for row, plateau in zip(trials.table, plateaus):
         row.update(plateau)
     figures = draw_dynamics(seed_groups(trials.configs, trials.results), options.out, "fig3_dynamics",
@@ -261,7 +253,6 @@ def run(options: RunOptions) -> ExperimentOutput:
     lazy_figures, lazy_rows = _draw_lazy_limit(largest, trials.groups[largest], options.out)
     figures += lazy_figures
     table = trials.table
-    per_seed = _per_seed(trials.groups)
     claims = init_claims([r["gain"] for r in table], per_seed["h"], per_seed["loss"], per_seed["r2"],
                          seeds=SETTINGS[options.profile].trials)
     output = trials.output(options.out, claims, figures)
