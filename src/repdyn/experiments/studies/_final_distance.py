@@ -442,8 +442,6 @@ def draw_final_distance(outcome: FinalDistanceOutcome, out: Any, stem: str, titl
         if ax is axes.flat[0] and outcome.beyond_rich_trials().any():  # the rings' entry, once for all panels
             ax.scatter([], [], facecolors="none", edgecolors="k", s=60, lw=0.8,
                        label=f"|h_inf - A_low| > {DIFFER_MIN:g} A_low")
-        if ax is axes.flat[0]:
-            ax.legend(loc="upper left")
         values = np.concatenate(shown) if finite.any() else np.array([0.0, 1.0])
         lo, hi = 0.0, float(values.max()) * 1.05 or 1.0
         ax.plot([lo, hi], [lo, hi], color="k", lw=0.8, ls="--")
@@ -457,6 +455,13 @@ def draw_final_distance(outcome: FinalDistanceOutcome, out: Any, stem: str, titl
         ax.set_visible(False)
     fig.suptitle(title)
     fig.tight_layout()
+    # Below the panels, so that no point hides behind it (bbox_inches="tight" keeps it in the file).
+    entries: dict[str, Any] = {}
+    for ax in axes.flat:
+        for handle, text in zip(*ax.get_legend_handles_labels()):
+            entries.setdefault(text, handle)
+    fig.legend(list(entries.values()), list(entries), loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=5,
+               frameon=False)
     return save_figure(fig, out, stem)
 
 
