@@ -110,13 +110,29 @@ def test_xor_claims_hold_for_the_predicted_structure_and_fail_for_the_wrong_one(
     one_pair[3] = one_pair[0]  # (0,0) and (1,1) merged, (0,1) and (1,0) not
     single = network_metrics([_xor_result(one_pair)], 1.0, 1.0)
     good = xor_claims({"low": merged, "intermediate": merged, "high": unmerged, "2 layers": single})
-    assert [c.holds for c in good] == [True, True, True]
+    assert [c.holds for c in good[:3]] == [True, True, True]
     assert good[0].measured == pytest.approx(0.0)
     assert good[1].measured == pytest.approx(2.0)
     # Deliberately wrong: the low-init network keeps the inputs, the high one merges, the
     # 2-layer network merges both pairs as the theory predicts.
     bad = xor_claims({"low": unmerged, "intermediate": merged, "high": merged, "2 layers": merged})
-    assert [c.holds for c in bad] == [False, False, False]
+    assert [c.holds for c in bad[:3]] == [False, False, False]
+
+
+def test_intermediate_claim_compares_the_merge_ratio_with_the_theorys_within_a_factor_2():
+    others = {"low": {"ratio": [0.01] * 3}, "high": {"ratio": [1.5] * 3}, "2 layers": {"merged": [1.0] * 3}}
+    theory = [0.6, 1.4, 0.3]
+    close = xor_claims({**others, "intermediate": {"ratio": [0.5, 1.9, 0.35], "theory_ratio": theory}})[3]
+    assert close.holds and close.measured == pytest.approx(np.median(np.abs(np.log2(np.array([0.5, 1.9, 0.35]) /
+                                                                                  np.array(theory)))))
+    assert close.unit == "seeds" and close.units == 3
+    merged_anyway = xor_claims({**others, "intermediate": {"ratio": [0.01, 0.02, 0.05], "theory_ratio": theory}})[3]
+    assert not merged_anyway.holds  # fully merged where the theory predicts a partial merge
+    lost = xor_claims({**others, "intermediate": {"ratio": [0.5, np.nan, 0.35], "theory_ratio": theory}})[3]
+    assert not lost.holds, "a seed without a representation counts against the claim"
+    # Seeds that disagree make the interval straddle the bar: the claim is inconclusive.
+    split = xor_claims({**others, "intermediate": {"ratio": [0.6, 8.0, 0.3], "theory_ratio": theory}})[3]
+    assert split.holds and split.inconclusive
 
 
 def test_diverged_xor_trial_counts_against_the_claims():

@@ -45,7 +45,8 @@ from repdyn.theory import solve
 torch.set_num_threads(1)
 
 NAMES = ["fig2", "fig3", "fig11", "fig5", "fig10", "random-features", "adam"]
-CLAIM_KEYS = {"claim", "metric", "measured", "relation", "threshold", "holds"}
+CLAIM_KEYS = {"claim", "metric", "measured", "relation", "threshold", "holds", "interval", "unit", "units", "seeds",
+              "inconclusive"}
 
 
 def _cache_state(cache: Path) -> dict[str, float]:
@@ -86,6 +87,8 @@ def test_smoke_writes_figures_and_a_valid_summary(smoke_run: dict, name: str) ->
             ok = {">=": measured >= claim["threshold"], "<=": measured <= claim["threshold"],
                   ">": measured > claim["threshold"], "<": measured < claim["threshold"]}[claim["relation"]]
             assert claim["holds"] is ok
+        assert isinstance(claim["inconclusive"], bool)
+        assert claim["interval"] is None or (len(claim["interval"]) == 2 and claim["unit"])
     counts = summary["counts"]
     statuses = {k: v for k, v in counts.items() if not k.endswith("trials") and "without" not in k}
     trials = sum(v for k, v in counts.items() if k.endswith("trials"))
@@ -414,3 +417,19 @@ def test_early_stop_records_the_state_reached() -> None:
     assert result["status"] == "converged" and 0 < result["stop_epoch"] < 3000
     assert result["h_final"] == pytest.approx(result["h"][result["stop_epoch"]])
     assert math.isnan(result["eta_h"])
+
+
+def test_beyond_rich_trials_are_selected_by_the_prediction_and_the_claim_compares_with_a_low() -> None:
+    from repdyn.experiments.studies._final_distance import beyond_rich, error_ratio
+
+    a_low = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 1.0])
+    h_inf = np.array([1.1, 0.85, 1.5, 2.0, 0.5, 1.25])  # |h_inf - A_low| / A_low: 0.1, 0.15, 0.5, 1, 0.5, 0.25
+    np.testing.assert_array_equal(beyond_rich(h_inf, a_low), [False, False, True, True, True, True])
+    assert not beyond_rich(np.array([np.nan]), np.array([1.0]))[0]
+    keep = beyond_rich(h_inf, a_low)
+    # Networks that end where the theory says: A_low is off by the full difference, the theory by 5 %.
+    measured = h_inf * 1.05
+    assert error_ratio(h_inf[keep], a_low[keep], measured[keep]) < 0.2
+    # Networks that end at A_low after all: the ratio is far above 1 and the claim would fail.
+    assert error_ratio(h_inf[keep], a_low[keep], a_low[keep] * 1.05) > 1
+    assert np.isnan(error_ratio(h_inf[:2], a_low[:2], measured[:2])), "fewer than 3 trials: not measurable"

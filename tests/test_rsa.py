@@ -161,3 +161,66 @@ def test_mds_flags_non_euclidean_matrices_and_pca_limits():
         embed(np.triu(D), 2, method="mds")
     with pytest.raises(ValueError, match="method"):
         embed(D, 2, method="tsne")
+
+
+def _noisy_copy(rng, points, noise):
+    return rdm(points + noise * rng.normal(size=points.shape))
+
+
+def test_mantel_rejects_on_a_true_match_and_not_on_shuffled_points():
+    from repdyn.rsa import mantel_test
+
+    rng = np.random.default_rng(7)
+    points = rng.normal(size=(30, 3))
+    network = rdm(points)
+    match = _noisy_copy(rng, points, 0.5)
+    result = mantel_test(network, match, permutations=199)
+    assert result.p_value == pytest.approx(1 / 200) and not result.exact
+    assert result.statistic == pytest.approx(compare_rdms(network, match, method="spearman"))
+    # The same prediction with its points in another order is no match: over 200 shufflings
+    # the test rejects at 5 % about 5 % of the time (binomial spread 1.5 %).
+    rejected = 0
+    for seed in range(200):
+        perm = np.random.default_rng(seed).permutation(30)
+        rejected += mantel_test(network, match[np.ix_(perm, perm)], permutations=99, seed=seed).p_value <= 0.05
+    assert rejected / 200 <= 0.1
+
+
+def test_mantel_is_exact_for_few_points_and_keeps_labels_with_the_first_matrix():
+    from repdyn.rsa import mantel_test
+
+    rng = np.random.default_rng(8)
+    four = rdm(rng.normal(size=(4, 2)))
+    result = mantel_test(four, four)
+    assert result.exact and result.permutations == 24 and result.p_value == pytest.approx(1 / 24)
+    # Labels: the between-class pairs of `a` are the ones compared under every permutation.
+    points = rng.normal(size=(12, 2))
+    labels = np.repeat([0, 1, 2], 4)
+    a, b = rdm(points), _noisy_copy(rng, points, 0.3)
+    with_labels = mantel_test(a, b, exclude_blocks=labels, permutations=99)
+    assert with_labels.statistic == pytest.approx(compare_rdms(a, b, method="spearman", exclude_blocks=labels))
+    gen, hits = np.random.default_rng(0), 0
+    keep = labels[:, None] != labels[None, :]
+    i, j = np.nonzero(np.triu(keep, 1))
+    for _ in range(99):
+        perm = gen.permutation(12)
+        hits += spearmanr(a[i, j], b[perm[i], perm[j]]).statistic >= with_labels.statistic - 1e-12
+    assert with_labels.p_value == pytest.approx((1 + hits) / 100)
+    with pytest.raises(ValueError, match="exclude_blocks"):
+        mantel_test(a, b, exclude_blocks=labels[:5])
+    with pytest.raises(ValueError, match="method"):
+        mantel_test(a, b, method="kendall")
+
+
+def test_rdm_correlation_interval_resamples_points():
+    from repdyn.rsa import rdm_correlation_interval
+
+    rng = np.random.default_rng(9)
+    points = rng.normal(size=(40, 3))
+    network = rdm(points)
+    related = rdm_correlation_interval(network, _noisy_copy(rng, points, 0.5), resamples=500)
+    observed = compare_rdms(network, _noisy_copy(np.random.default_rng(9), points, 0.5), method="spearman")
+    assert related.units == 40 and related.low > 0.3
+    unrelated = rdm_correlation_interval(network, rdm(rng.normal(size=(40, 3))), resamples=500)
+    assert unrelated.contains(0.0)  # independent configurations: no correlation
+    assert related.low < related.high and np.isfinite(observed)

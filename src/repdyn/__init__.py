@@ -6,10 +6,13 @@ Layers, each usable on its own:
   rule and one message style for numbers, counts, seeds and choices).
 - :mod:`repdyn.vocabulary`  numpy only: the long names and units of every
   variable repdyn writes, and the values of its JSON files.
+- :mod:`repdyn.stats`  numpy only: the seeded bootstrap interval every claim
+  reports with its measurement.
 - :mod:`repdyn.theory`  numpy/scipy only: the 3-variable ODE, fixed points,
   exact solutions, loss curve and fitting of the effective learning rates.
 - :mod:`repdyn.rsa`  numpy: representational dissimilarity matrices, their
-  comparison, linear CKA, embeddings.
+  comparison (with a Mantel permutation test and a bootstrap over points),
+  linear CKA, embeddings.
 - :mod:`repdyn.data`, :mod:`repdyn.nets`, :mod:`repdyn.track`  torch: datasets,
   the paper's architectures and training that records the theory's variables.
 - :mod:`repdyn.fast`  torch/numpy: fast two-point trials (hand-written CPU
@@ -69,6 +72,6 @@ def __getattr__(name: str):
 
 
 _SUBPACKAGES = (
-    "atlas", "checks", "cli", "data", "experiments", "fast", "nets", "rsa", "sequences", "sweep", "theory", "track",
-    "vocabulary",
+    "atlas", "checks", "cli", "data", "experiments", "fast", "nets", "rsa", "sequences", "stats", "sweep", "theory",
+    "track", "vocabulary",
 )

@@ -100,13 +100,15 @@ def reproduce(
         outputs = run(selected, options)
     held = sum(c.holds for o in outputs.values() for c in o.claims)
     total = sum(len(o.claims) for o in outputs.values())
+    unsure = sum(c.inconclusive for o in outputs.values() for c in o.claims)
     for name, output in outputs.items():
         for c in output.claims:
-            mark = "holds" if c.holds else "DOES NOT HOLD"
+            mark = ("holds" if c.holds else "DOES NOT HOLD") + (" (inconclusive)" if c.inconclusive else "")
             typer.echo(
-                f"[{name}] {c.claim}: {c.metric} = {c.measured:.4g} ({c.relation} {c.threshold:.4g}) {mark}"
+                f"[{name}] {c.claim}: {c.metric} = {c.measured:.4g}, 95 % interval {c.uncertainty()} "
+                f"({c.relation} {c.threshold:.4g}) {mark}"
             )
-    typer.echo(f"{held} of {total} claims hold; report: {out / 'report.md'}")
+    typer.echo(f"{held} of {total} claims hold ({unsure} inconclusive); report: {out / 'report.md'}")
     counts: dict[str, int] = {}
     for output in outputs.values():
         for key, value in output.counts.items():

@@ -37,6 +37,12 @@ def median_or_nan(values: Sequence[float]) -> float:
     return float(np.median(arr))
 
 
+def matched_fraction(values: Sequence[float], bar: float = R2_MATCH) -> float:
+    """Fraction of ``values`` (one per network) at or above ``bar``; NaN counts as a miss, no values give NaN."""
+    arr = np.asarray(list(values), dtype=float)
+    return float(np.sum(arr >= bar) / arr.size) if arr.size else float("nan")
+
+
 def averaged_rates(results: Sequence[Mapping[str, Any]], *, skip_failed: bool) -> tuple[float, float, int]:
     """Mean fitted ``eta_h`` and ``eta_y`` over the trials with finite rates, and how many there were.
 

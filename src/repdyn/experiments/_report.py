@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from repdyn.experiments._registry import EXPERIMENTS, ExperimentOutput
 
@@ -29,17 +30,36 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+#: How the report reads the interval column.
+INTERVAL_NOTE = (
+    "95 % interval: a seeded bootstrap over the unit named in the cell (docs/claims.md); a claim whose "
+    "interval straddles its threshold is marked inconclusive (holds / fails still reads the point estimate). "
+    "\"1 seed\": one trained network per condition, no interval over seeds."
+)
+
+
+def tally(outputs: dict[str, ExperimentOutput]) -> str:
+    """``"32 of 41 claims hold (5 of the 41 inconclusive)."``"""
+    claims = [c for o in outputs.values() for c in o.claims]
+    held = sum(c.holds for c in claims)
+    unsure = sum(c.inconclusive for c in claims)
+    return f"{held} of {len(claims)} claims hold ({unsure} of the {len(claims)} inconclusive)."
+
+
+def _verdict(claim: Any, *, bold: bool) -> str:
+    word = "yes" if claim.holds else ("**no**" if bold else "no")
+    return word + (" (inconclusive)" if claim.inconclusive else "")
+
+
 def write_report(out: Path, outputs: dict[str, ExperimentOutput], profile: str) -> list[Path]:
     """``report.md`` and ``report.html``: a table of every claim, then each experiment's figures."""
     import html
 
     registry = EXPERIMENTS
-    held = sum(c.holds for o in outputs.values() for c in o.claims)
-    total = sum(len(o.claims) for o in outputs.values())
     md = [
         f"# repdyn reproduction report (profile: {profile})",
         "",
-        f"{held} of {total} claims hold.",
+        tally(outputs),
         "",
         *([f"> **{SMOKE_NOTE}**", ""] if profile == "smoke" else []),
         "Protocol (see docs/architectures.md):",
@@ -48,14 +68,16 @@ def write_report(out: Path, outputs: dict[str, ExperimentOutput], profile: str) 
         "",
         "## Claims",
         "",
-        "| experiment | claim | metric | measured | threshold | holds |",
-        "|---|---|---|---|---|---|",
+        INTERVAL_NOTE,
+        "",
+        "| experiment | claim | metric | measured | 95 % interval | threshold | holds |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, output in outputs.items():
         for c in output.claims:
             md.append(
-                f"| {name} | {_cell(c.claim)} | {_cell(c.metric)} | {c.measured:.4g} | {c.relation} {c.threshold:.4g} | "
-                f"{'yes' if c.holds else '**no**'} |"
+                f"| {name} | {_cell(c.claim)} | {_cell(c.metric)} | {c.measured:.4g} | {_cell(c.uncertainty())} | "
+                f"{c.relation} {c.threshold:.4g} | {_verdict(c, bold=True)} |"
             )
     md += ["", "## Trials", "", "| experiment | counts |", "|---|---|"]
     for name, output in outputs.items():
@@ -70,7 +92,7 @@ def write_report(out: Path, outputs: dict[str, ExperimentOutput], profile: str) 
 
     body = [
         f"<h1>repdyn reproduction report (profile: {html.escape(profile)})</h1>",
-        f"<p>{held} of {total} claims hold.</p>",
+        f"<p>{html.escape(tally(outputs))}</p>",
         *(
             [f"<p style='background:#ffd;padding:6px'><b>{html.escape(SMOKE_NOTE)}</b></p>"]
             if profile == "smoke"
@@ -78,16 +100,18 @@ def write_report(out: Path, outputs: dict[str, ExperimentOutput], profile: str) 
         ),
         "<p>Protocol (see docs/architectures.md):</p><ul>"
         + "".join(f"<li>{html.escape(note)}</li>" for note in PROTOCOL_NOTES) + "</ul>",
+        f"<p>{html.escape(INTERVAL_NOTE)}</p>",
         "<table border=1 cellpadding=4>",
-        "<tr><th>experiment</th><th>claim</th><th>metric</th><th>measured</th><th>threshold</th><th>holds</th></tr>",
+        "<tr><th>experiment</th><th>claim</th><th>metric</th><th>measured</th><th>95 % interval</th>"
+        "<th>threshold</th><th>holds</th></tr>",
     ]
     for name, output in outputs.items():
         for c in output.claims:
-            colour = "#dfd" if c.holds else "#fdd"
+            colour = "#ffd" if c.inconclusive else ("#dfd" if c.holds else "#fdd")
             body.append(
                 f"<tr style='background:{colour}'><td>{name}</td><td>{html.escape(c.claim)}</td>"
-                f"<td>{html.escape(c.metric)}</td><td>{c.measured:.4g}</td>"
-                f"<td>{c.relation} {c.threshold:.4g}</td><td>{'yes' if c.holds else 'no'}</td></tr>"
+                f"<td>{html.escape(c.metric)}</td><td>{c.measured:.4g}</td><td>{html.escape(c.uncertainty())}</td>"
+                f"<td>{c.relation} {c.threshold:.4g}</td><td>{_verdict(c, bold=False)}</td></tr>"
             )
     body.append("</table>")
     for name, output in outputs.items():

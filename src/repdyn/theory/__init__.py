@@ -47,6 +47,14 @@ from repdyn.theory._pairwise import (
     triangle_violations,
     weighed_distances,
 )
+from repdyn.theory._stability import (
+    FIXED_POINT_NAMES,
+    STABILITIES,
+    FixedPoint,
+    fixed_points,
+    jacobian,
+    lazy_limit,
+)
 from repdyn.theory._system import SolverError, rhs, solve
 
 VARIABLES = ("h", "y", "w")
@@ -54,12 +62,15 @@ VARIABLES = ("h", "y", "w")
 __all__ = [
     "DEFAULT_TAU_QUANTILE",
     "DISTANCE_FORMS",
+    "FIXED_POINT_NAMES",
     "OBJECTIVES",
     "POOR_R2",
     "QUALITIES",
+    "STABILITIES",
     "VARIABLES",
     "ExponentialWeighing",
     "FinalDistance",
+    "FixedPoint",
     "FitResult",
     "RateEstimator",
     "SolverError",
@@ -72,6 +83,9 @@ __all__ = [
     "final_distance",
     "fit",
     "fit_quality",
+    "fixed_points",
+    "jacobian",
+    "lazy_limit",
     "loss_curve",
     "npoint_distances",
     "pairwise_final_distances",

@@ -168,8 +168,9 @@ def _twin(run: Any, adam: dict[str, Any], sgd: dict[str, Any], estimate: Any, *,
         adam_run = run.run(adam[options.profile], options)
         sgd_run = run.run(sgd[options.profile], options)  # the twin's own trials: cached when it ran first
         adam_output = adam_run.output(options.out, label="Adam", **output)
-        return twin_output(adam_output, sgd_run.claims(), status_counts(sgd_run.results), twin=twin,
-                           prediction=0, rates=rates)
+        # The twin's numbers stand beside Adam's without their intervals (those are in the twin's own run).
+        return twin_output(adam_output, sgd_run.claims(intervals=False), status_counts(sgd_run.results),
+                           twin=twin, prediction=0, rates=rates)
 
     return run_experiment, lambda profile: estimate(adam[profile]) + estimate(sgd[profile])
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import numpy as np
 
-from repdyn.experiments._claims import Claim
-from repdyn.experiments._metrics import R2_MATCH, failed, median_or_nan
+from repdyn.experiments._claims import Claim, bootstrap
+from repdyn.experiments._metrics import R2_MATCH, failed, matched_fraction, median_or_nan
 from repdyn.experiments._outputs import save_figure
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
 from repdyn.experiments.trials._two_point_run import (
@@ -22,11 +23,11 @@ from repdyn.experiments._plots import paper_style
 from repdyn.theory import r2
 
 #: Every Table 1 network, so that this experiment's trials are exactly those
-#: of fig2 and fig3 (same configs, same cache entries: computed once).
+#: of fig2 and fig3 (same configs and seeds, same cache entries: computed once).
 SETTINGS = {
     "smoke": TwoPointSettings(networks=("default", "tanh"), trials=1, scale=NETWORK_SCALES["smoke"]),
     "quick": TwoPointSettings(networks=ARCHITECTURE_ROWS + INIT_ROWS, trials=1, scale=NETWORK_SCALES["quick"]),
-    "paper": TwoPointSettings(networks=ARCHITECTURE_ROWS + INIT_ROWS, trials=1, scale=NETWORK_SCALES["paper"]),
+    "paper": TwoPointSettings(networks=ARCHITECTURE_ROWS + INIT_ROWS, trials=3, scale=NETWORK_SCALES["paper"]),
 }
 
 
@@ -56,16 +57,19 @@ def log_loss_r2(result: dict[str, Any]) -> float:
     return float(r2(log_loss[keep], log_theory[keep]))
 
 
-def loss_claims(r2_loss: Mapping[str, float], *, bar: float = R2_MATCH) -> list[Claim]:
-    """Claim of Fig 11 from each network's R^2 of the loss (NaN: no fit, counts as a miss)."""
-    values = list(r2_loss.values())
-    matched = sum(1 for v in values if v >= bar)
+def loss_claims(r2_loss: Mapping[str, float], *, bar: float = R2_MATCH, seeds: int | None = None) -> list[Claim]:
+    """Claim of Fig 11 from each network's R^2 of the loss (NaN: no fit, counts as a miss).
+
+    Interval: a bootstrap over the networks; ``seeds``: trials per network.
+    """
+    values = np.array(list(r2_loss.values()), dtype=float)
+    fraction = partial(matched_fraction, bar=bar)
     return [
-        Claim(
+        bootstrap(Claim(
             claim="With the fitted eta_m, the theory's loss curve matches the network's for every network",
             metric=f"fraction of networks whose R^2 of the loss (median over trials) is >= {bar:g}",
-            measured=matched / len(values) if values else float("nan"), relation=">=", threshold=1.0,
-        ),
+            measured=fraction(values), relation=">=", threshold=1.0, seeds=seeds,
+        ), fraction, values, unit="networks"),
     ]
 
 
@@ -97,5 +101,6 @@ def run(options: RunOptions) -> ExperimentOutput:
         group = trials.groups[row["network"]]
         row["r2_log_loss"] = median_or_nan([np.nan if failed(r) else log_loss_r2(r) for r in group])
     figures = _draw_losses(trials.groups, options.out)
-    claims = loss_claims({row["network"]: row["r2_loss"] for row in trials.table})
+    claims = loss_claims({row["network"]: row["r2_loss"] for row in trials.table},
+                         seeds=SETTINGS[options.profile].trials)
     return trials.output(options.out, claims, figures)

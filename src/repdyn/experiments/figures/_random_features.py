@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from repdyn.experiments._claims import Claim
+from repdyn.experiments._claims import Claim, bootstrap
 from repdyn.experiments._metrics import averaged_rates, failed, spearman
 from repdyn.experiments._outputs import save_figure
 from repdyn.experiments._run_data import write_trial_data
@@ -193,10 +193,21 @@ def analyse(settings: RandomFeatureSettings, configs: list[TwoPointConfig],
     return outcomes
 
 
-def spread_claims(gains: Sequence[float], network: Sequence[float], theory: Sequence[float]) -> list[Claim]:
-    """The claims of A.6 from the relative spread per gain (NaN anywhere fails the claim)."""
+def spread_trend(gains: np.ndarray, values: np.ndarray) -> float:
+    """Spearman correlation of ``gains`` with the relative spread of each column of ``values`` (rows: draws)."""
+    return spearman(gains, [relative_spread(column) for column in np.asarray(values, float).T])
+
+
+def spread_claims(gains: Sequence[float], network: Sequence[float], theory: Sequence[float], *,
+                  network_draws: np.ndarray | None = None, theory_draws: np.ndarray | None = None) -> list[Claim]:
+    """The claims of A.6 from the relative spread per gain (NaN anywhere fails the claim).
+
+    ``network_draws`` (seeds x gains: final h of converged trials, NaN for the
+    others) and ``theory_draws`` (sampled maps x gains) add the intervals: a
+    bootstrap over the seeds, and over the sampled initial maps.
+    """
     metric = "Spearman correlation of the gain with the relative spread (std / mean) of the final distance {}"
-    return [
+    claims = [
         Claim(claim="The spread of the final distance over random initialisations grows with the gain (network)",
               metric=metric.format("over seeds, converged trials"),
               measured=spearman(gains, network), relation=">=", threshold=SPREAD_TREND_MIN),
@@ -204,6 +215,15 @@ def spread_claims(gains: Sequence[float], network: Sequence[float], theory: Sequ
               metric=metric.format("over sampled initial linear maps"),
               measured=spearman(gains, theory), relation=">=", threshold=SPREAD_TREND_MIN),
     ]
+    if network_draws is None or theory_draws is None:
+        return claims
+    gains = np.asarray(gains, float)
+
+    def trend(values: np.ndarray) -> float:
+        return spread_trend(gains, values)
+
+    return [bootstrap(claims[0], trend, np.asarray(network_draws, float), unit="seeds"),
+            bootstrap(claims[1], trend, np.asarray(theory_draws, float), unit="sampled initial maps")]
 
 
 @paper_style()
@@ -266,8 +286,15 @@ def run(options: RunOptions) -> ExperimentOutput:
     figures = draw(outcomes, options.out)
     write_trial_data(options.out, results, configs, "trials")
     rows = [o.row() for o in outcomes]
+    seeds = max(len(o.results) for o in outcomes)
+    network_draws = np.full((seeds, len(outcomes)), np.nan)
+    for k, o in enumerate(outcomes):
+        for s, r in enumerate(o.results):
+            if r.get("status") == "converged":
+                network_draws[s, k] = float(r["h_final"])
     claims = spread_claims([r["gain"] for r in rows], [r["relative_spread_network"] for r in rows],
-                           [r["relative_spread_theory"] for r in rows])
+                           [r["relative_spread_theory"] for r in rows], network_draws=network_draws,
+                           theory_draws=np.stack([o.theory for o in outcomes], axis=1))
     summary = {"settings": asdict(settings), "gains": rows,
                "trials": [trial_summary(c, r) for c, r in zip(configs, results)]}
     return ExperimentOutput(summary=summary, claims=claims, figures=figures, counts=status_counts(results))

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from repdyn.experiments._plots import paper_style
+from repdyn.stats import PERMUTATIONS
 
 #: The prediction methods of :func:`predict_structure` (see the module notes).
 METHODS = ("exp", "npoint", "pairwise")
@@ -83,8 +84,9 @@ BASELINE = "inputs"
 #: (:func:`initial_state_prediction`). Not a candidate for the default: it
 #: needs the network's initial state and was added after the choice.
 INITIAL_STATE = "pairwise_init"
-#: Label permutations of the Mantel test (p resolves down to 1/1000).
-MANTEL_PERMUTATIONS = 999
+#: Permutations of the Mantel test (:data:`repdyn.stats.PERMUTATIONS`, which
+#: :func:`repdyn.rsa.mantel_test` uses too).
+MANTEL_PERMUTATIONS = PERMUTATIONS
 #: Up to this many points triangle violations are counted exactly (about 0.5 s
 #: at 600, cubic); beyond, :data:`TRIANGLE_SAMPLE` random triangles estimate the fraction.
 EXACT_TRIANGLES_MAX = 600
@@ -209,47 +211,13 @@ def mantel_p(network: np.ndarray, predicted: np.ndarray, *, labels: np.ndarray |
              permutations: int = MANTEL_PERMUTATIONS, seed: int = 0) -> float:
     """One-sided Mantel permutation p-value of the Spearman correlation of two matrices.
 
-    The prediction's points are permuted (rows and columns together) and the
-    correlation recomputed; ``p = (1 + #{r_perm >= r}) / (1 + permutations)``.
-    With ``labels`` only pairs of different labels enter (as in
-    :func:`compare_structure`); the mask stays with the network's points.
+    :func:`repdyn.rsa.mantel_test` with the prediction's points permuted; with
+    ``labels`` only pairs of different labels enter, and the labels stay with
+    the network's points. NaN where the correlation is undefined.
     """
-    from scipy.stats import rankdata
+    from repdyn.rsa import mantel_test
 
-    n = network.shape[0]
-    i, j = np.triu_indices(n, 1)
-    if labels is not None:
-        lab = np.asarray(labels)
-        keep = lab[i] != lab[j]
-        i, j = i[keep], j[keep]
-    a = rankdata(network[i, j])
-    a = (a - a.mean()) / np.linalg.norm(a - a.mean())
-    if labels is None:
-        # A permutation of all points only re-indexes the same multiset of pair
-        # values, so their ranks are computed once and gathered per permutation.
-        ranks = np.zeros_like(predicted, dtype=np.float64)
-        ranks[i, j] = rankdata(predicted[i, j])
-        ranks = ranks + ranks.T
-
-        def permuted(perm: np.ndarray | None) -> np.ndarray:
-            return ranks[i, j] if perm is None else ranks[perm[i], perm[j]]
-    else:
-        def permuted(perm: np.ndarray | None) -> np.ndarray:
-            return rankdata(predicted[i, j] if perm is None else predicted[perm[i], perm[j]])
-
-    def score(b: np.ndarray) -> float:
-        b = b - b.mean()
-        norm = np.linalg.norm(b)
-        return float(a @ b / norm) if norm > 0 else float("nan")
-
-    observed = score(permuted(None))
-    if not math.isfinite(observed):
-        return float("nan")
-    rng = np.random.default_rng(seed)
-    hits = 0
-    for _ in range(permutations):
-        hits += score(permuted(rng.permutation(n))) >= observed
-    return (1 + hits) / (1 + permutations)
+    return mantel_test(network, predicted, exclude_blocks=labels, permutations=permutations, seed=seed).p_value
 
 
 def initial_state_prediction(x: np.ndarray, y: np.ndarray, hidden0: np.ndarray, output0: np.ndarray, *,

@@ -49,7 +49,8 @@ def _settings(profile: str, lr: float, epochs: int | None, networks: tuple[str, 
     changes: tuple[tuple[str, object], ...] = (("optimizer", "adam"), ("lr", lr))
     if epochs is not None:
         changes += (("epochs", epochs),)
-    adam = replace(base, networks=networks, fit_trials=fit_trials, changes=changes)
+    adam = replace(base, networks=networks, fit_trials=fit_trials, changes=changes,
+                   grids=tuple(grid for grid in base.grids if grid[0] in networks))
     return AdamSettings(adam=adam, sgd=TwoPointSettings(networks=networks, trials=fit_trials, scale=base.scale))
 
 

@@ -29,10 +29,11 @@ from typing import Any
 
 import numpy as np
 
-from repdyn.experiments._claims import Claim
+from repdyn.experiments._claims import Claim, bootstrap
 from repdyn.experiments._outputs import save_representations
 from repdyn.experiments._plots import paper_style
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
+from repdyn.experiments.structure._methods import DEFAULT_VARIANT, PAPER_VARIANT
 from repdyn.experiments.trials._dataset import (
     DatasetConfig,
     dataset_trial,
@@ -58,6 +59,14 @@ SQUARE_MIN = 0.25
 
 #: Name of the baseline beside the predictions: the raw input distances.
 INPUT_BASELINE = "inputs"
+#: The predictions whose match with each network gets a Mantel permutation
+#: test beside the baseline's: the paper's weighing, repdyn's default, the
+#: N-point extension and the unsmoothed rich limit.
+MANTEL_PREDICTIONS = (PAPER_VARIANT, DEFAULT_VARIANT, "npoint", "pairwise")
+#: Permutations of those tests: with 450 points each one correlates 101,025
+#: pairs, so 199 (p resolves down to 0.005) keeps the five tests per network
+#: within seconds.
+CONTEXT_PERMUTATIONS = 199
 
 #: The paper does not state a minibatch size; full-batch SGD at Table 2's
 #: rates leaves the low and very low networks on their first plateau (loss
@@ -124,18 +133,65 @@ def estimate_settings_seconds(settings: BlobsSettings) -> float:
     return sum(estimate_dataset_seconds(c) for c in settings.configs()) + ANALYSIS_SECONDS
 
 
+class GroupedVariance:
+    """The within-group share of a representation's variance, for any multiplicities of its points.
+
+    With the rows ``r_i`` centred, multiplicities ``w_i`` (a bootstrap
+    resample: each point counted as often as it was drawn; 1 each by default),
+    ``T = sum_i w_i r_i`` and the groups' sums ``T_g`` (``n_g = sum_{i in g} w_i``):
+    ``total = sum_i w_i ||r_i||^2 - ||T||^2 / n``, ``between = sum_g ||T_g||^2 / n_g
+    - ||T||^2 / n``, and the share is ``1 - between / total``. ``||T_g||^2 =
+    w_g^T K_g w_g`` with each group's Gram matrix ``K_g`` computed once, so a
+    resample costs two small products, not a pass over a copy of the data.
+    """
+
+    def __init__(self, rep: np.ndarray, keys: np.ndarray) -> None:
+        rep = np.asarray(rep, dtype=np.float64)
+        self._rep = rep - rep.mean(axis=0)  # the share does not depend on the origin; this keeps the digits
+        self._norms = np.einsum("ij,ij->i", self._rep, self._rep)
+        _, inverse = np.unique(np.asarray(keys), return_inverse=True)
+        sizes = np.bincount(inverse)
+        order = np.argsort(inverse, kind="stable")
+        self._index = np.full((sizes.size, int(sizes.max())), -1)
+        for g, members in enumerate(np.split(order, np.cumsum(sizes)[:-1])):
+            self._index[g, :members.size] = members
+        padded = np.where((self._index >= 0)[..., None], self._rep[self._index], 0.0)
+        self._gram = padded @ padded.transpose(0, 2, 1)
+
+    def fraction(self, weights: np.ndarray | None = None) -> float:
+        """The within-group share (NaN when the points do not vary)."""
+        w = np.ones(len(self._rep)) if weights is None else np.asarray(weights, dtype=np.float64)
+        n = float(w.sum())
+        grand = w @ self._rep
+        squares = float(w @ self._norms)
+        total = squares - float(grand @ grand) / n if n > 0 else 0.0
+        if not total > 1e-12 * squares:
+            return float("nan")
+        per_group = np.where(self._index >= 0, w[self._index], 0.0)
+        sizes = per_group.sum(axis=1)
+        quadratic = np.einsum("gi,gij,gj->g", per_group, self._gram, per_group)
+        present = sizes > 0
+        between = float(np.sum(quadratic[present] / sizes[present])) - float(grand @ grand) / n
+        return min(max(total - between, 0.0) / total, 1.0)
+
+
 def unexplained_fraction(rep: np.ndarray, keys: np.ndarray) -> float:
     """Share of the variance of ``rep`` (rows: points) left within groups of equal ``keys``."""
-    rep = np.asarray(rep, dtype=np.float64)
-    centred = rep - rep.mean(axis=0)
-    total = float(np.sum(centred**2))
-    if not total > 0:
-        return float("nan")
-    within = 0.0
-    for key in np.unique(keys):
-        group = rep[keys == key]
-        within += float(np.sum((group - group.mean(axis=0)) ** 2))
-    return within / total
+    return GroupedVariance(rep, keys).fraction()
+
+
+#: The collapse fractions of :func:`collapse_metrics`: the context whose points
+#: enter (None: all) and the annotation they are grouped by.
+FRACTIONS = {"irrelevant_1": (0, "cx"), "irrelevant_2": (1, "cy"), "one_line": (None, "target")}
+
+
+def fraction_splits(rep: np.ndarray, notes: dict[str, np.ndarray]) -> dict[str, tuple[np.ndarray, GroupedVariance]]:
+    """Per entry of :data:`FRACTIONS`: the indices of its points and their :class:`GroupedVariance`."""
+    out = {}
+    for name, (context, key) in FRACTIONS.items():
+        index = np.arange(len(rep)) if context is None else np.flatnonzero(notes["context"] == context)
+        out[name] = (index, GroupedVariance(np.asarray(rep)[index], notes[key][index]))
+    return out
 
 
 def collapse_metrics(rep: np.ndarray, context: np.ndarray, cx: np.ndarray, cy: np.ndarray,
@@ -144,18 +200,15 @@ def collapse_metrics(rep: np.ndarray, context: np.ndarray, cx: np.ndarray, cy: n
 
     ``irrelevant_1`` (context 1, target x): variance left at fixed x;
     ``irrelevant_2`` (context 2, target y): variance left at fixed y;
-    ``one_line``: variance left at fixed target value over all points;
-    ``context_share``: share of the variance between the two context means.
+    ``one_line``: variance left at fixed target value over all points
+    (:data:`FRACTIONS`); ``context_share``: share of the variance between the
+    two context means.
     """
     if not np.all(np.isfinite(rep)):
         return dict.fromkeys(("irrelevant_1", "irrelevant_2", "one_line", "context_share"), math.nan)
-    first, second = context == 0, context == 1
-    return {
-        "irrelevant_1": unexplained_fraction(rep[first], cx[first]),
-        "irrelevant_2": unexplained_fraction(rep[second], cy[second]),
-        "one_line": unexplained_fraction(rep, target),
-        "context_share": 1.0 - unexplained_fraction(rep, context),
-    }
+    splits = fraction_splits(rep, {"context": context, "cx": cx, "cy": cy, "target": target})
+    return {**{name: split.fraction() for name, (_, split) in splits.items()},
+            "context_share": 1.0 - unexplained_fraction(rep, context)}
 
 
 def blob_annotations(grid: int) -> dict[str, np.ndarray]:
@@ -179,24 +232,54 @@ def last_layer(per_layer: dict[str, dict[str, float]]) -> dict[str, float]:
     return per_layer[list(per_layer)[-1]]
 
 
-def blobs_claims(per_role: dict[str, dict[str, float]]) -> list[Claim]:
-    """The three claims from each role's last-layer :func:`collapse_metrics` (NaN never holds)."""
+def _claim_values(per_role: dict[str, dict[str, float]]) -> list[float]:
+    """The three measured values of :func:`blobs_claims` from each role's :func:`collapse_metrics`."""
     low, very_low, high = per_role["low"], per_role["very low"], per_role["high"]
-    return [
+    return [_worst(low["irrelevant_1"], low["irrelevant_2"], max), very_low["one_line"],
+            _worst(high["irrelevant_1"], high["irrelevant_2"], min)]
+
+
+def blobs_claims(per_role: dict[str, dict[str, float]], *,
+                 points: dict[str, tuple[np.ndarray, ...]] | None = None) -> list[Claim]:
+    """The three claims from each role's last-layer :func:`collapse_metrics` (NaN never holds).
+
+    ``points`` (per role: the last layer's representation and the points'
+    context, x, y and target, as :func:`collapse_metrics` takes them) adds each
+    claim's interval: a bootstrap over the points (blob images) of its one
+    network (:class:`GroupedVariance` with multiplicities). It covers which
+    points were measured, not another seed.
+    """
+    measured = _claim_values(per_role)
+    claims = [
         Claim(claim="At low init each context collapses along its irrelevant feature",
               metric="low init, last hidden layer: larger over the two contexts of the share of the context's "
                      "variance left at a fixed relevant coordinate",
-              measured=_worst(low["irrelevant_1"], low["irrelevant_2"], max), relation="<",
-              threshold=IRRELEVANT_MAX),
+              measured=measured[0], relation="<", threshold=IRRELEVANT_MAX, seeds=1),
         Claim(claim="At very low init the representation collapses onto one line",
               metric="very low init, last hidden layer: share of all variance left at a fixed target value",
-              measured=very_low["one_line"], relation="<", threshold=ONE_LINE_MAX),
+              measured=measured[1], relation="<", threshold=ONE_LINE_MAX, seeds=1),
         Claim(claim="At high init each context keeps its 2-D square",
               metric="high init, last hidden layer: smaller over the two contexts of the share of the context's "
                      "variance left at a fixed relevant coordinate",
-              measured=_worst(high["irrelevant_1"], high["irrelevant_2"], min), relation=">",
-              threshold=SQUARE_MIN),
+              measured=measured[2], relation=">", threshold=SQUARE_MIN, seeds=1),
     ]
+    if points is None:
+        return claims
+    out = []
+    for k, (claim, role) in enumerate(zip(claims, ("low", "very low", "high"))):
+        if role not in points or not np.all(np.isfinite(points[role][0])):
+            out.append(claim)
+            continue
+        rep, context, cx, cy, target = points[role]
+        splits = fraction_splits(rep, {"context": context, "cx": cx, "cy": cy, "target": target})
+
+        def statistic(index: np.ndarray, k: int = k, role: str = role, splits: Any = splits) -> float:
+            weights = np.bincount(index, minlength=len(context)).astype(np.float64)
+            resampled = {name: split.fraction(weights[rows]) for name, (rows, split) in splits.items()}
+            return _claim_values({**per_role, role: resampled})[k]
+
+        out.append(bootstrap(claim, statistic, np.arange(len(context)), unit="points (blob images)"))
+    return out
 
 
 def _worst(a: float, b: float, pick: Any) -> float:
@@ -213,7 +296,7 @@ def compare_with_theory(results: Sequence[dict[str, Any]], notes: dict[str, np.n
     distances (no theory at all).
     """
     from repdyn.experiments.structure._methods import variant_comparison, variant_predictions
-    from repdyn.rsa import rdm
+    from repdyn.rsa import mantel_test, rdm
 
     grid, stride = settings.grid, settings.compare_stride
     keep = np.arange(grid) % stride == 0
@@ -225,11 +308,17 @@ def compare_with_theory(results: Sequence[dict[str, Any]], notes: dict[str, np.n
     predictions = variant_predictions(notes["x"][index], notes["y"][index], eta_ratio=ratio)
     predictions[INPUT_BASELINE] = rdm(notes["x"][index])
     out: dict[str, Any] = {"points": int(index.size), "eta_ratio": ratio, "labels": "context",
-                           "layer": "last hidden layer", "networks": {}}
+                           "layer": "last hidden layer", "networks": {}, "mantel_permutations": CONTEXT_PERMUTATIONS,
+                           "mantel_note": "one-sided Mantel p of the Spearman correlation over all pairs, the "
+                                          "prediction's points permuted"}
     for role, result in zip(ROLES, results):
         if finite_representations(result):
             network = rdm(np.asarray(result["hidden"][-1], dtype=np.float64)[index])
-            out["networks"][role] = variant_comparison(network, predictions, notes["context"][index])
+            comparison = variant_comparison(network, predictions, notes["context"][index])
+            for name in (*MANTEL_PREDICTIONS, INPUT_BASELINE):
+                comparison[name]["mantel_p"] = mantel_test(network, predictions[name],
+                                                           permutations=CONTEXT_PERMUTATIONS).p_value
+            out["networks"][role] = comparison
     return out
 
 
@@ -370,8 +459,17 @@ class BlobsRun:
         """Last-layer metrics of each role (the claims' layer)."""
         return {role: last_layer(m) for role, m in self.metrics.items()}
 
-    def claims(self) -> list[Claim]:
-        return blobs_claims(self.per_role)
+    def claims(self, *, intervals: bool = True) -> list[Claim]:
+        """:func:`blobs_claims`, with intervals from a bootstrap over the points of each network unless not ``intervals``."""
+        from repdyn.fast import threads
+
+        if not intervals:
+            return blobs_claims(self.per_role)
+        notes = self.notes
+        points = {role: (np.asarray(r["hidden"][-1], dtype=np.float64), notes["context"], notes["cx"], notes["cy"],
+                         notes["target"]) for role, r in zip(ROLES, self.results) if finite_representations(r)}
+        with threads(1):
+            return blobs_claims(self.per_role, points=points)
 
     def output(self, out: Any, *, stem: str = "fig8", label: str = "SGD",
                dataset_figure: bool = True) -> ExperimentOutput:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from repdyn.experiments._claims import Claim
+from repdyn.experiments._claims import Claim, bootstrap
 from repdyn.experiments._metrics import averaged_rates, failed
 from repdyn.experiments._outputs import save_figure
 from repdyn.experiments._run_data import write_trial_data
@@ -77,6 +77,9 @@ class FinalDistanceSettings:
         The profile's scale.
     changes : tuple of (str, object) pairs
         ``ArchSpec`` fields changed after scaling (Adam: optimizer, lr, epochs).
+    grids : tuple of (str, dx_norms, dy_norms)
+        Networks (named in ``networks``) whose grid is their own instead of
+        ``dx_norms`` x ``dy_norms``.
     """
 
     networks: tuple[str, ...]
@@ -85,6 +88,7 @@ class FinalDistanceSettings:
     dy_norms: tuple[float, ...]
     scale: TwoPointScale
     changes: tuple[tuple[str, Any], ...] = ()
+    grids: tuple[tuple[str, tuple[float, ...], tuple[float, ...]], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.networks:
@@ -95,6 +99,17 @@ class FinalDistanceSettings:
             raise ValueError(f"dx_norms must be a non-empty tuple of values > 0; got {self.dx_norms!r}")
         if not self.dy_norms or min(self.dy_norms) < 0:
             raise ValueError(f"dy_norms must be a non-empty tuple of values >= 0; got {self.dy_norms!r}")
+        for name, dx_norms, dy_norms in self.grids:
+            if name not in self.networks:
+                raise ValueError(f"grids names {name!r}, which is not one of networks {self.networks}")
+            if not dx_norms or min(dx_norms) <= 0 or not dy_norms or min(dy_norms) < 0:
+                raise ValueError(f"the grid of {name!r} needs dx_norms > 0 and dy_norms >= 0, both non-empty; "
+                                 f"got {dx_norms!r} and {dy_norms!r}")
+
+    def grid(self, name: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """``(dx_norms, dy_norms)`` of network ``name``: its own grid, else the common one."""
+        own = {network: (dx, dy) for network, dx, dy in self.grids}
+        return own.get(name, (self.dx_norms, self.dy_norms))
 
     def arch(self, name: str) -> ArchSpec:
         spec = self.scale.arch(name)
@@ -109,7 +124,8 @@ class FinalDistanceSettings:
         configs = []
         for name in self.networks:
             spec = self.arch(name)
-            for i, (dx, dy) in enumerate((dx, dy) for dx in self.dx_norms for dy in self.dy_norms):
+            dx_norms, dy_norms = self.grid(name)
+            for i, (dx, dy) in enumerate((dx, dy) for dx in dx_norms for dy in dy_norms):
                 configs.append(TwoPointConfig(
                     arch=spec, seed=GRID_SEED + i, dx2=float(dx) ** 2, dy2=float(dy) ** 2,
                     loss_threshold=grid_threshold(float(dy) ** 2), fit=False, stop_when_converged=True,
@@ -121,16 +137,27 @@ class FinalDistanceSettings:
 _PAPER_GRID = {"dx_norms": tuple(np.linspace(0.5, 1.5, 5).tolist()),
                "dy_norms": tuple(np.linspace(0.0, 1.0, 5).tolist())}
 
+#: quick's grid points beyond the rich limit: the elu network, whose initial
+#: distance is large (h0 ~ 0.2-0.7 at width 100), at ||dx|| >= 1 and ||dy|| > 0,
+#: where the theory puts h_inf apart from both A_low and h0. Chosen before the
+#: run from the theory: with elu's rates of the previous quick run (fig2,
+#: eta_h / eta_y = 1.34) and these trials' own initial states (seeds 1000-1011,
+#: computed without training), 7 of the 12 have |h_inf - A_low| / A_low > 0.2
+#: (0.23-0.77) and h_inf differs from h0 by 47 % to 370 % at every one
+#: (docs/claims-two-point.md).
+BEYOND_RICH_GRID = ("elu", (1.0, 1.25, 1.5), (0.25, 0.5, 0.75, 1.0))
+
 #: Fig 5's settings (SGD) per profile, which the Adam experiment changes.
 #: quick: three architectures in different regimes (the rich default, tanh
 #: with a larger initial distance, the 2-layer shallow network), three
-#: rate-fitting trials each, the paper's full 5 x 5 grid. paper: every Table 1
-#: network, 50 rate-fitting trials, the 5 x 5 grid.
+#: rate-fitting trials each, the paper's full 5 x 5 grid, and elu on
+#: :data:`BEYOND_RICH_GRID`. paper: every Table 1 network (elu and the init
+#: rows included), 50 rate-fitting trials, the 5 x 5 grid.
 SETTINGS = {
     "smoke": FinalDistanceSettings(networks=("default",), fit_trials=1, dx_norms=(0.5, 1.5),
                                    dy_norms=(0.0, 1.0), scale=GRID_SCALES["smoke"]),
-    "quick": FinalDistanceSettings(networks=("default", "tanh", "shallow"), fit_trials=3,
-                                   scale=GRID_SCALES["quick"], **_PAPER_GRID),
+    "quick": FinalDistanceSettings(networks=("default", "tanh", "shallow", "elu"), fit_trials=3,
+                                   scale=GRID_SCALES["quick"], grids=(BEYOND_RICH_GRID,), **_PAPER_GRID),
     "paper": FinalDistanceSettings(networks=ARCHITECTURE_ROWS + INIT_ROWS, fit_trials=50,
                                    scale=GRID_SCALES["paper"], **_PAPER_GRID),
 }
@@ -171,6 +198,38 @@ BASELINES = ("h0", "a_low")
 #: value under 1 means its typical error is the smaller one. Fixed before the
 #: first run with baselines (docs/claims-two-point.md).
 BASELINE_ERROR_RATIO_MAX = 1.0
+
+
+#: ``|h_inf - A_low| / A_low`` above which a grid trial is "beyond the rich
+#: limit": the theory's prediction and its rich limit differ by more than 20 %,
+#: the same factor 1.2 as :data:`RELATIVE_ERROR_MAX` (a difference the
+#: final-distance bar can resolve). The claim that the theory beats ``A_low``
+#: there uses :data:`BASELINE_ERROR_RATIO_MAX`. Fixed before the first run with
+#: such trials (docs/claims-two-point.md).
+DIFFER_MIN = 0.2
+
+
+def beyond_rich(predicted: np.ndarray, a_low: np.ndarray) -> np.ndarray:
+    """Trials whose predicted ``h_inf`` differs from ``A_low`` by more than :data:`DIFFER_MIN` of ``A_low``.
+
+    The selection reads the predictions only, never the measured outcome.
+    """
+    predicted, a_low = np.asarray(predicted, float), np.asarray(a_low, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.isfinite(predicted) & (a_low > 0) & (np.abs(predicted - a_low) > DIFFER_MIN * a_low)
+
+
+def error_ratio(predicted: np.ndarray, baseline: np.ndarray, measured: np.ndarray) -> float:
+    """Median relative error of ``predicted`` over that of ``baseline`` (all on the same trials, measured > 0).
+
+    NaN when fewer than 3 trials, a value is not finite, or the baseline's
+    error is 0.
+    """
+    ones = np.ones(len(measured), bool)
+    dy2 = np.ones(len(measured))
+    theory = distance_metrics(predicted, measured, dy2, ones)["median_relative_error"]
+    other = distance_metrics(baseline, measured, dy2, ones)["median_relative_error"]
+    return theory / other if other > 0 else math.nan
 
 
 def usable(results: Sequence[dict[str, Any]]) -> np.ndarray:
@@ -251,7 +310,40 @@ class FinalDistanceOutcome:
         return {key: self.metrics(names, prediction=key) for key in ("theory", *BASELINES)}
 
     def claims(self, *, what: str = "") -> list[Claim]:
-        return distance_claims(self.metrics(), self.metrics(prediction="h0"), what=what)
+        """The claims of :func:`distance_claims`, with intervals from a bootstrap over the converged grid trials."""
+        claims = distance_claims(self.metrics(), self.metrics(prediction="h0"), what=what)
+        used = self.used
+        samples = (self.predicted[used], self.measured[used], self.dy2[used], self.baselines["h0"][used])
+
+        def pooled(predicted: np.ndarray, measured: np.ndarray, dy2: np.ndarray, h0: np.ndarray) -> list[float]:
+            ones = np.ones(len(measured), bool)
+            theory, baseline = (distance_metrics(v, measured, dy2, ones) for v in (predicted, h0))
+            ratio = (theory["median_relative_error"] / baseline["median_relative_error"]
+                     if baseline["median_relative_error"] > 0 else math.nan)
+            return [theory["pearson"], theory["median_relative_error"], ratio]
+
+        return [bootstrap(claim, lambda *s, k=k: pooled(*s)[k], *samples, unit="converged grid trials")
+                for k, claim in enumerate(claims)]
+
+    def beyond_rich_trials(self) -> np.ndarray:
+        """Converged grid trials with dy != 0 where ``h_inf`` and ``A_low`` differ (:func:`beyond_rich`)."""
+        return self.used & (self.dy2 > 0) & beyond_rich(self.predicted, self.baselines["a_low"])
+
+    def beyond_rich_claim(self, *, what: str = "") -> Claim:
+        """Where h_inf and A_low differ by more than :data:`DIFFER_MIN`, the theory beats A_low.
+
+        Measured as :func:`error_ratio` of ``h_inf`` against ``A_low`` over
+        :meth:`beyond_rich_trials`; interval: a bootstrap over those trials.
+        """
+        keep = self.beyond_rich_trials()
+        samples = (self.predicted[keep], self.baselines["a_low"][keep], self.measured[keep])
+        suffix = f" ({what})" if what else ""
+        claim = Claim(
+            claim="Where h_inf and A_low differ, the theory predicts the final distance better than A_low" + suffix,
+            metric=f"median relative error of h_inf divided by that of the rich limit A_low, converged grid trials "
+                   f"with dy != 0 and |h_inf - A_low| > {DIFFER_MIN:g} A_low (selected by the prediction)",
+            measured=error_ratio(*samples), relation="<", threshold=BASELINE_ERROR_RATIO_MAX)
+        return bootstrap(claim, error_ratio, *samples, unit="converged grid trials beyond the rich limit")
 
     def counts(self) -> dict[str, int]:
         counts = {f"fit_{k}": v for k, v in status_counts(self.fit_results).items()}
@@ -274,10 +366,16 @@ class FinalDistanceOutcome:
             record = trial_summary(c, r)
             record.update(h_inf_averaged_rates=p, h_final=m, stop_epoch=r.get("stop_epoch"))
             grid.append(record)
-        for record, a_low in zip(grid, self.baselines["a_low"]):
+        for record, a_low, differs in zip(grid, self.baselines["a_low"], self.beyond_rich_trials()):
             record["a_low_averaged_rates"] = a_low
+            record["beyond_rich_limit"] = bool(differs)
+        keep = self.beyond_rich_trials()
+        beyond = {"trials": int(keep.sum()), "differ_min": DIFFER_MIN,
+                  "networks": sorted({c.arch.name for c, k in zip(self.grid_configs, keep) if k}),
+                  **{key: distance_metrics(values[keep], self.measured[keep], self.dy2[keep], keep[keep])
+                     for key, values in (("theory", self.predicted), *self.baselines.items())}}
         return {"settings": asdict(self.settings), "pooled": self.metrics(),
-                "pooled_side_by_side": self.side_by_side(), "networks": per_network,
+                "pooled_side_by_side": self.side_by_side(), "beyond_rich": beyond, "networks": per_network,
                 "fit_trials": [trial_summary(c, r) for c, r in zip(self.fit_configs, self.fit_results)],
                 "grid_trials": grid}
 
@@ -309,7 +407,8 @@ def draw_final_distance(outcome: FinalDistanceOutcome, out: Any, stem: str, titl
 
     Filled markers are converged trials (the ones the metrics use), open
     markers trials that did not converge or diverged before the end; grey
-    crosses the baselines h0 and A_low of the converged trials.
+    crosses the baselines h0 and A_low of the converged trials; a black ring
+    marks the trials beyond the rich limit (:meth:`FinalDistanceOutcome.beyond_rich_trials`).
     """
     from repdyn.experiments._plots import figure_grid
 
@@ -330,6 +429,9 @@ def draw_final_distance(outcome: FinalDistanceOutcome, out: Any, stem: str, titl
                 fig.colorbar(colours, ax=ax, label=r"$\|\Delta y\|$")
         if other.any():
             ax.scatter(m[other], p[other], facecolors="none", edgecolors="0.4", s=22, label="not converged")
+        beyond = outcome.beyond_rich_trials()[idx] & finite
+        if beyond.any():
+            ax.scatter(m[beyond], p[beyond], facecolors="none", edgecolors="k", s=60, lw=0.8)
         shown = [m[finite], p[finite]]
         for key, marker, label in (("h0", "x", "baseline: h0 (no change)"), ("a_low", "+", "baseline: A_low")):
             b = outcome.baselines[key][idx]
@@ -337,8 +439,9 @@ def draw_final_distance(outcome: FinalDistanceOutcome, out: Any, stem: str, titl
             if on.any():
                 ax.scatter(m[on], b[on], marker=marker, color="0.55", s=18, lw=0.8, label=label)
                 shown += [m[on], b[on]]
-        if ax is axes.flat[0]:
-            ax.legend(loc="upper left")
+        if ax is axes.flat[0] and outcome.beyond_rich_trials().any():  # the rings' entry, once for all panels
+            ax.scatter([], [], facecolors="none", edgecolors="k", s=60, lw=0.8,
+                       label=f"|h_inf - A_low| > {DIFFER_MIN:g} A_low")
         values = np.concatenate(shown) if finite.any() else np.array([0.0, 1.0])
         lo, hi = 0.0, float(values.max()) * 1.05 or 1.0
         ax.plot([lo, hi], [lo, hi], color="k", lw=0.8, ls="--")
@@ -352,6 +455,13 @@ def draw_final_distance(outcome: FinalDistanceOutcome, out: Any, stem: str, titl
         ax.set_visible(False)
     fig.suptitle(title)
     fig.tight_layout()
+    # Below the panels, so that no point hides behind it (bbox_inches="tight" keeps it in the file).
+    entries: dict[str, Any] = {}
+    for ax in axes.flat:
+        for handle, text in zip(*ax.get_legend_handles_labels()):
+            entries.setdefault(text, handle)
+    fig.legend(list(entries.values()), list(entries), loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=5,
+               frameon=False)
     return save_figure(fig, out, stem)
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from repdyn.experiments._claims import Claim
+from repdyn.experiments._claims import Claim, with_interval
 from repdyn.experiments._outputs import save_representations
 from repdyn.experiments._plots import paper_style
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
@@ -137,17 +137,31 @@ def probe_points(config: Any, result: dict[str, Any]) -> tuple[np.ndarray, np.nd
             points.labels.numpy()[index])
 
 
-def structure_claims(comparison: dict[str, float]) -> list[Claim]:
-    """Claims of Fig 9 from :func:`repdyn.experiments.structure.compare_structure` of the claim's prediction."""
-    return [
+def structure_claims(comparison: dict[str, float], *, network: np.ndarray | None = None,
+                     prediction: np.ndarray | None = None, labels: np.ndarray | None = None) -> list[Claim]:
+    """Claims of Fig 9 from :func:`repdyn.experiments.structure.compare_structure` of the claim's prediction.
+
+    With the ``network``'s RDM, the ``prediction`` and the digits' ``labels``,
+    each claim gets its interval: a bootstrap over the digits
+    (:func:`repdyn.rsa.rdm_correlation_interval`).
+    """
+    claims = [
         Claim(claim="Part of the MNIST representational structure matches the theory (exponential weighing)",
               metric="Spearman correlation of predicted and measured squared distances, all pairs of the 100 "
                      "digits (tracked layer L // 2, tau = 1)",
-              measured=comparison.get("spearman", math.nan), relation=">=", threshold=SPEARMAN_MIN),
+              measured=comparison.get("spearman", math.nan), relation=">=", threshold=SPEARMAN_MIN, seeds=1),
         Claim(claim="The match extends beyond the same-digit blocks",
               metric="the same Spearman correlation over pairs of different digits only",
-              measured=comparison.get("spearman_between", math.nan), relation=">=", threshold=SPEARMAN_MIN),
+              measured=comparison.get("spearman_between", math.nan), relation=">=", threshold=SPEARMAN_MIN,
+              seeds=1),
     ]
+    if network is None or prediction is None:
+        return claims
+    from repdyn.rsa import rdm_correlation_interval
+
+    return [with_interval(claim, rdm_correlation_interval(network, prediction, method="spearman",
+                                                          exclude_blocks=blocks), unit="digits")
+            for claim, blocks in zip(claims, (None, labels))]
 
 
 def analyse(x: np.ndarray, y: np.ndarray, labels: np.ndarray, result: dict[str, Any]) -> dict[str, Any]:
@@ -186,6 +200,8 @@ def analyse(x: np.ndarray, y: np.ndarray, labels: np.ndarray, result: dict[str, 
         "claim_prediction": CLAIM_PREDICTION,
         "mantel_p": {"all_pairs": mantel_p(network, claim_prediction),
                      "between_digits": mantel_p(network, claim_prediction, labels=labels)},
+        "mantel_p_baseline": {"all_pairs": mantel_p(network, rdm(x)),
+                              "between_digits": mantel_p(network, rdm(x), labels=labels)},
         "triangle_violations": {"before": weighing.violations_before.fraction,
                                 "after": weighing.violations_after.fraction},
         "per_layer": per_layer,
@@ -228,7 +244,8 @@ def mnist_structure(settings: MnistSettings, options: RunOptions, *, stem: str =
     """The structure analysis (Fig 9) of the MNIST trial of ``settings``.
 
     ``label`` names the optimiser in the figure. With ``write=False`` nothing is
-    drawn or saved (the claims and summary only: the Adam twin's SGD side).
+    drawn or saved and the claims get no intervals (the claims and summary
+    only: the Adam twin's SGD side, whose intervals are in fig9's own run).
     """
     config, result = run_mnist(options, settings)
     summary: dict[str, Any] = {"mnist_source": source_text(config, result), "source": result.get("source"),
@@ -253,5 +270,8 @@ def mnist_structure(settings: MnistSettings, options: RunOptions, *, stem: str =
                     if key not in ("network", "predictions", "pixels")})
     summary["probe"] = ("first 100 training digits, sorted by label" if result.get("source") == "idx"
                         else "first 10 digits of each label of the label-sorted subset")
-    return ExperimentOutput(summary=summary, claims=structure_claims(analysis["comparison"][CLAIM_PREDICTION]),
-                            figures=figures, counts=status_counts([result]))
+    with threads(1):
+        claims = structure_claims(analysis["comparison"][CLAIM_PREDICTION], **(
+            {"network": analysis["network"], "prediction": analysis["predictions"][CLAIM_PREDICTION],
+             "labels": labels} if write else {}))
+    return ExperimentOutput(summary=summary, claims=claims, figures=figures, counts=status_counts([result]))
