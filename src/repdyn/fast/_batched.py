@@ -106,6 +106,7 @@ def train_pairs_batched(
     stop_when_converged: bool = False,
     check_every: int = CHECK_EVERY,
     device: torch.device | str | None = None,
+    kernel_every: None = None,
 ) -> list[PairTracking]:
     """Train several networks of one MLP architecture on their pairs, all at once.
 
@@ -129,6 +130,8 @@ def train_pairs_batched(
         As for :func:`train_pair_fast`; the same for every trial.
     device : torch.device or str, optional
         Where to compute (e.g. ``"cuda"``); default: where the networks are.
+    kernel_every : None
+        Refused: kernel rates need :func:`repdyn.track.track_pair`.
 
     Returns
     -------
@@ -136,6 +139,7 @@ def train_pairs_batched(
         One per network, in order. ``seconds`` is the batch's wall-clock time
         divided by the number of trials.
     """
+    check.no_kernel_rates(kernel_every)
     if isinstance(networks, torch.nn.Module) or not isinstance(networks, Sequence):
         raise TypeError("networks must be a sequence (list or tuple) of repdyn.nets.Network")
     if not networks:

@@ -74,6 +74,7 @@ def choose_trainer(
     *,
     device: torch.device | str = "cpu",
     batched: bool = False,
+    kernel_rates: bool = False,
 ) -> str:
     """Which trainer computes a two-point trial of ``spec``, from the spec and options alone.
 
@@ -91,6 +92,9 @@ def choose_trainer(
         Where the trial trains.
     batched : bool, default False
         Whether trials of one architecture are trained together.
+    kernel_rates : bool, default False
+        Whether the run measures kernel rates (``kernel_every``): only
+        :func:`repdyn.track.track_pair` can, so the answer is ``"autograd"``.
 
     Returns
     -------
@@ -99,12 +103,15 @@ def choose_trainer(
         hand-written CPU path) for a plain-SGD ``mlp`` on the CPU;
         ``"batched"`` (:func:`train_pairs_batched`) for one on another device
         or trained in a batch; ``"autograd"`` (:func:`repdyn.track.track_pair`)
-        for every other variant and optimiser.
+        for every other variant and optimiser, and for kernel rates.
     """
     if not isinstance(spec, ArchSpec):
         raise TypeError(f"spec must be a repdyn.nets.ArchSpec; got {type(spec).__name__}")
-    if not isinstance(batched, bool):
-        raise TypeError(f"batched must be True or False; got {batched!r}")
+    for name, flag in (("batched", batched), ("kernel_rates", kernel_rates)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"{name} must be True or False; got {flag!r}")
+    if kernel_rates:
+        return AUTOGRAD
     if _spec_reason(spec, spec.optimizer if optimizer is None else optimizer) is not None:
         return AUTOGRAD
     if batched or torch.device(device).type != "cpu":

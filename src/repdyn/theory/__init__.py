@@ -21,6 +21,8 @@ Every function and method here takes its arguments in one order:
    (``rtol``, ``method``, ``chunk_size``, ...).
 
 For example ``solve(z0, t, eta_h=..., eta_y=..., dx2=..., dy2=...)``,
+``solve_varying(z0, t, eta_h=..., eta_y=..., rate_times=..., dx2=..., dy2=...)``
+(rates given as samples at ``rate_times``, which belong to the rates),
 ``fit(observed, t, dx2=..., dy2=...)``,
 ``final_distance(h0, y0, eta_h=..., eta_y=..., dx2=..., dy2=...)`` and
 ``pairwise_final_distances(X, Y, H0, Yhat0, eta_h=..., eta_y=...)``. A rate or
@@ -48,6 +50,7 @@ from repdyn.theory._pairwise import (
     weighed_distances,
 )
 from repdyn.theory._system import SolverError, rhs, solve
+from repdyn.theory._varying import solve_varying
 
 VARIABLES = ("h", "y", "w")
 
@@ -80,6 +83,7 @@ __all__ = [
     "rhs",
     "rich_limit_distances",
     "solve",
+    "solve_varying",
     "squared_distances",
     "triangle_violations",
     "weighed_distances",
