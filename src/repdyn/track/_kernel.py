@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -753,7 +754,9 @@ def encoder_tangent_kernel(
         kernel = torch.zeros((n, n), dtype=torch.float64, device=device)
         count = total if exact else int(probes)
         width = None
-        with capture, torch.no_grad():
+        with capture, torch.no_grad(), warnings.catch_warnings():
+            # torch's own forward-mode AD calls a deprecated torch.jit.script internally.
+            warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=DeprecationWarning)
             for begin in range(0, count, chunk_size):
                 rows = min(chunk_size, count - begin)
                 if exact:

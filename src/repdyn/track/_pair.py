@@ -146,8 +146,11 @@ def track_pair(
     ValueError
         Bad ``epochs``/``check_every``/``loss_threshold``, ``x``/``y`` not a
         pair or containing NaN/inf, identical inputs, a layer name not in the
-        model, or a model output whose shape differs from ``y``'s.
+        model, or a model output whose shape differs from ``y``'s; with
+        ``kernel_every``, an optimiser other than SGD, Adam or AdamW, or a
+        layer without trainable parameters on both sides.
     """
+    kernel_every, kernel_probes = check_kernel_options(kernel_every, kernel_probes)
     epochs = check.positive_int("epochs", epochs)
     check_every = check.positive_int("check_every", check_every)
     loss_threshold = check.threshold(loss_threshold, stop_when_converged)
