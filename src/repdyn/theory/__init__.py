@@ -21,8 +21,8 @@ Every function and method here takes its arguments in one order:
    (``rtol``, ``method``, ``chunk_size``, ...).
 
 For example ``solve(z0, t, eta_h=..., eta_y=..., dx2=..., dy2=...)``,
-``solve_varying(z0, t, eta_h=..., eta_y=..., rate_times=..., dx2=..., dy2=...)``
-(rates given as samples at ``rate_times``, which belong to the rates),
+``solve_varying(z0, t, eta_h=..., eta_y=..., dx2=..., dy2=..., rate_times=...)``
+(rates given as samples; their times ``rate_times`` come first among the options),
 ``fit(observed, t, dx2=..., dy2=...)``,
 ``final_distance(h0, y0, eta_h=..., eta_y=..., dx2=..., dy2=...)`` and
 ``pairwise_final_distances(X, Y, H0, Yhat0, eta_h=..., eta_y=...)``. A rate or

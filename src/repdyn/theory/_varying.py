@@ -45,9 +45,9 @@ def solve_varying(
     *,
     eta_h: ArrayLike,
     eta_y: ArrayLike,
-    rate_times: ArrayLike,
     dx2: ArrayLike,
     dy2: ArrayLike,
+    rate_times: ArrayLike,
     rtol: float = 1e-10,
     method: str = "auto",
 ) -> FloatArray:
@@ -68,12 +68,12 @@ def solve_varying(
         Samples of the two rates (> 0) at ``rate_times``; the leading shape
         broadcasts against ``z0[..., 0]`` (a 1-D array is one series shared
         by the batch).
+    dx2, dy2 : array_like
+        Squared input (> 0) and target (>= 0) distances.
     rate_times : array_like, shape (S,)
         Strictly increasing times of the samples, in epochs (one or more).
         Between two of them each rate is held at the mean of its two
         samples; outside their range at the nearest sample.
-    dx2, dy2 : array_like
-        Squared input (> 0) and target (>= 0) distances.
     rtol, method
         As for :func:`solve`, applied on every interval.
 

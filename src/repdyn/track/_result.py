@@ -294,8 +294,8 @@ class PairTracking:
     ) -> dict[str, Any]:
         """Arguments for :func:`repdyn.theory.solve_varying`: the theory with the measured rates, no fit.
 
-        Returns ``dict(z0=..., t=..., eta_h=..., eta_y=..., rate_times=...,
-        dx2=..., dy2=...)``: the state at epoch 0, the epochs of
+        Returns ``dict(z0=..., t=..., eta_h=..., eta_y=..., dx2=..., dy2=...,
+        rate_times=...)``: the state at epoch 0, the epochs of
         :meth:`theory_inputs` (same ``last_epoch`` rule), and the kernel rates
         of ``layer`` at the kernel records in that range where both are
         finite and positive, so ``solve_varying(**run.zero_fit_inputs())``
