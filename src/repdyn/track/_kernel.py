@@ -35,7 +35,7 @@ from numpy.typing import NDArray
 from torch import nn
 
 from repdyn.track import _checks as check
-from repdyn.track._layers import resolve_layers, select_output, split_selector
+from repdyn.track._layers import LayerHooks, resolve_layers, select_output
 from repdyn.track._metrics import project_loss
 from repdyn.track._record import measuring_mode
 from repdyn.track._result import KERNEL_FIELDS, STEP_FIELDS
@@ -121,25 +121,12 @@ def _split(
     return ParameterSplit(layer, encoder, decoder, bypass, unused)
 
 
-class _Capture:
+class _Capture(LayerHooks):
     """Forward hooks that keep each tracked layer's output (with its graph) during one armed forward."""
 
     def __init__(self, model: nn.Module, names: tuple[str, ...]) -> None:
-        modules = dict(model.named_modules(remove_duplicate=False))
-        self.names = names
-        self._modules = [modules[split_selector(name)[0]] for name in names]
-        self._handles: list[Any] = []
+        super().__init__(model, names)
         self.outputs: list[tuple[torch.Tensor, int] | None] | None = None
-
-    def __enter__(self) -> _Capture:
-        for index, module in enumerate(self._modules):
-            self._handles.append(module.register_forward_hook(self._hook(index)))
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        for handle in self._handles:
-            handle.remove()
-        self._handles.clear()
 
     def _hook(self, index: int):
         def hook(module: nn.Module, inputs: object, output: object) -> None:
