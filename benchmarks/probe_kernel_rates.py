@@ -1,7 +1,11 @@
 """Research probe: what are the fitted constant rates in terms of measurable quantities?
 
 Run: ``python benchmarks/probe_kernel_rates.py [--networks default tanh ...] [--width 100]
-[--epochs 6000] [--every 25] [--seed 0] [--out results/kernel-probe]``.
+[--epochs 6000] [--every 25] [--seed 0] [--lr-scale 1] [--out results/kernel-probe]``.
+
+``--lr-scale s`` trains at ``s`` times the table's learning rate for ``1/s``
+times its epochs (and records kernels every ``every/s`` epochs): the same
+gradient flow, followed with smaller steps.
 
 Trains Table 1 networks (at width ``min(table, --width)``, their depth, gain,
 learning rate, SGD, float32, the two default points, tracked layer ``L // 2``,
@@ -67,6 +71,7 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=25)
     parser.add_argument("--probes", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--lr-scale", type=float, default=1.0)
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("results/kernel-probe"))
     args = parser.parse_args()
     limit_threads(1)
@@ -75,12 +80,13 @@ def main() -> None:
     rows = []
     for name in args.networks:
         spec = get_architecture(name)
-        spec = dataclasses.replace(spec, units=min(spec.units, args.width))
-        epochs = args.epochs or spec.epochs
+        spec = dataclasses.replace(spec, units=min(spec.units, args.width), lr=spec.lr * args.lr_scale)
+        epochs = round((args.epochs or spec.epochs) / args.lr_scale)
+        every = max(1, round(args.every / args.lr_scale))
         network = build_network(spec, 1, 1, seed=args.seed)
         start = time.perf_counter()
         run = track_pair(network, None, data.x, data.y, optimizer=functools.partial(torch.optim.SGD, lr=spec.lr),
-                         epochs=epochs, kernel_every=args.every, kernel_probes=args.probes)  # fmt: skip
+                         epochs=epochs, kernel_every=every, kernel_probes=args.probes)  # fmt: skip
         seconds = time.perf_counter() - start
         np.savez(args.out / f"{spec.name.replace(' ', '_')}.npz",
                  **{k: np.asarray(v) for k, v in run.to_dict().items() if v is not None})  # fmt: skip
