@@ -41,11 +41,11 @@ from repdyn.track._record import measuring_mode
 from repdyn.track._result import KERNEL_FIELDS, STEP_FIELDS
 
 #: Default interval between kernel records, in records (epochs for
-#: :func:`repdyn.track.track_pair`). One kernel record costs about three
-#: training steps of the two points (a forward and a backward with
-#: gradients of every parameter, a backward of the decoder and one batched
-#: backward of the encoder for ``v`` and the probes); every 25th record keeps
-#: the cost near 10 % of training (benchmarks/bench_kernel_rates.py).
+#: :func:`repdyn.track.track_pair`). A kernel record shares the training
+#: step's forward and backward and adds a backward of the decoder and
+#: ``1 + probes`` backward passes of the encoder: about four training steps
+#: on the default network at paper width, so every 25th record costs 16 %
+#: of training there (benchmarks/bench_kernel_rates.py: ratio 1.16).
 KERNEL_EVERY = 25
 
 #: Default number of random probes of the encoder kernel's trace (the

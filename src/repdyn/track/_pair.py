@@ -126,8 +126,8 @@ def track_pair(
         ``kernel_eta_y``, the diagnostics ``kernel_cos`` and
         ``kernel_isotropy``, and the step rates ``step_eta_h``,
         ``step_eta_y``, at every tracked layer. 25
-        (:data:`repdyn.track.KERNEL_EVERY`) costs about 10 % of training on
-        the paper's default network. Needs SGD, Adam or AdamW. The
+        (:data:`repdyn.track.KERNEL_EVERY`) cost 16 % of training on the
+        paper's default network (benchmarks/bench_kernel_rates.py). Needs SGD, Adam or AdamW. The
         measurement runs in the ``measure`` mode on a copy of the random
         streams, so the training itself is unchanged (bit for bit).
     kernel_probes : int, default 4
