@@ -19,11 +19,11 @@ from repdyn.track import renamed_keywords
 
 
 def no_kernel_rates(kernel_every: Any) -> None:
-    """The fast paths have no autograd graph to measure kernel rates on: refuse the option."""
+    """The engines of this package do not measure kernel rates: refuse the option."""
     if kernel_every is not None:
         raise ValueError(
-            f"kernel_every={kernel_every!r}: the fast paths do not measure kernel rates (their "
-            "hand-written backward keeps no autograd graph); train with "
+            f"kernel_every={kernel_every!r}: the fast and batched engines do not measure kernel "
+            "rates; train with "
             "repdyn.track.track_pair(..., kernel_every=...) instead (choose_trainer(..., "
             "kernel_rates=True) names it)"
         )

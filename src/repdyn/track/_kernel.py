@@ -34,6 +34,7 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
+from repdyn import checks
 from repdyn.track import _checks as check
 from repdyn.track._layers import LayerHooks, resolve_layers, select_output
 from repdyn.track._metrics import project_loss
@@ -581,16 +582,10 @@ def kernel_records(n_records: int, every: int) -> int:
 
 def check_kernel_options(kernel_every: Any, probes: Any) -> tuple[int | None, int]:
     """``kernel_every`` (None: off) and ``kernel_probes`` checked."""
-    if kernel_every is not None and (
-        isinstance(kernel_every, bool) or not isinstance(kernel_every, int | np.integer) or kernel_every < 1
-    ):
-        raise ValueError(
-            f"kernel_every must be None (no kernel rates) or an int >= 1 (records between kernel "
-            f"records); got {kernel_every!r}"
-        )
-    if isinstance(probes, bool) or not isinstance(probes, int | np.integer) or probes < 0:
-        raise ValueError(f"kernel_probes must be an int >= 0 (0 skips the isotropy diagnostic); got {probes!r}")
-    return (None if kernel_every is None else int(kernel_every)), int(probes)
+    every = checks.integer("kernel_every", kernel_every, minimum=1, allow_none=True,
+                           fix="pass None (no kernel rates) or the records between kernel records")  # fmt: skip
+    count = checks.integer("kernel_probes", probes, minimum=0, fix="0 skips the isotropy diagnostic")
+    return every, int(count)  # type: ignore[arg-type]
 
 
 def split_parameters(model: nn.Module, layer: Any, x: Any) -> ParameterSplit:

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from repdyn.vocabulary import annotate
+
 if TYPE_CHECKING:  # imported lazily at run time: both are slow to import
     import pandas as pd
     import xarray as xr
@@ -32,15 +34,6 @@ KERNEL_FIELDS = ("kernel_eta_h", "kernel_eta_y", "kernel_cos", "kernel_isotropy"
 #: The step rates, measured by :func:`repdyn.track.track_pair` only.
 STEP_FIELDS = ("step_eta_h", "step_eta_y")
 
-#: ``long_name`` of each kernel field.
-KERNEL_DESCRIPTIONS = {
-    "kernel_eta_h": "eta_h from the encoder's tangent kernel along v (no fit)",
-    "kernel_eta_y": "eta_y from the decoder's tangent kernel along e (no fit)",
-    "kernel_cos": "cosine between v (decoder pull-back of the error difference) and dh",
-    "kernel_isotropy": "Rayleigh quotient of D_f along v over the mean eigenvalue of D_f",
-    "step_eta_h": "eta_h matching the whole first-order step of dh along v (common mode included)",
-    "step_eta_y": "eta_y matching the whole first-order step of dyhat along e (common mode included)",
-}
 _SCALARS = (
     "m0",
     "dx2",
@@ -392,7 +385,11 @@ class PairTracking:
 
         Variables ``h`` (epoch, layer), ``y``, ``w``, ``loss`` (and
         ``train_loss``) over epoch; the scalars are attributes (None ones are
-        left out, so the Dataset stays writable to netCDF).
+        left out, so the Dataset stays writable to netCDF). Every variable and
+        coordinate has the ``long_name`` and ``units`` of
+        :data:`repdyn.vocabulary.VOCABULARY` (text, the layer names, has no units);
+        the epochs are optimisation steps (full-batch tracking) or passes over
+        the data (minibatch tracking, which records ``train_loss``).
         """
         import xarray as xr
 
@@ -405,13 +402,12 @@ class PairTracking:
         if self.train_loss is not None:
             data_vars["train_loss"] = ("epoch", self.train_loss)
         for name, values in self._kernel_arrays().items():
-            data_vars[name] = (("epoch", "layer"), values, {"long_name": KERNEL_DESCRIPTIONS[name]})
+            data_vars[name] = (("epoch", "layer"), values)
         scalars = (*_SCALARS, "pair_i", "pair_j", "kernel_every")
         attrs = {k: v for k, v in self.to_dict().items() if k in scalars}
         attrs = {k: v for k, v in attrs.items() if v is not None}
-        return xr.Dataset(
-            data_vars, coords={"epoch": self.epochs, "layer": list(self.layers)}, attrs=attrs
-        )
+        ds = xr.Dataset(data_vars, coords={"epoch": self.epochs, "layer": list(self.layers)}, attrs=attrs)
+        return annotate(ds, epoch_unit="optimisation steps" if self.train_loss is None else "epochs")
 
     def to_frame(self) -> pd.DataFrame:
         """A long-form pandas DataFrame: one row per (epoch, layer).
