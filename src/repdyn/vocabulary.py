@@ -107,6 +107,15 @@ VOCABULARY: dict[str, tuple[str, str | None]] = {
               _ONE),
     "eta_ratio_cv": ("eta_h / eta_y: median over the other pairs' usable fits at the layer", _ONE),
     "h_inf_cv": ("final squared distance predicted with eta_ratio_cv (cross-validated by pair)", _ONE),
+    # Rates measured from the tangent kernels, no fit (docs/theory.md).
+    "kernel_eta_h": ("eta_h from the encoder's tangent kernel along v (no fit)", "1 / optimisation step"),
+    "kernel_eta_y": ("eta_y from the decoder's tangent kernel along e (no fit)", "1 / optimisation step"),
+    "kernel_cos": ("cosine between v (decoder pull-back of the error difference) and dh", _ONE),
+    "kernel_isotropy": ("Rayleigh quotient of D_f along v over the mean eigenvalue of D_f", _ONE),
+    "step_eta_h": ("eta_h matching the whole first-order step of dh along v (common mode included)",
+                   "1 / optimisation step"),
+    "step_eta_y": ("eta_y matching the whole first-order step of dyhat along e (common mode included)",
+                   "1 / optimisation step"),
     # The atlas's scores.
     "predictor": ("predictor of the final distance (h0_baseline: no change)", None),
     "stratum": ("pairs scored: all, same target, different target", None),

@@ -237,6 +237,7 @@ def train_pairs_batched(
     check_every: int = CHECK_EVERY,
     device: torch.device | str | None = None,
     trainer: str | None = None,
+    kernel_every: None = None,
 ) -> list[PairTracking]:
     """Train several networks of one architecture on their pairs, all at once.
 
@@ -281,6 +282,8 @@ def train_pairs_batched(
         The engine; default :func:`choose_trainer`'s (``"batched"``, the
         hand-written kernels, exists for plain-SGD MLPs only). For benchmarks
         and checks: both compute the same runs.
+    kernel_every : None
+        Refused: kernel rates need :func:`repdyn.track.track_pair`.
 
     Returns
     -------
@@ -295,6 +298,7 @@ def train_pairs_batched(
         (with the reason), missing seeds for dropout, or an argument out of
         range (see ``track_pair``).
     """
+    check.no_kernel_rates(kernel_every)
     if isinstance(networks, torch.nn.Module) or not isinstance(networks, Sequence):
         raise TypeError("networks must be a sequence (list or tuple) of repdyn.nets.Network")
     if not networks:

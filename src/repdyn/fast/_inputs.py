@@ -18,6 +18,17 @@ from repdyn.track import check_loss_threshold as threshold
 from repdyn.track import renamed_keywords
 
 
+def no_kernel_rates(kernel_every: Any) -> None:
+    """The engines of this package do not measure kernel rates: refuse the option."""
+    if kernel_every is not None:
+        raise ValueError(
+            f"kernel_every={kernel_every!r}: the fast and batched engines do not measure kernel "
+            "rates; train with "
+            "repdyn.track.track_pair(..., kernel_every=...) instead (choose_trainer(..., "
+            "kernel_rates=True) names it)"
+        )
+
+
 def learning_rate(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | np.floating | np.integer):
         raise TypeError(f"lr must be a real number > 0 (the SGD learning rate); got {value!r}")

@@ -76,6 +76,7 @@ def choose_trainer(
     *,
     device: torch.device | str = "cpu",
     batched: bool = False,
+    kernel_rates: bool = False,
 ) -> str:
     """Which trainer computes a two-point trial of ``spec``, from the spec and options alone.
 
@@ -94,6 +95,9 @@ def choose_trainer(
     batched : bool, default False
         Whether trials of one architecture are trained together
         (:func:`train_pairs_batched`).
+    kernel_rates : bool, default False
+        Whether the run measures kernel rates (``kernel_every``): only
+        :func:`repdyn.track.track_pair` can, so the answer is ``"autograd"``.
 
     Returns
     -------
@@ -107,12 +111,15 @@ def choose_trainer(
         ``"functional"`` (``torch.func`` over stacked parameters) for every
         other variant and optimiser of :data:`repdyn.nets.VARIANTS` and
         :data:`repdyn.nets.OPTIMIZERS`; ``"autograd"`` for an optimiser the
-        batched engine does not implement.
+        batched engine does not implement, and for a run with kernel rates.
     """
     if not isinstance(spec, ArchSpec):
         raise TypeError(f"spec must be a repdyn.nets.ArchSpec; got {type(spec).__name__}")
-    if not isinstance(batched, bool):
-        raise TypeError(f"batched must be True or False; got {batched!r}")
+    for flag_name, flag in (("batched", batched), ("kernel_rates", kernel_rates)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"{flag_name} must be True or False; got {flag!r}")
+    if kernel_rates:
+        return AUTOGRAD
     name = spec.optimizer if optimizer is None else optimizer
     hand_written = _spec_reason(spec, name) is None
     if batched:

@@ -150,6 +150,7 @@ def train_pair_fast(
     stop_when_converged: bool = False,
     check_every: int = CHECK_EVERY,
     defer: int = DEFAULT_DEFER,
+    kernel_every: None = None,
 ) -> PairTracking:
     """Train a plain MLP on two points with SGD and record ``h``, ``y``, ``w`` and the loss.
 
@@ -188,6 +189,8 @@ def train_pair_fast(
     defer : int, default 16
         Steps whose rank-2 updates are kept as low-rank factors before they
         are folded into the weights; 1 applies every update at once.
+    kernel_every : None
+        Refused: kernel rates need :func:`repdyn.track.track_pair`.
 
     Returns
     -------
@@ -199,6 +202,7 @@ def train_pair_fast(
         The network has no fast path (with the reason), a layer cannot be
         tracked, or an argument is out of range (see ``track_pair``).
     """
+    check.no_kernel_rates(kernel_every)
     lay = require_layout(network)
     found = taps(network, layers)
     lr = check.learning_rate(lr)

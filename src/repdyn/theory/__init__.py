@@ -21,6 +21,8 @@ Every function and method here takes its arguments in one order:
    (``rtol``, ``method``, ``chunk_size``, ...).
 
 For example ``solve(z0, t, eta_h=..., eta_y=..., dx2=..., dy2=...)``,
+``solve_varying(z0, t, eta_h=..., eta_y=..., dx2=..., dy2=..., rate_times=...)``
+(rates given as samples; their times ``rate_times`` come first among the options),
 ``fit(observed, t, dx2=..., dy2=...)``,
 ``final_distance(h0, y0, eta_h=..., eta_y=..., dx2=..., dy2=...)`` and
 ``pairwise_final_distances(X, Y, H0, Yhat0, eta_h=..., eta_y=...)``. A rate or
@@ -56,6 +58,7 @@ from repdyn.theory._stability import (
     lazy_limit,
 )
 from repdyn.theory._system import SolverError, rhs, solve
+from repdyn.theory._varying import solve_varying
 
 VARIABLES = ("h", "y", "w")
 
@@ -94,6 +97,7 @@ __all__ = [
     "rhs",
     "rich_limit_distances",
     "solve",
+    "solve_varying",
     "squared_distances",
     "triangle_violations",
     "weighed_distances",

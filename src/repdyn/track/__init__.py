@@ -18,6 +18,19 @@ Every function measures in eval mode by default, as the paper's code does
 (``measure="train"`` records from the training forward, dropout active).
 - :class:`PairTracking`: the result (numpy arrays; xarray, pandas, dict forms).
 
+The effective rates without a fit (docs/theory.md, "Rates from the tangent
+kernel"): ``kernel_every=k`` in :func:`track_pair`, :func:`track_pairs` and
+:func:`train_tracking_pair` records ``kernel_eta_h``, ``kernel_eta_y`` and
+two diagnostics of the theory's assumptions every ``k``-th record (the fast
+paths of :mod:`repdyn.fast` refuse it).
+
+- :func:`split_parameters`: which parameters are the encoder and the
+  decoder at a layer (:class:`ParameterSplit`).
+- :class:`Preconditioner`: an optimiser's step as a diagonal map.
+- :func:`encoder_tangent_kernel`: the encoder's tangent kernel on ``N``
+  points as an ``(N, N)`` scalar kernel, for
+  :func:`repdyn.theory.npoint_distances`.
+
 The rules every trainer shares (these, and the engines of :mod:`repdyn.fast`),
 for writing another one:
 
@@ -34,6 +47,14 @@ for writing another one:
 from repdyn.track._checks import MEASURE_MODES, renamed_keywords
 from repdyn.track._checks import positive_int as check_count
 from repdyn.track._checks import threshold as check_loss_threshold
+from repdyn.track._kernel import (
+    KERNEL_EVERY,
+    KERNEL_PROBES,
+    ParameterSplit,
+    Preconditioner,
+    encoder_tangent_kernel,
+    split_parameters,
+)
 from repdyn.track._layers import ALL_HIDDEN, resolve_layers
 from repdyn.track._log import CHECK_EVERY, ChunkSchedule, PairLog
 from repdyn.track._metrics import PairMetrics, pair_metrics, project_loss
@@ -42,23 +63,30 @@ from repdyn.track._outputs import layer_outputs
 from repdyn.track._pair import measure_pair, track_pair
 from repdyn.track._pairs import PairsTracking, record_epochs, track_pairs
 from repdyn.track._record import forward_depends_on_mode
-from repdyn.track._result import STATUSES, PairTracking
+from repdyn.track._result import KERNEL_FIELDS, STATUSES, STEP_FIELDS, PairTracking
 from repdyn.track._sampling import SAME_FRACTION, SampledPairs, group_ids, sample_pairs
 
 __all__ = [
     "ALL_HIDDEN",
     "CHECK_EVERY",
+    "KERNEL_EVERY",
+    "KERNEL_FIELDS",
+    "KERNEL_PROBES",
     "MEASURE_MODES",
+    "Preconditioner",
     "SAME_FRACTION",
     "STATUSES",
+    "STEP_FIELDS",
     "ChunkSchedule",
     "PairLog",
+    "ParameterSplit",
     "PairMetrics",
     "PairTracking",
     "PairsTracking",
     "SampledPairs",
     "check_count",
     "check_loss_threshold",
+    "encoder_tangent_kernel",
     "forward_depends_on_mode",
     "group_ids",
     "layer_outputs",
@@ -69,6 +97,7 @@ __all__ = [
     "renamed_keywords",
     "resolve_layers",
     "sample_pairs",
+    "split_parameters",
     "track_pair",
     "track_pairs",
     "train_tracking_pair",

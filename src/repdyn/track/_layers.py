@@ -264,7 +264,33 @@ def _first_appearance(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return distinct[order], rank[inverse.reshape(-1)]
 
 
-class LayerProbe:
+class LayerHooks:
+    """A forward hook on each named layer while the object is entered as a context.
+
+    Subclasses define ``_hook(index)``, the hook of layer ``names[index]``.
+    """
+
+    def __init__(self, model: nn.Module, names: tuple[str, ...]) -> None:
+        modules = dict(model.named_modules(remove_duplicate=False))
+        self.names = names
+        self._modules = [modules[split_selector(name)[0]] for name in names]
+        self._handles: list[torch.utils.hooks.RemovableHandle] = []
+
+    def __enter__(self) -> Self:
+        for index, module in enumerate(self._modules):
+            self._handles.append(module.register_forward_hook(self._hook(index)))
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+    def _hook(self, index: int) -> Any:
+        raise NotImplementedError
+
+
+class LayerProbe(LayerHooks):
     """Forward hooks that write ``h`` of each tracked layer and pair into a device buffer.
 
     The probe is inactive outside :meth:`armed` so that training forwards on
@@ -285,26 +311,13 @@ class LayerProbe:
         batch_dims: tuple[int, ...] | None = None,
         pairs: PairIndex | None = None,
     ) -> None:
-        modules = dict(model.named_modules(remove_duplicate=False))
-        self.names = names
+        super().__init__(model, names)
         self.batch_dims = batch_dims if batch_dims is not None else (0,) * len(names)
         self.pairs = PairIndex.single() if pairs is None else pairs
         self.n_points = len(self.pairs.points)
         self._index: tuple[torch.Tensor, torch.Tensor] | None = None
-        self._modules = [modules[split_selector(name)[0]] for name in names]
-        self._handles: list[torch.utils.hooks.RemovableHandle] = []
         self._target: torch.Tensor | None = None
         self._calls = [0] * len(names)
-
-    def __enter__(self) -> Self:
-        for index, module in enumerate(self._modules):
-            self._handles.append(module.register_forward_hook(self._hook(index)))
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        for handle in self._handles:
-            handle.remove()
-        self._handles.clear()
 
     def arm(self, target: torch.Tensor) -> None:
         """Write the next forward's ``h`` values into ``target`` (shape ``(n_layers, n_pairs)``)."""

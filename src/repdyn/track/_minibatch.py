@@ -9,6 +9,7 @@ import numpy as np
 from torch import nn
 
 from repdyn.track import _checks as check
+from repdyn.track._kernel import KERNEL_PROBES
 from repdyn.track._layers import LayerSpec
 from repdyn.track._pairs import _plan, _train
 from repdyn.track._record import ProgressSpec
@@ -33,6 +34,8 @@ def train_tracking_pair(
     measure: str = "eval",
     batch_dim: int | Mapping[str, int] = 0,
     progress: ProgressSpec = None,
+    kernel_every: int | None = None,
+    kernel_probes: int = KERNEL_PROBES,
 ) -> PairTracking:
     """Minibatch training over ``(x, y)`` that records the pair ``pair`` every epoch.
 
@@ -76,6 +79,9 @@ def train_tracking_pair(
 
     batch_dim, progress
         As for :func:`track_pair` (progress is reported after every epoch).
+    kernel_every, kernel_probes
+        Kernel rates and diagnostics of the pair, as :func:`track_pairs`
+        measures them (no step rates: the step is the data set's).
 
     Returns
     -------
@@ -90,7 +96,7 @@ def train_tracking_pair(
     plan = _plan(model, layers, x, y, [[i, j]], epochs=epochs, batch_size=batch_size, seed=seed,
                  record_every=1, groups=None, pair_seed=None, loss_threshold=loss_threshold,
                  stop_when_converged=stop_when_converged, check_every=check_every, measure=measure,
-                 batch_dim=batch_dim)  # fmt: skip
+                 batch_dim=batch_dim, kernel_every=kernel_every, kernel_probes=kernel_probes)  # fmt: skip
     if plan.dx2[0] == 0:
         raise ValueError(
             f"x[{i}] and x[{j}] are identical (dx2 = 0): their representations can never "

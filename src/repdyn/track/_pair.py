@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -11,6 +13,15 @@ import torch
 from torch import nn
 
 from repdyn.track import _checks as check
+from repdyn.track._kernel import (
+    ALL_FIELDS,
+    KERNEL_PROBES,
+    KernelLog,
+    KernelMeter,
+    check_kernel_options,
+    check_optimizer,
+    kernel_records,
+)
 from repdyn.track._layers import LayerProbe, LayerSpec, batch_dims, resolve_layers
 from repdyn.track._log import CHECK_EVERY, ChunkSchedule
 from repdyn.track._metrics import project_loss
@@ -42,6 +53,8 @@ def track_pair(
     seed: int | None = None,
     batch_dim: int | Mapping[str, int] = 0,
     progress: ProgressSpec = None,
+    kernel_every: int | None = None,
+    kernel_probes: int = KERNEL_PROBES,
 ) -> PairTracking:
     """Train ``model`` on two points and record ``h``, ``y``, ``w`` and the loss.
 
@@ -106,6 +119,20 @@ def track_pair(
         True shows a tqdm bar of the epochs on a terminal (silent otherwise,
         e.g. in a log file); a callable is called as ``progress(done, epochs)``
         after each chunk of epochs.
+    kernel_every : int, optional
+        Also measure the effective rates from the network's tangent kernels,
+        with no fit (docs/theory.md, "Rates from the tangent kernel"), at
+        epochs ``0, k, 2k, ...`` and the last: ``kernel_eta_h``,
+        ``kernel_eta_y``, the diagnostics ``kernel_cos`` and
+        ``kernel_isotropy``, and the step rates ``step_eta_h``,
+        ``step_eta_y``, at every tracked layer. 25
+        (:data:`repdyn.track.KERNEL_EVERY`) cost 16 % of training on the
+        paper's default network (benchmarks/bench_kernel_rates.py). Needs SGD, Adam or AdamW. The
+        measurement runs in the ``measure`` mode on a copy of the random
+        streams, so the training itself is unchanged (bit for bit).
+    kernel_probes : int, default 4
+        Random probes of the trace of the encoder kernel (the isotropy
+        diagnostic); 0 skips it.
 
     Returns
     -------
@@ -119,8 +146,11 @@ def track_pair(
     ValueError
         Bad ``epochs``/``check_every``/``loss_threshold``, ``x``/``y`` not a
         pair or containing NaN/inf, identical inputs, a layer name not in the
-        model, or a model output whose shape differs from ``y``'s.
+        model, or a model output whose shape differs from ``y``'s; with
+        ``kernel_every``, an optimiser other than SGD, Adam or AdamW, or a
+        layer without trainable parameters on both sides.
     """
+    kernel_every, kernel_probes = check_kernel_options(kernel_every, kernel_probes)
     epochs = check.positive_int("epochs", epochs)
     check_every = check.positive_int("check_every", check_every)
     loss_threshold = check.threshold(loss_threshold, stop_when_converged)
@@ -134,9 +164,16 @@ def track_pair(
             "track a pair of distinct inputs"
         )
     opt = check.optimizer(optimizer, model)
+    meter: KernelMeter | None = None
+    if kernel_every is not None:
+        check_optimizer(opt)
+        meter = KernelMeter(model, names, dims, opt, probes=kernel_probes,
+                            seed=0 if seed is None else seed, device=device)  # fmt: skip
+        kernel_log = KernelLog(kernel_records(epochs + 1, kernel_every), (len(names), len(ALL_FIELDS)), device)
 
     with (
         LayerProbe(model, names, dims) as probe,
+        meter if meter is not None else contextlib.nullcontext(),
         forked_rng(seed, device),
         Progress(progress, epochs, "track_pair") as report,
     ):
@@ -152,18 +189,29 @@ def track_pair(
         start = time.perf_counter()
         epoch, diverged = 0, False
         while True:
+            due = meter is not None and (epoch % kernel_every == 0 or epoch == schedule.final)  # type: ignore[operator]
+            if due and (epoch == schedule.final or separate_measurement):
+                kernel_log.add(epoch, meter.measure(x, y, mode=measure, step=True))  # type: ignore[union-attr]
             if epoch == schedule.final:
                 _measure(model, rec, x, y, epoch, mode=measure)
                 break
+            shared = due and not separate_measurement
             if separate_measurement:
                 _measure(model, rec, x, y, epoch, mode="eval")
                 pred = check.output(model(x), y)
             else:
-                pred = check.output(rec.forward(model, x, epoch), y)
+                with meter.armed() if shared else contextlib.nullcontext([]) as captured:  # type: ignore[union-attr]
+                    pred = check.output(rec.forward(model, x, epoch), y)
                 rec.outputs(epoch, pred, y)
-            loss = project_loss(pred, y)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            loss = project_loss(pred, y)
+            if shared:
+                # The kernel shares the training forward and backward; the step is unchanged.
+                layer_grads = meter.backward(loss, captured)  # type: ignore[union-attr]
+                param_grads = [p.grad for p in meter.params]  # type: ignore[union-attr]
+                kernel_log.add(epoch, meter.kernel(x, y, pred, captured, layer_grads, param_grads, step=True))  # type: ignore[union-attr]
+            else:
+                loss.backward()
             opt.step()
             diverged = schedule.after_step(epoch)
             report.update(rec.log.checked)  # the epochs done, at the end of each chunk
@@ -174,7 +222,14 @@ def track_pair(
         if not diverged:
             report.update(epoch)
         seconds = time.perf_counter() - start
-    return schedule.result(dx2=dx2, dy2=dy2, seconds=seconds)
+    result = schedule.result(dx2=dx2, dy2=dy2, seconds=seconds)
+    if meter is None:
+        return result
+    values = kernel_log.host(epochs + 1, stop=result.stop_epoch)
+    return dataclasses.replace(
+        result, kernel_every=kernel_every,
+        **{name: np.ascontiguousarray(values[:, :, k]) for k, name in enumerate(ALL_FIELDS)},
+    )  # fmt: skip
 
 
 def _pair_inputs(

@@ -10,6 +10,7 @@ layers x records, not with the data set.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,10 +22,19 @@ from numpy.typing import NDArray
 from torch import nn
 
 from repdyn.track import _checks as check
+from repdyn.track._kernel import (
+    KERNEL_PROBES,
+    KernelLog,
+    KernelMeter,
+    check_kernel_options,
+    check_optimizer,
+    data_gradient,
+    kernel_records,
+)
 from repdyn.track._layers import LayerProbe, LayerSpec, PairIndex, batch_dims, resolve_layers, row_dots
 from repdyn.track._metrics import project_loss
 from repdyn.track._record import PairsRecorder, Progress, ProgressSpec, forked_rng, measuring_mode
-from repdyn.track._result import PairTracking, judge
+from repdyn.track._result import KERNEL_FIELDS, PairTracking, judge
 from repdyn.track._sampling import group_ids, sample_pairs
 from repdyn.vocabulary import annotate
 
@@ -78,6 +88,12 @@ class PairsTracking:
         Wall-clock time of the training loop, recording included.
     record_every : int
         Epochs between records.
+    kernel_every : int or None
+        Records between kernel records (None: no kernel rates measured);
+        kernel records are records ``0, k, 2k, ...`` and the last.
+    kernel_eta_h, kernel_eta_y, kernel_cos, kernel_isotropy : ndarray, shape (K, L, R), or None
+        The kernel rates and diagnostics of every pair at every layer (see
+        :class:`PairTracking`), NaN at records without a kernel record.
     """
 
     epochs: NDArray[np.int64]
@@ -100,13 +116,21 @@ class PairsTracking:
     loss_threshold: float | None
     seconds: float
     record_every: int = 1
+    kernel_every: int | None = None
+    kernel_eta_h: FloatArray | None = None
+    kernel_eta_y: FloatArray | None = None
+    kernel_cos: FloatArray | None = None
+    kernel_isotropy: FloatArray | None = None
 
     def __post_init__(self) -> None:
         k, r = len(self.pairs), len(self.epochs)
         expected = {"h": (k, len(self.layers), r), "y": (k, r), "w": (k, r), "loss": (k, r),
                     "train_loss": (r,), "m0": (k,), "dx2": (k,), "dy2": (k,), "same": (k,),
                     "pairs": (k, 2)}  # fmt: skip
+        expected.update({name: (k, len(self.layers), r) for name in KERNEL_FIELDS})
         for name, shape in expected.items():
+            if getattr(self, name) is None and name in KERNEL_FIELDS:
+                continue
             if getattr(self, name).shape != shape:
                 raise ValueError(f"{name} must have shape {shape}; got {getattr(self, name).shape}")
 
@@ -130,7 +154,11 @@ class PairsTracking:
         return sum(
             getattr(self, name).nbytes
             for name in ("epochs", "pairs", "same", "h", "y", "w", "loss", "train_loss", "m0", "dx2", "dy2")
-        )
+        ) + sum(values.nbytes for values in self._kernel_arrays().values())
+
+    def _kernel_arrays(self) -> dict[str, FloatArray]:
+        """The kernel fields that were measured."""
+        return {name: getattr(self, name) for name in KERNEL_FIELDS if getattr(self, name) is not None}
 
     @staticmethod
     def estimate_bytes(n_pairs: int, n_layers: int, n_records: int) -> int:
@@ -170,6 +198,8 @@ class PairsTracking:
             seconds=self.seconds,
             train_loss=self.train_loss.copy(),
             pair=(int(self.pairs[k, 0]), int(self.pairs[k, 1])),
+            kernel_every=self.kernel_every,
+            **{name: np.ascontiguousarray(values[k].T) for name, values in self._kernel_arrays().items()},
         )
 
     def z(self, layer: str) -> FloatArray:
@@ -223,6 +253,8 @@ class PairsTracking:
             "dy2": ("pair", self.dy2),
             "same": ("pair", self.same.astype(np.int8)),
         }
+        for name, values in self._kernel_arrays().items():
+            data_vars[name] = (("pair", "layer", "epoch"), values)
         coords = {
             "pair": np.arange(self.n_pairs),
             "layer": list(self.layers),
@@ -231,7 +263,7 @@ class PairsTracking:
             "pair_j": ("pair", self.pairs[:, 1]),
         }
         scalars = ("status", "stop_epoch", "diverged_epoch", "converged_epoch", "final_loss",
-                   "loss_threshold", "seconds", "record_every")  # fmt: skip
+                   "loss_threshold", "seconds", "record_every", "kernel_every")  # fmt: skip
         attrs = {k: getattr(self, k) for k in scalars if getattr(self, k) is not None}
         return annotate(xr.Dataset(data_vars, coords=coords, attrs=attrs), epoch_unit="epochs")
 
@@ -263,6 +295,8 @@ def track_pairs(
     measure: str = "eval",
     batch_dim: int | Mapping[str, int] = 0,
     progress: ProgressSpec = None,
+    kernel_every: int | None = None,
+    kernel_probes: int = KERNEL_PROBES,
 ) -> PairsTracking:
     """Train on ``(x, y)`` while recording many pairs of its points at every tracked layer.
 
@@ -315,6 +349,18 @@ def track_pairs(
         statistics, none of them updated).
     progress
         As for :func:`track_pair` (reported after every epoch).
+    kernel_every : int, optional
+        Also measure every pair's kernel rates and diagnostics (as
+        :func:`track_pair` does, without the step rates) at records
+        ``0, k, 2k, ...`` and the last. Each pair is measured from its own
+        forward of its two points (in the ``measure`` mode), so a kernel
+        record costs about ``K`` two-point forward and backward passes; with
+        Adam, one more pass over the data gives the gradient of the
+        preconditioner (:class:`repdyn.track.Preconditioner`: the whole
+        training set's gradient stands for the next minibatch's). The
+        training is unchanged.
+    kernel_probes : int, default 4
+        As for :func:`track_pair`.
 
     Returns
     -------
@@ -325,7 +371,8 @@ def track_pairs(
     plan = _plan(model, layers, x, y, pairs, epochs=epochs, batch_size=batch_size, seed=seed,
                  record_every=record_every, groups=groups, pair_seed=pair_seed,
                  loss_threshold=loss_threshold, stop_when_converged=stop_when_converged,
-                 check_every=check_every, measure=measure, batch_dim=batch_dim)  # fmt: skip
+                 check_every=check_every, measure=measure, batch_dim=batch_dim,
+                 kernel_every=kernel_every, kernel_probes=kernel_probes)  # fmt: skip
     return _train(plan, optimizer, shuffle=shuffle, progress=progress, description="track_pairs")
 
 
@@ -353,6 +400,8 @@ class _Plan:
     stop_when_converged: bool
     check_every: int
     measure: str
+    kernel_every: int | None = None
+    kernel_probes: int = KERNEL_PROBES
 
 
 def _plan(
@@ -373,8 +422,11 @@ def _plan(
     check_every: int,
     measure: str,
     batch_dim: int | Mapping[str, int],
+    kernel_every: int | None = None,
+    kernel_probes: int = KERNEL_PROBES,
 ) -> _Plan:
     """Check every argument and resolve the pairs, before anything trains."""
+    kernel_every, kernel_probes = check_kernel_options(kernel_every, kernel_probes)
     epochs = check.positive_int("epochs", epochs)
     record_every = check.positive_int("record_every", record_every)
     check_every = check.positive_int("check_every", check_every)
@@ -415,6 +467,7 @@ def _plan(
         record_every=record_every, record_epochs=record_epochs(epochs, record_every),
         loss_threshold=loss_threshold,
         stop_when_converged=stop_when_converged, check_every=check_every, measure=measure,
+        kernel_every=kernel_every, kernel_probes=kernel_probes,
     )  # fmt: skip
 
 
@@ -478,9 +531,31 @@ def _train(
         with torch.no_grad(), measuring_mode(model, plan.measure):
             pred = check.output(rec.forward(model, xp, row), yp)
             rec.outputs(row, pred, yp)
+        if meter is not None and (row % plan.kernel_every == 0 or row == n_rows - 1):  # type: ignore[operator]
+            kernel_record(row)
+
+    meter: KernelMeter | None = None
+    if plan.kernel_every is not None:
+        check_optimizer(opt)
+        meter = KernelMeter(model, plan.names, plan.dims, opt, probes=plan.kernel_probes,
+                            seed=plan.seed, device=device)  # fmt: skip
+        kernel_log = KernelLog(kernel_records(n_rows, plan.kernel_every),
+                               (len(plan.pairs), len(plan.names), len(KERNEL_FIELDS)), device)  # fmt: skip
+        both = torch.stack([first, second], dim=1)  # (K, 2): a pair's two points in xp
+
+    def kernel_record(row: int) -> None:
+        assert meter is not None
+        grads = data_gradient(model, x, y, batch_size, mode=plan.measure) if meter.preconditioner.adaptive else None
+        precondition = meter.preconditioner.of(meter.params, grads)
+        values = [
+            meter.measure(xp[pair], yp[pair], mode=plan.measure, precondition=precondition)[:, : len(KERNEL_FIELDS)]
+            for pair in both
+        ]
+        kernel_log.add(row, torch.stack(values))
 
     with (
         LayerProbe(model, plan.names, plan.dims, plan.index) as probe,
+        meter if meter is not None else contextlib.nullcontext(),
         forked_rng(rng_seed, device),
         Progress(progress, plan.epochs, description) as report,
     ):
@@ -517,6 +592,8 @@ def _train(
             report.update(epoch)
         if diverged is None:
             diverged = rec.flush(with_train_loss=True)
+        if meter is not None and diverged is None and row not in kernel_log.rows:
+            kernel_record(row)  # stopped early, once converged: the last record has its kernel too
         seconds = time.perf_counter() - start
     stop = row if diverged is None else diverged
     train_loss = rec.host("train_loss").copy()
@@ -543,7 +620,17 @@ def _train(
         loss_threshold=plan.loss_threshold,
         seconds=seconds,
         record_every=plan.record_every,
+        **({} if meter is None else _kernel_fields(kernel_log, n_rows, stop, plan.kernel_every)),
     )
+
+
+def _kernel_fields(log: KernelLog, n_rows: int, stop: int, every: int | None) -> dict[str, Any]:
+    """The result's kernel arrays, ``(K, L, R)`` each, NaN after the last record made."""
+    values = log.host(n_rows, stop=stop)  # (R, K, L, fields)
+    fields: dict[str, Any] = {
+        name: np.ascontiguousarray(values[..., k].transpose(1, 2, 0)) for k, name in enumerate(KERNEL_FIELDS)
+    }
+    return {"kernel_every": every, **fields}
 
 
 def _data_loss(

@@ -27,6 +27,13 @@ STATUSES = (CONVERGED, NOT_CONVERGED, DIVERGED, COMPLETED)
 """``completed``: ran every epoch with finite values, and no loss threshold was given."""
 
 _ARRAYS = ("epochs", "h", "y", "w", "loss")
+
+#: The kernel quantities of a record (see :func:`repdyn.track.track_pair`'s
+#: ``kernel_every`` and docs/theory.md, "Rates from the tangent kernel").
+KERNEL_FIELDS = ("kernel_eta_h", "kernel_eta_y", "kernel_cos", "kernel_isotropy")
+#: The step rates, measured by :func:`repdyn.track.track_pair` only.
+STEP_FIELDS = ("step_eta_h", "step_eta_y")
+
 _SCALARS = (
     "m0",
     "dx2",
@@ -123,6 +130,24 @@ class PairTracking:
         initial model on the whole training set.
     pair : tuple of int, or None
         Minibatch tracking only: indices of the tracked pair in the data set.
+    kernel_every : int or None
+        Records between kernel records (None: no kernel rates were measured).
+        Kernel records are made at epochs ``0, k, 2k, ...`` and at the last.
+    kernel_eta_h, kernel_eta_y : ndarray, shape (T, L), or None
+        The effective rates measured from the network's tangent kernels at
+        each tracked layer, no fit (docs/theory.md); NaN at epochs without a
+        kernel record.
+    kernel_cos : ndarray, shape (T, L), or None
+        Cosine between ``v`` (the decoder's pull-back of the error
+        difference) and ``dh``: +-1 where the theory's no-rotation
+        assumption holds.
+    kernel_isotropy : ndarray, shape (T, L), or None
+        ``(v . D_f v / |v|^2) / (tr D_f / d_h)``: 1 where the encoder kernel
+        is isotropic along ``v`` (trace from random probes).
+    step_eta_h, step_eta_y : ndarray, shape (T, L), or None
+        :func:`repdyn.track.track_pair` only: the rates that match the whole
+        first-order step of ``dh`` along ``v`` and of ``dyhat`` along ``e``
+        (the kernel rates plus the common-mode error's push).
     """
 
     epochs: NDArray[np.int64]
@@ -143,11 +168,22 @@ class PairTracking:
     seconds: float
     train_loss: FloatArray | None = None
     pair: tuple[int, int] | None = field(default=None)
+    kernel_every: int | None = None
+    kernel_eta_h: FloatArray | None = None
+    kernel_eta_y: FloatArray | None = None
+    kernel_cos: FloatArray | None = None
+    kernel_isotropy: FloatArray | None = None
+    step_eta_h: FloatArray | None = None
+    step_eta_y: FloatArray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.epochs)
         if self.h.shape != (n, len(self.layers)):
             raise ValueError(f"h must have shape {(n, len(self.layers))}; got {self.h.shape}")
+        for name in KERNEL_FIELDS + STEP_FIELDS:
+            value = getattr(self, name)
+            if value is not None and value.shape != self.h.shape:
+                raise ValueError(f"{name} must have the shape of h, {self.h.shape}; got {value.shape}")
         for name in ("y", "w", "loss"):
             if getattr(self, name).shape != (n,):
                 raise ValueError(f"{name} must have shape {(n,)}; got {getattr(self, name).shape}")
@@ -246,6 +282,49 @@ class PairTracking:
             "loss": self.loss[:stop],
         }
 
+    def zero_fit_inputs(
+        self, layer: str | None = None, *, last_epoch: int | None = None
+    ) -> dict[str, Any]:
+        """Arguments for :func:`repdyn.theory.solve_varying`: the theory with the measured rates, no fit.
+
+        Returns ``dict(z0=..., t=..., eta_h=..., eta_y=..., dx2=..., dy2=...,
+        rate_times=...)``: the state at epoch 0, the epochs of
+        :meth:`theory_inputs` (same ``last_epoch`` rule), and the kernel rates
+        of ``layer`` at the kernel records in that range where both are
+        finite and positive, so ``solve_varying(**run.zero_fit_inputs())``
+        predicts the whole trajectory from the network's kernels alone.
+        The rates at initialisation alone give the zero-fit final distance:
+        ``final_distance(h0, y0, eta_h=eta_h[0], eta_y=eta_y[0], dx2=..., dy2=...)``.
+
+        Raises
+        ------
+        ValueError
+            The run has no kernel rates, or none usable in the range.
+        """
+        if self.kernel_eta_h is None or self.kernel_eta_y is None:
+            raise ValueError(
+                "this run has no kernel rates; track it with kernel_every=... (e.g. 25) to measure them"
+            )
+        inputs = self.theory_inputs(layer, last_epoch=last_epoch)
+        column = self.layer_index(layer)
+        stop = len(inputs["t"])
+        eta_h, eta_y = self.kernel_eta_h[:stop, column], self.kernel_eta_y[:stop, column]
+        usable = np.isfinite(eta_h) & np.isfinite(eta_y) & (eta_h > 0) & (eta_y > 0)
+        if not usable.any():
+            raise ValueError(
+                f"no kernel record with finite positive rates in epochs 0..{stop - 1} "
+                f"(status {self.status!r})"
+            )
+        return {
+            "z0": inputs["observed"][0],
+            "t": inputs["t"],
+            "eta_h": eta_h[usable],
+            "eta_y": eta_y[usable],
+            "rate_times": self.epochs[:stop][usable].astype(np.float64),
+            "dx2": self.dx2,
+            "dy2": self.dy2,
+        }
+
     def to_dict(self) -> dict[str, Any]:
         """A flat dict of JSON scalars (None included) and numpy arrays; see :meth:`from_dict`."""
         out: dict[str, Any] = {name: getattr(self, name) for name in _ARRAYS}
@@ -255,7 +334,17 @@ class PairTracking:
         for name in _SCALARS:
             out[name] = getattr(self, name)
         out["pair_i"], out["pair_j"] = self.pair if self.pair is not None else (None, None)
+        out["kernel_every"] = self.kernel_every
+        out.update(self._kernel_arrays())
         return out
+
+    def _kernel_arrays(self) -> dict[str, FloatArray]:
+        """The kernel fields that were measured."""
+        return {
+            name: getattr(self, name)
+            for name in KERNEL_FIELDS + STEP_FIELDS
+            if getattr(self, name) is not None
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PairTracking:
@@ -283,6 +372,12 @@ class PairTracking:
             seconds=float(data["seconds"]),
             train_loss=None if train_loss is None else np.asarray(train_loss, dtype=np.float64),
             pair=pair,
+            kernel_every=_optional_int(data.get("kernel_every")),
+            **{
+                name: np.asarray(data[name], dtype=np.float64)
+                for name in KERNEL_FIELDS + STEP_FIELDS
+                if data.get(name) is not None
+            },
         )
 
     def to_xarray(self) -> xr.Dataset:
@@ -306,7 +401,10 @@ class PairTracking:
         }
         if self.train_loss is not None:
             data_vars["train_loss"] = ("epoch", self.train_loss)
-        attrs = {k: v for k, v in self.to_dict().items() if k in (*_SCALARS, "pair_i", "pair_j")}
+        for name, values in self._kernel_arrays().items():
+            data_vars[name] = (("epoch", "layer"), values)
+        scalars = (*_SCALARS, "pair_i", "pair_j", "kernel_every")
+        attrs = {k: v for k, v in self.to_dict().items() if k in scalars}
         attrs = {k: v for k, v in attrs.items() if v is not None}
         ds = xr.Dataset(data_vars, coords={"epoch": self.epochs, "layer": list(self.layers)}, attrs=attrs)
         return annotate(ds, epoch_unit="optimisation steps" if self.train_loss is None else "epochs")
@@ -314,8 +412,9 @@ class PairTracking:
     def to_frame(self) -> pd.DataFrame:
         """A long-form pandas DataFrame: one row per (epoch, layer).
 
-        Columns ``epoch, layer, h, y, w, loss`` (and ``train_loss``); ``y``,
-        ``w`` and the losses repeat across the layers of an epoch.
+        Columns ``epoch, layer, h, y, w, loss`` (and ``train_loss``, and the
+        kernel fields where measured); ``y``, ``w`` and the losses repeat
+        across the layers of an epoch.
         """
         import pandas as pd
 
@@ -330,6 +429,8 @@ class PairTracking:
         }
         if self.train_loss is not None:
             columns["train_loss"] = np.repeat(self.train_loss, n_layers)
+        for name, values in self._kernel_arrays().items():
+            columns[name] = values.reshape(-1)
         return pd.DataFrame(columns)
 
 
