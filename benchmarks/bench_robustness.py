@@ -120,7 +120,7 @@ def silent_wrong_answers(work: Path) -> list[tuple[str, bool, str]]:
 
     run_dir = work / "errored-run"
     code = (
-        "import sys, _sweep_trials; import repdyn.experiments.trials._two_point_run as m; "
+        "import sys, _sweep_trials; import repdyn.runs._two_point_run as m; "
         "m.two_point_trial = _sweep_trials.two_point_failing_on_seed_1; "
         "from repdyn.cli import main; sys.argv[0] = 'repdyn'; main()"
     )

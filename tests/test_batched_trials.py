@@ -19,10 +19,10 @@ from typer.testing import CliRunner
 import repdyn.fast
 from repdyn.cli import app
 from repdyn.experiments import RunOptions
-from repdyn.experiments.trials import _training
-from repdyn.experiments.trials._batched import batching_wanted, run_batched
-from repdyn.experiments.trials import TwoPointConfig, two_point_trial
-from repdyn.experiments.trials._two_point_run import run_trials, sweep_trials
+from repdyn.runs import _train_pair as _training
+from repdyn.runs._batched import batching_wanted, run_batched
+from repdyn.runs import TwoPointConfig, two_point_trial
+from repdyn.runs._two_point_run import run_trials, sweep_trials
 from repdyn.nets import get_architecture
 from repdyn.sweep import ResultStore, SweepWarning, cache_key, run_sweep
 

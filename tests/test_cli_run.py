@@ -148,8 +148,8 @@ def test_trial_that_diverges_at_once_is_recorded_not_raised():
 
 def _drawn(monkeypatch, groups, **kwargs):
     """The figure draw_dynamics makes, captured before it is saved."""
-    import repdyn.experiments._outputs as outputs
-    from repdyn.experiments.trials._two_point_run import draw_dynamics
+    import repdyn.runs._outputs as outputs
+    from repdyn.runs._two_point_run import draw_dynamics
 
     captured = []
     monkeypatch.setattr(outputs, "save_figure", lambda fig, out, stem: captured.append(fig) or [])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import rankdata
 
-from repdyn.experiments.structure import (
+from repdyn.runs.structure import (
     DEFAULT_VARIANT,
     VARIANTS,
     mantel_p,

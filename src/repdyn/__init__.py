@@ -43,4 +43,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'repdyn' has no attribute {name!r}")
 
 
-_SUBPACKAGES = ("atlas", "checks", "cli", "data", "experiments", "fast", "nets", "rsa", "sweep", "theory", "track")
+_SUBPACKAGES = ("atlas", "checks", "cli", "data", "experiments", "fast", "nets", "rsa", "runs", "sweep", "theory", "track")

@@ -30,7 +30,7 @@ import typer
 
 from repdyn.cli import _errors as check
 from repdyn.cli._errors import fail as _fail
-from repdyn.experiments.structure import MANTEL_PERMUTATIONS
+from repdyn.runs.structure import MANTEL_PERMUTATIONS
 
 DATASET_NAMES = ("xor", "blobs", "mnist")
 
@@ -44,7 +44,7 @@ def load_points(dataset: str, *, per_label: int = 10) -> tuple[np.ndarray, np.nd
     ``labels`` (N,) is optional.
     """
     if dataset in DATASET_NAMES:
-        from repdyn.experiments.trials import load_dataset, mnist_probe_indices, resolve_mnist_dir
+        from repdyn.runs import load_dataset, mnist_probe_indices, resolve_mnist_dir
 
         points = load_dataset(dataset, mnist_dir=resolve_mnist_dir() if dataset == "mnist" else None)
         if dataset == "mnist":
@@ -174,7 +174,7 @@ def predict(
 ) -> None:
     """Predict the final representational distances of a whole data set; optionally compare with a network."""
     from repdyn.experiments import write_json
-    from repdyn.experiments.structure import METHODS
+    from repdyn.runs.structure import METHODS
     from repdyn.theory import DISTANCE_FORMS
 
     if method not in METHODS:
@@ -228,7 +228,7 @@ def predict(
 
 
 def _describe(result: dict[str, Any]) -> str:
-    from repdyn.experiments.structure import METHOD_LABELS
+    from repdyn.runs.structure import METHOD_LABELS
 
     if result["method"] != "exp":
         return METHOD_LABELS[result["method"]]
@@ -239,7 +239,7 @@ def _describe(result: dict[str, Any]) -> str:
 
 def _echo_methods(result: dict[str, Any]) -> None:
     """One line per method: correlations, triangle violations; the Mantel p where computed."""
-    from repdyn.experiments.structure import BASELINE, INITIAL_STATE
+    from repdyn.runs.structure import BASELINE, INITIAL_STATE
 
     rows = result["methods"]
     between = any("spearman_between" in r for r in rows.values())
@@ -284,7 +284,7 @@ def _predict_and_report(x: np.ndarray, y: np.ndarray, labels: np.ndarray | None,
                         method: str, ratio: float, options: dict[str, Any], permutations: int, csv: bool,
                         out: pathlib.Path) -> dict[str, Any]:
     """Compute the prediction, write matrix and figure; compare every method with ``hidden`` if given."""
-    from repdyn.experiments.structure import (
+    from repdyn.runs.structure import (
         BASELINE,
         EXACT_TRIANGLES_MAX,
         INITIAL_STATE,
@@ -356,7 +356,7 @@ def _predict_and_report(x: np.ndarray, y: np.ndarray, labels: np.ndarray | None,
 def _exp_weighing(x: np.ndarray, y: np.ndarray, ratio: float, options: dict[str, Any]) -> tuple[np.ndarray,
                                                                                                  dict[str, Any]]:
     """The weighed prediction and its resolved settings: tau (and where it came from), normalise, distances."""
-    from repdyn.experiments.structure import exp_settings, weigh
+    from repdyn.runs.structure import exp_settings, weigh
 
     w = weigh(x, y, eta_ratio=ratio, **options)
     settings = exp_settings(**options)

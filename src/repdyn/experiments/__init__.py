@@ -15,9 +15,9 @@
 
 The package's parts (docs/extending.md):
 
-- :mod:`repdyn.experiments.trials`: the trial functions and their configs
+- :mod:`repdyn.runs`: the trial functions and their configs
   (two-point, batched, data-set training);
-- :mod:`repdyn.experiments.structure`: the predicted representational
+- :mod:`repdyn.runs.structure`: the predicted representational
   structure of a data set and its comparison with a network's;
 - ``studies/``: experiment bodies that several figures run with their own
   settings (an SGD figure and its Adam twin);
@@ -32,8 +32,8 @@ from importlib import import_module
 from typing import Any
 
 from repdyn.experiments._claims import Claim
-from repdyn.experiments._outputs import write_json
-from repdyn.experiments._plots import STYLE, paper_style
+from repdyn.runs._outputs import write_json
+from repdyn.runs._plots import STYLE, paper_style
 from repdyn.experiments._registry import (
     EXPERIMENTS,
     PROFILES,
@@ -43,15 +43,15 @@ from repdyn.experiments._registry import (
 )
 from repdyn.experiments._report import SMOKE_NOTE
 from repdyn.experiments._reproduce import estimate_seconds, reproduce, run
-from repdyn.experiments._run_data import Run, load_run
+from repdyn.runs._run_data import Run, load_run
 
 #: Public names whose modules import torch, loaded on first access.
 _LAZY = {
-    "DEFAULT_LOSS_THRESHOLD": "repdyn.experiments.trials._two_point",
-    "TwoPointConfig": "repdyn.experiments.trials._two_point",
-    "two_point_trial": "repdyn.experiments.trials._two_point",
-    "run_two_point": "repdyn.experiments.trials._two_point_run",
-    "estimate_trial_bytes": "repdyn.experiments.trials._two_point_run",
+    "DEFAULT_LOSS_THRESHOLD": "repdyn.runs._two_point",
+    "TwoPointConfig": "repdyn.runs._two_point",
+    "two_point_trial": "repdyn.runs._two_point",
+    "run_two_point": "repdyn.runs._two_point_run",
+    "estimate_trial_bytes": "repdyn.runs._two_point_run",
 }
 
 __all__ = [

@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from repdyn.experiments._outputs import write_json
+from repdyn.runs._outputs import write_json
 from repdyn.experiments._registry import (
     EXPERIMENTS,
     Experiment,

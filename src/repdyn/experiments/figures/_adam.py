@@ -23,7 +23,7 @@ from repdyn.experiments.studies._final_distance import (
     run_final_distance,
     write_outcome_data,
 )
-from repdyn.experiments.trials._two_point_run import (
+from repdyn.runs._two_point_run import (
     draw_dynamics,
     min_r2,
     run_trials,

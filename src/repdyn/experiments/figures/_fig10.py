@@ -10,11 +10,11 @@ import numpy as np
 
 from repdyn.experiments._claims import Claim
 from repdyn.experiments._metrics import failed, spearman
-from repdyn.experiments._outputs import save_figure
-from repdyn.experiments._run_data import write_trial_data
+from repdyn.runs._outputs import save_figure
+from repdyn.runs._run_data import write_trial_data
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
-from repdyn.experiments.trials._two_point import TwoPointConfig
-from repdyn.experiments.trials._two_point_run import (
+from repdyn.runs._two_point import TwoPointConfig
+from repdyn.runs._two_point_run import (
     NETWORK_SCALES,
     TwoPointScale,
     estimate_trial_seconds,
@@ -22,7 +22,7 @@ from repdyn.experiments.trials._two_point_run import (
     status_counts,
     trial_summary,
 )
-from repdyn.experiments._plots import paper_style
+from repdyn.runs._plots import paper_style
 
 #: Spearman correlation of the fit error with the layer index (all layers) at
 #: or below which the error "falls towards later layers": the one-sided 5 %
@@ -146,7 +146,7 @@ def depth_claims(eta_h: Sequence[float], eta_y: Sequence[float], fit_error: Sequ
 def _draw(medians: dict[str, np.ndarray], results: Sequence[dict[str, Any]], out: Any) -> list[Any]:
     from matplotlib import colormaps
 
-    from repdyn.experiments._plots import figure_grid
+    from repdyn.runs._plots import figure_grid
 
     fig, axes = figure_grid(1, 5, width=3.0, height=2.6)
     ax_err, ax_h, ax_y, ax_h0, ax_curves = axes[0]

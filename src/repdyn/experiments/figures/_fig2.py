@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from repdyn.experiments._claims import Claim
 from repdyn.experiments._metrics import R2_MATCH, median_or_nan
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
-from repdyn.experiments.trials._two_point_run import (
+from repdyn.runs._two_point_run import (
     ARCHITECTURE_ROWS,
     NETWORK_SCALES,
     NetworkRun,

@@ -19,11 +19,11 @@ import numpy as np
 
 from repdyn.experiments._claims import Claim
 from repdyn.experiments._metrics import averaged_rates, failed
-from repdyn.experiments._outputs import save_figure
-from repdyn.experiments._run_data import write_trial_data
+from repdyn.runs._outputs import save_figure
+from repdyn.runs._run_data import write_trial_data
 from repdyn.experiments._registry import RunOptions
-from repdyn.experiments.trials._two_point import DEFAULT_LOSS_THRESHOLD, TwoPointConfig
-from repdyn.experiments.trials._two_point_run import (
+from repdyn.runs._two_point import DEFAULT_LOSS_THRESHOLD, TwoPointConfig
+from repdyn.runs._two_point_run import (
     ARCHITECTURE_ROWS,
     INIT_ROWS,
     GRID_SCALES,
@@ -34,7 +34,7 @@ from repdyn.experiments.trials._two_point_run import (
     trial_summary,
 )
 from repdyn.nets import ArchSpec
-from repdyn.experiments._plots import paper_style
+from repdyn.runs._plots import paper_style
 
 #: Pearson correlation of predicted against measured final distances at or
 #: above which the predictions "lie on the diagonal" (with the relative error
@@ -311,7 +311,7 @@ def draw_final_distance(outcome: FinalDistanceOutcome, out: Any, stem: str, titl
     markers trials that did not converge or diverged before the end; grey
     crosses the baselines h0 and A_low of the converged trials.
     """
-    from repdyn.experiments._plots import figure_grid
+    from repdyn.runs._plots import figure_grid
 
     names = outcome.settings.networks
     n_cols = min(5, len(names))

@@ -9,11 +9,11 @@ another experiment ran first).
 :func:`mnist_structure` is Fig 9's analysis: the network's final squared
 distances between the tracked-layer representations of 100 training digits,
 sorted by label (see
-:func:`repdyn.experiments.trials.mnist_probe_indices`), are
+:func:`repdyn.runs.mnist_probe_indices`), are
 compared with the theory's prediction with exponential weighing: the rich
 limit ``A`` from the inputs, one-hot targets and the rate ratio fitted on the
 tracked pair, weighed with the paper's ``tau = 1``. Every other prediction of
-:data:`repdyn.experiments.structure.VARIANTS` (the N-point extension, the
+:data:`repdyn.runs.structure.VARIANTS` (the N-point extension, the
 project's default ``tau``, ...) and the raw pixel distances are compared too.
 """
 
@@ -26,11 +26,11 @@ from typing import Any
 import numpy as np
 
 from repdyn.experiments._claims import Claim
-from repdyn.experiments._outputs import save_representations
-from repdyn.experiments._plots import paper_style
+from repdyn.runs._outputs import save_representations
+from repdyn.runs._plots import paper_style
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
-from repdyn.experiments.structure._methods import DEFAULT_VARIANT, PAPER_VARIANT
-from repdyn.experiments.trials._dataset import (
+from repdyn.runs.structure._methods import DEFAULT_VARIANT, PAPER_VARIANT
+from repdyn.runs._dataset_trial import (
     DatasetConfig,
     dataset_trial,
     estimate_dataset_seconds,
@@ -38,7 +38,7 @@ from repdyn.experiments.trials._dataset import (
     load_dataset,
     resolve_mnist_dir,
 )
-from repdyn.experiments.trials._two_point_run import status_counts
+from repdyn.runs._two_point_run import status_counts
 from repdyn.nets import ArchSpec, get_architecture
 
 #: The paper does not state its minibatch size. 32 is the customary default
@@ -138,7 +138,7 @@ def probe_points(config: Any, result: dict[str, Any]) -> tuple[np.ndarray, np.nd
 
 
 def structure_claims(comparison: dict[str, float]) -> list[Claim]:
-    """Claims of Fig 9 from :func:`repdyn.experiments.structure.compare_structure` of the claim's prediction."""
+    """Claims of Fig 9 from :func:`repdyn.runs.structure.compare_structure` of the claim's prediction."""
     return [
         Claim(claim="Part of the MNIST representational structure matches the theory (exponential weighing)",
               metric="Spearman correlation of predicted and measured squared distances, all pairs of the 100 "
@@ -152,7 +152,7 @@ def structure_claims(comparison: dict[str, float]) -> list[Claim]:
 
 def analyse(x: np.ndarray, y: np.ndarray, labels: np.ndarray, result: dict[str, Any]) -> dict[str, Any]:
     """Network RDMs per layer against every prediction, Mantel p-values, triangle violations."""
-    from repdyn.experiments.structure._methods import (
+    from repdyn.runs.structure._methods import (
         compare_structure,
         mantel_p,
         variant_comparison,
@@ -200,9 +200,9 @@ def draw(analysis: dict[str, Any], labels: np.ndarray, out: Any, *, stem: str = 
          label: str = "SGD") -> list[Any]:
     """Network RDM next to the paper's prediction, repdyn's default prediction, the N-point extension and
     the raw pixel distances (the baseline)."""
-    from repdyn.experiments._outputs import save_figure
-    from repdyn.experiments._plots import figure_grid
-    from repdyn.experiments.structure._methods import draw_matrix
+    from repdyn.runs._outputs import save_figure
+    from repdyn.runs._plots import figure_grid
+    from repdyn.runs.structure._methods import draw_matrix
 
     panels = [(f"network ({analysis['layer']})", analysis["network"], None),
               ("exp. weighing, tau = 1 (paper)", analysis["predictions"][PAPER_VARIANT], PAPER_VARIANT),

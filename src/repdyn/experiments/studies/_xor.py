@@ -21,18 +21,18 @@ import numpy as np
 
 from repdyn.experiments._claims import Claim
 from repdyn.experiments._metrics import averaged_rates, median_or_nan
-from repdyn.experiments._outputs import save_representations
-from repdyn.experiments._plots import paper_style
+from repdyn.runs._outputs import save_representations
+from repdyn.runs._plots import paper_style
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
-from repdyn.experiments.trials._dataset import (
+from repdyn.runs._dataset_trial import (
     DatasetConfig,
     dataset_trial,
     estimate_dataset_seconds,
     finite_representations,
     table2_networks,
 )
-from repdyn.experiments.trials._two_point import TwoPointConfig
-from repdyn.experiments.trials._two_point_run import (
+from repdyn.runs._two_point import TwoPointConfig
+from repdyn.runs._two_point_run import (
     GRID_SCALES,
     TwoPointScale,
     estimate_trial_seconds,
@@ -182,12 +182,12 @@ def network_metrics(results: Sequence[dict[str, Any]], eta_h: float, eta_y: floa
 
     ``rdm_pearson``: median over seeds of the Pearson correlation (6 pairs)
     between the network's final squared distances and each prediction of
-    :data:`repdyn.experiments.structure.VARIANTS` plus ``pairwise_init`` (the
+    :data:`repdyn.runs.structure.VARIANTS` plus ``pairwise_init`` (the
     pairwise h_inf from the network's own initial state, the figure's theory)
     and the baseline ``inputs`` (the raw input distances, no theory at all).
     """
     from repdyn.data import xor
-    from repdyn.experiments.structure._methods import compare_structure, variant_predictions
+    from repdyn.runs.structure._methods import compare_structure, variant_predictions
 
     data = xor()
     ratio = eta_h / eta_y if math.isfinite(eta_h / eta_y) else 1.0
@@ -245,9 +245,9 @@ def draw(roles: Sequence[str], results: Sequence[dict[str, Any]], per_network: d
 
     ``label`` names the optimiser in the title; ``stem`` is the file name.
     """
-    from repdyn.experiments._outputs import save_figure
-    from repdyn.experiments._plots import figure_grid
-    from repdyn.experiments.structure._methods import draw_matrix
+    from repdyn.runs._outputs import save_figure
+    from repdyn.runs._plots import figure_grid
+    from repdyn.runs.structure._methods import draw_matrix
 
     fig, axes = figure_grid(len(ROLES), 3, width=3.2, height=2.8)
     ticks = ["00", "01", "10", "11"]

@@ -13,10 +13,10 @@ import numpy as np
 from repdyn.experiments._claims import Claim
 from repdyn.experiments._metrics import failed, median_or_nan
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
-from repdyn.experiments.trials._two_point import TwoPointConfig, two_point_trial
+from repdyn.runs._two_point import TwoPointConfig, two_point_trial
 from repdyn.nets import ArchSpec, get_architecture
 from repdyn.theory import fit_quality
-from repdyn.experiments._plots import paper_style
+from repdyn.runs._plots import paper_style
 
 #: Table 1 rows that vary the architecture (Fig 2); the other four vary the
 #: initial weight scale (Fig 3).
@@ -112,9 +112,9 @@ def run_trials(configs: Sequence[TwoPointConfig], options: RunOptions) -> list[d
 
     On a GPU (or with ``options.batch_trials``) trials of one architecture
     with a fast path train together as one batched computation (see
-    :mod:`repdyn.experiments.trials._batched`); the others run one by one.
+    :mod:`repdyn.runs._batched`); the others run one by one.
     """
-    from repdyn.experiments.trials._batched import batching_wanted, run_batched
+    from repdyn.runs._batched import batching_wanted, run_batched
 
     if batching_wanted(options):
         return run_batched(configs, options, fallback=sweep_trials)
@@ -149,8 +149,8 @@ def run_two_point(
     """
     from dataclasses import replace
 
-    from repdyn.experiments._outputs import write_json
-    from repdyn.experiments._run_data import write_trial_data
+    from repdyn.runs._outputs import write_json
+    from repdyn.runs._run_data import write_trial_data
 
     configs = list(configs)
     if not configs:
@@ -227,8 +227,8 @@ def draw_dynamics(groups: dict[str, list[tuple[int, dict[str, Any]]]], out: Path
     given), one colour per seed, named in the row's legend; the row's title
     says how many trials it shows when that is not all of them.
     """
-    from repdyn.experiments._outputs import save_figure
-    from repdyn.experiments._plots import dynamics_row, figure_grid
+    from repdyn.runs._outputs import save_figure
+    from repdyn.runs._plots import dynamics_row, figure_grid
 
     fig, axes = figure_grid(len(groups), len(panels), height=2.2)
     for row, (name, trials) in zip(axes, groups.items()):
@@ -402,7 +402,7 @@ class NetworkRun:
 
     def output(self, out: Path, claims: list[Claim], figures: list[Path]) -> ExperimentOutput:
         """Write the trial data and return the experiment's output (summary: settings, table, trials)."""
-        from repdyn.experiments._run_data import write_trial_data
+        from repdyn.runs._run_data import write_trial_data
 
         write_trial_data(out, self.results, self.configs, "trials")
         return ExperimentOutput(

@@ -168,7 +168,7 @@ def two_point_trial(config: TwoPointConfig) -> dict[str, Any]:
     Without ``config.fit`` the fitted fields are NaN and the theory arrays absent.
     """
     from repdyn.data import two_point
-    from repdyn.experiments.trials._training import train_pair
+    from repdyn.runs._train_pair import train_pair
 
     data = two_point(dx2=config.dx2, dy2=config.dy2, in_dim=config.in_dim, out_dim=config.out_dim)
     run, _ = train_pair(
@@ -190,7 +190,7 @@ def trial_result(config: TwoPointConfig, run: Any) -> dict[str, Any]:
     """The result of :func:`two_point_trial` from its training run: measurements and fits.
 
     Shared by the per-trial path and the batched one
-    (:mod:`repdyn.experiments.trials._batched`), so both give the same fields.
+    (:mod:`repdyn.runs._batched`), so both give the same fields.
 
     Parameters
     ----------

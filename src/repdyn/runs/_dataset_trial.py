@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from repdyn.experiments.trials._two_point import DEFAULT_LOSS_THRESHOLD, MEASURE_MODES, resolve_layer
+from repdyn.runs._two_point import DEFAULT_LOSS_THRESHOLD, MEASURE_MODES, resolve_layer
 from repdyn.nets import ArchSpec, get_architecture
 
 DATASETS = ("xor", "blobs", "mnist")
@@ -64,7 +64,7 @@ class DatasetConfig:
     layer : int, str or None
         The hidden layer of the tracked pair (a number from 1 or a
         ``hidden.K`` name), stored as its name; None is the reference layer
-        ``L // 2`` counted from 0 (see ``repdyn.experiments.trials._two_point.resolve_layer``).
+        ``L // 2`` counted from 0 (see ``repdyn.runs._two_point.resolve_layer``).
     measure : {"eval", "train"}
         Mode of the tracking forward (eval, as the paper's code measures).
     device : str
@@ -235,7 +235,7 @@ def dataset_trial(config: DatasetConfig) -> dict[str, Any]:
     """
     import torch
 
-    from repdyn.experiments.trials._two_point import fit_tracked, run_fields
+    from repdyn.runs._two_point import fit_tracked, run_fields
     from repdyn.nets import build_network, make_optimizer
     from repdyn.track import train_tracking_pair
 

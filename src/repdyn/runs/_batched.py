@@ -5,7 +5,7 @@ matrix-vector products. :func:`run_batched` therefore stacks the trials that
 share an architecture and training settings (different seeds and pairs) and
 trains them with :func:`repdyn.fast.train_pairs_batched`, a bounded number
 per batch. Everything else about a trial is as in
-:func:`repdyn.experiments.trials.two_point_trial`:
+:func:`repdyn.runs.two_point_trial`:
 
 - each trial is cached under ``cache_key(two_point_trial, config)``, so the
   per-trial path (``run_sweep``) and this one read each other's results;
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from repdyn.experiments._registry import RunOptions
-from repdyn.experiments.trials._two_point import TwoPointConfig, trial_result, two_point_trial
+from repdyn.runs._two_point import TwoPointConfig, trial_result, two_point_trial
 from repdyn.sweep import (
     STATUS_ERROR,
     STATUS_FAILED,
