@@ -54,7 +54,7 @@ def _rows(cache: pathlib.Path, out: pathlib.Path) -> dict[str, dict[str, list[fl
     )
     from repdyn.experiments.studies import _context, _mnist, _xor
     from repdyn.runs import dataset_trial
-    from repdyn.runs._two_point_run import run_trials
+    from repdyn.runs import run_trials
     from repdyn.rsa import rdm
 
     options = RunOptions(profile="quick", out=out, cache=cache, executor="local", progress=False)

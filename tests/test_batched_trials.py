@@ -246,7 +246,7 @@ def test_batching_is_chosen_for_cuda_or_when_asked(tmp_path, monkeypatch):
         profile="smoke", out=tmp_path, device="cuda", executor="dask", scheduler="tcp://gpu:8786"
     )
     assert not batching_wanted(remote)
-    with pytest.raises(ValueError, match="batch_trials"):
+    with pytest.raises(TypeError, match="batch_trials must be True or False; got 'yes'"):
         RunOptions(profile="smoke", out=tmp_path, batch_trials="yes")
     with pytest.raises(ValueError, match="batch_size"):
         run_batched(

@@ -148,7 +148,7 @@ def test_compare_adds_the_initial_state_prediction_when_the_file_has_it(tmp_path
 
 
 def test_compare_reads_the_representations_files_the_experiments_write(tmp_path):
-    from repdyn.runs._outputs import save_representations
+    from repdyn.runs import save_representations
 
     path = save_representations(tmp_path / "representations-low.npz", x=XOR_X, y=XOR_Y,
                                 labels=XOR_Y[:, 0].astype(int), hidden=XOR_Y, hidden0=0.1 * XOR_X,

@@ -124,7 +124,7 @@ def test_an_unknown_layer_name_is_bad_input_before_any_trial(tmp_path):
 
 
 def test_layer_and_measurement_mode_enter_the_cache_key():
-    from repdyn.experiments import TwoPointConfig, two_point_trial
+    from repdyn.runs import TwoPointConfig, two_point_trial
     from repdyn.sweep import cache_key
 
     default = cache_key(two_point_trial, TwoPointConfig())
@@ -135,7 +135,7 @@ def test_layer_and_measurement_mode_enter_the_cache_key():
 
 
 def test_trial_that_diverges_at_once_is_recorded_not_raised():
-    from repdyn.experiments import TwoPointConfig, two_point_trial
+    from repdyn.runs import TwoPointConfig, two_point_trial
     from repdyn.nets import get_architecture
 
     arch = get_architecture("default").replace(units=16, hidden_layers=2, epochs=50, lr=0.05)
@@ -149,7 +149,7 @@ def test_trial_that_diverges_at_once_is_recorded_not_raised():
 def _drawn(monkeypatch, groups, **kwargs):
     """The figure draw_dynamics makes, captured before it is saved."""
     import repdyn.runs._outputs as outputs
-    from repdyn.runs._two_point_run import draw_dynamics
+    from repdyn.runs import draw_dynamics
 
     captured = []
     monkeypatch.setattr(outputs, "save_figure", lambda fig, out, stem: captured.append(fig) or [])

@@ -182,7 +182,7 @@ def test_structure_claims_fail_for_a_wrong_prediction():
 def test_fig4_claims_fail_with_a_wrong_rate(smoke):
     from repdyn.experiments.figures._fig4 import fit_claims
     from repdyn.experiments.studies._mnist import SETTINGS
-    from repdyn.runs._two_point_run import theory_r2
+    from repdyn.experiments._two_point import theory_r2
     from repdyn.sweep import ResultStore, cache_key
 
     out, _ = smoke

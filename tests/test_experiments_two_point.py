@@ -33,13 +33,7 @@ from repdyn.experiments.studies._final_distance import (
 )
 from repdyn.runs import TwoPointConfig
 from repdyn.nets import get_architecture
-from repdyn.runs._two_point_run import (
-    GRID_SCALES,
-    NETWORK_SCALES,
-    TwoPointScale,
-    min_r2,
-    theory_r2,
-)
+from repdyn.experiments._two_point import GRID_SCALES, NETWORK_SCALES, TwoPointScale, min_r2, theory_r2
 from repdyn.theory import solve
 
 torch.set_num_threads(1)

@@ -13,13 +13,17 @@ Layers, each usable on its own:
 - :mod:`repdyn.fast`  torch/numpy: fast two-point trials (hand-written CPU
   path, many trials batched for a GPU).
 - :mod:`repdyn.sweep`  cached, crash-safe sweeps on a process pool or Dask.
+- :mod:`repdyn.runs`  what a run of a model needs above the library: where its
+  model and data come from, how it trains and executes, and the runs the
+  command line, the atlas and the paper share (two-point and data-set trials,
+  their files, :func:`repdyn.load_run`).
 - :mod:`repdyn.experiments`  the paper's experiments, their figures and claims.
 - :mod:`repdyn.atlas`  where the theory holds in a network: many pairs, every
   layer, cross-validated predictions; ``repdyn.atlas(...)`` runs one.
 - :mod:`repdyn.cli`  the ``repdyn`` command.
 
 Importing :mod:`repdyn` itself is cheap: subpackages load on first use.
-:func:`load_run` (from :mod:`repdyn.experiments`) reads a run directory back.
+:func:`load_run` (from :mod:`repdyn.runs`) reads a run directory back.
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -29,17 +33,18 @@ try:
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+unknown"
 
-from repdyn.experiments import load_run  # noqa: E402  (numpy only: no torch, no xarray)
-
 __all__ = ["__version__", "load_run"]
 
 
 def __getattr__(name: str):
-    # Subpackages load on first use, so `import repdyn` stays cheap.
-    if name in _SUBPACKAGES:
-        import importlib
+    # Subpackages (and load_run) load on first use, so that `import repdyn`, and
+    # with it `import repdyn.theory`, loads nothing of the layers above.
+    import importlib
 
+    if name in _SUBPACKAGES:
         return importlib.import_module(f"repdyn.{name}")
+    if name == "load_run":
+        return importlib.import_module("repdyn.runs").load_run
     raise AttributeError(f"module 'repdyn' has no attribute {name!r}")
 
 

@@ -173,7 +173,7 @@ FIGURES = {
 
 
 def draw_figures(ds: Any, out: Path) -> list[Path]:
-    from repdyn.experiments import paper_style
+    from repdyn.runs import paper_style
 
     with paper_style():
         return [draw(ds, out / name) for name, (draw, _) in FIGURES.items()]

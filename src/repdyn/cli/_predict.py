@@ -173,7 +173,7 @@ def predict(
     out: Annotated[pathlib.Path, typer.Option(help="Output directory.")] = pathlib.Path("results/predict"),
 ) -> None:
     """Predict the final representational distances of a whole data set; optionally compare with a network."""
-    from repdyn.experiments import write_json
+    from repdyn.runs import write_json
     from repdyn.runs.structure import METHODS
     from repdyn.theory import DISTANCE_FORMS
 

@@ -92,7 +92,7 @@ def two_point(
     Reported beside the theory's h_inf: the "no change" baseline h0 and the
     rich limit A_low.
     """
-    from repdyn.experiments import RunOptions, TwoPointConfig, estimate_trial_bytes, run_two_point
+    from repdyn.runs import Execution, TwoPointConfig, estimate_trial_bytes, run_two_point
     from repdyn.nets import adam_learning_rate, get_architecture
     from repdyn.sweep import default_workers
 
@@ -133,10 +133,9 @@ def two_point(
             TwoPointConfig(arch=spec, seed=seed + i, dx2=dx2, dy2=dy2, layer=layer, device=device)
             for i in range(trials)
         ]
-        options = RunOptions(
-            profile="quick",
+        options = Execution(
             out=out,
-            cache=cache or out / "cache",
+            cache=cache,
             executor=executor,
             workers=workers,
             scheduler=scheduler,

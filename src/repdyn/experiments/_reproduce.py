@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from repdyn.runs._outputs import write_json
+from repdyn.runs import write_json
 from repdyn.experiments._registry import (
     EXPERIMENTS,
     Experiment,
@@ -69,7 +69,6 @@ def run(
     """
     exp = get(name)
     out = DEFAULT_OUT / name if out is None else Path(out)
-    options.setdefault("cache", out / "cache")
     return run_experiment(exp, RunOptions(profile=profile, out=out, **options))
 
 
@@ -105,11 +104,9 @@ def reproduce(names: Sequence[str] | None, options: RunOptions) -> dict[str, Exp
     """
     names = list(names) if names else list(EXPERIMENTS)
     experiments = [get(name) for name in names]  # unknown names fail before anything runs
-    cache = options.cache or options.out / "cache"
     outputs: dict[str, ExperimentOutput] = {}
     for exp in experiments:
-        outputs[exp.name] = run_experiment(
-            exp, replace(options, out=options.out / exp.name, cache=cache)
-        )
+        # options.cache stays where it is (default: beside the experiments), shared by all of them.
+        outputs[exp.name] = run_experiment(exp, replace(options, out=options.out / exp.name))
     write_report(options.out, outputs, options.profile)
     return outputs

@@ -11,7 +11,6 @@ set of probe points before and after training. Figures 4, 6, 8 and 9 and
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,30 +124,6 @@ class DatasetConfig:
             raise ValueError(f"loss_threshold must be > 0; got {self.loss_threshold!r}")
         if self.device not in ("cpu", "cuda"):
             raise ValueError(f"device must be 'cpu' or 'cuda'; got {self.device!r}")
-
-
-def table2_networks(task: str, roles: Sequence[str], changes: Sequence[Mapping[str, Any]] | None = None, *,
-                    lr_factor: float = 1.0) -> tuple[ArchSpec, ...]:
-    """Table 2's networks of one data-set task, one per role, with a profile's changes.
-
-    Parameters
-    ----------
-    task : {"xor", "blobs"}
-        The task; the network of role ``r`` is the registered architecture
-        ``"<task> <r>"`` (see :mod:`repdyn.nets`).
-    roles : sequence of str
-        The roles, e.g. ``("low", "intermediate", "high", "2 layers")``.
-    changes : sequence of dict, optional
-        Per role (same order), the ``ArchSpec`` fields to change; none by default.
-    lr_factor : float, default 1.0
-        Factor on every network's learning rate (the linear scaling rule of a
-        larger minibatch).
-    """
-    changes = [{}] * len(roles) if changes is None else list(changes)
-    if len(changes) != len(roles):
-        raise ValueError(f"changes must hold one dict per role {tuple(roles)}; got {len(changes)}")
-    specs = [get_architecture(f"{task} {role}") for role in roles]
-    return tuple(s.replace(lr=s.lr * lr_factor, **c) for s, c in zip(specs, changes))
 
 
 def resolve_mnist_dir() -> str | None:

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+
+@dataclass
+class RunOutput:
+    """What a run returns: its JSON-able summary, the figures it drew and its trials' status counts."""
+
+    summary: dict[str, Any]
+    figures: list[Path] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
 
 
 def json_ready(value: Any) -> Any:

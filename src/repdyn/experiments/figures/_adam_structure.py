@@ -42,8 +42,9 @@ from typing import Any
 from repdyn.experiments._claims import Claim
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
 from repdyn.experiments.studies import _adam, _context, _mnist, _xor
-from repdyn.runs._dataset_trial import estimate_dataset_seconds, table2_networks
-from repdyn.runs._two_point_run import status_counts
+from repdyn.runs import estimate_dataset_seconds
+from repdyn.experiments._datasets import table2_networks
+from repdyn.runs import status_counts
 from repdyn.nets import ArchSpec
 
 #: The head of the claim that tests the theory's representational prediction.

@@ -9,20 +9,15 @@ from typing import Any
 import numpy as np
 
 from repdyn.experiments._claims import Claim
-from repdyn.experiments._metrics import failed, spearman
-from repdyn.runs._outputs import save_figure
-from repdyn.runs._run_data import write_trial_data
+from repdyn.experiments._metrics import spearman
+from repdyn.runs import failed
+from repdyn.runs import save_figure
+from repdyn.runs import write_trial_data
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
-from repdyn.runs._two_point import TwoPointConfig
-from repdyn.runs._two_point_run import (
-    NETWORK_SCALES,
-    TwoPointScale,
-    estimate_trial_seconds,
-    run_trials,
-    status_counts,
-    trial_summary,
-)
-from repdyn.runs._plots import paper_style
+from repdyn.runs import TwoPointConfig
+from repdyn.experiments._two_point import NETWORK_SCALES, TwoPointScale
+from repdyn.runs import estimate_trial_seconds, run_trials, status_counts, trial_summary
+from repdyn.runs import paper_style
 
 #: Spearman correlation of the fit error with the layer index (all layers) at
 #: or below which the error "falls towards later layers": the one-sided 5 %
@@ -146,7 +141,7 @@ def depth_claims(eta_h: Sequence[float], eta_y: Sequence[float], fit_error: Sequ
 def _draw(medians: dict[str, np.ndarray], results: Sequence[dict[str, Any]], out: Any) -> list[Any]:
     from matplotlib import colormaps
 
-    from repdyn.runs._plots import figure_grid
+    from repdyn.runs import figure_grid
 
     fig, axes = figure_grid(1, 5, width=3.0, height=2.6)
     ax_err, ax_h, ax_y, ax_h0, ax_curves = axes[0]

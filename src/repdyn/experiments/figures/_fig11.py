@@ -8,17 +8,18 @@ from typing import Any
 import numpy as np
 
 from repdyn.experiments._claims import Claim
-from repdyn.experiments._metrics import R2_MATCH, failed, median_or_nan
-from repdyn.runs._outputs import save_figure
+from repdyn.experiments._metrics import R2_MATCH, median_or_nan
+from repdyn.runs import failed
+from repdyn.runs import save_figure
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
-from repdyn.runs._two_point_run import (
+from repdyn.experiments._two_point import (
     ARCHITECTURE_ROWS,
     INIT_ROWS,
     NETWORK_SCALES,
     NetworkRun,
     TwoPointSettings,
 )
-from repdyn.runs._plots import paper_style
+from repdyn.runs import paper_style
 from repdyn.theory import r2
 
 #: Every Table 1 network, so that this experiment's trials are exactly those
@@ -71,7 +72,7 @@ def loss_claims(r2_loss: Mapping[str, float], *, bar: float = R2_MATCH) -> list[
 
 @paper_style()
 def _draw_losses(groups: dict[str, list[dict[str, Any]]], out: Any) -> list[Any]:
-    from repdyn.runs._plots import figure_grid
+    from repdyn.runs import figure_grid
 
     n_cols = min(5, len(groups))
     n_rows = -(-len(groups) // n_cols)

@@ -7,14 +7,8 @@ from collections.abc import Mapping
 from repdyn.experiments._claims import Claim
 from repdyn.experiments._metrics import R2_MATCH, median_or_nan
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
-from repdyn.runs._two_point_run import (
-    ARCHITECTURE_ROWS,
-    NETWORK_SCALES,
-    NetworkRun,
-    TwoPointSettings,
-    draw_dynamics,
-    seed_groups,
-)
+from repdyn.experiments._two_point import ARCHITECTURE_ROWS, NETWORK_SCALES, NetworkRun, TwoPointSettings
+from repdyn.runs import draw_dynamics, seed_groups
 
 #: The paper shows one run per network; quick and paper keep that.
 SETTINGS = {

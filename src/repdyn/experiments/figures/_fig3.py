@@ -8,18 +8,13 @@ from typing import Any
 import numpy as np
 
 from repdyn.experiments._claims import Claim
-from repdyn.experiments._metrics import R2_MATCH, failed, median_or_nan
-from repdyn.runs._outputs import save_figure
+from repdyn.experiments._metrics import R2_MATCH, median_or_nan
+from repdyn.runs import failed
+from repdyn.runs import save_figure
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
-from repdyn.runs._two_point_run import (
-    INIT_ROWS,
-    NETWORK_SCALES,
-    NetworkRun,
-    TwoPointSettings,
-    draw_dynamics,
-    seed_groups,
-)
-from repdyn.runs._plots import paper_style
+from repdyn.experiments._two_point import INIT_ROWS, NETWORK_SCALES, NetworkRun, TwoPointSettings
+from repdyn.runs import draw_dynamics, seed_groups
+from repdyn.runs import paper_style
 
 #: Plateau fraction ``t10 / t90`` (see :func:`plateau_fraction`) at or above
 #: which a curve has a plateau: it stays within 10 % of its total movement for
@@ -131,7 +126,7 @@ def _plateau_rows(groups: dict[str, list[dict[str, Any]]], gains: dict[str, floa
 
 @paper_style()
 def _draw_plateaus(groups: dict[str, list[dict[str, Any]]], rows: list[dict[str, Any]], out: Any) -> list[Any]:
-    from repdyn.runs._plots import figure_grid
+    from repdyn.runs import figure_grid
 
     fig, axes = figure_grid(1, 3, width=3.6, height=2.8)
     ax_h, ax_loss, ax_frac = axes[0]

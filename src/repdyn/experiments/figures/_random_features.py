@@ -24,22 +24,16 @@ from typing import Any
 import numpy as np
 
 from repdyn.experiments._claims import Claim
-from repdyn.experiments._metrics import averaged_rates, failed, spearman
-from repdyn.runs._outputs import save_figure
-from repdyn.runs._run_data import write_trial_data
+from repdyn.experiments._metrics import averaged_rates, spearman
+from repdyn.runs import failed
+from repdyn.runs import save_figure
+from repdyn.runs import write_trial_data
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
-from repdyn.runs._two_point import TwoPointConfig
-from repdyn.runs._two_point_run import (
-    GRID_SCALES,
-    INIT_ROWS,
-    TwoPointScale,
-    estimate_trial_seconds,
-    run_trials,
-    status_counts,
-    trial_summary,
-)
+from repdyn.runs import TwoPointConfig
+from repdyn.experiments._two_point import GRID_SCALES, INIT_ROWS, TwoPointScale
+from repdyn.runs import estimate_trial_seconds, run_trials, status_counts, trial_summary
 from repdyn.nets import ArchSpec, get_architecture
-from repdyn.runs._plots import paper_style
+from repdyn.runs import paper_style
 
 #: Two gains below Table 1's smallest (low init, 0.9), with learning rates
 #: chosen so that the default network converges within 6000 epochs: measured
@@ -209,7 +203,7 @@ def spread_claims(gains: Sequence[float], network: Sequence[float], theory: Sequ
 @paper_style()
 def draw(outcomes: Sequence[GainOutcome], out: Any) -> list[Any]:
     """Final distances per gain (network seeds over the theory's distribution) and the relative spreads."""
-    from repdyn.runs._plots import figure_grid
+    from repdyn.runs import figure_grid
 
     fig, axes = figure_grid(1, 2, width=4.2, height=3.2)
     ax_values, ax_spread = axes[0]

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 
 from repdyn.experiments.studies._final_distance import SETTINGS as FINAL_DISTANCE_SETTINGS
 from repdyn.experiments.studies._final_distance import FinalDistanceSettings
-from repdyn.runs._two_point_run import TwoPointSettings
+from repdyn.experiments._two_point import TwoPointSettings
 from repdyn.nets import adam_learning_rate
 
 

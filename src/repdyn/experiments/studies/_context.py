@@ -30,17 +30,12 @@ from typing import Any
 import numpy as np
 
 from repdyn.experiments._claims import Claim
-from repdyn.runs._outputs import save_representations
-from repdyn.runs._plots import paper_style
+from repdyn.runs import save_representations
+from repdyn.runs import paper_style
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
-from repdyn.runs._dataset_trial import (
-    DatasetConfig,
-    dataset_trial,
-    estimate_dataset_seconds,
-    finite_representations,
-    table2_networks,
-)
-from repdyn.runs._two_point_run import status_counts
+from repdyn.runs import DatasetConfig, dataset_trial, estimate_dataset_seconds, finite_representations
+from repdyn.experiments._datasets import table2_networks
+from repdyn.runs import status_counts
 from repdyn.nets import ArchSpec
 
 ROLES = ("very low", "low", "high")
@@ -212,7 +207,7 @@ def compare_with_theory(results: Sequence[dict[str, Any]], notes: dict[str, np.n
     Beside the predictions, the baseline :data:`INPUT_BASELINE`: the raw input
     distances (no theory at all).
     """
-    from repdyn.runs.structure._methods import variant_comparison, variant_predictions
+    from repdyn.runs.structure import variant_comparison, variant_predictions
     from repdyn.rsa import rdm
 
     grid, stride = settings.grid, settings.compare_stride
@@ -237,8 +232,8 @@ def compare_with_theory(results: Sequence[dict[str, Any]], notes: dict[str, np.n
 def draw_dataset(grid: int, out: Any) -> list[Any]:
     """Fig 7: example blob images and the target of each context over the grid of centres."""
     from repdyn.data import blobs
-    from repdyn.runs._outputs import save_figure
-    from repdyn.runs._plots import figure_grid
+    from repdyn.runs import save_figure
+    from repdyn.runs import figure_grid
 
     data = blobs(grid=grid)
     pixels = int(data.meta["pixels"])
@@ -273,7 +268,7 @@ def draw_representations(results: Sequence[dict[str, Any]], per_role: dict[str, 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from repdyn.runs._outputs import save_figure
+    from repdyn.runs import save_figure
     from repdyn.rsa import embed
 
     fig = plt.figure(figsize=(11, 3.4 * len(ROLES)))
@@ -308,8 +303,8 @@ def draw_layers(results: Sequence[dict[str, Any]], metrics: dict[str, dict[str, 
                 notes: dict[str, np.ndarray], out: Any, *, stem: str = "fig8_layers",
                 label: str = "SGD") -> list[Any]:
     """Every hidden layer of every network: first two principal components, coloured by context."""
-    from repdyn.runs._outputs import save_figure
-    from repdyn.runs._plots import figure_grid
+    from repdyn.runs import save_figure
+    from repdyn.runs import figure_grid
     from repdyn.rsa import embed
 
     n_layers = max((len(np.asarray(r["hidden"])) for r in results if "hidden" in r), default=1)

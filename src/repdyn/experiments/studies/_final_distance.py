@@ -18,23 +18,16 @@ from typing import Any
 import numpy as np
 
 from repdyn.experiments._claims import Claim
-from repdyn.experiments._metrics import averaged_rates, failed
-from repdyn.runs._outputs import save_figure
-from repdyn.runs._run_data import write_trial_data
+from repdyn.experiments._metrics import averaged_rates
+from repdyn.runs import failed
+from repdyn.runs import save_figure
+from repdyn.runs import write_trial_data
 from repdyn.experiments._registry import RunOptions
-from repdyn.runs._two_point import DEFAULT_LOSS_THRESHOLD, TwoPointConfig
-from repdyn.runs._two_point_run import (
-    ARCHITECTURE_ROWS,
-    INIT_ROWS,
-    GRID_SCALES,
-    TwoPointScale,
-    estimate_trial_seconds,
-    run_trials,
-    status_counts,
-    trial_summary,
-)
+from repdyn.runs import DEFAULT_LOSS_THRESHOLD, TwoPointConfig
+from repdyn.experiments._two_point import ARCHITECTURE_ROWS, INIT_ROWS, GRID_SCALES, TwoPointScale
+from repdyn.runs import estimate_trial_seconds, run_trials, status_counts, trial_summary
 from repdyn.nets import ArchSpec
-from repdyn.runs._plots import paper_style
+from repdyn.runs import paper_style
 
 #: Pearson correlation of predicted against measured final distances at or
 #: above which the predictions "lie on the diagonal" (with the relative error
@@ -311,7 +304,7 @@ def draw_final_distance(outcome: FinalDistanceOutcome, out: Any, stem: str, titl
     markers trials that did not converge or diverged before the end; grey
     crosses the baselines h0 and A_low of the converged trials.
     """
-    from repdyn.runs._plots import figure_grid
+    from repdyn.runs import figure_grid
 
     names = outcome.settings.networks
     n_cols = min(5, len(names))

@@ -26,11 +26,11 @@ from typing import Any
 import numpy as np
 
 from repdyn.experiments._claims import Claim
-from repdyn.runs._outputs import save_representations
-from repdyn.runs._plots import paper_style
+from repdyn.runs import save_representations
+from repdyn.runs import paper_style
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
-from repdyn.runs.structure._methods import DEFAULT_VARIANT, PAPER_VARIANT
-from repdyn.runs._dataset_trial import (
+from repdyn.runs.structure import DEFAULT_VARIANT, PAPER_VARIANT
+from repdyn.runs import (
     DatasetConfig,
     dataset_trial,
     estimate_dataset_seconds,
@@ -38,7 +38,7 @@ from repdyn.runs._dataset_trial import (
     load_dataset,
     resolve_mnist_dir,
 )
-from repdyn.runs._two_point_run import status_counts
+from repdyn.runs import status_counts
 from repdyn.nets import ArchSpec, get_architecture
 
 #: The paper does not state its minibatch size. 32 is the customary default
@@ -152,12 +152,7 @@ def structure_claims(comparison: dict[str, float]) -> list[Claim]:
 
 def analyse(x: np.ndarray, y: np.ndarray, labels: np.ndarray, result: dict[str, Any]) -> dict[str, Any]:
     """Network RDMs per layer against every prediction, Mantel p-values, triangle violations."""
-    from repdyn.runs.structure._methods import (
-        compare_structure,
-        mantel_p,
-        variant_comparison,
-        variant_predictions,
-    )
+    from repdyn.runs.structure import compare_structure, mantel_p, variant_comparison, variant_predictions
     from repdyn.rsa import rdm
     from repdyn.theory import exponential_weighing, rich_limit_distances
 
@@ -200,9 +195,9 @@ def draw(analysis: dict[str, Any], labels: np.ndarray, out: Any, *, stem: str = 
          label: str = "SGD") -> list[Any]:
     """Network RDM next to the paper's prediction, repdyn's default prediction, the N-point extension and
     the raw pixel distances (the baseline)."""
-    from repdyn.runs._outputs import save_figure
-    from repdyn.runs._plots import figure_grid
-    from repdyn.runs.structure._methods import draw_matrix
+    from repdyn.runs import save_figure
+    from repdyn.runs import figure_grid
+    from repdyn.runs.structure import draw_matrix
 
     panels = [(f"network ({analysis['layer']})", analysis["network"], None),
               ("exp. weighing, tau = 1 (paper)", analysis["predictions"][PAPER_VARIANT], PAPER_VARIANT),

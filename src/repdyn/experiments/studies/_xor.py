@@ -21,24 +21,14 @@ import numpy as np
 
 from repdyn.experiments._claims import Claim
 from repdyn.experiments._metrics import averaged_rates, median_or_nan
-from repdyn.runs._outputs import save_representations
-from repdyn.runs._plots import paper_style
+from repdyn.runs import save_representations
+from repdyn.runs import paper_style
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
-from repdyn.runs._dataset_trial import (
-    DatasetConfig,
-    dataset_trial,
-    estimate_dataset_seconds,
-    finite_representations,
-    table2_networks,
-)
-from repdyn.runs._two_point import TwoPointConfig
-from repdyn.runs._two_point_run import (
-    GRID_SCALES,
-    TwoPointScale,
-    estimate_trial_seconds,
-    run_trials,
-    status_counts,
-)
+from repdyn.runs import DatasetConfig, dataset_trial, estimate_dataset_seconds, finite_representations
+from repdyn.experiments._datasets import table2_networks
+from repdyn.runs import TwoPointConfig
+from repdyn.experiments._two_point import GRID_SCALES, TwoPointScale
+from repdyn.runs import estimate_trial_seconds, run_trials, status_counts
 from repdyn.nets import ArchSpec
 
 #: XOR pairs (indices into (0,0), (0,1), (1,0), (1,1)) with equal targets ...
@@ -187,7 +177,7 @@ def network_metrics(results: Sequence[dict[str, Any]], eta_h: float, eta_y: floa
     and the baseline ``inputs`` (the raw input distances, no theory at all).
     """
     from repdyn.data import xor
-    from repdyn.runs.structure._methods import compare_structure, variant_predictions
+    from repdyn.runs.structure import compare_structure, variant_predictions
 
     data = xor()
     ratio = eta_h / eta_y if math.isfinite(eta_h / eta_y) else 1.0
@@ -245,9 +235,9 @@ def draw(roles: Sequence[str], results: Sequence[dict[str, Any]], per_network: d
 
     ``label`` names the optimiser in the title; ``stem`` is the file name.
     """
-    from repdyn.runs._outputs import save_figure
-    from repdyn.runs._plots import figure_grid
-    from repdyn.runs.structure._methods import draw_matrix
+    from repdyn.runs import save_figure
+    from repdyn.runs import figure_grid
+    from repdyn.runs.structure import draw_matrix
 
     fig, axes = figure_grid(len(ROLES), 3, width=3.2, height=2.8)
     ticks = ["00", "01", "10", "11"]
