@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from repdyn.atlas._config import AtlasConfig
+from repdyn.sweep import trial
 
 #: The fit's objective in the analysis (:data:`repdyn.theory.OBJECTIVES`).
 OBJECTIVE = "scaled"
@@ -35,6 +36,7 @@ def tracked_points(pairs: np.ndarray) -> np.ndarray:
     return np.unique(np.asarray(pairs, dtype=np.int64))
 
 
+@trial("atlas-training")
 def atlas_training(config: AtlasConfig) -> dict[str, Any]:
     """Train the config's model on its data set, tracking its pairs at its layers every record.
 
@@ -104,6 +106,7 @@ def remember_training(key: str, result: dict[str, Any]) -> None:
     _TRAINED[key] = result
 
 
+@trial("atlas-analysis")
 def atlas_analysis(config: AnalysisConfig) -> dict[str, Any]:
     """Fit, cross-validate and compare structure for the training of ``config.run``."""
     from repdyn.atlas._analysis import analyse

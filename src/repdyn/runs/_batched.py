@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from repdyn.experiments._registry import RunOptions
+from repdyn.runs._execution import Execution
 from repdyn.runs._two_point import TwoPointConfig, trial_result, two_point_trial
 from repdyn.sweep import (
     STATUS_ERROR,
@@ -37,6 +37,7 @@ from repdyn.sweep import (
     cache_key,
     canonical_value,
     run_sweep,
+    trial,
     trial_name,
 )
 
@@ -44,10 +45,10 @@ from repdyn.sweep import (
 #: networks of 20 x 500 units hold about 1.3 GB of float32 weights).
 DEFAULT_BATCH_SIZE = 64
 
-Runner = Callable[[Sequence[TwoPointConfig], RunOptions], list[dict[str, Any]]]
+Runner = Callable[[Sequence[TwoPointConfig], Execution], list[dict[str, Any]]]
 
 
-def batching_wanted(options: RunOptions) -> bool:
+def batching_wanted(options: Execution) -> bool:
     """Whether :func:`run_batched` should run the trials of ``options``.
 
     ``options.batch_trials`` decides when set; by default (None) trials are
@@ -67,6 +68,7 @@ class FitJob:
     run: Any  # repdyn.track.PairTracking
 
 
+@trial("two-point-fit")
 def finish_trial(job: FitJob) -> dict[str, Any]:
     """The trial's result from its training run (fits included), as ``two_point_trial`` builds it."""
     return trial_result(job.config, job.run)
@@ -74,7 +76,7 @@ def finish_trial(job: FitJob) -> dict[str, Any]:
 
 def run_batched(
     configs: Sequence[TwoPointConfig],
-    options: RunOptions,
+    options: Execution,
     *,
     fallback: Runner,
     batch_size: int = DEFAULT_BATCH_SIZE,
@@ -87,7 +89,7 @@ def run_batched(
         The trials. Those whose network qualifies for the fast path (plain
         MLP, SGD) are grouped by architecture and training settings and
         trained ``batch_size`` at a time on their ``device``.
-    options : RunOptions
+    options : Execution
         The result store (``cache``) and the executor of the fits.
     fallback : callable
         ``fallback(configs, options) -> results`` runs trials one by one
@@ -176,7 +178,7 @@ def _has_fast_path(config: TwoPointConfig) -> bool:
 
 def _run_batch(
     batch: list[TwoPointConfig],
-    options: RunOptions,
+    options: Execution,
     store: ResultStore | None,
     fallback: Runner,
 ) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ import numpy as np
 
 from repdyn.runs._two_point import DEFAULT_LOSS_THRESHOLD, MEASURE_MODES, resolve_layer
 from repdyn.nets import ArchSpec, get_architecture
+from repdyn.sweep import trial
 
 DATASETS = ("xor", "blobs", "mnist")
 
@@ -193,6 +194,7 @@ DATASET_RUN_FIELDS = (
 )
 
 
+@trial("dataset")
 def dataset_trial(config: DatasetConfig) -> dict[str, Any]:
     """Train one network on a data set, tracking a pair; a flat dict of scalars and arrays.
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from repdyn.nets import ArchSpec, get_architecture, tracked_layer_index
+from repdyn.sweep import trial
 
 #: How a trial's tracked layers are measured (see :func:`repdyn.track.track_pair`).
 MEASURE_MODES = ("eval", "train")
@@ -154,6 +155,7 @@ class TwoPointConfig:
             )
 
 
+@trial("two-point")
 def two_point_trial(config: TwoPointConfig) -> dict[str, Any]:
     """Train, track and fit one two-point network; a flat dict of scalars and arrays.
 
