@@ -68,7 +68,7 @@ def test_rerun_is_served_from_the_cache(two_point_run, tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--arch", "no-such-net"], "unknown architecture"),
+        (["--arch", "no-such-net"], "--model: unknown model 'no-such-net'"),
         (["--epochs", "0"], "epochs"),
         (["--dx2", "0"], "dx2"),
     ],

@@ -26,12 +26,7 @@ Importing :mod:`repdyn` itself is cheap: subpackages load on first use.
 :func:`load_run` (from :mod:`repdyn.runs`) reads a run directory back.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("repdyn")
-except PackageNotFoundError:  # running from a source tree without installation
-    __version__ = "0.0.0+unknown"
+from repdyn.version import __version__
 
 __all__ = ["__version__", "load_run"]
 

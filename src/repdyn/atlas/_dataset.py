@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from repdyn.version import __version__
+
 from repdyn.atlas._analysis import FIT_STATES, PREDICTORS, STRATA, STRUCTURE_METHODS, fit_summary
 from repdyn.atlas._analysis import VARIABLES as FITTED_VARIABLES
 from repdyn.atlas._config import AtlasConfig
@@ -82,6 +84,8 @@ COORDS: dict[str, tuple[str, str | None]] = {
     "pair": ("index of the tracked pair", None),
     "layer": ("tracked layer (submodule name)", None),
     "epoch": ("epoch of the record (passes over the data before it)", "epochs"),
+    "step": ("optimisation steps before the record (the theory's time, in which the rates are fitted)",
+             "optimisation steps"),
     "predictor": ("predictor of the final distance (h0_baseline: no change)", None),
     "stratum": ("pairs scored: all, same target, different target", None),
     "structure": ("prediction of the final distance matrix (initial, inputs: baselines)", None),
@@ -98,7 +102,6 @@ def atlas_dataset(config: AtlasConfig, training: dict[str, Any], analysis: dict[
     """The Dataset of one atlas run (see the module notes)."""
     import xarray as xr
 
-    import repdyn
     from repdyn.sweep import RESULT_FORMAT_VERSION, canonical_value
     from repdyn.theory import POOR_R2
 
@@ -118,6 +121,7 @@ def atlas_dataset(config: AtlasConfig, training: dict[str, Any], analysis: dict[
         "pair": np.arange(len(training["pairs"])),
         "layer": [str(v) for v in training["layers"]],
         "epoch": np.asarray(training["epochs"]),
+        "step": ("epoch", np.asarray(training["epochs"]) * int(training.get("steps_per_epoch", 1))),
         "predictor": list(PREDICTORS),
         "stratum": list(STRATA),
         "variable": list(FITTED_VARIABLES),
@@ -135,7 +139,7 @@ def atlas_dataset(config: AtlasConfig, training: dict[str, Any], analysis: dict[
             ds[name].attrs.update({"long_name": long_name, **({"units": units} if units else {})})
     ds.attrs.update(
         title="repdyn theory atlas",
-        repdyn_version=repdyn.__version__,
+        repdyn_version=__version__,
         result_format_version=RESULT_FORMAT_VERSION,
         config=json.dumps(canonical_value(config)),
         data=str(training["data_description"]),
@@ -146,7 +150,12 @@ def atlas_dataset(config: AtlasConfig, training: dict[str, Any], analysis: dict[
         training_seconds=float(training["seconds"]),
         finite_records=int(analysis["finite_records"]),
         poor_r2=float(POOR_R2),
+        steps_per_epoch=int(training.get("steps_per_epoch", 1)),
+        rate_units=_RATE,
+        input_distance=config.input_distance.describe(),
     )
+    if "label_names" in training:
+        ds.attrs["label_names"] = json.dumps([str(n) for n in training["label_names"]])
     if training.get("diverged_epoch") is not None:
         ds.attrs["diverged_epoch"] = int(training["diverged_epoch"])
     return ds

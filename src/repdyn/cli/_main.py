@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import typer
 
-import repdyn
 from repdyn.cli import _atlas, _predict, _reproduce, _run, _theory
+from repdyn.version import __version__
 
 app = typer.Typer(
     name="repdyn",
@@ -29,7 +29,7 @@ app.command("atlas")(_atlas.atlas)
 
 def _print_version(value: bool) -> None:
     if value:
-        typer.echo(f"repdyn {repdyn.__version__}")
+        typer.echo(f"repdyn {__version__}")
         raise typer.Exit()
 
 

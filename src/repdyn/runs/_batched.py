@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from repdyn.nets import ArchSpec
 from repdyn.runs._execution import Execution
 from repdyn.runs._two_point import TwoPointConfig, trial_result, two_point_trial
 from repdyn.sweep import (
@@ -173,7 +174,8 @@ def _plan(
 def _has_fast_path(config: TwoPointConfig) -> bool:
     from repdyn.fast import choose_trainer
 
-    return choose_trainer(config.arch, device=config.device, batched=True) == "batched"
+    return isinstance(config.arch, ArchSpec) and choose_trainer(config.arch, device=config.device,
+                                                                batched=True) == "batched"
 
 
 def _run_batch(

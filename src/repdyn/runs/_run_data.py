@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from repdyn.version import __version__
+
 #: The netCDF engine: netCDF4 files keep strings and attributes (netCDF3, the
 #: scipy engine, keeps neither), and h5netcdf needs only h5py.
 NETCDF_ENGINE = "h5netcdf"
@@ -161,7 +163,6 @@ def trial_dataset(
         for a field not listed there), and global attributes: the repdyn
         version, the result-format version and the configs as JSON.
     """
-    import repdyn
     from repdyn.sweep import RESULT_FORMAT_VERSION, canonical_value, results_dataset
 
     cleaned = []
@@ -187,7 +188,7 @@ def trial_dataset(
         if units is not None:
             ds[name].attrs["units"] = units
     ds.attrs.update(
-        repdyn_version=repdyn.__version__,
+        repdyn_version=__version__,
         result_format_version=RESULT_FORMAT_VERSION,
         configs=json.dumps([canonical_value(c) for c in configs]),
     )

@@ -73,9 +73,8 @@ def run_two_point(
     figures = draw_dynamics(seed_groups(configs, results), options.out, "dynamics")
     summary = {
         "experiment": "two-point",
-        # One architecture (as `repdyn run two-point` runs): its settings; else each one's.
-        **({"arch": configs[0].arch.to_dict()} if len({c.arch for c in configs}) == 1
-           else {"archs": {c.arch.name: c.arch.to_dict() for c in configs}}),
+        # One model (as `repdyn run two-point` runs): its settings; else each one's.
+        **model_settings(configs),
         "counts": status_counts(results),
         "trials": [trial_summary(c, r) for c, r in zip(configs, results)],
         "files": [str(p.relative_to(options.out)) for p in files + figures],
@@ -86,7 +85,7 @@ def run_two_point(
 
 def trial_summary(config: TwoPointConfig, result: dict[str, Any]) -> dict[str, Any]:
     """The JSON record of one trial: identity, rates, R^2 per variable, distances, status."""
-    record: dict[str, Any] = {"arch": config.arch.name, "seed": config.seed, "dx2": config.dx2, "dy2": config.dy2,
+    record: dict[str, Any] = {"arch": config.name, "seed": config.seed, "dx2": config.dx2, "dy2": config.dy2,
                               "layer": config.layer, "measure": config.measure}
     if failed(result):
         record.update(status=result["status"], error=result.get("error", ""))
@@ -99,11 +98,27 @@ def trial_summary(config: TwoPointConfig, result: dict[str, Any]) -> dict[str, A
 
 def seed_groups(configs: Sequence[TwoPointConfig],
                 results: Sequence[dict[str, Any]]) -> dict[str, list[tuple[int, dict[str, Any]]]]:
-    """``(seed, result)`` pairs grouped by architecture name, in first-seen order (for figures)."""
+    """``(seed, result)`` pairs grouped by model name, in first-seen order (for figures)."""
     groups: dict[str, list[tuple[int, dict[str, Any]]]] = {}
     for config, result in zip(configs, results):
-        groups.setdefault(config.arch.name, []).append((config.seed, result))
+        groups.setdefault(config.name, []).append((config.seed, result))
     return groups
+
+
+def model_settings(configs: Sequence[TwoPointConfig]) -> dict[str, Any]:
+    """What ``summary.json`` says of the models: one architecture's settings (``arch``), another
+    model's source and training (``model``), or each one's by name (``archs``)."""
+
+    def settings(config: TwoPointConfig) -> dict[str, Any]:
+        if isinstance(config.arch, ArchSpec):
+            return config.arch.to_dict()
+        source = config.arch
+        return {"kind": source.kind, "name": source.name, "sha256": source.sha256, "gain": source.gain,
+                "training": config.trained_with.describe()}
+
+    if len({c.arch for c in configs}) == 1:
+        return {"arch" if isinstance(configs[0].arch, ArchSpec) else "model": settings(configs[0])}
+    return {"archs": {c.name: settings(c) for c in configs}}
 
 
 #: Most seeds named one by one in a row's legend; more are named as a range.
@@ -170,10 +185,32 @@ def seconds_per_epoch(spec: ArchSpec) -> float:
 FIT_SECONDS = 3.0
 
 
+#: Rough single-core seconds per parameter and epoch of a two-point run with
+#: autograd (a model without a fast path): forward, backward and step of two
+#: points, about the cost of the paper's networks without the fast path.
+SECONDS_PER_PARAMETER_EPOCH = 4e-9
+#: Rough single-core seconds of autograd's fixed cost per epoch.
+SECONDS_PER_EPOCH_OVERHEAD = 2e-4
+
+
 def estimate_trial_seconds(config: TwoPointConfig) -> float:
     """Rough single-core seconds of one trial: training plus its fits."""
-    fits = (config.arch.hidden_layers + 1 if config.all_layers else 1) if config.fit else 0
-    return config.arch.epochs * seconds_per_epoch(config.arch) + FIT_SECONDS * fits
+    layers = len(config.hidden_layers) + 1 if config.all_layers else 1
+    fits = FIT_SECONDS * layers if config.fit else 0.0
+    if isinstance(config.arch, ArchSpec):
+        return config.arch.epochs * seconds_per_epoch(config.arch) + fits
+    per_epoch = SECONDS_PER_EPOCH_OVERHEAD + SECONDS_PER_PARAMETER_EPOCH * model_parameters(config)
+    return config.trained_with.epochs * per_epoch + fits
+
+
+def model_parameters(config: TwoPointConfig) -> float:
+    """Parameters of the trial's network (built once on the CPU for a model that is no architecture)."""
+    if isinstance(config.arch, ArchSpec):
+        spec = config.arch
+        width = max(spec.units, spec.channels * spec.kernel_size if spec.variant == "convolution" else 0)
+        return spec.hidden_layers * float(width) ** 2 + width * (config.in_dim + config.out_dim + 1)
+    model = config.arch.probe((config.in_dim,), config.out_dim)
+    return float(sum(p.numel() for p in model.parameters()))
 
 
 #: Bytes held per epoch of a trial: the recorded h, y, w and loss, the result's
@@ -192,11 +229,9 @@ BYTES_PER_PARAMETER = 32.0
 
 def estimate_trial_bytes(config: TwoPointConfig) -> float:
     """Rough upper estimate of the memory one trial needs (bytes), to reject impossible runs up front."""
-    spec = config.arch
-    epochs = spec.epochs + 1
-    layers = spec.hidden_layers if config.all_layers else 1
-    width = max(spec.units, spec.channels * spec.kernel_size if spec.variant == "convolution" else 0)
-    parameters = spec.hidden_layers * float(width) ** 2 + width * (config.in_dim + config.out_dim + 1)
-    return epochs * (BYTES_PER_EPOCH + BYTES_PER_LAYER_EPOCH * layers) + BYTES_PER_PARAMETER * parameters
+    epochs = config.trained_with.epochs + 1
+    layers = len(config.hidden_layers) if config.all_layers else 1
+    return (epochs * (BYTES_PER_EPOCH + BYTES_PER_LAYER_EPOCH * layers)
+            + BYTES_PER_PARAMETER * model_parameters(config))
 
 

@@ -21,7 +21,8 @@ from repdyn import checks
 
 OptimizerSpec = torch.optim.Optimizer | Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 
-MEASURE_MODES = ("train", "eval")
+#: How the theory's variables are measured: in eval mode (as the paper's code), or from the training forward.
+MEASURE_MODES = ("eval", "train")
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 

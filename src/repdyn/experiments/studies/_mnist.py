@@ -36,9 +36,9 @@ from repdyn.runs import (
     estimate_dataset_seconds,
     finite_representations,
     load_dataset,
-    resolve_mnist_dir,
 )
 from repdyn.runs import status_counts
+from repdyn.data import mnist_directory
 from repdyn.nets import ArchSpec, get_architecture
 
 #: The paper does not state its minibatch size. 32 is the customary default
@@ -72,7 +72,7 @@ class MnistSettings:
     def config(self, device: str = "cpu") -> DatasetConfig:
         """The one trial: seed 0, tracking the first 0 and 1, fitting, saving Fig 9's digits."""
         return DatasetConfig(dataset="mnist", arch=self.arch, seed=0, batch_size=self.batch_size,
-                             probe="mnist100", mnist_dir=resolve_mnist_dir(), mnist_n=self.n_images, fit=True,
+                             probe="mnist100", mnist_dir=mnist_directory(), mnist_n=self.n_images, fit=True,
                              device=device)
 
 
