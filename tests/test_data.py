@@ -183,18 +183,19 @@ def test_two_point_defaults_match_the_paper():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"dx2": 0.0}, "dx2 must be finite and > 0"),
+        ({"dx2": 0.0}, "dx2 must be a finite number > 0; got 0.0"),
         ({"dx2": -1.0}, "dx2"),
         ({"dx2": float("nan")}, "dx2"),
-        ({"dy2": -0.1}, "dy2 must be finite and >= 0"),
+        ({"dy2": -0.1}, "dy2 must be a finite number >= 0; got -0.1"),
         ({"dy2": float("inf")}, "dy2"),
-        ({"in_dim": 0}, "in_dim must be an int >= 1"),
-        ({"out_dim": 1.5}, "out_dim"),
+        ({"in_dim": 0}, "in_dim must be an integer >= 1; got 0"),
     ],
 )
 def test_two_point_rejects_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         two_point(**kwargs)
+    with pytest.raises(TypeError, match="out_dim must be an integer >= 1; got 1.5"):
+        two_point(out_dim=1.5)
 
 
 def test_xor_targets_are_the_xor_of_the_inputs():
@@ -260,9 +261,10 @@ def test_blobs_image_layout_is_row_major_with_x_along_columns():
         assert (col, row) == (0 if cx < 0 else 2, 0 if cy < 0 else 2)
 
 
-@pytest.mark.parametrize("kwargs", [{"grid": 1}, {"pixels": 0}, {"grid": 3.0}])
-def test_blobs_rejects_bad_sizes(kwargs):
-    with pytest.raises(ValueError, match="must be an int >= 2"):
+@pytest.mark.parametrize(("kwargs", "error"), [({"grid": 1}, ValueError), ({"pixels": 0}, ValueError),
+                                             ({"grid": 3.0}, TypeError)])
+def test_blobs_rejects_bad_sizes(kwargs, error):
+    with pytest.raises(error, match="must be an integer >= 2"):
         blobs(**kwargs)
 
 
@@ -362,7 +364,7 @@ def test_mnist_rejects_mismatched_files_and_bad_arguments(tmp_path, no_env):
     _fake_mnist(tmp_path, n=6)
     with pytest.raises(ValueError, match="split must be 'train' or 'test'"):
         mnist(tmp_path, split="validation")
-    with pytest.raises(ValueError, match="n must be None"):
+    with pytest.raises(ValueError, match="n must be an integer >= 1; got 0. None reads all images"):
         mnist(tmp_path, n=0)
     with pytest.raises(ValueError, match="n=7 exceeds the 6 images"):
         mnist(tmp_path, n=7)

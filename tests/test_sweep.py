@@ -553,20 +553,21 @@ def test_progress_bar_only_when_asked_or_on_a_terminal(tmp_path, capsys):
     ("kwargs", "match"),
     [
         ({"executor": "threads"}, "executor must be one of"),
-        ({"workers": 0}, "workers must be a positive int"),
+        ({"workers": 0}, "workers must be an integer >= 1; got 0. Leave it out for one worker per core"),
         ({"scheduler": "tcp://h:1"}, "only applies to executor 'dask'"),
         (
             {"executor": "dask", "scheduler": "tcp://h:1", "workers": 2},
             "either scheduler or workers",
         ),
-        ({"retries": -1}, "retries must be an int >= 0"),
+        ({"retries": -1}, "retries must be an integer >= 0; got -1"),
         ({"errors": "ignore"}, "errors must be 'record' or 'raise'"),
-        ({"progress": "yes"}, "progress must be"),
     ],
 )
 def test_bad_arguments_are_named(kwargs, match):
     with pytest.raises(ValueError, match=match):
         run_sweep(walk, [WalkConfig(seed=1)], **kwargs)
+    with pytest.raises(TypeError, match="progress must be True or False; got 'yes'"):
+        run_sweep(walk, [WalkConfig(seed=1)], progress="yes")
 
 
 def test_unpicklable_trials_are_rejected_before_starting():

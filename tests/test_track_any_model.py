@@ -136,7 +136,7 @@ def test_progress_reports_epochs_done():
     assert done == [(256, 600), (512, 600), (600, 600)]
     with pytest.raises(TypeError, match="progress must be True"):
         track_pair(AttentionNet(), "attn[0]", X, Y, optimizer=SGD, epochs=2, progress="yes")
-    with pytest.raises(ValueError, match="batch_dim must be an int >= 0"):
+    with pytest.raises(ValueError, match="batch_dim must be an integer >= 0; got -1"):
         track_pair(AttentionNet(), "attn[0]", X, Y, optimizer=SGD, epochs=2, batch_dim=-1)
 
 

@@ -270,7 +270,7 @@ def test_layer_outputs_are_the_layers_activations():
         ({"pairs": [(0, 0)]}, "same index twice"),
         ({"pairs": [(0, 99)]}, "out of range"),
         ({"pairs": "many"}, "pairs must be a number"),
-        ({"pairs": 0}, "n \\(the number of pairs\\) must be an int >= 1"),
+        ({"pairs": 0}, "n must be an integer >= 1; got 0. It is the number of pairs to draw"),
         ({"record_every": 0}, "record_every must be an integer >= 1; got 0"),
         ({"batch_size": 100}, "exceeds the number of points"),
         ({"groups": np.zeros(3)}, "groups must hold one entry per point"),

@@ -162,7 +162,7 @@ def plan_atlas(
 
 def _pairs(pairs: Any, n_points: int) -> int | tuple[tuple[int, int], ...]:
     if isinstance(pairs, int | np.integer) and not isinstance(pairs, bool):
-        count = checks.integer("pairs", pairs, minimum=1, fix=f"give {PAIRS_FORM}")
+        count = checks.integer("pairs", pairs, minimum=1, fix=f"Give {PAIRS_FORM}")
         return min(int(count), n_points * (n_points - 1) // 2)
     if isinstance(pairs, bool | str | float):
         raise checks.ArgumentTypeError("pairs", f"pairs must be {PAIRS_FORM}; got {checks.describe(pairs)}")

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from repdyn import checks
 from repdyn.data._checks import check_dtype
 from repdyn.data._idx import read_idx
 from repdyn.data._pointset import PointSet
@@ -157,8 +158,7 @@ def mnist(
     """
     if split not in _STEMS:
         raise ValueError(f"split must be 'train' or 'test'; got {split!r}")
-    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
-        raise ValueError(f"n must be None (all images) or an int >= 1; got {n!r}")
+    checks.integer("n", n, minimum=1, allow_none=True, fix="None reads all images")
     check_dtype(dtype)
 
     env_dir = mnist_directory()

@@ -11,6 +11,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from repdyn import checks
+
 
 def _as_float_tensor(name: str, value: Any) -> Tensor:
     if isinstance(value, Tensor):
@@ -223,8 +225,7 @@ class PointSet:
     def pair(self, i: int, j: int) -> PointSet:
         """The two points ``i`` and ``j`` as a two-point set (the pair to track)."""
         for arg, value in (("i", i), ("j", j)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise TypeError(f"{arg} must be an int point index; got {value!r}")
+            checks.integer(arg, value, fix="It is a point index")
         if (i - j) % len(self) == 0:
             raise ValueError(f"{self.name}: i and j must name two different points; both are {i}")
         return self.subset([i, j])

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from repdyn import checks
 from repdyn.experiments._claims import Claim
 from repdyn.experiments._metrics import median_or_nan
 from repdyn.runs import failed
@@ -51,8 +52,7 @@ class TwoPointScale:
     def __post_init__(self) -> None:
         for name in ("max_units", "hidden_layers", "epochs"):
             value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise ValueError(f"{name} must be an int >= 1 or None (keep the table's); got {value!r}")
+            checks.integer(name, value, minimum=1, allow_none=True, fix="None keeps the table's")
 
     def apply(self, spec: ArchSpec) -> ArchSpec:
         """``spec`` at this scale (unchanged fields keep the table's values)."""
@@ -171,8 +171,7 @@ class TwoPointSettings:
     def __post_init__(self) -> None:
         if not self.networks or not all(isinstance(n, str) for n in self.networks):
             raise ValueError(f"networks must be a non-empty tuple of Table 1 names; got {self.networks!r}")
-        if isinstance(self.trials, bool) or not isinstance(self.trials, int) or self.trials < 1:
-            raise ValueError(f"trials must be an int >= 1; got {self.trials!r}")
+        checks.integer("trials", self.trials, minimum=1)
 
     def configs(self, device: str = "cpu") -> list[TwoPointConfig]:
         """One config per network and seed (network-major); defaults for everything else."""

@@ -41,7 +41,7 @@ from repdyn.runs._outputs import RunOutput, save_figure, save_representations, w
 from repdyn.runs._plots import STYLE, dynamics_row, figure_grid, paper_style
 from repdyn.runs._records import FAILED_STATUSES, failed, status_counts
 from repdyn.runs._run_data import Run, load_run, write_trial_data
-from repdyn.runs._training import FULL_BATCH, OPTIMIZERS, Training, default_learning_rate
+from repdyn.runs._training import FULL_BATCH, Training, default_learning_rate
 
 #: Public names whose modules import torch, loaded on first access.
 _LAZY = {
@@ -75,7 +75,6 @@ __all__ = [
     "FULL_BATCH",
     "MEMORY_SHARE",
     "MODEL_KINDS",
-    "OPTIMIZERS",
     "STYLE",
     "DataSource",
     "DatasetConfig",

@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from repdyn import checks
 from repdyn.nets import ArchSpec
 from repdyn.runs._execution import Execution
 from repdyn.runs._two_point import TwoPointConfig, trial_result, two_point_trial
@@ -105,8 +106,7 @@ def run_batched(
         One result per config, in order, equal (to the fast path's rounding)
         to ``two_point_trial(config)``.
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an int >= 1 (trials per batch); got {batch_size!r}")
+    checks.integer("batch_size", batch_size, minimum=1, fix="It counts the trials per batch")
     configs = list(configs)
     for i, config in enumerate(configs):
         if not isinstance(config, TwoPointConfig):

@@ -410,8 +410,8 @@ def input_distance_source(value: Any) -> InputDistanceSource:
         name = getattr(value, "__qualname__", None) or type(value).__name__
         source = InputDistanceSource("callable", name, sha256=_callable_digest(value))
     else:
-        matrix = checks.real_array("input_distance", _array(value, "input_distance", "input_distance"), at_least=0.0,
-                                   fix="give squared distances, finite and >= 0")
+        matrix = checks.real_array("input_distance", _array(value, "input_distance", "input_distance"), at_least=0,
+                                   fix="Give squared distances, finite and >= 0")
         if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
             raise checks.ArgumentValueError(
                 "input_distance", f"an input distance matrix must be square, (N, N); got shape {matrix.shape}")

@@ -112,9 +112,9 @@ class DatasetConfig:
         if self.probe == "mnist100" and self.dataset != "mnist":
             raise checks.ArgumentValueError(
                 "probe", f"probe='mnist100' needs dataset='mnist'; got dataset={self.dataset!r}")
-        checks.integer("grid", self.grid, minimum=2, fix="grid counts the blob centres per axis")
+        checks.integer("grid", self.grid, minimum=2, fix="It counts the blob centres per axis")
         checks.integer("mnist_n", self.mnist_n, minimum=2, allow_none=True, fix="None trains on all images")
-        checks.real("loss_threshold", self.loss_threshold, above=0.0)
+        checks.real("loss_threshold", self.loss_threshold, above=0)
         check_device("device", self.device, here=False)
 
 

@@ -87,7 +87,7 @@ class ModelSource:
 
     def __post_init__(self) -> None:
         checks.choice("kind", self.kind, MODEL_KINDS)
-        checks.real("gain", self.gain, above=0.0, allow_none=True)
+        checks.real("gain", self.gain, above=0, allow_none=True)
 
     # -- pickling: a file's factory is loaded again (once per process), a callable travels by reference
     def __getstate__(self) -> dict[str, Any]:
@@ -199,7 +199,7 @@ def model_source(model: Any, *, gain: float | None = None) -> ModelSource:
     repdyn.checks.BadArgument
         ``parameter`` is ``"model"`` (or ``"gain"``); the message lists what a model can be.
     """
-    checks.real("gain", gain, above=0.0, allow_none=True)
+    checks.real("gain", gain, above=0, allow_none=True)
     from repdyn.nets import ArchSpec
 
     if isinstance(model, ModelSource):

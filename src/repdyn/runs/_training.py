@@ -8,8 +8,6 @@ from typing import Any
 from repdyn import checks
 from repdyn.runs._model import ModelSource
 
-#: The optimisers a run can train with (``repdyn.nets.make_optimizer``).
-OPTIMIZERS = ("sgd", "adam")
 #: ``batch_size`` of a run that trains on the whole data set at every step.
 FULL_BATCH = "full"
 
@@ -47,13 +45,15 @@ class Training:
 
     def __post_init__(self) -> None:
         if self.optimizer is not None:
+            from repdyn.nets import OPTIMIZERS  # the optimisers make_optimizer builds
+
             key = self.optimizer.strip().lower() if isinstance(self.optimizer, str) else self.optimizer
             object.__setattr__(self, "optimizer", checks.choice("optimizer", key, OPTIMIZERS))
-        checks.real("lr", self.lr, above=0.0, allow_none=True)
+        checks.real("lr", self.lr, above=0, allow_none=True)
         checks.integer("epochs", self.epochs, minimum=1, allow_none=True)
         if self.batch_size is not None and self.batch_size != FULL_BATCH:
             checks.integer("batch_size", self.batch_size, minimum=1,
-                           fix=f"give a number of points per step, or {FULL_BATCH!r} for full batch")
+                           fix=f"Give a number of points per step, or {FULL_BATCH!r} for full batch")
 
     @property
     def resolved(self) -> bool:

@@ -58,7 +58,7 @@ def threshold(value: Any, stop_when_converged: bool = False) -> float | None:
     if value is None and stop_when_converged:
         raise checks.ArgumentValueError(
             "loss_threshold", "stop_when_converged=True needs a loss_threshold to stop at; pass one")
-    return checks.real("loss_threshold", value, at_least=0.0, allow_none=True)
+    return checks.real("loss_threshold", value, at_least=0, allow_none=True)
 
 
 def measure_mode(value: Any) -> str:

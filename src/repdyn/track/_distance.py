@@ -83,7 +83,7 @@ def input_distances(
         matrix = checks.real_array("input_distance", input_distance)
         return _checked(matrix[rows[:, 0], rows[:, 1]], n_pairs, "input_distance")
     if n_pairs == 1:
-        value = checks.real("input_distance", input_distance, at_least=0.0)
+        value = checks.real("input_distance", input_distance, at_least=0)
         return np.full(1, value)
     raise checks.ArgumentTypeError(
         "input_distance", "input_distance must be None, a function (first, second) -> squared distances, or an "
@@ -94,8 +94,8 @@ def _checked(values: NDArray[np.float64], n_pairs: int, what: str) -> NDArray[np
     if values.shape != (n_pairs,):
         raise checks.ArgumentValueError(
             "input_distance", f"{what} must hold one squared distance per pair ({n_pairs}); got shape {values.shape}")
-    return checks.real_array("input_distance", values, at_least=0.0,
-                             fix="squared distances are finite and >= 0")
+    return checks.real_array("input_distance", values, at_least=0,
+                             fix="Squared distances are finite and >= 0")
 
 
 def one_hot_distance(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:

@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from repdyn import checks
+
 #: Share of same-group pairs :func:`sample_pairs` draws by default: half, so
 #: that pairs the theory expects to merge (same target, ``dy2 = 0``) and pairs
 #: it expects to separate are judged on equal numbers.
@@ -94,10 +96,8 @@ def sample_pairs(
     SampledPairs
         Uniform without replacement inside each stratum.
     """
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-        raise ValueError(f"n (the number of pairs) must be an int >= 1; got {n!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-        raise TypeError(f"seed must be an integer (it fixes which pairs are drawn); got {seed!r}")
+    checks.integer("n", n, minimum=1, fix="It is the number of pairs to draw")
+    checks.seed("seed", seed)
     if not 0.0 <= float(same_fraction) <= 1.0:
         raise ValueError(f"same_fraction must lie in [0, 1]; got {same_fraction!r}")
     ids = group_ids(groups)

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from repdyn import checks
 from repdyn.experiments._claims import Claim
 from repdyn.experiments._metrics import spearman
 from repdyn.runs import failed
@@ -52,8 +53,7 @@ class DepthSettings:
     scale: TwoPointScale
 
     def __post_init__(self) -> None:
-        if isinstance(self.trials, bool) or not isinstance(self.trials, int) or self.trials < 1:
-            raise ValueError(f"trials must be an int >= 1; got {self.trials!r}")
+        checks.integer("trials", self.trials, minimum=1)
 
     def configs(self, device: str = "cpu") -> list[TwoPointConfig]:
         return [TwoPointConfig(arch=self.scale.arch(self.network), seed=s, all_layers=True, device=device)

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from repdyn import checks
 from repdyn.experiments._claims import Claim
 from repdyn.experiments._metrics import averaged_rates, spearman
 from repdyn.runs import failed
@@ -83,8 +84,7 @@ class RandomFeatureSettings:
     def __post_init__(self) -> None:
         for name in ("seeds", "samples"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 2:
-                raise ValueError(f"{name} must be an int >= 2 (a spread needs two values); got {value!r}")
+            checks.integer(name, value, minimum=2, fix="A spread needs two values")
 
     def configs(self, device: str = "cpu") -> list[TwoPointConfig]:
         """One fitted trial per gain and seed, gain-major."""

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from repdyn import checks
 from repdyn.experiments._claims import Claim
 from repdyn.runs import save_representations
 from repdyn.runs import paper_style
@@ -88,8 +89,7 @@ class BlobsSettings:
             raise ValueError(f"networks must hold {len(ROLES)} ArchSpecs, one per role {ROLES}")
         for name in ("batch_size", "grid", "compare_stride"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1; got {value!r}")
+            checks.integer(name, value, minimum=1)
 
     def configs(self, device: str = "cpu") -> list[DatasetConfig]:
         """One trial per network (seed 0), fitting the theory to the tracked pair for its rate ratio."""

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from repdyn import checks
 from repdyn.experiments._claims import Claim
 from repdyn.experiments._metrics import averaged_rates
 from repdyn.runs import failed
@@ -82,8 +83,7 @@ class FinalDistanceSettings:
     def __post_init__(self) -> None:
         if not self.networks:
             raise ValueError("networks must name at least one Table 1 network")
-        if isinstance(self.fit_trials, bool) or not isinstance(self.fit_trials, int) or self.fit_trials < 1:
-            raise ValueError(f"fit_trials must be an int >= 1; got {self.fit_trials!r}")
+        checks.integer("fit_trials", self.fit_trials, minimum=1)
         if not self.dx_norms or min(self.dx_norms) <= 0:
             raise ValueError(f"dx_norms must be a non-empty tuple of values > 0; got {self.dx_norms!r}")
         if not self.dy_norms or min(self.dy_norms) < 0:

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from repdyn import checks
 from repdyn.experiments._claims import Claim
 from repdyn.runs import save_representations
 from repdyn.runs import paper_style
@@ -66,8 +67,7 @@ class MnistSettings:
     n_images: int | None = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise ValueError(f"batch_size must be an int >= 1; got {self.batch_size!r}")
+        checks.integer("batch_size", self.batch_size, minimum=1)
 
     def config(self, device: str = "cpu") -> DatasetConfig:
         """The one trial: seed 0, tracking the first 0 and 1, fitting, saving Fig 9's digits."""

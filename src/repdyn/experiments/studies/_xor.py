@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from repdyn import checks
 from repdyn.experiments._claims import Claim
 from repdyn.experiments._metrics import averaged_rates, median_or_nan
 from repdyn.runs import save_representations
@@ -86,8 +87,7 @@ class XorSettings:
             raise ValueError(f"networks must hold {len(ROLES)} ArchSpecs, one per role {ROLES}")
         for name in ("seeds", "rate_trials"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1; got {value!r}")
+            checks.integer(name, value, minimum=1)
 
     def configs(self, device: str = "cpu") -> tuple[list[str], list[DatasetConfig]]:
         """Roles and full-batch trials, one per network and seed (network-major)."""
