@@ -171,3 +171,53 @@ def test_dynamics_figure_draws_every_trial_and_names_seeds(monkeypatch):
     assert h_axis.get_ylabel().startswith("$h")  # the variable, not the architecture
     one = _drawn(monkeypatch, groups, max_trials=1)
     assert "1 of 5 trials shown" in one.axes[0].get_title(loc="left")
+
+
+USER_MODEL = '''
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self, in_dim, out_dim, gain=1.0):
+        super().__init__()
+        self.hidden = nn.Sequential(nn.Linear(in_dim, 16), nn.Tanh(), nn.Linear(16, 16), nn.Tanh())
+        self.head = nn.Linear(16, out_dim)
+        self.tracked_layer = "hidden"
+        with torch.no_grad():
+            self.head.weight.mul_(0.1 * gain)
+
+    def forward(self, x):
+        return self.head(self.hidden(x))
+'''
+
+
+def test_a_model_from_the_users_file_runs_as_the_built_in_ones(tmp_path):
+    import pandas as pd
+    import xarray as xr
+
+    import repdyn
+
+    (tmp_path / "mine.py").write_text(USER_MODEL)
+    out = tmp_path / "run"
+    args = ["run", "two-point", "--model", f"{tmp_path / 'mine.py'}:Net", "--trials", "2", "--seed", "5",
+            "--lr", "0.05", "--epochs", "400", "--executor", "local", "--out", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code in (0, 1), result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert [t["seed"] for t in summary["trials"]] == [5, 6] and summary["model"]["kind"] == "file"
+    assert summary["model"]["training"] == "sgd at lr 0.05, 400 epochs, full batch"
+    assert all(t["arch"] == "mine.py:Net" and t["layer"] == "hidden" for t in summary["trials"])
+    assert "eta_h" in result.stdout and "seed" in result.stdout  # the table
+    assert (out / "dynamics.png").stat().st_size > 1000 and len(pd.read_csv(out / "trials.csv")) == 2
+    with xr.open_dataset(out / "trials.nc") as data:
+        assert data["h"].sel(seed=6).shape == (401,)
+    # A rerun is served from the cache: the same seconds, nothing trained again.
+    again = runner.invoke(app, args)
+    assert again.stdout == result.stdout
+    assert [t["seconds"] for t in json.loads((out / "summary.json").read_text())["trials"]] == \
+        [t["seconds"] for t in summary["trials"]]
+    assert repdyn.load_run(out).trials["seed"].tolist() == [5, 6]
+    # Its own model needs a rate: SGD's default belongs to the paper's networks only.
+    no_rate = runner.invoke(app, [*args[:8], "--out", str(tmp_path / "no-rate")])
+    assert no_rate.exit_code == 2 and "--lr" in no_rate.output and "Traceback" not in no_rate.output
