@@ -179,6 +179,14 @@ def two_point(
             err=True,
         )
     report_unfinished(summary["counts"], out / "summary.json")
+    failed = [r["seed"] for r in fitted if r["quality"] == "unfit" or r.get("fit_success") is False]
+    if failed:
+        typer.echo(
+            f"Error: the fit of {len(failed)} of {len(fitted)} trials (seeds {failed}) is unfit or did not converge; "
+            f"the results are kept in {out}",
+            err=True,
+        )
+        raise typer.Exit(check.EXIT_FAILED)
 
 
 def _table(rows: list[dict], columns: list[str]) -> str:
