@@ -31,15 +31,20 @@ from repdyn.version import __version__
 __all__ = ["__version__", "load_run"]
 
 
-def __getattr__(name: str):
-    # Subpackages (and load_run) load on first use, so that `import repdyn`, and
-    # with it `import repdyn.theory`, loads nothing of the layers above.
-    import importlib
+def load_run(path):  # type: ignore[no-untyped-def]
+    """Read a run directory back: :func:`repdyn.runs.load_run` (loaded on first call)."""
+    from repdyn.runs import load_run as load
 
+    return load(path)
+
+
+def __getattr__(name: str):
+    # Subpackages load on first use, so that `import repdyn`, and with it
+    # `import repdyn.theory`, loads nothing of the layers above.
     if name in _SUBPACKAGES:
+        import importlib
+
         return importlib.import_module(f"repdyn.{name}")
-    if name == "load_run":
-        return importlib.import_module("repdyn.runs").load_run
     raise AttributeError(f"module 'repdyn' has no attribute {name!r}")
 
 

@@ -15,11 +15,16 @@ from typing import Any
 
 import numpy as np
 
-from repdyn.version import __version__
-
-from repdyn.atlas._analysis import FIT_STATES, PREDICTORS, STRATA, STRUCTURE_METHODS, fit_summary
-from repdyn.atlas._analysis import VARIABLES as FITTED_VARIABLES
+from repdyn.atlas._analysis import (
+    FIT_STATES,
+    PREDICTORS,
+    STRATA,
+    STRUCTURE_METHODS,
+    VARIABLES as FITTED_VARIABLES,
+    fit_summary,
+)
 from repdyn.atlas._config import AtlasConfig
+from repdyn.version import __version__
 
 #: The netCDF engine: netCDF4 files keep strings and attributes; h5netcdf needs only h5py.
 ENGINE = "h5netcdf"

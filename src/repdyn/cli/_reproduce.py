@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from repdyn.cli import _errors as check
+from repdyn.cli._errors import fail, write_errors
 from repdyn.cli._options import (
     CacheOption,
     ClusterOption,
@@ -23,8 +25,6 @@ from repdyn.cli._options import (
     cluster_scheduler,
     report_unfinished,
 )
-from repdyn.cli import _errors as check
-from repdyn.cli._errors import fail, write_errors
 
 DEFAULT_OUT = Path("results/reproduce")
 

@@ -8,15 +8,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from repdyn.runs import write_json
-from repdyn.experiments._registry import (
-    EXPERIMENTS,
-    Experiment,
-    ExperimentOutput,
-    RunOptions,
-    get,
-)
+from repdyn.experiments._registry import EXPERIMENTS, Experiment, ExperimentOutput, RunOptions, get
 from repdyn.experiments._report import SMOKE_NOTE, write_report
+from repdyn.runs import write_json
 
 
 def estimate_seconds(names: Sequence[str], profile: str, workers: int) -> float | None:

@@ -13,10 +13,17 @@ import numpy as np
 from repdyn import checks
 from repdyn.experiments._claims import Claim
 from repdyn.experiments._metrics import median_or_nan
-from repdyn.runs import failed
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
 from repdyn.nets import ArchSpec, get_architecture
-from repdyn.runs import TwoPointConfig, estimate_trial_seconds, run_trials, status_counts, trial_summary, write_trial_data
+from repdyn.runs import (
+    TwoPointConfig,
+    estimate_trial_seconds,
+    failed,
+    run_trials,
+    status_counts,
+    trial_summary,
+    write_trial_data,
+)
 
 #: Table 1 rows that vary the architecture (Fig 2); the other four vary the
 #: initial weight scale (Fig 3).

@@ -11,14 +11,19 @@ import numpy as np
 from repdyn import checks
 from repdyn.experiments._claims import Claim
 from repdyn.experiments._metrics import spearman
-from repdyn.runs import failed
-from repdyn.runs import save_figure
-from repdyn.runs import write_trial_data
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
-from repdyn.runs import TwoPointConfig
 from repdyn.experiments._two_point import NETWORK_SCALES, TwoPointScale
-from repdyn.runs import estimate_trial_seconds, run_trials, status_counts, trial_summary
-from repdyn.runs import paper_style
+from repdyn.runs import (
+    TwoPointConfig,
+    estimate_trial_seconds,
+    failed,
+    paper_style,
+    run_trials,
+    save_figure,
+    status_counts,
+    trial_summary,
+    write_trial_data,
+)
 
 #: Spearman correlation of the fit error with the layer index (all layers) at
 #: or below which the error "falls towards later layers": the one-sided 5 %

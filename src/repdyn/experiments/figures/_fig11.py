@@ -9,8 +9,6 @@ import numpy as np
 
 from repdyn.experiments._claims import Claim
 from repdyn.experiments._metrics import R2_MATCH, median_or_nan
-from repdyn.runs import failed
-from repdyn.runs import save_figure
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
 from repdyn.experiments._two_point import (
     ARCHITECTURE_ROWS,
@@ -19,7 +17,7 @@ from repdyn.experiments._two_point import (
     NetworkRun,
     TwoPointSettings,
 )
-from repdyn.runs import paper_style
+from repdyn.runs import failed, paper_style, save_figure
 from repdyn.theory import r2
 
 #: Every Table 1 network, so that this experiment's trials are exactly those

@@ -9,12 +9,9 @@ import numpy as np
 
 from repdyn.experiments._claims import Claim
 from repdyn.experiments._metrics import R2_MATCH, median_or_nan
-from repdyn.runs import failed
-from repdyn.runs import save_figure
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
 from repdyn.experiments._two_point import INIT_ROWS, NETWORK_SCALES, NetworkRun, TwoPointSettings
-from repdyn.runs import draw_dynamics, seed_groups
-from repdyn.runs import paper_style
+from repdyn.runs import draw_dynamics, failed, paper_style, save_figure, seed_groups
 
 #: Plateau fraction ``t10 / t90`` (see :func:`plateau_fraction`) at or above
 #: which a curve has a plateau: it stays within 10 % of its total movement for

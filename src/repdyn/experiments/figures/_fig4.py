@@ -15,11 +15,9 @@ from typing import Any
 
 from repdyn.experiments._claims import Claim
 from repdyn.experiments._metrics import R2_MATCH
-from repdyn.runs import paper_style
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
 from repdyn.experiments.studies._mnist import SETTINGS, run_mnist, source_text
-from repdyn.runs import estimate_dataset_seconds
-from repdyn.runs import status_counts
+from repdyn.runs import estimate_dataset_seconds, paper_style, status_counts
 
 
 def estimate_seconds(profile: str) -> float:

@@ -26,15 +26,20 @@ import numpy as np
 from repdyn import checks
 from repdyn.experiments._claims import Claim
 from repdyn.experiments._metrics import averaged_rates, spearman
-from repdyn.runs import failed
-from repdyn.runs import save_figure
-from repdyn.runs import write_trial_data
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
-from repdyn.runs import TwoPointConfig
 from repdyn.experiments._two_point import GRID_SCALES, INIT_ROWS, TwoPointScale
-from repdyn.runs import estimate_trial_seconds, run_trials, status_counts, trial_summary
 from repdyn.nets import ArchSpec, get_architecture
-from repdyn.runs import paper_style
+from repdyn.runs import (
+    TwoPointConfig,
+    estimate_trial_seconds,
+    failed,
+    paper_style,
+    run_trials,
+    save_figure,
+    status_counts,
+    trial_summary,
+    write_trial_data,
+)
 
 #: Two gains below Table 1's smallest (low init, 0.9), with learning rates
 #: chosen so that the default network converges within 6000 epochs: measured

@@ -31,13 +31,18 @@ import numpy as np
 
 from repdyn import checks
 from repdyn.experiments._claims import Claim
-from repdyn.runs import save_representations
-from repdyn.runs import paper_style
-from repdyn.experiments._registry import ExperimentOutput, RunOptions
-from repdyn.runs import DatasetConfig, dataset_trial, estimate_dataset_seconds, finite_representations
 from repdyn.experiments._datasets import table2_networks
-from repdyn.runs import status_counts
+from repdyn.experiments._registry import ExperimentOutput, RunOptions
 from repdyn.nets import ArchSpec
+from repdyn.runs import (
+    DatasetConfig,
+    dataset_trial,
+    estimate_dataset_seconds,
+    finite_representations,
+    paper_style,
+    save_representations,
+    status_counts,
+)
 
 ROLES = ("very low", "low", "high")
 

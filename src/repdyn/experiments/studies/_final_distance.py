@@ -20,15 +20,21 @@ import numpy as np
 from repdyn import checks
 from repdyn.experiments._claims import Claim
 from repdyn.experiments._metrics import averaged_rates
-from repdyn.runs import failed
-from repdyn.runs import save_figure
-from repdyn.runs import write_trial_data
 from repdyn.experiments._registry import RunOptions
-from repdyn.runs import DEFAULT_LOSS_THRESHOLD, TwoPointConfig
-from repdyn.experiments._two_point import ARCHITECTURE_ROWS, INIT_ROWS, GRID_SCALES, TwoPointScale
-from repdyn.runs import estimate_trial_seconds, run_trials, status_counts, trial_summary
+from repdyn.experiments._two_point import ARCHITECTURE_ROWS, GRID_SCALES, INIT_ROWS, TwoPointScale
 from repdyn.nets import ArchSpec
-from repdyn.runs import paper_style
+from repdyn.runs import (
+    DEFAULT_LOSS_THRESHOLD,
+    TwoPointConfig,
+    estimate_trial_seconds,
+    failed,
+    paper_style,
+    run_trials,
+    save_figure,
+    status_counts,
+    trial_summary,
+    write_trial_data,
+)
 
 #: Pearson correlation of predicted against measured final distances at or
 #: above which the predictions "lie on the diagonal" (with the relative error

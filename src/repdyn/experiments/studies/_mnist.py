@@ -26,21 +26,21 @@ from typing import Any
 import numpy as np
 
 from repdyn import checks
+from repdyn.data import mnist_directory
 from repdyn.experiments._claims import Claim
-from repdyn.runs import save_representations
-from repdyn.runs import paper_style
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
-from repdyn.runs.structure import DEFAULT_VARIANT, PAPER_VARIANT
+from repdyn.nets import ArchSpec, get_architecture
 from repdyn.runs import (
     DatasetConfig,
     dataset_trial,
     estimate_dataset_seconds,
     finite_representations,
     load_dataset,
+    paper_style,
+    save_representations,
+    status_counts,
 )
-from repdyn.runs import status_counts
-from repdyn.data import mnist_directory
-from repdyn.nets import ArchSpec, get_architecture
+from repdyn.runs.structure import DEFAULT_VARIANT, PAPER_VARIANT
 
 #: The paper does not state its minibatch size. 32 is the customary default
 #: (and the size we use for the context task too); with lr 0.002 it gives

@@ -21,16 +21,23 @@ import numpy as np
 
 from repdyn import checks
 from repdyn.experiments._claims import Claim
-from repdyn.experiments._metrics import averaged_rates, median_or_nan
-from repdyn.runs import save_representations
-from repdyn.runs import paper_style
-from repdyn.experiments._registry import ExperimentOutput, RunOptions
-from repdyn.runs import DatasetConfig, dataset_trial, estimate_dataset_seconds, finite_representations
 from repdyn.experiments._datasets import table2_networks
-from repdyn.runs import TwoPointConfig
+from repdyn.experiments._metrics import averaged_rates, median_or_nan
+from repdyn.experiments._registry import ExperimentOutput, RunOptions
 from repdyn.experiments._two_point import GRID_SCALES, TwoPointScale
-from repdyn.runs import estimate_trial_seconds, run_trials, status_counts
 from repdyn.nets import ArchSpec
+from repdyn.runs import (
+    DatasetConfig,
+    TwoPointConfig,
+    dataset_trial,
+    estimate_dataset_seconds,
+    estimate_trial_seconds,
+    finite_representations,
+    paper_style,
+    run_trials,
+    save_representations,
+    status_counts,
+)
 
 #: XOR pairs (indices into (0,0), (0,1), (1,0), (1,1)) with equal targets ...
 SAME_TARGET = ((0, 3), (1, 2))
