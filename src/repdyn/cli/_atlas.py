@@ -56,6 +56,7 @@ def atlas(
     diverged or the theory could be fitted to no (pair, layer).
     """
     from repdyn.atlas import plan_atlas, run_atlas
+    from repdyn.runs import Execution
     from repdyn.sweep import TrialError
 
     check.output_dir("--out", out)
@@ -65,7 +66,7 @@ def atlas(
     config = plan_atlas(model, data, input_distance=_input_distance(input_distance), pairs=pairs, layers=layers,
                         gain=gain, lr=lr, epochs=epochs, batch_size="full" if full_batch else batch_size,
                         optimizer=optimizer, record_every=record_every, seed=seed, device=device)  # fmt: skip
-    store = cache or out / "cache"
+    store = Execution(out=out, cache=cache).cache
     with check.write_errors({"--cache": store, "--out": out}):
         try:
             result = run_atlas(config, out=out, cache=cache)

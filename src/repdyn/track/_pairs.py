@@ -452,10 +452,9 @@ def _resolve_pairs(
     except (TypeError, ValueError):
         valid = False
     if not valid:
-        raise ValueError(
-            "pairs must be a number of pairs to draw or an array of row indices of shape (K, 2); "
-            f"got {pairs!r}"
-        )
+        raise checks.ArgumentValueError(
+            "pairs", "pairs must be a number of pairs to draw or an array of row indices of shape (K, 2); "
+            f"got {checks.describe(pairs)}")
     arr = arr.astype(np.int64)
     out_of_range = (arr < 0) | (arr >= n_points)
     if out_of_range.any():

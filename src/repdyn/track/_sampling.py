@@ -98,8 +98,7 @@ def sample_pairs(
     """
     checks.integer("n", n, minimum=1, fix="It is the number of pairs to draw")
     checks.seed("seed", seed)
-    if not 0.0 <= float(same_fraction) <= 1.0:
-        raise ValueError(f"same_fraction must lie in [0, 1]; got {same_fraction!r}")
+    checks.real("same_fraction", same_fraction, at_least=0, at_most=1)
     ids = group_ids(groups)
     if len(ids) < 2:
         raise ValueError(f"at least 2 points are needed to form a pair; got {len(ids)}")
