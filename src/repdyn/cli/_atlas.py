@@ -18,9 +18,9 @@ OPTION_NAMES = {"data": "--dataset", "labels": "--dataset"}
 def atlas(
     model: Annotated[str | None, typer.Option(
         help="A network of the paper by name (e.g. mnist, 'blobs low', 'blobs high', 'xor low'), cnn (a small "
-             "CNN), or FILE.py:FACTORY: a function or nn.Module class in your file, called with those of "
-             "input_shape (one input's shape), in_dim, out_dim, seed and gain it names, that returns a "
-             "torch.nn.Module. Default: the paper's network for the data set.")] = None,
+             "CNN), or FILE.py:FACTORY (a function or nn.Module class in your file, called with those of "
+             "input_shape, the shape of one input, in_dim, out_dim, seed and gain it names, that returns a "
+             "torch.nn.Module). Default: the paper's network for the data set.")] = None,
     data: Annotated[str, typer.Option(
         "--dataset", "--data",
         help="mnist (the bundled 5,000 images, or $REPDYN_MNIST_DIR), blobs (the context task), xor, or a .npz "

@@ -39,9 +39,9 @@ def two_point(
     model: Annotated[
         str, typer.Option(
             "--model", "--arch",
-            help="The model: an architecture name (Table 1 or 2 of the paper), cnn, or FILE.py:FACTORY: a "
+            help="The model: an architecture name (Table 1 or 2 of the paper), cnn, or FILE.py:FACTORY (a "
                  "function or nn.Module class in your file, called with those of input_shape, in_dim, out_dim, "
-                 "seed and gain it names, that returns a torch.nn.Module (give --lr and --layer then).",
+                 "seed and gain it names, that returns a torch.nn.Module; give --lr then).",
         ),
     ] = "default",
     epochs: Annotated[
