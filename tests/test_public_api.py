@@ -21,7 +21,7 @@ EXPERIMENTS_DIR = Path(experiments.__file__).parent
 #: lower layers only, and in the library layer (2) also its peers; never a
 #: higher layer, and never another package's private module.
 LAYERS = {
-    "checks": 0, "version": 0,
+    "checks": 0, "version": 0, "vocabulary": 0,
     "theory": 1,
     "data": 2, "nets": 2, "track": 2, "fast": 2, "rsa": 2, "sweep": 2,
     "runs": 3,

@@ -4,6 +4,8 @@ Layers, each usable on its own:
 
 - :mod:`repdyn.checks`  numpy only: the argument checks every layer uses (one
   rule and one message style for numbers, counts, seeds and choices).
+- :mod:`repdyn.vocabulary`  numpy only: the long names and units of every
+  variable repdyn writes, and the values of its JSON files.
 - :mod:`repdyn.theory`  numpy/scipy only: the 3-variable ODE, fixed points,
   exact solutions, loss curve and fitting of the effective learning rates.
 - :mod:`repdyn.rsa`  numpy: representational dissimilarity matrices, their
@@ -48,4 +50,5 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'repdyn' has no attribute {name!r}")
 
 
-_SUBPACKAGES = ("atlas", "checks", "cli", "data", "experiments", "fast", "nets", "rsa", "runs", "sweep", "theory", "track")
+_SUBPACKAGES = ("atlas", "checks", "cli", "data", "experiments", "fast", "nets", "rsa", "runs", "sweep", "theory",
+                "track", "vocabulary")

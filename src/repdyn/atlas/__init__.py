@@ -19,7 +19,9 @@ the command line.
   :func:`~repdyn.runs.data_source`, :func:`~repdyn.runs.input_distance_source`);
   :data:`DEFAULT_MODELS`: the model each built-in data set gets.
 - :data:`FIT_STATES`, :data:`PREDICTORS`, :data:`STRATA`, :data:`STRUCTURE_METHODS`:
-  the coordinates of the atlas Dataset (``atlas.nc``).
+  the coordinates of the atlas Dataset (``atlas.nc``); :data:`TABLES`: its
+  tables (one row per pair and layer, one per layer), which
+  ``repdyn.load_run(out)`` gives as ``.trials`` and ``.table("layers")``.
 
 Importing this module is cheap: torch loads when a run starts.
 """
@@ -41,6 +43,7 @@ from repdyn.atlas._config import (
     estimate_atlas,
     plan_atlas,
 )
+from repdyn.atlas._dataset import TABLES
 from repdyn.atlas._run import DEFAULT_OUT, AtlasResult, atlas, run_atlas
 from repdyn.checks import BadArgument as AtlasInputError
 
@@ -54,6 +57,7 @@ __all__ = [
     "PREDICTORS",
     "STRATA",
     "STRUCTURE_METHODS",
+    "TABLES",
     "AtlasConfig",
     "AtlasEstimate",
     "AtlasInputError",

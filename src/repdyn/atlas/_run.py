@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 import time
@@ -28,7 +27,7 @@ FILES = {
     "atlas.nc": "every number of the atlas: tracked h, y, w per (pair, layer, epoch), fits, predictions, scores "
                 "(netCDF4, self-describing: xarray.open_dataset)",
     "report.md": "the report (markdown)",
-    "report.html": "the report (HTML, with the figures)",
+    "report.html": "the report (HTML, the figures embedded: one file that can be moved alone)",
     "summary.json": "the settings and the per-layer numbers of the report",
 }
 
@@ -187,6 +186,7 @@ def run_atlas(
     from repdyn.atlas._trials import AnalysisConfig, atlas_analysis, atlas_training, remember_training
     from repdyn.runs import Execution
     from repdyn.sweep import cache_key, run_sweep
+    from repdyn.vocabulary import json_ready
 
     execution = Execution(out=out, cache=cache, executor="local", progress=progress)
     report = Steps(progress)
@@ -213,8 +213,8 @@ def run_atlas(
     draw_figures(ds, execution.out)
     blocks = report_blocks(ds, summary)
     _write_text(files["report.md"], to_markdown(blocks))
-    _write_text(files["report.html"], to_html(blocks))
-    _write_text(files["summary.json"], json.dumps(_json_ready(summary), indent=2) + "\n")
+    _write_text(files["report.html"], to_html(blocks, execution.out))
+    _write_text(files["summary.json"], json.dumps(json_ready(summary), indent=2) + "\n")
     report.done()
     return AtlasResult(config=config, dataset=ds, summary=summary, files=files)
 
@@ -294,16 +294,6 @@ def problems(ds: Any) -> list[str]:
     if not usable.any():
         found.append("no (pair, layer) could be fitted: every fit is unfit or masked (see fit_state and quality)")
     return found
-
-
-def _json_ready(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_ready(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _write_text(path: Path, text: str) -> None:

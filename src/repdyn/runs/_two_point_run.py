@@ -11,8 +11,8 @@ from repdyn.runs._execution import Execution
 from repdyn.runs._outputs import RunOutput
 from repdyn.runs._plots import paper_style
 from repdyn.runs._records import failed, status_counts
+from repdyn.runs._run_data import trial_quality
 from repdyn.runs._two_point import TwoPointConfig, two_point_trial
-from repdyn.theory import fit_quality
 
 #: Per-trial fields of ``summary.json`` (the trial's config adds ``arch`` and ``seed``).
 SUMMARY_FIELDS = (
@@ -92,7 +92,7 @@ def trial_summary(config: TwoPointConfig, result: dict[str, Any]) -> dict[str, A
         return record
     record.update({k: result.get(k) for k in SUMMARY_FIELDS})
     record["r2"] = {v: result.get(f"r2_{v}") for v in ("h", "y", "w", "loss")}
-    record["quality"] = fit_quality(record["r2"]) if config.fit else None
+    record["quality"] = trial_quality(result, config.fit)
     return record
 
 
