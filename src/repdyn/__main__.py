@@ -1,5 +1,5 @@
 """``python -m repdyn``: the ``repdyn`` command."""
 
-from repdyn.cli import main
+from repdyn.cli import app
 
-main()
+app(prog_name="repdyn")
