@@ -35,6 +35,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
+
 HERE = Path(__file__).resolve().parent
 TESTS = HERE.parent / "tests"
 sys.path.insert(0, str(TESTS))
@@ -120,7 +122,7 @@ def silent_wrong_answers(work: Path) -> list[tuple[str, bool, str]]:
 
     run_dir = work / "errored-run"
     code = (
-        "import sys, _sweep_trials; import repdyn.experiments.trials._two_point_run as m; "
+        "import sys, _sweep_trials; import repdyn.runs._two_point_run as m; "
         "m.two_point_trial = _sweep_trials.two_point_failing_on_seed_1; "
         "from repdyn.cli import main; sys.argv[0] = 'repdyn'; main()"
     )
@@ -128,6 +130,15 @@ def silent_wrong_answers(work: Path) -> list[tuple[str, bool, str]]:
                            "--epochs", "5", "--executor", "local", "--trials", "3", "--out", str(run_dir)],
                           capture_output=True, text=True, env=ENV, timeout=600)
     cases.append(("run two-point, one trial errored", proc.returncode == 0, f"exit {proc.returncode}"))
+
+    proc = repdyn("atlas", "--model", "xor 2 layers", "--dataset", "xor", "--epochs", "30", "--lr", "50",
+                  "--out", work / "atlas-diverged")
+    cases.append(("atlas whose training diverged", proc.returncode == 0, f"exit {proc.returncode}"))
+
+    tokens = np.random.default_rng(0).integers(0, 9, size=(12, 3))
+    np.savez(work / "tokens.npz", x=tokens, y=np.repeat(["a", "b"], 6))
+    proc = repdyn("atlas", "--dataset", work / "tokens.npz", "--epochs", "2", "--out", work / "atlas-tokens")
+    cases.append(("atlas of token ids without an input distance", proc.returncode == 0, f"exit {proc.returncode}"))
 
     rates = work / "rates"
     rates.mkdir()

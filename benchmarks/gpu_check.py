@@ -197,7 +197,7 @@ def equality(scale: Scale, device: torch.device, workers: int) -> list[dict[str,
 def paper_trials(profile: str, names: list[str] | None = None) -> set[Any]:
     """The distinct trial configs the estimates of the experiments ``names`` (default: all) count."""
     from repdyn.experiments import EXPERIMENTS
-    from repdyn.experiments._estimates import counting_each_trial_once
+    from repdyn.runs import counting_each_trial_once
 
     with counting_each_trial_once() as counted:
         for name in names or list(EXPERIMENTS):
@@ -219,7 +219,7 @@ def on_device(config: Any, device: torch.device, shrink: tuple[int, int, int] | 
 
 def plan(configs: list[Any]) -> list[list[Any]]:
     """The batches run_batched forms for ``configs`` on their device (every trial trained)."""
-    from repdyn.experiments.trials._batched import group_key, split_group
+    from repdyn.runs._batched import group_key, split_group
 
     groups: dict[str, list[Any]] = defaultdict(list)
     for config in sorted(configs, key=lambda c: (c.arch.name, c.seed, c.dx2, c.dy2)):
@@ -228,9 +228,9 @@ def plan(configs: list[Any]) -> list[list[Any]]:
 
 
 def throughput(scale: Scale, device: torch.device, bandwidth: float) -> dict[str, Any]:
-    from repdyn.experiments.trials import DatasetConfig, TwoPointConfig
-    from repdyn.experiments.trials._dataset import estimate_dataset_seconds
-    from repdyn.experiments.trials._two_point_run import FIT_SECONDS
+    from repdyn.runs import DatasetConfig, TwoPointConfig
+    from repdyn.runs import estimate_dataset_seconds
+    from repdyn.runs._two_point_run import FIT_SECONDS
     from repdyn.fast import batch_cost
 
     everything = paper_trials("paper")

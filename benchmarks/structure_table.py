@@ -9,7 +9,7 @@ high init, three seeds each; the context task at very low, low and high init;
 the MNIST network of fig4/fig9) the RDM of its final representations at the
 tracked layer (``L // 2``, counted from 0; the context task also at its last
 hidden layer) is compared with every candidate of
-``repdyn.experiments.structure.VARIANTS`` and with the raw input distances
+``repdyn.runs.structure.VARIANTS`` and with the raw input distances
 by Spearman correlation over all pairs. The pairwise ``h_inf`` from each
 network's own initial state (``pairwise_init``) is reported beside them; it
 needs the network's initial representations and is no candidate for the default. The rate ratio is the one each
@@ -45,7 +45,7 @@ def _rows(cache: pathlib.Path, out: pathlib.Path) -> dict[str, dict[str, list[fl
     """Spearman (all pairs) per network and candidate; lists over seeds."""
     from repdyn.experiments import RunOptions
     from repdyn.experiments._metrics import averaged_rates
-    from repdyn.experiments.structure import (
+    from repdyn.runs.structure import (
         BASELINE,
         INITIAL_STATE,
         initial_state_prediction,
@@ -53,8 +53,8 @@ def _rows(cache: pathlib.Path, out: pathlib.Path) -> dict[str, dict[str, list[fl
         variant_predictions,
     )
     from repdyn.experiments.studies import _context, _mnist, _xor
-    from repdyn.experiments.trials import dataset_trial
-    from repdyn.experiments.trials._two_point_run import run_trials
+    from repdyn.runs import dataset_trial
+    from repdyn.runs import run_trials
     from repdyn.rsa import rdm
 
     options = RunOptions(profile="quick", out=out, cache=cache, executor="local", progress=False)
@@ -106,7 +106,7 @@ def main() -> None:
     parser.add_argument("--cache", type=pathlib.Path, required=True)
     parser.add_argument("--json", type=pathlib.Path, default=None)
     args = parser.parse_args()
-    from repdyn.experiments.structure import BASELINE, INITIAL_STATE
+    from repdyn.runs.structure import BASELINE, INITIAL_STATE
     from repdyn.fast import threads
 
     with tempfile.TemporaryDirectory() as tmp, threads(1):

@@ -16,7 +16,7 @@ from pathlib import Path
 import xarray as xr
 
 import repdyn
-from repdyn.experiments import RunOptions, TwoPointConfig, run_two_point
+from repdyn.runs import Execution, TwoPointConfig, run_two_point
 from repdyn.nets import get_architecture
 
 ARCH = get_architecture("default").replace(units=32, hidden_layers=4, epochs=1000)
@@ -24,7 +24,7 @@ ARCH = get_architecture("default").replace(units=32, hidden_layers=4, epochs=100
 
 def main(out: Path) -> None:
     configs = [TwoPointConfig(arch=ARCH, seed=s) for s in range(3)]
-    run_two_point(configs, RunOptions(profile="quick", out=out, executor="local", progress=False))
+    run_two_point(configs, Execution(out=out, executor="local", progress=False))
 
     run = repdyn.load_run(out)
     # pandas: one row per trial, config columns (arch_units, ...) beside fitted rates, R^2 and the verdict.

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from repdyn.experiments import TwoPointConfig, two_point_trial
+from repdyn.runs import TwoPointConfig, two_point_trial
 from repdyn.nets import get_architecture
 from repdyn.sweep import results_frame, run_sweep
 from repdyn.theory import final_distance

@@ -82,7 +82,7 @@ CORPUS = [
     ([*RUN_OUT, "--epochs", "1000000000"], "--epochs"),
     ([*RUN_OUT, "--units", "10000000"], "--units"),
     ([*RUN_OUT, "--units", "0"], "--units"),
-    ([*RUN_OUT, "--arch", "bogus"], "--arch"),
+    ([*RUN_OUT, "--arch", "bogus"], "--model"),  # --arch is --model's other name
     ([*RUN_OUT, "--layer", "99"], "--layer"),
     ([*RUN_OUT, "--optimizer", "rmsprop"], "--optimizer"),
     ([*RUN_OUT, "--arch", "tanh", "--optimizer", "adam"], "--lr"),

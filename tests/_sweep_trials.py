@@ -123,7 +123,7 @@ def sweep_main(store: str, log: str, n: int, sleep: float) -> None:
 
 def two_point_failing_on_seed_1(config):
     """The two-point trial, except that the trial of seed 1 raises (a run with one errored trial)."""
-    from repdyn.experiments import two_point_trial
+    from repdyn.runs import two_point_trial
 
     if config.seed == 1:
         raise RuntimeError("seed 1 fails on purpose")

@@ -6,9 +6,12 @@ import json
 
 import numpy as np
 import pytest
+import torch
+from torch import nn
 from typer.testing import CliRunner
 
 import repdyn
+from repdyn import checks
 from repdyn.atlas._analysis import (
     FEW_RECORDS,
     FITTED,
@@ -165,7 +168,7 @@ def test_atlas_command_end_to_end_with_a_user_model_and_file(tmp_path):
     assert all("long_name" in ds[name].attrs for name in ds.variables)
     assert not any("." in str(name) for name in ds.variables)
     assert set(np.unique(ds["fit_state"].values)) <= {FITTED, ZERO_H0, SAME_INPUT, FEW_RECORDS}
-    assert json.loads(ds.attrs["config"])["gain"] == 0.8
+    assert json.loads(ds.attrs["config"])["model"]["gain"] == 0.8
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["layers"]) == {"first", "second"}
     report = (out / "report.md").read_text()
@@ -178,17 +181,135 @@ def test_atlas_command_end_to_end_with_a_user_model_and_file(tmp_path):
     entries = len(ResultStore(out / "cache"))
     again = runner.invoke(app, args)
     assert again.exit_code == 0 and len(ResultStore(out / "cache")) == entries == 2
-    assert again.output == result.output
+    assert again.stdout == result.stdout  # the status lines on stderr say how long each step took
 
 
 @pytest.mark.parametrize("dataset", ["blobs", "mnist"])
 def test_plans_use_the_papers_network_for_each_data_set(dataset):
     from repdyn.atlas import plan_atlas
 
-    config = plan_atlas(dataset=dataset, epochs=2)
-    assert config.model == {"blobs": "blobs low", "mnist": "mnist"}[dataset]
-    assert config.batch_size == 32 and config.pairs == 200
+    config = plan_atlas(data=dataset, epochs=2)
+    assert config.model.name == {"blobs": "blobs low", "mnist": "mnist"}[dataset]
+    assert config.training.batch_size == 32 and config.pairs == 200
     assert config.layers == tuple(f"hidden.{k}" for k in range(4))
+
+
+def _points(tmp_path):
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1, 2], 6)
+    x = (rng.normal(size=(18, 3)) + labels[:, None]).astype(np.float32)
+    y = np.eye(3, dtype=np.float32)[labels]
+    np.savez(tmp_path / "points.npz", x=x, y=y, labels=labels)
+    return x, y, labels
+
+
+def test_a_python_model_and_arrays_give_the_file_routes_results(tmp_path):
+    import importlib.util
+
+    x, y, labels = _points(tmp_path)
+    (tmp_path / "net.py").write_text(FACTORY)
+    spec = importlib.util.spec_from_file_location("atlas_user_net", tmp_path / "net.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    settings = {"pairs": 10, "epochs": 12, "lr": 0.2, "gain": 0.8, "batch_size": 6, "progress": False}
+    by_file = repdyn.atlas(f"{tmp_path / 'net.py'}:make", tmp_path / "points.npz", out=tmp_path / "file",
+                           **settings)
+    in_python = repdyn.atlas(module.make, (x, y, labels), out=tmp_path / "python", **settings)
+    for name in ("h", "y", "w", "dx2", "eta_h", "eta_y", "r2_worst", "h_inf_cv", "rdm_spearman"):
+        np.testing.assert_array_equal(in_python.dataset[name].values, by_file.dataset[name].values, err_msg=name)
+    assert in_python.summary["layers"] == by_file.summary["layers"]
+
+
+def test_the_atlas_has_an_explicit_signature_and_refuses_bad_input_by_name():
+    import inspect
+
+    from repdyn.atlas import atlas as atlas_function
+
+    signature = inspect.signature(repdyn.atlas)
+    assert signature == inspect.signature(atlas_function)
+    assert list(signature.parameters)[:4] == ["model", "data", "labels", "input_distance"]
+    assert not any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in signature.parameters.values())
+    big = np.full((40, 3), 3.25)
+    for kwargs, parameter in (({"model": lambda: 1}, "model"), ({"data": (big, np.zeros(39))}, "data"),
+                              ({"data": (big, np.zeros(40)), "lr": -1.0}, "lr"),
+                              ({"data": (big, np.zeros(40)), "optimizer": "adam", "lr": None}, "lr")):
+        with pytest.raises(checks.BadArgument) as caught:
+            repdyn.atlas(**{"model": "mnist", "lr": 0.1, **kwargs, "epochs": 1})
+        assert caught.value.parameter == parameter, (kwargs, caught.value)
+        assert "3.25" not in str(caught.value)  # arrays are described by their shape, never printed
+
+
+def test_rates_are_fitted_per_optimisation_step():
+    from repdyn.atlas._analysis import fit_all
+
+    training = theory_training([(0.02, 0.01), (0.01, 0.02)])
+    per_epoch = fit_all(training)
+    training["steps_per_epoch"] = 13
+    per_step = fit_all(training)
+    # The same trajectories over 13 times as many steps: rates 13 times smaller, the same fit.
+    np.testing.assert_allclose(per_step["eta_h"] * 13, per_epoch["eta_h"], rtol=1e-4)
+    np.testing.assert_allclose(per_step["eta_y"] * 13, per_epoch["eta_y"], rtol=1e-4)
+    np.testing.assert_allclose(per_step["r2_worst"], per_epoch["r2_worst"], atol=1e-6)
+
+
+def test_a_minibatch_atlas_writes_its_steps_and_rate_units(tmp_path):
+    x, y, labels = _points(tmp_path)
+    result = repdyn.atlas("xor 2 layers", (x, y, labels), pairs=6, epochs=5, lr=0.1, batch_size=4,
+                          out=tmp_path, progress=False)
+    ds = result.dataset
+    assert result.summary["steps_per_epoch"] == 5 == ds.attrs["steps_per_epoch"]  # 18 points, minibatches of 4
+    np.testing.assert_array_equal(ds["step"].values, 5 * ds["epoch"].values)
+    assert ds["step"].attrs["units"] == "optimisation steps"
+    assert ds["eta_h"].attrs["units"] == result.summary["rate_units"] == "1 / optimisation step"
+    assert "1 / optimisation step" in (tmp_path / "report.md").read_text()
+
+
+def test_a_diverged_atlas_exits_1_with_its_results_kept(tmp_path):
+    result = runner.invoke(app, ["atlas", "--model", "xor 2 layers", "--dataset", "xor", "--epochs", "30",
+                                 "--lr", "50", "--out", str(tmp_path)])
+    assert result.exit_code == 1, result.output
+    assert "training diverged" in result.stderr and "lower the learning rate" in result.stderr
+    assert (tmp_path / "atlas.nc").is_file() and (tmp_path / "report.html").is_file()
+    assert json.loads((tmp_path / "summary.json").read_text())["problems"]
+
+
+def test_an_atlas_too_large_for_the_machine_is_refused_before_it_starts(tmp_path, monkeypatch):
+    import repdyn.runs._machine as machine
+
+    monkeypatch.setattr(machine, "available_memory", lambda: 10_000)
+    result = runner.invoke(app, ["atlas", "--model", "xor 2 layers", "--dataset", "xor", "--epochs", "30",
+                                 "--lr", "0.5", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 2, result.output
+    assert "--pairs" in result.output and "this machine has 10 kB available" in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_token_model_runs_through_the_atlas_with_its_embedding_distance(tmp_path):
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(0, 6, size=(16, 3))
+    classes = np.where(tokens[:, 0] < 3, "low", "high")
+
+    def token_net(input_shape, out_dim):
+        return nn.Sequential(nn.Embedding(6, 4), nn.Flatten(), nn.Linear(4 * input_shape[0], 8), nn.Tanh(),
+                             nn.Linear(8, out_dim))
+
+    with pytest.raises(checks.BadArgument, match="integer inputs") as caught:
+        repdyn.atlas(token_net, (tokens, classes), lr=0.1, epochs=3, out=tmp_path)
+    assert caught.value.parameter == "input_distance"
+    result = repdyn.atlas(token_net, (tokens, classes), input_distance="0", layers="2,3", pairs=10, lr=0.1,
+                          epochs=6, out=tmp_path, progress=False)
+    ds = result.dataset
+    assert "outputs of the model's '0'" in ds.attrs["input_distance"]
+    assert json.loads(ds.attrs["label_names"]) == ["high", "low"]
+    # dx2 is the squared distance of the initial embeddings: rebuild the model as the run did (seed 0).
+    from repdyn.runs import model_source
+
+    embed = model_source(token_net).build((3,), 2, seed=0)[0]
+    rows = np.stack([ds["pair_i"].values, ds["pair_j"].values], axis=1)
+    with torch.no_grad():
+        e = embed(torch.as_tensor(tokens)).to(torch.float64).flatten(1)
+    expected = ((e[rows[:, 0]] - e[rows[:, 1]]) ** 2).sum(1).numpy()
+    np.testing.assert_allclose(ds["dx2"].values, expected, rtol=1e-6)
 
 
 # --- what an atlas run writes, read back ---------------------------------------------------------------
@@ -202,7 +323,7 @@ def xor_atlas(tmp_path_factory):
             "--out", str(out)]  # fmt: skip
     result = runner.invoke(app, args)
     assert result.exit_code == 0, (result.output, result.exception)
-    return out, result.output
+    return out, result.stdout  # the table; the status lines of the steps go to stderr
 
 
 def test_load_run_reads_an_atlas_directory(xor_atlas):

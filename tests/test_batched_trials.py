@@ -19,10 +19,10 @@ from typer.testing import CliRunner
 import repdyn.fast
 from repdyn.cli import app
 from repdyn.experiments import RunOptions
-from repdyn.experiments.trials import _training
-from repdyn.experiments.trials._batched import batching_wanted, run_batched
-from repdyn.experiments.trials import TwoPointConfig, two_point_trial
-from repdyn.experiments.trials._two_point_run import run_trials, sweep_trials
+from repdyn.runs import _train_pair as _training
+from repdyn.runs._batched import batching_wanted, run_batched
+from repdyn.runs import TwoPointConfig, two_point_trial
+from repdyn.runs._two_point_run import run_trials, sweep_trials
 from repdyn.nets import get_architecture
 from repdyn.sweep import ResultStore, SweepWarning, cache_key, run_sweep
 
@@ -284,7 +284,7 @@ def test_batching_is_chosen_for_cuda_or_when_asked(tmp_path, monkeypatch):
         profile="smoke", out=tmp_path, device="cuda", executor="dask", scheduler="tcp://gpu:8786"
     )
     assert not batching_wanted(remote)
-    with pytest.raises(ValueError, match="batch_trials"):
+    with pytest.raises(TypeError, match="batch_trials must be True or False; got 'yes'"):
         RunOptions(profile="smoke", out=tmp_path, batch_trials="yes")
     with pytest.raises(ValueError, match="batch_size"):
         run_batched(
@@ -313,7 +313,7 @@ def test_cuda_without_a_gpu_is_a_clear_error(tmp_path):
 
 
 def test_default_batches_fit_the_devices_memory(monkeypatch):
-    from repdyn.experiments.trials._batched import MEMORY_FRACTION, split_group
+    from repdyn.runs._batched import MEMORY_FRACTION, split_group
 
     config = TwoPointConfig(arch=ARCH, seed=0)
     three = repdyn.fast.batch_bytes(ARCH, 3)

@@ -82,7 +82,7 @@ def test_a_full_disk_is_reported_and_complete_entries_are_kept(tmp_path, monkeyp
 def test_a_run_in_which_a_trial_errored_exits_1_and_keeps_the_others(tmp_path, monkeypatch):
     import _sweep_trials
 
-    import repdyn.experiments.trials._two_point_run as two_point_run
+    import repdyn.runs._two_point_run as two_point_run
 
     monkeypatch.setattr(two_point_run, "two_point_trial", _sweep_trials.two_point_failing_on_seed_1)
     out = tmp_path / "run"

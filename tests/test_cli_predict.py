@@ -108,7 +108,7 @@ def test_compare_reports_correlations_computed_independently(tmp_path):
 
 
 def test_compare_reports_every_method_and_the_input_baseline(tmp_path):
-    from repdyn.experiments.structure import BASELINE, VARIANTS
+    from repdyn.runs.structure import BASELINE, VARIANTS
 
     rng = np.random.default_rng(1)
     labels = np.repeat(np.arange(3), 5)
@@ -153,7 +153,7 @@ def test_compare_adds_the_initial_state_prediction_when_the_file_has_it(tmp_path
 
 
 def test_compare_reads_the_representations_files_the_experiments_write(tmp_path):
-    from repdyn.experiments._outputs import save_representations
+    from repdyn.runs import save_representations
 
     path = save_representations(tmp_path / "representations-low.npz", x=XOR_X, y=XOR_Y,
                                 labels=XOR_Y[:, 0].astype(int), hidden=XOR_Y, hidden0=0.1 * XOR_X,

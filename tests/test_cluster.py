@@ -38,12 +38,13 @@ def test_slurm_job_script_carries_the_resources():
     ("kwargs", "message"),
     [
         ({"kind": "slurmm"}, "kind must be one of"),
-        ({"kind": "slurm", "cores": 0}, "cores must be an int >= 1"),
+        ({"kind": "slurm", "cores": 0}, "cores must be an integer >= 1; got 0"),
         ({"kind": "pbs", "memory": "lots"}, "memory must read like '4GB'"),
         ({"kind": "pbs", "walltime": "1h"}, "walltime must read HH:MM:SS"),
-        ({"kind": "sge", "jobs": 1.5}, "jobs must be an int >= 1"),
     ],
 )
 def test_bad_cluster_options_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
         JobQueue(**kwargs)
+    with pytest.raises(TypeError, match="jobs must be an integer >= 1; got 1.5"):
+        JobQueue(kind="sge", jobs=1.5)

@@ -95,14 +95,26 @@ def test_pointset_validates_shapes_nan_and_labels():
         PointSet(torch.zeros(3), y)
     with pytest.raises(ValueError, match="labels must have shape"):
         PointSet(x, y, labels=torch.zeros(2, dtype=torch.long))
-    with pytest.raises(TypeError, match="floating-point"):
-        PointSet(torch.zeros(3, 2, dtype=torch.long), y)
+    with pytest.raises(TypeError, match=r"floats, or integer token ids\); got booleans"):
+        PointSet(np.zeros((3, 2), dtype=bool), y)
+    with pytest.raises(TypeError, match="y must be a floating-point"):
+        PointSet(x, torch.zeros(3, 1, dtype=torch.long))
     with pytest.raises(ValueError, match="empty"):
         PointSet(torch.zeros(0, 2), torch.zeros(0, 1))
     with pytest.raises(ValueError, match=r"meta\['c'\] is a tensor"):
         PointSet(x, y, meta={"c": torch.zeros(2)})
     with pytest.raises(ValueError, match="NaN"):
         validate(bad_x, y)
+
+
+def test_pointset_keeps_images_and_token_ids_as_they_are():
+    images = torch.randn(4, 1, 5, 5)
+    ps = PointSet(images, torch.zeros(4, 2))
+    assert ps.x.shape == (4, 1, 5, 5) and ps.input_shape == (1, 5, 5) and ps.in_dim == 25
+    tokens = PointSet(np.array([[1, 2, 3], [3, 2, 1]], dtype=np.int32), torch.zeros(2, 1))
+    assert tokens.x.dtype == torch.int64 and tokens.input_shape == (3,)
+    assert tokens.to(dtype=torch.float64).x.dtype == torch.int64  # token ids are never cast
+    assert torch.equal(tokens.subset([1]).x, torch.tensor([[3, 2, 1]]))
 
 
 def test_pointset_converts_arrays_and_is_immutable():
@@ -171,18 +183,19 @@ def test_two_point_defaults_match_the_paper():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"dx2": 0.0}, "dx2 must be finite and > 0"),
+        ({"dx2": 0.0}, "dx2 must be a finite number > 0; got 0.0"),
         ({"dx2": -1.0}, "dx2"),
         ({"dx2": float("nan")}, "dx2"),
-        ({"dy2": -0.1}, "dy2 must be finite and >= 0"),
+        ({"dy2": -0.1}, "dy2 must be a finite number >= 0; got -0.1"),
         ({"dy2": float("inf")}, "dy2"),
-        ({"in_dim": 0}, "in_dim must be an int >= 1"),
-        ({"out_dim": 1.5}, "out_dim"),
+        ({"in_dim": 0}, "in_dim must be an integer >= 1; got 0"),
     ],
 )
 def test_two_point_rejects_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         two_point(**kwargs)
+    with pytest.raises(TypeError, match="out_dim must be an integer >= 1; got 1.5"):
+        two_point(out_dim=1.5)
 
 
 def test_xor_targets_are_the_xor_of_the_inputs():
@@ -248,9 +261,10 @@ def test_blobs_image_layout_is_row_major_with_x_along_columns():
         assert (col, row) == (0 if cx < 0 else 2, 0 if cy < 0 else 2)
 
 
-@pytest.mark.parametrize("kwargs", [{"grid": 1}, {"pixels": 0}, {"grid": 3.0}])
-def test_blobs_rejects_bad_sizes(kwargs):
-    with pytest.raises(ValueError, match="must be an int >= 2"):
+@pytest.mark.parametrize(("kwargs", "error"), [({"grid": 1}, ValueError), ({"pixels": 0}, ValueError),
+                                             ({"grid": 3.0}, TypeError)])
+def test_blobs_rejects_bad_sizes(kwargs, error):
+    with pytest.raises(error, match="must be an integer >= 2"):
         blobs(**kwargs)
 
 
@@ -350,7 +364,7 @@ def test_mnist_rejects_mismatched_files_and_bad_arguments(tmp_path, no_env):
     _fake_mnist(tmp_path, n=6)
     with pytest.raises(ValueError, match="split must be 'train' or 'test'"):
         mnist(tmp_path, split="validation")
-    with pytest.raises(ValueError, match="n must be None"):
+    with pytest.raises(ValueError, match="n must be an integer >= 1; got 0. None reads all images"):
         mnist(tmp_path, n=0)
     with pytest.raises(ValueError, match="n=7 exceeds the 6 images"):
         mnist(tmp_path, n=7)

@@ -7,7 +7,7 @@ import pytest
 from repdyn.experiments import EXPERIMENTS, estimate_seconds
 from repdyn.experiments.figures._fig2 import SETTINGS as FIG2
 from repdyn.experiments.studies._final_distance import SETTINGS as FIG5
-from repdyn.experiments.trials._two_point_run import estimate_trial_seconds
+from repdyn.runs import estimate_trial_seconds
 
 
 def alone(name: str, profile: str) -> float:
@@ -40,7 +40,7 @@ def test_each_experiment_alone_still_counts_all_its_trials() -> None:
 
 
 def test_the_counted_trials_are_the_distinct_trials() -> None:
-    from repdyn.experiments._estimates import counting_each_trial_once
+    from repdyn.runs import counting_each_trial_once
 
     with counting_each_trial_once() as counted:
         alone("fig2", "paper")

@@ -17,6 +17,13 @@ EXPECTED = {
     "seed_sweep.py": [r"median relative error on seeds \[4, 5, 6, 7\]: theory [\d.]+, baseline h0"],
     "load_results.py": [r"mean eta_h over seeds", r"status: \[", r"epoch units: optimisation steps",
                         r"architecture of seed 2: default"],
+    "token_transformer.py": [r"dx2 = \d+ \(one-hot\)", r"pool: eta_h=\S+ eta_y=\S+ \(1 / step\), R2 h=",
+                             r"atlas: squared distance of the outputs of the model's 'embed'",
+                             r"encoder +good fits: same [\d.]+, different [\d.]+; final distance Spearman: theory "],
+    "image_cnn.py": [r"'one' -> 0, 'two' -> 1, 'zero' -> 2", r"reached the model as images: \(300, 1, 28, 28\)",
+                     r"rates in 1 / optimisation step", r"block2 +good fits"],
+    "own_file_model.py": [r"\$ repdyn run two-point --model \S+residual_mlp.py:make", r"trials read back",
+                          r"blocks.2 +\S+ +\S+", r"eta_h in 1 / optimisation step, 4 steps per epoch"],
 }
 
 

@@ -16,11 +16,11 @@ import pytest
 from repdyn.experiments import RunOptions
 from repdyn.experiments.figures import _adam_structure
 from repdyn.experiments.figures._adam_structure import PREDICTION_CLAIM, adam_claims, side_by_side
-from repdyn.experiments.structure import PAPER_VARIANT
+from repdyn.runs.structure import PAPER_VARIANT
 from repdyn.experiments.studies import _adam, _context, _mnist, _xor
 from repdyn.experiments.studies._mnist import structure_claims
 from repdyn.experiments.studies._xor import network_metrics, xor_claims
-from repdyn.experiments.trials import dataset_trial, two_point_trial
+from repdyn.runs import dataset_trial, two_point_trial
 from repdyn.sweep import cache_key
 
 NAMES = ("adam-xor", "adam-context", "adam-mnist")
@@ -127,7 +127,7 @@ def test_a_wrong_xor_prediction_is_reported_as_not_holding():
 
 
 def test_a_shuffled_mnist_prediction_is_reported_as_not_holding(smoke):
-    from repdyn.experiments.structure import compare_structure, predict_structure
+    from repdyn.runs.structure import compare_structure, predict_structure
     from repdyn.rsa import rdm
 
     out, outputs = smoke

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from repdyn.experiments import RunOptions
-from repdyn.experiments.structure import DEFAULT_VARIANT, PAPER_VARIANT
+from repdyn.runs.structure import DEFAULT_VARIANT, PAPER_VARIANT
 from repdyn.experiments.studies._context import (
     blob_annotations,
     blobs_claims,
@@ -24,7 +24,7 @@ from repdyn.experiments.studies._context import (
 )
 from repdyn.experiments.studies._mnist import CLAIM_PREDICTION, SPEARMAN_MIN, structure_claims
 from repdyn.experiments.studies._xor import merge_ratio, merged_pairs, network_metrics, xor_claims
-from repdyn.experiments.trials import DatasetConfig, mnist_probe_indices
+from repdyn.runs import DatasetConfig, mnist_probe_indices
 
 NAMES = ("fig4", "fig6", "fig8", "fig9")
 XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
@@ -182,7 +182,7 @@ def test_blobs_claims_on_synthetic_representations(notes):
 
 
 def test_structure_claims_fail_for_a_wrong_prediction():
-    from repdyn.experiments.structure import compare_structure
+    from repdyn.runs.structure import compare_structure
     from repdyn.rsa import rdm
 
     rng = np.random.default_rng(0)
@@ -198,11 +198,11 @@ def test_structure_claims_fail_for_a_wrong_prediction():
 def test_fig4_claims_fail_with_a_wrong_rate(smoke):
     from repdyn.experiments.figures._fig4 import fit_claims
     from repdyn.experiments.studies._mnist import SETTINGS
-    from repdyn.experiments.trials._two_point_run import theory_r2
+    from repdyn.experiments._two_point import theory_r2
     from repdyn.sweep import ResultStore, cache_key
 
     out, _ = smoke
-    from repdyn.experiments.trials import dataset_trial
+    from repdyn.runs import dataset_trial
 
     config = SETTINGS["smoke"].config()
     result = ResultStore(out / "cache").get(cache_key(dataset_trial, config))

@@ -31,15 +31,9 @@ from repdyn.experiments.studies._final_distance import (
     grid_threshold,
     predict,
 )
-from repdyn.experiments.trials import TwoPointConfig
+from repdyn.runs import TwoPointConfig
 from repdyn.nets import get_architecture
-from repdyn.experiments.trials._two_point_run import (
-    GRID_SCALES,
-    NETWORK_SCALES,
-    TwoPointScale,
-    min_r2,
-    theory_r2,
-)
+from repdyn.experiments._two_point import GRID_SCALES, NETWORK_SCALES, TwoPointScale, min_r2, theory_r2
 from repdyn.theory import solve
 
 torch.set_num_threads(1)
@@ -135,7 +129,7 @@ def test_shared_trials_are_computed_once(smoke_run: dict) -> None:
     from repdyn.experiments.figures._fig2 import SETTINGS as FIG2
     from repdyn.experiments.figures._fig11 import SETTINGS as FIG11
     from repdyn.experiments.studies._final_distance import SETTINGS as FIG5
-    from repdyn.experiments.trials import two_point_trial
+    from repdyn.runs import two_point_trial
     from repdyn.sweep import cache_key
 
     fig2 = {cache_key(two_point_trial, c) for c in FIG2["smoke"].configs()}
@@ -156,7 +150,7 @@ def test_shared_trials_are_computed_once(smoke_run: dict) -> None:
 
 def test_random_features_shares_fig3s_trials_where_the_scales_coincide() -> None:
     from repdyn.experiments.figures import _fig3, _random_features
-    from repdyn.experiments.trials import two_point_trial
+    from repdyn.runs import two_point_trial
     from repdyn.sweep import cache_key
 
     for profile in ("smoke", "paper"):
@@ -367,7 +361,7 @@ def test_configs_follow_the_device_option() -> None:
 def test_train_pair_fast_path_matches_autograd(monkeypatch) -> None:
     import repdyn.fast
     from repdyn.data import two_point
-    from repdyn.experiments.trials import train_pair
+    from repdyn.runs import train_pair
     from repdyn.nets import build_network, get_architecture, make_optimizer
     from repdyn.track import track_pair
 
@@ -394,7 +388,7 @@ def test_train_pair_fast_path_matches_autograd(monkeypatch) -> None:
 def test_train_pair_takes_autograd_where_there_is_no_fast_path(monkeypatch) -> None:
     import repdyn.fast
     from repdyn.data import two_point
-    from repdyn.experiments.trials import train_pair
+    from repdyn.runs import train_pair
 
     def refuse(*args, **kwargs):
         raise AssertionError("the fast path has no Adam or dropout")
@@ -409,7 +403,7 @@ def test_train_pair_takes_autograd_where_there_is_no_fast_path(monkeypatch) -> N
 
 
 def test_early_stop_records_the_state_reached() -> None:
-    from repdyn.experiments.trials import two_point_trial
+    from repdyn.runs import two_point_trial
 
     spec = GRID_SCALES["smoke"].arch("shallow").replace(epochs=3000, lr=0.05)
     result = two_point_trial(TwoPointConfig(arch=spec, dx2=1.0, dy2=0.5, loss_threshold=0.05, fit=False,

@@ -163,9 +163,9 @@ def test_lookup_error_lists_every_valid_name():
         ({"hidden_layers": 0}, ValueError, "hidden_layers"),
         ({"hidden_layers": 2.0}, TypeError, "hidden_layers"),
         ({"epochs": 0}, ValueError, "epochs"),
-        ({"variant": "transformer"}, ValueError, "variant must be one of mlp, convolution"),
+        ({"variant": "transformer"}, ValueError, "variant must be one of 'mlp', 'convolution'"),
         ({"nonlinearity": "gelu"}, ValueError, "nonlinearity must be one of"),
-        ({"optimizer": "rmsprop"}, ValueError, "optimizer must be one of sgd, adam"),
+        ({"optimizer": "rmsprop"}, ValueError, "optimizer must be one of 'sgd', 'adam'"),
         ({"dropout": 1.0}, ValueError, "dropout"),
         ({"kernel_size": 4}, ValueError, "kernel_size must be odd"),
         ({"channels": 0}, ValueError, "channels"),
@@ -424,9 +424,9 @@ def test_dtype_and_bad_arguments():
     network = build_network(spec, 2, 2, seed=0, dtype=torch.float64)
     assert all(p.dtype == torch.float64 for p in network.parameters())
     assert network(torch.zeros(1, 2, dtype=torch.float64)).dtype == torch.float64
-    with pytest.raises(ValueError, match="in_dim must be an int >= 1"):
+    with pytest.raises(ValueError, match="in_dim must be an integer >= 1; got 0. It counts features"):
         build_network(spec, 0, 1)
-    with pytest.raises(TypeError, match="seed must be None, an int >= 0 or a torch.Generator"):
+    with pytest.raises(TypeError, match="seed must be an integer >= 0 and <= 4294967295; got 1.5"):
         build_network(spec, 1, 1, seed=1.5)
     with pytest.raises(ValueError, match="unknown architecture"):
         build_network("no such net", 1, 1)

@@ -9,8 +9,8 @@ import pytest
 import xarray as xr
 
 import repdyn
-from repdyn.experiments import TwoPointConfig, two_point_trial
-from repdyn.experiments._run_data import trial_quality
+from repdyn.runs import TwoPointConfig, two_point_trial
+from repdyn.runs._run_data import trial_quality
 from repdyn.nets import get_architecture
 from repdyn.sweep import results_dataset
 
@@ -20,7 +20,7 @@ TINY = get_architecture("default").replace(units=8, hidden_layers=2, epochs=40)
 @pytest.fixture(scope="module")
 def written(tmp_path_factory):
     """Two tiny fitted trials (every layer tracked) and one error record, written to a run directory."""
-    from repdyn.experiments._run_data import write_trial_data
+    from repdyn.runs import write_trial_data
 
     out = tmp_path_factory.mktemp("run")
     configs = [TwoPointConfig(arch=TINY, seed=s, all_layers=True) for s in (3, 5)]
@@ -106,7 +106,7 @@ def test_results_dataset_keeps_every_array():
 
 
 def test_repeated_seeds_keep_the_trial_dimension(tmp_path):
-    from repdyn.experiments._run_data import write_trial_data
+    from repdyn.runs import write_trial_data
 
     configs = [TwoPointConfig(arch=TINY.replace(units=u), seed=0, fit=False) for u in (4, 6)]
     results = [two_point_trial(c) for c in configs]

@@ -6,13 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import rankdata
 
-from repdyn.experiments.structure import (
-    DEFAULT_VARIANT,
-    VARIANTS,
-    mantel_p,
-    predict_structure,
-    variant_name,
-)
+from repdyn.runs.structure import DEFAULT_VARIANT, VARIANTS, mantel_p, predict_structure, variant_name
 from repdyn.rsa import compare_rdms, rdm
 from repdyn.theory import exponential_weighing, weighed_distances
 

@@ -8,6 +8,7 @@ the tests count where and how often trials really ran.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import os
 import signal
@@ -34,6 +35,8 @@ from repdyn.sweep import (
     results_dataset,
     results_frame,
     run_sweep,
+    trial,
+    trial_name,
 )
 
 TESTS_DIR = Path(__file__).parent
@@ -139,6 +142,25 @@ def test_result_version_attribute_changes_key(monkeypatch):
     assert cache_key(walk, WalkConfig(seed=1)) != before
 
 
+def test_a_stable_trial_name_survives_a_move_and_a_module_path_does_not(tmp_path):
+    # The same function body in two modules: one run where it lived, one where it moved to.
+    source = "from repdyn.sweep import trial\n\n{decorator}def measure(config):\n    return {{'x': config['x']}}\n"
+    keys = {}
+    for stable in (False, True):
+        for place in ("old_home", "new_home"):
+            module_name = f"{place}_{int(stable)}"
+            path = tmp_path / f"{module_name}.py"
+            path.write_text(source.format(decorator='@trial("measure")\n' if stable else ""))
+            spec = importlib.util.spec_from_file_location(module_name, path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            keys[stable, place] = (cache_key(module.measure, {"x": 1}), trial_name(module.measure))
+    assert keys[True, "old_home"] == keys[True, "new_home"] == (keys[True, "old_home"][0], "measure")
+    assert keys[False, "old_home"][0] != keys[False, "new_home"][0]
+    with pytest.raises(TypeError, match="non-empty string"):
+        trial(" padded ")
+
+
 def test_key_is_stable_across_processes():
     configs = [WalkConfig(seed=s, label="x" * s, scale=0.1 * s) for s in range(4)]
     code = (
@@ -147,7 +169,7 @@ def test_key_is_stable_across_processes():
         "for s in range(4):\n"
         "    print(cache_key(walk, WalkConfig(seed=s, label='x' * s, scale=0.1 * s)))\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(TESTS_DIR), "PYTHONHASHSEED": "12345"}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS_DIR), os.environ.get("PYTHONPATH")])), "PYTHONHASHSEED": "12345"}
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
@@ -428,7 +450,7 @@ def test_killed_sweep_resumes_without_recomputing(tmp_path):
     code = (
         f"import _sweep_trials as t; t.sweep_main({str(store_dir)!r}, {str(log)!r}, {n}, {sleep})"
     )
-    env = {**os.environ, "PYTHONPATH": str(TESTS_DIR)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS_DIR), os.environ.get("PYTHONPATH")]))}
     # Its own session, so that one signal kills the driver and its worker processes at once.
     proc = subprocess.Popen([sys.executable, "-c", code], env=env, start_new_session=True)
     try:
@@ -465,7 +487,7 @@ def test_workers_that_cannot_start_stop_the_sweep_with_a_clear_error():
         "from repdyn.sweep import run_sweep\n"
         "run_sweep(walk, [WalkConfig(seed=s) for s in range(50)], executor='process', workers=2)\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(TESTS_DIR)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS_DIR), os.environ.get("PYTHONPATH")]))}
     proc = subprocess.run(
         [sys.executable, "-"], input=script, env=env, capture_output=True, text=True, check=False
     )
@@ -531,20 +553,21 @@ def test_progress_bar_only_when_asked_or_on_a_terminal(tmp_path, capsys):
     ("kwargs", "match"),
     [
         ({"executor": "threads"}, "executor must be one of"),
-        ({"workers": 0}, "workers must be a positive int"),
+        ({"workers": 0}, "workers must be an integer >= 1; got 0. Leave it out for one worker per core"),
         ({"scheduler": "tcp://h:1"}, "only applies to executor 'dask'"),
         (
             {"executor": "dask", "scheduler": "tcp://h:1", "workers": 2},
             "either scheduler or workers",
         ),
-        ({"retries": -1}, "retries must be an int >= 0"),
+        ({"retries": -1}, "retries must be an integer >= 0; got -1"),
         ({"errors": "ignore"}, "errors must be 'record' or 'raise'"),
-        ({"progress": "yes"}, "progress must be"),
     ],
 )
 def test_bad_arguments_are_named(kwargs, match):
     with pytest.raises(ValueError, match=match):
         run_sweep(walk, [WalkConfig(seed=1)], **kwargs)
+    with pytest.raises(TypeError, match="progress must be True or False; got 'yes'"):
+        run_sweep(walk, [WalkConfig(seed=1)], progress="yes")
 
 
 def test_unpicklable_trials_are_rejected_before_starting():

@@ -544,9 +544,9 @@ def test_tracking_the_model_output_gives_h_equal_to_y():
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"epochs": 0}, ValueError, "epochs must be >= 1"),
-        ({"epochs": -3}, ValueError, "epochs must be >= 1"),
-        ({"epochs": 2.5}, TypeError, "epochs must be a positive integer"),
+        ({"epochs": 0}, ValueError, "epochs must be an integer >= 1; got"),
+        ({"epochs": -3}, ValueError, "epochs must be an integer >= 1; got"),
+        ({"epochs": 2.5}, TypeError, "epochs must be an integer >= 1; got 2.5"),
         ({"check_every": 0}, ValueError, "check_every"),
         ({"chunk_size": 16}, TypeError, "renamed .check_every. in repdyn 0.3.0; pass check_every=16"),
         ({"x": X[:1]}, ValueError, "exactly 2 points"),
@@ -602,9 +602,9 @@ def test_a_model_that_is_not_a_module_is_a_clear_error():
         ({"pair": (0, 99)}, "out of range"),
         ({"pair": (0,)}, "two integer row indices"),
         ({"batch_size": 100}, "exceeds the number of points"),
-        ({"batch_size": 0}, "batch_size must be >= 1"),
+        ({"batch_size": 0}, "batch_size must be an integer >= 1; got 0"),
         ({"y": torch.zeros(5, 2)}, "different numbers of points"),
-        ({"epochs": 0}, "epochs must be >= 1"),
+        ({"epochs": 0}, "epochs must be an integer >= 1; got"),
     ],
 )
 def test_bad_minibatch_input_gives_a_clear_error(kwargs, match):

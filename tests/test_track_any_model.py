@@ -136,7 +136,7 @@ def test_progress_reports_epochs_done():
     assert done == [(256, 600), (512, 600), (600, 600)]
     with pytest.raises(TypeError, match="progress must be True"):
         track_pair(AttentionNet(), "attn[0]", X, Y, optimizer=SGD, epochs=2, progress="yes")
-    with pytest.raises(ValueError, match="batch_dim must be an int >= 0"):
+    with pytest.raises(ValueError, match="batch_dim must be an integer >= 0; got -1"):
         track_pair(AttentionNet(), "attn[0]", X, Y, optimizer=SGD, epochs=2, batch_dim=-1)
 
 
@@ -149,3 +149,90 @@ def test_minibatch_progress_and_selector():
     run = train_tracking_pair(DictNet(), "block[hidden]", x, y, (0, 1), optimizer=SGD, epochs=3,
                               batch_size=2, seed=0, progress=lambda d, total: done.append(d))
     assert done == [1, 2, 3] and np.all(np.isfinite(run.h))
+
+
+class TokenTransformer(nn.Module):
+    """Token ids -> nn.Embedding -> one encoder layer -> mean over positions -> read-out."""
+
+    def __init__(self, vocab: int = 12, width: int = 8, out: int = 1) -> None:
+        super().__init__()
+        torch.manual_seed(2)
+        self.embed = nn.Embedding(vocab, width)
+        self.encoder = nn.TransformerEncoderLayer(width, nhead=2, dim_feedforward=16, dropout=0.0,
+                                                  batch_first=True)
+        self.head = nn.Linear(width, out)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder(self.embed(tokens)).mean(dim=1))
+
+
+class BatchNormCNN(nn.Module):
+    """Images (N, 1, 6, 6) -> conv -> batch norm -> ReLU -> read-out; checks it is given images."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(3)
+        self.conv = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU())
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(4 * 36, 1))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        assert images.ndim == 4, f"expected images (N, C, H, W); got {tuple(images.shape)}"
+        return self.head(self.conv(images))
+
+
+TOKENS = torch.tensor([[1, 2, 3, 4], [1, 5, 3, 7]])
+
+
+def test_a_token_model_is_tracked_with_the_input_distance_it_is_given():
+    from repdyn.track import one_hot_distance
+
+    model = TokenTransformer()
+    run = track_pair(model, "encoder", TOKENS, Y, optimizer=SGD, epochs=20, input_distance=one_hot_distance)
+    assert run.dx2 == 4.0  # two positions differ: 2 each, not the squared difference of the ids (16 + 9)
+    assert np.all(np.isfinite(run.h)) and run.h.shape == (21, 1)
+    # The squared distance of the embedding's outputs, as the model first sees the tokens.
+    fresh = TokenTransformer()
+    embedded = fresh.embed(TOKENS).detach().to(torch.float64).flatten(1)
+    expected = float(((embedded[0] - embedded[1]) ** 2).sum())
+
+    def embedding(first, second):
+        return ((fresh.embed(first) - fresh.embed(second)) ** 2).flatten(1).sum(1)
+
+    run = track_pair(fresh, "encoder", TOKENS, Y, optimizer=SGD, epochs=2, input_distance=embedding)
+    assert run.dx2 == pytest.approx(expected, rel=1e-6)
+    with pytest.raises(ValueError, match="integer inputs .token ids. have no squared distance"):
+        track_pair(TokenTransformer(), "encoder", TOKENS, Y, optimizer=SGD, epochs=2)
+
+
+def test_many_pairs_of_token_sequences_use_a_distance_matrix_or_function():
+    from repdyn.track import one_hot_distance, track_pairs
+
+    tokens = torch.tensor([[1, 2, 3, 4], [1, 5, 3, 7], [2, 2, 2, 2], [1, 2, 3, 5]])
+    y = torch.tensor([[0.5], [-0.5], [0.5], [-0.5]])
+    pairs = np.array([[0, 1], [0, 2], [0, 3], [1, 2]])
+    run = track_pairs(TokenTransformer(), ["embed", "encoder"], tokens, y, pairs, optimizer=SGD, epochs=3,
+                      input_distance=one_hot_distance)
+    np.testing.assert_array_equal(run.dx2, [4.0, 6.0, 2.0, 8.0])
+    matrix = np.arange(16.0).reshape(4, 4)
+    matrix = matrix + matrix.T
+    run = track_pairs(TokenTransformer(), "encoder", tokens, y, pairs, optimizer=SGD, epochs=1, input_distance=matrix)
+    np.testing.assert_array_equal(run.dx2, matrix[pairs[:, 0], pairs[:, 1]])
+    with pytest.raises(ValueError, match="input_distance must be finite numbers >= 0"):
+        track_pairs(TokenTransformer(), "encoder", tokens, y, pairs, optimizer=SGD, epochs=1,
+                    input_distance=-matrix)
+
+
+def test_an_image_model_with_batch_norm_is_tracked_with_its_images_unflattened():
+    from repdyn.track import track_pairs
+
+    rng = np.random.default_rng(0)
+    images = torch.as_tensor(rng.normal(size=(8, 1, 6, 6)), dtype=torch.float32)
+    y = torch.as_tensor(np.repeat([[0.5], [-0.5]], 4, axis=0), dtype=torch.float32)
+    model = BatchNormCNN()
+    run = track_pairs(model, ["conv"], images, y, 6, optimizer=SGD, epochs=4, batch_size=4, seed=0)
+    flat = images.reshape(8, -1).to(torch.float64)
+    expected = ((flat[run.pairs[:, 0]] - flat[run.pairs[:, 1]]) ** 2).sum(1).numpy()
+    np.testing.assert_allclose(run.dx2, expected)
+    assert np.all(np.isfinite(run.h)) and run.h.shape == (6, 1, 5)
+    pair = track_pair(BatchNormCNN(), "conv", images[:2], y[:2], optimizer=SGD, epochs=3)
+    assert np.all(np.isfinite(pair.h))

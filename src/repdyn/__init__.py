@@ -21,49 +21,34 @@ Layers, each usable on its own:
 - :mod:`repdyn.sequences`  torch: recurrent networks on sequence tasks (the
   follow-up paper): every prefix tracked, the theory per prefix pair, the
   automata the network learns, and the follow-up's studies.
+- :mod:`repdyn.runs`  what a run of a model needs above the library: where its
+  model and data come from, how it trains and executes, and the runs the
+  command line, the atlas and the paper share (two-point and data-set trials,
+  their files, :func:`repdyn.load_run`).
 - :mod:`repdyn.experiments`  the paper's experiments, their figures and claims.
 - :mod:`repdyn.atlas`  where the theory holds in a network: many pairs, every
   layer, cross-validated predictions; ``repdyn.atlas(...)`` runs one.
 - :mod:`repdyn.cli`  the ``repdyn`` command.
 
 Importing :mod:`repdyn` itself is cheap: subpackages load on first use.
-:func:`load_run` (from :mod:`repdyn.experiments`) reads a run directory back.
+:func:`load_run` (from :mod:`repdyn.runs`) reads a run directory back.
 """
 
-
-
-def _version() -> str:
-    """The version pyproject.toml gives: read from it in a source tree, else from the installed metadata.
-
-    pyproject.toml is the one place the number is written. An editable
-    install's metadata keeps the number of its last installation, and a
-    checkout on ``PYTHONPATH`` may not be the installed one, so a source tree
-    reads its own pyproject.toml.
-    """
-    import tomllib
-    from importlib.metadata import PackageNotFoundError, version
-    from pathlib import Path
-
-    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
-    if pyproject.is_file():
-        project = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {})
-        if project.get("name") == "repdyn":
-            return str(project["version"])
-    try:
-        return version("repdyn")
-    except PackageNotFoundError:  # neither a source tree nor installed: a copied package directory
-        return "0.0.0+unknown"
-
-
-__version__ = _version()
-
-from repdyn.experiments import load_run  # noqa: E402  (numpy only: no torch, no xarray)
+from repdyn.version import __version__
 
 __all__ = ["__version__", "load_run"]
 
 
+def load_run(path):  # type: ignore[no-untyped-def]
+    """Read a run directory back: :func:`repdyn.runs.load_run` (loaded on first call)."""
+    from repdyn.runs import load_run as load
+
+    return load(path)
+
+
 def __getattr__(name: str):
-    # Subpackages load on first use, so `import repdyn` stays cheap.
+    # Subpackages load on first use, so that `import repdyn`, and with it
+    # `import repdyn.theory`, loads nothing of the layers above.
     if name in _SUBPACKAGES:
         import importlib
 
@@ -72,6 +57,6 @@ def __getattr__(name: str):
 
 
 _SUBPACKAGES = (
-    "atlas", "checks", "cli", "data", "experiments", "fast", "nets", "rsa", "sequences", "stats", "sweep", "theory",
-    "track", "vocabulary",
+    "atlas", "checks", "cli", "data", "experiments", "fast", "nets", "rsa", "runs", "sequences", "stats", "sweep",
+    "theory", "track", "vocabulary",
 )

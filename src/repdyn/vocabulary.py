@@ -63,6 +63,8 @@ VOCABULARY: dict[str, tuple[str, str | None]] = {
     # Records and their axes.
     "epoch": ("epoch of the record (training before it, in the units given)", _EPOCHS),
     "epochs": ("epoch of each record", _EPOCHS),
+    "step": ("optimisation steps before the record (the theory's time, in which rates are fitted)",
+             "optimisation steps"),
     "stop_epoch": ("last recorded epoch", _EPOCHS),
     "diverged_epoch": ("epoch the run diverged at (missing: never)", _EPOCHS),
     "converged_epoch": ("first epoch with loss below the threshold (missing: never)", _EPOCHS),
@@ -151,7 +153,10 @@ VOCABULARY: dict[str, tuple[str, str | None]] = {
     "fit": ("1 if the theory was fitted, else 0", _ONE),
     "stop_when_converged": ("1 if training stopped once converged, else 0", _ONE),
     "device": ("device the trial ran on", None),
-    "arch": ("architecture (row of Table 1 or 2 of the paper)", None),
+    "arch": ("the model: an architecture (row of Table 1 or 2 of the paper), or the name of another model", None),
+    "arch_kind": ("where the model comes from: architecture, cnn, file, callable", None),
+    "arch_sha256": ("digest of the model's file or source (an edited model is another model)", None),
+    "arch_spec": ("the architecture of the model source (missing: the model is not one)", _ONE),
     "arch_variant": ("architecture family", None),
     "arch_units": ("hidden width", _ONE),
     "arch_hidden_layers": ("number of hidden layers", _ONE),
@@ -163,6 +168,12 @@ VOCABULARY: dict[str, tuple[str, str | None]] = {
     "arch_dropout": ("dropout probability", _ONE),
     "arch_channels": ("channels of the convolutional layers", _ONE),
     "arch_kernel_size": ("kernel size of the convolutional layers", _ONE),
+    "training": ("training of a model that is not an architecture (missing: an architecture trains as its "
+                 "arch_optimizer, arch_lr, arch_epochs say)", _ONE),
+    "training_optimizer": ("optimizer", None),
+    "training_lr": ("learning rate", _ONE),
+    "training_epochs": ("training epochs", _EPOCHS),
+    "training_batch_size": ("minibatch size (full: full batch)", None),
 }
 
 

@@ -67,8 +67,72 @@ def finite_records(training: Mapping[str, Any]) -> int:
     return int(np.argmin(ok)) if not ok.all() else len(ok)
 
 
-def fit_all(training: Mapping[str, Any], *, objective: str = "scaled") -> dict[str, np.ndarray]:
-    """Fit every fittable (pair, layer) in one batched call; masked ones keep NaN and their reason.
+def optimisation_steps(training: Mapping[str, Any]) -> np.ndarray:
+    """The records' times in optimisation steps (the theory's time): epochs times the steps per epoch.
+
+    With minibatches each epoch is several gradient steps; fitted on steps,
+    ``eta_h`` and ``eta_y`` are rates per optimisation step, as the theory's
+    are, whatever the batch size.
+    """
+    return np.asarray(training["epochs"], dtype=np.float64) * float(training.get("steps_per_epoch", 1))
+
+
+#: Trajectories per batched call of the fit: the unit of the analysis's progress bar.
+FIT_CHUNK = 64
+
+
+class _FitProgress:
+    """A bar of the trajectories fitted (a terminal only; silent in a log or a worker)."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self._bar = None
+        if enabled:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=total, desc="atlas: fitting (pair, layer)", unit="fit", disable=None, leave=False)
+
+    def __enter__(self) -> _FitProgress:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+    def add(self, more: int) -> None:
+        """``more`` trajectories join the work (the fine pass)."""
+        if self._bar is not None and more:
+            self._bar.total += more
+            self._bar.refresh()
+
+    def update(self, done: int) -> None:
+        if self._bar is not None:
+            self._bar.update(done)
+
+
+def _fit_in_chunks(fit: Any, report: _FitProgress, *, observed: np.ndarray, dx2: np.ndarray, dy2: np.ndarray,
+                   **options: Any) -> Any:
+    """One batched fit, called :data:`FIT_CHUNK` trajectories at a time (each fit is independent of the
+    others in a batch, so the result is the same), with the bar moved after each chunk."""
+    from types import SimpleNamespace
+
+    parts = []
+    for start in range(0, len(observed), FIT_CHUNK):
+        stop = start + FIT_CHUNK
+        parts.append(fit(observed=observed[start:stop], dx2=dx2[start:stop], dy2=dy2[start:stop], **options))
+        report.update(len(observed[start:stop]))
+    if len(parts) == 1:
+        return parts[0]
+    joined = {name: np.concatenate([np.atleast_1d(getattr(p, name)) for p in parts])
+              for name in ("eta_h", "eta_y", "h_inf", "quality", "success")}
+    joined["r2"] = {v: np.concatenate([np.atleast_1d(p.r2[v]) for p in parts]) for v in VARIABLES}
+    return SimpleNamespace(**joined)
+
+
+def fit_all(training: Mapping[str, Any], *, objective: str = "scaled", progress: bool = False) -> dict[str, np.ndarray]:
+    """Fit every fittable (pair, layer) in batched calls; masked ones keep NaN and their reason.
+
+    Times are optimisation steps (:func:`optimisation_steps`), so the rates
+    are per optimisation step. ``progress`` shows a bar of the fits on a terminal.
 
     Returns arrays of shape (K, L): ``fit_state``, ``eta_h``, ``eta_y``,
     ``r2_h``, ``r2_y``, ``r2_w``, ``r2_worst`` (the lowest finite of the three),
@@ -98,15 +162,19 @@ def fit_all(training: Mapping[str, Any], *, objective: str = "scaled") -> dict[s
     out["regime"] = np.full((n_pairs, n_layers), "", dtype=object)
     k_idx, l_idx = np.nonzero(state == FITTED)
     if len(k_idx):
-        t = np.asarray(training["epochs"], dtype=np.float64)[:t_count]
+        t = optimisation_steps(training)[:t_count]
         observed = np.stack([h[k_idx, l_idx, :t_count], y[k_idx, :t_count], w[k_idx, :t_count]], axis=-1)
         batch = {"t": t, "objective": objective}
-        coarse = fit(observed=observed, dx2=dx2[k_idx], dy2=dy2[k_idx], rtol=COARSE_RTOL, **batch)
-        _store_fits(out, coarse, k_idx, l_idx)
-        refine = _worth_refining(coarse)
-        if refine.any():
-            fine = fit(observed=observed[refine], dx2=dx2[k_idx[refine]], dy2=dy2[k_idx[refine]], **batch)
-            _store_fits(out, fine, k_idx[refine], l_idx[refine])
+        with _FitProgress(len(k_idx), progress) as report:
+            coarse = _fit_in_chunks(fit, report, observed=observed, dx2=dx2[k_idx], dy2=dy2[k_idx],
+                                    rtol=COARSE_RTOL, **batch)  # fmt: skip
+            _store_fits(out, coarse, k_idx, l_idx)
+            refine = _worth_refining(coarse)
+            report.add(int(refine.sum()))
+            if refine.any():
+                fine = _fit_in_chunks(fit, report, observed=observed[refine], dx2=dx2[k_idx[refine]],
+                                      dy2=dy2[k_idx[refine]], **batch)  # fmt: skip
+                _store_fits(out, fine, k_idx[refine], l_idx[refine])
         out["fit_refined"][k_idx[refine], l_idx[refine]] = True
         r2 = np.stack([out[f"r2_{v}"][k_idx, l_idx] for v in VARIABLES])
         with np.errstate(all="ignore"):
@@ -165,11 +233,7 @@ def cross_validated(fits: Mapping[str, np.ndarray], dx2: np.ndarray, dy2: np.nda
     ratio = np.full((n_pairs, n_layers), np.nan)
     for layer in range(n_layers):
         members = np.flatnonzero(ok[:, layer])
-        values = log_ratio[members, layer]
-        for k in range(n_pairs):
-            others = values[members != k]
-            if len(others) >= 2:
-                ratio[k, layer] = np.exp(np.median(others))
+        ratio[:, layer] = np.exp(leave_one_out_medians(log_ratio[members, layer], members, n_pairs))
     startable = np.isfinite(ratio) & (fits["h0"] > 0) & (dx2[:, None] > 0)
     h_inf = np.full((n_pairs, n_layers), np.nan)
     kk, ll = np.nonzero(startable)
@@ -177,6 +241,41 @@ def cross_validated(fits: Mapping[str, np.ndarray], dx2: np.ndarray, dy2: np.nda
         fits["h0"][kk, ll], fits["y0"][kk, ll], eta_h=ratio[kk, ll], eta_y=1.0, dx2=dx2[kk], dy2=dy2[kk]
     ).h_inf
     return {"eta_ratio_cv": ratio, "h_inf_cv": h_inf}
+
+
+def leave_one_out_medians(values: np.ndarray, members: np.ndarray, n: int) -> np.ndarray:
+    """For each of ``n`` pairs, the median of ``values`` without the pair's own (NaN if fewer than 2 remain).
+
+    ``values[m]`` belongs to pair ``members[m]``; a pair that is no member
+    gets the median of all values. Equal to ``np.median(values[members != k])``
+    for every ``k``, in O(n + m log m) instead of O(n m): the median of a
+    sorted array less one element is one of its middle elements, or the mean
+    of two of them, by where the element left out lies.
+    """
+    out = np.full(n, np.nan)
+    m = len(values)
+    if m >= 2:
+        out[:] = np.median(values)
+    if m < 3:
+        out[members] = np.nan
+        return out
+    order = np.argsort(values, kind="stable")
+    ranks = np.empty(m, dtype=np.int64)
+    ranks[order] = np.arange(m)
+    s = values[order]
+    rest = m - 1
+
+    def kept(q: np.ndarray, rank: np.ndarray) -> np.ndarray:
+        """Element ``q`` of the sorted values without the one at ``rank``."""
+        return s[q + (q >= rank)]
+
+    if rest % 2:
+        median = kept(np.full(m, rest // 2), ranks)
+    else:
+        lower, upper = kept(np.full(m, rest // 2 - 1), ranks), kept(np.full(m, rest // 2), ranks)
+        median = np.mean(np.stack([lower, upper]), axis=0)
+    out[members] = median
+    return out
 
 
 def prediction_scores(
@@ -239,7 +338,10 @@ def structure_scores(training: Mapping[str, Any], fits: Mapping[str, np.ndarray]
                       for l in range(n_layers)])  # fmt: skip
     eta_y = np.array([np.median(fits["eta_y"][ok[:, l], l]) if ok[:, l].any() else np.nan
                       for l in range(n_layers)])  # fmt: skip
-    shared: dict[str, np.ndarray] = {"inputs": rdm(x)}
+    # The inputs' squared distances as the run measured dx2 (for token ids: the chosen input distance);
+    # x holds points with those distances, which is all the predictions read of the inputs.
+    shared: dict[str, np.ndarray] = {"inputs": np.asarray(training["input_d2"], dtype=np.float64)
+                                     if "input_d2" in training else rdm(x)}
     if len(x) >= 3:
         shared["exp_weighing"] = exponential_weighing(
             rich_limit_distances(x, y, eta_h=1.0, eta_y=1.0), count_violations=False, **EXP_WEIGHING
@@ -299,9 +401,9 @@ def fit_summary(fits: Mapping[str, np.ndarray], same: np.ndarray) -> dict[str, n
     return out
 
 
-def analyse(training: Mapping[str, Any], *, objective: str = "scaled") -> dict[str, Any]:
+def analyse(training: Mapping[str, Any], *, objective: str = "scaled", progress: bool = False) -> dict[str, Any]:
     """Fits, cross-validated predictions and structure scores of one training result (flat dict)."""
-    fits = fit_all(training, objective=objective)
+    fits = fit_all(training, objective=objective, progress=progress)
     dx2, dy2 = np.asarray(training["dx2"], np.float64), np.asarray(training["dy2"], np.float64)
     cv = cross_validated(fits, dx2, dy2)
     same = np.asarray(training["same"], dtype=bool)

@@ -5,32 +5,39 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from repdyn.atlas._inputs import (
-    BATCH_SIZES,
-    DEFAULT_MODELS,
-    AtlasInputError,
-    accepts_gain,
-    build_model,
-    dataset_kind,
-    file_digest,
-    is_factory,
-    load_factory,
-    load_points,
-    mnist_directory,
-    model_defaults,
+import numpy as np
+
+from repdyn import checks
+from repdyn.runs import (
+    DataSource,
+    InputDistanceSource,
+    ModelSource,
+    Training,
+    check_device,
+    data_source,
+    input_distance_source,
+    model_source,
 )
 
 #: Pairs tracked by default: enough that a fit-quality fraction per layer and
 #: stratum is known to about +-7 % (100 pairs a stratum), few enough to fit
 #: every (pair, layer) in minutes.
 DEFAULT_PAIRS = 200
-#: ``batch_size`` that trains full batch.
-FULL_BATCH = "full"
-OPTIMIZERS = ("sgd", "adam")
-DEVICES = ("cpu", "cuda")
+#: The model each data set gets when none is named: the paper's network for it
+#: (Table 2; ``blobs low`` is the context task at low initial scale). Other
+#: data (a file, arrays, a PointSet) get the paper's MNIST MLP shape (4 hidden
+#: layers of 100), under the key ``"other"``.
+DEFAULT_MODELS = {"mnist": "mnist", "blobs": "blobs low", "xor": "xor low", "other": "mnist"}
+#: Epochs of models without a setting of their own (the CNN, a user's model).
+DEFAULT_EPOCHS = 100
+#: Minibatch size of the atlas: the paper does not state one; 32, as the
+#: project's own MNIST and context-task experiments use. A data set of at most
+#: 32 points (XOR's four) trains full batch.
+DEFAULT_BATCH_SIZE = 32
+#: The form of explicit pairs, for messages.
+PAIRS_FORM = "a number of pairs >= 1, or a list of (i, j) index pairs"
 
 
 @dataclass(frozen=True)
@@ -39,28 +46,22 @@ class AtlasConfig:
 
     Build one with :func:`plan_atlas`, which resolves defaults and checks every value.
 
-    Parameters
+    Attributes
     ----------
-    model : str
-        A registered architecture name (``repdyn.nets.ARCHITECTURES``), ``"cnn"``,
-        or ``"FILE.py:FACTORY"`` with an absolute path.
-    model_sha256 : str or None
-        The factory file's digest, so that an edited file is a new run.
-    dataset : str
-        ``"mnist"``, ``"blobs"``, ``"xor"`` or the absolute path of an ``.npz`` file.
-    dataset_sha256 : str or None
-        The ``.npz`` file's digest.
-    mnist_dir : str or None
-        The user's MNIST directory (``$REPDYN_MNIST_DIR``); None: the bundled subset.
+    model : repdyn.runs.ModelSource
+        The model (an architecture, the CNN, a user's factory or callable).
+    data : repdyn.runs.DataSource
+        The data set (built in, a file, arrays or a PointSet).
+    input_distance : repdyn.runs.InputDistanceSource
+        How each pair's squared input distance ``dx2`` is measured.
+    n_points : int
+        Points of the data set.
     pairs : int or tuple of (int, int)
         Pairs to draw (stratified, seeded with ``seed``), or the pairs themselves.
     layers : tuple of str
         The tracked layers (resolved names).
-    gain : float or None
-        Initial weight gain (None: a user's factory that takes no gain).
-    lr, epochs, optimizer, batch_size
-        Training: learning rate, passes over the data, ``sgd``/``adam``, and the
-        minibatch size (None: full batch).
+    training : repdyn.runs.Training
+        Optimiser, learning rate, epochs and minibatch size, resolved.
     record_every : int
         Epochs between records of the tracked pairs.
     seed : int
@@ -69,18 +70,13 @@ class AtlasConfig:
         ``cpu`` or ``cuda``.
     """
 
-    model: str
-    model_sha256: str | None
-    dataset: str
-    dataset_sha256: str | None
-    mnist_dir: str | None
+    model: ModelSource
+    data: DataSource
+    input_distance: InputDistanceSource
+    n_points: int
     pairs: int | tuple[tuple[int, int], ...]
     layers: tuple[str, ...]
-    gain: float | None
-    lr: float
-    epochs: int
-    optimizer: str
-    batch_size: int | None
+    training: Training
     record_every: int
     seed: int
     device: str
@@ -88,20 +84,33 @@ class AtlasConfig:
     @property
     def n_records(self) -> int:
         """Records per tracked value: epoch 0, every ``record_every``-th and the last."""
-        return self.epochs // self.record_every + 1 + (self.epochs % self.record_every != 0)
+        epochs = self.training.epochs
+        return epochs // self.record_every + 1 + (epochs % self.record_every != 0)
+
+    @property
+    def n_pairs(self) -> int:
+        return self.pairs if isinstance(self.pairs, int) else len(self.pairs)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Optimisation steps per epoch: the theory's time runs in steps, ``epoch * steps_per_epoch``."""
+        batch = self.training.batch_size
+        return 1 if self.training.full_batch else math.ceil(self.n_points / int(batch))
 
 
 def plan_atlas(
-    model: str | None = None,
-    dataset: str = "mnist",
+    model: Any = None,
+    data: Any = "mnist",
     *,
+    labels: Any = None,
+    input_distance: Any = None,
     pairs: int | Sequence[Sequence[int]] = DEFAULT_PAIRS,
     layers: str | Sequence[str] = "all",
     gain: float | None = None,
     lr: float | None = None,
     epochs: int | None = None,
     batch_size: int | str | None = None,
-    optimizer: str = "sgd",
+    optimizer: str | None = None,
     record_every: int = 1,
     seed: int = 0,
     device: str = "cpu",
@@ -112,105 +121,62 @@ def plan_atlas(
 
     Raises
     ------
-    AtlasInputError
-        A ValueError whose ``parameter`` names the bad argument.
+    repdyn.checks.BadArgument
+        A ValueError or TypeError whose ``parameter`` names the bad argument.
     """
-    kind = dataset_kind(dataset)
-    dataset_path = Path(dataset).resolve() if kind == "npz" else None
-    model = DEFAULT_MODELS[kind] if model is None else str(model)
-    factory_path = None
-    if is_factory(model):
-        file, _, name = model.rpartition(":")
-        factory_path = Path(file).resolve()
-        factory = load_factory(model)
-        if gain is not None and not accepts_gain(factory):
-            raise AtlasInputError("gain", f"{model} takes no gain argument; drop --gain or give the factory "
-                                          "a gain parameter")
-        model = f"{factory_path}:{name}"
-    defaults = model_defaults(model)
-    _number("gain", gain, above=0.0)
-    _number("lr", lr, above=0.0)
-    for name, value in (("epochs", epochs), ("record_every", record_every)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise AtlasInputError(name, f"must be an integer >= 1; got {value!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise AtlasInputError("seed", f"must be an integer >= 0; got {seed!r}")
-    if optimizer not in OPTIMIZERS:
-        raise AtlasInputError("optimizer", f"must be one of {', '.join(OPTIMIZERS)}; got {optimizer!r}")
-    if device not in DEVICES:
-        raise AtlasInputError("device", f"must be one of {', '.join(DEVICES)}; got {device!r}")
-    if device == "cuda":
-        import torch
+    source = data_source(data, labels=labels)
+    model = DEFAULT_MODELS[source.name if source.kind == "builtin" else "other"] if model is None else model
+    model = model_source(model, gain=gain)
+    distance = input_distance_source(input_distance)
+    checks.integer("record_every", record_every, minimum=1)
+    checks.seed("seed", seed)
+    check_device("device", device)
+    points = source.load()
+    training = Training(optimizer=optimizer, lr=lr, epochs=epochs, batch_size=batch_size).resolve(
+        model, default_epochs=DEFAULT_EPOCHS, default_batch_size=DEFAULT_BATCH_SIZE, n_points=len(points))
+    if record_every > training.epochs:
+        raise checks.ArgumentValueError(
+            "record_every", f"record_every ({record_every}) exceeds the epochs ({training.epochs}); record at least "
+            "once after the first epoch")
+    if not points.x.is_floating_point() and distance.kind == "euclidean":
+        from repdyn.track import INTEGER_INPUTS_FIX
 
-        if not torch.cuda.is_available():
-            raise AtlasInputError("device", "cuda was asked for, but torch sees no CUDA device here; use cpu")
-    mnist_dir = mnist_directory() if kind == "mnist" else None
-    if lr is None and defaults["lr"] is None:
-        raise AtlasInputError("lr", f"{model} has no default learning rate; pass one")
-    epochs = defaults["epochs"] if epochs is None else epochs
-    if record_every > epochs:
-        raise AtlasInputError("record_every", f"({record_every}) exceeds the epochs ({epochs}); record at "
-                                              "least once after the first epoch")
-    points = load_points(str(dataset_path or dataset), mnist_dir)
-    batch = _batch_size(batch_size, kind, len(points))
-    # Built once here (on the CPU, cheap at these sizes) to check the layer names.
-    net = build_model(model, in_dim=points.in_dim, out_dim=points.out_dim, gain=gain, seed=seed)
+        raise checks.ArgumentValueError("input_distance", f"the data hold integer inputs: {INTEGER_INPUTS_FIX}")
+    # Built once here (on the CPU) to check the layer names and the data's shape against the model.
+    net = model.probe(points.input_shape, points.out_dim)
     names = _layers(net, layers)
+    _check_forward(net, points, model.label)
     return AtlasConfig(
         model=model,
-        model_sha256=None if factory_path is None else file_digest(factory_path),
-        dataset=str(dataset_path) if dataset_path else kind,
-        dataset_sha256=None if dataset_path is None else file_digest(dataset_path),
-        mnist_dir=mnist_dir,
+        data=source,
+        input_distance=distance,
+        n_points=len(points),
         pairs=_pairs(pairs, len(points)),
         layers=names,
-        gain=defaults["gain"] if gain is None else float(gain),
-        lr=float(defaults["lr"] if lr is None else lr),
-        epochs=int(epochs),
-        optimizer=optimizer,
-        batch_size=batch,
+        training=training,
         record_every=int(record_every),
         seed=int(seed),
         device=device,
     )
 
 
-def _number(name: str, value: float | None, *, above: float) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= above:
-        raise AtlasInputError(name, f"must be a finite number > {above:g}; got {value!r}")
-
-
-def _batch_size(batch_size: int | str | None, kind: str, n_points: int) -> int | None:
-    if batch_size == FULL_BATCH:
-        return None
-    if batch_size is None:
-        default = BATCH_SIZES[kind]
-        return None if default is None or default >= n_points else default
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= n_points:
-        raise AtlasInputError("batch_size", f"must be an integer in [1, {n_points}] (the points of the data set) "
-                                            f"or full batch; got {batch_size!r}")
-    return None if batch_size == n_points else batch_size
-
-
 def _pairs(pairs: Any, n_points: int) -> int | tuple[tuple[int, int], ...]:
-    if isinstance(pairs, bool):
-        raise AtlasInputError("pairs", f"must be a number of pairs >= 1 or a list of index pairs; got {pairs!r}")
-    if isinstance(pairs, int):
-        if pairs < 1:
-            raise AtlasInputError("pairs", f"must be >= 1 (pairs to track); got {pairs}")
-        return min(pairs, n_points * (n_points - 1) // 2)
+    if isinstance(pairs, int | np.integer) and not isinstance(pairs, bool):
+        count = checks.integer("pairs", pairs, minimum=1, fix=f"Give {PAIRS_FORM}")
+        return min(int(count), n_points * (n_points - 1) // 2)
+    if isinstance(pairs, bool | str | float):
+        raise checks.ArgumentTypeError("pairs", f"pairs must be {PAIRS_FORM}; got {checks.describe(pairs)}")
     try:
-        resolved = tuple((int(i), int(j)) for i, j in pairs)
+        resolved = tuple((checks.integer("pairs", i), checks.integer("pairs", j)) for i, j in pairs)
     except (TypeError, ValueError):
-        raise AtlasInputError("pairs", "must be a number of pairs or a list of (i, j) index pairs") from None
+        raise checks.ArgumentValueError("pairs", f"pairs must be {PAIRS_FORM}; got {checks.describe(pairs)}") from None
     for i, j in resolved:
         if not (0 <= i < n_points and 0 <= j < n_points) or i == j:
-            raise AtlasInputError("pairs", f"({i}, {j}) is no pair of two different points among {n_points}")
+            raise checks.ArgumentValueError(
+                "pairs", f"pairs: ({i}, {j}) is no pair of two different points among {n_points}")
     if not resolved:
-        raise AtlasInputError("pairs", "is empty; give at least one pair")
-    return resolved
+        raise checks.ArgumentValueError("pairs", "pairs is empty; give at least one pair")
+    return resolved  # type: ignore[return-value]
 
 
 def _layers(net: Any, layers: str | Sequence[str]) -> tuple[str, ...]:
@@ -222,4 +188,109 @@ def _layers(net: Any, layers: str | Sequence[str]) -> tuple[str, ...]:
     try:
         return resolve_layers(net, spec)
     except (ValueError, TypeError) as exc:
-        raise AtlasInputError("layers", str(exc)) from None
+        raise checks.ArgumentValueError("layers", f"layers: {exc}") from None
+
+
+def _check_forward(net: Any, points: Any, label: str) -> None:
+    """One forward of two points, so that a model that cannot read these data fails here, with a clear message."""
+    import torch
+
+    was_training = net.training
+    net.eval()  # a batch-norm model reads two points in eval mode without touching its statistics
+    try:
+        with torch.no_grad():
+            out = net(points.x[:2])
+    except Exception as exc:  # the user's model: any failure is bad input here
+        raise checks.ArgumentValueError(
+            "model", f"{label} cannot read these data (inputs of shape {tuple(points.x.shape[1:])}, "
+            f"{points.x.dtype}): {type(exc).__name__}: {exc}") from None
+    finally:
+        net.train(was_training)
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, points.out_dim):
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise checks.ArgumentValueError(
+            "model", f"{label} returns {shape} for 2 points; it must return (2, {points.out_dim}), one output per "
+            "target column")
+
+
+#: Bytes per value of the tracked arrays planned for, relative to the result's
+#: own: the host copy made while recording, the result, and the store's npz
+#: written from it.
+MEMORY_COPIES = 3
+#: Bytes per (pair, layer) of the analysis: about 40 float64 fields (rates,
+#: R^2, predictions, flags) and their string forms.
+ANALYSIS_BYTES_PER_FIT = 40 * 8
+#: Rough single-thread seconds of training per point and parameter (forward,
+#: backward and step): the MNIST MLP's 110,000 parameters take 0.08 s per
+#: epoch of 5,000 points on this project's CPU cores (benchmarks/bench_atlas.py).
+SECONDS_PER_POINT_PARAMETER = 1.5e-10
+#: Rough seconds of a minibatch step's fixed cost (optimiser, launch).
+SECONDS_PER_STEP = 1e-4
+#: Rough seconds of fitting one (pair, layer) trajectory: a fixed part and a
+#: part per record (0.025 s measured for 101 records at the coarse tolerance,
+#: about as much again where a fine pass follows).
+FIT_SECONDS = 0.02
+FIT_SECONDS_PER_RECORD = 3e-4
+#: Above these an atlas says what it will cost before it starts.
+LARGE_SECONDS = 60.0
+LARGE_BYTES = 100e6
+
+
+@dataclass(frozen=True)
+class AtlasEstimate:
+    """Rough memory and time of an atlas run, to say what a large run costs (and refuse one too large)."""
+
+    bytes: float
+    training_seconds: float
+    analysis_seconds: float
+
+    @property
+    def seconds(self) -> float:
+        return self.training_seconds + self.analysis_seconds
+
+    @property
+    def large(self) -> bool:
+        return self.seconds > LARGE_SECONDS or self.bytes > LARGE_BYTES
+
+    def describe(self) -> str:
+        from repdyn.runs import format_bytes
+
+        return (f"about {format_bytes(self.bytes)} of memory and {_duration(self.seconds)} (training "
+                f"{_duration(self.training_seconds)}, analysis {_duration(self.analysis_seconds)}), on one CPU thread")
+
+
+def estimate_atlas(config: AtlasConfig) -> AtlasEstimate:
+    """Rough memory and single-thread time of a planned atlas run (see the constants above)."""
+    from repdyn.track import PairsTracking
+
+    k, n_layers, records = config.n_pairs, len(config.layers), config.n_records
+    points = min(2 * k, config.n_points)
+    tracking = PairsTracking.estimate_bytes(k, n_layers, records)
+    analysis = k * n_layers * (ANALYSIS_BYTES_PER_FIT + 3 * 8 * records) + 8 * points**2 * (n_layers + 6)
+    model = config.model.probe(config.data.load().input_shape, config.data.load().out_dim)
+    parameters = sum(p.numel() for p in model.parameters())
+    epochs = config.training.epochs
+    training = epochs * (config.n_points * parameters * SECONDS_PER_POINT_PARAMETER
+                         + config.steps_per_epoch * SECONDS_PER_STEP)
+    fits = k * n_layers * (FIT_SECONDS + FIT_SECONDS_PER_RECORD * records)
+    return AtlasEstimate(bytes=MEMORY_COPIES * tracking + analysis, training_seconds=training, analysis_seconds=fits)
+
+
+def require_fits_in_memory(config: AtlasConfig, estimate: AtlasEstimate) -> None:
+    """Refuse a run that would not fit in this machine's memory, naming what sets its size."""
+    from repdyn.runs import require_memory
+
+    require_memory(
+        "pairs", estimate.bytes,
+        f"tracking {config.n_pairs} pairs (pairs) at {len(config.layers)} layers (layers) over {config.n_records} "
+        "records (epochs, record_every)",
+        "lower pairs or epochs, or raise record_every",
+    )
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(seconds, 1):.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

@@ -20,6 +20,7 @@ import numpy as np
 from repdyn.atlas._analysis import PREDICTORS, STRATA, STRUCTURE_METHODS, fit_summary
 from repdyn.atlas._analysis import VARIABLES as FITTED_VARIABLES
 from repdyn.atlas._config import AtlasConfig
+from repdyn.version import __version__
 from repdyn.vocabulary import annotate
 
 #: The netCDF engine: netCDF4 files keep strings and attributes; h5netcdf needs only h5py.
@@ -70,7 +71,6 @@ def atlas_dataset(config: AtlasConfig, training: dict[str, Any], analysis: dict[
     """The Dataset of one atlas run (see the module notes)."""
     import xarray as xr
 
-    import repdyn
     from repdyn.sweep import RESULT_FORMAT_VERSION, canonical_value
     from repdyn.theory import POOR_R2
 
@@ -87,6 +87,7 @@ def atlas_dataset(config: AtlasConfig, training: dict[str, Any], analysis: dict[
         "pair": np.arange(len(training["pairs"])),
         "layer": [str(v) for v in training["layers"]],
         "epoch": np.asarray(training["epochs"]),
+        "step": ("epoch", np.asarray(training["epochs"]) * int(training.get("steps_per_epoch", 1))),
         "predictor": list(PREDICTORS),
         "stratum": list(STRATA),
         "variable": list(FITTED_VARIABLES),
@@ -99,10 +100,10 @@ def atlas_dataset(config: AtlasConfig, training: dict[str, Any], analysis: dict[
     if "labels_points" in training:
         coords["point_label"] = ("point", np.asarray(training["labels_points"]))
     ds = xr.Dataset(data_vars, coords=coords)
-    annotate(ds, rate_unit=RATE_UNIT, epoch_unit="optimisation steps" if config.batch_size is None else "epochs")
+    annotate(ds, rate_unit=RATE_UNIT, epoch_unit="optimisation steps" if config.training.full_batch else "epochs")
     ds.attrs.update(
         title="repdyn theory atlas",
-        repdyn_version=repdyn.__version__,
+        repdyn_version=__version__,
         result_format_version=RESULT_FORMAT_VERSION,
         config=json.dumps(canonical_value(config)),
         data=str(training["data_description"]),
@@ -113,8 +114,13 @@ def atlas_dataset(config: AtlasConfig, training: dict[str, Any], analysis: dict[
         training_seconds=float(training["seconds"]),
         finite_records=int(analysis["finite_records"]),
         poor_r2=float(POOR_R2),
+        steps_per_epoch=int(training.get("steps_per_epoch", 1)),
+        rate_units=RATE_UNIT,
+        input_distance=config.input_distance.describe(),
         tables=json.dumps(TABLES),
     )
+    if "label_names" in training:
+        ds.attrs["label_names"] = json.dumps([str(n) for n in training["label_names"]])
     if training.get("diverged_epoch") is not None:
         ds.attrs["diverged_epoch"] = int(training["diverged_epoch"])
     return ds

@@ -208,7 +208,7 @@ FIGURES = {
 
 
 def draw_figures(ds: Any, out: Path) -> list[Path]:
-    from repdyn.experiments import paper_style
+    from repdyn.runs import paper_style
 
     with paper_style():
         return [draw(ds, out / name) for name, (draw, _) in FIGURES.items()]
@@ -282,10 +282,12 @@ def report_blocks(ds: Any, summary: dict[str, Any]) -> list[Block]:
             " / ".join(str(int((regime == r).sum())) for r in ("rich", "intermediate", "lazy")),
         ])  # fmt: skip
     blocks.append(Table(["layer", "fitted", "good: same", "good: different", "median R² h / y / w: same",
-                         "median R² h / y / w: different", "median eta_h", "median eta_y",
+                         "median R² h / y / w: different", f"median eta_h ({ds.attrs['rate_units']})",
+                         f"median eta_y ({ds.attrs['rate_units']})",
                          "different-target fits: rich / intermediate / lazy"], rows))
     blocks.append(("p", (
-        "Rates: medians over the usable fits (fitted, optimiser converged, not unfit). Regime: by each fit's "
+        f"Rates: medians over the usable fits (fitted, optimiser converged, not unfit), fitted on the records' "
+        f"optimisation steps ({ds.attrs['steps_per_epoch']} per epoch), so in {ds.attrs['rate_units']}. Regime: by each fit's "
         "fixed point (lazy where |A_high| is at least 10 A_low, rich where at most a tenth); same-target pairs "
         "are left out of it, since their A_low is 0."
     )))

@@ -10,70 +10,96 @@ import typer
 from repdyn.cli import _errors as check
 from repdyn.cli._options import CacheOption, DeviceOption
 
-#: Bytes per value planned for, relative to the result's arrays: the host
-#: copy made while recording, the result, and the store's compressed-free npz
-#: written from it.
-MEMORY_COPIES = 3
+#: Options whose names are not ``--`` plus the parameter's.
+OPTION_NAMES = {"data": "--dataset", "labels": "--dataset"}
 
 
+@check.checked(OPTION_NAMES)
 def atlas(
     model: Annotated[str | None, typer.Option(
         help="A network of the paper by name (e.g. mnist, 'blobs low', 'blobs high', 'xor low'), cnn (a small "
-             "CNN for MNIST), or FILE.py:FACTORY (FACTORY(in_dim=, out_dim=, seed=[, gain=]) returns a "
+             "CNN), or FILE.py:FACTORY (a function or nn.Module class in your file, called with those of "
+             "input_shape, the shape of one input, in_dim, out_dim, seed and gain it names, that returns a "
              "torch.nn.Module). Default: the paper's network for the data set.")] = None,
-    dataset: Annotated[str, typer.Option(
+    data: Annotated[str, typer.Option(
+        "--dataset", "--data",
         help="mnist (the bundled 5,000 images, or $REPDYN_MNIST_DIR), blobs (the context task), xor, or a .npz "
-             "file with arrays x, y (labels optional).")] = "mnist",
+             "file with arrays x (any shape per point; integer token ids stay integers), y (targets, or class "
+             "labels as strings) and labels (optional).")] = "mnist",
+    input_distance: Annotated[str | None, typer.Option(
+        help="How a pair's squared input distance dx2 is measured: euclidean (the default), one_hot (token "
+             "ids), the name of the model's embedding submodule (its outputs at the initial weights), or a "
+             ".npy file with an (N, N) matrix of squared distances. Integer inputs need one.")] = None,
     pairs: Annotated[int, typer.Option(
         help="Pairs to track, half with the same target, half with different targets.")] = 200,
     layers: Annotated[str, typer.Option(
         help="all (the model's hidden layers) or submodule names separated by commas.")] = "all",
     gain: Annotated[float | None, typer.Option(help="Initial weight gain (default: the model's).")] = None,
-    lr: Annotated[float | None, typer.Option(help="Learning rate (default: the model's).")] = None,
-    epochs: Annotated[int | None, typer.Option(help="Epochs (default: the model's).")] = None,
+    lr: Annotated[float | None, typer.Option(
+        help="Learning rate (default: the model's; adam without --lr takes the architecture's documented Adam "
+             "rate).")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Epochs (default: the model's, else 100).")] = None,
     batch_size: Annotated[int | None, typer.Option(
-        help="Minibatch size (default: 32; xor: full batch).")] = None,
+        help="Minibatch size (default: 32; data sets of at most 32 points: full batch).")] = None,
     full_batch: Annotated[bool, typer.Option("--full-batch", help="Train full batch.")] = False,
-    optimizer: Annotated[str, typer.Option(help="sgd or adam.")] = "sgd",
+    optimizer: Annotated[str | None, typer.Option(help="sgd or adam (default: the model's).")] = None,
     record_every: Annotated[int, typer.Option(help="Epochs between records of the tracked pairs.")] = 1,
-    seed: Annotated[int, typer.Option(min=0, help="Initial weights, minibatch order, the draw of pairs.")] = 0,
+    seed: Annotated[int, typer.Option(help="Initial weights, minibatch order, the draw of pairs.")] = 0,
     device: DeviceOption = "cpu",
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("results/atlas"),
     cache: CacheOption = None,
 ) -> None:
-    """Train a network while tracking many pairs at every layer; report where the theory holds."""
-    from repdyn.atlas import AtlasInputError, plan_atlas, run_atlas
+    """Train a network while tracking many pairs at every layer; report where the theory holds.
+
+    Rates are fitted on optimisation steps (the theory's time) and written in
+    1 / optimisation step. Exits 1 (its results written) when the training
+    diverged or the theory could be fitted to no (pair, layer).
+    """
+    from repdyn.atlas import plan_atlas, run_atlas
+    from repdyn.runs import Execution
     from repdyn.sweep import TrialError
-    from repdyn.track import PairsTracking
 
     check.output_dir("--out", out)
     check.output_dir("--cache", cache)
     if full_batch and batch_size is not None:
         check.fail("give either --batch-size or --full-batch, not both")
-    try:
-        config = plan_atlas(model, dataset, pairs=pairs, layers=layers, gain=gain, lr=lr, epochs=epochs,
-                            batch_size="full" if full_batch else batch_size, optimizer=optimizer,
-                            record_every=record_every, seed=seed, device=device)  # fmt: skip
-    except AtlasInputError as exc:
-        check.fail(f"--{exc.parameter.replace('_', '-')}: {exc}")
-    n_pairs = config.pairs if isinstance(config.pairs, int) else len(config.pairs)
-    check.memory(
-        MEMORY_COPIES * PairsTracking.estimate_bytes(n_pairs, len(config.layers), config.n_records),
-        f"tracking {n_pairs} pairs (--pairs) at {len(config.layers)} layers (--layers) over "
-        f"{config.n_records} records (--epochs, --record-every)",
-        "lower --pairs or --epochs, or raise --record-every",
-    )
-    store = cache or out / "cache"
+    config = plan_atlas(model, data, input_distance=_input_distance(input_distance), pairs=pairs, layers=layers,
+                        gain=gain, lr=lr, epochs=epochs, batch_size="full" if full_batch else batch_size,
+                        optimizer=optimizer, record_every=record_every, seed=seed, device=device)  # fmt: skip
+    store = Execution(out=out, cache=cache).cache
     with check.write_errors({"--cache": store, "--out": out}):
         try:
-            result = run_atlas(config, out=out, cache=store)
+            result = run_atlas(config, out=out, cache=cache)
         except TrialError as exc:
             typer.echo(f"Error: the atlas run failed; its error is kept in the result store {store}, and a "
                        f"rerun tries again:\n{exc}", err=True)
             raise typer.Exit(check.EXIT_FAILED) from None
     typer.echo(_table(result.dataset))
-    typer.echo(f"training {result.summary['status']}, final loss {result.summary['final_loss']:.4g}; "
-               f"wrote {out / 'report.html'}, {out / 'report.md'}, {out / 'atlas.nc'} and 4 figures")
+    typer.echo(f"rates in {result.summary['rate_units']} ({result.summary['steps_per_epoch']} per epoch); training "
+               f"{result.summary['status']}, final loss {result.summary['final_loss']:.4g}; wrote "
+               f"{out / 'report.html'}, {out / 'report.md'}, {out / 'atlas.nc'} and 4 figures")
+    if result.problems:
+        for problem in result.problems:
+            typer.echo(f"Error: {problem}", err=True)
+        typer.echo(f"the results are kept in {out}", err=True)
+        raise typer.Exit(check.EXIT_FAILED)
+
+
+def _input_distance(value: str | None) -> object:
+    """``--input-distance``: a name as given, or the matrix of a ``.npy`` file."""
+    if value is None or not value.endswith(".npy"):
+        return value
+    import numpy as np
+
+    path = Path(value)
+    if not path.is_file():
+        check.fail(f"--input-distance {path} does not exist; give a .npy file of an (N, N) matrix, or one_hot, or "
+                   "a submodule name")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        check.fail(f"--input-distance {path} is not a readable .npy array ({type(exc).__name__}); write it with "
+                   "np.save(path, matrix)")
 
 
 #: The columns printed per layer: header, and its column of the atlas's table

@@ -14,22 +14,21 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import math
+import functools
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import typer
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 #: Exit status of a command whose run finished but whose result is incomplete
 #: or failed (some trial errored, a fit did not converge).
 EXIT_FAILED = 1
 #: Exit status of bad input (click's own status for usage errors).
 EXIT_BAD_INPUT = 2
-#: Share of the memory available now that one command may plan to use; the
-#: rest is left to the system and to the estimate's slack.
-MEMORY_SHARE = 0.8
 
 
 def fail(message: str) -> NoReturn:
@@ -40,28 +39,64 @@ def fail(message: str) -> NoReturn:
 
 def plain(value: Any) -> str:
     """A number as a user typed it: ``-1.0``, ``inf``, ``nan`` (never ``np.float64(-1.0)``)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        try:
-            value = float(value)
-        except (TypeError, ValueError):
-            return repr(value)
-    return repr(value) if isinstance(value, int) else repr(float(value))
+    from repdyn.checks import describe
+
+    return describe(value)
+
+
+def option_name(parameter: str, names: Mapping[str, str] | None = None) -> str:
+    """The command-line option of a Python parameter: ``lr`` -> ``--lr``, ``record_every`` -> ``--record-every``.
+
+    ``names`` gives the exceptions (``{"data": "--dataset"}``); an indexed
+    parameter (``pair[0]``) is its option.
+    """
+    base = parameter.split("[", 1)[0].split(".", 1)[0]
+    if names and base in names:
+        return names[base]
+    return "--" + base.replace("_", "-")
+
+
+def bad_argument(exc: Any, names: Mapping[str, str] | None = None) -> NoReturn:
+    """Report a :class:`repdyn.checks.BadArgument` as the command line's bad input: the option named, exit 2."""
+    option = option_name(exc.parameter, names)
+    text = str(exc)
+    base = exc.parameter.split("[", 1)[0]
+    # The message starts with the parameter's name; the command line says the option's instead.
+    text = option + text[len(base):] if text.startswith(base) else f"{option}: {text}"
+    fail(text)
+
+
+def checked(names: Mapping[str, str] | None = None) -> Callable[[_F], _F]:
+    """Decorate a command so that any :class:`repdyn.checks.BadArgument` it raises exits 2, naming the option.
+
+    The one place where Python's parameter names become option names; ``names``
+    lists a command's exceptions to ``--parameter-name``.
+    """
+
+    def decorate(command: _F) -> _F:
+        @functools.wraps(command)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            from repdyn.checks import BadArgument
+
+            try:
+                return command(*args, **kwargs)
+            except BadArgument as exc:
+                bad_argument(exc, names)
+
+        return run  # type: ignore[return-value]
+
+    return decorate
 
 
 def number(option: str, value: float | None, *, above: float | None = None,
            at_least: float | None = None) -> None:
-    """Check that ``value`` (if given) is finite and ``> above`` / ``>= at_least``."""
-    if value is None:
-        return
-    bound = ""
-    if above is not None:
-        bound = f" > {plain(above)}"
-    elif at_least is not None:
-        bound = f" >= {plain(at_least)}"
-    ok = math.isfinite(value) and (above is None or value > above) and (
-        at_least is None or value >= at_least)
-    if not ok:
-        fail(f"{option} must be a finite number{bound}; got {plain(value)}")
+    """Check that ``value`` (if given) is finite and ``> above`` / ``>= at_least`` (:func:`repdyn.checks.real`)."""
+    from repdyn.checks import BadArgument, real
+
+    try:
+        real(option, value, above=above, at_least=at_least, allow_none=True)
+    except BadArgument as exc:
+        fail(str(exc))
 
 
 def output_file(option: str, path: Path | None) -> None:
@@ -99,38 +134,19 @@ def _writable_parent(option: str, directory: Path, target: Path) -> None:
         fail(f"{option} {target}: no permission to write in {probe}; choose a directory you can write to")
 
 
-def available_memory() -> int | None:
-    """Bytes of memory available to a new allocation now (Linux's MemAvailable), or None if unknown."""
-    try:
-        with open("/proc/meminfo") as handle:
-            for line in handle:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
-    except (AttributeError, ValueError, OSError):
-        return None
-
-
 def memory(needed: float, what: str, fix: str) -> None:
     """Reject a run whose estimated memory ``needed`` (bytes) exceeds what this machine has free.
 
     ``what`` says which options set the size (``"--epochs 1000000000"``),
-    ``fix`` what to lower.
+    ``fix`` what to lower (:func:`repdyn.runs.require_memory`).
     """
-    free = available_memory()
-    if free is not None and needed > MEMORY_SHARE * free:
-        fail(f"{what} needs about {_size(needed)} of memory and this machine has {_size(free)} available; "
-             f"{fix}")
+    from repdyn.checks import BadArgument
+    from repdyn.runs import require_memory
 
-
-def _size(n: float) -> str:
-    for unit, factor in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
-        if n >= factor:
-            return f"{n / factor:.3g} {unit}"
-    return f"{n / 1e3:.3g} kB"
+    try:
+        require_memory("memory", needed, what, fix)
+    except BadArgument as exc:
+        fail(str(exc))
 
 
 @contextlib.contextmanager

@@ -12,8 +12,8 @@ import click
 import typer
 from typer.core import TyperGroup
 
-import repdyn
 from repdyn.cli import _atlas, _predict, _reproduce, _run, _theory
+from repdyn.version import __version__
 
 
 class HelpAsWritten(TyperGroup):
@@ -59,7 +59,7 @@ app.command("atlas")(_atlas.atlas)
 
 def _print_version(value: bool) -> None:
     if value:
-        typer.echo(f"repdyn {repdyn.__version__}")
+        typer.echo(f"repdyn {__version__}")
         raise typer.Exit()
 
 

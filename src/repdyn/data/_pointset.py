@@ -11,6 +11,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from repdyn import checks
+
 
 def _as_float_tensor(name: str, value: Any) -> Tensor:
     if isinstance(value, Tensor):
@@ -28,15 +30,33 @@ def _as_float_tensor(name: str, value: Any) -> Tensor:
         ) from exc
 
 
+def _as_input_tensor(value: Any) -> Tensor:
+    """Inputs as a tensor: floats as given (arrays as float32), integers (token ids) as int64."""
+    if isinstance(value, Tensor):
+        if value.is_floating_point():
+            return value
+        if value.dtype == torch.bool or value.is_complex():
+            raise TypeError(f"x must hold numbers (floats, or integer token ids); got dtype {value.dtype}")
+        return value.long()
+    array = np.asarray(value)
+    if array.dtype.kind in "iu":
+        return torch.as_tensor(array.astype(np.int64))
+    if array.dtype.kind == "b":
+        raise TypeError("x must hold numbers (floats, or integer token ids); got booleans")
+    return _as_float_tensor("x", value)
+
+
 def validate(x: Tensor, y: Tensor, labels: Tensor | None = None, *, name: str = "points") -> None:
     """Check that inputs, targets and labels form a consistent, finite point set.
 
     Parameters
     ----------
     x : Tensor
-        Inputs, shape ``(N, d_in)``, floating point.
+        Inputs, shape ``(N, ...)``: feature vectors ``(N, d_in)``, images
+        ``(N, C, H, W)``, or integer token ids ``(N, T)`` (int64).
     y : Tensor
-        Targets, shape ``(N, d_out)``, same dtype as ``x``.
+        Targets, shape ``(N, d_out)``, floating point (the dtype of ``x`` if
+        that is floating point).
     labels : Tensor or None
         Integer labels, shape ``(N,)``.
     name : str
@@ -50,27 +70,34 @@ def validate(x: Tensor, y: Tensor, labels: Tensor | None = None, *, name: str = 
     TypeError
         On non-tensor arguments or wrong dtypes.
     """
-    for arg, value in (("x", x), ("y", y)):
-        if not isinstance(value, Tensor) or not value.is_floating_point():
-            raise TypeError(
-                f"{name}: {arg} must be a floating-point torch.Tensor; got {type(value).__name__}"
-            )
-        if value.ndim != 2:
-            raise ValueError(
-                f"{name}: {arg} must have shape (N, features); got shape {tuple(value.shape)}. "
-                f"For one feature per point use {arg}.reshape(-1, 1)"
-            )
+    if not isinstance(x, Tensor) or x.dtype == torch.bool or x.is_complex():
+        raise TypeError(
+            f"{name}: x must be a torch.Tensor of floats or integer token ids; got "
+            f"{type(x).__name__ if not isinstance(x, Tensor) else x.dtype}"
+        )
+    if not isinstance(y, Tensor) or not y.is_floating_point():
+        raise TypeError(f"{name}: y must be a floating-point torch.Tensor; got {type(y).__name__}")
+    if x.ndim < 2:
+        raise ValueError(
+            f"{name}: x must have shape (N, features...); got shape {tuple(x.shape)}. "
+            "For one feature per point use x.reshape(-1, 1)"
+        )
+    if y.ndim != 2:
+        raise ValueError(
+            f"{name}: y must have shape (N, features); got shape {tuple(y.shape)}. "
+            "For one feature per point use y.reshape(-1, 1)"
+        )
     if x.shape[0] == 0:
         raise ValueError(f"{name}: the point set is empty; give at least one point")
     if y.shape[0] != x.shape[0]:
         raise ValueError(
             f"{name}: x has {x.shape[0]} points but y has {y.shape[0]}; give one target row per input row"
         )
-    if x.dtype != y.dtype:
+    if x.is_floating_point() and x.dtype != y.dtype:
         raise TypeError(f"{name}: x and y must share a dtype; got {x.dtype} and {y.dtype}")
     for arg, value in (("x", x), ("y", y)):
-        if not bool(torch.isfinite(value).all()):
-            bad = (~torch.isfinite(value)).any(dim=1).nonzero().flatten()[:5].tolist()
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            bad = (~torch.isfinite(value)).reshape(value.shape[0], -1).any(dim=1).nonzero().flatten()[:5].tolist()
             raise ValueError(
                 f"{name}: {arg} contains NaN or inf (first bad rows: {bad}); clean or drop these points"
             )
@@ -90,9 +117,12 @@ class PointSet:
     Parameters
     ----------
     x : Tensor
-        Inputs, shape ``(N, d_in)``. Non-tensor arrays are converted to float32.
+        Inputs, shape ``(N, ...)``: feature vectors, images (kept as
+        ``(N, C, H, W)``) or integer token ids (kept as int64). Non-tensor
+        float arrays are converted to float32.
     y : Tensor
-        Targets, shape ``(N, d_out)``, same dtype as ``x``.
+        Targets, shape ``(N, d_out)``, floating point (the dtype of ``x`` if
+        that is floating point).
     labels : Tensor or None
         Integer class or point labels, shape ``(N,)`` (converted to int64).
     name : str
@@ -115,7 +145,7 @@ class PointSet:
     meta: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        x = _as_float_tensor("x", self.x)
+        x = _as_input_tensor(self.x)
         y = _as_float_tensor("y", self.y)
         labels = self.labels
         if labels is not None and not isinstance(labels, Tensor):
@@ -144,8 +174,13 @@ class PointSet:
 
     @property
     def in_dim(self) -> int:
-        """Number of input features."""
-        return int(self.x.shape[1])
+        """Number of input features (all trailing dimensions of ``x`` together)."""
+        return int(np.prod(self.x.shape[1:]))
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one input: ``(d_in,)``, ``(C, H, W)`` for images, ``(T,)`` for token ids."""
+        return tuple(int(s) for s in self.x.shape[1:])
 
     @property
     def out_dim(self) -> int:
@@ -190,8 +225,7 @@ class PointSet:
     def pair(self, i: int, j: int) -> PointSet:
         """The two points ``i`` and ``j`` as a two-point set (the pair to track)."""
         for arg, value in (("i", i), ("j", j)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise TypeError(f"{arg} must be an int point index; got {value!r}")
+            checks.integer(arg, value, fix="It is a point index")
         if (i - j) % len(self) == 0:
             raise ValueError(f"{self.name}: i and j must name two different points; both are {i}")
         return self.subset([i, j])
@@ -215,12 +249,12 @@ class PointSet:
     def to(
         self, device: torch.device | str | None = None, dtype: torch.dtype | None = None
     ) -> PointSet:
-        """A copy on ``device`` with float data cast to ``dtype`` (labels stay int64)."""
+        """A copy on ``device`` with float data cast to ``dtype`` (labels and token ids stay int64)."""
         if dtype is not None and not dtype.is_floating_point:
             raise TypeError(f"dtype must be a floating-point torch.dtype; got {dtype}")
         meta = {k: (v.to(device) if isinstance(v, Tensor) else v) for k, v in self.meta.items()}
         return PointSet(
-            x=self.x.to(device=device, dtype=dtype),
+            x=self.x.to(device=device, dtype=dtype if self.x.is_floating_point() else None),
             y=self.y.to(device=device, dtype=dtype),
             labels=None if self.labels is None else self.labels.to(device),
             name=self.name,

@@ -6,7 +6,8 @@ import math
 
 import torch
 
-from repdyn.data._checks import check_count, check_dtype, check_scalar
+from repdyn import checks
+from repdyn.data._checks import check_dtype
 from repdyn.data._pointset import PointSet
 
 
@@ -41,10 +42,10 @@ def two_point(
     PointSet
         Two points, labels ``[0, 1]``; ``meta`` holds ``dx2`` and ``dy2``.
     """
-    dx2 = check_scalar("dx2", dx2, strict=True)
-    dy2 = check_scalar("dy2", dy2, strict=False)
-    check_count("in_dim", in_dim, 1)
-    check_count("out_dim", out_dim, 1)
+    dx2 = checks.real("dx2", dx2, above=0)
+    dy2 = checks.real("dy2", dy2, at_least=0)
+    checks.integer("in_dim", in_dim, minimum=1)
+    checks.integer("out_dim", out_dim, minimum=1)
     check_dtype(dtype)
     # Built in float64 so the distances are exact up to the final rounding.
     x1d = torch.tensor([-1.0, -1.0 + math.sqrt(dx2)], dtype=torch.float64)
@@ -103,8 +104,8 @@ def blobs(*, grid: int = 30, pixels: int = 5, dtype: torch.dtype = torch.float32
         ``context``, ``centre_x``, ``centre_y`` (for colouring plots) and the
         settings ``grid`` and ``pixels``.
     """
-    check_count("grid", grid, 2)
-    check_count("pixels", pixels, 2)
+    checks.integer("grid", grid, minimum=2)
+    checks.integer("pixels", pixels, minimum=2)
     check_dtype(dtype)
     f64 = torch.float64
     pix = torch.linspace(-1.0, 1.0, pixels, dtype=f64)

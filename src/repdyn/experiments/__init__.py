@@ -1,39 +1,29 @@
-"""The paper's experiments: trials as pure functions of configs, figures and claims.
+"""The paper's experiments: their settings, figures and claims.
 
 - :data:`EXPERIMENTS`: the registry (name, figure, description) that ``repdyn
   list`` and ``repdyn reproduce`` read; listing it imports no torch.
 - :func:`run`: run one experiment from Python, as ``repdyn reproduce NAME``
-  does; :func:`reproduce` runs several and writes the report.
-- :func:`load_run`: read a run directory back (summary, trial table, trajectories).
-- :class:`TwoPointConfig` / :func:`two_point_trial`: train, track and fit one
-  network on two points (cacheable, runs on any executor);
-  :func:`run_two_point` runs many and writes their data and figure.
+  does; :func:`reproduce` runs several and writes the report;
+  :func:`estimate_seconds` guesses their run time.
+- :class:`RunOptions`: an experiment's profile (:data:`PROFILES`) and its
+  execution (a :class:`repdyn.runs.Execution`); :class:`ExperimentOutput`
+  what it returns.
 - :class:`Claim`: a claim of the paper with the number that tests it.
-- :func:`paper_style`: the package's matplotlib style (:data:`STYLE`), which
-  every figure of the package is drawn with; :func:`write_json` writes a
-  summary as the experiments do (NaN as null).
 
-The package's parts (docs/extending.md):
+Everything an experiment shares with the command line and the atlas (the
+two-point and data-set trials, their files, :func:`repdyn.load_run`, the
+figure style, the structure predictions) lives one layer below, in
+:mod:`repdyn.runs`. The package's own parts (docs/extending.md):
 
-- :mod:`repdyn.experiments.trials`: the trial functions and their configs
-  (two-point, batched, data-set training);
-- :mod:`repdyn.experiments.structure`: the predicted representational
-  structure of a data set and its comparison with a network's;
 - ``studies/``: experiment bodies that several figures run with their own
   settings (an SGD figure and its Adam twin);
 - ``figures/``: one module per registered experiment, each importing only
   shared modules, never another figure's;
-- beside them the registry, claims, shared metrics, outputs, plots and the report.
-
-Importing this package is cheap: the names that need torch load on first use.
+- beside them the registry, claims, shared metrics, the paper's two-point
+  and data-set settings, and the report.
 """
 
-from importlib import import_module
-from typing import Any
-
 from repdyn.experiments._claims import Claim
-from repdyn.experiments._outputs import write_json
-from repdyn.experiments._plots import STYLE, paper_style
 from repdyn.experiments._registry import (
     EXPERIMENTS,
     PROFILES,
@@ -43,48 +33,16 @@ from repdyn.experiments._registry import (
 )
 from repdyn.experiments._report import SMOKE_NOTE
 from repdyn.experiments._reproduce import estimate_seconds, reproduce, run
-from repdyn.experiments._run_data import Run, load_run
-
-#: Public names whose modules import torch, loaded on first access.
-_LAZY = {
-    "DEFAULT_LOSS_THRESHOLD": "repdyn.experiments.trials._two_point",
-    "TwoPointConfig": "repdyn.experiments.trials._two_point",
-    "two_point_trial": "repdyn.experiments.trials._two_point",
-    "run_two_point": "repdyn.experiments.trials._two_point_run",
-    "estimate_trial_bytes": "repdyn.experiments.trials._two_point_run",
-}
 
 __all__ = [
-    "DEFAULT_LOSS_THRESHOLD",
     "EXPERIMENTS",
     "PROFILES",
     "SMOKE_NOTE",
-    "STYLE",
     "Claim",
     "Experiment",
     "ExperimentOutput",
-    "Run",
     "RunOptions",
-    "TwoPointConfig",
     "estimate_seconds",
-    "estimate_trial_bytes",
-    "load_run",
-    "paper_style",
     "reproduce",
     "run",
-    "run_two_point",
-    "two_point_trial",
-    "write_json",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'repdyn.experiments' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from repdyn.runs import failed
 from repdyn.theory import POOR_R2
 
 #: R^2 at or above which a fitted curve "matches" the network's: the bar below
@@ -19,15 +20,6 @@ from repdyn.theory import POOR_R2
 #: more than 10 % of its variance is visibly off in a plot. Used by fig2, fig3,
 #: fig4, fig11 and adam.
 R2_MATCH = POOR_R2
-
-#: Statuses of a trial that raised or lost its worker: it holds no measurements.
-FAILED_STATUSES = ("error", "failed")
-
-
-def failed(result: Mapping[str, Any]) -> bool:
-    """True for a trial that raised or lost its worker (no measurements at all)."""
-    return result.get("status") in FAILED_STATUSES
-
 
 def median_or_nan(values: Sequence[float]) -> float:
     """Median that treats NaN as a value (NaN if any is NaN): a failed trial never improves a metric."""

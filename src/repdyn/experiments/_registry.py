@@ -3,84 +3,37 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from repdyn import checks
 from repdyn.experiments._claims import Claim
-
-if TYPE_CHECKING:
-    from repdyn.sweep import JobQueue
+from repdyn.runs import Execution
 
 PROFILES = ("smoke", "quick", "paper")
 
 
-@dataclass(frozen=True)
-class RunOptions:
-    """How to run an experiment: scale, where to write, how to execute trials.
+@dataclass(frozen=True, kw_only=True)
+class RunOptions(Execution):
+    """How to run an experiment: its profile (scale) and its execution.
 
     Parameters
     ----------
     profile : {"smoke", "quick", "paper"}
         ``paper`` uses the paper's settings; ``quick`` a documented reduced
         scale for 2 CPU cores; ``smoke`` a tiny scale for end-to-end tests.
-    out : Path
-        The experiment's own output directory.
-    cache : Path or None
-        Result-store directory shared by all experiments (reruns reuse it).
-    executor, workers, scheduler, device, progress
-        Passed to the sweep runner and the trials. ``device="cuda"`` needs a
-        GPU here, unless a Dask ``scheduler`` runs the trials elsewhere. A
-        ``scheduler`` is an address, a scheduler file (``*.json``) or a
-        :class:`repdyn.sweep.JobQueue` (batch jobs of a cluster scheduler).
-    batch_trials : bool or None
-        Train two-point trials of one architecture together as one batched
-        computation; None (auto) batches on ``device="cuda"`` without a scheduler.
+    out, cache, executor, workers, scheduler, device, progress, batch_trials
+        Where to write and how to execute trials: see :class:`repdyn.runs.Execution`
+        (``out`` is the experiment's own output directory; ``cache`` the
+        result store shared by all experiments, by default ``out / "cache"``).
     """
 
     profile: str
-    out: Path
-    cache: Path | None = None
-    executor: str = "process"
-    workers: int | None = None
-    scheduler: str | JobQueue | None = None
-    device: str = "cpu"
-    progress: bool | None = None
-    batch_trials: bool | None = None
 
     def __post_init__(self) -> None:
-        if self.profile not in PROFILES:
-            raise ValueError(f"profile must be one of {PROFILES}; got {self.profile!r}")
-        if self.device not in ("cpu", "cuda"):
-            raise ValueError(f"device must be 'cpu' or 'cuda'; got {self.device!r}")
-        if self.device == "cuda" and self.scheduler is None:
-            import torch  # only here: the CLI imports this module and must stay light
-
-            if not torch.cuda.is_available():
-                raise ValueError(
-                    "CUDA is not available on this machine; use --device cpu (device='cpu'), "
-                    "or a Dask scheduler whose workers have a GPU"
-                )
-        if self.batch_trials is not None and not isinstance(self.batch_trials, bool):
-            raise ValueError(
-                f"batch_trials must be True, False or None (auto); got {self.batch_trials!r}"
-            )
-        object.__setattr__(self, "out", Path(self.out))
-
-    def sweep(self, fn: Callable[[Any], Any], configs: Sequence[Any]) -> list[dict[str, Any]]:
-        """Run (or load from :attr:`cache`) trial ``fn`` on every config with these options; config order."""
-        from repdyn.sweep import run_sweep
-
-        return run_sweep(
-            fn,
-            list(configs),
-            store=self.cache,
-            executor=self.executor,
-            workers=self.workers,
-            scheduler=self.scheduler,
-            progress=self.progress,
-        )
+        checks.choice("profile", self.profile, PROFILES)
+        super().__post_init__()
 
 
 @dataclass

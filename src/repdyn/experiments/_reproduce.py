@@ -8,16 +8,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from repdyn.experiments._estimates import counting_each_trial_once
-from repdyn.experiments._outputs import write_json
-from repdyn.experiments._registry import (
-    EXPERIMENTS,
-    Experiment,
-    ExperimentOutput,
-    RunOptions,
-    get,
-)
+from repdyn.experiments._registry import EXPERIMENTS, Experiment, ExperimentOutput, RunOptions, get
 from repdyn.experiments._report import SMOKE_NOTE, write_report
+from repdyn.runs import counting_each_trial_once, write_json
 
 
 def estimate_seconds(names: Sequence[str], profile: str, workers: int) -> float | None:
@@ -75,7 +68,6 @@ def run(
     """
     exp = get(name)
     out = DEFAULT_OUT / name if out is None else Path(out)
-    options.setdefault("cache", out / "cache")
     return run_experiment(exp, RunOptions(profile=profile, out=out, **options))
 
 
@@ -111,11 +103,9 @@ def reproduce(names: Sequence[str] | None, options: RunOptions) -> dict[str, Exp
     """
     names = list(names) if names else list(EXPERIMENTS)
     experiments = [get(name) for name in names]  # unknown names fail before anything runs
-    cache = options.cache or options.out / "cache"
     outputs: dict[str, ExperimentOutput] = {}
     for exp in experiments:
-        outputs[exp.name] = run_experiment(
-            exp, replace(options, out=options.out / exp.name, cache=cache)
-        )
+        # options.cache stays where it is (default: beside the experiments), shared by all of them.
+        outputs[exp.name] = run_experiment(exp, replace(options, out=options.out / exp.name))
     write_report(options.out, outputs, options.profile)
     return outputs

@@ -8,6 +8,7 @@ from typing import TypeVar
 import torch
 from torch import Tensor, nn
 
+from repdyn import checks
 from repdyn.nets._nonlinearity import make_activation
 from repdyn.nets._registry import get_architecture
 from repdyn.nets._spec import ArchSpec
@@ -23,8 +24,7 @@ def tracked_layer_index(hidden_layers: int) -> int:
     1 for 2 and 0 for 1); repdyn tracks the same layer so that fits are
     comparable with theirs. Fit quality depends on depth (the paper's Fig 10).
     """
-    if isinstance(hidden_layers, bool) or not isinstance(hidden_layers, int) or hidden_layers < 1:
-        raise ValueError(f"hidden_layers must be an int >= 1; got {hidden_layers!r}")
+    checks.integer("hidden_layers", hidden_layers, minimum=1)
     return hidden_layers // 2
 
 
@@ -111,8 +111,7 @@ class Network(nn.Module):
                 f"spec must be an ArchSpec (see get_architecture); got {type(spec).__name__}"
             )
         for arg, value in (("in_dim", in_dim), ("out_dim", out_dim)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{arg} must be an int >= 1 (number of features); got {value!r}")
+            checks.integer(arg, value, minimum=1, fix="It counts features")
         self.spec = spec
         self.in_dim = in_dim
         self.out_dim = out_dim
@@ -157,8 +156,12 @@ class Network(nn.Module):
                 nn.init.zeros_(module.bias)
 
     def forward(self, x: Tensor) -> Tensor:
-        """Predictions of shape ``(N, out_dim)`` for inputs of shape ``(N, in_dim)``."""
-        before, current = None, x
+        """Predictions of shape ``(N, out_dim)`` for inputs of shape ``(N, in_dim)``.
+
+        Inputs of more dimensions (images ``(N, C, H, W)``) are read as flat
+        rows, as the paper's MLPs read MNIST.
+        """
+        before, current = None, x.flatten(1) if x.ndim > 2 else x
         for k, block in enumerate(self.hidden):
             layer_input = current if k == 0 else self.dropout(current)
             skip = before if (self.skip and k >= 2) else None
@@ -173,9 +176,7 @@ def _generator(seed: int | torch.Generator | None) -> torch.Generator | None:
                 f"seed must be a CPU torch.Generator (weights are drawn on the CPU); got one on {seed.device}"
             )
         return seed
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise TypeError(f"seed must be None, an int >= 0 or a torch.Generator; got {seed!r}")
-    return torch.Generator().manual_seed(seed)
+    return torch.Generator().manual_seed(checks.seed("seed", seed))
 
 
 def build_network(

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 
 import torch
 from torch import nn
 
+from repdyn import checks
 from repdyn.nets._spec import OPTIMIZERS, normalise_key
 
 
@@ -33,8 +33,7 @@ def make_optimizer(
     key = normalise_key(name, "_") if isinstance(name, str) else None
     if key not in OPTIMIZERS:
         raise ValueError(f"optimizer name must be one of {', '.join(OPTIMIZERS)}; got {name!r}")
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
-        raise ValueError(f"lr must be a finite number > 0; got {lr!r}")
+    lr = checks.real("lr", lr, above=0)
     if isinstance(params, nn.Module):
         params = params.parameters()
     if key == "sgd":

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
+from repdyn import checks
 from repdyn.nets._nonlinearity import NONLINEARITIES, NONLINEARITY_ALIASES
 
 VARIANTS = ("mlp", "convolution", "skip", "dropout")
@@ -19,31 +19,10 @@ def normalise_key(text: str, sep: str = " ") -> str:
     return re.sub(r"[\s_\-]+", sep, text.strip().lower())
 
 
-def _positive_float(name: str, value: Any) -> float:
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be a real number > 0; got {value!r}")
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a real number > 0; got {value!r}") from None
-    if not math.isfinite(v) or v <= 0:
-        raise ValueError(f"{name} must be finite and > 0; got {value!r}")
-    return v
-
-
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int >= 1; got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1; got {value}")
-    return value
-
-
 def _choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
-    key = normalise_key(value, "_") if isinstance(value, str) else None
-    if key not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
-    return key
+    """``value`` spelled as :func:`normalise_key` spells it, if that is one of ``choices``."""
+    key = normalise_key(value, "_") if isinstance(value, str) else value
+    return str(checks.choice(name, key, choices))
 
 
 @dataclass(frozen=True)
@@ -107,21 +86,18 @@ class ArchSpec:
             )
         fields = {
             "nonlinearity": NONLINEARITY_ALIASES[key],
-            "gain": _positive_float("gain", self.gain),
-            "lr": _positive_float("lr", self.lr),
-            "units": _positive_int("units", self.units),
-            "hidden_layers": _positive_int("hidden_layers", self.hidden_layers),
-            "epochs": _positive_int("epochs", self.epochs),
+            "gain": checks.real("gain", self.gain, above=0),
+            "lr": checks.real("lr", self.lr, above=0),
+            "units": checks.integer("units", self.units, minimum=1),
+            "hidden_layers": checks.integer("hidden_layers", self.hidden_layers, minimum=1),
+            "epochs": checks.integer("epochs", self.epochs, minimum=1),
             "variant": _choice("variant", self.variant, VARIANTS),
             "optimizer": _choice("optimizer", self.optimizer, OPTIMIZERS),
-            "channels": _positive_int("channels", self.channels),
-            "kernel_size": _positive_int("kernel_size", self.kernel_size),
+            "channels": checks.integer("channels", self.channels, minimum=1),
+            "kernel_size": checks.integer("kernel_size", self.kernel_size, minimum=1),
+            "dropout": checks.real("dropout", self.dropout, at_least=0, below=1,
+                                   fix="Dropout is a probability"),
         }
-        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)):
-            raise TypeError(f"dropout must be a probability in [0, 1); got {self.dropout!r}")
-        if not 0.0 <= float(self.dropout) < 1.0:
-            raise ValueError(f"dropout must be a probability in [0, 1); got {self.dropout!r}")
-        fields["dropout"] = float(self.dropout)
         if fields["kernel_size"] % 2 == 0:
             raise ValueError(
                 f"kernel_size must be odd so that 'same' padding is symmetric; got {self.kernel_size}"

@@ -16,6 +16,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from repdyn import checks
 from repdyn.rsa._compare import _square
 from repdyn.rsa._rdm import activations_matrix
 
@@ -88,12 +89,7 @@ def embed(
         raise ValueError(
             f"method must be 'pca' (activations) or 'mds' (a distance matrix); got {method!r}"
         )
-    if (
-        isinstance(n_components, bool)
-        or not isinstance(n_components, (int, np.integer))
-        or n_components < 1
-    ):
-        raise ValueError(f"n_components must be a positive integer; got {n_components!r}")
+    checks.integer("n_components", n_components, minimum=1)
 
     if method == "pca":
         act = activations_matrix("data", data)

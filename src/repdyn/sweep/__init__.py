@@ -17,6 +17,7 @@ from repdyn.sweep._canonical import (
     cache_key,
     canonical_json,
     canonical_value,
+    trial,
     trial_name,
 )
 from repdyn.sweep._cluster import CLUSTER_KINDS, JobQueue
@@ -49,5 +50,6 @@ __all__ = [
     "results_dataset",
     "results_frame",
     "run_sweep",
+    "trial",
     "trial_name",
 ]

@@ -15,13 +15,13 @@ import json
 import math
 import pathlib
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 #: Version of the on-disk result format and of the cache key recipe. Bumping it
 #: gives every trial a new key, so old stores are never read with a new meaning.
-RESULT_FORMAT_VERSION = 3
+RESULT_FORMAT_VERSION = 4
 
 #: Key under which a dataclass's class name is recorded in its canonical dict.
 DATACLASS_MARKER = "__dataclass__"
@@ -113,8 +113,45 @@ def canonical_json(config: Any) -> str:
     )
 
 
+_Trial = TypeVar("_Trial", bound=Callable[..., Any])
+
+#: Attribute that holds a trial function's stable name (set by :func:`trial`).
+TRIAL_NAME_ATTRIBUTE = "trial_id"
+
+
+def trial(name: str) -> Callable[[_Trial], _Trial]:
+    """Give a trial function a stable name: the name that enters its cache key and labels its stored results.
+
+    Without one, a trial is named by its module path and qualified name, so
+    moving the function to another module gives every stored result a new key.
+    A stable name survives moves and renames; change it (or the function's
+    ``result_version``) only when what the trial computes changes.
+
+    Parameters
+    ----------
+    name : str
+        A short name, unique among the trials that share a store (``"two-point"``).
+
+    Examples
+    --------
+    >>> @trial("square")
+    ... def square(config):
+    ...     return {"value": config["x"] ** 2}
+    >>> trial_name(square)
+    'square'
+    """
+    if not isinstance(name, str) or not name.strip() or name != name.strip():
+        raise TypeError(f"name must be a non-empty string without surrounding spaces; got {name!r}")
+
+    def name_it(fn: _Trial) -> _Trial:
+        setattr(fn, TRIAL_NAME_ATTRIBUTE, name)
+        return fn
+
+    return name_it
+
+
 def trial_name(fn: Callable[..., Any]) -> str:
-    """The qualified name ``module.qualname`` that identifies a trial function.
+    """The name that identifies a trial function: its stable name (:func:`trial`), else ``module.qualname``.
 
     Raises
     ------
@@ -135,13 +172,14 @@ def trial_name(fn: Callable[..., Any]) -> str:
             f"fn must be defined at the top level of a module so worker processes can import "
             f"it; {module}.{qualname} is a lambda or a function defined inside another function"
         )
-    return f"{module}.{qualname}"
+    stable = getattr(fn, TRIAL_NAME_ATTRIBUTE, None)
+    return stable if isinstance(stable, str) else f"{module}.{qualname}"
 
 
 def cache_key(fn: Callable[..., Any], config: Any) -> str:
     """The cache key of trial ``fn`` run on ``config``: a 64-character sha256 hex digest.
 
-    The key hashes the canonical JSON of the config, the trial's qualified name,
+    The key hashes the canonical JSON of the config, the trial's name (:func:`trial_name`),
     :data:`RESULT_FORMAT_VERSION` and, when the function has one, its
     ``result_version`` attribute (bump it when the trial's code changes what it
     computes, so that old cached results are not reused).

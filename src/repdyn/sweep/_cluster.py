@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from repdyn import checks
 from repdyn.sweep._trial import THREAD_ENV_VARS
 
 #: ``JobQueue.kind`` -> dask-jobqueue's cluster class. ``"local"`` runs each
@@ -67,9 +68,7 @@ class JobQueue:
                 f"kind must be one of {sorted(CLUSTER_KINDS)}; got {self.kind!r}"
             )
         for name in ("cores", "jobs"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1; got {value!r}")
+            checks.integer(name, getattr(self, name), minimum=1)
         if not isinstance(self.memory, str) or not _MEMORY.fullmatch(self.memory):
             raise ValueError(f"memory must read like '4GB' or '500MiB'; got {self.memory!r}")
         if not isinstance(self.walltime, str) or not _WALLTIME.fullmatch(self.walltime):

@@ -11,6 +11,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+from repdyn import checks
 from repdyn.sweep._canonical import cache_key, canonical_json, trial_name
 from repdyn.sweep._queue import TaskQueue
 from repdyn.sweep._store import ResultStore, SweepWarning
@@ -91,14 +92,8 @@ def check_executor(executor: str, workers: int | None = None, scheduler: Any = N
     (``{"executor": "--executor"}``) in the messages.
     """
     n = {"executor": "executor", "workers": "workers", "scheduler": "scheduler", **(names or {})}
-    if executor not in EXECUTORS:
-        raise ValueError(f"{n['executor']} must be one of {', '.join(EXECUTORS)}; got {executor!r}")
-    if workers is not None and (
-        isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
-    ):
-        raise ValueError(
-            f"{n['workers']} must be a positive int (or left out: one per core); got {workers!r}"
-        )
+    checks.choice(n["executor"], executor, EXECUTORS)
+    checks.integer(n["workers"], workers, minimum=1, allow_none=True, fix="Leave it out for one worker per core")
     if scheduler is not None and executor != "dask":
         raise ValueError(
             f"{n['scheduler']} {scheduler!r} only applies to {n['executor']} 'dask'; got "
@@ -124,10 +119,9 @@ def _validate(
     errors: str,
 ) -> None:
     check_executor(executor, workers, scheduler)
-    if progress is not None and not isinstance(progress, bool):
-        raise ValueError(f"progress must be True, False or None (auto); got {progress!r}")
-    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-        raise ValueError(f"retries must be an int >= 0; got {retries!r}")
+    if progress is not None:
+        checks.flag("progress", progress)
+    checks.integer("retries", retries, minimum=0)
     if errors not in ("record", "raise"):
         raise ValueError(f"errors must be 'record' or 'raise'; got {errors!r}")
 

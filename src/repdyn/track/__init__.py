@@ -13,6 +13,10 @@ step included). Values stay on the device and reach the host in chunks.
   batched forward per record; the result is a :class:`PairsTracking`.
 - :func:`measure_pair`: the variables at the current weights, no training.
 - :func:`layer_outputs`: the representations of many points at named layers.
+- :func:`input_distances`: each pair's squared input distance ``dx2``: the
+  inputs' squared Euclidean distance, or the caller's ``input_distance`` (a
+  function such as :func:`one_hot_distance`, or a matrix), which integer
+  inputs (token ids, kept as int64 for ``nn.Embedding``) need.
 
 Every function measures in eval mode by default, as the paper's code does
 (``measure="train"`` records from the training forward, dropout active).
@@ -47,6 +51,7 @@ for writing another one:
 from repdyn.track._checks import MEASURE_MODES, renamed_keywords
 from repdyn.track._checks import positive_int as check_count
 from repdyn.track._checks import threshold as check_loss_threshold
+from repdyn.track._distance import INTEGER_INPUTS_FIX, InputDistance, input_distances, one_hot_distance
 from repdyn.track._kernel import (
     KERNEL_EVERY,
     KERNEL_PROBES,
@@ -72,12 +77,14 @@ __all__ = [
     "KERNEL_EVERY",
     "KERNEL_FIELDS",
     "KERNEL_PROBES",
+    "INTEGER_INPUTS_FIX",
     "MEASURE_MODES",
     "Preconditioner",
     "SAME_FRACTION",
     "STATUSES",
     "STEP_FIELDS",
     "ChunkSchedule",
+    "InputDistance",
     "PairLog",
     "ParameterSplit",
     "PairMetrics",
@@ -89,8 +96,10 @@ __all__ = [
     "encoder_tangent_kernel",
     "forward_depends_on_mode",
     "group_ids",
+    "input_distances",
     "layer_outputs",
     "measure_pair",
+    "one_hot_distance",
     "pair_metrics",
     "project_loss",
     "record_epochs",

@@ -1,13 +1,15 @@
-"""Argument checks for the tracking loops.
+"""Argument checks of the tracking loops that concern models and tensors.
 
-Each raises ValueError (or TypeError for a wrong kind of object) whose message
-names the argument, what is expected, and how to fix the call.
+Numbers, counts, seeds and choices are checked by :mod:`repdyn.checks` (one
+rule and message style for every layer); the checks here are about what only
+the trainers know: models, tensors, optimisers. Each raises ValueError (or
+TypeError for a wrong kind of object) whose message names the argument, what
+is expected, and how to fix the call.
 """
 
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -15,9 +17,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from repdyn import checks
+
 OptimizerSpec = torch.optim.Optimizer | Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 
-MEASURE_MODES = ("train", "eval")
+#: How the theory's variables are measured: in eval mode (as the paper's code), or from the training forward.
+MEASURE_MODES = ("eval", "train")
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -42,33 +47,22 @@ def renamed_keywords(**renamed: str) -> Callable[[_F], _F]:
 
 
 def positive_int(name: str, value: Any) -> int:
-    """``value`` as an int >= 1; a TypeError or ValueError naming ``name`` otherwise."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise TypeError(f"{name} must be a positive integer; got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1; got {value}. Pass a positive number of {name}")
-    return int(value)
+    """``value`` as an int >= 1 (:func:`repdyn.checks.integer`)."""
+    result = checks.integer(name, value, minimum=1)
+    assert result is not None
+    return result
 
 
 def threshold(value: Any, stop_when_converged: bool = False) -> float | None:
     """A loss threshold (None for none); ``stop_when_converged`` needs one."""
-    if value is None:
-        if stop_when_converged:
-            raise ValueError("stop_when_converged=True needs a loss_threshold to stop at; pass one")
-        return None
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"loss_threshold must be a float >= 0 or None; got {value!r}") from None
-    if not math.isfinite(out) or out < 0:
-        raise ValueError(f"loss_threshold must be a finite float >= 0 or None; got {value!r}")
-    return out
+    if value is None and stop_when_converged:
+        raise checks.ArgumentValueError(
+            "loss_threshold", "stop_when_converged=True needs a loss_threshold to stop at; pass one")
+    return checks.real("loss_threshold", value, at_least=0, allow_none=True)
 
 
 def measure_mode(value: Any) -> str:
-    if value not in MEASURE_MODES:
-        raise ValueError(f"measure must be one of {MEASURE_MODES}; got {value!r}")
-    return str(value)
+    return str(checks.choice("measure", value, MEASURE_MODES))
 
 
 def model_placement(model: Any) -> tuple[torch.device, torch.dtype]:
@@ -85,6 +79,27 @@ def model_placement(model: Any) -> tuple[torch.device, torch.dtype]:
 
 def tensor(name: str, value: Any, *, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     """``value`` as a finite floating tensor of at least one dimension."""
+    out = _as_tensor(name, value)
+    out = out.detach().to(device=device, dtype=dtype)
+    _finite(name, out)
+    return out
+
+
+def inputs(name: str, value: Any, *, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """Inputs as the model reads them: floats cast to the model's dtype, integers (token ids) kept as int64.
+
+    Integer inputs stay integers so that an ``nn.Embedding`` can read them;
+    their squared difference is no input distance (see :func:`repdyn.track.input_distances`).
+    """
+    out = _as_tensor(name, value)
+    if out.is_floating_point():
+        out = out.detach().to(device=device, dtype=dtype)
+        _finite(name, out)
+        return out
+    return out.detach().to(device=device, dtype=torch.int64)
+
+
+def _as_tensor(name: str, value: Any) -> torch.Tensor:
     try:
         out = torch.as_tensor(np.asarray(value) if not isinstance(value, torch.Tensor) else value)
     except (TypeError, ValueError, RuntimeError) as exc:
@@ -95,13 +110,15 @@ def tensor(name: str, value: Any, *, dtype: torch.dtype, device: torch.device) -
         raise ValueError(f"{name} must have a leading dimension over points; got a scalar")
     if out.is_complex() or out.dtype == torch.bool:
         raise ValueError(f"{name} must hold real numbers; got dtype {out.dtype}")
-    out = out.detach().to(device=device, dtype=dtype)
+    return out
+
+
+def _finite(name: str, out: torch.Tensor) -> None:
     if not bool(torch.isfinite(out).all()):
         bad = int((~torch.isfinite(out)).sum())
         raise ValueError(
             f"{name} contains {bad} NaN or inf value(s); clean or drop those points first"
         )
-    return out
 
 
 def targets(x: torch.Tensor, y: torch.Tensor, *, n_points: int | None = None) -> None:

@@ -25,6 +25,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from repdyn import checks
+
 ALL_HIDDEN = "all"
 """Pass as ``layers`` to track every hidden layer the model declares."""
 
@@ -403,9 +405,9 @@ def batch_dims(batch_dim: int | Mapping[str, int], names: tuple[str, ...]) -> tu
         The resolved layer names.
     """
     def valid(value: object, what: str) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"{what} must be an int >= 0 (a dimension of the output); got {value!r}")
-        return value
+        result = checks.integer(what, value, minimum=0, fix="It is a dimension of the layer's output")
+        assert result is not None
+        return result
 
     if isinstance(batch_dim, Mapping):
         unknown = sorted(set(batch_dim) - set(names))

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
 from torch import nn
 
+from repdyn import checks
 from repdyn.track import _checks as check
+from repdyn.track._distance import InputDistance
 from repdyn.track._kernel import KERNEL_PROBES
 from repdyn.track._layers import LayerSpec
 from repdyn.track._pairs import _plan, _train
@@ -36,6 +37,7 @@ def train_tracking_pair(
     progress: ProgressSpec = None,
     kernel_every: int | None = None,
     kernel_probes: int = KERNEL_PROBES,
+    input_distance: InputDistance = None,
 ) -> PairTracking:
     """Minibatch training over ``(x, y)`` that records the pair ``pair`` every epoch.
 
@@ -77,8 +79,8 @@ def train_tracking_pair(
         measurement and stops a two-point forward from updating batch-norm
         statistics.
 
-    batch_dim, progress
-        As for :func:`track_pair` (progress is reported after every epoch).
+    batch_dim, progress, input_distance
+        As for :func:`track_pairs` (progress is reported after every epoch).
     kernel_every, kernel_probes
         Kernel rates and diagnostics of the pair, as :func:`track_pairs`
         measures them (no step rates: the step is the data set's).
@@ -89,14 +91,14 @@ def train_tracking_pair(
         As for :func:`track_pair`, with ``train_loss`` (row 0: the initial
         model's loss on the whole data set) and ``pair`` set.
     """
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-        raise TypeError(f"seed must be an integer (it fixes the minibatch order); got {seed!r}")
+    checks.seed("seed", seed)
     check.positive_int("batch_size", batch_size)
     i, j = _pair_indices(pair)
     plan = _plan(model, layers, x, y, [[i, j]], epochs=epochs, batch_size=batch_size, seed=seed,
                  record_every=1, groups=None, pair_seed=None, loss_threshold=loss_threshold,
                  stop_when_converged=stop_when_converged, check_every=check_every, measure=measure,
-                 batch_dim=batch_dim, kernel_every=kernel_every, kernel_probes=kernel_probes)  # fmt: skip
+                 batch_dim=batch_dim, input_distance=input_distance, kernel_every=kernel_every,
+                 kernel_probes=kernel_probes)  # fmt: skip
     if plan.dx2[0] == 0:
         raise ValueError(
             f"x[{i}] and x[{j}] are identical (dx2 = 0): their representations can never "
@@ -108,9 +110,8 @@ def train_tracking_pair(
 
 def _pair_indices(pair: Any) -> tuple[int, int]:
     try:
-        i, j = (int(k) for k in pair)
-        if any(isinstance(k, bool) or float(k) != int(k) for k in pair):
-            raise TypeError
+        i, j = pair
     except (TypeError, ValueError):
-        raise ValueError(f"pair must be two integer row indices (i, j); got {pair!r}") from None
-    return i, j
+        raise checks.ArgumentValueError("pair", f"pair must be two integer row indices (i, j); got "
+                                               f"{checks.describe(pair)}") from None
+    return checks.integer("pair[0]", i, minimum=0), checks.integer("pair[1]", j, minimum=0)

@@ -33,7 +33,7 @@ def layer_outputs(
     model, layers, batch_dim
         As for :func:`track_pair` (``layers`` resolved by :func:`resolve_layers`).
     x : array_like or Tensor, shape (N, ...)
-        The points (cast to the model's device and dtype).
+        The points (floats cast to the model's device and dtype; integer token ids kept).
     measure : {"eval", "train"}, default "eval"
         Mode of the forward passes (``"train"`` leaves the model's mode as it is).
     batch_size : int
@@ -51,7 +51,7 @@ def layer_outputs(
     device, dtype = check.model_placement(model)
     names = resolve_layers(model, layers)
     dims = dict(zip(names, batch_dims(batch_dim, names), strict=True))
-    x = check.tensor("x", x, dtype=dtype, device=device)
+    x = check.inputs("x", x, dtype=dtype, device=device)
     modules = dict(model.named_modules(remove_duplicate=False))
     captured: dict[str, list[torch.Tensor]] = {name: [] for name in names}
 

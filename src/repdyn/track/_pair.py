@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from repdyn.track import _checks as check
+from repdyn.track._distance import InputDistance, input_distances
 from repdyn.track._kernel import (
     ALL_FIELDS,
     KERNEL_PROBES,
@@ -55,6 +56,7 @@ def track_pair(
     progress: ProgressSpec = None,
     kernel_every: int | None = None,
     kernel_probes: int = KERNEL_PROBES,
+    input_distance: InputDistance = None,
 ) -> PairTracking:
     """Train ``model`` on two points and record ``h``, ``y``, ``w`` and the loss.
 
@@ -77,7 +79,9 @@ def track_pair(
         tensor with the two points along dimension 0 (any trailing shape: it
         is flattened).
     x : array_like or Tensor, shape (2, ...)
-        The two inputs (cast to the model's device and dtype).
+        The two inputs: floats (cast to the model's device and dtype) or
+        integer token ids (kept as int64 for an ``nn.Embedding``; give
+        ``input_distance`` then).
     y : array_like or Tensor, shape (2, ...)
         Their targets, shaped like the model's output.
     optimizer : torch.optim.Optimizer or callable
@@ -133,6 +137,12 @@ def track_pair(
     kernel_probes : int, default 4
         Random probes of the trace of the encoder kernel (the isotropy
         diagnostic); 0 skips it.
+    input_distance : callable, float or None, optional
+        The pair's squared input distance ``dx2``: None, the squared Euclidean
+        distance of the two inputs (flattened); a number; or a function
+        ``f(first, second)`` of the two inputs (each of shape ``(1, ...)``)
+        returning it, such as :func:`one_hot_distance` for token ids or the
+        squared distance of an embedding's outputs. Integer inputs need one.
 
     Returns
     -------
@@ -157,7 +167,7 @@ def track_pair(
     measure = check.measure_mode(measure)
     device, names, dims, x, y = _pair_inputs(model, layers, x, y, batch_dim)
     separate_measurement = measure == "eval" and forward_depends_on_mode(model)
-    dx2, dy2 = squared_distance(x), squared_distance(y)
+    dx2, dy2 = _pair_dx2(input_distance, x), squared_distance(y)
     if dx2 == 0:
         raise ValueError(
             "x holds two identical inputs (dx2 = 0): their representations can never differ; "
@@ -239,10 +249,16 @@ def _pair_inputs(
     device, dtype = check.model_placement(model)
     names = resolve_layers(model, layers)
     dims = batch_dims(batch_dim, names)
-    x = check.tensor("x", x, dtype=dtype, device=device)
+    x = check.inputs("x", x, dtype=dtype, device=device)
     y = check.tensor("y", y, dtype=dtype, device=device)
     check.targets(x, y, n_points=2)
     return device, names, dims, x, y
+
+
+def _pair_dx2(input_distance: InputDistance, x: torch.Tensor) -> float:
+    """``dx2`` of the pair ``x`` (two rows)."""
+    one, two = torch.zeros(1, dtype=torch.long, device=x.device), torch.ones(1, dtype=torch.long, device=x.device)
+    return float(input_distances(input_distance, x, one, two, np.array([[0, 1]]))[0])
 
 
 def _measure(
@@ -262,12 +278,13 @@ def measure_pair(
     *,
     measure: str = "eval",
     batch_dim: int | Mapping[str, int] = 0,
+    input_distance: InputDistance = None,
 ) -> dict[str, np.ndarray]:
     """``(h, y, w)`` of a pair at the model's current weights, without training.
 
     Parameters
     ----------
-    model, layers, x, y, batch_dim
+    model, layers, x, y, batch_dim, input_distance
         As for :func:`track_pair`.
     measure : {"eval", "train"}, default "eval"
         Mode of the forward pass (``"train"`` leaves the model's mode as it is).
@@ -289,7 +306,7 @@ def measure_pair(
         stop_epoch=0,
         diverged_epoch=diverged,
         loss_threshold=None,
-        dx2=squared_distance(x),
+        dx2=_pair_dx2(input_distance, x),
         dy2=squared_distance(y),
         seconds=0.0,
     )

@@ -21,7 +21,9 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
+from repdyn import checks
 from repdyn.track import _checks as check
+from repdyn.track._distance import InputDistance, input_distances
 from repdyn.track._kernel import (
     KERNEL_PROBES,
     KernelLog,
@@ -297,6 +299,7 @@ def track_pairs(
     progress: ProgressSpec = None,
     kernel_every: int | None = None,
     kernel_probes: int = KERNEL_PROBES,
+    input_distance: InputDistance = None,
 ) -> PairsTracking:
     """Train on ``(x, y)`` while recording many pairs of its points at every tracked layer.
 
@@ -315,7 +318,8 @@ def track_pairs(
         check runs on each copy, so a divergent run stops at most this many
         records after its first bad value.
     x : array_like or Tensor, shape (N, ...)
-        All training inputs (moved to the model's device once).
+        All training inputs (moved to the model's device once): floats, or
+        integer token ids (kept as int64; give ``input_distance`` then).
     y : array_like or Tensor, shape (N, ...)
         Their targets, shaped like the model's output.
     pairs : int or array_like of int, shape (K, 2)
@@ -361,6 +365,13 @@ def track_pairs(
         training is unchanged.
     kernel_probes : int, default 4
         As for :func:`track_pair`.
+    input_distance : callable or array_like, optional
+        Each pair's squared input distance ``dx2``: None, the squared
+        Euclidean distance of the inputs (flattened); a function
+        ``f(first, second)`` of the pairs' inputs (each of shape ``(K, ...)``)
+        returning ``K`` squared distances (e.g. :func:`one_hot_distance`); or
+        an ``(N, N)`` matrix of squared distances between the data set's
+        points. Integer inputs need one. Computed once, before training.
 
     Returns
     -------
@@ -372,7 +383,7 @@ def track_pairs(
                  record_every=record_every, groups=groups, pair_seed=pair_seed,
                  loss_threshold=loss_threshold, stop_when_converged=stop_when_converged,
                  check_every=check_every, measure=measure, batch_dim=batch_dim,
-                 kernel_every=kernel_every, kernel_probes=kernel_probes)  # fmt: skip
+                 input_distance=input_distance, kernel_every=kernel_every, kernel_probes=kernel_probes)  # fmt: skip
     return _train(plan, optimizer, shuffle=shuffle, progress=progress, description="track_pairs")
 
 
@@ -424,6 +435,7 @@ def _plan(
     batch_dim: int | Mapping[str, int],
     kernel_every: int | None = None,
     kernel_probes: int = KERNEL_PROBES,
+    input_distance: InputDistance = None,
 ) -> _Plan:
     """Check every argument and resolve the pairs, before anything trains."""
     kernel_every, kernel_probes = check_kernel_options(kernel_every, kernel_probes)
@@ -434,15 +446,13 @@ def _plan(
     measure = check.measure_mode(measure)
     if stop_when_converged and loss_threshold is None:
         raise ValueError("stop_when_converged=True needs a loss_threshold to stop at; pass one")
-    for name, value in (("seed", seed), ("pair_seed", pair_seed)):
-        if value is None and name == "pair_seed":
-            continue
-        if isinstance(value, bool) or not isinstance(value, int | np.integer):
-            raise TypeError(f"{name} must be an integer (it fixes the run's randomness); got {value!r}")
+    checks.seed("seed", seed)
+    if pair_seed is not None:
+        checks.seed("pair_seed", pair_seed)
     device, dtype = check.model_placement(model)
     names = resolve_layers(model, layers)
     dims = batch_dims(batch_dim, names)
-    x = check.tensor("x", x, dtype=dtype, device=device)
+    x = check.inputs("x", x, dtype=dtype, device=device)
     y = check.tensor("y", y, dtype=dtype, device=device)
     check.targets(x, y)
     n_points = x.shape[0]
@@ -462,7 +472,8 @@ def _plan(
     xp, yp = x[torch.as_tensor(index.points, device=device)], y[torch.as_tensor(index.points, device=device)]
     return _Plan(
         model=model, names=names, dims=dims, x=x, y=y, index=index, pairs=pair_array, same=same,
-        dx2=_squared_distances(xp, first, second), dy2=_squared_distances(yp, first, second),
+        dx2=input_distances(input_distance, xp, first, second, pair_array),
+        dy2=_squared_distances(yp, first, second),
         epochs=epochs, batch_size=batch_size, full_batch=full_batch, seed=int(seed),
         record_every=record_every, record_epochs=record_epochs(epochs, record_every),
         loss_threshold=loss_threshold,
@@ -494,10 +505,9 @@ def _resolve_pairs(
     except (TypeError, ValueError):
         valid = False
     if not valid:
-        raise ValueError(
-            "pairs must be a number of pairs to draw or an array of row indices of shape (K, 2); "
-            f"got {pairs!r}"
-        )
+        raise checks.ArgumentValueError(
+            "pairs", "pairs must be a number of pairs to draw or an array of row indices of shape (K, 2); "
+            f"got {checks.describe(pairs)}")
     arr = arr.astype(np.int64)
     out_of_range = (arr < 0) | (arr >= n_points)
     if out_of_range.any():

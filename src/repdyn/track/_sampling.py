@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from repdyn import checks
+
 #: Share of same-group pairs :func:`sample_pairs` draws by default: half, so
 #: that pairs the theory expects to merge (same target, ``dy2 = 0``) and pairs
 #: it expects to separate are judged on equal numbers.
@@ -94,12 +96,9 @@ def sample_pairs(
     SampledPairs
         Uniform without replacement inside each stratum.
     """
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-        raise ValueError(f"n (the number of pairs) must be an int >= 1; got {n!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-        raise TypeError(f"seed must be an integer (it fixes which pairs are drawn); got {seed!r}")
-    if not 0.0 <= float(same_fraction) <= 1.0:
-        raise ValueError(f"same_fraction must lie in [0, 1]; got {same_fraction!r}")
+    checks.integer("n", n, minimum=1, fix="It is the number of pairs to draw")
+    checks.seed("seed", seed)
+    checks.real("same_fraction", same_fraction, at_least=0, at_most=1)
     ids = group_ids(groups)
     if len(ids) < 2:
         raise ValueError(f"at least 2 points are needed to form a pair; got {len(ids)}")

@@ -25,14 +25,8 @@ from repdyn.experiments.studies._final_distance import (
     run_final_distance,
     write_outcome_data,
 )
-from repdyn.experiments.trials._two_point_run import (
-    draw_dynamics,
-    min_r2,
-    run_trials,
-    seed_groups,
-    status_counts,
-    trial_summary,
-)
+from repdyn.runs import draw_dynamics, run_trials, seed_groups, status_counts, trial_summary
+from repdyn.experiments._two_point import min_r2
 
 
 def estimate_seconds(profile: str) -> float:

@@ -40,11 +40,11 @@ from dataclasses import replace
 from typing import Any
 
 from repdyn.experiments._claims import Claim
+from repdyn.experiments._datasets import table2_networks
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
 from repdyn.experiments.studies import _adam, _context, _mnist, _xor
-from repdyn.experiments.trials._dataset import estimate_dataset_seconds, table2_networks
-from repdyn.experiments.trials._two_point_run import status_counts
 from repdyn.nets import ArchSpec
+from repdyn.runs import estimate_dataset_seconds, status_counts
 
 #: The head of the claim that tests the theory's representational prediction.
 PREDICTION_CLAIM = "With Adam the representational prediction still holds"

@@ -9,21 +9,22 @@ from typing import Any
 
 import numpy as np
 
+from repdyn import checks
 from repdyn.experiments._claims import Claim, bootstrap
-from repdyn.experiments._metrics import failed, spearman
-from repdyn.experiments._outputs import save_figure
-from repdyn.experiments._run_data import write_trial_data
+from repdyn.experiments._metrics import spearman
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
-from repdyn.experiments.trials._two_point import TwoPointConfig
-from repdyn.experiments.trials._two_point_run import (
-    NETWORK_SCALES,
-    TwoPointScale,
+from repdyn.experiments._two_point import NETWORK_SCALES, TwoPointScale
+from repdyn.runs import (
+    TwoPointConfig,
     estimate_trial_seconds,
+    failed,
+    paper_style,
     run_trials,
+    save_figure,
     status_counts,
     trial_summary,
+    write_trial_data,
 )
-from repdyn.experiments._plots import paper_style
 
 #: Spearman correlation of the fit error with the layer index (all layers) at
 #: or below which the error "falls towards later layers": the one-sided 5 %
@@ -58,8 +59,7 @@ class DepthSettings:
     scale: TwoPointScale
 
     def __post_init__(self) -> None:
-        if isinstance(self.trials, bool) or not isinstance(self.trials, int) or self.trials < 1:
-            raise ValueError(f"trials must be an int >= 1; got {self.trials!r}")
+        checks.integer("trials", self.trials, minimum=1)
 
     def configs(self, device: str = "cpu") -> list[TwoPointConfig]:
         return [TwoPointConfig(arch=self.scale.arch(self.network), seed=s, all_layers=True, device=device)
@@ -162,7 +162,7 @@ def depth_claims(eta_h: Sequence[float], eta_y: Sequence[float], fit_error: Sequ
 def _draw(medians: dict[str, np.ndarray], results: Sequence[dict[str, Any]], out: Any) -> list[Any]:
     from matplotlib import colormaps
 
-    from repdyn.experiments._plots import figure_grid
+    from repdyn.runs import figure_grid
 
     fig, axes = figure_grid(1, 5, width=3.0, height=2.6)
     ax_err, ax_h, ax_y, ax_h0, ax_curves = axes[0]

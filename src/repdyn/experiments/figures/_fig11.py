@@ -9,17 +9,16 @@ from typing import Any
 import numpy as np
 
 from repdyn.experiments._claims import Claim, bootstrap
-from repdyn.experiments._metrics import R2_MATCH, failed, matched_fraction, median_or_nan
-from repdyn.experiments._outputs import save_figure
+from repdyn.experiments._metrics import R2_MATCH, matched_fraction, median_or_nan
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
-from repdyn.experiments.trials._two_point_run import (
+from repdyn.experiments._two_point import (
     ARCHITECTURE_ROWS,
     INIT_ROWS,
     NETWORK_SCALES,
     NetworkRun,
     TwoPointSettings,
 )
-from repdyn.experiments._plots import paper_style
+from repdyn.runs import failed, paper_style, save_figure
 from repdyn.theory import r2
 
 #: Every Table 1 network, so that this experiment's trials are exactly those
@@ -75,7 +74,7 @@ def loss_claims(r2_loss: Mapping[str, float], *, bar: float = R2_MATCH, seeds: i
 
 @paper_style()
 def _draw_losses(groups: dict[str, list[dict[str, Any]]], out: Any) -> list[Any]:
-    from repdyn.experiments._plots import figure_grid
+    from repdyn.runs import figure_grid
 
     n_cols = min(5, len(groups))
     n_rows = -(-len(groups) // n_cols)

@@ -10,14 +10,8 @@ import numpy as np
 from repdyn.experiments._claims import Claim, bootstrap
 from repdyn.experiments._metrics import R2_MATCH, matched_fraction, median_or_nan
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
-from repdyn.experiments.trials._two_point_run import (
-    ARCHITECTURE_ROWS,
-    NETWORK_SCALES,
-    NetworkRun,
-    TwoPointSettings,
-    draw_dynamics,
-    seed_groups,
-)
+from repdyn.experiments._two_point import ARCHITECTURE_ROWS, NETWORK_SCALES, NetworkRun, TwoPointSettings
+from repdyn.runs import draw_dynamics, seed_groups
 
 #: The paper shows one run per network; quick keeps that, paper runs 3 seeds
 #: per network (each network's R^2 is the median over them).

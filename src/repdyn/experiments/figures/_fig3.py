@@ -8,19 +8,10 @@ from typing import Any
 import numpy as np
 
 from repdyn.experiments._claims import Claim, bootstrap
-from repdyn.experiments._metrics import R2_MATCH, failed, median_or_nan
-from repdyn.experiments._outputs import save_figure
+from repdyn.experiments._metrics import R2_MATCH, median_or_nan
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
-from repdyn.experiments.trials._two_point_run import (
-    INIT_ROWS,
-    NETWORK_SCALES,
-    NetworkRun,
-    TwoPointSettings,
-    draw_dynamics,
-    min_r2,
-    seed_groups,
-)
-from repdyn.experiments._plots import paper_style
+from repdyn.experiments._two_point import INIT_ROWS, NETWORK_SCALES, NetworkRun, TwoPointSettings, min_r2
+from repdyn.runs import draw_dynamics, failed, paper_style, save_figure, seed_groups
 
 #: Plateau fraction ``t10 / t90`` (see :func:`plateau_fraction`) at or above
 #: which a curve has a plateau: it stays within 10 % of its total movement for
@@ -162,7 +153,7 @@ def _plateau_rows(per_seed: dict[str, np.ndarray], names: list[str], gains: dict
 
 @paper_style()
 def _draw_plateaus(groups: dict[str, list[dict[str, Any]]], rows: list[dict[str, Any]], out: Any) -> list[Any]:
-    from repdyn.experiments._plots import figure_grid
+    from repdyn.runs import figure_grid
 
     fig, axes = figure_grid(1, 3, width=3.6, height=2.8)
     ax_h, ax_loss, ax_frac = axes[0]
@@ -211,7 +202,7 @@ def lazy_comparison(result: dict[str, Any]) -> dict[str, Any] | None:
 @paper_style()
 def _draw_lazy_limit(name: str, group: list[dict[str, Any]], out: Any) -> tuple[list[Any], list[dict[str, Any]]]:
     """The network at the largest gain (solid), the fitted theory (dashed) and its lazy limit (dotted)."""
-    from repdyn.experiments._plots import THEORY_LINE, figure_grid
+    from repdyn.runs import THEORY_LINE, figure_grid
 
     fig, axes = figure_grid(1, 3, width=3.4, height=2.7)
     rows = []

@@ -15,11 +15,9 @@ from typing import Any
 
 from repdyn.experiments._claims import Claim
 from repdyn.experiments._metrics import R2_MATCH
-from repdyn.experiments._plots import paper_style
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
 from repdyn.experiments.studies._mnist import SETTINGS, run_mnist, source_text
-from repdyn.experiments.trials._dataset import estimate_dataset_seconds
-from repdyn.experiments.trials._two_point_run import status_counts
+from repdyn.runs import estimate_dataset_seconds, paper_style, status_counts
 
 
 def estimate_seconds(profile: str) -> float:
@@ -39,8 +37,8 @@ def fit_claims(result: dict[str, Any], *, bar: float = R2_MATCH) -> list[Claim]:
 @paper_style()
 def draw(result: dict[str, Any], out: Any, source: str) -> list[Any]:
     """h, y, w and the pair's loss (network solid, theory dashed), and the training loss."""
-    from repdyn.experiments._outputs import save_figure
-    from repdyn.experiments._plots import dynamics_row, figure_grid
+    from repdyn.runs import save_figure
+    from repdyn.runs import dynamics_row, figure_grid
 
     fig, axes = figure_grid(1, 5, width=3.0, height=2.5)
     row = axes[0]

@@ -23,23 +23,23 @@ from typing import Any
 
 import numpy as np
 
+from repdyn import checks
 from repdyn.experiments._claims import Claim, bootstrap
-from repdyn.experiments._metrics import averaged_rates, failed, spearman
-from repdyn.experiments._outputs import save_figure
-from repdyn.experiments._run_data import write_trial_data
+from repdyn.experiments._metrics import averaged_rates, spearman
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
-from repdyn.experiments.trials._two_point import TwoPointConfig
-from repdyn.experiments.trials._two_point_run import (
-    GRID_SCALES,
-    INIT_ROWS,
-    TwoPointScale,
+from repdyn.experiments._two_point import GRID_SCALES, INIT_ROWS, TwoPointScale
+from repdyn.nets import ArchSpec, get_architecture
+from repdyn.runs import (
+    TwoPointConfig,
     estimate_trial_seconds,
+    failed,
+    paper_style,
     run_trials,
+    save_figure,
     status_counts,
     trial_summary,
+    write_trial_data,
 )
-from repdyn.nets import ArchSpec, get_architecture
-from repdyn.experiments._plots import paper_style
 
 #: Two gains below Table 1's smallest (low init, 0.9), with learning rates
 #: chosen so that the default network converges within 6000 epochs: measured
@@ -89,8 +89,7 @@ class RandomFeatureSettings:
     def __post_init__(self) -> None:
         for name in ("seeds", "samples"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 2:
-                raise ValueError(f"{name} must be an int >= 2 (a spread needs two values); got {value!r}")
+            checks.integer(name, value, minimum=2, fix="A spread needs two values")
 
     def configs(self, device: str = "cpu") -> list[TwoPointConfig]:
         """One fitted trial per gain and seed, gain-major."""
@@ -229,7 +228,7 @@ def spread_claims(gains: Sequence[float], network: Sequence[float], theory: Sequ
 @paper_style()
 def draw(outcomes: Sequence[GainOutcome], out: Any) -> list[Any]:
     """Final distances per gain (network seeds over the theory's distribution) and the relative spreads."""
-    from repdyn.experiments._plots import figure_grid
+    from repdyn.runs import figure_grid
 
     fig, axes = figure_grid(1, 2, width=4.2, height=3.2)
     ax_values, ax_spread = axes[0]

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from repdyn.experiments.studies._final_distance import SETTINGS as FINAL_DISTANCE_SETTINGS
-from repdyn.experiments.studies._final_distance import FinalDistanceSettings
-from repdyn.experiments.trials._two_point_run import TwoPointSettings
+from repdyn.experiments._two_point import TwoPointSettings
+from repdyn.experiments.studies._final_distance import (
+    FinalDistanceSettings,
+    SETTINGS as FINAL_DISTANCE_SETTINGS,
+)
 from repdyn.nets import adam_learning_rate
 
 

@@ -29,20 +29,21 @@ from typing import Any
 
 import numpy as np
 
+from repdyn import checks
 from repdyn.experiments._claims import Claim, bootstrap
-from repdyn.experiments._outputs import save_representations
-from repdyn.experiments._plots import paper_style
+from repdyn.experiments._datasets import table2_networks
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
-from repdyn.experiments.structure._methods import DEFAULT_VARIANT, PAPER_VARIANT
-from repdyn.experiments.trials._dataset import (
+from repdyn.nets import ArchSpec
+from repdyn.runs import (
     DatasetConfig,
     dataset_trial,
     estimate_dataset_seconds,
     finite_representations,
-    table2_networks,
+    paper_style,
+    save_representations,
+    status_counts,
 )
-from repdyn.experiments.trials._two_point_run import status_counts
-from repdyn.nets import ArchSpec
+from repdyn.runs.structure import DEFAULT_VARIANT, PAPER_VARIANT
 
 ROLES = ("very low", "low", "high")
 
@@ -102,8 +103,7 @@ class BlobsSettings:
             raise ValueError(f"networks must hold {len(ROLES)} ArchSpecs, one per role {ROLES}")
         for name in ("batch_size", "grid", "compare_stride"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1; got {value!r}")
+            checks.integer(name, value, minimum=1)
 
     def configs(self, device: str = "cpu") -> list[DatasetConfig]:
         """One trial per network (seed 0), fitting the theory to the tracked pair for its rate ratio."""
@@ -295,7 +295,7 @@ def compare_with_theory(results: Sequence[dict[str, Any]], notes: dict[str, np.n
     Beside the predictions, the baseline :data:`INPUT_BASELINE`: the raw input
     distances (no theory at all).
     """
-    from repdyn.experiments.structure._methods import variant_comparison, variant_predictions
+    from repdyn.runs.structure import variant_comparison, variant_predictions
     from repdyn.rsa import mantel_test, rdm
 
     grid, stride = settings.grid, settings.compare_stride
@@ -326,8 +326,8 @@ def compare_with_theory(results: Sequence[dict[str, Any]], notes: dict[str, np.n
 def draw_dataset(grid: int, out: Any) -> list[Any]:
     """Fig 7: example blob images and the target of each context over the grid of centres."""
     from repdyn.data import blobs
-    from repdyn.experiments._outputs import save_figure
-    from repdyn.experiments._plots import figure_grid
+    from repdyn.runs import save_figure
+    from repdyn.runs import figure_grid
 
     data = blobs(grid=grid)
     pixels = int(data.meta["pixels"])
@@ -362,7 +362,7 @@ def draw_representations(results: Sequence[dict[str, Any]], per_role: dict[str, 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from repdyn.experiments._outputs import save_figure
+    from repdyn.runs import save_figure
     from repdyn.rsa import embed
 
     fig = plt.figure(figsize=(11, 3.4 * len(ROLES)))
@@ -397,8 +397,8 @@ def draw_layers(results: Sequence[dict[str, Any]], metrics: dict[str, dict[str, 
                 notes: dict[str, np.ndarray], out: Any, *, stem: str = "fig8_layers",
                 label: str = "SGD") -> list[Any]:
     """Every hidden layer of every network: first two principal components, coloured by context."""
-    from repdyn.experiments._outputs import save_figure
-    from repdyn.experiments._plots import figure_grid
+    from repdyn.runs import save_figure
+    from repdyn.runs import figure_grid
     from repdyn.rsa import embed
 
     n_layers = max((len(np.asarray(r["hidden"])) for r in results if "hidden" in r), default=1)

@@ -17,24 +17,24 @@ from typing import Any
 
 import numpy as np
 
+from repdyn import checks
 from repdyn.experiments._claims import Claim, bootstrap
-from repdyn.experiments._metrics import averaged_rates, failed
-from repdyn.experiments._outputs import save_figure
-from repdyn.experiments._run_data import write_trial_data
+from repdyn.experiments._metrics import averaged_rates
 from repdyn.experiments._registry import RunOptions
-from repdyn.experiments.trials._two_point import DEFAULT_LOSS_THRESHOLD, TwoPointConfig
-from repdyn.experiments.trials._two_point_run import (
-    ARCHITECTURE_ROWS,
-    INIT_ROWS,
-    GRID_SCALES,
-    TwoPointScale,
+from repdyn.experiments._two_point import ARCHITECTURE_ROWS, GRID_SCALES, INIT_ROWS, TwoPointScale
+from repdyn.nets import ArchSpec
+from repdyn.runs import (
+    DEFAULT_LOSS_THRESHOLD,
+    TwoPointConfig,
     estimate_trial_seconds,
+    failed,
+    paper_style,
     run_trials,
+    save_figure,
     status_counts,
     trial_summary,
+    write_trial_data,
 )
-from repdyn.nets import ArchSpec
-from repdyn.experiments._plots import paper_style
 
 #: Pearson correlation of predicted against measured final distances at or
 #: above which the predictions "lie on the diagonal" (with the relative error
@@ -93,8 +93,7 @@ class FinalDistanceSettings:
     def __post_init__(self) -> None:
         if not self.networks:
             raise ValueError("networks must name at least one Table 1 network")
-        if isinstance(self.fit_trials, bool) or not isinstance(self.fit_trials, int) or self.fit_trials < 1:
-            raise ValueError(f"fit_trials must be an int >= 1; got {self.fit_trials!r}")
+        checks.integer("fit_trials", self.fit_trials, minimum=1)
         if not self.dx_norms or min(self.dx_norms) <= 0:
             raise ValueError(f"dx_norms must be a non-empty tuple of values > 0; got {self.dx_norms!r}")
         if not self.dy_norms or min(self.dy_norms) < 0:
@@ -410,7 +409,7 @@ def draw_final_distance(outcome: FinalDistanceOutcome, out: Any, stem: str, titl
     crosses the baselines h0 and A_low of the converged trials; a black ring
     marks the trials beyond the rich limit (:meth:`FinalDistanceOutcome.beyond_rich_trials`).
     """
-    from repdyn.experiments._plots import figure_grid
+    from repdyn.runs import figure_grid
 
     names = outcome.settings.networks
     n_cols = min(5, len(names))

@@ -9,11 +9,11 @@ another experiment ran first).
 :func:`mnist_structure` is Fig 9's analysis: the network's final squared
 distances between the tracked-layer representations of 100 training digits,
 sorted by label (see
-:func:`repdyn.experiments.trials.mnist_probe_indices`), are
+:func:`repdyn.runs.mnist_probe_indices`), are
 compared with the theory's prediction with exponential weighing: the rich
 limit ``A`` from the inputs, one-hot targets and the rate ratio fitted on the
 tracked pair, weighed with the paper's ``tau = 1``. Every other prediction of
-:data:`repdyn.experiments.structure.VARIANTS` (the N-point extension, the
+:data:`repdyn.runs.structure.VARIANTS` (the N-point extension, the
 project's default ``tau``, ...) and the raw pixel distances are compared too.
 """
 
@@ -25,21 +25,22 @@ from typing import Any
 
 import numpy as np
 
+from repdyn import checks
+from repdyn.data import mnist_directory
 from repdyn.experiments._claims import Claim, with_interval
-from repdyn.experiments._outputs import save_representations
-from repdyn.experiments._plots import paper_style
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
-from repdyn.experiments.structure._methods import DEFAULT_VARIANT, PAPER_VARIANT
-from repdyn.experiments.trials._dataset import (
+from repdyn.nets import ArchSpec, get_architecture
+from repdyn.runs import (
     DatasetConfig,
     dataset_trial,
     estimate_dataset_seconds,
     finite_representations,
     load_dataset,
-    resolve_mnist_dir,
+    paper_style,
+    save_representations,
+    status_counts,
 )
-from repdyn.experiments.trials._two_point_run import status_counts
-from repdyn.nets import ArchSpec, get_architecture
+from repdyn.runs.structure import DEFAULT_VARIANT, PAPER_VARIANT
 
 #: The paper does not state its minibatch size. 32 is the customary default
 #: (and the size we use for the context task too); with lr 0.002 it gives
@@ -66,13 +67,12 @@ class MnistSettings:
     n_images: int | None = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise ValueError(f"batch_size must be an int >= 1; got {self.batch_size!r}")
+        checks.integer("batch_size", self.batch_size, minimum=1)
 
     def config(self, device: str = "cpu") -> DatasetConfig:
         """The one trial: seed 0, tracking the first 0 and 1, fitting, saving Fig 9's digits."""
         return DatasetConfig(dataset="mnist", arch=self.arch, seed=0, batch_size=self.batch_size,
-                             probe="mnist100", mnist_dir=resolve_mnist_dir(), mnist_n=self.n_images, fit=True,
+                             probe="mnist100", mnist_dir=mnist_directory(), mnist_n=self.n_images, fit=True,
                              device=device)
 
 
@@ -139,7 +139,7 @@ def probe_points(config: Any, result: dict[str, Any]) -> tuple[np.ndarray, np.nd
 
 def structure_claims(comparison: dict[str, float], *, network: np.ndarray | None = None,
                      prediction: np.ndarray | None = None, labels: np.ndarray | None = None) -> list[Claim]:
-    """Claims of Fig 9 from :func:`repdyn.experiments.structure.compare_structure` of the claim's prediction.
+    """Claims of Fig 9 from :func:`repdyn.runs.structure.compare_structure` of the claim's prediction.
 
     With the ``network``'s RDM, the ``prediction`` and the digits' ``labels``,
     each claim gets its interval: a bootstrap over the digits
@@ -166,12 +166,7 @@ def structure_claims(comparison: dict[str, float], *, network: np.ndarray | None
 
 def analyse(x: np.ndarray, y: np.ndarray, labels: np.ndarray, result: dict[str, Any]) -> dict[str, Any]:
     """Network RDMs per layer against every prediction, Mantel p-values, triangle violations."""
-    from repdyn.experiments.structure._methods import (
-        compare_structure,
-        mantel_p,
-        variant_comparison,
-        variant_predictions,
-    )
+    from repdyn.runs.structure import compare_structure, mantel_p, variant_comparison, variant_predictions
     from repdyn.rsa import rdm
     from repdyn.theory import exponential_weighing, rich_limit_distances
 
@@ -216,9 +211,9 @@ def draw(analysis: dict[str, Any], labels: np.ndarray, out: Any, *, stem: str = 
          label: str = "SGD") -> list[Any]:
     """Network RDM next to the paper's prediction, repdyn's default prediction, the N-point extension and
     the raw pixel distances (the baseline)."""
-    from repdyn.experiments._outputs import save_figure
-    from repdyn.experiments._plots import figure_grid
-    from repdyn.experiments.structure._methods import draw_matrix
+    from repdyn.runs import save_figure
+    from repdyn.runs import figure_grid
+    from repdyn.runs.structure import draw_matrix
 
     panels = [(f"network ({analysis['layer']})", analysis["network"], None),
               ("exp. weighing, tau = 1 (paper)", analysis["predictions"][PAPER_VARIANT], PAPER_VARIANT),

@@ -19,27 +19,25 @@ from typing import Any
 
 import numpy as np
 
+from repdyn import checks
 from repdyn.experiments._claims import Claim, bootstrap
+from repdyn.experiments._datasets import table2_networks
 from repdyn.experiments._metrics import averaged_rates, median_or_nan
-from repdyn.experiments._outputs import save_representations
-from repdyn.experiments._plots import paper_style
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
-from repdyn.experiments.trials._dataset import (
+from repdyn.experiments._two_point import GRID_SCALES, TwoPointScale
+from repdyn.nets import ArchSpec
+from repdyn.runs import (
     DatasetConfig,
+    TwoPointConfig,
     dataset_trial,
     estimate_dataset_seconds,
-    finite_representations,
-    table2_networks,
-)
-from repdyn.experiments.trials._two_point import TwoPointConfig
-from repdyn.experiments.trials._two_point_run import (
-    GRID_SCALES,
-    TwoPointScale,
     estimate_trial_seconds,
+    finite_representations,
+    paper_style,
     run_trials,
+    save_representations,
     status_counts,
 )
-from repdyn.nets import ArchSpec
 
 #: XOR pairs (indices into (0,0), (0,1), (1,0), (1,1)) with equal targets ...
 SAME_TARGET = ((0, 3), (1, 2))
@@ -105,8 +103,7 @@ class XorSettings:
             raise ValueError(f"networks must hold {len(ROLES)} ArchSpecs, one per role {ROLES}")
         for name in ("seeds", "rate_trials"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1; got {value!r}")
+            checks.integer(name, value, minimum=1)
 
     def configs(self, device: str = "cpu") -> tuple[list[str], list[DatasetConfig]]:
         """Roles and full-batch trials, one per network and seed (network-major)."""
@@ -191,7 +188,7 @@ def network_metrics(results: Sequence[dict[str, Any]], eta_h: float, eta_y: floa
 
     ``rdm_pearson``: median over seeds of the Pearson correlation (6 pairs)
     between the network's final squared distances and each prediction of
-    :data:`repdyn.experiments.structure.VARIANTS` plus ``pairwise_init`` (the
+    :data:`repdyn.runs.structure.VARIANTS` plus ``pairwise_init`` (the
     pairwise h_inf from the network's own initial state, the figure's theory)
     and the baseline ``inputs`` (the raw input distances, no theory at all).
     ``rdm_mantel_p``: median over seeds of the exact Mantel p-value of that
@@ -199,7 +196,7 @@ def network_metrics(results: Sequence[dict[str, Any]], eta_h: float, eta_y: floa
     1/24 = 0.042, or 2/24 or 4/24 where the prediction has symmetries).
     """
     from repdyn.data import xor
-    from repdyn.experiments.structure._methods import compare_structure, variant_predictions
+    from repdyn.runs.structure import compare_structure, variant_predictions
 
     data = xor()
     ratio = eta_h / eta_y if math.isfinite(eta_h / eta_y) else 1.0
@@ -289,9 +286,9 @@ def draw(roles: Sequence[str], results: Sequence[dict[str, Any]], per_network: d
 
     ``label`` names the optimiser in the title; ``stem`` is the file name.
     """
-    from repdyn.experiments._outputs import save_figure
-    from repdyn.experiments._plots import figure_grid
-    from repdyn.experiments.structure._methods import draw_matrix
+    from repdyn.runs import save_figure
+    from repdyn.runs import figure_grid
+    from repdyn.runs.structure import draw_matrix
 
     fig, axes = figure_grid(len(ROLES), 3, width=3.2, height=2.8)
     ticks = ["00", "01", "10", "11"]

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from repdyn.version import __version__
 from repdyn.vocabulary import VOCABULARY, annotate
 
 #: The netCDF engine: netCDF4 files keep strings and attributes (netCDF3, the
@@ -105,7 +106,6 @@ def trial_dataset(
         ``r2_h``, ``r2_y``, ``r2_w``, as the command line prints it), and global attributes: the repdyn
         version, the result-format version and the configs as JSON.
     """
-    import repdyn
     from repdyn.sweep import RESULT_FORMAT_VERSION, canonical_value, results_dataset
 
     cleaned = []
@@ -132,7 +132,7 @@ def trial_dataset(
     own = {str(n): (str(n).replace("_", " "), None) for n in ds.variables if str(n) not in VOCABULARY}
     annotate(ds, rate_unit=RATE_UNIT, epoch_unit=EPOCH_UNIT, extra=own)
     ds.attrs.update(
-        repdyn_version=repdyn.__version__,
+        repdyn_version=__version__,
         result_format_version=RESULT_FORMAT_VERSION,
         configs=json.dumps([canonical_value(c) for c in configs]),
     )

@@ -13,49 +13,83 @@ from typing import Any
 
 import numpy as np
 
+from repdyn import checks
 from repdyn.nets import ArchSpec, get_architecture, tracked_layer_index
+from repdyn.runs._execution import check_device
+from repdyn.runs._model import ModelSource, model_source
+from repdyn.runs._training import FULL_BATCH, Training
+from repdyn.sweep import trial
+from repdyn.track import MEASURE_MODES
 
-#: How a trial's tracked layers are measured (see :func:`repdyn.track.track_pair`).
-MEASURE_MODES = ("eval", "train")
 
-
-def resolve_layer(arch: ArchSpec, layer: int | str | None) -> str:
+def resolve_layer(arch: ArchSpec | ModelSource, layer: int | str | None, *, in_dim: int = 1,
+                  out_dim: int = 1) -> str:
     """The submodule name of the layer a trial tracks.
 
     Parameters
     ----------
-    arch : ArchSpec
-        The trial's architecture (its depth bounds a layer number).
+    arch : ArchSpec or ModelSource
+        The trial's model (a network's depth bounds a layer number).
     layer : int, str or None
-        ``None``: the reference layer, hidden layer ``L // 2`` counted from 0
-        (:func:`repdyn.nets.tracked_layer_index`); an int ``n``: hidden layer
-        ``n`` counted from 1 (``1 <= n <= L``); a str: a submodule name of the
-        network (``"hidden.10"``, ``"output"``; checked when the network is built).
+        ``None``: the reference layer: for the paper's networks hidden layer
+        ``L // 2`` counted from 0 (:func:`repdyn.nets.tracked_layer_index`),
+        for another model its ``tracked_layer``; an int ``n``: hidden layer
+        ``n`` counted from 1 (``1 <= n <= L``; another model must declare
+        ``hidden_layer_names``); a str: a submodule name of the network
+        (``"hidden.10"``, ``"output"``, ``"blocks.1[0]"``).
+    in_dim, out_dim : int
+        The inputs and outputs another model is built for, to read its layers.
+
+    Raises
+    ------
+    repdyn.checks.BadArgument
+        (``parameter="layer"``) no such layer; the message lists what there is.
     """
+    if isinstance(layer, bool) or not isinstance(layer, (int, str, type(None))):
+        raise checks.ArgumentTypeError(
+            "layer", f"layer must be None, a hidden layer number or a submodule name; got {checks.describe(layer)}")
+    if isinstance(layer, str) and layer.strip().isdigit():
+        layer = int(layer)
+    if isinstance(layer, str) and not layer.strip():
+        raise checks.ArgumentValueError(
+            "layer", "layer must not be empty: pass a hidden layer number or a submodule name")
+    if isinstance(arch, ModelSource):
+        return _model_layer(arch, layer, in_dim, out_dim)
     n_layers = arch.hidden_layers
     if layer is None:
         return f"hidden.{tracked_layer_index(n_layers)}"
-    if isinstance(layer, bool) or not isinstance(layer, (int, str)):
-        raise TypeError(f"layer must be None, a hidden layer number or a submodule name; got {layer!r}")
-    if isinstance(layer, str) and layer.strip().isdigit():
-        layer = int(layer)
     if isinstance(layer, int):
-        if not 1 <= layer <= n_layers:
-            raise ValueError(
-                f"layer {layer} is not a hidden layer of {arch.name!r}, which has {n_layers}: "
-                f"pass a number from 1 to {n_layers} (counted from 1), or a submodule name"
-            )
+        checks.integer("layer", layer, minimum=1, maximum=n_layers,
+                       fix=f"{arch.name!r} has {n_layers} hidden layers, counted from 1; or pass a submodule name")
         return f"hidden.{layer - 1}"
     name = layer.strip()
-    if not name:
-        raise ValueError("layer must not be empty: pass a hidden layer number or a submodule name")
     if name in {f"hidden.{k}" for k in range(n_layers)}:
         return name
     if name not in _submodule_names(arch):
-        raise ValueError(
-            f"layer {name!r} is not a submodule of {arch.name!r}: pass a hidden layer number from 1 to "
-            f"{n_layers}, or a submodule name such as 'hidden.0', 'hidden.0.activation' or 'output'"
-        )
+        raise checks.ArgumentValueError(
+            "layer", f"layer {name!r} is not a submodule of {arch.name!r}: pass a hidden layer number from 1 to "
+            f"{n_layers}, or a submodule name such as 'hidden.0', 'hidden.0.activation' or 'output'")
+    return name
+
+
+def _model_layer(source: ModelSource, layer: int | str | None, in_dim: int, out_dim: int) -> str:
+    """A layer of a model that is not one of the paper's networks, checked on a probe instance."""
+    from repdyn.track import resolve_layers
+
+    model = source.probe((in_dim,), out_dim)
+    declared = tuple(getattr(model, "hidden_layer_names", ()) or ())
+    if isinstance(layer, int):
+        if not declared:
+            raise checks.ArgumentValueError(
+                "layer", f"{source.label} declares no hidden_layer_names, so a layer number means nothing; "
+                "pass a submodule name")
+        checks.integer("layer", layer, minimum=1, maximum=len(declared),
+                       fix=f"{source.label} declares {len(declared)} hidden layers, counted from 1")
+        return declared[layer - 1]
+    try:
+        [name] = resolve_layers(model, None if layer is None else layer.strip())
+    except ValueError as exc:
+        raise checks.ArgumentValueError("layer", f"layer: {exc}") from None
     return name
 
 
@@ -72,6 +106,8 @@ def _submodule_names(arch: ArchSpec) -> list[str]:
 #: project loss, dy2 = 0.5 starts the target-difference term at about 1/16;
 #: 1e-3 is 1.6 % of that, where h is within a few percent of its final value.
 DEFAULT_LOSS_THRESHOLD = 1e-3
+#: Epochs of a two-point run of a model without a default of its own: Table 1's.
+DEFAULT_EPOCHS = ArchSpec().epochs
 
 
 @dataclass(frozen=True)
@@ -80,8 +116,12 @@ class TwoPointConfig:
 
     Parameters
     ----------
-    arch : ArchSpec
-        Architecture and training settings (``lr``, ``epochs``, ``optimizer``).
+    arch : ArchSpec, str, callable or ModelSource
+        The model (any model source, see :func:`repdyn.runs.model_source`): a
+        registered architecture (name or :class:`~repdyn.nets.ArchSpec`, whose
+        ``lr``, ``epochs`` and ``optimizer`` are its training), ``"cnn"``,
+        ``"FILE.py:FACTORY"`` or a callable. Stored as the architecture's
+        ArchSpec with the training applied, or as the :class:`ModelSource`.
     seed : int
         Seeds the initial weights (and dropout): same seed, same trajectory.
     dx2, dy2 : float
@@ -98,7 +138,7 @@ class TwoPointConfig:
         skip the fit; their fitted fields are NaN.
     stop_when_converged : bool
         Stop training once the loss reaches ``loss_threshold`` (checked every
-        256 epochs) instead of running every epoch of ``arch.epochs``.
+        256 epochs) instead of running every epoch.
     layer : int, str or None
         The tracked layer; stored as its submodule name (see
         :func:`resolve_layer`), so that it enters the cache key. None is the
@@ -108,9 +148,16 @@ class TwoPointConfig:
         measurement, on in the steps); ``"train"`` measures the training forward.
     device : str
         ``"cpu"`` or ``"cuda"``.
+    training : Training, optional
+        Optimiser, learning rate and epochs (:class:`repdyn.runs.Training`;
+        full batch: the two points). Unset fields take the model's defaults by
+        the one rule of :meth:`Training.resolve` (Adam without a rate: the
+        architecture's documented Adam rate). For an architecture the result
+        is written into ``arch`` and ``training`` is None; another model keeps
+        it here (a model without a default rate needs ``lr``).
     """
 
-    arch: ArchSpec = field(default_factory=lambda: get_architecture("default"))
+    arch: ArchSpec | ModelSource = field(default_factory=lambda: get_architecture("default"))
     seed: int = 0
     dx2: float = 1.0
     dy2: float = 0.5
@@ -123,37 +170,76 @@ class TwoPointConfig:
     layer: int | str | None = None
     measure: str = "eval"
     device: str = "cpu"
+    training: Training | None = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.arch, str):
-            object.__setattr__(self, "arch", get_architecture(self.arch))
-        if not isinstance(self.arch, ArchSpec):
-            raise TypeError(f"arch must be an ArchSpec or a registered name; got {type(self.arch).__name__}")
-        object.__setattr__(self, "layer", resolve_layer(self.arch, self.layer))
-        if self.measure not in MEASURE_MODES:
-            raise ValueError(f"measure must be one of {MEASURE_MODES}; got {self.measure!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be an int >= 0; got {self.seed!r}")
-        if not 0 < self.dx2 < math.inf or not 0 <= self.dy2 < math.inf:
-            raise ValueError(f"dx2 must be finite and > 0, dy2 finite and >= 0; got dx2={self.dx2!r}, "
-                             f"dy2={self.dy2!r}")
-        if not self.loss_threshold > 0:
-            raise ValueError(f"loss_threshold must be > 0; got {self.loss_threshold!r}")
-        if self.device not in ("cpu", "cuda"):
-            raise ValueError(f"device must be 'cpu' or 'cuda'; got {self.device!r}")
+        source = model_source(self.arch)
+        if self.training is not None and not isinstance(self.training, Training):
+            raise checks.ArgumentTypeError(
+                "training", f"training must be a repdyn.runs.Training; got {checks.describe(self.training)}")
+        training = (self.training or Training()).resolve(source, default_epochs=DEFAULT_EPOCHS)
+        if not training.full_batch:
+            raise checks.ArgumentValueError(
+                "batch_size", "a two-point trial trains full batch on its two points; leave batch_size out")
+        if source.kind == "architecture":
+            spec = source.spec
+            wanted = {"optimizer": training.optimizer, "lr": training.lr, "epochs": training.epochs}
+            if any(getattr(spec, k) != v for k, v in wanted.items()):
+                spec = spec.replace(**wanted)
+            object.__setattr__(self, "arch", spec)
+            object.__setattr__(self, "training", None)
+        else:
+            object.__setattr__(self, "arch", source)
+            object.__setattr__(self, "training", training)
+        checks.seed("seed", self.seed)
+        checks.real("dx2", self.dx2, above=0)
+        checks.real("dy2", self.dy2, at_least=0)
+        checks.integer("in_dim", self.in_dim, minimum=1)
+        checks.integer("out_dim", self.out_dim, minimum=1)
+        checks.real("loss_threshold", self.loss_threshold, above=0)
+        checks.choice("measure", self.measure, MEASURE_MODES)
+        check_device("device", self.device, here=False)
         for name in ("all_layers", "fit", "stop_when_converged"):
-            if not isinstance(getattr(self, name), bool):
-                raise TypeError(f"{name} must be True or False; got {getattr(self, name)!r}")
+            checks.flag(name, getattr(self, name))
+        object.__setattr__(self, "layer", resolve_layer(self.arch, self.layer, in_dim=self.in_dim,
+                                                        out_dim=self.out_dim))
         if self.all_layers and not self.fit:
-            raise ValueError("all_layers=True fits every layer, so it needs fit=True; pass fit=True")
-        hidden = {f"hidden.{k}" for k in range(self.arch.hidden_layers)}
-        if self.all_layers and self.layer not in hidden:
-            raise ValueError(
-                f"all_layers=True tracks every hidden layer, and layer {self.layer!r} is not one of them; "
-                "pass a hidden layer number or all_layers=False"
-            )
+            raise checks.ArgumentValueError(
+                "all_layers", "all_layers=True fits every layer, so it needs fit=True; pass fit=True")
+        if self.all_layers and self.layer not in self.hidden_layers:
+            raise checks.ArgumentValueError(
+                "all_layers", f"all_layers=True tracks every hidden layer, and layer {self.layer!r} is not one of "
+                "them; pass a hidden layer number or all_layers=False")
+
+    @property
+    def model(self) -> ModelSource:
+        """The model as a :class:`ModelSource` (an architecture's carries its ArchSpec)."""
+        return self.arch if isinstance(self.arch, ModelSource) else model_source(self.arch)
+
+    @property
+    def name(self) -> str:
+        """The model's name in tables: the architecture's name, or the source's label."""
+        return self.arch.name if isinstance(self.arch, ArchSpec) else self.arch.label
+
+    @property
+    def trained_with(self) -> Training:
+        """The resolved training: the architecture's settings, or :attr:`training`."""
+        if isinstance(self.arch, ArchSpec):
+            return Training(optimizer=self.arch.optimizer, lr=self.arch.lr, epochs=self.arch.epochs,
+                            batch_size=FULL_BATCH)
+        assert self.training is not None
+        return self.training
+
+    @property
+    def hidden_layers(self) -> tuple[str, ...]:
+        """The hidden layers ``all_layers`` tracks: ``hidden.0 ...`` or the model's ``hidden_layer_names``."""
+        if isinstance(self.arch, ArchSpec):
+            return tuple(f"hidden.{k}" for k in range(self.arch.hidden_layers))
+        model = self.arch.probe((self.in_dim,), self.out_dim)
+        return tuple(getattr(model, "hidden_layer_names", ()) or ())
 
 
+@trial("two-point")
 def two_point_trial(config: TwoPointConfig) -> dict[str, Any]:
     """Train, track and fit one two-point network; a flat dict of scalars and arrays.
 
@@ -168,13 +254,14 @@ def two_point_trial(config: TwoPointConfig) -> dict[str, Any]:
     Without ``config.fit`` the fitted fields are NaN and the theory arrays absent.
     """
     from repdyn.data import two_point
-    from repdyn.experiments.trials._training import train_pair
+    from repdyn.runs._train_pair import train_pair
 
     data = two_point(dx2=config.dx2, dy2=config.dy2, in_dim=config.in_dim, out_dim=config.out_dim)
     run, _ = train_pair(
         config.arch,
         data.x,
         data.y,
+        training=config.training,
         seed=config.seed,
         layer=config.layer,
         measure=config.measure,
@@ -190,7 +277,7 @@ def trial_result(config: TwoPointConfig, run: Any) -> dict[str, Any]:
     """The result of :func:`two_point_trial` from its training run: measurements and fits.
 
     Shared by the per-trial path and the batched one
-    (:mod:`repdyn.experiments.trials._batched`), so both give the same fields.
+    (:mod:`repdyn.runs._batched`), so both give the same fields.
 
     Parameters
     ----------

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from repdyn.vocabulary import json_ready
+
+
+@dataclass
+class RunOutput:
+    """What a run returns: its JSON-able summary, the figures it drew and its trials' status counts."""
+
+    summary: dict[str, Any]
+    figures: list[Path] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
 
 
 def write_json(path: Path, data: Any) -> Path:

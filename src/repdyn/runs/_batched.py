@@ -5,7 +5,7 @@ matrix-vector products. :func:`run_batched` therefore stacks the trials that
 share an architecture and training settings (different seeds and pairs) and
 trains them with :func:`repdyn.fast.train_pairs_batched`, a bounded number
 per batch. Everything else about a trial is as in
-:func:`repdyn.experiments.trials.two_point_trial`:
+:func:`repdyn.runs.two_point_trial`:
 
 - each trial is cached under ``cache_key(two_point_trial, config)``, so the
   per-trial path (``run_sweep``) and this one read each other's results;
@@ -29,8 +29,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from repdyn.experiments._registry import RunOptions
-from repdyn.experiments.trials._two_point import TwoPointConfig, trial_result, two_point_trial
+from repdyn import checks
+from repdyn.nets import ArchSpec
+from repdyn.runs._execution import Execution
+from repdyn.runs._two_point import TwoPointConfig, trial_result, two_point_trial
 from repdyn.sweep import (
     STATUS_ERROR,
     STATUS_FAILED,
@@ -39,6 +41,7 @@ from repdyn.sweep import (
     cache_key,
     canonical_value,
     run_sweep,
+    trial,
     trial_name,
 )
 
@@ -50,11 +53,11 @@ DEFAULT_BATCH_SIZE = 64
 #: allocator's slack, and what the model of repdyn.fast.batch_bytes leaves out).
 MEMORY_FRACTION = 0.8
 
-Runner = Callable[[Sequence[TwoPointConfig], RunOptions], list[dict[str, Any]]]
+Runner = Callable[[Sequence[TwoPointConfig], Execution], list[dict[str, Any]]]
 T = TypeVar("T")
 
 
-def batching_wanted(options: RunOptions) -> bool:
+def batching_wanted(options: Execution) -> bool:
     """Whether :func:`run_batched` should run the trials of ``options``.
 
     ``options.batch_trials`` decides when set; by default (None) trials are
@@ -74,6 +77,7 @@ class FitJob:
     run: Any  # repdyn.track.PairTracking
 
 
+@trial("two-point-fit")
 def finish_trial(job: FitJob) -> dict[str, Any]:
     """The trial's result from its training run (fits included), as ``two_point_trial`` builds it."""
     return trial_result(job.config, job.run)
@@ -81,7 +85,7 @@ def finish_trial(job: FitJob) -> dict[str, Any]:
 
 def run_batched(
     configs: Sequence[TwoPointConfig],
-    options: RunOptions,
+    options: Execution,
     *,
     fallback: Runner,
     batch_size: int | None = None,
@@ -95,7 +99,7 @@ def run_batched(
         (:func:`repdyn.fast.choose_trainer` with ``batched=True``) are grouped
         by architecture and training settings and trained in batches
         (:func:`split_group`) on their ``device``.
-    options : RunOptions
+    options : Execution
         The result store (``cache``) and the executor of the fits.
     fallback : callable
         ``fallback(configs, options) -> results`` runs trials one by one
@@ -111,9 +115,8 @@ def run_batched(
         One result per config, in order, equal (to rounding) to
         ``two_point_trial(config)`` on the CPU.
     """
-    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
-                                   or batch_size < 1):  # fmt: skip
-        raise ValueError(f"batch_size must be an int >= 1 (trials per batch) or None; got {batch_size!r}")
+    if batch_size is not None:
+        checks.integer("batch_size", batch_size, minimum=1, fix="It counts the trials per batch, or None to split by memory")
     configs = list(configs)
     for i, config in enumerate(configs):
         if not isinstance(config, TwoPointConfig):
@@ -204,12 +207,13 @@ def _batchable(config: TwoPointConfig) -> bool:
     """Whether the batched engine trains this config (every variant, SGD and Adam)."""
     from repdyn.fast import choose_trainer
 
-    return choose_trainer(config.arch, device=config.device, batched=True) != "autograd"
+    return isinstance(config.arch, ArchSpec) and choose_trainer(config.arch, device=config.device,
+                                                                batched=True) != "autograd"
 
 
 def _run_batch(
     batch: list[TwoPointConfig],
-    options: RunOptions,
+    options: Execution,
     store: ResultStore | None,
     fallback: Runner,
 ) -> list[dict[str, Any]]:

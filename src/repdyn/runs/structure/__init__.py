@@ -21,7 +21,7 @@ Importing it is cheap (numpy only; scipy, the theory's solvers and matplotlib
 load when used) and imports no torch.
 """
 
-from repdyn.experiments.structure._methods import (
+from repdyn.runs.structure._methods import (
     BASELINE,
     DEFAULT_VARIANT,
     EXACT_TRIANGLES_MAX,

