@@ -47,7 +47,8 @@ from repdyn.theory._pairwise import (
     triangle_violations,
     weighed_distances,
 )
-from repdyn.theory._system import SolverError, rhs, solve
+from repdyn.theory._jacobian import jacobian
+from repdyn.theory._system import SolverError, reachable, rhs, solve
 
 VARIABLES = ("h", "y", "w")
 
@@ -72,11 +73,13 @@ __all__ = [
     "final_distance",
     "fit",
     "fit_quality",
+    "jacobian",
     "loss_curve",
     "npoint_distances",
     "pairwise_final_distances",
     "project_initial_state",
     "r2",
+    "reachable",
     "rhs",
     "rich_limit_distances",
     "solve",
