@@ -20,9 +20,12 @@ def jacobian(
     ``[..., i, j]`` is the derivative of its ``i``-th component by the ``j``-th
     variable of ``(h, y, w)``.
 
-    Its eigenvalues are real wherever the state is reachable with ``h > 0``:
-    the system is a gradient flow in disguise (docs/theory.md), and
-    :func:`repdyn.theory.solve` chooses its integrator from them.
+    At a fixed point its eigenvalues are those of the regular form that
+    :func:`repdyn.theory.solve` integrates (docs/theory.md), except that the
+    one across ``dy`` appears doubled (``y`` depends on that direction only
+    through its square); they are real there, the regular form being a
+    gradient flow. Elsewhere the Jacobians of the two forms differ by the
+    curvature of the change of variables.
 
     Parameters
     ----------
