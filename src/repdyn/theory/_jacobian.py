@@ -52,13 +52,16 @@ def jacobian(
     )
     a, e = eta_h * dx2, eta_y
     zero = np.zeros_like(h)
-    rows = [
-        [zero, zero, -a + zero],
-        [-w * (e - a * y / h**2), -w * a / h, -(e * h + a * y / h)],
-        [
-            -0.5 * e * (3 * w - y + dy2) + 0.5 * a * (y + w) * w / h**2,
-            0.5 * e * h - 0.5 * a * w / h,
-            -1.5 * e * h - 0.5 * a * (y + 2 * w) / h,
-        ],
-    ]
-    return np.stack([np.stack(row, axis=-1) for row in rows], axis=-2)
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        rows = [
+            [zero, zero, -a + zero],
+            [-w * (e - a * y / h**2), -w * a / h, -(e * h + a * y / h)],
+            [
+                -0.5 * e * (3 * w - y + dy2) + 0.5 * a * (y + w) * w / h**2,
+                0.5 * e * h - 0.5 * a * w / h,
+                -1.5 * e * h - 0.5 * a * (y + 2 * w) / h,
+            ],
+        ]
+    out = np.stack([np.stack(row, axis=-1) for row in rows], axis=-2)
+    check.computable("z, eta_h, eta_y, dx2, dy2", out)
+    return out

@@ -66,6 +66,13 @@ def integer(name: str, value: Any, **bounds: int) -> int:
     return result
 
 
+def choice(name: str, value: Any, options: Any) -> Any:
+    return checks.choice(name, value, options)
+
+
+describe = checks.describe
+
+
 def method(value: Any) -> str:
     """An integrator: ``"auto"`` or a method of :func:`scipy.integrate.solve_ivp`."""
     return checks.choice("method", value, METHODS)
@@ -112,6 +119,29 @@ def band(name: str, y: FloatArray, w: FloatArray, dy2: FloatArray) -> None:
             f"<= sqrt(dy2 * y), got y={y[i]:.6g}, w={w[i]:.6g}, dy2={dy2[i]:.6g}; "
             "check that dy2 matches the data the state was measured on",
         )
+
+
+def computable(names: str, *results: Any) -> None:
+    """Refuse arguments whose result float64 cannot hold (it came out infinite or NaN).
+
+    ``names`` lists the arguments the result is computed from, as the caller spells them.
+    """
+    for result in results:
+        if not np.all(np.isfinite(result)):
+            raise ArgumentValueError(
+                names,
+                f"{names}: the result is beyond float64's range (it overflows to inf or is undefined) "
+                "for these arguments; rescale them (the units of the distances, or of time) "
+                "or check them",
+            )
+
+
+def scalar(name: str, value: ArrayLike, **bounds: float) -> float:
+    """One finite number within ``bounds``, given as a number or a 0-d array."""
+    arr = checks.real_array(name, value, **bounds)
+    if arr.ndim != 0:
+        raise ArgumentValueError(name, f"{name} must be a single number; got an array of shape {arr.shape}")
+    return float(arr)
 
 
 def broadcast(**arrays: FloatArray) -> tuple[FloatArray, ...]:
