@@ -62,7 +62,7 @@ def problems(draw):
     return np.array([h0, y0, w0]), t, {**rates, "dy2": dy2}
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(problem=problems())
 @example(problem=(np.array([100.0, 100.0, 110.0]), np.linspace(0, 1, 17),
                   {"eta_h": 1.0, "eta_y": 10.0, "dx2": 1000.0, "dy2": 1.0}))  # close by the saddle

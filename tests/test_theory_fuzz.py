@@ -30,7 +30,7 @@ def test_every_target_accepts_its_valid_call(target):
     assert outcome.kind == "valid", outcome.detail
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=cases())
 def test_bad_arguments_give_a_valid_result_or_a_named_error(case):
     target, bad = case

@@ -40,16 +40,7 @@ def jacobian(
     -------
     ndarray, shape (..., 3, 3)
     """
-    z = check.state("z", z)
-    h, y, w, eta_h, eta_y, dx2, dy2 = check.broadcast(
-        h=z[..., 0],
-        y=z[..., 1],
-        w=z[..., 2],
-        eta_h=check.positive("eta_h", eta_h),
-        eta_y=check.positive("eta_y", eta_y),
-        dx2=check.positive("dx2", dx2),
-        dy2=check.nonnegative("dy2", dy2),
-    )
+    h, y, w, eta_h, eta_y, dx2, dy2 = check.problem("z", z, eta_h=eta_h, eta_y=eta_y, dx2=dx2, dy2=dy2)
     a, e = eta_h * dx2, eta_y
     zero = np.zeros_like(h)
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):

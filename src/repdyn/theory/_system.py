@@ -440,19 +440,13 @@ def rhs(
     Useful as an oracle and for phase portraits; :func:`solve` integrates an
     equivalent regular form instead. ``z`` has shape (..., 3), ``h > 0``.
     """
-    z = check.state("z", z)
-    h, y, w = z[..., 0], z[..., 1], z[..., 2]
-    eta_h = check.positive("eta_h", eta_h)
-    eta_y = check.positive("eta_y", eta_y)
-    dx2 = check.positive("dx2", dx2)
-    dy2 = check.nonnegative("dy2", dy2)
-    check.broadcast(h=h, eta_h=eta_h, eta_y=eta_y, dx2=dx2, dy2=dy2)
+    h, y, w, eta_h, eta_y, dx2, dy2 = check.problem("z", z, eta_h=eta_h, eta_y=eta_y, dx2=dx2, dy2=dy2)
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         a = eta_h * dx2
         dh = -a * w
         dy = -w * (eta_y * h + a * y / h)
         dw = -0.5 * eta_y * (3 * w - y + dy2) * h - 0.5 * a * (y + w) * w / h
-    out = np.stack(np.broadcast_arrays(dh, dy, dw), axis=-1)
+    out = np.stack([dh, dy, dw], axis=-1)
     check.computable("z, eta_h, eta_y, dx2, dy2", out)
     return out
 
@@ -515,19 +509,10 @@ def solve(
     SolverError
         If no integrator returns the solution within the stated tolerance.
     """
-    z0 = check.state("z0", z0)
+    h0, y0, w0, eta_h, eta_y, dx2, dy2 = check.problem("z0", z0, eta_h=eta_h, eta_y=eta_y, dx2=dx2, dy2=dy2)
     t = check.times(t)
     rtol = check.real_scalar("rtol", rtol, at_least=_RTOL_RANGE[0], at_most=_RTOL_RANGE[1])
     method = check.method(method)
-    h0, y0, w0, eta_h, eta_y, dx2, dy2 = check.broadcast(
-        h0=z0[..., 0],
-        y0=z0[..., 1],
-        w0=z0[..., 2],
-        eta_h=check.positive("eta_h", eta_h),
-        eta_y=check.positive("eta_y", eta_y),
-        dx2=check.positive("dx2", dx2),
-        dy2=check.nonnegative("dy2", dy2),
-    )
     check.band("z0", y0, w0, dy2)
     shape = h0.shape
     if h0.size == 0:

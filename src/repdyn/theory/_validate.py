@@ -102,6 +102,20 @@ def state(name: str, value: ArrayLike) -> FloatArray:
     return arr
 
 
+def problem(name: str, z: ArrayLike, *, eta_h: ArrayLike, eta_y: ArrayLike, dx2: ArrayLike,
+            dy2: ArrayLike) -> tuple[FloatArray, ...]:
+    """States ``z`` (..., 3) and the system's parameters, checked and broadcast together:
+    ``(h, y, w, eta_h, eta_y, dx2, dy2)``, each of the batch shape."""
+    z = state(name, z)
+    return broadcast(
+        **{f"{name}[..., {i}]": z[..., i] for i in range(3)},
+        eta_h=positive("eta_h", eta_h),
+        eta_y=positive("eta_y", eta_y),
+        dx2=positive("dx2", dx2),
+        dy2=nonnegative("dy2", dy2),
+    )
+
+
 def band(name: str, y: FloatArray, w: FloatArray, dy2: FloatArray) -> None:
     """Refuse states outside the Cauchy-Schwarz band ``|y - w| <= sqrt(dy2 y)`` (beyond rounding).
 
