@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.repdyn-installed
 
 DOCS_OUT ?= build/api
-DOCS_MODULES := repdyn repdyn.checks repdyn.theory repdyn.rsa repdyn.data repdyn.nets repdyn.track repdyn.fast \
+DOCS_MODULES := repdyn repdyn.checks repdyn.vocabulary repdyn.theory repdyn.rsa repdyn.data repdyn.nets repdyn.track repdyn.fast \
 	repdyn.sweep repdyn.experiments repdyn.experiments.trials repdyn.experiments.structure repdyn.atlas repdyn.cli
 
 .PHONY: demo test bench docs bench-reproduce bench-robustness

@@ -27,9 +27,9 @@ def main(out: Path) -> None:
     run_two_point(configs, RunOptions(profile="quick", out=out, executor="local", progress=False))
 
     run = repdyn.load_run(out)
-    # pandas: one row per trial, config columns (arch_units, ...) beside fitted rates and R^2.
+    # pandas: one row per trial, config columns (arch_units, ...) beside fitted rates, R^2 and the verdict.
     trials = run.trials
-    columns = ["seed", "arch_units", "status", "eta_h", "eta_y", "r2_h", "h_final", "h_inf"]
+    columns = ["seed", "arch_units", "status", "eta_h", "eta_y", "r2_h", "quality", "h_final", "h_inf"]
     print(trials[columns].to_string(index=False))
     print("mean eta_h over seeds:", trials.eta_h.mean())
 

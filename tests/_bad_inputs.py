@@ -54,7 +54,7 @@ CORPUS = [
     ([*FIT, "{d}/negative-h.csv"], "negative-h.csv"),
     ([*FIT, "{d}/nan.csv"], "nan.csv"),
     ([*FIT, "{d}/ragged.csv"], "ragged.csv"),
-    ([*FIT, "{d}/extra-column.csv"], "h_fit"),
+    ([*FIT, "{d}/extra-column.csv"], "speed"),
     ([*FIT, "{d}/good.csv", "--objective", "plain"], "--objective"),
     (["theory", "fit", "{d}/good.csv", "--dx2", "0", "--dy2", "0.5"], "--dx2"),
     ([*FIT, "{d}/good.csv", "--plot", "{d}"], "--plot"),
@@ -146,7 +146,7 @@ def make_bad_files(d: Path) -> Path:
     (d / "negative-h.csv").write_text("epoch,h,y,w\n0,-1,0.1,0.1\n1,1.1,0.2,0.1\n2,1.2,0.3,0.1\n")
     (d / "nan.csv").write_text("epoch,h,y,w\n0,1,0.1,0.1\n1,nan,0.2,0.1\n2,1.2,0.3,0.1\n")
     (d / "ragged.csv").write_text("epoch,h,y,w\n0,1,0.1,0.1\n1,1.1,0.2\n2,1.2,0.3,0.1\n")
-    (d / "extra-column.csv").write_text(good.replace("w\n", "w,h_fit\n", 1).replace(",0.1\n", ",0.1,1\n"))
+    (d / "extra-column.csv").write_text(good.replace("w\n", "w,speed\n", 1).replace(",0.1\n", ",0.1,1\n"))
     (d / "latin1.csv").write_bytes("epoch,h,y,w\n0,1,0.1,0.1 \xe9\n".encode("latin-1"))
     np.save(d / "array.npy", np.zeros((3, 4)))
     (d / "garbage.npz").write_bytes(b"garbage" * 20)

@@ -189,3 +189,141 @@ def test_plans_use_the_papers_network_for_each_data_set(dataset):
     assert config.model == {"blobs": "blobs low", "mnist": "mnist"}[dataset]
     assert config.batch_size == 32 and config.pairs == 200
     assert config.layers == tuple(f"hidden.{k}" for k in range(4))
+
+
+# --- what an atlas run writes, read back ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def xor_atlas(tmp_path_factory):
+    """A small atlas run through the command line: its directory and what it printed."""
+    out = tmp_path_factory.mktemp("atlas")
+    args = ["atlas", "--dataset", "xor", "--model", "xor 2 layers", "--epochs", "40", "--lr", "0.5", "--gain", "0.5",
+            "--out", str(out)]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, (result.output, result.exception)
+    return out, result.output
+
+
+def test_load_run_reads_an_atlas_directory(xor_atlas):
+    import xarray as xr
+
+    from repdyn.atlas import TABLES
+    from repdyn.cli._atlas import PRINTED_COLUMNS
+
+    out, printed = xor_atlas
+    run = repdyn.load_run(out)
+    assert run.summary == json.loads((out / "summary.json").read_text())
+    assert run.tables == ["fits", "layers", "claims"] and list(TABLES) == ["fits", "layers"]
+    with xr.open_dataset(out / "atlas.nc", engine="h5netcdf") as ds:
+        ds = ds.load()
+    assert run.trajectories.identical(ds)
+    fits = run.trials
+    assert len(fits) == ds.sizes["pair"] * ds.sizes["layer"]
+    for _, row in fits.iterrows():
+        at = ds.sel(pair=row["pair"], layer=row["layer"])
+        for name in ("eta_h", "r2_worst", "h_inf_cv", "dx2", "pair_i"):
+            assert row[name] == at[name].item() or (np.isnan(row[name]) and np.isnan(at[name].item()))
+        assert row["quality"] == at["quality"].item() and row["same"] == at["same"].item()
+    layers = run.table("layers")
+    assert list(layers["layer"]) == list(ds["layer"].values)
+    assert layers["final_spearman_cross_validated_all"].tolist() == ds["final_spearman"].sel(
+        predictor="cross_validated", stratum="all").values.tolist()
+    # Every column the command prints is a column of the table, with the printed value.
+    lines = printed.splitlines()
+    header = lines[0]
+    starts = [header.index(label) for label in PRINTED_COLUMNS]
+    for line, (_, row) in zip(lines[1:1 + len(layers)], layers.iterrows(), strict=True):
+        cells = [line[a:b].strip() for a, b in zip(starts, [*starts[1:], None])]
+        for cell, column in zip(cells, PRINTED_COLUMNS.values()):
+            value = row[column]
+            assert cell == (value if isinstance(value, str) else "n/a" if not np.isfinite(value) else f"{value:.3g}")
+
+
+def test_atlas_files_carry_units_and_the_report_embeds_its_figures(xor_atlas, tmp_path):
+    import base64
+    import re
+    import shutil
+
+    import xarray as xr
+
+    out, _ = xor_atlas
+    with xr.open_dataset(out / "atlas.nc", engine="h5netcdf") as ds:
+        for name in ds.variables:
+            assert ds[name].attrs["long_name"], name
+            assert ("units" in ds[name].attrs) == (ds[name].dtype.kind not in "OUS"), name
+        assert ds["eta_h"].attrs["units"] == "1 / optimisation step"
+        assert ds["epoch"].attrs["units"] == "optimisation steps"  # xor trains full batch
+    html = (out / "report.html").read_text()
+    sources = re.findall(r'src="([^"]*)"', html)
+    assert len(sources) == 4 and all(s.startswith("data:image/png;base64,") for s in sources)
+    assert ".png" not in html.replace("fit_quality.png", "").replace("rates.png", "").replace(
+        "final_distances.png", "").replace("structure.png", "")  # names in the text only, no links
+    assert not re.search(r"(href|src)=\"(?!data:)", html)
+    # Moved alone, the page still holds every figure, byte for byte.
+    moved = tmp_path / "elsewhere" / "report.html"
+    moved.parent.mkdir()
+    shutil.copy(out / "report.html", moved)
+    embedded = [base64.b64decode(s.split(",", 1)[1]) for s in re.findall(r'src="([^"]*)"', moved.read_text())]
+    files = [(out / n).read_bytes() for n in ("fit_quality.png", "rates.png", "final_distances.png", "structure.png")]
+    assert embedded == files
+
+
+def _drawn(ds, draw, monkeypatch):
+    """The matplotlib figure a figure function draws (kept open instead of saved)."""
+    import matplotlib
+
+    from repdyn.atlas import _report
+
+    kept = []
+    monkeypatch.setattr(_report, "_save", lambda fig, path: kept.append(fig) or path)
+    matplotlib.use("Agg")
+    draw(ds, None)
+    [fig] = kept
+    fig.canvas.draw()
+    return fig
+
+
+def _overlaps(box, other) -> bool:
+    return box.x0 < other.x1 and other.x0 < box.x1 and box.y0 < other.y1 and other.y0 < box.y1
+
+
+def test_atlas_figures_show_negative_fits_and_keep_legends_off_the_points(xor_atlas, monkeypatch):
+    import matplotlib.pyplot as plt
+    import xarray as xr
+
+    from repdyn.atlas._report import FIGURES, fit_quality_figure, rates_figure
+
+    out, _ = xor_atlas
+    with xr.open_dataset(out / "atlas.nc", engine="h5netcdf") as ds:
+        ds = ds.load()
+    same = ds["same"].values.astype(bool)
+    # Make every same-target fit unfit, far below 0: the panel must show it, not a flat 0.
+    worst = ds["r2_worst"].values.copy()
+    worst[same] = -3.0
+    ds["r2_worst"].values[:] = worst
+    ds["quality"].values[same] = "unfit"
+    fig = _drawn(ds, fit_quality_figure, monkeypatch)
+    images = [ax.images[0] for ax in fig.axes if ax.images]
+    shown = np.ma.getdata(images[0].get_array())
+    assert np.all(shown == -3.0)  # the values themselves, not clipped
+    colours = images[0].cmap(images[0].norm(shown))
+    assert not np.allclose(colours, images[1].cmap(images[1].norm(0.0)))  # not the colour of 0
+    plt.close(fig)
+    # No usable same-target fit: no line, no legend entry for it, and the title says so.
+    fig = _drawn(ds, rates_figure, monkeypatch)
+    labels = [t.get_text() for legend in fig.legends for t in legend.get_texts()]
+    assert labels == ["different target (median)"]
+    assert "same target: no usable fit at any layer" in fig._suptitle.get_text()
+    plt.close(fig)
+    # Every legend lies outside every panel.
+    for name, (draw, _) in FIGURES.items():
+        fig = _drawn(ds, draw, monkeypatch)
+        renderer = fig.canvas.get_renderer()
+        legends = [*fig.legends, *(ax.get_legend() for ax in fig.axes if ax.get_legend() is not None)]
+        for legend in legends:
+            box = legend.get_window_extent(renderer)
+            for ax in fig.axes:
+                if ax.get_visible() and ax.get_label() != "<colorbar>":
+                    assert not _overlaps(box, ax.get_window_extent(renderer)), name
+        plt.close(fig)

@@ -37,6 +37,11 @@ def test_xor_pairwise_matches_the_rich_limit_by_hand(tmp_path):
     assert "zero diagonal" in meta["files"]["predicted.npy"] and "order of the input points" in meta["point_order"]
     # Sorted by label (XOR's target): the same-target corners side by side.
     assert meta["figure_order"] == [0, 3, 1, 2]
+    import repdyn
+
+    run = repdyn.load_run(tmp_path)  # what load_run makes of the directory: the JSON and the matrix
+    assert run.summary == meta and list(run.arrays) == ["predicted"]
+    np.testing.assert_array_equal(run.arrays["predicted"], predicted)
     result = _invoke("--dataset", "xor", "--method", "pairwise", "--csv", "--out", str(tmp_path / "csv"))
     assert result.exit_code == 0, result.output
     np.testing.assert_allclose(np.loadtxt(tmp_path / "csv" / "predicted.csv", delimiter=","),

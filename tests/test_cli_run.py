@@ -55,6 +55,26 @@ def test_run_writes_figure_and_loadable_data(two_point_run):
     assert np.all(np.isfinite(data["theory_h"].values))
 
 
+def test_load_run_table_has_every_printed_column(two_point_run):
+    import repdyn
+
+    out, output = two_point_run
+    header, *rows = output.splitlines()[:3]
+    printed = header.split()
+    trials = repdyn.load_run(out).trials
+    assert set(printed) <= set(trials.columns), set(printed) - set(trials.columns)
+    summary = json.loads((out / "summary.json").read_text())
+    assert trials["quality"].tolist() == [t["quality"] for t in summary["trials"]]
+    for row, (_, trial) in zip(rows, trials.iterrows()):
+        cells = dict(zip(printed, row.split()))
+        assert cells["quality"] == trial["quality"] and int(cells["seed"]) == trial["seed"]
+        assert float(cells["eta_h"]) == pytest.approx(trial["eta_h"], rel=1e-3)  # printed to 4 digits
+    # The CSV beside it has the same columns.
+    import pandas as pd
+
+    assert list(pd.read_csv(out / "trials.csv").columns) == list(trials.columns)
+
+
 def test_rerun_is_served_from_the_cache(two_point_run, tmp_path):
     out, _ = two_point_run
     before = json.loads((out / "summary.json").read_text())

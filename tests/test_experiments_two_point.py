@@ -95,6 +95,28 @@ def test_smoke_writes_figures_and_a_valid_summary(smoke_run: dict, name: str) ->
     assert "XOR low: gain 0.85, lr 0.015, 3000 epochs" in report and "L // 2" in report
 
 
+def test_load_run_reads_the_reproduction_and_each_experiment(smoke_run: dict) -> None:
+    import repdyn
+
+    out: Path = smoke_run["out"]
+    run = repdyn.load_run(out)
+    assert sorted(run.runs) == sorted(NAMES) and run.summary == {}
+    claims = run.claims
+    assert list(claims.columns) == ["experiment", "claim", "metric", "measured", "relation", "threshold", "holds"]
+    expected = [(name, c.claim, c.holds) for name in NAMES for c in smoke_run["first"][name].claims]
+    assert sorted(zip(claims["experiment"], claims["claim"], claims["holds"])) == sorted(expected)
+    with pytest.raises(ValueError, match="use run.runs\\[name\\]"):
+        run.trials  # noqa: B018
+    fig2 = run.runs["fig2"]
+    assert fig2.summary["experiment"] == "fig2" and fig2.tables == ["trials", "claims"]
+    assert {"seed", "arch", "status", "eta_h", "r2_h", "quality"} <= set(fig2.trials.columns)
+    assert fig2.trials["quality"].tolist() == [t.get("quality") or "" for t in fig2.summary["trials"]]
+    fig5 = run.runs["fig5"]
+    assert set(fig5.tables) == {"fit_trials", "grid_trials", "claims"}
+    grid = fig5.table("grid_trials")
+    assert grid["trial"].tolist() == list(range(len(grid))) and len(grid) > 1
+
+
 def test_rerun_reuses_the_cache(smoke_run: dict) -> None:
     assert smoke_run["cache_before"], "the first run stored its trials"
     assert smoke_run["cache_after"] == smoke_run["cache_before"], "a rerun recomputed (rewrote) a trial"

@@ -269,14 +269,21 @@ def test_choose_trainer_agrees_with_every_network_it_would_build(variant) -> Non
         for nonlinearity in NONLINEARITIES:
             spec = SMALL.replace(variant=variant, optimizer=optimizer, nonlinearity=nonlinearity,
                                  channels=2, kernel_size=3)  # fmt: skip
-            fast = supports_fast_path(build_network(spec, 3, 2, seed=0), optimizer)
+            network = build_network(spec, 3, 2, seed=0)
+            fast = supports_fast_path(network, optimizer)
             assert choose_trainer(spec) == ("fast" if fast else "autograd"), spec
-            assert choose_trainer(spec, batched=True) == ("batched" if fast else "autograd")
+            assert choose_trainer(spec, batched=True) == ("batched" if fast else "functional")
             # Naming a device builds nothing there, so this runs without a GPU.
             assert choose_trainer(spec, device="cuda") == ("batched" if fast else "autograd")
             assert choose_trainer(spec.replace(optimizer="sgd"), optimizer) == choose_trainer(spec)
-    assert set(TRAINERS) == {"fast", "batched", "autograd"}
+            # Every network it would batch, the batched engine trains.
+            (run,) = train_pairs_batched([network], *_pair(0), lr=1e-3, epochs=2, optimizer=optimizer,
+                                         seeds=[0])  # fmt: skip
+            assert run.status == "completed"
+    assert set(TRAINERS) == {"fast", "batched", "functional", "autograd"}
     assert choose_trainer(SMALL, "Adam") == "autograd"
+    assert choose_trainer(SMALL, "Adam", batched=True) == "functional"
+    assert choose_trainer(SMALL, "rmsprop", batched=True) == "autograd"  # the batched engine has no such optimiser
     with pytest.raises(TypeError, match="ArchSpec"):
         choose_trainer(build_network(SMALL, 3, 2, seed=0))
     with pytest.raises(TypeError, match="batched"):

@@ -10,6 +10,7 @@ import xarray as xr
 
 import repdyn
 from repdyn.experiments import TwoPointConfig, two_point_trial
+from repdyn.experiments._run_data import trial_quality
 from repdyn.nets import get_architecture
 from repdyn.sweep import results_dataset
 
@@ -44,11 +45,18 @@ def test_plain_xarray_reads_strings_seed_and_attributes(written):
         assert ds["layer"].values.tolist()[0] == results[0]["layer"]  # the config names it too
         assert ds["arch"].values.tolist() == ["default"] * 3 and "arch_name" not in ds.variables
         assert ds["fit_message"].values[0] == results[0]["fit_message"]
-        assert ds["error"].values.tolist()[2] == "Traceback: boom"
+        assert ds["error"].values.tolist() == ["", "", "Traceback: boom"]  # missing text is empty, not "NaN"
+        assert ds["fit_message"].values.tolist()[2] == ""
         assert not any("." in str(name) for name in ds.variables)
         assert ds["h"].attrs["long_name"].startswith("squared representational distance")
         assert ds["epoch"].attrs["long_name"] and ds["epochs"].attrs["units"] == "optimisation steps"
         assert all("long_name" in ds[n].attrs for n in ds.variables)
+        # Every number has units (CF: "1" when dimensionless), text none; two-point rates are per step.
+        assert all(("units" in ds[n].attrs) == (ds[n].dtype.kind not in "OUS") for n in ds.variables)
+        assert ds["eta_h"].attrs["units"] == ds["eta_y_layers"].attrs["units"] == "1 / optimisation step"
+        assert ds["epoch"].attrs["units"] == "optimisation steps" and ds["seconds"].attrs["units"] == "s"
+        # The fit's verdict, as the command line prints it; none for the trial that raised.
+        assert ds["quality"].values.tolist() == [trial_quality(r, True) for r in results[:2]] + [""]
         assert json.loads(ds.attrs["configs"])[1]["seed"] == 5
         assert ds.attrs["result_format_version"] == repdyn.sweep.RESULT_FORMAT_VERSION
         np.testing.assert_array_equal(ds["h"].values[1, : len(results[1]["h"])], results[1]["h"])
@@ -108,3 +116,25 @@ def test_repeated_seeds_keep_the_trial_dimension(tmp_path):
     run = repdyn.load_run(tmp_path)
     assert run.trajectories["h"].sel(seed=0).sizes["trial"] == 2  # both trials of seed 0
     assert run.trials["trial"].tolist() == [0, 1] and run.trials["arch_units"].tolist() == [4, 6]
+
+
+def test_dataset_table_rows_spread_columns_and_repeats():
+    from repdyn.sweep import dataset_table
+
+    ds = xr.Dataset(
+        {"a": (("pair", "layer"), [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]), "same": ("pair", [1, 0, 1]),
+         "score": (("layer", "stratum"), [[0.1, 0.2], [0.3, 0.4]]), "trace": (("pair", "epoch"), np.zeros((3, 5)))},
+        coords={"pair": [0, 1, 2], "layer": ["x", "y"], "stratum": ["all", "same"], "pair_i": ("pair", [7, 8, 9])},
+    )
+    table = dataset_table(ds, ("pair", "layer"))
+    assert list(table.columns) == ["pair", "layer", "pair_i", "a", "same"]  # trace is over epoch: left out
+    assert table["pair"].tolist() == [0, 0, 1, 1, 2, 2] and table["layer"].tolist() == ["x", "y"] * 3
+    assert table["a"].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0] and table["same"].tolist() == [1, 1, 0, 0, 1, 1]
+    layers = dataset_table(ds, ("layer",), ("stratum",))
+    assert list(layers.columns) == ["layer", "score_all", "score_same"]
+    assert layers["score_same"].tolist() == [0.2, 0.4]
+    with pytest.raises(ValueError, match="unknown \\['point'\\]"):
+        dataset_table(ds, ("point",))
+    clash = ds.assign(score_all=("layer", [0.0, 0.0]))
+    with pytest.raises(ValueError, match="two columns are named 'score_all'"):
+        dataset_table(clash, ("layer",), ("stratum",))

@@ -247,6 +247,13 @@ def test_result_forms():
     assert ds["h"].dims == ("pair", "layer", "epoch") and ds["h"].shape == (2, 3, 3)
     assert all("long_name" in ds[name].attrs for name in ds.variables)
     np.testing.assert_array_equal(ds["h"].sel(layer="c").values, run.h[:, 2])
+    assert ds["h"].attrs["units"] == "1" and ds["epoch"].attrs["units"] == "epochs"
+    frame = run.to_frame()
+    assert len(frame) == 2 * 3 * 3
+    for (k, epoch, layer), row in frame.set_index(["pair", "epoch", "layer"]).iterrows():
+        r = list(run.epochs).index(epoch)
+        assert row.h == run.h[k, LAYERS.index(layer), r] and row.y == run.y[k, r] and row.w == run.w[k, r]
+        assert row.loss == run.loss[k, r] and row.train_loss == run.train_loss[r]
     single = run.pair(1)
     assert single.pair == (2, 3) and single.h.shape == (3, 3)
     np.testing.assert_array_equal(single.z("b"), run.z("b")[1])

@@ -15,7 +15,9 @@ report. ``repdyn atlas`` is the same at the command line.
   of ``repdyn.nets.ARCHITECTURES`` (the paper's networks); :data:`DEFAULT_MODELS`
   per data set; :data:`DATASETS`: the built-in data sets.
 - :data:`FIT_STATES`, :data:`PREDICTORS`, :data:`STRATA`, :data:`STRUCTURE_METHODS`:
-  the coordinates of the atlas Dataset (``atlas.nc``).
+  the coordinates of the atlas Dataset (``atlas.nc``); :data:`TABLES`: its
+  tables (one row per pair and layer, one per layer), which
+  ``repdyn.load_run(out)`` gives as ``.trials`` and ``.table("layers")``.
 
 Importing this module is cheap: torch loads when a run starts.
 """
@@ -28,6 +30,7 @@ from typing import Any
 
 from repdyn.atlas._analysis import FIT_STATES, PREDICTORS, STRATA, STRUCTURE_METHODS
 from repdyn.atlas._config import DEFAULT_PAIRS, AtlasConfig, plan_atlas
+from repdyn.atlas._dataset import TABLES
 from repdyn.atlas._inputs import CNN, DATASETS, DEFAULT_MODELS, AtlasInputError
 from repdyn.atlas._run import DEFAULT_OUT, AtlasResult, atlas, run_atlas
 
@@ -41,6 +44,7 @@ __all__ = [
     "PREDICTORS",
     "STRATA",
     "STRUCTURE_METHODS",
+    "TABLES",
     "AtlasConfig",
     "AtlasInputError",
     "AtlasResult",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import html
 import math
 from collections.abc import Sequence
@@ -42,19 +43,41 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
+#: Edges of the colour bins of the fit-quality figure: below 0 the fit is unfit
+#: (the theory describes the data worse than their mean), below the file's
+#: ``poor_r2`` (None here) poor; below the first edge, one darker red.
+R2_EDGES = (-10.0, -1.0, 0.0, 0.5, None, 0.99, 1.0)
+#: One colour per bin: reds unfit, yellows poor, blues good (a scale readable
+#: with red-green colour blindness); then below the first edge, and not fitted.
+R2_COLOURS = ("#b2182b", "#ef8a62", "#fdb863", "#fee090", "#91bfdb", "#4575b4")
+R2_UNDER, NOT_FITTED = "#67001f", "0.8"
+
+
+def _r2_edges(poor_r2: float) -> list[float]:
+    return [poor_r2 if edge is None else edge for edge in R2_EDGES]
+
+
 def fit_quality_figure(ds: Any, path: Path) -> Path:
-    """Worst R^2 of every (pair, layer): pairs as rows, layers as columns, one panel per stratum."""
+    """Worst R^2 of every (pair, layer): pairs as rows, layers as columns, one panel per stratum.
+
+    The colours are bins of R^2 that keep negative values apart (a same-target
+    pair is often unfit, far below 0), with the file's ``poor_r2`` as an edge.
+    """
     import matplotlib as mpl
 
     layers = [str(v) for v in ds["layer"].values]
     worst = ds["r2_worst"].values
     same = ds["same"].values.astype(bool)
+    good = ds["quality"].values == "good"
+    poor_r2 = float(ds.attrs["poor_r2"])
+    edges = _r2_edges(poor_r2)
+    cmap = mpl.colors.ListedColormap(R2_COLOURS).with_extremes(bad=NOT_FITTED, under=R2_UNDER)
+    norm = mpl.colors.BoundaryNorm(edges, cmap.N)
     fig, axes = _figure(1, 2, max(2.2, 0.45 * len(layers) + 1.4), 3.4)
-    cmap = mpl.colormaps["viridis"].with_extremes(bad="0.8")
     image = None
     for ax, (stratum, rows) in zip(axes[0], (("same", same), ("different", ~same)), strict=True):
         block = worst[rows]
-        ax.set_title(f"{stratum} target ({int(rows.sum())} pairs)")
+        ax.set_title(f"{stratum} target ({int(rows.sum())} pairs)\n{int(good[rows].sum())} of {block.size} fits good")
         ax.set_xticks(range(len(layers)), layers, rotation=60, ha="right")
         ax.set_xlabel("layer")
         if not len(block):
@@ -63,24 +86,29 @@ def fit_quality_figure(ds: Any, path: Path) -> Path:
             continue
         with np.errstate(all="ignore"):
             order = np.argsort(np.nanmean(np.where(np.isfinite(block), block, np.nan), axis=1))
-        image = ax.imshow(np.clip(block[order], 0.0, 1.0), aspect="auto", cmap=cmap, vmin=0, vmax=1,
-                          interpolation="nearest")  # fmt: skip
+        image = ax.imshow(block[order], aspect="auto", cmap=cmap, norm=norm, interpolation="nearest")
         ax.yaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))
     axes[0, 0].set_ylabel("pair (sorted by mean worst R²)")
     if image is not None:
-        bar = fig.colorbar(image, ax=list(axes[0]), fraction=0.05, pad=0.04)
-        bar.set_label("worst R² over h, y, w\n(clipped to [0, 1]; grey: not fitted)")
+        bar = fig.colorbar(image, ax=list(axes[0]), fraction=0.05, pad=0.04, extend="min", ticks=edges,
+                           spacing="uniform", format="%g")  # fmt: skip
+        bar.set_label(f"worst R² over h, y, w\n(below 0: unfit; below {poor_r2:g}: poor; grey: not fitted)")
     fig.suptitle("Fit quality of the theory per pair and layer")
     return _save(fig, path)
 
 
 def rates_figure(ds: Any, path: Path) -> Path:
-    """Fitted eta_h and eta_y of every usable fit per layer, by stratum, with the medians."""
+    """Fitted eta_h and eta_y of every usable fit per layer, by stratum, with the medians.
+
+    A stratum without a usable fit at any layer has no line and no legend
+    entry; the figure's title says so.
+    """
     layers = [str(v) for v in ds["layer"].values]
     usable = (ds["fit_state"].values == "fitted") & (ds["quality"].values != "unfit")
     same = ds["same"].values.astype(bool)
     fig, axes = _figure(1, 2, max(2.6, 0.45 * len(layers) + 1.6), 2.8)
     rng = np.random.default_rng(0)  # jitter only: where a point is drawn, not what it is
+    lines: dict[str, Any] = {}
     for ax, name, label in zip(axes[0], ("eta_h", "eta_y"), (r"$\eta_h$", r"$\eta_y$"), strict=True):
         values = ds[name].values
         for offset, (stratum, rows) in zip((-0.17, 0.17), (("same", same), ("different", ~same)), strict=True):
@@ -91,17 +119,24 @@ def rates_figure(ds: Any, path: Path) -> Path:
                 xs.append(layer + offset + rng.uniform(-0.08, 0.08, len(v)))
                 ys.append(v)
                 med.append(np.median(v) if len(v) else np.nan)
+            if not sum(len(v) for v in ys):
+                continue
             colour = STRATUM_COLOURS[stratum]
-            if sum(len(v) for v in ys):
-                ax.scatter(np.concatenate(xs), np.concatenate(ys), s=4, alpha=0.35, color=colour, lw=0)
-            ax.plot(np.arange(len(layers)) + offset, med, "o-", color=colour, ms=4, label=f"{stratum} target (median)")
+            ax.scatter(np.concatenate(xs), np.concatenate(ys), s=4, alpha=0.35, color=colour, lw=0)
+            [lines[stratum]] = ax.plot(np.arange(len(layers)) + offset, med, "o-", color=colour, ms=4)
+        if not ax.lines:
+            ax.text(0.5, 0.5, "no usable fit", ha="center", va="center", transform=ax.transAxes)
         ax.set_yscale("log")
         ax.set_xlim(-0.5, len(layers) - 0.5)
         ax.set_xticks(range(len(layers)), layers, rotation=60, ha="right")
         ax.set_xlabel("layer")
-        ax.set_ylabel(f"fitted {label} (1 / step)")
-    axes[0, 0].legend(loc="best")
-    fig.suptitle("Fitted effective learning rates per layer (every usable fit)")
+        ax.set_ylabel(f"fitted {label} ({ds[name].attrs['units']})")
+    drawn = [s for s in STRATUM_COLOURS if s in lines]
+    if drawn:
+        fig.legend([lines[s] for s in drawn], [f"{s} target (median)" for s in drawn],
+                   loc="outside lower center", ncols=len(drawn))
+    missing = "".join(f"\n{s} target: no usable fit at any layer" for s in STRATUM_COLOURS if s not in lines)
+    fig.suptitle("Fitted effective learning rates per layer (every usable fit)" + missing)
     return _save(fig, path)
 
 
@@ -137,7 +172,7 @@ def final_distance_figure(ds: Any, path: Path) -> Path:
                      f"h0 {_fmt(rho.sel(predictor='h0_baseline'))}", fontsize=8)  # fmt: skip
         ax.set_xlabel("measured final distance")
         ax.set_ylabel("predicted final distance")
-    axes.ravel()[0].legend(loc="upper left", fontsize=6)
+    fig.legend(*axes.ravel()[0].get_legend_handles_labels(), loc="outside lower center", ncols=3)
     fig.suptitle(f"Final squared distances: theory (rates from the other pairs), h0 baseline\n"
                  f"(values below {LOG_FLOOR:g} x the median measured drawn at that floor)", fontsize=9)
     return _save(fig, path)
@@ -311,6 +346,10 @@ def _layer_sentence(ds: Any, layer: str) -> str:
     )
 
 
+def _data_uri(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
 def to_markdown(blocks: Sequence[Block]) -> str:
     lines: list[str] = []
     for block in blocks:
@@ -331,7 +370,12 @@ def to_markdown(blocks: Sequence[Block]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def to_html(blocks: Sequence[Block]) -> str:
+def to_html(blocks: Sequence[Block], directory: Path) -> str:
+    """The report as one self-contained HTML page: the figures (PNG files in ``directory``) are embedded.
+
+    Embedded as base64 data URIs, so the page keeps its figures when it is
+    moved, mailed or opened from another directory.
+    """
     body: list[str] = []
     in_list = False
     for block in blocks:
@@ -344,7 +388,7 @@ def to_html(blocks: Sequence[Block]) -> str:
             rows = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in block.rows)
             body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
         elif isinstance(block, Image):
-            body.append(f'<figure><img src="{html.escape(block.path)}" alt="{html.escape(block.caption)}">'
+            body.append(f'<figure><img src="{_data_uri(directory / block.path)}" alt="{html.escape(block.caption)}">'
                         f"<figcaption>{html.escape(block.caption)}</figcaption></figure>")
         else:
             kind, text = block

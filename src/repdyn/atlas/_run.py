@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,7 @@ FILES = {
     "atlas.nc": "every number of the atlas: tracked h, y, w per (pair, layer, epoch), fits, predictions, scores "
                 "(netCDF4, self-describing: xarray.open_dataset)",
     "report.md": "the report (markdown)",
-    "report.html": "the report (HTML, with the figures)",
+    "report.html": "the report (HTML, the figures embedded: one file that can be moved alone)",
     "summary.json": "the settings and the per-layer numbers of the report",
 }
 
@@ -133,6 +132,7 @@ def run_atlas(
     from repdyn.atlas._report import FIGURES, draw_figures, report_blocks, to_html, to_markdown
     from repdyn.atlas._trials import AnalysisConfig, atlas_analysis, atlas_training, remember_training
     from repdyn.sweep import ResultStore, cache_key, run_sweep
+    from repdyn.vocabulary import json_ready
 
     out = Path(out)
     store = ResultStore(Path(cache) if cache is not None else out / "cache")
@@ -149,8 +149,8 @@ def run_atlas(
     draw_figures(ds, out)
     blocks = report_blocks(ds, summary)
     _write_text(files["report.md"], to_markdown(blocks))
-    _write_text(files["report.html"], to_html(blocks))
-    _write_text(files["summary.json"], json.dumps(_json_ready(summary), indent=2) + "\n")
+    _write_text(files["report.html"], to_html(blocks, out))
+    _write_text(files["summary.json"], json.dumps(json_ready(summary), indent=2) + "\n")
     return AtlasResult(config=config, dataset=ds, summary=summary, files=files)
 
 
@@ -186,16 +186,6 @@ def _summary(config: AtlasConfig, ds: Any, files: dict[str, str]) -> dict[str, A
         "layers": layers,
         "files": files,
     }
-
-
-def _json_ready(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_ready(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _write_text(path: Path, text: str) -> None:

@@ -76,24 +76,35 @@ def atlas(
                f"wrote {out / 'report.html'}, {out / 'report.md'}, {out / 'atlas.nc'} and 4 figures")
 
 
+#: The columns printed per layer: header, and its column of the atlas's table
+#: ``"layers"`` (``repdyn.load_run(OUT).table("layers")`` holds each).
+PRINTED_COLUMNS = {
+    "layer": "layer",
+    "good same": "fit_good_fraction_same",
+    "good diff": "fit_good_fraction_different",
+    "rho theory": "final_spearman_cross_validated_all",
+    "rho h0": "final_spearman_h0_baseline_all",
+    "err theory": "final_median_rel_error_cross_validated_all",
+    "err h0": "final_median_rel_error_h0_baseline_all",
+    "rdm pairwise": "rdm_spearman_pairwise",
+}
+
+
 def _table(ds: object) -> str:
     """One line per layer: good-fit shares, final-distance Spearman and errors (theory, h0), structure."""
     import math
 
+    from repdyn.atlas import TABLES
+    from repdyn.sweep import dataset_table
+
     def cell(value: object) -> str:
+        if isinstance(value, str):
+            return value
         v = float(value)  # type: ignore[arg-type]
         return "n/a" if not math.isfinite(v) else f"{v:.3g}"
 
-    header = ["layer", "good same", "good diff", "rho theory", "rho h0", "err theory", "err h0", "rdm pairwise"]
-    rows = [header]
-    for layer in ds["layer"].values:  # type: ignore[index]
-        s = ds.sel(layer=layer, stratum="all")  # type: ignore[attr-defined]
-        good = ds["fit_good_fraction"].sel(layer=layer)  # type: ignore[index]
-        rows.append([str(layer), cell(good.sel(stratum="same")), cell(good.sel(stratum="different")),
-                     cell(s["final_spearman"].sel(predictor="cross_validated")),
-                     cell(s["final_spearman"].sel(predictor="h0_baseline")),
-                     cell(s["final_median_rel_error"].sel(predictor="cross_validated")),
-                     cell(s["final_median_rel_error"].sel(predictor="h0_baseline")),
-                     cell(s["rdm_spearman"].sel(structure="pairwise"))])  # fmt: skip
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    table = dataset_table(ds, **TABLES["layers"])
+    rows = [list(PRINTED_COLUMNS)]
+    rows += [[cell(row[c]) for c in PRINTED_COLUMNS.values()] for _, row in table.iterrows()]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(PRINTED_COLUMNS))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)

@@ -6,20 +6,50 @@ so that ``repdyn --help`` answers at once.
 
 from __future__ import annotations
 
+import inspect
+
+import click
 import typer
+from typer.core import TyperGroup
 
 import repdyn
 from repdyn.cli import _atlas, _predict, _reproduce, _run, _theory
 
+
+class HelpAsWritten(TyperGroup):
+    """A command group whose list of commands gives each one's first paragraph whole.
+
+    click cuts it to the terminal's width with "..."; a cut sentence is not
+    the help as written.
+    """
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is None or command.hidden:
+                continue
+            text = command.short_help or inspect.cleandoc(command.help or "").split("\n\n")[0]
+            rows.append((name, " ".join(text.split())))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
 app = typer.Typer(
     name="repdyn",
+    cls=HelpAsWritten,
     help="The effective theory of representation learning dynamics (van Rossem & Saxe, 2024).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Help texts are plain text, printed as written: rich markup would swallow
+    # square brackets (repdyn[cluster], epoch,h,y,w[,loss]). Every sub-command
+    # inherits the root's mode.
+    rich_markup_mode=None,
 )
-app.add_typer(_theory.app, name="theory")
-app.add_typer(_run.app, name="run")
+app.add_typer(_theory.app, name="theory", cls=HelpAsWritten)
+app.add_typer(_run.app, name="run", cls=HelpAsWritten)
 app.command("list")(_reproduce.list_experiments)
 app.command("reproduce")(_reproduce.reproduce)
 app.command("demo")(_theory.demo)

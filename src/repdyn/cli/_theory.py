@@ -19,6 +19,7 @@ import typer
 from repdyn.experiments import paper_style
 from repdyn.cli import _errors as check
 from repdyn.cli._errors import fail as _fail
+from repdyn.cli._trajectory import IGNORED, VARIABLES, read_trajectory
 
 app = typer.Typer(
     help="Solve, fit and predict with the effective theory (no torch needed).", no_args_is_help=True
@@ -32,10 +33,7 @@ EtaYOption = Annotated[float, typer.Option(help="Effective learning rate of the 
 Dx2Option = Annotated[float, typer.Option(help="Squared input distance ||x1 - x2||^2 (> 0).")]
 Dy2Option = Annotated[float, typer.Option(help="Squared target distance ||y1 - y2||^2 (>= 0).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
-_COLUMNS = ("h", "y", "w")
-#: Names of a trajectory's time column, compared without case (and without a
-#: byte-order mark, which spreadsheets write before the first header).
-TIME_COLUMNS = ("epoch", "t", "time", "step")
+_COLUMNS = VARIABLES
 #: Rough bytes per simulated epoch: the solver's output and dense steps, the
 #: columns and their CSV text (about 100 characters a row, held as a list of
 #: lines and then joined). Measured: the peak resident size grew by 0.3 kB per
@@ -128,8 +126,10 @@ def fit_command(
     traj: Annotated[
         pathlib.Path,
         typer.Argument(
-            help="CSV (columns epoch,h,y,w[,loss]) or .npz (epoch or t; h, y, w or z; [loss]). The "
-            "time column may be called epoch, t, time or step (any case)."
+            help="CSV (columns epoch,h,y,w[,loss]) or .npz (epoch or t; h, y, w or z; [loss]): what theory "
+            "simulate writes, or PairTracking.to_frame() / PairsTracking.to_frame() saved with pandas' to_csv "
+            "(its index column too). Column names in any case; the time column may be called epoch, t, time or "
+            f"step; {', '.join(IGNORED)} are ignored."
         ),
     ],
     dx2: Dx2Option,
@@ -144,6 +144,14 @@ def fit_command(
             "--no-time-column", help="The file has no time column: its rows are epochs 0, 1, 2, ..."
         ),
     ] = False,
+    layer: Annotated[
+        str | None,
+        typer.Option(help="The layer to fit, in a file with a layer column of several layers (as to_frame() writes)."),
+    ] = None,
+    pair: Annotated[
+        int | None,
+        typer.Option(help="The pair to fit, in a file with a pair column of several pairs (PairsTracking.to_frame())."),
+    ] = None,
     objective: Annotated[
         str,
         typer.Option(
@@ -173,7 +181,9 @@ def fit_command(
     if time_column is not None and no_time_column:
         _fail("give either --time-column or --no-time-column, not both")
     _plot_file(plot)
-    t, observed, loss = _read_trajectory(traj, time_column, no_time_column)
+    trajectory = read_trajectory(traj, time_column=time_column, no_time_column=no_time_column, layer=layer,
+                                 pair=pair)
+    t, observed, loss = trajectory.t, trajectory.z, trajectory.loss
     try:
         result = fit(observed, t, dx2=dx2, dy2=dy2, loss=loss, objective=objective)
     except ValueError as exc:
@@ -310,122 +320,6 @@ def _to_csv(columns: dict[str, np.ndarray]) -> str:
             ",".join(str(int(v)) if k == "epoch" else repr(float(v)) for k, v in zip(columns, row))
         )
     return "\n".join(lines) + "\n"
-
-
-def _read_trajectory(
-    path: pathlib.Path, time_column: str | None = None, no_time_column: bool = False
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Times, (T, 3) observed (h, y, w) and the optional loss from a CSV or .npz file.
-
-    Every column must be known (a time column, h, y, w or z, loss): a column
-    that is not could be a time column under another name, and fitting against
-    the row index instead would give rates off by the sampling interval.
-    """
-    if not path.is_file():
-        _fail(f"TRAJ {path} does not exist or is not a file")
-    if path.suffix == ".npy":
-        _fail(f"TRAJ {path} is a .npy file (one array); give a CSV or an .npz archive, e.g. "
-              "np.savez(name, epoch=epoch, h=h, y=y, w=w)")
-    columns = _read_npz(path) if path.suffix == ".npz" else _read_csv(path)
-    time_key = _time_key(path, columns, time_column, no_time_column)
-    data = {k: v for k, v in columns.items() if k != time_key}
-    known = {*_COLUMNS, "z", "loss"}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        _fail(
-            f"TRAJ {path}: unknown column(s) {unknown}; expected a time column ({', '.join(TIME_COLUMNS)}, "
-            "any case, or --time-column NAME), h, y, w (or an array z of shape (T, 3)) and optionally loss"
-        )
-    if "z" in data:
-        z = data["z"]
-        if z.ndim != 2 or z.shape[1] != 3:
-            _fail(f"TRAJ {path}: z must have shape (T, 3) holding (h, y, w); got {z.shape}")
-    elif all(v in data for v in _COLUMNS):
-        if len({data[v].shape for v in _COLUMNS}) != 1 or data["h"].ndim != 1:
-            _fail(f"TRAJ {path}: h, y and w must be 1-D arrays of the same length")
-        z = np.stack([data[v] for v in _COLUMNS], axis=-1)
-    else:
-        _fail(
-            f"TRAJ {path}: needs columns h, y, w (or an array z of shape (T, 3)); found {sorted(columns)}"
-        )
-    if len(z) < 3:
-        _fail(f"TRAJ {path}: the fit needs at least 3 time points (rows); got {len(z)}")
-    t = columns[time_key] if time_key else np.arange(len(z), dtype=np.float64)
-    loss = data.get("loss")
-    named = {time_key or "epoch": t, "loss": loss, **{v: z[:, i] for i, v in enumerate(_COLUMNS)}}
-    for name, arr in named.items():
-        if arr is None:
-            continue
-        if arr.shape != (len(z),):
-            _fail(
-                f"TRAJ {path}: {name} must have one value per row of h, y, w ({len(z)}); got {arr.shape}"
-            )
-        bad = np.flatnonzero(~np.isfinite(arr))
-        if bad.size:
-            _fail(f"TRAJ {path}: {name} holds NaN or inf (first at row {int(bad[0])}); give finite values "
-                  "(cut the trajectory where a run diverged)")
-    if time_key and np.any(np.diff(t) <= 0):
-        i = int(np.flatnonzero(np.diff(t) <= 0)[0])
-        _fail(f"TRAJ {path}: the time column {time_key!r} must be strictly increasing; rows {i} and {i + 1} "
-              f"hold {check.plain(t[i])} and {check.plain(t[i + 1])}")
-    return t, z, loss
-
-
-def _time_key(path: pathlib.Path, columns: dict[str, np.ndarray], time_column: str | None,
-              no_time_column: bool) -> str | None:
-    """The column that holds the times (None: the rows are consecutive epochs)."""
-    by_lower = {name.lower(): name for name in columns}
-    if time_column is not None:
-        key = by_lower.get(time_column.strip().lower())
-        if key is None:
-            _fail(f"--time-column {time_column!r} is not a column of {path}; its columns are {sorted(columns)}")
-        return key
-    found = [by_lower[n] for n in TIME_COLUMNS if n in by_lower]
-    if no_time_column:
-        if found:
-            _fail(f"--no-time-column, but {path} has the time column {found[0]!r}; leave the option out")
-        return None
-    if len(found) > 1:
-        _fail(f"TRAJ {path} has several time columns {found}; choose one with --time-column NAME")
-    if not found:
-        _fail(
-            f"TRAJ {path} has no time column (one named {', '.join(TIME_COLUMNS)}, any case); name it with "
-            f"--time-column NAME, or pass --no-time-column if the rows are consecutive epochs 0, 1, 2, ...; "
-            f"its columns are {sorted(columns)}"
-        )
-    return found[0]
-
-
-def _read_npz(path: pathlib.Path) -> dict[str, np.ndarray]:
-    arrays = check.read_npz("TRAJ", path, example="np.savez(name, epoch=epoch, h=h, y=y, w=w)")
-    return {key: np.asarray(arr, dtype=np.float64) for key, arr in arrays.items()}
-
-
-def _read_csv(path: pathlib.Path) -> dict[str, np.ndarray]:
-    import csv
-
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        _fail(f"TRAJ {path} is not UTF-8 text (byte {exc.start} is {exc.object[exc.start]:#04x}); give a CSV "
-              "file (epoch,h,y,w[,loss]) saved as UTF-8, or an .npz archive")
-    reader = csv.reader(text.splitlines())
-    header = [name.strip().lstrip("\ufeff") for name in next(reader, [])]
-    rows = [(i, row) for i, row in enumerate(reader, start=2) if row]
-    if not header or not rows:
-        _fail(f"TRAJ {path}: expected a header line (epoch,h,y,w[,loss]) and at least one data row")
-    if len(set(header)) != len(header):
-        _fail(f"TRAJ {path}: the header {header} names a column twice; give each column one name")
-    values = np.empty((len(rows), len(header)))
-    for r, (line, row) in enumerate(rows):
-        try:
-            if len(row) != len(header):
-                raise ValueError
-            values[r] = [float(v) for v in row]
-        except ValueError:
-            _fail(f"TRAJ {path}: line {line} must hold {len(header)} numbers ({','.join(header)}); "
-                  f"got {','.join(row)[:80]!r}")
-    return {name: values[:, i] for i, name in enumerate(header)}
 
 
 def _plot_file(plot: pathlib.Path | None) -> None:

@@ -7,6 +7,8 @@ import operator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from repdyn.vocabulary import json_ready
+
 _RELATIONS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
 
 
@@ -49,7 +51,5 @@ class Claim:
         object.__setattr__(self, "holds", bool(ok))
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        if math.isnan(out["measured"]):
-            out["measured"] = None  # JSON has no NaN
-        return out
+        """The claim as JSON values (a NaN ``measured`` as None)."""
+        return json_ready(asdict(self))

@@ -3,29 +3,16 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-
-def json_ready(value: Any) -> Any:
-    """Numpy scalars and arrays to Python, NaN/inf to None (JSON has neither)."""
-    if isinstance(value, dict):
-        return {str(k): json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_ready(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return json_ready(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+from repdyn.vocabulary import json_ready
 
 
 def write_json(path: Path, data: Any) -> Path:
+    """Write ``data`` as indented JSON, atomically (NaN and inf as null: :func:`repdyn.vocabulary.json_ready`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(json_ready(data), indent=2) + "\n")

@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from repdyn.experiments._estimates import counting_each_trial_once
 from repdyn.experiments._outputs import write_json
 from repdyn.experiments._registry import (
     EXPERIMENTS,
@@ -20,13 +21,18 @@ from repdyn.experiments._report import SMOKE_NOTE, write_report
 
 
 def estimate_seconds(names: Sequence[str], profile: str, workers: int) -> float | None:
-    """Wall-clock estimate for running ``names`` with ``workers`` parallel workers; None if unknown."""
+    """Wall-clock estimate for running ``names`` with ``workers`` parallel workers; None if unknown.
+
+    A trial that several of the experiments share is computed once (the
+    result store keeps it), so it is counted once.
+    """
     total = 0.0
-    for name in names:
-        seconds = get(name).estimate_seconds(profile)
-        if seconds is None:
-            return None
-        total += seconds
+    with counting_each_trial_once():
+        for name in names:
+            seconds = get(name).estimate_seconds(profile)
+            if seconds is None:
+                return None
+            total += seconds
     return total / max(workers, 1)
 
 

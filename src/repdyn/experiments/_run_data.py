@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from repdyn.vocabulary import VOCABULARY, annotate
+
 #: The netCDF engine: netCDF4 files keep strings and attributes (netCDF3, the
 #: scipy engine, keeps neither), and h5netcdf needs only h5py.
 NETCDF_ENGINE = "h5netcdf"
@@ -39,89 +41,30 @@ TRIAL_DIMS: dict[str, tuple[str, ...]] = {
 #: so no table or file carries the sentinel.
 MISSING_SENTINELS: dict[str, int] = {"converged_epoch": -1}
 
-_STEPS = "optimisation steps"
-_RATE = "1 / optimisation step"
-_NONE = "1"  # CF's unit of a dimensionless number
+#: The units of every trial file: two-point trials train full batch (an epoch is
+#: one optimisation step) and fit their rates against those steps.
+EPOCH_UNIT = "optimisation steps"
+RATE_UNIT = "1 / optimisation step"
 
-#: ``long_name`` and ``units`` of every field and config column that the
-#: experiments write. Units ``"1"`` mark a dimensionless number (CF convention).
-VARIABLES: dict[str, tuple[str, str | None]] = {
-    "trial": ("trial index", None),
-    "epoch": ("index along the recorded epochs", None),
-    "hidden_layer": ("index of the hidden layer", None),
-    "layer": ("tracked layer (submodule name)", None),
-    "result_layer": ("tracked layer (submodule name)", None),
-    "measure": ("measurement mode (eval: dropout off while measuring; train)", None),
-    "a_low": ("rich-limit baseline A_low of the final distance", _NONE),
-    "variable": ("fitted variable (h, y, w)", None),
-    "epochs": ("epoch of each measurement", _STEPS),
-    "h": ("squared representational distance ||dh||^2 at the tracked layer", _NONE),
-    "y": ("squared output distance ||dyhat||^2", _NONE),
-    "w": ("alignment w = ||dyhat||^2 - dy . dyhat", _NONE),
-    "loss": ("training loss on the pair", _NONE),
-    "theory_h": ("fitted theory: squared representational distance", _NONE),
-    "theory_y": ("fitted theory: squared output distance", _NONE),
-    "theory_w": ("fitted theory: alignment w", _NONE),
-    "theory_loss": ("fitted theory: training loss", _NONE),
-    "h_layers": ("squared representational distance at every hidden layer", _NONE),
-    "layer_names": ("names of the hidden layers", None),
-    "eta_h_layers": ("effective learning rate eta_h fitted per layer", _RATE),
-    "eta_y_layers": ("effective learning rate eta_y fitted per layer", _RATE),
-    "r2_layers": ("R^2 of the fit per layer and variable", _NONE),
-    "status": ("outcome of the run (converged, not converged, diverged, error, ...)", None),
-    "error": ("error message of a trial that raised", None),
-    "seconds": ("wall time of the training", "s"),
-    "final_loss": ("loss at the last recorded epoch", _NONE),
-    "diverged_epoch": ("epoch the run diverged at (missing: never)", _STEPS),
-    "stop_epoch": ("last recorded epoch", _STEPS),
-    "converged_epoch": ("first epoch with loss below the threshold (missing: never)", _STEPS),
-    "result_dx2": ("squared input distance of the pair (as measured)", _NONE),
-    "result_dy2": ("squared target distance of the pair (as measured)", _NONE),
-    "m0": ("initial squared distance of the mean prediction from the mean target", _NONE),
-    "h0": ("initial squared representational distance", _NONE),
-    "y0": ("initial squared output distance", _NONE),
-    "w0": ("initial alignment", _NONE),
-    "h_final": ("measured squared representational distance at the last finite epoch", _NONE),
-    "h_inf": ("final squared representational distance predicted by the fitted theory", _NONE),
-    "eta_h": ("fitted effective learning rate eta_h", _RATE),
-    "eta_y": ("fitted effective learning rate eta_y", _RATE),
-    "eta_m": ("fitted effective learning rate eta_m of the mean", _RATE),
-    "r2_h": ("R^2 of the fitted theory for h", _NONE),
-    "r2_y": ("R^2 of the fitted theory for y", _NONE),
-    "r2_w": ("R^2 of the fitted theory for w", _NONE),
-    "r2_loss": ("R^2 of the fitted theory for the loss", _NONE),
-    "fit_success": ("whether the fit's optimiser reported success", None),
-    "fit_message": ("the fit's message", None),
-    "seed": ("random seed of the initial weights", None),
-    "dx2": ("squared input distance of the pair", _NONE),
-    "dy2": ("squared target distance of the pair", _NONE),
-    "in_dim": ("input dimension", None),
-    "out_dim": ("output dimension", None),
-    "all_layers": ("every hidden layer tracked and fitted", None),
-    "loss_threshold": ("loss at or below which a run counts as converged", _NONE),
-    "fit": ("theory fitted", None),
-    "stop_when_converged": ("training stopped once converged", None),
-    "device": ("device the trial ran on", None),
-    "arch": ("architecture (row of Table 1 or 2 of the paper)", None),
-    "arch_variant": ("architecture family", None),
-    "arch_units": ("hidden width", None),
-    "arch_hidden_layers": ("number of hidden layers", None),
-    "arch_nonlinearity": ("nonlinearity", None),
-    "arch_gain": ("gain of the initial weights", _NONE),
-    "arch_lr": ("learning rate", _NONE),
-    "arch_epochs": ("training epochs", _STEPS),
-    "arch_optimizer": ("optimizer", None),
-    "arch_dropout": ("dropout probability", _NONE),
-    "arch_channels": ("channels of the convolutional layers", None),
-    "arch_kernel_size": ("kernel size of the convolutional layers", None),
-}
+
+def trial_quality(result: Mapping[str, Any], fitted: bool) -> str | None:
+    """The fit verdict of a two-point trial (:func:`repdyn.theory.fit_quality`); None if it was not fitted."""
+    from repdyn.theory import fit_quality
+
+    if not fitted or "r2_h" not in result:
+        return None
+    return fit_quality({v: result.get(f"r2_{v}") for v in ("h", "y", "w")})
 
 
 def _file_ready(values: np.ndarray) -> np.ndarray:
-    """A column netCDF can hold: tuples and dicts as JSON text, missing text as ``""``."""
+    """A column netCDF can hold: tuples and dicts as JSON text, missing text as ``""``.
+
+    Missing is None, or the NaN that xarray puts where a trial lacks a field (an
+    error record has no fit message): never the text ``"NaN"``.
+    """
     if values.dtype != object:
         return values
-    items = list(values)
+    items = [None if isinstance(v, float) and np.isnan(v) else v for v in values]
     if all(v is None for v in items):
         return np.full(len(items), np.nan)
     if all(isinstance(v, bool) or v is None for v in items):
@@ -157,19 +100,22 @@ def trial_dataset(
         :data:`MISSING_SENTINELS` made missing, the architecture's name as
         ``arch``, ``seed`` as the dimension (``trial`` kept as a coordinate)
         where the seeds are distinct, ``long_name``/``units`` from
-        :data:`VARIABLES` on every variable (``long_name`` is the field name
-        for a field not listed there), and global attributes: the repdyn
+        :data:`repdyn.vocabulary.VOCABULARY` on every variable (``long_name`` is the field name
+        for a field not listed there) and ``quality`` (the fit's verdict, from
+        ``r2_h``, ``r2_y``, ``r2_w``, as the command line prints it), and global attributes: the repdyn
         version, the result-format version and the configs as JSON.
     """
     import repdyn
     from repdyn.sweep import RESULT_FORMAT_VERSION, canonical_value, results_dataset
 
     cleaned = []
-    for r in results:
+    for r, c in zip(results, configs, strict=True):
         r = dict(r)
         for name, sentinel in MISSING_SENTINELS.items():
             if r.get(name) == sentinel:
                 r[name] = None
+        if "r2_h" in r:
+            r["quality"] = trial_quality(r, getattr(c, "fit", True))
         cleaned.append(r)
     ds = results_dataset(cleaned, list(configs), dims=TRIAL_DIMS if dims is None else dims)
     if "arch_name" in ds.variables:
@@ -182,10 +128,9 @@ def trial_dataset(
         var = ds[name]
         if var.dtype == object:
             ds[name] = var.copy(data=_file_ready(var.values))
-        long_name, units = VARIABLES.get(str(name), (str(name).replace("_", " "), None))
-        ds[name].attrs["long_name"] = long_name
-        if units is not None:
-            ds[name].attrs["units"] = units
+    # A field of a user's own config is named after itself (the vocabulary holds repdyn's own).
+    own = {str(n): (str(n).replace("_", " "), None) for n in ds.variables if str(n) not in VOCABULARY}
+    annotate(ds, rate_unit=RATE_UNIT, epoch_unit=EPOCH_UNIT, extra=own)
     ds.attrs.update(
         repdyn_version=repdyn.__version__,
         result_format_version=RESULT_FORMAT_VERSION,
@@ -242,6 +187,10 @@ def write_trial_data(
     return [csv, nc]
 
 
+#: Columns of :attr:`Run.claims`, as ``repdyn reproduce`` prints each claim.
+CLAIM_COLUMNS = ("experiment", "claim", "metric", "measured", "relation", "threshold", "holds")
+
+
 @dataclass
 class Run:
     """A run read back from disk (see :func:`load_run`).
@@ -251,29 +200,47 @@ class Run:
     path : Path
         The run directory.
     summary : dict
-        ``summary.json`` (empty if the directory has none).
+        ``summary.json``, or the directory's one other JSON file
+        (``prediction.json`` of ``repdyn predict``); empty if it has none, as
+        a reproduction's.
     datasets : dict of str to xarray.Dataset
         Every ``<stem>.nc`` of the directory, by stem (``"trials"``, or
-        ``"fit_trials"`` and ``"grid_trials"`` for fig5).
+        ``"fit_trials"`` and ``"grid_trials"`` for fig5; ``"atlas"``).
+    arrays : dict of str to ndarray
+        Every ``<stem>.npy`` of the directory, by stem (``"predicted"``: the
+        distance matrix of ``repdyn predict``).
+    runs : dict of str to Run
+        A reproduction (the ``--out`` of ``repdyn reproduce``): one Run per
+        experiment directory, by name; empty otherwise.
     """
 
     path: Path
     summary: dict[str, Any]
     datasets: dict[str, Any] = field(default_factory=dict)
+    runs: dict[str, Run] = field(default_factory=dict)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __repr__(self) -> str:
+        if self.runs:
+            return f"Run({str(self.path)!r}, runs={sorted(self.runs)})"
         sizes = {k: dict(v.sizes) for k, v in self.datasets.items()}
-        return f"Run({str(self.path)!r}, datasets={sizes})"
+        shapes = {k: v.shape for k, v in self.arrays.items()}
+        return f"Run({str(self.path)!r}, datasets={sizes}, tables={self.tables}, arrays={shapes})"
 
     def _main(self) -> str:
+        if self.runs:
+            raise ValueError(
+                f"{self.path} is a reproduction of several experiments ({', '.join(sorted(self.runs))}); "
+                "use run.runs[name] for one of them, or run.claims"
+            )
         if "trials" in self.datasets:
             return "trials"
         if len(self.datasets) == 1:
             return next(iter(self.datasets))
         if not self.datasets:
             raise ValueError(
-                f"{self.path} holds no trial data (*.nc); this experiment keeps its results in "
-                "summary.json (run.summary)"
+                f"{self.path} holds no trial data (*.nc); it keeps its results in run.summary"
+                + (f" and run.arrays ({', '.join(self.arrays)})" if self.arrays else "")
             )
         raise ValueError(
             f"{self.path} holds several trial files ({', '.join(sorted(self.datasets))}); use "
@@ -282,19 +249,61 @@ class Run:
 
     @property
     def trajectories(self) -> Any:
-        """The trials' xarray Dataset (``trials.nc``); ``.sel(seed=...)`` picks a seed."""
+        """The main xarray Dataset (``trials.nc``, ``atlas.nc``); ``.sel(seed=...)`` picks a trial's seed."""
         return self.datasets[self._main()]
 
     @property
     def trials(self) -> Any:
-        """One row per trial (pandas): config columns, fitted rates, R^2, status."""
-        return self.table(self._main())
+        """The main table (pandas): one row per trial (config, fitted rates, R^2, quality, status).
+
+        For an atlas directory, one row per tracked pair and layer (the table
+        ``"fits"``).
+        """
+        return self.table(_tables(self._main(), self.trajectories)[0][0])
+
+    @property
+    def claims(self) -> Any:
+        """The claims checked (pandas, columns :data:`CLAIM_COLUMNS`; none for a run without claims)."""
+        import pandas as pd
+
+        if self.runs:
+            frames = [run.claims for run in self.runs.values()]
+            return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=CLAIM_COLUMNS)
+        name = self.summary.get("experiment", self.path.name)
+        rows = [{"experiment": name, **claim} for claim in self.summary.get("claims", [])]
+        return pd.DataFrame(rows, columns=list(CLAIM_COLUMNS))
+
+    @property
+    def tables(self) -> list[str]:
+        """Names :meth:`table` takes: one per trial file, the atlas's ``"fits"`` and ``"layers"``, ``"claims"``."""
+        names = [table for stem, ds in self.datasets.items() for table, _ in _tables(stem, ds)]
+        return [*names, "claims"]
 
     def table(self, name: str) -> Any:
-        """One row per trial of ``datasets[name]``."""
-        if name not in self.datasets:
-            raise ValueError(f"no trial file {name!r}; this run has: {sorted(self.datasets)}")
-        return trial_table(self.datasets[name])
+        """The table ``name`` (pandas); :attr:`tables` lists them.
+
+        A trial file's table has one row per trial; an atlas's ``"fits"`` one
+        row per (pair, layer) and ``"layers"`` one row per layer, with the
+        scores over strata, predictors and structure methods spread into
+        columns named ``<variable>_<label>`` (see
+        :func:`repdyn.sweep.dataset_table`); ``"claims"`` is :attr:`claims`.
+        """
+        from repdyn.sweep import dataset_table
+
+        if name == "claims":
+            return self.claims
+        for stem, ds in self.datasets.items():
+            for table, layout in _tables(stem, ds):
+                if table == name:
+                    return trial_table(ds) if layout is None else dataset_table(ds, **layout)
+        raise ValueError(f"no table {name!r}; this run has: {self.tables}")
+
+
+def _tables(stem: str, dataset: Any) -> list[tuple[str, dict[str, list[str]] | None]]:
+    """The tables of one file: those its ``tables`` attribute names (rows and columns), else one per trial."""
+    if "tables" not in dataset.attrs:
+        return [(stem, None)]
+    return list(json.loads(dataset.attrs["tables"]).items())
 
 
 def _open(path: Path) -> Any:
@@ -308,28 +317,40 @@ def _open(path: Path) -> Any:
 
 
 def load_run(path: str | Path) -> Run:
-    """Read a run directory, or one of its ``.nc`` files, back into Python.
+    """Read a directory that repdyn wrote, or one of its ``.nc`` files, back into Python.
 
     Parameters
     ----------
     path : str or Path
-        A directory written by ``repdyn run two-point``, by one experiment of
-        ``repdyn reproduce`` (``OUT/<experiment>``), or ``repdyn.experiments.run``;
-        or a ``.nc`` file in one.
+        The ``--out`` directory of ``repdyn run two-point``, of ``repdyn
+        atlas`` (or ``repdyn.atlas(...)``), of ``repdyn reproduce``, ``repdyn
+        predict`` or ``repdyn demo``; one
+        experiment directory of a reproduction (``OUT/<experiment>``, as
+        ``repdyn.experiments.run`` writes); or a ``.nc`` file in one.
 
     Returns
     -------
     Run
-        ``.summary`` (dict), ``.trials`` (pandas DataFrame, one row per trial;
-        missing values are NaN or ``<NA>``), ``.trajectories`` (xarray Dataset,
-        indexed by ``seed`` as well as ``trial``), and ``.datasets`` for
-        directories with several trial files.
+        ``.summary`` (dict), ``.trials`` (pandas DataFrame; missing values are
+        NaN or ``<NA>``), ``.trajectories`` (xarray Dataset), ``.claims``
+        (pandas), ``.tables`` and ``.table(name)`` for the others, and
+        ``.datasets`` for directories with several files. A two-point run or
+        an experiment: one row per trial, with every column ``repdyn run
+        two-point`` prints (``quality`` included); trajectories indexed by
+        ``seed`` as well as ``trial``. An atlas: ``.trials`` is one row per
+        (pair, layer), ``.table("layers")`` one row per layer (every number the
+        command prints, and more), ``.trajectories`` the atlas Dataset. A
+        reproduction: ``.runs`` (one Run per experiment) and ``.claims`` (every
+        claim, as ``repdyn reproduce`` prints them). ``repdyn predict``:
+        ``.summary`` (``prediction.json``) and ``.arrays["predicted"]``;
+        ``repdyn demo``: ``.summary``.
 
     Examples
     --------
     >>> run = repdyn.load_run("results/two-point")           # doctest: +SKIP
-    >>> run.trials[["seed", "status", "eta_h", "r2_h"]]       # doctest: +SKIP
+    >>> run.trials[["seed", "status", "eta_h", "r2_h", "quality"]]  # doctest: +SKIP
     >>> run.trajectories.h.sel(seed=0).plot()                 # doctest: +SKIP
+    >>> repdyn.load_run("results/atlas").table("layers")      # doctest: +SKIP
     """
     path = Path(path)
     if path.is_file() and path.suffix == ".nc":
@@ -339,13 +360,25 @@ def load_run(path: str | Path) -> Run:
     else:
         raise ValueError(
             f"{str(path)!r} is neither a run directory nor a .nc file; pass the --out directory "
-            "of 'repdyn run' or one experiment directory of 'repdyn reproduce'"
+            "of 'repdyn run', 'repdyn atlas' or 'repdyn reproduce', or one experiment directory of a reproduction"
         )
-    summary_path = directory / "summary.json"
-    if not files and not summary_path.is_file():
+    summary_path = _summary_file(directory)
+    arrays = {f.stem: np.load(f, allow_pickle=False) for f in sorted(directory.glob("*.npy"))} if path.is_dir() else {}
+    if not files and summary_path is None:
+        experiments = sorted(d for d in directory.iterdir() if (d / "summary.json").is_file())
+        if experiments:
+            return Run(directory, {}, runs={d.name: load_run(d) for d in experiments})
         raise ValueError(
-            f"{str(path)!r} holds neither summary.json nor trial data (*.nc); is it the output "
-            "directory of a run?"
+            f"{str(path)!r} holds neither a summary (*.json) nor trial data (*.nc) nor experiment directories; "
+            "is it the output directory of a run?"
         )
-    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
-    return Run(directory, summary, {f.stem: _open(f) for f in files})
+    summary = json.loads(summary_path.read_text()) if summary_path is not None else {}
+    return Run(directory, summary, {f.stem: _open(f) for f in files}, arrays=arrays)
+
+
+def _summary_file(directory: Path) -> Path | None:
+    """``summary.json``, else the directory's only JSON file (``repdyn predict`` writes ``prediction.json``)."""
+    if (directory / "summary.json").is_file():
+        return directory / "summary.json"
+    found = sorted(directory.glob("*.json"))
+    return found[0] if len(found) == 1 else None

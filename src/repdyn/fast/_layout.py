@@ -1,11 +1,13 @@
 """Which trainer runs a trial, which networks the fast paths can train, and what to read from them.
 
 :func:`choose_trainer` decides from the architecture and the options alone.
-A network qualifies for the fast paths when it is a plain
+A network qualifies for the hand-written fast paths when it is a plain
 :class:`repdyn.nets.Network` of the ``mlp`` variant trained by plain SGD: a
 chain of ``nn.Linear`` layers with biases and nonlinearities of
 :data:`repdyn.nets.NONLINEARITY_TABLE`, no skips, no dropout, every parameter
-trainable. Anything else goes through :func:`repdyn.track.track_pair`.
+trainable. Trained in a batch, every other network of Tables 1 and 2 takes
+the functional engine (``torch.func`` over stacked parameters); trained one
+by one, it goes through :func:`repdyn.track.track_pair`.
 """
 
 from __future__ import annotations
@@ -16,14 +18,14 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from repdyn.nets import ArchSpec, Block, Network, Nonlinearity
+from repdyn.nets import OPTIMIZERS, ArchSpec, Block, Network, Nonlinearity
 from repdyn.track import resolve_layers
 
 _FLOATS = (torch.float32, torch.float64)
 
 #: The trainers of a two-point trial, as :func:`choose_trainer` names them.
-FAST, BATCHED, AUTOGRAD = "fast", "batched", "autograd"
-TRAINERS = (FAST, BATCHED, AUTOGRAD)
+FAST, BATCHED, FUNCTIONAL, AUTOGRAD = "fast", "batched", "functional", "autograd"
+TRAINERS = (FAST, BATCHED, FUNCTIONAL, AUTOGRAD)
 _HIDDEN = re.compile(r"hidden\.(\d+)(\.activation|\.connection)?")
 
 
@@ -90,34 +92,68 @@ def choose_trainer(
     device : torch.device or str, default "cpu"
         Where the trial trains.
     batched : bool, default False
-        Whether trials of one architecture are trained together.
+        Whether trials of one architecture are trained together
+        (:func:`train_pairs_batched`).
 
     Returns
     -------
     str
-        One of :data:`TRAINERS`: ``"fast"`` (:func:`train_pair_fast`, the
-        hand-written CPU path) for a plain-SGD ``mlp`` on the CPU;
-        ``"batched"`` (:func:`train_pairs_batched`) for one on another device
-        or trained in a batch; ``"autograd"`` (:func:`repdyn.track.track_pair`)
-        for every other variant and optimiser.
+        One of :data:`TRAINERS`. One by one: ``"fast"``
+        (:func:`train_pair_fast`, the hand-written CPU path) for a plain-SGD
+        ``mlp`` on the CPU, ``"batched"`` (the hand-written batched kernels,
+        as a batch of one) for one on another device, ``"autograd"``
+        (:func:`repdyn.track.track_pair`) for every other variant and
+        optimiser. In a batch: ``"batched"`` for a plain-SGD ``mlp`` and
+        ``"functional"`` (``torch.func`` over stacked parameters) for every
+        other variant and optimiser of :data:`repdyn.nets.VARIANTS` and
+        :data:`repdyn.nets.OPTIMIZERS`; ``"autograd"`` for an optimiser the
+        batched engine does not implement.
     """
     if not isinstance(spec, ArchSpec):
         raise TypeError(f"spec must be a repdyn.nets.ArchSpec; got {type(spec).__name__}")
     if not isinstance(batched, bool):
         raise TypeError(f"batched must be True or False; got {batched!r}")
-    if _spec_reason(spec, spec.optimizer if optimizer is None else optimizer) is not None:
+    name = spec.optimizer if optimizer is None else optimizer
+    hand_written = _spec_reason(spec, name) is None
+    if batched:
+        # Measured (benchmarks/bench_batched.py): on the CPU the hand-written
+        # kernels train a plain-SGD MLP batch faster than torch.func, and they
+        # move fewer bytes per step (no gradient tensors), the bound on a GPU.
+        if hand_written:
+            return BATCHED
+        known = isinstance(name, str) and name.strip().lower() in OPTIMIZERS
+        return FUNCTIONAL if known else AUTOGRAD
+    if not hand_written:
         return AUTOGRAD
-    if batched or torch.device(device).type != "cpu":
+    if torch.device(device).type != "cpu":
         return BATCHED
     return FAST
 
 
+def network_reason(network: object, engine: str) -> str | None:
+    """Why ``engine`` (its name, for the message) cannot train ``network`` at all, or None.
+
+    What every engine besides autograd needs: a :class:`repdyn.nets.Network`
+    with its own forward, every parameter trainable, on one device in one
+    float dtype.
+    """
+    if not isinstance(network, Network):
+        return f"{engine} trains repdyn.nets.Network models only; got {type(network).__name__}"
+    if type(network).forward is not Network.forward:
+        return f"the network overrides forward(); {engine} assumes Network's own forward"
+    params = list(network.parameters())
+    if any(not p.requires_grad for p in params):
+        return "some parameters are frozen (requires_grad=False); the optimiser would not update them"
+    if len({(p.device, p.dtype) for p in params}) != 1 or params[0].dtype not in _FLOATS:
+        return "parameters must all share one device and be float32 or float64"
+    return None
+
+
 def unsupported_reason(network: object, optimizer_name: object) -> str | None:
     """Why the fast paths cannot train ``network`` with ``optimizer_name``, or None if they can."""
-    if not isinstance(network, Network):
-        return f"the fast paths train repdyn.nets.Network models only; got {type(network).__name__}"
-    if type(network).forward is not Network.forward:
-        return "the network overrides forward(); the fast paths assume Network's own forward"
+    reason = network_reason(network, "the fast paths")
+    if reason is not None:
+        return reason
     reason = _spec_reason(network.spec, optimizer_name)
     if reason is not None:
         return reason
@@ -132,11 +168,6 @@ def unsupported_reason(network: object, optimizer_name: object) -> str | None:
         return "the output layer is not an nn.Linear with a bias"
     if network.skip or type(network.dropout) is not nn.Identity:
         return "the network has skips or dropout"
-    params = list(network.parameters())
-    if any(not p.requires_grad for p in params):
-        return "some parameters are frozen (requires_grad=False); SGD would not update them"
-    if len({(p.device, p.dtype) for p in params}) != 1 or params[0].dtype not in _FLOATS:
-        return "parameters must all share one device and be float32 or float64"
     return None
 
 

@@ -5,7 +5,8 @@ frozen dataclass (or dict) with a canonical JSON form, the result a flat dict
 of JSON scalars and numpy arrays. :func:`run_sweep` runs a trial over many
 configs on one of several executors, storing each result in a
 :class:`ResultStore` under its :func:`cache_key` the moment it arrives;
-:func:`results_frame` and :func:`results_dataset` turn results into tables.
+:func:`results_frame` and :func:`results_dataset` turn results into tables,
+:func:`dataset_table` a Dataset into a table.
 See ``docs/sweeps.md``.
 
 This package never imports torch, pandas or xarray at import time.
@@ -20,7 +21,7 @@ from repdyn.sweep._canonical import (
 )
 from repdyn.sweep._cluster import CLUSTER_KINDS, JobQueue
 from repdyn.sweep._dask import ClusterSetupError
-from repdyn.sweep._frames import STATUS_MISSING, flatten_config, results_dataset, results_frame
+from repdyn.sweep._frames import STATUS_MISSING, dataset_table, flatten_config, results_dataset, results_frame
 from repdyn.sweep._run import EXECUTORS, check_executor, default_workers, run_sweep
 from repdyn.sweep._store import ResultStore, StoredResult, SweepWarning
 from repdyn.sweep._trial import STATUS_ERROR, STATUS_FAILED, TrialError
@@ -42,6 +43,7 @@ __all__ = [
     "canonical_json",
     "canonical_value",
     "check_executor",
+    "dataset_table",
     "default_workers",
     "flatten_config",
     "results_dataset",

@@ -6,6 +6,7 @@ which import this package, do not pay for them.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -335,3 +336,57 @@ def results_dataset(
         key = f"config{SEPARATOR}{col}" if col in dim_names else col
         coords[key] = ("trial", _column_values([(flat or {}).get(col) for flat in flat_configs]))
     return xr.Dataset(data_vars, coords=coords)
+
+
+def dataset_table(dataset: Any, rows: Sequence[str], columns: Sequence[str] = ()) -> Any:
+    """A pandas DataFrame of an xarray Dataset: one row per element of the dimensions ``rows``.
+
+    Parameters
+    ----------
+    dataset : xarray.Dataset
+    rows : sequence of str
+        Dimensions whose elements are the rows, outer first (e.g.
+        ``("pair", "layer")``: one row per pair and layer).
+    columns : sequence of str, optional
+        Further dimensions spread into columns: a variable over ``layer`` and
+        ``stratum`` in a table of ``rows=("layer",)`` gives one column per
+        stratum, named ``<variable>_<stratum>`` (labels joined with ``_`` in
+        the order of the variable's dimensions).
+
+    Returns
+    -------
+    pandas.DataFrame
+        First the row dimensions' labels, then every coordinate and every
+        variable whose dimensions include a row dimension and lie within
+        ``rows`` and ``columns``, in the Dataset's order; a variable without
+        one of the row dimensions repeats along it. Variables over other
+        dimensions (a trajectory over ``epoch``) are left out.
+
+    Raises
+    ------
+    ValueError
+        For a dimension the Dataset does not have, or two columns of one name.
+    """
+    import pandas as pd
+
+    rows, columns = list(rows), list(columns)
+    unknown = [d for d in rows + columns if d not in dataset.dims]
+    if not rows or unknown:
+        raise ValueError(f"rows must name at least one dimension, and rows and columns dimensions of the "
+                         f"Dataset ({', '.join(map(str, dataset.dims))}); got unknown {unknown}")  # fmt: skip
+    grid = pd.MultiIndex.from_product([dataset[d].values for d in rows], names=rows)
+    table: dict[str, Any] = {d: grid.get_level_values(d) for d in rows}
+    template = dataset[rows].drop_vars([n for n in dataset[rows].coords if n not in rows])
+    for name in [*dataset.coords, *dataset.data_vars]:
+        var = dataset[name]
+        if name in rows or not set(var.dims) & set(rows) or not set(var.dims) <= set(rows + columns):
+            continue
+        spread = [d for d in var.dims if d not in rows]
+        full = var.reset_coords(drop=True).broadcast_like(template).transpose(*rows, *spread)
+        for labels in itertools.product(*(dataset[d].values for d in spread)):
+            key = SEPARATOR.join([str(name), *map(str, labels)])
+            if key in table:
+                raise ValueError(f"two columns are named {key!r}; rename a variable or a label")
+            picked = full.isel({d: list(dataset[d].values).index(v) for d, v in zip(spread, labels)})
+            table[key] = picked.values.reshape(-1)
+    return pd.DataFrame(table)

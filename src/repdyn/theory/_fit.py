@@ -47,6 +47,7 @@ from repdyn.theory._fixed_point import final_distance
 from repdyn.theory._loss import loss_curve
 from repdyn.theory._r2 import r2
 from repdyn.theory._system import SolverError, relaxation_rate, solve
+from repdyn.vocabulary import json_ready
 
 FloatArray = NDArray[np.float64]
 
@@ -233,21 +234,7 @@ class FitResult:
             "quality": self.quality,
             "message": self.message,
         }
-        return _json_clean(out)
-
-
-def _json_clean(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _json_clean(v) for k, v in value.items()}
-    if isinstance(value, float | np.floating):
-        return float(value) if np.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, np.str_):
-        return str(value)
-    return value
+        return json_ready(out)
 
 
 def fit_quality(r2: Mapping[str, Any]) -> str:

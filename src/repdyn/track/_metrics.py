@@ -18,6 +18,13 @@ def _namespace(array: Any) -> Any:
     return torch if isinstance(array, torch.Tensor) else np
 
 
+def _float64(array: Any) -> Any:
+    """``array`` in float64 where it is (``torch.asarray`` would move a tensor to torch's default device)."""
+    if isinstance(array, torch.Tensor):
+        return array.to(torch.float64)
+    return np.asarray(array, dtype=np.float64)
+
+
 def _half_mean_square(error: Any) -> Any:
     """``1/2 * mean over rows of ||row||^2`` for ``error`` of shape ``(..., N, n)``, in its dtype."""
     return 0.5 * (error**2).sum(axis=-1).mean(axis=-1)
@@ -58,8 +65,8 @@ class PairMetrics:
 
     def __init__(self, pred: Any, target: Any) -> None:
         xp = self._xp = _namespace(pred)
-        pred64 = self._pred64 = xp.asarray(pred, dtype=xp.float64)
-        target64 = self._target64 = xp.asarray(target, dtype=xp.float64)
+        pred64 = self._pred64 = _float64(pred)
+        target64 = self._target64 = _float64(target)
         dyhat = pred64[..., 0, :] - pred64[..., 1, :]
         dy = target64[..., 0, :] - target64[..., 1, :]
         self.y = xp.linalg.vecdot(dyhat, dyhat)

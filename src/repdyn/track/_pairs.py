@@ -26,31 +26,13 @@ from repdyn.track._metrics import project_loss
 from repdyn.track._record import PairsRecorder, Progress, ProgressSpec, forked_rng, measuring_mode
 from repdyn.track._result import PairTracking, judge
 from repdyn.track._sampling import group_ids, sample_pairs
+from repdyn.vocabulary import annotate
 
 if TYPE_CHECKING:  # imported lazily at run time: slow to import
+    import pandas as pd
     import xarray as xr
 
 FloatArray = NDArray[np.float64]
-
-#: ``long_name`` and ``units`` of the variables of :meth:`PairsTracking.to_xarray`
-#: (units ``"1"``: a dimensionless number, as CF writes it).
-XARRAY_VARIABLES: dict[str, tuple[str, str | None]] = {
-    "epoch": ("epoch of the record (passes over the data before it)", "epochs"),
-    "pair": ("index of the tracked pair", None),
-    "layer": ("tracked layer (submodule name)", None),
-    "h": ("squared representational distance ||h(x_i) - h(x_j)||^2", "1"),
-    "y": ("squared output distance ||yhat_i - yhat_j||^2", "1"),
-    "w": ("alignment w = ||dyhat||^2 - dy . dyhat", "1"),
-    "loss": ("loss on the pair, 1/2 mean over its two points of ||y - yhat||^2", "1"),
-    "train_loss": ("mean minibatch loss of the epoch before the record (record 0: whole data set)", "1"),
-    "m0": ("squared distance of the pair's mean prediction from its mean target at epoch 0", "1"),
-    "dx2": ("squared input distance ||x_i - x_j||^2", "1"),
-    "dy2": ("squared target distance ||y_i - y_j||^2", "1"),
-    "pair_i": ("data set index of the pair's first point", None),
-    "pair_j": ("data set index of the pair's second point", None),
-    "same": ("the pair's points share a target (or group): 1, else 0", None),
-}
-
 
 @dataclass(frozen=True, eq=False)
 class PairsTracking:
@@ -196,9 +178,34 @@ class PairsTracking:
             raise ValueError(f"layer {layer!r} was not tracked; tracked layers: {self.layers}")
         return np.stack([self.h[:, self.layers.index(layer)], self.y, self.w], axis=-1)
 
-    def to_xarray(self) -> xr.Dataset:
-        """An xarray Dataset over ``(pair, layer, epoch)``, each variable with ``long_name``/``units``.
+    def to_frame(self) -> pd.DataFrame:
+        """A long-form pandas DataFrame: one row per (pair, epoch, layer), as :meth:`PairTracking.to_frame`.
 
+        Columns ``pair, epoch, layer, h, y, w, loss, train_loss``; ``y``, ``w``
+        and the losses repeat across the layers of a record, ``train_loss``
+        across the pairs. ``repdyn theory fit`` reads it back (``--pair``,
+        ``--layer``).
+        """
+        import pandas as pd
+
+        k, n_layers, n_records = self.h.shape
+        per_record = n_records * n_layers
+        return pd.DataFrame({
+            "pair": np.repeat(np.arange(k), per_record),
+            "epoch": np.tile(np.repeat(self.epochs, n_layers), k),
+            "layer": np.tile(np.array(self.layers, dtype=object), k * n_records),
+            "h": self.h.transpose(0, 2, 1).reshape(-1),
+            "y": np.repeat(self.y, n_layers, axis=1).reshape(-1),
+            "w": np.repeat(self.w, n_layers, axis=1).reshape(-1),
+            "loss": np.repeat(self.loss, n_layers, axis=1).reshape(-1),
+            "train_loss": np.tile(np.repeat(self.train_loss, n_layers), k),
+        })
+
+    def to_xarray(self) -> xr.Dataset:
+        """An xarray Dataset over ``(pair, layer, epoch)``; every variable and coordinate has a ``long_name``.
+
+        ``long_name`` and ``units`` come from :data:`repdyn.vocabulary.VOCABULARY`
+        (epochs are passes over the data; text has no units).
         The scalars (status, epochs of stop/divergence/convergence, ...) are
         global attributes; ones that are None are left out so the Dataset
         stays writable to netCDF.
@@ -226,13 +233,7 @@ class PairsTracking:
         scalars = ("status", "stop_epoch", "diverged_epoch", "converged_epoch", "final_loss",
                    "loss_threshold", "seconds", "record_every")  # fmt: skip
         attrs = {k: getattr(self, k) for k in scalars if getattr(self, k) is not None}
-        ds = xr.Dataset(data_vars, coords=coords, attrs=attrs)
-        for name in ds.variables:
-            long_name, units = XARRAY_VARIABLES[str(name)]
-            ds[name].attrs["long_name"] = long_name
-            if units is not None:
-                ds[name].attrs["units"] = units
-        return ds
+        return annotate(xr.Dataset(data_vars, coords=coords, attrs=attrs), epoch_unit="epochs")
 
 
 def record_epochs(epochs: int, record_every: int) -> NDArray[np.int64]:

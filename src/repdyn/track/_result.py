@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from repdyn.vocabulary import annotate
+
 if TYPE_CHECKING:  # imported lazily at run time: both are slow to import
     import pandas as pd
     import xarray as xr
@@ -288,7 +290,11 @@ class PairTracking:
 
         Variables ``h`` (epoch, layer), ``y``, ``w``, ``loss`` (and
         ``train_loss``) over epoch; the scalars are attributes (None ones are
-        left out, so the Dataset stays writable to netCDF).
+        left out, so the Dataset stays writable to netCDF). Every variable and
+        coordinate has the ``long_name`` and ``units`` of
+        :data:`repdyn.vocabulary.VOCABULARY` (text, the layer names, has no units);
+        the epochs are optimisation steps (full-batch tracking) or passes over
+        the data (minibatch tracking, which records ``train_loss``).
         """
         import xarray as xr
 
@@ -302,9 +308,8 @@ class PairTracking:
             data_vars["train_loss"] = ("epoch", self.train_loss)
         attrs = {k: v for k, v in self.to_dict().items() if k in (*_SCALARS, "pair_i", "pair_j")}
         attrs = {k: v for k, v in attrs.items() if v is not None}
-        return xr.Dataset(
-            data_vars, coords={"epoch": self.epochs, "layer": list(self.layers)}, attrs=attrs
-        )
+        ds = xr.Dataset(data_vars, coords={"epoch": self.epochs, "layer": list(self.layers)}, attrs=attrs)
+        return annotate(ds, epoch_unit="optimisation steps" if self.train_loss is None else "epochs")
 
     def to_frame(self) -> pd.DataFrame:
         """A long-form pandas DataFrame: one row per (epoch, layer).

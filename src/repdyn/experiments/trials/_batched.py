@@ -13,8 +13,10 @@ per batch. Everything else about a trial is as in
   written the moment its fits are done, so an interrupted run resumes;
 - the fits run per trial on the CPU (through ``run_sweep`` with the run's
   executor, so they use every core), with the per-trial code;
-- trials without a fast path (other variants, Adam) go to the per-trial
-  runner unchanged, as does a batch whose training raised (with a warning).
+- every variant of Tables 1 and 2 and both optimisers are batched (dropout
+  draws each trial's own masks, Adam keeps each trial's moments); a trial
+  whose optimiser the batched engine lacks goes to the per-trial runner
+  unchanged, as does a batch whose training raised (with a warning).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import traceback
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from repdyn.experiments._registry import RunOptions
 from repdyn.experiments.trials._two_point import TwoPointConfig, trial_result, two_point_trial
@@ -40,11 +42,16 @@ from repdyn.sweep import (
     trial_name,
 )
 
-#: Trials per batch: bounds the memory of the stacked weights (64 default
-#: networks of 20 x 500 units hold about 1.3 GB of float32 weights).
+#: Most trials per batch on the CPU, where a smaller batch loses no speed and
+#: writes its results sooner (64 default networks of 20 x 500 units hold
+#: about 1.3 GB of float32 weights).
 DEFAULT_BATCH_SIZE = 64
+#: Share of the device's free memory a batch may take (the rest: the
+#: allocator's slack, and what the model of repdyn.fast.batch_bytes leaves out).
+MEMORY_FRACTION = 0.8
 
 Runner = Callable[[Sequence[TwoPointConfig], RunOptions], list[dict[str, Any]]]
+T = TypeVar("T")
 
 
 def batching_wanted(options: RunOptions) -> bool:
@@ -77,33 +84,36 @@ def run_batched(
     options: RunOptions,
     *,
     fallback: Runner,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Run (or load from the cache) every trial, batching those with a fast path; config order.
+    """Run (or load from the cache) every trial, batching those the batched engine trains; config order.
 
     Parameters
     ----------
     configs : sequence of TwoPointConfig
-        The trials. Those whose network qualifies for the fast path (plain
-        MLP, SGD) are grouped by architecture and training settings and
-        trained ``batch_size`` at a time on their ``device``.
+        The trials. Those the batched engine trains
+        (:func:`repdyn.fast.choose_trainer` with ``batched=True``) are grouped
+        by architecture and training settings and trained in batches
+        (:func:`split_group`) on their ``device``.
     options : RunOptions
         The result store (``cache``) and the executor of the fits.
     fallback : callable
         ``fallback(configs, options) -> results`` runs trials one by one
-        (``run_trials``' per-trial sweep); it receives the trials without a
-        fast path, and those of a batch whose training raised.
-    batch_size : int, default 64
-        Most trials trained at once.
+        (``run_trials``' per-trial sweep); it receives the trials the batched
+        engine does not train, and those of a batch whose training raised.
+    batch_size : int, optional
+        Most trials trained at once; default as many as fit the device's
+        memory (:func:`split_group`).
 
     Returns
     -------
     list of dict
-        One result per config, in order, equal (to the fast path's rounding)
-        to ``two_point_trial(config)``.
+        One result per config, in order, equal (to rounding) to
+        ``two_point_trial(config)`` on the CPU.
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an int >= 1 (trials per batch); got {batch_size!r}")
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
+                                   or batch_size < 1):  # fmt: skip
+        raise ValueError(f"batch_size must be an int >= 1 (trials per batch) or None; got {batch_size!r}")
     configs = list(configs)
     for i, config in enumerate(configs):
         if not isinstance(config, TwoPointConfig):
@@ -119,8 +129,7 @@ def run_batched(
     with tqdm(total=todo, disable=not show or not todo, desc="batched trials",
               unit="trial", file=sys.stderr, dynamic_ncols=True) as bar:  # fmt: skip
         for members in groups.values():
-            for start in range(0, len(members), batch_size):
-                chosen = members[start : start + batch_size]
+            for chosen in split_group(members, configs[members[0]], batch_size):
                 batch = [configs[i] for i in chosen]
                 computed = _run_batch(batch, options, store, fallback)
                 results.update((keys[i], r) for i, r in zip(chosen, computed, strict=True))
@@ -131,11 +140,35 @@ def run_batched(
     return [dict(results[key]) for key in keys]
 
 
-#: The config fields the trials of one batch share (all but seed, pair and fit).
-SHARED_FIELDS = (
-    "arch", "in_dim", "out_dim", "all_layers", "loss_threshold", "stop_when_converged", "layer", "measure",
-    "device",
-)  # fmt: skip
+#: The config fields the trials of one batch share (all but seed, pair, fit and
+#: the stopping rule, which the batched engine takes per trial).
+SHARED_FIELDS = ("arch", "in_dim", "out_dim", "all_layers", "layer", "measure", "device")
+
+
+def group_key(config: TwoPointConfig) -> str:
+    """The trials with one key train in one batch (or in batches of one group): :data:`SHARED_FIELDS`."""
+    shared = {name: getattr(config, name) for name in SHARED_FIELDS}
+    return json.dumps(canonical_value(shared), sort_keys=True)
+
+
+def split_group(members: list[T], config: TwoPointConfig, batch_size: int | None = None) -> list[list[T]]:
+    """The batches of one group (its trials ``members``, ``config`` one of them), in order.
+
+    ``batch_size`` trials at a time; by default as many as fit
+    :data:`MEMORY_FRACTION` of the device's free memory by
+    :func:`repdyn.fast.batch_bytes` (on the CPU at most
+    :data:`DEFAULT_BATCH_SIZE`), in batches of nearly equal size.
+    """
+    if batch_size is not None:
+        return [members[start : start + batch_size] for start in range(0, len(members), batch_size)]
+    from repdyn.fast import device_memory, split_batches
+
+    free = device_memory(config.device)
+    most = DEFAULT_BATCH_SIZE if config.device == "cpu" else None
+    if free is None:  # the host's memory unknown: the fixed size
+        return split_group(members, config, most or DEFAULT_BATCH_SIZE)
+    return split_batches(members, config.arch, memory=MEMORY_FRACTION * free, device=config.device, most=most,
+                         in_dim=config.in_dim, out_dim=config.out_dim)  # fmt: skip
 
 
 def _plan(
@@ -148,14 +181,13 @@ def _plan(
     """
     results: dict[str, dict[str, Any]] = {}
     groups: dict[str, list[int]] = {}
-    singles: list[int] = []  # no fast path: the per-trial runner takes them
+    singles: list[int] = []  # not batchable: the per-trial runner takes them
     qualifies: dict[str, bool] = {}
     seen: set[str] = set()
     for i, (config, key) in enumerate(zip(configs, keys, strict=True)):
-        shared = {name: getattr(config, name) for name in SHARED_FIELDS}
-        group = json.dumps(canonical_value(shared), sort_keys=True)
+        group = group_key(config)
         if group not in qualifies:
-            qualifies[group] = _has_fast_path(config)
+            qualifies[group] = _batchable(config)
         if not qualifies[group]:
             singles.append(i)
         elif key not in seen:
@@ -168,10 +200,11 @@ def _plan(
     return results, groups, singles
 
 
-def _has_fast_path(config: TwoPointConfig) -> bool:
+def _batchable(config: TwoPointConfig) -> bool:
+    """Whether the batched engine trains this config (every variant, SGD and Adam)."""
     from repdyn.fast import choose_trainer
 
-    return choose_trainer(config.arch, device=config.device, batched=True) == "batched"
+    return choose_trainer(config.arch, device=config.device, batched=True) != "autograd"
 
 
 def _run_batch(
@@ -244,8 +277,11 @@ def _train(batch: list[TwoPointConfig]) -> list[Any]:
         layers="all" if first.all_layers else first.layer,
         lr=first.arch.lr,
         epochs=first.arch.epochs,
-        loss_threshold=first.loss_threshold,
-        stop_when_converged=first.stop_when_converged,
+        optimizer=first.arch.optimizer,
+        measure=first.measure,
+        seeds=[c.seed for c in batch],
+        loss_threshold=[c.loss_threshold for c in batch],
+        stop_when_converged=[c.stop_when_converged for c in batch],
         device=first.device,
     )
     return runs

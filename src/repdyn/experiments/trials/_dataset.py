@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from repdyn.experiments._estimates import once
 from repdyn.experiments.trials._two_point import DEFAULT_LOSS_THRESHOLD, MEASURE_MODES, resolve_layer
 from repdyn.nets import ArchSpec, get_architecture
 
@@ -330,6 +331,8 @@ def dataset_size(config: DatasetConfig) -> int:
 def estimate_dataset_seconds(config: DatasetConfig) -> float:
     """Rough single-core seconds of one :func:`dataset_trial` (training, tracking, fit).
 
+    0 if the estimate under way has counted this trial already (:mod:`repdyn.experiments._estimates`).
+
     Measured on 2 shared CPU cores: per optimiser step about 80 us of overhead
     per hidden layer plus 4 ns per hidden weight, growing with the batch; the
     first layer adds its input weights.
@@ -339,4 +342,4 @@ def estimate_dataset_seconds(config: DatasetConfig) -> float:
     batch = n if config.batch_size is None else min(config.batch_size, n)
     steps = arch.epochs * -(-n // batch)
     per_step = arch.hidden_layers * (8e-5 + 4e-9 * arch.units**2 * (1 + batch / 16))
-    return steps * per_step + (3.0 if config.fit else 0.0)
+    return once(config, steps * per_step + (3.0 if config.fit else 0.0))

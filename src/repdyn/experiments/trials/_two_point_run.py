@@ -11,11 +11,12 @@ from typing import Any
 import numpy as np
 
 from repdyn.experiments._claims import Claim
+from repdyn.experiments._estimates import once
 from repdyn.experiments._metrics import failed, median_or_nan
 from repdyn.experiments._registry import ExperimentOutput, RunOptions
+from repdyn.experiments._run_data import trial_quality
 from repdyn.experiments.trials._two_point import TwoPointConfig, two_point_trial
 from repdyn.nets import ArchSpec, get_architecture
-from repdyn.theory import fit_quality
 from repdyn.experiments._plots import paper_style
 
 #: Table 1 rows that vary the architecture (Fig 2); the other four vary the
@@ -182,7 +183,7 @@ def trial_summary(config: TwoPointConfig, result: dict[str, Any]) -> dict[str, A
         return record
     record.update({k: result.get(k) for k in SUMMARY_FIELDS})
     record["r2"] = {v: result.get(f"r2_{v}") for v in ("h", "y", "w", "loss")}
-    record["quality"] = fit_quality(record["r2"]) if config.fit else None
+    record["quality"] = trial_quality(result, config.fit)
     return record
 
 
@@ -276,9 +277,9 @@ FIT_SECONDS = 3.0
 
 
 def estimate_trial_seconds(config: TwoPointConfig) -> float:
-    """Rough single-core seconds of one trial: training plus its fits."""
+    """Rough single-core seconds of one trial: training plus its fits (0 if the estimate under way counted it)."""
     fits = (config.arch.hidden_layers + 1 if config.all_layers else 1) if config.fit else 0
-    return config.arch.epochs * seconds_per_epoch(config.arch) + FIT_SECONDS * fits
+    return once(config, config.arch.epochs * seconds_per_epoch(config.arch) + FIT_SECONDS * fits)
 
 
 #: Bytes held per epoch of a trial: the recorded h, y, w and loss, the result's
