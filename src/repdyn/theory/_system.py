@@ -84,8 +84,8 @@ _CHECKED_TIMES = 512
 # size; gamma2 only decays, and y needs it only relative to its scale.
 _ATOL_SIGMA = 1e-3
 _ATOL_GAMMA1 = 1e-6
-# A path whose squared distance to the saddle at the origin falls below this
-# fraction of its start is solved twice (see _verified).
+# A path whose squared distance to the saddles at sigma = gamma1 = 0 falls below
+# this fraction of its start is solved twice (see _verified).
 _SADDLE_APPROACH = 1e-4
 
 
@@ -136,7 +136,8 @@ def _product(log_value: FloatArray, direct: FloatArray) -> FloatArray:
 
 def _refuse(names: str, what: str, value: float, limit: str, index: tuple[int, ...] | None) -> ValueError:
     at = f" at index {index}" if index else ""
-    return ValueError(
+    return check.ArgumentValueError(
+        names,
         f"{names}: {what} is {value:.3g}{at}, {limit}; float64 cannot integrate this "
         "correctly (see docs/theory.md, 'Inputs solve refuses'). Rescale the problem "
         "(time, or the units of h and y) or check the arguments."
@@ -289,37 +290,33 @@ class _Field:
             return out
         return np.concatenate([d_sigma, d_g1, d_g2])
 
+    def entries(self, state: FloatArray) -> dict[tuple[int, int], FloatArray]:
+        """The nonzero entries ``d f_i / d x_j`` of the Jacobian, per pair, keyed ``(i, j)``."""
+        sigma, g1, g2 = self.unpack(state)
+        a, b = self.a, self.b
+        residual = self.d - 2 * sigma * g1
+        return {(0, 0): -a * (g1 * g1 + g2 * g2), (0, 1): a * residual, (0, 2): -2 * a * sigma * g2,
+                (1, 0): b * residual, (1, 1): -b * sigma * sigma,
+                (2, 0): -2 * b * sigma * g2, (2, 2): -b * sigma * sigma}
+
     def banded_jacobian(self, _t: float, state: FloatArray) -> FloatArray:
         """The Jacobian in LSODA's packed band format (interleaved layout):
         ``packed[2 + i - j, 3 k + j]`` is d f_i / d x_j of pair k."""
-        sigma, g1, g2 = self.unpack(state)
-        a, b, d = self.a, self.b, self.d
-        residual = d - 2 * sigma * g1
         packed = np.zeros((5, self.n, 3))
-        packed[2, :, 0] = -a * (g1 * g1 + g2 * g2)  # (0, 0)
-        packed[1, :, 1] = a * residual  # (0, 1)
-        packed[0, :, 2] = -2 * a * sigma * g2  # (0, 2)
-        packed[3, :, 0] = b * residual  # (1, 0)
-        packed[2, :, 1] = -b * sigma * sigma  # (1, 1)
-        packed[4, :, 0] = -2 * b * sigma * g2  # (2, 0)
-        packed[2, :, 2] = -b * sigma * sigma  # (2, 2)
+        for (i, j), values in self.entries(state).items():
+            packed[2 + i - j, :, j] = values
         return packed.reshape(5, -1)
 
     def sparse_jacobian(self, _t: float, state: FloatArray):  # noqa: ANN201 (a scipy.sparse matrix)
         """The Jacobian as a sparse matrix (block layout), for Radau and BDF."""
         from scipy.sparse import csc_matrix
 
-        sigma, g1, g2 = state.reshape(3, self.n)
-        a, b, d = self.a, self.b, self.d
-        residual = d - 2 * sigma * g1
-        values = [-a * (g1 * g1 + g2 * g2), a * residual, -2 * a * sigma * g2,
-                  b * residual, -b * sigma * sigma, -2 * b * sigma * g2, -b * sigma * sigma]
-        blocks = [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (2, 0), (2, 2)]
+        entries = self.entries(state)
         index = np.arange(self.n)
-        rows = np.concatenate([i * self.n + index for i, _ in blocks])
-        cols = np.concatenate([j * self.n + index for _, j in blocks])
+        rows = np.concatenate([i * self.n + index for i, _ in entries])
+        cols = np.concatenate([j * self.n + index for _, j in entries])
         size = 3 * self.n
-        return csc_matrix((np.concatenate(values), (rows, cols)), shape=(size, size))
+        return csc_matrix((np.concatenate(list(entries.values())), (rows, cols)), shape=(size, size))
 
 
 def _integrate(scaled: _Scaled, tau: FloatArray, method: str, rtol: float) -> FloatArray:
@@ -524,7 +521,7 @@ def solve(
         span = float(t[-1] - t[0])
         tau = t - t[0]
     if not np.isfinite(span):
-        raise ValueError(f"t spans {t[0]:.3g} to {t[-1]:.3g}, more than float64 can hold; shift or rescale t")
+        raise check.ArgumentValueError("t", f"t spans {t[0]:.3g} to {t[-1]:.3g}, more than float64 can hold; shift or rescale t")
     stiffness = _stiffness(scaled, span)
     if not np.all(stiffness <= MAX_STIFFNESS):
         bad = ~(stiffness <= MAX_STIFFNESS)
@@ -572,7 +569,7 @@ def solve(
 
 def _verified(scaled: _Scaled, tau: FloatArray, z: FloatArray, approach: FloatArray, rtol: float,
               shape: tuple[int, ...]) -> FloatArray:
-    """``z``, with the pairs that pass close to the saddle at ``h = y = 0`` solved again.
+    """``z``, with the pairs that pass close to the saddles (``h = 0``, ``dy . dyhat = 0``) solved again.
 
     Near the saddle the part of the state that leads away from it is tiny, and
     when the path came there from far away it is a small difference of large
@@ -598,7 +595,7 @@ def _verified(scaled: _Scaled, tau: FloatArray, z: FloatArray, approach: FloatAr
         pair = f" (the pair at index {_first(np.arange(scaled.n) == j, shape)})" if shape else ""
         raise SolverError(
             f"the solution is not determined within the stated tolerance ({tol:.1g}){pair}: the path passes "
-            "so close to the saddle at h = y = 0 that two integrations differ by "
+            "so close to a saddle (h = 0, dy . dyhat = 0) that two integrations differ by "
             f"{float(np.max(error)):.2g} of the scale (the result depends on the inputs' last digits)"
         )
     z = z.copy()
