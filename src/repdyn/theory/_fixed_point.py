@@ -56,12 +56,11 @@ def conserved(
     ndarray
         ``C``, broadcast over all arguments.
     """
-    h = check.positive("h", h)
-    y = check.nonnegative("y", y)
-    k = check.positive("eta_y", eta_y) / (check.positive("eta_h", eta_h) * check.positive("dx2", dx2))
-    h, y, k = check.broadcast(h=h, y=y, k=k)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        c = y / h - k * h
+    h, y, eta_h, eta_y, dx2 = check.broadcast(
+        h=check.positive("h", h), y=check.nonnegative("y", y), eta_h=check.positive("eta_h", eta_h),
+        eta_y=check.positive("eta_y", eta_y), dx2=check.positive("dx2", dx2))
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        c = y / h - eta_y / (eta_h * dx2) * h
     check.computable("h, y, eta_h, eta_y, dx2", c)
     return c
 
@@ -98,12 +97,11 @@ def final_distance(
     FinalDistance
     """
     margin = check.real_scalar("margin", margin, above=1)
-    h0 = check.positive("h0", h0)
-    y0 = check.nonnegative("y0", y0)
-    ratio = check.positive("eta_h", eta_h) / check.positive("eta_y", eta_y)
-    dx2 = check.positive("dx2", dx2)
-    dy2 = check.nonnegative("dy2", dy2)
-    h0, y0, ratio, dx2, dy2 = check.broadcast(h0=h0, y0=y0, eta_ratio=ratio, dx2=dx2, dy2=dy2)
+    h0, y0, eta_h, eta_y, dx2, dy2 = check.broadcast(
+        h0=check.positive("h0", h0), y0=check.nonnegative("y0", y0), eta_h=check.positive("eta_h", eta_h),
+        eta_y=check.positive("eta_y", eta_y), dx2=check.positive("dx2", dx2), dy2=check.nonnegative("dy2", dy2))
+    with np.errstate(over="ignore", under="ignore"):
+        ratio = eta_h / eta_y
 
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
         a_low = np.sqrt(dx2 * dy2 * ratio)

@@ -124,13 +124,15 @@ def _log(x: FloatArray) -> FloatArray:
         return np.log(x)
 
 
-def _product(log_value: FloatArray, direct: FloatArray) -> FloatArray:
-    """``direct`` where it is a normal float, else ``exp(log_value)``: products
-    whose intermediate factors over- or underflow although the result does not."""
-    ok = np.isfinite(direct) & (direct >= np.finfo(np.float64).tiny)
-    if np.all(ok):
-        return direct
-    with np.errstate(over="ignore", under="ignore"):
+def _product(factors: list[FloatArray], divisors: list[FloatArray]) -> FloatArray:
+    """The product of ``factors`` over that of ``divisors`` (all > 0), through logarithms
+    where the plain product over- or underflows on the way although the result may not."""
+    with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+        direct = np.prod(factors, axis=0) / np.prod(divisors, axis=0)
+        ok = np.isfinite(direct) & (direct >= np.finfo(np.float64).tiny)
+        if np.all(ok):
+            return direct
+        log_value = sum(_log(f) for f in factors) - sum(_log(d) for d in divisors)
         return np.where(ok, direct, np.exp(log_value))
 
 
@@ -156,12 +158,11 @@ def _scale(
 ) -> _Scaled:
     """The pairs in their own units; refuses those whose units float64 cannot hold."""
     # The fixed point, from the dimensionless q = y0 / (k h0^2) and
-    # l = dy2 / (k h0^2) (k = eta_y / (eta_h dx2)), computed in logs so that
-    # no intermediate product overflows: h_inf / h0 = (1 - q)/2 + sqrt((1 - q)^2/4 + l).
-    log_coupling = _log(eta_h) + _log(dx2) - _log(eta_y) - 2 * _log(h0)
+    # l = dy2 / (k h0^2) (k = eta_y / (eta_h dx2)), with no intermediate product
+    # overflowing: h_inf / h0 = (1 - q)/2 + sqrt((1 - q)^2/4 + l).
+    q = np.where(y0 > 0, _product([y0, eta_h, dx2], [eta_y, h0, h0]), 0.0)
+    l = np.where(dy2 > 0, _product([dy2, eta_h, dx2], [eta_y, h0, h0]), 0.0)
     with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
-        q = np.where(y0 > 0, np.exp(_log(y0) + log_coupling), 0.0)
-        l = np.where(dy2 > 0, np.exp(_log(dy2) + log_coupling), 0.0)
         half = (1 - q) / 2
         root = np.sqrt(half * half + l)
         ratio = np.where(half >= 0, half + root, l / (root - half))
@@ -181,10 +182,8 @@ def _scale(
     h_unit = np.maximum(h0, h_inf)
     both_zero = (y0 == 0) & (dy2 == 0)
     y_unit = np.where(both_zero, 1.0, np.maximum(y0, dy2))
-    with np.errstate(over="ignore", under="ignore"):
-        rate_h = _product(_log(eta_h) + _log(dx2) + _log(y_unit) - _log(h_unit),
-                          eta_h * dx2 * (y_unit / h_unit))
-        rate_y = _product(_log(eta_y) + _log(h_unit), eta_y * h_unit)
+    rate_h = _product([eta_h, dx2, y_unit], [h_unit])
+    rate_y = _product([eta_y, h_unit], [np.ones_like(h_unit)])
     for name, rate, names in (("eta_h * dx2 * Y / H", rate_h, "eta_h, dx2, z0, dy2"),
                               ("eta_y * H", rate_y, "eta_y, z0")):
         if not np.all(np.isfinite(rate)):
