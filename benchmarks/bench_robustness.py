@@ -19,6 +19,23 @@ Reports four figures, each with its goal:
    (or the sweep itself) ends with every config's correct result and no
    trial was computed more often than the fault forces (goal: all).
 
+4. **The public theory API, fuzzed** (the cases of ``tests/_theory_fuzz.py``):
+   every public function called with each argument in turn replaced by a
+   value of each class (0, negative, huge, tiny, subnormal, NaN, infinities,
+   booleans, strings, None, wrong shapes, objects), then 500 seeded random
+   pairs of replacements. Counted: valid results (finite, trajectories in the
+   reachable set), refusals (ValueError/TypeError naming a replaced argument)
+   and other failures (goal 0).
+5. **The solver over many decades** (the strategy of
+   ``tests/test_solver_properties.py``, 16 decades of every argument): drawn
+   problems solved within the stated tolerance of a stiff reference, refused
+   beyond the documented stiffness, or a ``SolverError`` where moving z0 by
+   1e-12 of itself moves the reference by more than the tolerance; anything
+   else is a failure (goal 0).
+
+Run ``python benchmarks/bench_robustness.py --fuzz-only`` for sections 4 and 5
+alone (about a minute).
+
 Not a test: it prints numbers and PASS/FAIL per goal, and never fails.
 """
 
@@ -261,7 +278,105 @@ def faults(work: Path) -> list[tuple[str, bool, str]]:
     return out
 
 
+# -- 4. the public theory API, fuzzed ----------------------------------------------------------------------
+
+def theory_fuzz(pairs: int = 500) -> dict[str, int]:
+    import random
+    import warnings
+
+    from _theory_fuzz import BAD_VALUES, TARGETS, run_case
+
+    cases = [(target, {name: value}) for target in TARGETS for name in target.valid for value in BAD_VALUES]
+    rng = random.Random(21)
+    for _ in range(pairs):
+        target = rng.choice(TARGETS)
+        names = rng.sample(sorted(target.valid), min(2, len(target.valid)))
+        cases.append((target, {name: rng.choice(sorted(BAD_VALUES)) for name in names}))
+    counts = {"drawn": len(cases), "valid": 0, "refused": 0, "failure": 0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for target, bad in cases:
+            outcome = run_case(target, bad)
+            counts[outcome.kind] += 1
+            if outcome.kind == "failure":
+                print(f"    failure: {outcome.detail}")
+    return counts
+
+
+# -- 5. the solver over many decades -------------------------------------------------------------------------
+
+def solver_decades(examples: int = 1000) -> dict[str, int]:
+    import warnings
+
+    import numpy as np
+    from hypothesis import HealthCheck, given, settings
+    from test_solver_properties import TOL, RTOL, problems, scaled_error, stiff_reference
+
+    from repdyn.theory import SolverError, reachable, solve
+
+    counts = {"drawn": 0, "valid": 0, "refused": 0, "undetermined": 0, "no reference": 0, "failure": 0}
+
+    @settings(max_examples=examples, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(problems())
+    def draw(problem):
+        z0, t, args = problem
+        counts["drawn"] += 1
+        try:
+            z = solve(z0, t, **args, rtol=RTOL)
+        except ValueError as exc:
+            counts["refused" if "stiffness" in str(exc) or "coupling" in str(exc) else "failure"] += 1
+            return
+        except SolverError as exc:
+            ref = stiff_reference(z0, t, **args, method="LSODA")
+            moved = stiff_reference(z0 * (1 + 1e-12), t, **args, method="LSODA")
+            warranted = ref is not None and moved is not None and scaled_error(moved, ref, args["dy2"]) > TOL
+            counts["undetermined" if warranted else "failure"] += 1
+            if not warranted:
+                print(f"    failure: SolverError for z0={z0.tolist()}, {args}: {exc}")
+            return
+        ref = stiff_reference(z0, t, **args, method="LSODA")
+        if ref is None:
+            counts["no reference"] += 1
+            return
+        ok = (np.all(np.isfinite(z)) and np.all(reachable(z, dy2=args["dy2"]))
+              and scaled_error(z, ref, args["dy2"]) <= TOL)
+        counts["valid" if ok else "failure"] += 1
+        if not ok:
+            print(f"    failure: z0={z0.tolist()}, {args}, span {t[-1] - t[0]:.3g}: "
+                  f"error {scaled_error(z, ref, args['dy2']):.2g}")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        draw()
+    return counts
+
+
+def fuzz_sections() -> None:
+    start = time.perf_counter()
+    print("4. the public theory API, fuzzed (each argument replaced by each class, then 500 random pairs)")
+    counts = theory_fuzz()
+    print(f"   drawn {counts['drawn']}: valid results {counts['valid']}, refused naming the argument "
+          f"{counts['refused']}, other failures {counts['failure']}; goal 0 failures: "
+          f"{'PASS' if counts['failure'] == 0 else 'FAIL'} ({time.perf_counter() - start:.0f} s)")
+    start = time.perf_counter()
+    print("5. solve over 16 decades of every argument, against a stiff reference (LSODA, rtol 1e-13)")
+    counts = solver_decades()
+    print(f"   drawn {counts['drawn']}: within the stated tolerance {counts['valid']}, refused beyond "
+          f"MAX_STIFFNESS {counts['refused']}, SolverError where the inputs' last digits decide "
+          f"{counts['undetermined']}, no reference {counts['no reference']}, other failures "
+          f"{counts['failure']}; goal 0 failures: {'PASS' if counts['failure'] == 0 else 'FAIL'} "
+          f"({time.perf_counter() - start:.0f} s)")
+
+
 def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--fuzz-only", action="store_true", help="run sections 4 and 5 only")
+    if parser.parse_args().fuzz_only:
+        fuzz_sections()
+        return
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -285,6 +400,7 @@ def main() -> None:
         good = sum(ok for _, ok, _ in results)
         print(f"   {good} of {len(results)} with nothing lost; goal all: "
               f"{'PASS' if good == len(results) else 'FAIL'}")
+    fuzz_sections()
     print(f"({time.perf_counter() - start:.0f} s)")
 
 

@@ -128,3 +128,23 @@ def two_point_failing_on_seed_1(config):
     if config.seed == 1:
         raise RuntimeError("seed 1 fails on purpose")
     return two_point_trial(config)
+
+
+def listeners(config: dict) -> dict:
+    """The addresses every process of the driver's tree (``config["driver"]``) listens on.
+
+    Run as a trial on a Dask cluster the driver started, it sees the scheduler
+    (in the driver or its job), the nannies and the workers while they run.
+    """
+    import psutil
+
+    driver = psutil.Process(config["driver"])
+    seen = []
+    for process in [driver, *driver.children(recursive=True)]:
+        try:
+            connections = process.net_connections(kind="inet")
+        except psutil.Error:
+            continue
+        seen += [f"{process.pid} {c.laddr.ip} {c.laddr.port}" for c in connections
+                 if c.status == psutil.CONN_LISTEN]
+    return {"listeners": ";".join(sorted(seen)), "processes": np.int64(1 + len(driver.children(recursive=True)))}

@@ -9,7 +9,7 @@ import pytest
 
 from repdyn.sweep import JobQueue, run_sweep
 
-from _sweep_trials import WalkConfig, walk
+from _sweep_trials import WalkConfig, listeners, walk
 
 pytest.importorskip("dask_jobqueue")
 
@@ -48,3 +48,52 @@ def test_bad_cluster_options_are_named(kwargs, message):
         JobQueue(**kwargs)
     with pytest.raises(TypeError, match="jobs must be an integer >= 1; got 1.5"):
         JobQueue(kind="sge", jobs=1.5)
+
+
+_LOOPBACK = ("127.0.0.1", "::1")
+
+
+def _listening(results) -> list[tuple[int, str, int]]:
+    found = [entry.split() for r in results for entry in r["listeners"].split(";") if entry]
+    return [(int(pid), ip, int(port)) for pid, ip, port in found]
+
+
+def test_a_local_dask_cluster_listens_on_loopback_only(tmp_path, monkeypatch):
+    # `--executor dask` without a scheduler: the scheduler, nannies, workers and
+    # every dashboard must be out of reach of other machines.
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(Path(__file__).parent),
+                                                                   os.environ.get("PYTHONPATH")])))
+    results = run_sweep(listeners, [{"driver": os.getpid(), "n": i} for i in range(2)], executor="dask",
+                        workers=2, progress=False)
+    seen = _listening(results)
+    assert len({pid for pid, _, _ in seen}) >= 3  # the scheduler (here) and two worker processes
+    assert all(ip in _LOOPBACK for _, ip, _ in seen), seen
+
+
+def test_local_jobs_listen_on_loopback_only(tmp_path, monkeypatch):
+    # `--executor dask --cluster local` listened on every interface.
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(Path(__file__).parent),
+                                                                   os.environ.get("PYTHONPATH")])))
+    cluster = JobQueue("local", cores=1, memory="1GB", jobs=1)
+    assert cluster.listen == "127.0.0.1"
+    results = run_sweep(listeners, [{"driver": os.getpid()}], executor="dask", scheduler=cluster,
+                        progress=False)
+    seen = _listening(results)
+    assert len({pid for pid, _, _ in seen}) >= 2 and any(port for _, _, port in seen)
+    assert all(ip in _LOOPBACK for _, ip, _ in seen), seen
+
+
+def test_the_listening_address_can_be_chosen():
+    assert JobQueue("local", host="0.0.0.0").listen == "0.0.0.0"
+    assert JobQueue("slurm").listen is None  # the compute nodes must reach it: dask-jobqueue's choice
+    assert JobQueue("slurm", host="10.1.2.3").listen == "10.1.2.3"
+    cluster = JobQueue("slurm", host="127.0.0.1").cluster()
+    try:
+        assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+        assert "--dashboard-address 127.0.0.1:0" in cluster.job_script()  # a worker's page stays on its node
+    finally:
+        cluster.close()
+    with pytest.raises(ValueError, match="host must be an IP address or host name"):
+        JobQueue("local", host="not a host")
+    with pytest.raises(ValueError, match="host must be an IP address or host name"):
+        run_sweep(walk, [WalkConfig(seed=0)], executor="dask", host="")

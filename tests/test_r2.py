@@ -84,8 +84,8 @@ def test_a_prediction_that_is_not_finite_has_no_r2():
     ("observed", "predicted", "kwargs", "match"),
     [
         (np.arange(3.0), np.arange(4.0), {}, "predicted must have the shape of observed"),
-        (np.array([1.0, np.nan]), np.ones(2), {}, "observed contains NaN"),
-        (np.arange(3.0), np.arange(3.0), {"atol": -1.0}, "atol must be >= 0"),
+        (np.array([1.0, np.nan]), np.ones(2), {}, "observed must be finite numbers; got an array"),
+        (np.arange(3.0), np.arange(3.0), {"atol": -1.0}, "atol must be a finite number >= 0; got -1.0"),
         (np.arange(3.0), np.arange(3.0), {"axis": 1}, "axis must lie in"),
     ],
 )

@@ -718,6 +718,82 @@ def test_claims_are_exclusive_and_stale_ones_are_taken_over(tmp_path):
     assert store.keys() == []  # claims are no entries
 
 
+def _now() -> str:
+    import datetime
+
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+
+
+@pytest.mark.parametrize("content", [b"\x00\xff garbage", b"{not json", b"[1, 2]", b'{"host": 3}', b""])
+def test_a_claim_file_holding_no_claim_is_stale_with_a_message(tmp_path, content):
+    # Such a file made a sweep wait forever, silently.
+    store = ResultStore(tmp_path / "store")
+    configs = [WalkConfig(seed=i) for i in range(3)]
+    path = store.claim_path(cache_key(walk, configs[1]))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    if not content:  # an empty claim is being written, unless it is old
+        minute_ago = time.time() - 60
+        os.utime(path, (minute_ago, minute_ago))
+    start = time.monotonic()
+    with pytest.warns(SweepWarning, match=r"claim file .*\.claim does not hold a claim"):
+        results = run_sweep(walk, configs, store=store, executor="local", claim_timeout=60)
+    assert time.monotonic() - start < 30
+    assert [r["final"] for r in results] == [walk(c)["final"] for c in configs]
+    assert not path.exists()
+
+
+def test_a_fresh_empty_claim_is_being_written():
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = ResultStore(Path(tmp))
+        key = cache_key(walk, WalkConfig(seed=0))
+        store.claim_path(key).parent.mkdir(parents=True)
+        store.claim_path(key).write_bytes(b"")
+        assert not store.claim_is_stale(key) and not store.claim(key)
+
+
+def test_a_claim_of_a_live_process_is_waited_for_with_a_bound_and_a_message(tmp_path, capsys):
+    import socket
+
+    # A live process (our parent) holds a fresh claim: the sweep says what it waits
+    # for, and after claim_timeout computes the trial itself.
+    store = ResultStore(tmp_path / "store")
+    configs = [WalkConfig(seed=i) for i in range(3)]
+    key = cache_key(walk, configs[2])
+    path = store.claim_path(key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"host": socket.gethostname(), "pid": os.getppid(), "token": "t",
+                                "created": _now()}))
+    start = time.monotonic()
+    with pytest.warns(SweepWarning, match=r"waited 1 s \(claim_timeout\) for 1 trial.*computing them here"):
+        results = run_sweep(walk, configs, store=store, executor="local", claim_timeout=1.0)
+    assert 1.0 <= time.monotonic() - start < 30
+    assert [r["final"] for r in results] == [walk(c)["final"] for c in configs]
+    err = capsys.readouterr().err
+    assert f"waiting for 1 trial(s) that other processes are computing: pid {os.getppid()}" in err
+    assert str(path) in err and "claim_timeout" in err
+    assert not path.exists()  # taken over, then released
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="process start times come from /proc")
+def test_a_claim_whose_pid_was_reused_is_stale(tmp_path):
+    import socket
+
+    # After a restart another process may have the claim's pid: it started after
+    # the claim was written, so it cannot be its owner.
+    store = ResultStore(tmp_path)
+    key = cache_key(walk, WalkConfig(seed=0))
+    path = store.claim_path(key)
+    path.parent.mkdir(parents=True)
+    owner = {"host": socket.gethostname(), "pid": os.getppid(), "token": "t"}
+    path.write_text(json.dumps({**owner, "created": "2000-01-01T00:00:00+00:00"}))
+    assert store.claim_is_stale(key)
+    path.write_text(json.dumps({**owner, "created": _now()}))
+    assert not store.claim_is_stale(key)
+
+
 def test_dask_cluster_without_the_trial_module_is_reported_before_any_trial(tmp_path, monkeypatch):
     import importlib
 

@@ -187,11 +187,11 @@ def test_broadcasting_and_positivity(batch, rate_dims, seed):
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"eta_h": 0.0}, "eta_h must be > 0"),
-        ({"eta_y": -1.0}, "eta_y must be > 0"),
-        ({"dx2": 0.0}, "dx2 must be > 0"),
-        ({"dy2": -0.1}, "dy2 must be >= 0"),
-        ({"eta_h": np.nan}, "eta_h contains NaN"),
+        ({"eta_h": 0.0}, "eta_h must be finite numbers > 0; got 0.0"),
+        ({"eta_y": -1.0}, "eta_y must be finite numbers > 0"),
+        ({"dx2": 0.0}, "dx2 must be finite numbers > 0"),
+        ({"dy2": -0.1}, "dy2 must be finite numbers >= 0"),
+        ({"eta_h": np.nan}, "eta_h must be finite numbers > 0; got nan"),
         ({"z0": np.array([-0.1, 0.1, 0.0])}, r"z0\[..., 0\] \(h"),
         ({"z0": np.array([0.1, -0.1, 0.0])}, r"z0\[..., 1\] \(y"),
         ({"z0": np.array([0.1, 0.1])}, r"shape \(..., 3\)"),

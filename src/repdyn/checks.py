@@ -78,7 +78,8 @@ def describe(value: Any) -> str:
     if isinstance(value, (bool, np.bool_)):
         return repr(bool(value))
     if isinstance(value, numbers.Integral):
-        return repr(int(value))
+        text = repr(int(value))
+        return text if len(text) <= 40 else f"an integer of {len(text)} digits"
     if isinstance(value, numbers.Real):
         return repr(float(value))
     if isinstance(value, (list, tuple)) and len(value) > 8:
@@ -166,7 +167,10 @@ def real(
     expected = "a finite number" + (f" {bounds}" if bounds else "")
     if not _is_real(value):
         raise ArgumentTypeError(name, _message(name, expected, value, fix))
-    v = float(value)
+    try:
+        v = float(value)
+    except OverflowError:  # an integer beyond float64 (10**400) is out of every range
+        raise ArgumentValueError(name, _message(name, expected, value, fix)) from None
     if not math.isfinite(v) or not bool(_in_bounds(v, above, at_least, below, at_most)):
         raise ArgumentValueError(name, _message(name, expected, value, fix))
     return v

@@ -21,6 +21,23 @@ CLUSTER_KINDS = {
 }
 
 _MEMORY = re.compile(r"\d+(\.\d+)?\s*[KMGT]i?B")
+_HOST = re.compile(r"[A-Za-z0-9_.:%-]+")
+#: Where a local cluster listens unless told otherwise: this machine only. A Dask
+#: scheduler runs whatever code it is sent, so it must not be reachable from outside.
+LOOPBACK = "127.0.0.1"
+
+
+def listen_address(host: str, port: int = 0) -> str:
+    """``host:port``, with an IPv6 address in brackets."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def check_host(host: object, *, name: str = "host") -> str:
+    """``host`` if it reads as an IP address or host name; ValueError otherwise."""
+    if not isinstance(host, str) or not _HOST.fullmatch(host):
+        raise ValueError(f"{name} must be an IP address or host name to listen on, such as "
+                         f"{LOOPBACK!r} (this machine only) or '0.0.0.0' (every interface); got {host!r}")
+    return host
 _WALLTIME = re.compile(r"(\d+-)?\d{1,3}:\d{2}(:\d{2})?")
 
 
@@ -47,6 +64,14 @@ class JobQueue:
         Queue or partition to submit to; None uses the scheduler's default.
     jobs : int, default 1
         Number of jobs to submit.
+    host : str, optional
+        The address the scheduler listens on (its dashboard too). Default:
+        ``"127.0.0.1"`` for ``kind="local"``, where the scheduler, the workers
+        and every dashboard listen on this machine's loopback only (a reachable
+        scheduler runs any code it is sent); for a batch scheduler, dask-jobqueue's
+        choice (the compute nodes must reach it: give the login node's address
+        on the cluster network). Workers' dashboards always listen on their
+        node's loopback.
 
     Examples
     --------
@@ -61,6 +86,7 @@ class JobQueue:
     walltime: str = "01:00:00"
     queue: str | None = None
     jobs: int = 1
+    host: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in CLUSTER_KINDS:
@@ -77,6 +103,13 @@ class JobQueue:
             )
         if self.queue is not None and (not isinstance(self.queue, str) or not self.queue):
             raise ValueError(f"queue must be a non-empty name or None; got {self.queue!r}")
+        if self.host is not None:
+            check_host(self.host)
+
+    @property
+    def listen(self) -> str | None:
+        """The address the scheduler listens on (None: dask-jobqueue's default)."""
+        return self.host if self.host is not None else (LOOPBACK if self.kind == "local" else None)
 
     def cluster(self) -> Any:
         """A dask-jobqueue cluster of this shape, not yet scaled (no job submitted)."""
@@ -94,7 +127,14 @@ class JobQueue:
             "cores": self.cores,
             "processes": self.cores,  # one single-threaded worker per core
             "memory": self.memory,
+            # A worker's diagnostics page is for its own node.
+            "worker_extra_args": ["--dashboard-address", listen_address(LOOPBACK)],
         }
+        if self.listen is not None:
+            options["scheduler_options"] = {"host": self.listen, "dashboard_address": listen_address(self.listen)}
+            if self.kind == "local":  # the workers run here too
+                options["worker_extra_args"] = ["--host", self.listen,
+                                                "--dashboard-address", listen_address(self.listen)]
         if self.kind != "local":  # local jobs run without a shell, and inherit our environment
             # Trials run one BLAS thread each, as on the local executors.
             options["job_script_prologue"] = [f"export {name}=1" for name in THREAD_ENV_VARS]

@@ -145,6 +145,7 @@ def run_dask(
     workers: int,
     retries: int,
     scheduler: Any = None,
+    host: str = "127.0.0.1",
 ) -> Iterator[Outcome]:
     """Run ``fn`` on every task's config on a Dask cluster; yield outcomes as they finish.
 
@@ -157,6 +158,9 @@ def run_dask(
         ``dask scheduler --scheduler-file``); a :class:`JobQueue` to submit
         workers as batch jobs (closed afterwards); or a ``distributed.Client``
         to use as it is (it is not closed afterwards).
+    host
+        The address a local cluster (``scheduler=None``) listens on, scheduler
+        and workers alike; loopback by default.
     """
     import dask
 
@@ -194,6 +198,7 @@ def run_dask(
                         n_workers=workers,
                         threads_per_worker=1,
                         processes=True,
+                        host=host,
                         dashboard_address=None,
                         silence_logs=logging.ERROR,
                         env=dict.fromkeys(THREAD_ENV_VARS, "1"),

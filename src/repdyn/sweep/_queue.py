@@ -10,17 +10,25 @@ store (``found``) instead of being computed again.
 
 from __future__ import annotations
 
+import sys
 import time
+import warnings
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from repdyn.sweep._store import ResultStore
+from repdyn.sweep._store import ResultStore, SweepWarning
 from repdyn.sweep._trial import is_problem
 
 Task = tuple[int, Any]
 #: Seconds between looks at keys that another sweep is computing.
 POLL_SECONDS = 0.25
+#: Seconds between the lines that say what a waiting sweep waits for.
+REPORT_SECONDS = 60.0
+
+
+def _say(text: str) -> None:
+    print(f"repdyn sweep: {text}", file=sys.stderr, flush=True)
 
 
 class TaskQueue:
@@ -108,14 +116,19 @@ class TaskQueue:
         found, self.found = self.found, {}
         return found
 
-    def wait_for_others(self) -> None:
-        """Block until every deferred key is stored by its owner, or can be claimed by us.
+    def wait_for_others(self, timeout: float, say: Callable[[str], None] = _say) -> None:
+        """Wait until every deferred key is stored by its owner, or can be claimed by us.
 
         A key whose claim was released without an entry (its sweep was
         stopped), or whose owner died, is claimed by us; the call returns as
-        soon as we hold such a key or none is left to wait for.
+        soon as we hold such a key or none is left to wait for. What it waits
+        for (the owners and their claim files) is said at once and every
+        ``REPORT_SECONDS``; after ``timeout`` seconds the keys still held are
+        taken over and computed here too (a :class:`SweepWarning` says so).
         """
         assert self._store is not None or not self.deferred
+        start = time.monotonic()
+        next_report = start
         while self.deferred:
             waiting = []
             for index, config in self.deferred:
@@ -133,4 +146,38 @@ class TaskQueue:
             self._fill()
             if self._ready or not self.deferred:
                 return
+            now = time.monotonic()
+            if now - start >= timeout:
+                self._take_over_deferred(timeout)
+                return
+            if now >= next_report:
+                say(self._waiting_for(timeout - (now - start)))
+                next_report = now + REPORT_SECONDS
             time.sleep(POLL_SECONDS)
+
+    def _waiting_for(self, left: float) -> str:
+        owners: dict[str, list[str]] = {}
+        for index, _ in self.deferred:
+            key = self._keys[index]
+            owner = self._store.claim_owner(key) or {}
+            who = f"pid {owner.get('pid', '?')} on {owner.get('host', '?')}"
+            owners.setdefault(who, []).append(str(self._store.claim_path(key)))
+        held = "; ".join(f"{who} ({len(paths)}: {paths[0]}{', ...' if len(paths) > 1 else ''})"
+                         for who, paths in owners.items())
+        return (f"waiting for {len(self.deferred)} trial(s) that other processes are computing: {held}. "
+                f"Computing them here as well in {left:.0f} s (claim_timeout); if those processes are "
+                "not sweeps, delete the claim files to go on now")
+
+    def _take_over_deferred(self, timeout: float) -> None:
+        paths = [str(self._store.claim_path(self._keys[index])) for index, _ in self.deferred]
+        warnings.warn(
+            f"waited {timeout:g} s (claim_timeout) for {len(paths)} trial(s) claimed by other processes "
+            f"({paths[0]}{', ...' if len(paths) > 1 else ''}); computing them here as well",
+            SweepWarning, stacklevel=3,
+        )
+        for index, config in self.deferred:
+            key = self._keys[index]
+            self._store.take_over(key)
+            self._held.add(key)
+            self._ready.append((index, config))
+        self.deferred = []

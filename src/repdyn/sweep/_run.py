@@ -13,6 +13,7 @@ from typing import Any
 
 from repdyn import checks
 from repdyn.sweep._canonical import cache_key, canonical_json, trial_name
+from repdyn.sweep._cluster import check_host
 from repdyn.sweep._queue import TaskQueue
 from repdyn.sweep._store import ResultStore, SweepWarning
 from repdyn.sweep._trial import (
@@ -46,7 +47,7 @@ def _run_local(fn: Callable[[Any], Any], tasks: Iterable[tuple[int, Any]]) -> It
 
 
 def _outcomes(fn: Callable[[Any], Any], queue: TaskQueue, executor: str, n_workers: int, retries: int,
-              scheduler: Any) -> Iterator[Outcome]:
+              scheduler: Any, host: str) -> Iterator[Outcome]:
     """Start ``executor`` on the tasks of ``queue``: outcomes as they finish (empty without tasks)."""
     if not queue:
         return (outcome for outcome in ())
@@ -58,7 +59,7 @@ def _outcomes(fn: Callable[[Any], Any], queue: TaskQueue, executor: str, n_worke
         return run_process_pool(fn, queue, workers=n_workers, retries=retries)
     from repdyn.sweep._dask import run_dask
 
-    return run_dask(fn, queue, workers=n_workers, retries=retries, scheduler=scheduler)
+    return run_dask(fn, queue, workers=n_workers, retries=retries, scheduler=scheduler, host=host)
 
 
 def _check_picklable(fn: Callable[[Any], Any], configs: list[Any], executor: str) -> None:
@@ -138,6 +139,8 @@ def run_sweep(
     retries: int = 2,
     errors: str = "record",
     recompute_failed: bool = True,
+    claim_timeout: float = 3600.0,
+    host: str = "127.0.0.1",
 ) -> list[dict[str, Any]]:
     """Run the trial ``fn`` on every config, reusing cached results; return results in config order.
 
@@ -181,6 +184,18 @@ def run_sweep(
         stores the record and raises :class:`TrialError`.
     recompute_failed : bool, default True
         Run trials again whose cached record has status ``"error"`` or ``"failed"``.
+    claim_timeout : float, default 3600
+        Seconds to wait for trials that another live process has claimed in
+        the store (another sweep computing them) before computing them here as
+        well. What is waited for is printed on stderr at once and every minute.
+        A claim whose process is gone, whose pid now belongs to a process
+        started later, or whose file holds no claim, is taken over at once.
+    host : str, default "127.0.0.1"
+        With ``executor="dask"`` and no ``scheduler``: the address the local
+        cluster's scheduler and workers listen on. Loopback by default, so
+        that nothing outside this machine can reach them (a Dask scheduler
+        runs any code it is sent); ``"0.0.0.0"`` listens on every interface.
+        A :class:`JobQueue` has its own ``host``.
 
     Returns
     -------
@@ -199,6 +214,8 @@ def run_sweep(
     name = trial_name(fn)
     configs = list(configs)
     _validate(executor, workers, scheduler, progress, retries, errors)
+    claim_timeout = checks.real("claim_timeout", claim_timeout, at_least=0)
+    check_host(host)
     if store is not None and not isinstance(store, ResultStore):
         if not isinstance(store, (str, os.PathLike)):
             raise TypeError(f"store must be a ResultStore, a directory path or None; got {store!r}")
@@ -242,7 +259,7 @@ def run_sweep(
     try:
         with bar:
             while True:
-                with closing(_outcomes(fn, queue, executor, n_workers, retries, scheduler)) as outcomes:
+                with closing(_outcomes(fn, queue, executor, n_workers, retries, scheduler, host)) as outcomes:
                     for index, result, seconds in outcomes:
                         key = keys[index]
                         if store is not None:
@@ -261,7 +278,7 @@ def run_sweep(
                 bar.update(len(found))
                 if not queue.deferred:
                     break
-                queue.wait_for_others()
+                queue.wait_for_others(claim_timeout)
                 found = queue.take_found()
                 results.update(found)
                 bar.update(len(found))

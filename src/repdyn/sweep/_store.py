@@ -39,6 +39,9 @@ _META = "meta.json"
 #: Temporary files of another host (whose processes we cannot check) older than
 #: this are taken to be left over from a crash.
 _STALE_SECONDS = 24 * 3600.0
+#: An empty claim younger than this is being written (where the file system
+#: has no hard links a claim is created empty, then filled); older, it is garbage.
+_WRITING_SECONDS = 30.0
 
 
 class SweepWarning(UserWarning):
@@ -285,18 +288,39 @@ class ResultStore:
     def claim_is_stale(self, key: str, owner: dict[str, Any] | None = None) -> bool:
         """Whether the claim on ``key`` belongs to no running sweep (False if there is none).
 
-        Same host: the owner's pid no longer runs. Another host (whose
-        processes cannot be checked): the claim is older than a day. An
-        unreadable claim counts by its age, as another host's does.
+        Same host: the owner's pid no longer runs, or a process that started
+        after the claim was written now has that pid (the pid was reused, as
+        after a restart). Another host (whose processes cannot be checked): the
+        claim is older than a day. A claim whose content is no claim (garbage,
+        or empty for more than ``_WRITING_SECONDS``) is stale, with a
+        :class:`SweepWarning` naming the file.
         """
         path = self.claim_path(key)
         owner = _read_claim(path) if owner is None else owner
-        if owner is not None and owner.get("host") == socket.gethostname() and isinstance(owner.get("pid"), int):
-            return not _pid_alive(owner["pid"])
         try:
-            return time.time() - path.stat().st_mtime > _STALE_SECONDS
+            stat = path.stat()
         except FileNotFoundError:
             return False
+        if owner is None:
+            if stat.st_size == 0 and time.time() - stat.st_mtime < _WRITING_SECONDS:
+                return False
+            warnings.warn(f"the claim file {path} does not hold a claim (host, pid) that repdyn writes; "
+                          "treating it as left over and computing its trial", SweepWarning, stacklevel=2)
+            return True
+        if owner.get("host") == socket.gethostname() and isinstance(owner.get("pid"), int):
+            pid = owner["pid"]
+            if not _pid_alive(pid):
+                return True
+            return _started_after(pid, owner.get("created"))
+        return time.time() - stat.st_mtime > _STALE_SECONDS
+
+    def take_over(self, key: str) -> None:
+        """Claim ``key`` for this process whoever holds it (after waiting for it in vain)."""
+        path = self.claim_path(key)
+        self._take_over(path, _read_claim(path))
+        if not self.claim(key):
+            warnings.warn(f"could not take over the claim {path}; its trial may be computed twice",
+                          SweepWarning, stacklevel=2)
 
     def release(self, key: str) -> None:
         """Remove this process's claim on ``key`` (another owner's claim is left alone)."""
@@ -455,11 +479,32 @@ def _create_exclusive(path: Path, content: bytes, tmp: Path) -> bool:
 
 
 def _read_claim(path: Path) -> dict[str, Any] | None:
+    """The claim in ``path``: a dict with a host (str) and a pid (int); None if there is none."""
     try:
         owner = json.loads(path.read_bytes())
     except (OSError, ValueError):
         return None
-    return owner if isinstance(owner, dict) else None
+    if not (isinstance(owner, dict) and isinstance(owner.get("host"), str) and isinstance(owner.get("pid"), int)
+            and not isinstance(owner.get("pid"), bool)):
+        return None
+    return owner
+
+
+def _started_after(pid: int, created: Any) -> bool:
+    """Whether process ``pid`` started after ``created`` (an ISO time), so that it cannot
+    have written a claim then; False where either is unknown (not on Linux)."""
+    try:
+        claimed = datetime.datetime.fromisoformat(str(created)).timestamp()
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            # The command name (field 2) may hold spaces; the fields after it are plain.
+            ticks = int(fh.read().rsplit(b")", 1)[1].split()[19])
+        with open("/proc/stat", "rb") as fh:
+            boot = next(int(line.split()[1]) for line in fh if line.startswith(b"btime"))
+    except (OSError, ValueError, IndexError, StopIteration):
+        return False
+    started = boot + ticks / os.sysconf("SC_CLK_TCK")
+    # Both times are whole seconds at best.
+    return started > claimed + 2.0
 
 
 def _pid_alive(pid: int) -> bool:

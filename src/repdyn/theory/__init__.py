@@ -57,7 +57,7 @@ from repdyn.theory._stability import (
     jacobian,
     lazy_limit,
 )
-from repdyn.theory._system import SolverError, rhs, solve
+from repdyn.theory._system import SolverError, reachable, rhs, solve
 from repdyn.theory._varying import solve_varying
 
 VARIABLES = ("h", "y", "w")
@@ -94,6 +94,7 @@ __all__ = [
     "pairwise_final_distances",
     "project_initial_state",
     "r2",
+    "reachable",
     "rhs",
     "rich_limit_distances",
     "solve",

@@ -155,8 +155,8 @@ class RateEstimator:
         t = check.times(t, min_points=1)
         t0 = float(result.t[0])
         if t[0] < t0:
-            raise ValueError(
-                f"t must start at or after the first fitted time point {t0:g} (the model's "
+            raise check.ArgumentValueError(
+                "t", f"t must start at or after the first fitted time point {t0:g} (the model's "
                 f"initial state); got t[0] = {t[0]:g}"
             )
         grid = t if t[0] == t0 else np.concatenate([[t0], t])
@@ -211,8 +211,8 @@ class RateEstimator:
         predicted = self.predict(t)
         obs = check.as_finite("observed", observed)
         if obs.shape != predicted.shape:
-            raise ValueError(
-                f"observed must have shape {predicted.shape} to match t; got {obs.shape}"
+            raise check.ArgumentValueError(
+                "observed", f"observed must have shape {predicted.shape} to match t; got {obs.shape}"
             )
         values = r2(obs, predicted, axis=-2)
         return float(np.nanmean(values)) if np.any(np.isfinite(values)) else float("nan")

@@ -43,7 +43,7 @@ def exact_identical_targets(
     """
     t = check.nonnegative("t", t)
     if t.ndim != 1:
-        raise ValueError(f"t must be a 1-D array of times; got shape {t.shape}")
+        raise check.ArgumentValueError("t", f"t must be a 1-D array of times; got shape {t.shape}")
     h0, y0, eta_h, eta_y, dx2 = check.broadcast(
         h0=check.positive("h0", h0),
         y0=check.nonnegative("y0", y0),
@@ -52,13 +52,15 @@ def exact_identical_targets(
         dx2=check.positive("dx2", dx2),
     )
     h0, y0, eta_h, eta_y, dx2 = (v[..., None] for v in (h0, y0, eta_h, eta_y, dx2))
-    a = eta_h * dx2
-    k = eta_y / a
-    c = y0 / h0 - k * h0
-    abs_c = np.abs(c)
-    x = a * abs_c * t
-    q = np.exp(-x)
-    g = np.where(abs_c > 0, -np.expm1(-x) / np.where(abs_c > 0, abs_c, 1.0), a * t)
-    h = np.where(c > 0, h0 * q / (1 + k * h0 * g), h0 / (q + k * h0 * g))
-    y = np.maximum(h * (c + k * h), 0.0)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        a = eta_h * dx2
+        k = eta_y / a
+        c = y0 / h0 - k * h0
+        abs_c = np.abs(c)
+        x = a * abs_c * t
+        q = np.exp(-x)
+        g = np.where(abs_c > 0, -np.expm1(-x) / np.where(abs_c > 0, abs_c, 1.0), a * t)
+        h = np.where(c > 0, h0 * q / (1 + k * h0 * g), h0 / (q + k * h0 * g))
+        y = np.maximum(h * (c + k * h), 0.0)
+    check.computable("h0, y0, t, eta_h, eta_y, dx2", h, y)
     return np.stack([h, y, y], axis=-1)

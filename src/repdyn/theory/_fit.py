@@ -69,8 +69,8 @@ _FD_STEP = 1e-6
 # Residual given to the optimiser for rates the solver cannot (or should not)
 # integrate: large enough that such a trial step is always rejected.
 _PENALTY = 1e10
-# Stiffness = fastest relaxation rate times the observed time span; solve's
-# method="auto" switches to LSODA above STIFF_SWITCH. Above _MAX_STIFFNESS the
+# Stiffness = the largest eigenvalue of the Jacobian times the observed time span;
+# solve's method="auto" switches to LSODA above STIFF_SWITCH. Above _MAX_STIFFNESS the
 # rates are not integrated at all: a relaxation that much faster than the
 # observed span cannot be told apart from a jump, and such rates only arise
 # from runaway trial steps.
@@ -256,7 +256,16 @@ def fit_quality(r2: Mapping[str, Any]) -> str:
         as in :attr:`FitResult.r2`, ``FitResult.to_dict()["r2"]`` or a
         ``summary.json`` record.
     """
+    if not isinstance(r2, Mapping):
+        raise check.ArgumentTypeError(
+            "r2", f"r2 must be a mapping of R^2 per variable (keys 'h', 'y', 'w'); got {check.describe(r2)}"
+        )
     values = [r2.get(v) for v in VARIABLES]
+    for name, v in zip(VARIABLES, values, strict=True):
+        if v is not None:
+            check.real_or_nan(f"r2[{name!r}]", v)
+            if np.ndim(v) != 0:
+                raise check.ArgumentValueError(f"r2[{name!r}]", f"r2[{name!r}] must be one number or None")
     finite = [float(v) for v in values if v is not None and np.isfinite(float(v))]
     if not finite or min(finite) < 0:
         return "unfit"
@@ -391,13 +400,10 @@ def fit(
             ) from None
         if not np.all(weights_b.reshape(n_batch, -1).sum(axis=1) > 0):
             raise ValueError("weights must not be all zero for a trajectory; give positive weights")
-    if objective not in OBJECTIVES:
-        raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}; got {objective!r}")
-    real = float | int | np.floating | np.integer
-    if rtol is not None and not (isinstance(rtol, real) and 0 < rtol < 1):
-        raise ValueError(f"rtol must lie in (0, 1) or be None (automatic); got {rtol!r}")
-    if not (isinstance(max_nfev, int | np.integer) and max_nfev >= 1):
-        raise ValueError(f"max_nfev must be a positive integer; got {max_nfev!r}")
+    check.choice("objective", objective, OBJECTIVES)
+    if rtol is not None:
+        rtol = check.real_scalar("rtol", rtol, at_least=1e-13, at_most=1e-5)
+    max_nfev = check.integer("max_nfev", max_nfev, minimum=1)
 
     items = [
         _fit_one(
@@ -443,7 +449,12 @@ def project_initial_state(z: ArrayLike, *, dy2: float) -> FloatArray:
     -------
     numpy.ndarray, shape (3,)
     """
-    h, y, w = np.asarray(z, dtype=np.float64)
+    z = check.as_finite("z", z)
+    if z.shape != (3,):
+        raise check.ArgumentValueError("z", f"z must have shape (3,) holding (h, y, w); got shape {z.shape}")
+    check.positive("z[0] (h, the squared representational distance)", z[0])
+    dy2 = check.scalar("dy2", dy2, at_least=0)
+    h, y, w = z
     y = max(y, 0.0)
     band = np.sqrt(dy2 * y)
     return np.array([h, y, float(np.clip(w, y - band, y + band))])
@@ -672,7 +683,15 @@ def _fit_one(
     if rtol is None:
         rtol = automatic_rtol(observed)
     problem = _TrajectoryProblem(t, observed, z0, dx2, dy2, weights, rtol, objective=objective)
-    theta0 = np.log(initial_guess(t, observed, dx2, dy2))
+    guess = np.array(initial_guess(t, observed, dx2, dy2))
+    if not np.all(np.isfinite(guess) & (guess > 0)):
+        raise check.ArgumentValueError(
+            "observed, dx2, dy2",
+            "observed, dx2, dy2: the rates these data imply are beyond float64's range (eta_h enters only "
+            f"as eta_h * dx2, here dx2 = {dx2:.3g}; eta_y through dy2 = {dy2:.3g}); rescale the "
+            "distances or check dx2 and dy2",
+        )
+    theta0 = np.log(guess)
     stiffness = float(problem.stiffness(_exp(theta0[None, :]))[0])
     if not stiffness <= _START_STIFFNESS:
         # Scaling both rates only rescales time, and the stiffness with it.
@@ -683,7 +702,8 @@ def _fit_one(
             problem, theta0, (theta, success, message), max_nfev
         )
 
-    eta_h, eta_y = (float(v) for v in np.exp(theta))
+    eta_h, eta_y = (float(v) for v in _exp(theta))
+    check.computable("observed, dx2, dy2 (the fitted eta_h, eta_y)", eta_h, eta_y)
     predicted = problem.trajectory(theta)
     rss = float(np.sum(problem.residuals(theta) ** 2))
     r2_values = _r2_per_variable(observed, predicted)

@@ -56,11 +56,13 @@ def conserved(
     ndarray
         ``C``, broadcast over all arguments.
     """
-    h = check.positive("h", h)
-    y = check.nonnegative("y", y)
-    k = check.positive("eta_y", eta_y) / (check.positive("eta_h", eta_h) * check.positive("dx2", dx2))
-    h, y, k = check.broadcast(h=h, y=y, k=k)
-    return y / h - k * h
+    h, y, eta_h, eta_y, dx2 = check.broadcast(
+        h=check.positive("h", h), y=check.nonnegative("y", y), eta_h=check.positive("eta_h", eta_h),
+        eta_y=check.positive("eta_y", eta_y), dx2=check.positive("dx2", dx2))
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        c = y / h - eta_y / (eta_h * dx2) * h
+    check.computable("h, y, eta_h, eta_y, dx2", c)
+    return c
 
 
 def final_distance(
@@ -94,24 +96,24 @@ def final_distance(
     -------
     FinalDistance
     """
-    if not margin > 1:
-        raise ValueError(f"margin must be a number > 1; got {margin!r}")
-    h0 = check.positive("h0", h0)
-    y0 = check.nonnegative("y0", y0)
-    ratio = check.positive("eta_h", eta_h) / check.positive("eta_y", eta_y)
-    dx2 = check.positive("dx2", dx2)
-    dy2 = check.nonnegative("dy2", dy2)
-    h0, y0, ratio, dx2, dy2 = check.broadcast(h0=h0, y0=y0, eta_ratio=ratio, dx2=dx2, dy2=dy2)
+    margin = check.real_scalar("margin", margin, above=1)
+    h0, y0, eta_h, eta_y, dx2, dy2 = check.broadcast(
+        h0=check.positive("h0", h0), y0=check.nonnegative("y0", y0), eta_h=check.positive("eta_h", eta_h),
+        eta_y=check.positive("eta_y", eta_y), dx2=check.positive("dx2", dx2), dy2=check.nonnegative("dy2", dy2))
+    with np.errstate(over="ignore", under="ignore"):
+        ratio = eta_h / eta_y
 
-    a_low = np.sqrt(dx2 * dy2 * ratio)
-    a_high = h0 - y0 * dx2 * ratio / h0
-    root = np.hypot(a_high / 2, a_low)
-    # For A_high < 0 the two terms nearly cancel; the conjugate form keeps digits.
-    h_inf = np.where(
-        a_high >= 0,
-        a_high / 2 + root,
-        a_low**2 / np.where(root - a_high / 2 > 0, root - a_high / 2, 1.0),
-    )
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        a_low = np.sqrt(dx2 * dy2 * ratio)
+        a_high = h0 - y0 * dx2 * ratio / h0
+        root = np.hypot(a_high / 2, a_low)
+        # For A_high < 0 the two terms nearly cancel; the conjugate form keeps digits.
+        h_inf = np.where(
+            a_high >= 0,
+            a_high / 2 + root,
+            a_low**2 / np.where(root - a_high / 2 > 0, root - a_high / 2, 1.0),
+        )
+    check.computable("h0, y0, eta_h, eta_y, dx2, dy2", ratio, a_low, a_high, h_inf)
     regime = np.where(
         np.abs(a_high) * margin <= a_low, RICH, np.where(np.abs(a_high) >= margin * a_low, LAZY, INTERMEDIATE)
     )

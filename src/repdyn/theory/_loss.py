@@ -37,9 +37,9 @@ def loss_curve(
     z = check.as_finite("z", z)
     t = check.as_finite("t", t)
     if z.ndim < 2 or z.shape[-1] != 3:
-        raise ValueError(f"z must have shape (..., T, 3) holding (h, y, w); got shape {z.shape}")
+        raise check.ArgumentValueError("z", f"z must have shape (..., T, 3) holding (h, y, w); got shape {z.shape}")
     if t.shape != z.shape[-2:-1]:
-        raise ValueError(f"t must have shape ({z.shape[-2]},) to match z; got shape {t.shape}")
+        raise check.ArgumentValueError("t", f"t must have shape ({z.shape[-2]},) to match z; got shape {t.shape}")
     dy2, eta_m, m0 = (
         check.nonnegative(name, v)[..., None] for name, v in (("dy2", dy2), ("eta_m", eta_m), ("m0", m0))
     )
@@ -47,6 +47,6 @@ def loss_curve(
     try:
         return 0.5 * m0 * np.exp(-2.0 * eta_m * t) + 0.25 * w + 0.125 * (dy2 - y)
     except ValueError:
-        raise ValueError(
-            f"dy2, eta_m and m0 must broadcast with the batch shape {z.shape[:-2]} of z"
+        raise check.ArgumentValueError(
+            "dy2, eta_m, m0", f"dy2, eta_m and m0 must broadcast with the batch shape {z.shape[:-2]} of z"
         ) from None

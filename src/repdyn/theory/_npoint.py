@@ -47,7 +47,9 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from repdyn.theory import _validate as check
 from repdyn.theory._pairwise import _points, _scalar_rate, squared_distances
+from repdyn.theory._validate import ArgumentValueError
 from repdyn.theory._system import SolverError
 
 FloatArray = NDArray[np.float64]
@@ -65,6 +67,11 @@ def encoder_kernel(
     kernel: Literal["rbf", "linear"] | ArrayLike = "rbf",
     length_scale: float | None = None,
 ) -> FloatArray:
+    return _kernel(X, kernel, length_scale, centred_use=False)
+
+
+def _kernel(X: ArrayLike, kernel: Literal["rbf", "linear"] | ArrayLike, length_scale: float | None,
+            *, centred_use: bool) -> FloatArray:
     """The encoder's kernel matrix ``K`` on the inputs (not centred).
 
     Parameters
@@ -91,10 +98,10 @@ def encoder_kernel(
     n = x.shape[0]
     if isinstance(kernel, str):
         if kernel not in KERNELS:
-            raise ValueError(f"kernel must be one of {KERNELS} or an (N, N) matrix; got {kernel!r}")
+            raise ArgumentValueError("kernel", f"kernel must be one of {KERNELS} or an (N, N) matrix; got {kernel!r}")
         if kernel == "linear":
             if length_scale is not None:
-                raise ValueError("length_scale applies to kernel='rbf' only; drop it for 'linear'")
+                raise ArgumentValueError("length_scale", "length_scale applies to kernel='rbf' only; drop it for 'linear'")
             return x @ x.T
         dx2 = squared_distances(x)
         if length_scale is None:
@@ -102,20 +109,30 @@ def encoder_kernel(
             positive = positive[positive > 0]
             scale2 = float(np.median(positive)) if positive.size else 1.0
         else:
-            scale2 = _scalar_rate("length_scale", length_scale) ** 2
-        return scale2 * np.exp(-dx2 / (2.0 * scale2))
+            with np.errstate(over="ignore", under="ignore"):
+                scale2 = float(np.float64(_scalar_rate("length_scale", length_scale)) ** 2)
+            if not np.finfo(np.float64).tiny <= scale2 < np.inf:
+                raise ArgumentValueError(
+                    "length_scale", f"length_scale must lie between 1.5e-154 and 1.3e154 (its square, the "
+                    f"kernel's scale, must be a normal float64); got {length_scale!r}")
+        with np.errstate(under="ignore"):
+            if centred_use:
+                # K minus the constant l^2, which centring removes anyway: without it a
+                # length scale far above the data's keeps the digits of the differences.
+                return scale2 * np.expm1(-dx2 / (2.0 * scale2))
+            return scale2 * np.exp(-dx2 / (2.0 * scale2))
     k = np.asarray(kernel, dtype=np.float64)
     if k.shape != (n, n):
-        raise ValueError(
-            f"a kernel matrix must have shape (N, N) = ({n}, {n}) for these inputs; got {k.shape}"
+        raise ArgumentValueError(
+            "kernel", f"a kernel matrix must have shape (N, N) = ({n}, {n}) for these inputs; got {k.shape}"
         )
     if not np.all(np.isfinite(k)) or not np.allclose(k, k.T, rtol=1e-10, atol=0.0):
-        raise ValueError(
-            "a kernel matrix must be finite and symmetric; symmetrise it, e.g. (K + K.T) / 2"
+        raise ArgumentValueError(
+            "kernel", "a kernel matrix must be finite and symmetric; symmetrise it, e.g. (K + K.T) / 2"
         )
     if np.linalg.eigvalsh(0.5 * (k + k.T))[0] < -1e-8 * max(1.0, float(np.abs(k).max())):
-        raise ValueError(
-            "a kernel matrix must be positive semi-definite (it has a negative eigenvalue)"
+        raise ArgumentValueError(
+            "kernel", "a kernel matrix must be positive semi-definite (it has a negative eigenvalue)"
         )
     return 0.5 * (k + k.T)
 
@@ -130,8 +147,8 @@ def _kernel_modes(kc: FloatArray, rcond: float) -> tuple[FloatArray, FloatArray]
     lam, vec = np.linalg.eigh(kc)
     keep = lam > rcond * max(float(lam[-1]), 0.0)
     if not np.any(keep):
-        raise ValueError(
-            "the encoder kernel is zero on these inputs (all inputs identical?); nothing can be learned"
+        raise ArgumentValueError(
+            "X", "X: the encoder kernel is zero on these inputs (all inputs identical?); nothing can be learned"
         )
     return lam[keep], vec[:, keep]
 
@@ -228,27 +245,29 @@ def npoint_distances(
     n = x.shape[0]
     y = _points("Y", Y, n)
     rate_h, rate_y = _scalar_rate("eta_h", eta_h), _scalar_rate("eta_y", eta_y)
-    if not 0 <= rcond < 1:
-        raise ValueError(f"rcond must be in [0, 1); got {rcond!r}")
+    rcond = check.real_scalar("rcond", rcond, at_least=0, below=1)
+    max_doublings = check.integer("max_doublings", max_doublings, minimum=1, maximum=1000)
     if (H0 is None) != (Yhat0 is None):
-        raise ValueError(
-            "give H0 and Yhat0 together (the initial state), or neither (the rich limit)"
+        raise ArgumentValueError(
+            "H0, Yhat0", "give H0 and Yhat0 together (the initial state), or neither (the rich limit)"
         )
-    kc = _centre(encoder_kernel(x, kernel=kernel, length_scale=length_scale))
+    kc = _centre(_kernel(x, kernel, length_scale, centred_use=True))
     yc = y - y.mean(axis=0)
 
     if H0 is None:
         rep = _rich_representation(kc, yc, rcond)
-        return np.sqrt(rate_h / rate_y) * squared_distances(rep)
+        with np.errstate(over="ignore", under="ignore"):
+            out = np.sqrt(rate_h / rate_y) * squared_distances(rep)
+        check.computable("eta_h, eta_y, X, Y", out)
+        return out
 
     h0 = _points("H0", H0, n)
     yhat0 = _points("Yhat0", Yhat0, n)
     if yhat0.shape[1] != y.shape[1]:
-        raise ValueError(
-            f"Yhat0 must have the same number of output columns as Y ({y.shape[1]}); got {yhat0.shape[1]}"
+        raise ArgumentValueError(
+            "Yhat0", f"Yhat0 must have the same number of output columns as Y ({y.shape[1]}); got {yhat0.shape[1]}"
         )
-    if not rtol > 0:
-        raise ValueError(f"rtol must be > 0; got {rtol!r}")
+    rtol = check.real_scalar("rtol", rtol, above=0, below=1)
     lam, vec = _kernel_modes(kc, rcond)
     # The linearised encoder can only produce representations in the kernel's
     # span (dh = W_f dx for the linear kernel); the rest of H0 is dropped, or
@@ -287,8 +306,8 @@ def _flow(
     u, s, _ = np.linalg.svd(hc, full_matrices=False)
     rank = int(np.count_nonzero(s > 1e-12 * max(float(s[0]) if s.size else 0.0, 1e-300)))
     if rank == 0:
-        raise ValueError(
-            "H0 is the same for every point, so the flow cannot start (a saddle); use H0=None for the rich limit"
+        raise ArgumentValueError(
+            "H0", "H0 is the same for every point, so the flow cannot start (a saddle); use H0=None for the rich limit"
         )
     h = u[:, :rank] * s[:rank]
     # The decoder that reproduces the initial outputs best from these representations.

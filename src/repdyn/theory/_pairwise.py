@@ -17,19 +17,24 @@ and every entry is accurate to about ``1e-12`` relative.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from repdyn import checks
 from repdyn.theory import _validate as check
+from repdyn.theory._validate import ArgumentValueError
 from repdyn.theory._fixed_point import final_distance
 
 FloatArray = NDArray[np.float64]
 
 #: Default number of pairs handled at once (8 MiB per float64 temporary).
 DEFAULT_CHUNK_SIZE = 2**20
+#: The most triangles :func:`triangle_violations` samples (about a minute on one core).
+MAX_SAMPLE = 10**9
 
 # Below this fraction of |a|^2 + |b|^2 the Gram expansion may have lost more
 # than ~1e-12 of relative accuracy; such pairs are recomputed from differences.
@@ -46,13 +51,13 @@ def _points(name: str, value: ArrayLike, n: int | None = None) -> FloatArray:
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2:
-        raise ValueError(
-            f"{name} must have shape (N, d) (one row per point); got shape {arr.shape}"
+        raise ArgumentValueError(
+            name, f"{name} must have shape (N, d) (one row per point); got shape {arr.shape}"
         )
     if arr.shape[0] < 1:
-        raise ValueError(f"{name} must hold at least one point (row); got shape {arr.shape}")
+        raise ArgumentValueError(name, f"{name} must hold at least one point (row); got shape {arr.shape}")
     if n is not None and arr.shape[0] != n:
-        raise ValueError(
+        raise ArgumentValueError(name, 
             f"{name} must have one row per data point ({n} rows, like X); got {arr.shape[0]} rows"
         )
     return np.ascontiguousarray(arr)
@@ -61,31 +66,33 @@ def _points(name: str, value: ArrayLike, n: int | None = None) -> FloatArray:
 def _scalar_rate(name: str, value: ArrayLike) -> float:
     arr = check.positive(name, value)
     if arr.ndim != 0:
-        raise ValueError(
-            f"{name} must be a single positive number; got an array of shape {arr.shape}"
+        raise ArgumentValueError(
+            name, f"{name} must be a single positive number; got an array of shape {arr.shape}"
         )
     return float(arr)
 
 
+def _ratio(eta_h: ArrayLike, eta_y: ArrayLike) -> float:
+    """``eta_h / eta_y``, refused where float64 cannot hold it."""
+    with np.errstate(over="ignore", under="ignore"):
+        ratio = _scalar_rate("eta_h", eta_h) / _scalar_rate("eta_y", eta_y)
+    if not np.finfo(np.float64).tiny <= ratio < np.inf:
+        raise ArgumentValueError("eta_h, eta_y", f"eta_h, eta_y: their ratio {ratio:.3g} is beyond float64's "
+                                 "normal range; only the ratio enters, so pass it as eta_h=r, eta_y=1.0")
+    return ratio
+
+
 def _chunk(chunk_size: int) -> int:
-    if (
-        isinstance(chunk_size, bool)
-        or not isinstance(chunk_size, (int, np.integer))
-        or chunk_size < 1
-    ):
-        raise ValueError(
-            f"chunk_size must be a positive integer (pairs per block); got {chunk_size!r}"
-        )
-    return int(chunk_size)
+    return check.integer("chunk_size", chunk_size, minimum=1)
 
 
 def _square(name: str, value: ArrayLike, *, nonnegative: bool = True) -> FloatArray:
     """A finite, symmetric (N, N) matrix."""
     arr = check.nonnegative(name, value) if nonnegative else check.as_finite(name, value)
     if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
-        raise ValueError(f"{name} must be a square (N, N) matrix; got shape {arr.shape}")
+        raise ArgumentValueError(name, f"{name} must be a square (N, N) matrix; got shape {arr.shape}")
     if not np.array_equal(arr, arr.T):
-        raise ValueError(f"{name} must be symmetric; symmetrise it first, e.g. (M + M.T) / 2")
+        raise ArgumentValueError(name, f"{name} must be symmetric; symmetrise it first, e.g. (M + M.T) / 2")
     return arr
 
 
@@ -226,12 +233,15 @@ def rich_limit_distances(
     """
     x, y = _inputs_targets(X, Y)
     n = x.raw.shape[0]
-    ratio = _scalar_rate("eta_h", eta_h) / _scalar_rate("eta_y", eta_y)
+    ratio = _ratio(eta_h, eta_y)
 
     def block(r0: int, r1: int) -> FloatArray:
         return np.sqrt(x.block(r0, r1) * y.block(r0, r1) * ratio)
 
-    return _symmetric_matrix(n, block, _chunk(chunk_size))
+    with np.errstate(over="ignore"):
+        out = _symmetric_matrix(n, block, _chunk(chunk_size))
+    check.computable("X, Y, eta_h, eta_y", out)
+    return out
 
 
 def pairwise_final_distances(
@@ -289,12 +299,11 @@ def pairwise_final_distances(
     h = _SqDist(_points("H0", H0, n))
     yhat = _SqDist(_points("Yhat0", Yhat0, n))
     if yhat.raw.shape[1] != y.raw.shape[1]:
-        raise ValueError(
-            f"Yhat0 must have the same number of output columns as Y ({y.raw.shape[1]}); "
+        raise ArgumentValueError(
+            "Yhat0", f"Yhat0 must have the same number of output columns as Y ({y.raw.shape[1]}); "
             f"got {yhat.raw.shape[1]}. Pass the network's outputs for the same points."
         )
-    rate_h, rate_y = _scalar_rate("eta_h", eta_h), _scalar_rate("eta_y", eta_y)
-    ratio = rate_h / rate_y
+    ratio = _ratio(eta_h, eta_y)
 
     def block(r0: int, r1: int) -> FloatArray:
         dx2, dy2 = x.block(r0, r1), y.block(r0, r1)
@@ -302,18 +311,26 @@ def pairwise_final_distances(
         regular = (dx2 > 0) & (h0 > 0)
         # Placeholders keep final_distance's checks happy on the degenerate
         # pairs; their results are replaced below.
-        fixed = final_distance(
-            np.where(regular, h0, 1.0),
-            y0,
-            eta_h=rate_h,
-            eta_y=rate_y,
-            dx2=np.where(regular, dx2, 1.0),
-            dy2=dy2,
-        ).h_inf
+        try:
+            fixed = final_distance(
+                np.where(regular, h0, 1.0),
+                y0,
+                eta_h=ratio,  # only the ratio enters
+                eta_y=1.0,
+                dx2=np.where(regular, dx2, 1.0),
+                dy2=dy2,
+            ).h_inf
+        except ArgumentValueError:
+            raise ArgumentValueError(names, f"{names}: a pair's fixed point is beyond float64's range; "
+                                     "rescale the data or the representations") from None
         collapsed = np.where(y0 > 0, 0.0, np.sqrt(dx2 * dy2 * ratio))
         return np.where(regular, fixed, np.where(dx2 > 0, collapsed, h0))
 
-    return _symmetric_matrix(n, block, _chunk(chunk_size))
+    names = "X, Y, H0, Yhat0, eta_h, eta_y"
+    with np.errstate(over="ignore"):
+        out = _symmetric_matrix(n, block, _chunk(chunk_size))
+    check.computable(names, out)
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -389,17 +406,14 @@ def triangle_violations(
     d = _square("D", D)
     n = d.shape[0]
     total = n * (n - 1) * (n - 2) // 6
-    tol = (
-        1e-12 * float(d.max(initial=0.0))
-        if atol is None
-        else float(check.nonnegative("atol", atol))
-    )
+    tol = 1e-12 * float(d.max(initial=0.0)) if atol is None else check.real_scalar("atol", atol, at_least=0)
     chunk = _chunk(chunk_size)
+    seed = checks.seed("seed", seed)
     if sample is not None:
-        if isinstance(sample, bool) or not isinstance(sample, (int, np.integer)) or sample < 1:
-            raise ValueError(
-                f"sample must be a positive number of triangles or None; got {sample!r}"
-            )
+        sample = check.integer(
+            "sample", sample, minimum=1, maximum=MAX_SAMPLE,
+            fix=f"{MAX_SAMPLE} triangles take about a minute; the exact count (sample=None) may be cheaper",
+        )
         if total == 0:
             return TriangleCount(0, 0, 0)
         rng = np.random.default_rng(seed)
@@ -496,8 +510,7 @@ def weighed_distances(P: ArrayLike, *, form: str = "centred") -> tuple[FloatArra
     off-diagonal entries is returned. ``"zeroed"``: ``P`` with its diagonal set
     to 0 (the off-diagonal values of the paper's formula unchanged).
     """
-    if form not in DISTANCE_FORMS:
-        raise ValueError(f"distances must be one of {DISTANCE_FORMS}; got {form!r}")
+    check.choice("distances", form, DISTANCE_FORMS)
     p = _square("P", P, nonnegative=False)
     n = p.shape[0]
     if form == "zeroed":
@@ -515,12 +528,15 @@ def weighed_distances(P: ArrayLike, *, form: str = "centred") -> tuple[FloatArra
 
 
 def _tau(value: float) -> float:
+    expected = f"tau must be a number > 0 (inf allowed) or None for the default; got {checks.describe(value)}"
+    if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):
+        raise check.ArgumentTypeError("tau", expected)
     try:
         scale = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"tau must be a number > 0 (inf allowed) or None; got {value!r}") from None
+    except OverflowError:  # an integer beyond float64
+        scale = np.inf
     if not scale > 0:
-        raise ValueError(f"tau must be > 0 (inf allowed) or None for the default; got {value!r}")
+        raise ArgumentValueError("tau", expected)
     return scale
 
 
@@ -545,8 +561,7 @@ def default_tau(A: ArrayLike, *, quantile: float = DEFAULT_TAU_QUANTILE) -> floa
     pairs (two classes). Returns 1.0 if A has no positive off-diagonal entry
     (then ``P = 0`` for every tau).
     """
-    if not 0 < quantile <= 1:
-        raise ValueError(f"quantile must be in (0, 1]; got {quantile!r}")
+    quantile = check.real_scalar("quantile", quantile, above=0, at_most=1)
     a = _square("A", A)
     n = a.shape[0]
     values = [row[row > 0] for row in (a[i, i + 1 :] for i in range(n))]
@@ -614,6 +629,8 @@ def exponential_weighing(
     ExponentialWeighing
     """
     a = _square("A", A)
+    normalise = checks.flag("normalise", normalise)
+    count_violations = checks.flag("count_violations", count_violations)
     scale = default_tau(a, quantile=tau_quantile) if tau is None else _tau(tau)
     e = np.exp(-a / scale) if np.isfinite(scale) else np.ones_like(a)
     n = a.shape[0]

@@ -60,17 +60,18 @@ def r2(
         range or ``atol`` is negative.
     """
     obs = check.as_finite("observed", observed)
-    pred = np.asarray(predicted, dtype=np.float64)
+    pred = check.real_or_nan("predicted", predicted)
     if pred.shape != obs.shape:
-        raise ValueError(
-            f"predicted must have the shape of observed {obs.shape}; got {pred.shape}"
+        raise check.ArgumentValueError(
+            "predicted", f"predicted must have the shape of observed {obs.shape}; got {pred.shape}"
         )
-    tol = float(check.nonnegative("atol", atol))
-    if axis is not None and not -obs.ndim <= axis < obs.ndim:
-        raise ValueError(
-            f"axis must lie in [{-obs.ndim}, {obs.ndim}) for observed of shape {obs.shape}; "
-            f"got {axis}"
-        )
+    tol = check.real_scalar("atol", atol, at_least=0)
+    if axis is not None:
+        axis = check.integer("axis", axis)
+        if not -obs.ndim <= axis < obs.ndim:
+            raise check.ArgumentValueError(
+                "axis", f"axis must lie in [{-obs.ndim}, {obs.ndim}) for observed of shape {obs.shape}; got {axis}"
+            )
     n = obs.size if axis is None else obs.shape[axis]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if n == 0:
@@ -78,6 +79,7 @@ def r2(
         else:
             ss_tot = np.sum((obs - obs.mean(axis=axis, keepdims=True)) ** 2, axis=axis)
             ss_res = np.sum((obs - pred) ** 2, axis=axis)
-            defined = (ss_tot > n * tol**2) & np.all(np.isfinite(pred), axis=axis)
+            # sqrt(SS_tot / n) > atol, written so that a huge atol cannot overflow
+            defined = (np.sqrt(ss_tot / n) > tol) & np.all(np.isfinite(pred), axis=axis)
             value = np.where(defined, 1.0 - ss_res / ss_tot, np.nan)
     return float(value) if axis is None else value

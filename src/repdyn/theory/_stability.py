@@ -121,24 +121,25 @@ def jacobian(
         ``J[..., i, j] = d(rhs_i) / d(z_j)``, rows and columns in the order ``(h, y, w)``.
         At a fixed point it has the eigenvalue 0 with the left eigenvector
         ``grad C`` (the conserved quantity) and the eigenvalues of
-        :attr:`FixedPoint.eigenvalues`.
+        :attr:`FixedPoint.eigenvalues`; they are those of the regular form
+        that :func:`solve` integrates (docs/theory.md), except that the one
+        across ``dy`` appears doubled (``y`` depends on that direction only
+        through its square).
     """
-    z = check.state("z", z)
-    h, y, w, eta_h, eta_y, dx2, dy2 = check.broadcast(
-        h=z[..., 0], y=z[..., 1], w=z[..., 2],
-        eta_h=check.positive("eta_h", eta_h), eta_y=check.positive("eta_y", eta_y),
-        dx2=check.positive("dx2", dx2), dy2=check.nonnegative("dy2", dy2),
-    )
+    h, y, w, eta_h, eta_y, dx2, dy2 = check.problem("z", z, eta_h=eta_h, eta_y=eta_y, dx2=dx2, dy2=dy2)
     a = eta_h * dx2
     zero = np.zeros_like(h)
-    rows = (
-        (zero, zero, -a * np.ones_like(h)),
-        (-w * (eta_y - a * y / h**2), -a * w / h, -(eta_y * h + a * y / h)),
-        (-0.5 * eta_y * (3 * w - y + dy2) + 0.5 * a * (y + w) * w / h**2,
-         0.5 * eta_y * h - 0.5 * a * w / h,
-         -1.5 * eta_y * h - 0.5 * a * (y + 2 * w) / h),
-    )
-    return np.stack([np.stack(row, axis=-1) for row in rows], axis=-2)
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        rows = (
+            (zero, zero, -a * np.ones_like(h)),
+            (-w * (eta_y - a * y / h**2), -a * w / h, -(eta_y * h + a * y / h)),
+            (-0.5 * eta_y * (3 * w - y + dy2) + 0.5 * a * (y + w) * w / h**2,
+             0.5 * eta_y * h - 0.5 * a * w / h,
+             -1.5 * eta_y * h - 0.5 * a * (y + 2 * w) / h),
+        )
+    out = np.stack([np.stack(row, axis=-1) for row in rows], axis=-2)
+    check.computable("z, eta_h, eta_y, dx2, dy2", out)
+    return out
 
 
 def _classify(eigenvalues: NDArray[np.complex128]) -> NDArray[np.str_]:
