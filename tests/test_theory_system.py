@@ -223,3 +223,27 @@ def test_auto_method_follows_stiff_rates():
     z = solve(z0, t, **rates)
     assert abs(reference[-1, 2]) < 1e-8
     np.testing.assert_allclose(z, reference, rtol=1e-6, atol=1e-7 * np.abs(reference).max())
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+def test_a_few_pairs_in_python_floats_equal_the_array_field_bit_for_bit(n, monkeypatch):
+    # Up to FLOAT_PAIRS pairs the field runs in Python floats for speed; the
+    # array field (the path of larger batches) is the oracle, to the last bit.
+    from repdyn.theory import _system
+
+    rng = np.random.default_rng(n)
+    t = np.arange(3001.0)
+    h0, y0, dy2 = 10 ** rng.uniform(-4, 1, n), 10 ** rng.uniform(-6, 0, n), rng.uniform(0.3, 2, n)
+    z0 = np.stack([h0, y0, y0 - rng.uniform(-1, 1, n) * np.sqrt(dy2 * y0)], axis=-1)
+    # eta_y up to 1 makes some of them stiff, so both layouts (DOP853's blocks, LSODA's pairs) run.
+    args = {"eta_h": 10 ** rng.uniform(-4, -1, n), "eta_y": 10 ** rng.uniform(-4, 0, n),
+            "dx2": rng.uniform(0.3, 2, n), "dy2": dy2}
+    fast = solve(z0, t, **args)
+    plain_init = _system._Field.__init__
+
+    def array_field(self, *a, **k):
+        plain_init(self, *a, **k)
+        self.constants = None
+
+    monkeypatch.setattr(_system._Field, "__init__", array_field)
+    np.testing.assert_array_equal(fast, solve(z0, t, **args))

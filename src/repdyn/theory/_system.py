@@ -243,6 +243,18 @@ def _stiffness(scaled: _Scaled, span: float) -> FloatArray:
         return np.maximum(start, end) * span
 
 
+#: Up to this many pairs :class:`_Field` computes in Python floats.
+FLOAT_PAIRS = 4
+
+
+def _pair_field(a: float, b: float, d: float, ad: float, sigma: float, g1: float,
+                g2: float) -> tuple[float, float, float]:
+    """One pair's scaled field, as :meth:`_Field.__call__` computes it for many."""
+    b_sigma = b * sigma
+    b_sigma2 = b_sigma * sigma
+    return ad * g1 - a * sigma * (g1 * g1 + g2 * g2), b_sigma * d - b_sigma2 * g1, -b_sigma2 * g2
+
+
 class _Field:
     """The scaled field of n pairs and its Jacobian.
 
@@ -257,11 +269,11 @@ class _Field:
         self.ad = self.a * self.d
         self.n, self.interleaved = scaled.n, interleaved
         self.calls = 0
-        # One pair (a fitted curve, a trial's theory): Python floats cost a
-        # quarter of length-1 arrays per call, with the same operations in the same order.
-        self.scalars = None
-        if self.n == 1:
-            self.scalars = tuple(float(v[0]) for v in (self.a, self.b, self.d, self.ad))
+        # A few pairs (a trial's theory, fit's triples): Python floats cost a
+        # fraction of short arrays per call, with the same operations in the same order.
+        self.constants = None
+        if self.n <= FLOAT_PAIRS:
+            self.constants = list(zip(*(v.tolist() for v in (self.a, self.b, self.d, self.ad))))
 
     def pack(self, x: FloatArray) -> FloatArray:
         """(3, n) variables to the flat state."""
@@ -278,14 +290,15 @@ class _Field:
         self.calls += 1
         if self.calls > MAX_EVALUATIONS:
             raise _Exhausted
-        if self.scalars is not None:  # both layouts hold one pair as (sigma, gamma1, gamma2)
-            a, b, d, ad = self.scalars
-            sigma, g1, g2 = state.tolist()
-            b_sigma = b * sigma
-            b_sigma2 = b_sigma * sigma
-            d_sigma = ad * g1 - a * sigma * (g1 * g1 + g2 * g2)
-            return np.array([d_sigma, b_sigma * d - b_sigma2 * g1, -b_sigma2 * g2])
         n = self.n
+        if self.constants is not None:
+            values = state.tolist()
+            if n == 1:  # both layouts hold one pair as (sigma, gamma1, gamma2)
+                return np.array(_pair_field(*self.constants[0], *values))
+            pairs = ([values[3 * k:3 * k + 3] for k in range(n)] if self.interleaved
+                     else zip(values[:n], values[n:2 * n], values[2 * n:]))  # fmt: skip
+            rates = [_pair_field(*constants, *pair) for constants, pair in zip(self.constants, pairs)]
+            return np.array(rates).reshape(-1) if self.interleaved else np.array(rates).T.reshape(-1)
         if self.interleaved:
             sigma, g1, g2 = state[0::3], state[1::3], state[2::3]
         else:
