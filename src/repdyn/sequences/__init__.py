@@ -30,10 +30,12 @@ Automata
     :func:`extract_at`, :func:`state_scale`, :func:`automaton_history`,
     :func:`minimize`, :func:`equivalent`, :func:`counterexample`.
 Studies (the follow-up's figures at a reduced and the paper's scale)
-    :func:`run_parity`, :func:`length_generalisation`, :func:`merged_pairs`,
-    :func:`length_threshold`, :func:`theory_endpoint`, :func:`phase_diagram`,
-    :func:`run_studies`, :data:`SCALES` (:class:`ParitySettings`,
-    :class:`PhaseSettings`); results are :class:`StudyResult` with :class:`ClaimCheck`.
+    :func:`run_parity` (:func:`train_parity`, then :func:`analyse_parity`;
+    :func:`parity_data`), :func:`length_generalisation`, :func:`merged_pairs`,
+    :func:`length_threshold`, :func:`theory_endpoint`, :func:`phase_diagram`
+    (:func:`train_phase_grid` -> :class:`PhaseGrid`), :func:`run_studies`,
+    :data:`SCALES` (:class:`ParitySettings`, :class:`PhaseSettings`); results
+    are :class:`StudyResult` with :class:`ClaimCheck`.
 """
 
 from repdyn.sequences._automata import MISSING, Automaton, counterexample, equivalent, minimize
@@ -80,15 +82,20 @@ from repdyn.sequences._studies import (
     ClaimCheck,
     ParityRun,
     ParitySettings,
+    PhaseGrid,
     PhaseSettings,
     StudyResult,
+    analyse_parity,
     length_generalisation,
     length_threshold,
     merged_pairs,
+    parity_data,
     phase_diagram,
     run_parity,
     run_studies,
     theory_endpoint,
+    train_parity,
+    train_phase_grid,
 )
 from repdyn.sequences._tasks import count_mod, parity, random_regular
 from repdyn.sequences._tracking import (
@@ -126,12 +133,14 @@ __all__ = [
     "PairVariables",
     "ParityRun",
     "ParitySettings",
+    "PhaseGrid",
     "PhaseSettings",
     "PrefixTracking",
     "SequenceData",
     "SequenceModel",
     "StudyResult",
     "agreeing",
+    "analyse_parity",
     "agreeing_pair_distance",
     "automaton_history",
     "close_pairs",
@@ -156,6 +165,7 @@ __all__ = [
     "one_hot",
     "pair_variables",
     "parity",
+    "parity_data",
     "phase_diagram",
     "predict_merger",
     "random_regular",
@@ -170,5 +180,7 @@ __all__ = [
     "theory_endpoint",
     "theory_rates",
     "track_prefixes",
+    "train_parity",
     "train_elman_grid",
+    "train_phase_grid",
 ]
