@@ -16,7 +16,7 @@ Tasks and data
     :func:`random_sequences`, :func:`length_sets`, :func:`label`.
 Networks
     :class:`SequenceModel` (the protocol a tracked module meets),
-    :class:`ElmanRNN`, :class:`GRUNetwork`.
+    :class:`ElmanRNN`, :class:`GRUNetwork`, :class:`LastTokenTransformer`.
 Training
     :func:`track_prefixes` -> :class:`PrefixTracking`; :func:`measure_prefixes`;
     :func:`record_megabytes`, :func:`steps_per_epoch`; :func:`train_elman_grid`
@@ -28,7 +28,8 @@ Theory for prefix pairs
 Automata
     :func:`cluster_states`, :func:`close_pairs`, :func:`extract`,
     :func:`extract_at`, :func:`state_scale`, :func:`automaton_history`,
-    :func:`minimize`, :func:`equivalent`, :func:`counterexample`.
+    :func:`minimize`, :func:`equivalent`, :func:`counterexample`;
+    :func:`draw_history` (losses, automaton size and states over a run).
 Studies (the follow-up's figures at a reduced and the paper's scale)
     :func:`run_parity` (:func:`train_parity`, then :func:`analyse_parity`;
     :func:`parity_data`), :func:`length_generalisation`, :func:`merged_pairs`,
@@ -60,7 +61,14 @@ from repdyn.sequences._extraction import (
     label_order,
     state_scale,
 )
-from repdyn.sequences._models import ELMAN_NONLINEARITIES, INITIAL_STATES, ElmanRNN, GRUNetwork, SequenceModel
+from repdyn.sequences._models import (
+    ELMAN_NONLINEARITIES,
+    INITIAL_STATES,
+    ElmanRNN,
+    GRUNetwork,
+    LastTokenTransformer,
+    SequenceModel,
+)
 from repdyn.sequences._grid import GridRuns, train_elman_grid
 from repdyn.sequences._pairs import (
     Continuations,
@@ -97,6 +105,7 @@ from repdyn.sequences._studies import (
     train_parity,
     train_phase_grid,
 )
+from repdyn.sequences._plots import draw_history
 from repdyn.sequences._tasks import count_mod, parity, random_regular
 from repdyn.sequences._tracking import (
     LOSSES,
@@ -128,6 +137,7 @@ __all__ = [
     "ExtractedAutomaton",
     "GRUNetwork",
     "GridRuns",
+    "LastTokenTransformer",
     "MergerPrediction",
     "PairFit",
     "PairVariables",
@@ -145,6 +155,7 @@ __all__ = [
     "automaton_history",
     "close_pairs",
     "cluster_states",
+    "draw_history",
     "complete",
     "continuations",
     "count_mod",

@@ -36,8 +36,7 @@ from repdyn.sequences._pairs import fit_pairs, pair_variables, predict_merger, t
 from repdyn.sequences._plots import (
     AGREE_COLOUR,
     DISAGREE_COLOUR,
-    draw_automaton,
-    draw_hidden_states,
+    draw_history,
     save,
     style,
 )
@@ -432,45 +431,12 @@ def length_generalisation(run: ParityRun, out: Path | str | None = None) -> Stud
 
 
 def _draw_length_generalisation(run: ParityRun, losses: dict[str, np.ndarray], small: Automaton, out: Path) -> Path:
-    tr, hist = run.tracking, run.history
-    with style() as plt:
-        fig = plt.figure(figsize=(11, 6.4), layout="constrained")
-        grid = fig.add_gridspec(2, 4)
-        ax = fig.add_subplot(grid[0, :2])
-        for name, values in losses.items():
-            ax.plot(tr.epochs, values, label=name, lw=1.3 if name == "train" else 1.0)
-        ax.axhline(PLATEAU_LOSS, color="0.5", ls="--", lw=0.8, label="constant output (baseline)")
-        ax.set_yscale("log")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("MSE loss")
-        ax.set_title(f"loss on training data (length <= {tr.data.max_length}) and longer sequences")
-        ax.legend(loc="lower left")
-        ax = fig.add_subplot(grid[0, 2:])
-        ax.plot(hist.epochs, hist.n_states, color="k", lw=1.2, label="states")
-        ax.plot(hist.epochs, hist.minimal_states, color="tab:purple", lw=1.0, label="minimal states (Hopcroft)")
-        ax.plot(hist.epochs, np.maximum(hist.conflicts, 0.8), color="tab:orange", lw=0.8,
-                label="conflicts (0 at bottom)")
-        step = np.diff(hist.epochs, append=hist.epochs[-1]) / 2
-        open_records = np.flatnonzero(~hist.closed)
-        for r in open_records:
-            ax.axvspan(hist.epochs[r] - step[r - 1 if r else 0], hist.epochs[r] + step[r], color="tab:red",
-                       alpha=0.12, lw=0, label="open (a transition missing)" if r == open_records[0] else None)
-        ax.axhline(2 ** (tr.data.max_length + 1) - 1, color="0.5", ls=":", lw=0.8, label="prefix tree (all distinct)")
-        ax.set_yscale("log")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("count")
-        ax.set_title(f"extracted automaton (leader, eps = {run.eps:.3g})")
-        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
-        peak = int(np.argmax(hist.n_states))
-        for col, r in enumerate((0, peak, tr.n_records - 1)):
-            ax = fig.add_subplot(grid[1, col])
-            draw_hidden_states(ax, tr.states[r], tr.data, title=f"epoch {tr.epochs[r]}: {hist.n_states[r]} states")
-        ax = fig.add_subplot(grid[1, 3])
-        draw_automaton(ax, small, output_names=("even", "odd"))
-        ax.set_title(f"final automaton minimised: {small.n_states} states")
-        fig.suptitle(f"Streaming parity, Elman RNN (gain {run.settings.gain}); hidden states coloured by parity "
-                     "(blue even, red odd), lines join a prefix to its extensions")
-        return save(fig, out / "length_generalisation.png")
+    return draw_history(
+        out / "length_generalisation.png", run.tracking, run.history, small, losses=losses,
+        baseline=(PLATEAU_LOSS, "constant output (baseline)"), output_names=("even", "odd"),
+        title=f"Streaming parity, Elman RNN (gain {run.settings.gain}); hidden states coloured by parity "
+        "(blue even, red odd), lines join a prefix to its extensions",
+    )
 
 
 def _final_points(run: ParityRun) -> np.ndarray:
