@@ -11,14 +11,6 @@ import torch
 import repdyn.sequences as sq
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def tracked():
     task = sq.parity()
