@@ -135,6 +135,7 @@ def test_smoke_profile_writes_summaries_figures_and_a_report(smoke):
         assert summary["counts"] == {"trials": 1, "done": 1}
     report = (out / "report.md").read_text()
     assert all(f"| {name} |" in report for name in FOLLOW_UP)
+    assert "Protocol" not in report  # the paper's protocol notes are not the follow-up's
     assert f"of {sum(map(len, CLAIMS.values()))} claims hold" in output
     # Three experiments, one training run: the store holds the parity run and the grid.
     assert len(list((out / "cache").glob("*/*.npz"))) == 2
