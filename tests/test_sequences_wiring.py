@@ -139,6 +139,9 @@ def test_smoke_profile_writes_summaries_figures_and_a_report(smoke):
     assert f"of {sum(map(len, CLAIMS.values()))} claims hold" in output
     # Three experiments, one training run: the store holds the parity run and the grid.
     assert len(list((out / "cache").glob("*/*.npz"))) == 2
+    import repdyn
+
+    assert sorted(repdyn.load_run(out).runs) == sorted(FOLLOW_UP)
 
 
 def test_the_experiments_claims_are_the_studies_on_the_same_run(smoke):
