@@ -226,6 +226,21 @@ def test_sequences_writes_the_history_the_automaton_and_the_pairs(tmp_path):
         assert float(pair["D2"]) == (0.0 if same else 2.0) and (pair["agree"] == "True") == same
 
 
+@pytest.mark.parametrize("args", [
+    ["--task", "random", "--task-seed", "3"],
+    ["--task", "count", "--modulus", "3", "--model", "gru", "--gain", "0.5"],
+    ["--model", "transformer", "--hidden", "8", "--fraction", "0.6", "--loss", "cross_entropy", "--optimizer", "adam",
+     "--lr", "0.01", "--clustering", "single_linkage"],
+])
+def test_sequences_runs_every_task_and_model(args, tmp_path):
+    result = runner.invoke(app, [*SEQ, *args, "--epochs", "4", "--record-every", "2", "--test-length", "7",
+                                 "--out", str(tmp_path)])
+    assert result.exit_code == 0, (result.output, result.exception)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert [int(r["epoch"]) for r in _rows(tmp_path / "history.csv")] == [0, 2, 4]
+    assert summary["equivalent_to_task_final"] in (True, False) and set(summary["final_loss"]) == {"train", "7"}
+
+
 def test_sequences_from_a_file_is_the_task_run_on_the_same_sequences(tmp_path):
     task = sq.parity()
     data = sq.complete(task, 3)

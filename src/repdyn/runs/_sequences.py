@@ -166,7 +166,7 @@ class SequenceRunConfig:
             return sq.parity()
         if self.task == "count":
             return sq.count_mod(self.modulus)
-        return sq.random_regular(self.max_states, seed=self.task_seed)
+        return sq.random_regular(max_states=self.max_states, seed=self.task_seed)
 
     def training_data(self) -> Any:
         """The training :class:`repdyn.sequences.SequenceData` (the file read, or the task's sequences)."""
