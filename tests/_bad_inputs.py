@@ -19,6 +19,7 @@ RUN = ["run", "two-point", "--units", "4", "--hidden-layers", "1", "--epochs", "
 RUN_OUT = [*RUN, "--out", "{fresh}"]
 DEAD = "tcp://127.0.0.1:1"  # port 1: nothing listens there
 ATLAS = ["atlas", "--dataset", "xor", "--model", "xor 2 layers", "--epochs", "3", "--out", "{fresh}"]
+SEQ = ["sequences", "--max-length", "3", "--hidden", "8", "--epochs", "2", "--out", "{fresh}"]
 
 # (command line, text the message must contain)
 CORPUS = [
@@ -132,6 +133,29 @@ CORPUS = [
     ([*ATLAS, "--out", "{d}/afile"], "--out"),
     ([*ATLAS, "--cache", "{d}/afile"], "--cache"),
     (["atlas", "--dataset", "blobs", "--pairs", "1000000", "--epochs", "1000000", "--out", "{fresh}"], "--pairs"),
+    ([*SEQ, "--epochs", "0"], "--epochs"),
+    ([*SEQ, "--task", "cnt"], "--task"),
+    ([*SEQ, "--modulus", "1", "--task", "count"], "--modulus"),
+    ([*SEQ, "--model", "lstm"], "--model"),
+    ([*SEQ, "--model", "transformer", "--hidden", "15"], "--hidden"),
+    ([*SEQ, "--nonlinearity", "gelu"], "--nonlinearity"),
+    ([*SEQ, "--fraction", "1.5"], "--fraction"),
+    ([*SEQ, "--fraction", "0"], "--fraction"),
+    ([*SEQ, "--gain", "nan"], "--gain"),
+    ([*SEQ, "--lr", "0"], "--lr"),
+    ([*SEQ, "--loss", "hinge"], "--loss"),
+    ([*SEQ, "--test-length", "0"], "--test-length"),
+    ([*SEQ, "--eps-factor", "0"], "--eps-factor"),
+    ([*SEQ, "--eps-records", "first"], "--eps-records"),
+    ([*SEQ, "--clustering", "kmeans"], "--clustering"),
+    ([*SEQ, "--pairs", "-1"], "--pairs"),
+    ([*SEQ, "--seed", "-1"], "--seed"),
+    ([*SEQ, "--data", "{d}/missing.txt"], "missing.txt"),
+    ([*SEQ, "--data", "{d}/bad-sequences.txt"], "bad-sequences.txt"),
+    ([*SEQ, "--data", "{d}/sequences.txt", "--task", "parity"], "--task"),
+    ([*SEQ, "--data", "{d}/sequences.txt", "--test-length", "20"], "--test-length"),
+    ([*SEQ, "--max-length", "12", "--hidden", "100", "--epochs", "1000", "--record-every", "1"], "--record-every"),
+    (["sequences", "--out", "{d}/afile"], "--out"),
 ]
 
 
@@ -160,6 +184,8 @@ def make_bad_files(d: Path) -> Path:
         "    return torch.nn.Sequential(torch.nn.Linear(in_dim, 8), torch.nn.Tanh(), torch.nn.Linear(8, out_dim))\n"
         "\n\ndef not_a_model(in_dim, out_dim, seed):\n    return 'a model'\n"
     )
+    (d / "sequences.txt").write_text("# parity to length 2\n0 0\n1 1\n00 0\n01 1\n10 1\n11 0\n")
+    (d / "bad-sequences.txt").write_text("0 0\n1 one\n")
     (d / "bad-json").mkdir()
     (d / "bad-json" / "summary.json").write_text("{not json")
     return d

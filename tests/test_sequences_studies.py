@@ -10,12 +10,8 @@ import torch
 
 import repdyn.sequences as sq
 
-TINY_PARITY = sq.ParitySettings(
-    max_length=4, hidden=16, epochs=30, record_every=5, lr=0.05, test_sets=((12, 4),), long_check=(30, 4),
-    theory_pairs=8, gain=0.5,
-)
-TINY_PHASE = sq.PhaseSettings(max_length=3, hidden=8, gains=(0.2, 1.0), fractions=(0.5, 1.0), epochs=10,
-                              test_length=12, test_count=6)
+TINY_PARITY = sq.SCALES["smoke"]["parity"]
+TINY_PHASE = sq.SCALES["smoke"]["phase"]
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from repdyn.cli import _atlas, _predict, _reproduce, _run, _theory
+from repdyn.cli import _atlas, _predict, _reproduce, _run, _sequences, _theory
 from repdyn.version import __version__
 
 
@@ -55,6 +55,7 @@ app.command("reproduce")(_reproduce.reproduce)
 app.command("demo")(_theory.demo)
 app.command("predict")(_predict.predict)
 app.command("atlas")(_atlas.atlas)
+app.command("sequences")(_sequences.sequences)
 
 
 def _print_version(value: bool) -> None:

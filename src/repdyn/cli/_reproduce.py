@@ -30,20 +30,27 @@ DEFAULT_OUT = Path("results/reproduce")
 
 
 def list_experiments() -> None:
-    """Show every experiment, the paper figure it reproduces and what it does."""
-    from repdyn.experiments import EXPERIMENTS
+    """Show every experiment, the figure it reproduces and what it does: the paper's, then the follow-up's."""
+    from repdyn.experiments import EXPERIMENTS, GROUPS, in_group
 
-    registry = EXPERIMENTS
-    width = max(len(name) for name in registry)
-    for exp in registry.values():
-        typer.echo(f"{exp.name:<{width}} {exp.figure:<21} {exp.description}")
+    width = max(len(name) for name in EXPERIMENTS)
+    for number, (group, title) in enumerate(GROUPS.items()):
+        names = in_group(group)
+        if not names:
+            continue
+        how = "run by default" if group == "paper" else f"run by name, or all with 'repdyn reproduce {group}'"
+        typer.echo(("\n" if number else "") + f"{title} ({how}):")
+        for name in names:
+            exp = EXPERIMENTS[name]
+            typer.echo(f"{exp.name:<{width}} {exp.figure:<21} {exp.description}")
 
 
 @check.checked()
 def reproduce(
     names: Annotated[
         list[str] | None,
-        typer.Argument(help="Experiments to run (default: all); see 'repdyn list'."),
+        typer.Argument(help="Experiments to run (default: the paper's); 'follow-up' names the follow-up's "
+                       "sequence experiments; see 'repdyn list'."),
     ] = None,
     profile: Annotated[
         str,
@@ -65,16 +72,16 @@ def reproduce(
     jobs: JobsOption = None,
     device: DeviceOption = "cpu",
 ) -> None:
-    """Run experiments, check the paper's claims and write figures, summaries and a report."""
+    """Run experiments, check the paper's (or the follow-up's) claims and write figures, summaries and a report."""
     from repdyn.experiments import EXPERIMENTS as registry
-    from repdyn.experiments import SMOKE_NOTE, RunOptions, estimate_seconds
+    from repdyn.experiments import GROUPS, SMOKE_NOTE, RunOptions, estimate_seconds, expand_names
     from repdyn.experiments import reproduce as run
     from repdyn.sweep import default_workers
 
-    selected = names or list(registry)
+    selected = expand_names(names)
     unknown = [n for n in selected if n not in registry]
     if unknown:
-        fail(f"unknown experiment(s) {unknown} (NAMES); choose from: {', '.join(registry)}")
+        fail(f"unknown experiment(s) {unknown} (NAMES); choose from: {', '.join([*registry, *GROUPS])}")
     scheduler = cluster_scheduler(executor, workers, scheduler, cluster, cores=cores, memory=memory,
                                   walltime=walltime, queue=queue, jobs=jobs)
     check_run_options(executor, workers, scheduler, out, cache)

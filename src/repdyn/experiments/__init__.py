@@ -1,7 +1,10 @@
-"""The paper's experiments: their settings, figures and claims.
+"""The paper's experiments: their settings, figures and claims; the follow-up's, apart.
 
-- :data:`EXPERIMENTS`: the registry (name, figure, description) that ``repdyn
-  list`` and ``repdyn reproduce`` read; listing it imports no torch.
+- :data:`EXPERIMENTS`: the registry (name, figure, description, group) that
+  ``repdyn list`` and ``repdyn reproduce`` read; listing it imports no torch.
+  :data:`GROUPS`: the paper's experiments, and the follow-up's (van Rossem &
+  Saxe 2025, recurrent networks; ``followup/``), which run only when named
+  (:func:`in_group`, :func:`expand_names`).
 - :func:`run`: run one experiment from Python, as ``repdyn reproduce NAME``
   does; :func:`reproduce` runs several and writes the report;
   :func:`estimate_seconds` guesses their run time.
@@ -20,22 +23,28 @@ figure style, the structure predictions) lives one layer below, in
 - ``figures/``: one module per registered experiment, each importing only
   shared modules, never another figure's;
 - beside them the registry, claims, shared metrics, the paper's two-point
-  and data-set settings, and the report.
+  and data-set settings, and the report;
+- ``followup/``: the follow-up's experiments, whose studies are
+  :mod:`repdyn.sequences`'.
 """
 
 from repdyn.experiments._claims import Claim
 from repdyn.experiments._registry import (
     EXPERIMENTS,
+    GROUPS,
     PROFILES,
     Experiment,
     ExperimentOutput,
     RunOptions,
+    expand_names,
+    in_group,
 )
 from repdyn.experiments._report import SMOKE_NOTE
 from repdyn.experiments._reproduce import estimate_seconds, reproduce, run
 
 __all__ = [
     "EXPERIMENTS",
+    "GROUPS",
     "PROFILES",
     "SMOKE_NOTE",
     "Claim",
@@ -43,6 +52,8 @@ __all__ = [
     "ExperimentOutput",
     "RunOptions",
     "estimate_seconds",
+    "expand_names",
+    "in_group",
     "reproduce",
     "run",
 ]

@@ -10,7 +10,7 @@ from typing import Any
 
 from repdyn.vocabulary import json_ready
 
-_RELATIONS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
+_RELATIONS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq}
 
 
 def _holds(value: float, relation: str, threshold: float) -> bool:
@@ -43,7 +43,7 @@ class Claim:
         What was measured, precisely enough to recompute it.
     measured : float
         The measured value.
-    relation : {">=", "<=", ">", "<"}
+    relation : {">=", "<=", ">", "<", "=="}
         How ``measured`` must compare with ``threshold`` for the claim to hold.
     threshold : float
         The bar, fixed once in the experiment's code (see docs/claims.md).

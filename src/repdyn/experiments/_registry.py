@@ -1,8 +1,9 @@
-"""The registry of the paper's experiments, read by ``repdyn list`` and ``repdyn reproduce``."""
+"""The registry of the experiments, the paper's and the follow-up's, read by ``repdyn list`` and ``repdyn reproduce``."""
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,13 @@ from repdyn.experiments._claims import Claim
 from repdyn.runs import Execution
 
 PROFILES = ("smoke", "quick", "paper")
+
+#: The groups of experiments, in listing order: the 2024 paper's, and the follow-up's (its
+#: sequence models; ``followup/``), kept apart so that the paper's report stays the paper's.
+GROUPS = {
+    "paper": "van Rossem & Saxe 2024, the effective theory (the paper)",
+    "follow-up": "van Rossem & Saxe 2025, recurrent networks on streaming parity (the follow-up)",
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,6 +74,8 @@ class Experiment:
     function, estimate : str
         Names of those two functions in the module, for a module that holds
         several experiments.
+    group : {"paper", "follow-up"}, default "paper"
+        Whose experiment it is (:data:`GROUPS`); ``figure`` names a figure of that group's paper.
     """
 
     name: str
@@ -74,6 +84,10 @@ class Experiment:
     module: str
     function: str = "run"
     estimate: str = "estimate_seconds"
+    group: str = "paper"
+
+    def __post_init__(self) -> None:
+        checks.choice("group", self.group, tuple(GROUPS))
 
     def _module(self) -> Any:
         return importlib.import_module(f"repdyn.experiments.{self.module}")
@@ -88,10 +102,11 @@ class Experiment:
         return None if estimate is None else float(estimate(profile))
 
 
-#: Every experiment, in the paper's figure order: the one list that ``repdyn
-#: list``, ``repdyn reproduce`` and :func:`repdyn.experiments.run` read. To add
-#: an experiment, write its module in ``figures/`` (``run`` and
-#: ``estimate_seconds``) and add an entry here (docs/extending.md).
+#: Every experiment, the paper's in its figure order, then the follow-up's: the
+#: one list that ``repdyn list``, ``repdyn reproduce`` and
+#: :func:`repdyn.experiments.run` read. To add an experiment, write its module
+#: in ``figures/`` (the follow-up's: ``followup/``) with ``run`` and
+#: ``estimate_seconds``, and add an entry here (docs/extending.md).
 EXPERIMENTS: dict[str, Experiment] = {
     e.name: e
     for e in (
@@ -229,8 +244,79 @@ EXPERIMENTS: dict[str, Experiment] = {
             function="run_mnist",
             estimate="_mnist_seconds",
         ),
+        # The follow-up's experiments (followup/): listed apart, run by name or by group.
+        Experiment(
+            "seq-length",
+            figure="Figs 1, 4, 6, 8",
+            description=(
+                "Streaming parity, Elman RNN: loss at every length drops at once, and the extracted automaton "
+                "grows as a prefix tree, then merges into a closed automaton that minimises to parity's 2 states."
+            ),
+            module="followup._sequences",
+            function="run_length",
+            estimate="length_seconds",
+            group="follow-up",
+        ),
+        Experiment(
+            "seq-mergers",
+            figure="Sec 4.2, Fig 7",
+            description=(
+                "Streaming parity: every pair of prefixes merged at the end agrees on all continuations, and "
+                "only pairs of long enough prefixes merge."
+            ),
+            module="followup._sequences",
+            function="run_mergers",
+            estimate="mergers_seconds",
+            group="follow-up",
+        ),
+        Experiment(
+            "seq-theory",
+            figure="Eqs 5-7",
+            description=(
+                "Streaming parity: the theory's final distance and merger per prefix pair, rates fitted to the "
+                "network, against the network and the 'merges iff D2 = 0' rule."
+            ),
+            module="followup._sequences",
+            function="run_theory",
+            estimate="theory_seconds",
+            group="follow-up",
+        ),
+        Experiment(
+            "seq-phase",
+            figure="Fig 9",
+            description=(
+                "Streaming parity: accuracy on length-100 sequences and automaton size over initial gain x "
+                "training data fraction."
+            ),
+            module="followup._sequences",
+            function="run_phase",
+            estimate="phase_seconds",
+            group="follow-up",
+        ),
     )
 }
+
+
+def in_group(group: str) -> list[str]:
+    """The names of the experiments of ``group`` (:data:`GROUPS`), in registry order."""
+    checks.choice("group", group, tuple(GROUPS))
+    return [name for name, exp in EXPERIMENTS.items() if exp.group == group]
+
+
+def expand_names(names: Sequence[str] | None) -> list[str]:
+    """The experiments ``names`` asks for: a group's name (:data:`GROUPS`) stands for its experiments.
+
+    None or empty asks for the paper's experiments; the follow-up's run when named (``"follow-up"``
+    or one by one). Unknown names stay in the list, for :func:`get` to refuse.
+    """
+    if not names:
+        return in_group("paper")
+    out: list[str] = []
+    for name in names:
+        for each in in_group(name) if name in GROUPS else [name]:
+            if each not in out:
+                out.append(each)
+    return out
 
 
 def get(name: str) -> Experiment:

@@ -57,16 +57,15 @@ def write_report(out: Path, outputs: dict[str, ExperimentOutput], profile: str) 
     import html
 
     registry = EXPERIMENTS
+    # The protocol notes are the paper's: a report of the follow-up's experiments alone leaves them out.
+    notes = PROTOCOL_NOTES if any(registry[name].group == "paper" for name in outputs) else ()
     md = [
         f"# repdyn reproduction report (profile: {profile})",
         "",
         tally(outputs),
         "",
         *([f"> **{SMOKE_NOTE}**", ""] if profile == "smoke" else []),
-        "Protocol (see docs/architectures.md):",
-        "",
-        *[f"- {note}" for note in PROTOCOL_NOTES],
-        "",
+        *(["Protocol (see docs/architectures.md):", "", *[f"- {note}" for note in notes], ""] if notes else []),
         "## Claims",
         "",
         INTERVAL_NOTE,
@@ -99,8 +98,8 @@ def write_report(out: Path, outputs: dict[str, ExperimentOutput], profile: str) 
             if profile == "smoke"
             else []
         ),
-        "<p>Protocol (see docs/architectures.md):</p><ul>"
-        + "".join(f"<li>{html.escape(note)}</li>" for note in PROTOCOL_NOTES) + "</ul>",
+        *(["<p>Protocol (see docs/architectures.md):</p><ul>"
+           + "".join(f"<li>{html.escape(note)}</li>" for note in notes) + "</ul>"] if notes else []),
         f"<p>{html.escape(INTERVAL_NOTE)}</p>",
         "<table border=1 cellpadding=4>",
         "<tr><th>experiment</th><th>claim</th><th>metric</th><th>measured</th><th>95 % interval</th>"

@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from repdyn.experiments._registry import EXPERIMENTS, Experiment, ExperimentOutput, RunOptions, get
+from repdyn.experiments._registry import Experiment, ExperimentOutput, RunOptions, expand_names, get
 from repdyn.experiments._report import SMOKE_NOTE, write_report
 from repdyn.runs import counting_each_trial_once, write_json
 
@@ -21,7 +21,7 @@ def estimate_seconds(names: Sequence[str], profile: str, workers: int) -> float 
     """
     total = 0.0
     with counting_each_trial_once():
-        for name in names:
+        for name in expand_names(names):
             seconds = get(name).estimate_seconds(profile)
             if seconds is None:
                 return None
@@ -93,7 +93,9 @@ def run_experiment(exp: Experiment, options: RunOptions) -> ExperimentOutput:
 
 
 def reproduce(names: Sequence[str] | None, options: RunOptions) -> dict[str, ExperimentOutput]:
-    """Run the named experiments (all by default), each into ``options.out / name``.
+    """Run the named experiments (the paper's by default), each into ``options.out / name``.
+
+    A group's name (``"follow-up"``, :data:`GROUPS`) stands for its experiments.
 
     Writes per experiment its figures, data and ``summary.json`` (claims with
     ``{claim, metric, measured, threshold, holds}`` and trial counts), and for
@@ -101,8 +103,7 @@ def reproduce(names: Sequence[str] | None, options: RunOptions) -> dict[str, Exp
     Trials are cached in ``options.cache`` (default ``options.out / "cache"``),
     so a rerun with nothing changed only redraws.
     """
-    names = list(names) if names else list(EXPERIMENTS)
-    experiments = [get(name) for name in names]  # unknown names fail before anything runs
+    experiments = [get(name) for name in expand_names(names)]  # unknown names fail before anything runs
     outputs: dict[str, ExperimentOutput] = {}
     for exp in experiments:
         # options.cache stays where it is (default: beside the experiments), shared by all of them.

@@ -10,6 +10,10 @@
 - :func:`train_pair`: the training run of a two-point trial, on the fastest
   exact trainer.
 - :func:`load_run`: read a run directory back.
+- :class:`SequenceRunConfig` / :func:`run_sequences`: a sequence model trained
+  on a task or the user's sequences (:func:`read_sequences`), every prefix
+  tracked, the automaton it learns and the theory per prefix pair
+  (``repdyn sequences``).
 
 A trial function's module path enters its cache key
 (:func:`repdyn.sweep.cache_key`): moving one bumps
@@ -42,6 +46,14 @@ from repdyn.runs._outputs import RunOutput, png_data_uri, save_figure, save_repr
 from repdyn.runs._plots import STYLE, THEORY_LINE, dynamics_row, figure_grid, paper_style
 from repdyn.runs._records import FAILED_STATUSES, failed, status_counts
 from repdyn.runs._run_data import Run, load_run, write_trial_data
+from repdyn.runs._sequences import (
+    DEFAULT_GAINS,
+    SEQUENCE_MODELS,
+    SEQUENCE_TASKS,
+    SequenceRunConfig,
+    read_sequences,
+    run_sequences,
+)
 from repdyn.runs._training import FULL_BATCH, Training, default_learning_rate
 
 #: Public names whose modules import torch, loaded on first access.
@@ -69,6 +81,7 @@ __all__ = [
     "CNN",
     "DATASETS",
     "DATA_KINDS",
+    "DEFAULT_GAINS",
     "DEFAULT_LOSS_THRESHOLD",
     "DEVICES",
     "DISTANCE_KINDS",
@@ -85,6 +98,9 @@ __all__ = [
     "ModelDefaults",
     "ModelSource",
     "Run",
+    "SEQUENCE_MODELS",
+    "SEQUENCE_TASKS",
+    "SequenceRunConfig",
     "RunOutput",
     "Training",
     "TwoPointConfig",
@@ -112,10 +128,12 @@ __all__ = [
     "model_source",
     "once",
     "pairwise_input_distances",
+    "read_sequences",
     "paper_style",
     "png_data_uri",
     "points_from_arrays",
     "require_memory",
+    "run_sequences",
     "run_trials",
     "run_two_point",
     "save_figure",

@@ -16,7 +16,7 @@ Tasks and data
     :func:`random_sequences`, :func:`length_sets`, :func:`label`.
 Networks
     :class:`SequenceModel` (the protocol a tracked module meets),
-    :class:`ElmanRNN`, :class:`GRUNetwork`.
+    :class:`ElmanRNN`, :class:`GRUNetwork`, :class:`LastTokenTransformer`.
 Training
     :func:`track_prefixes` -> :class:`PrefixTracking`; :func:`measure_prefixes`;
     :func:`record_megabytes`, :func:`steps_per_epoch`; :func:`train_elman_grid`
@@ -28,12 +28,15 @@ Theory for prefix pairs
 Automata
     :func:`cluster_states`, :func:`close_pairs`, :func:`extract`,
     :func:`extract_at`, :func:`state_scale`, :func:`automaton_history`,
-    :func:`minimize`, :func:`equivalent`, :func:`counterexample`.
+    :func:`minimize`, :func:`equivalent`, :func:`counterexample`;
+    :func:`draw_history` (losses, automaton size and states over a run).
 Studies (the follow-up's figures at a reduced and the paper's scale)
-    :func:`run_parity`, :func:`length_generalisation`, :func:`merged_pairs`,
-    :func:`length_threshold`, :func:`theory_endpoint`, :func:`phase_diagram`,
-    :func:`run_studies`, :data:`SCALES` (:class:`ParitySettings`,
-    :class:`PhaseSettings`); results are :class:`StudyResult` with :class:`ClaimCheck`.
+    :func:`run_parity` (:func:`train_parity`, then :func:`analyse_parity`;
+    :func:`parity_data`), :func:`length_generalisation`, :func:`merged_pairs`,
+    :func:`length_threshold`, :func:`theory_endpoint`, :func:`phase_diagram`
+    (:func:`train_phase_grid` -> :class:`PhaseGrid`), :func:`run_studies`,
+    :data:`SCALES` (:class:`ParitySettings`, :class:`PhaseSettings`); results
+    are :class:`StudyResult` with :class:`ClaimCheck`.
 """
 
 from repdyn.sequences._automata import MISSING, Automaton, counterexample, equivalent, minimize
@@ -58,7 +61,14 @@ from repdyn.sequences._extraction import (
     label_order,
     state_scale,
 )
-from repdyn.sequences._models import ELMAN_NONLINEARITIES, INITIAL_STATES, ElmanRNN, GRUNetwork, SequenceModel
+from repdyn.sequences._models import (
+    ELMAN_NONLINEARITIES,
+    INITIAL_STATES,
+    ElmanRNN,
+    GRUNetwork,
+    LastTokenTransformer,
+    SequenceModel,
+)
 from repdyn.sequences._grid import GridRuns, train_elman_grid
 from repdyn.sequences._pairs import (
     Continuations,
@@ -80,16 +90,22 @@ from repdyn.sequences._studies import (
     ClaimCheck,
     ParityRun,
     ParitySettings,
+    PhaseGrid,
     PhaseSettings,
     StudyResult,
+    analyse_parity,
     length_generalisation,
     length_threshold,
     merged_pairs,
+    parity_data,
     phase_diagram,
     run_parity,
     run_studies,
     theory_endpoint,
+    train_parity,
+    train_phase_grid,
 )
+from repdyn.sequences._plots import draw_history
 from repdyn.sequences._tasks import count_mod, parity, random_regular
 from repdyn.sequences._tracking import (
     LOSSES,
@@ -121,21 +137,25 @@ __all__ = [
     "ExtractedAutomaton",
     "GRUNetwork",
     "GridRuns",
+    "LastTokenTransformer",
     "MergerPrediction",
     "PairFit",
     "PairVariables",
     "ParityRun",
     "ParitySettings",
+    "PhaseGrid",
     "PhaseSettings",
     "PrefixTracking",
     "SequenceData",
     "SequenceModel",
     "StudyResult",
     "agreeing",
+    "analyse_parity",
     "agreeing_pair_distance",
     "automaton_history",
     "close_pairs",
     "cluster_states",
+    "draw_history",
     "complete",
     "continuations",
     "count_mod",
@@ -156,6 +176,7 @@ __all__ = [
     "one_hot",
     "pair_variables",
     "parity",
+    "parity_data",
     "phase_diagram",
     "predict_merger",
     "random_regular",
@@ -170,5 +191,7 @@ __all__ = [
     "theory_endpoint",
     "theory_rates",
     "track_prefixes",
+    "train_parity",
     "train_elman_grid",
+    "train_phase_grid",
 ]

@@ -1,4 +1,4 @@
-"""Sequence networks: the protocol a tracked model meets, the follow-up's Elman RNN, a GRU."""
+"""Sequence networks: the protocol a tracked model meets, the follow-up's Elman RNN, a GRU, a last-token transformer."""
 
 from __future__ import annotations
 
@@ -275,3 +275,115 @@ class GRUNetwork(_ReadOutRecurrence):
             lambda s, h: nn.GRU(s, h, batch_first=True), n_symbols, hidden, n_outputs,
             gain=gain, initial=initial, seed=seed,
         )
+
+
+def _sinusoidal_positions(length: int, width: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """The fixed sinusoidal position codes of positions 0 .. length-1: any length, nothing learned."""
+    position = torch.arange(length, dtype=dtype, device=device)[:, None]
+    frequency = torch.exp(torch.arange(0, width, 2, dtype=dtype, device=device) * (-math.log(10000.0) / width))
+    codes = torch.zeros(length, width, dtype=dtype, device=device)
+    codes[:, 0::2] = torch.sin(position * frequency)
+    codes[:, 1::2] = torch.cos(position * frequency)[:, : width // 2]
+    return codes
+
+
+class LastTokenTransformer(nn.Module):
+    """A small causal transformer read out at its last token (a :class:`SequenceModel`).
+
+    The sequence is read after a learned start token (BOS): token ``t``'s
+    input is the embedding of its symbol (BOS's own vector at position 0) plus
+    a fixed sinusoidal code of its position, so the network takes sequences of
+    any length. ``layers`` post-norm encoder blocks with causal attention
+    follow; the representation of a prefix is its last token's activation
+    after the last block, and the output a linear readout of it. With causal
+    attention the activation at position ``t`` of a sequence is that of its
+    prefix of length ``t``, and the BOS token alone is the state before any
+    symbol: :meth:`initial_state`, the initial state of extracted automata.
+
+    Parameters
+    ----------
+    n_symbols : int, default 2
+    width : int, default 32
+        Model width (the representation's size); even.
+    n_outputs : int, default 2
+    heads : int, default 2
+        Attention heads; must divide ``width``.
+    layers : int, default 1
+    feedforward : int, optional
+        Width of each block's feedforward layer; default ``4 * width``.
+    gain : float, default 1.0
+        Every weight matrix is scaled by ``gain`` after PyTorch's default
+        initialisation (small gains: the small-init regime of the theory).
+    seed : int, default 0
+        Seed of the initial weights (the global random state is left as it was).
+
+    Attributes
+    ----------
+    embed : torch.nn.Linear
+        Symbol embedding (no bias).
+    bos : torch.nn.Parameter
+        The start token's vector, shape (width,).
+    blocks : torch.nn.TransformerEncoder
+    readout : torch.nn.Linear
+    """
+
+    def __init__(
+        self,
+        n_symbols: int = 2,
+        width: int = 32,
+        n_outputs: int = 2,
+        *,
+        heads: int = 2,
+        layers: int = 1,
+        feedforward: int | None = None,
+        gain: float = 1.0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        n_symbols = checks.integer("n_symbols", n_symbols, minimum=1)
+        width = checks.integer("width", width, minimum=2)
+        if width % 2:
+            raise checks.ArgumentValueError("width", f"width must be even (sinusoidal positions); got {width}")
+        n_outputs = checks.integer("n_outputs", n_outputs, minimum=1)
+        heads = checks.integer("heads", heads, minimum=1)
+        if width % heads:
+            raise checks.ArgumentValueError(
+                "heads", f"heads must divide width ({width}); got {heads}, try one of "
+                f"{[h for h in range(1, width + 1) if width % h == 0][:6]}"
+            )
+        layers = checks.integer("layers", layers, minimum=1)
+        feedforward = checks.integer("feedforward", 4 * width if feedforward is None else feedforward, minimum=1)
+        gain = checks.real("gain", gain, at_least=0.0)
+        seed = checks.seed("seed", seed)
+        self.width = width
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.embed = nn.Linear(n_symbols, width, bias=False)
+            self.bos = nn.Parameter(torch.randn(width) / math.sqrt(width))
+            block = nn.TransformerEncoderLayer(
+                width, heads, dim_feedforward=feedforward, dropout=0.0, batch_first=True, norm_first=False,
+            )
+            self.blocks = nn.TransformerEncoder(block, layers, enable_nested_tensor=False)
+            self.readout = nn.Linear(width, n_outputs)
+        with torch.no_grad():
+            for parameter in self.parameters():
+                if parameter.ndim >= 2:
+                    parameter.mul_(gain)
+
+    def _last_token(self, inputs: torch.Tensor) -> torch.Tensor:
+        batch, length = inputs.shape[0], inputs.shape[1]
+        tokens = torch.cat([self.bos.to(inputs.dtype).expand(batch, 1, -1), self.embed(inputs)], dim=1)
+        tokens = tokens + _sinusoidal_positions(length + 1, self.width, inputs.dtype, inputs.device)
+        mask = nn.Transformer.generate_square_subsequent_mask(length + 1, device=inputs.device, dtype=inputs.dtype)
+        return self.blocks(tokens, mask=mask, is_causal=True)[:, -1]
+
+    def forward(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Last-token activation (B, width) after inputs (B, T, S), and the output read from it."""
+        hidden = self._last_token(inputs)
+        return hidden, self.readout(hidden)
+
+    def initial_state(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The start token's activation (width,) with no symbol read, and the output read from it."""
+        empty = torch.zeros(1, 0, self.embed.in_features, dtype=self.bos.dtype, device=self.bos.device)
+        hidden = self._last_token(empty)[0]
+        return hidden, self.readout(hidden)

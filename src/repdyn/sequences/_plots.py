@@ -143,3 +143,76 @@ def draw_hidden_states(ax: Any, states: np.ndarray, data: SequenceData, *, title
     ax.set_ylabel("PC 2")
     ax.set_xticks([])
     ax.set_yticks([])
+
+
+def draw_history(
+    path: Path,
+    tracking: Any,
+    history: Any,
+    automaton: Automaton,
+    *,
+    losses: dict[str, np.ndarray] | None = None,
+    baseline: tuple[float, str] | None = None,
+    output_names: tuple[str, ...] | None = None,
+    title: str = "",
+) -> Path:
+    """The follow-up's picture of a run: losses, the automaton's size over training, states at three records.
+
+    Top: the loss on the training set and each test set (``losses``, default
+    the run's) with a ``(value, label)`` baseline; the extracted automaton's
+    states, minimal states and conflicts per record, open records shaded.
+    Bottom: the hidden states at the start, at the peak state count and at
+    the end (:func:`draw_hidden_states`), and ``automaton``'s diagram.
+
+    Parameters
+    ----------
+    path : Path
+        The PNG written.
+    tracking : PrefixTracking
+    history : AutomatonHistory
+        Of ``tracking``.
+    automaton : Automaton
+        Drawn bottom right (usually the final automaton minimised).
+    """
+    tr, hist = tracking, history
+    if losses is None:
+        losses = {"train": tr.train_loss, **{f"length {k}": v for k, v in tr.test_loss.items()}}
+    with style() as plt:
+        fig = plt.figure(figsize=(11, 6.4), layout="constrained")
+        grid = fig.add_gridspec(2, 4)
+        ax = fig.add_subplot(grid[0, :2])
+        for name, values in losses.items():
+            ax.plot(tr.epochs, values, label=name, lw=1.3 if name == "train" else 1.0)
+        if baseline is not None:
+            ax.axhline(baseline[0], color="0.5", ls="--", lw=0.8, label=baseline[1])
+        ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel({"mse": "MSE loss", "cross_entropy": "cross-entropy loss"}.get(tr.loss, f"{tr.loss} loss"))
+        ax.set_title(f"loss on training data (length <= {tr.data.max_length}) and test sets")
+        ax.legend(loc="lower left")
+        ax = fig.add_subplot(grid[0, 2:])
+        ax.plot(hist.epochs, hist.n_states, color="k", lw=1.2, label="states")
+        ax.plot(hist.epochs, hist.minimal_states, color="tab:purple", lw=1.0, label="minimal states (Hopcroft)")
+        ax.plot(hist.epochs, np.maximum(hist.conflicts, 0.8), color="tab:orange", lw=0.8,
+                label="conflicts (0 at bottom)")
+        step = np.diff(hist.epochs, append=hist.epochs[-1]) / 2
+        open_records = np.flatnonzero(~hist.closed)
+        for r in open_records:
+            ax.axvspan(hist.epochs[r] - step[r - 1 if r else 0], hist.epochs[r] + step[r], color="tab:red",
+                       alpha=0.12, lw=0, label="open (a transition missing)" if r == open_records[0] else None)
+        ax.axhline(tr.data.n_items + 1, color="0.5", ls=":", lw=0.8, label="prefix tree (all distinct)")
+        ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("count")
+        ax.set_title(f"extracted automaton ({hist.method}, eps = {hist.eps:.3g})")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        peak = int(np.argmax(hist.n_states))
+        for col, r in enumerate((0, peak, tr.n_records - 1)):
+            ax = fig.add_subplot(grid[1, col])
+            draw_hidden_states(ax, tr.states[r], tr.data, title=f"epoch {tr.epochs[r]}: {hist.n_states[r]} states")
+        ax = fig.add_subplot(grid[1, 3])
+        draw_automaton(ax, automaton, output_names=output_names)
+        ax.set_title(f"final automaton minimised: {automaton.n_states} states")
+        if title:
+            fig.suptitle(title)
+        return save(fig, path)

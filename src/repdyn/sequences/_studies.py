@@ -1,8 +1,9 @@
 """The follow-up's experiments on streaming parity, each returning its numbers, claims and figures.
 
-Every study runs at two scales (:data:`SCALES`): ``"reduced"`` (complete
-data to length 8, minutes on two CPU cores) and ``"paper"`` (the follow-up's
-settings: length 10, its test lengths, a 20 x 20 grid). The thresholds of
+Every study runs at three scales (:data:`SCALES`): ``"smoke"`` (seconds, to
+test the code), ``"reduced"`` (complete data to length 8, minutes on two CPU
+cores) and ``"paper"`` (the follow-up's settings: length 10, its test
+lengths, a 20 x 20 grid). The thresholds of
 the claims are the named constants below; ``docs/claims-sequences.md`` gives
 each one's reason, fixed before the first run.
 """
@@ -35,8 +36,7 @@ from repdyn.sequences._pairs import fit_pairs, pair_variables, predict_merger, t
 from repdyn.sequences._plots import (
     AGREE_COLOUR,
     DISAGREE_COLOUR,
-    draw_automaton,
-    draw_hidden_states,
+    draw_history,
     save,
     style,
 )
@@ -143,8 +143,15 @@ class PhaseSettings:
     eps_factor: float = 0.1
 
 
-#: The two scales of every study: ``"reduced"`` for two CPU cores, ``"paper"`` the follow-up's.
+#: The scales of every study: ``"smoke"`` tests the code end to end in seconds (its numbers
+#: say nothing about the follow-up), ``"reduced"`` runs on two CPU cores, ``"paper"`` is the follow-up's.
 SCALES: dict[str, dict[str, Any]] = {
+    "smoke": {
+        "parity": ParitySettings(max_length=4, hidden=16, gain=0.5, lr=0.05, epochs=30, record_every=5,
+                                 test_sets=((12, 4),), long_check=(30, 4), theory_pairs=8),
+        "phase": PhaseSettings(max_length=3, hidden=8, gains=(0.2, 1.0), fractions=(0.5, 1.0), epochs=10,
+                               test_length=12, test_count=6),
+    },
     "reduced": {"parity": ParitySettings(), "phase": PhaseSettings()},
     "paper": {
         "parity": ParitySettings(
@@ -254,28 +261,51 @@ def _settings(value: Any, kind: type, scale_key: str) -> Any:
     return value
 
 
-def run_parity(settings: ParitySettings | str = "reduced") -> ParityRun:
-    """Train the follow-up's network on complete parity data, tracking every prefix, and extract its automata.
-
-    Parameters
-    ----------
-    settings : ParitySettings or {"reduced", "paper"}, default "reduced"
-
-    Returns
-    -------
-    ParityRun
-    """
+def parity_data(settings: ParitySettings | str = "reduced") -> tuple[Automaton, SequenceData, dict[int, SequenceData]]:
+    """The parity task, its complete training data and the test sets of ``settings``."""
     s = _settings(settings, ParitySettings, "parity")
     task = parity()
-    data = complete(task, s.max_length)
     tests: dict[int, SequenceData] = {}
     for i, (length, count) in enumerate(s.test_sets):
         tests[length] = length_sets(task, [length], count, seed=s.seed + 1000 + i)[length]
+    return task, complete(task, s.max_length), tests
+
+
+def train_parity(settings: ParitySettings | str = "reduced") -> PrefixTracking:
+    """Train the follow-up's network on complete parity data, tracking every prefix (no analysis).
+
+    Parameters
+    ----------
+    settings : ParitySettings or {"smoke", "reduced", "paper"}, default "reduced"
+
+    Returns
+    -------
+    PrefixTracking
+        What :func:`analyse_parity` reads; ``to_arrays`` makes it a cacheable trial result.
+    """
+    s = _settings(settings, ParitySettings, "parity")
+    task, data, tests = parity_data(s)
     model = ElmanRNN(task.n_symbols, s.hidden, task.n_outputs, gain=s.gain, seed=s.seed)
-    tracking = track_prefixes(
+    return track_prefixes(
         model, data, epochs=s.epochs, lr=s.lr, batch_size=s.batch_size, record_every=s.record_every,
         test_sets=tests, seed=s.seed,
     )
+
+
+def analyse_parity(tracking: PrefixTracking, settings: ParitySettings | str = "reduced") -> ParityRun:
+    """The automata of a tracked parity run (:func:`train_parity`): eps, the histories, the final automaton.
+
+    Parameters
+    ----------
+    tracking : PrefixTracking
+        A run made with ``settings``.
+    settings : ParitySettings or {"smoke", "reduced", "paper"}, default "reduced"
+    """
+    s = _settings(settings, ParitySettings, "parity")
+    if not isinstance(tracking, PrefixTracking):
+        raise checks.ArgumentTypeError(
+            "tracking", f"tracking must be a PrefixTracking; got {checks.describe(tracking)}")
+    task = parity()
     eps = s.eps_factor * state_scale(tracking, records=s.eps_records)
     history = automaton_history(tracking, eps=eps, task=task)
     pooled = 0.01 * state_scale(tracking, records="all")
@@ -287,6 +317,23 @@ def run_parity(settings: ParitySettings | str = "reduced") -> ParityRun:
         settings=s, task=task, tracking=tracking, eps=eps, history=history, alternatives=alternatives,
         final=extract_at(tracking, -1, eps=eps),
     )
+
+
+def run_parity(settings: ParitySettings | str = "reduced") -> ParityRun:
+    """Train the follow-up's network on complete parity data, tracking every prefix, and extract its automata.
+
+    :func:`train_parity`, then :func:`analyse_parity`.
+
+    Parameters
+    ----------
+    settings : ParitySettings or {"smoke", "reduced", "paper"}, default "reduced"
+
+    Returns
+    -------
+    ParityRun
+    """
+    s = _settings(settings, ParitySettings, "parity")
+    return analyse_parity(train_parity(s), s)
 
 
 def _drop_epoch(epochs: np.ndarray, loss: np.ndarray) -> int | None:
@@ -384,45 +431,12 @@ def length_generalisation(run: ParityRun, out: Path | str | None = None) -> Stud
 
 
 def _draw_length_generalisation(run: ParityRun, losses: dict[str, np.ndarray], small: Automaton, out: Path) -> Path:
-    tr, hist = run.tracking, run.history
-    with style() as plt:
-        fig = plt.figure(figsize=(11, 6.4), layout="constrained")
-        grid = fig.add_gridspec(2, 4)
-        ax = fig.add_subplot(grid[0, :2])
-        for name, values in losses.items():
-            ax.plot(tr.epochs, values, label=name, lw=1.3 if name == "train" else 1.0)
-        ax.axhline(PLATEAU_LOSS, color="0.5", ls="--", lw=0.8, label="constant output (baseline)")
-        ax.set_yscale("log")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("MSE loss")
-        ax.set_title(f"loss on training data (length <= {tr.data.max_length}) and longer sequences")
-        ax.legend(loc="lower left")
-        ax = fig.add_subplot(grid[0, 2:])
-        ax.plot(hist.epochs, hist.n_states, color="k", lw=1.2, label="states")
-        ax.plot(hist.epochs, hist.minimal_states, color="tab:purple", lw=1.0, label="minimal states (Hopcroft)")
-        ax.plot(hist.epochs, np.maximum(hist.conflicts, 0.8), color="tab:orange", lw=0.8,
-                label="conflicts (0 at bottom)")
-        step = np.diff(hist.epochs, append=hist.epochs[-1]) / 2
-        open_records = np.flatnonzero(~hist.closed)
-        for r in open_records:
-            ax.axvspan(hist.epochs[r] - step[r - 1 if r else 0], hist.epochs[r] + step[r], color="tab:red",
-                       alpha=0.12, lw=0, label="open (a transition missing)" if r == open_records[0] else None)
-        ax.axhline(2 ** (tr.data.max_length + 1) - 1, color="0.5", ls=":", lw=0.8, label="prefix tree (all distinct)")
-        ax.set_yscale("log")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("count")
-        ax.set_title(f"extracted automaton (leader, eps = {run.eps:.3g})")
-        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
-        peak = int(np.argmax(hist.n_states))
-        for col, r in enumerate((0, peak, tr.n_records - 1)):
-            ax = fig.add_subplot(grid[1, col])
-            draw_hidden_states(ax, tr.states[r], tr.data, title=f"epoch {tr.epochs[r]}: {hist.n_states[r]} states")
-        ax = fig.add_subplot(grid[1, 3])
-        draw_automaton(ax, small, output_names=("even", "odd"))
-        ax.set_title(f"final automaton minimised: {small.n_states} states")
-        fig.suptitle(f"Streaming parity, Elman RNN (gain {run.settings.gain}); hidden states coloured by parity "
-                     "(blue even, red odd), lines join a prefix to its extensions")
-        return save(fig, out / "length_generalisation.png")
+    return draw_history(
+        out / "length_generalisation.png", run.tracking, run.history, small, losses=losses,
+        baseline=(PLATEAU_LOSS, "constant output (baseline)"), output_names=("even", "odd"),
+        title=f"Streaming parity, Elman RNN (gain {run.settings.gain}); hidden states coloured by parity "
+        "(blue even, red odd), lines join a prefix to its extensions",
+    )
 
 
 def _final_points(run: ParityRun) -> np.ndarray:
@@ -695,12 +709,59 @@ def _draw_theory_endpoint(
         return save(fig, out / "theory_endpoint.png")
 
 
-def phase_diagram(settings: PhaseSettings | str = "reduced", out: Path | str | None = None) -> StudyResult:
-    """Accuracy on long sequences and states at convergence over gain x data fraction (the follow-up's Fig 9).
+@dataclass(frozen=True, eq=False)
+class PhaseGrid:
+    """What the phase diagram measures on its trained networks, one value per (gain, fraction) cell.
+
+    Attributes
+    ----------
+    accuracy : ndarray, shape (G, P)
+        Argmax accuracy on the random test sequences.
+    n_states : ndarray of int, shape (G, P)
+        Clusters of the final hidden states (prefixes and ``h_0``) at eps_factor x their scale.
+    stop_epoch : ndarray of int, shape (G, P)
+    converged : ndarray of bool, shape (G, P)
+        The epoch loss fell below ``stop_loss`` before the cap.
+    training_items : ndarray of int, shape (P,)
+        Training sequences drawn for each fraction.
+    seconds : float
+        Training time.
+    """
+
+    accuracy: np.ndarray
+    n_states: np.ndarray
+    stop_epoch: np.ndarray
+    converged: np.ndarray
+    training_items: np.ndarray
+    seconds: float
+
+    def to_arrays(self) -> dict[str, Any]:
+        """A flat dict of arrays and scalars (a :mod:`repdyn.sweep` trial's result); :meth:`from_arrays` reads it."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, Any]) -> PhaseGrid:
+        """The grid :meth:`to_arrays` wrote."""
+        return cls(
+            accuracy=np.asarray(arrays["accuracy"], dtype=np.float64),
+            n_states=np.asarray(arrays["n_states"], dtype=np.int64),
+            stop_epoch=np.asarray(arrays["stop_epoch"], dtype=np.int64),
+            converged=np.asarray(arrays["converged"], dtype=bool),
+            training_items=np.asarray(arrays["training_items"], dtype=np.int64),
+            seconds=float(arrays["seconds"]),
+        )
+
+
+def train_phase_grid(settings: PhaseSettings | str = "reduced") -> PhaseGrid:
+    """Train one network per (gain, data fraction) cell and measure it (the follow-up's Fig 9, no claims).
 
     One network per cell, trained with cross-entropy until its epoch loss is
     below ``stop_loss`` (or the cap); the data of a fraction are the same for
     every gain, and every network starts from the same draw scaled by its gain.
+
+    Parameters
+    ----------
+    settings : PhaseSettings or {"smoke", "reduced", "paper"}, default "reduced"
     """
     s = _settings(settings, PhaseSettings, "phase")
     task = parity()
@@ -714,7 +775,7 @@ def phase_diagram(settings: PhaseSettings | str = "reduced", out: Path | str | N
     test = random_sequences(task, s.test_length, s.test_count, seed=s.seed + 3000)
     shape = (len(s.gains), len(s.fractions))
     accuracy, n_states = np.zeros(shape), np.zeros(shape, dtype=np.int64)
-    for k, ((g, p), model) in enumerate(zip(cells, runs.models, strict=True)):
+    for k, ((_, p), model) in enumerate(zip(cells, runs.models, strict=True)):
         i, j = divmod(k, len(s.fractions))
         data = datasets[p]
         states, _, h0, _ = measure_prefixes(model, data)
@@ -726,18 +787,47 @@ def phase_diagram(settings: PhaseSettings | str = "reduced", out: Path | str | N
             n_states[i, j] = int(cluster_states(points, s.eps_factor * scale, order=label_order(data)).max()) + 1
         else:
             n_states[i, j] = 1
-    converged = (runs.status == "converged").reshape(shape)
+    return PhaseGrid(
+        accuracy=accuracy, n_states=n_states, stop_epoch=runs.stop_epoch.reshape(shape).astype(np.int64),
+        converged=(runs.status == "converged").reshape(shape),
+        training_items=np.array([datasets[p].n_items for p in s.fractions], dtype=np.int64), seconds=runs.seconds,
+    )
+
+
+def phase_diagram(
+    settings: PhaseSettings | str = "reduced", out: Path | str | None = None, grid: PhaseGrid | None = None,
+) -> StudyResult:
+    """Accuracy on long sequences and states at convergence over gain x data fraction (the follow-up's Fig 9).
+
+    Parameters
+    ----------
+    settings : PhaseSettings or {"smoke", "reduced", "paper"}, default "reduced"
+    out : path, optional
+        Folder of the figure ``phase_diagram.png``; no figure without it.
+    grid : PhaseGrid, optional
+        The trained grid of these settings (:func:`train_phase_grid`); trained here if not given.
+    """
+    s = _settings(settings, PhaseSettings, "phase")
+    if grid is None:
+        grid = train_phase_grid(s)
+    elif not isinstance(grid, PhaseGrid):
+        raise checks.ArgumentTypeError("grid", f"grid must be a PhaseGrid; got {checks.describe(grid)}")
+    shape = (len(s.gains), len(s.fractions))
+    if grid.accuracy.shape != shape:
+        raise checks.ArgumentValueError(
+            "grid", f"grid has {grid.accuracy.shape} cells; the settings have {shape} (gains x fractions)")
+    accuracy, n_states, converged = grid.accuracy, grid.n_states, grid.converged
     decided = float(np.mean((accuracy <= SHARP_LOW) | (accuracy >= SHARP_HIGH)))
     numbers = {
-        "seconds": runs.seconds,
+        "seconds": grid.seconds,
         "gains": list(s.gains),
         "fractions": list(s.fractions),
         "accuracy": accuracy.tolist(),
         "states": n_states.tolist(),
-        "stop_epoch": runs.stop_epoch.reshape(shape).tolist(),
+        "stop_epoch": grid.stop_epoch.tolist(),
         "converged": converged.tolist(),
         "converged_cells": int(converged.sum()),
-        "training_items": {str(p): datasets[p].n_items for p in s.fractions},
+        "training_items": {str(p): int(n) for p, n in zip(s.fractions, grid.training_items, strict=True)},
         "decided_share": decided,
     }
     claims = [
@@ -796,7 +886,7 @@ def run_studies(scale: str | dict[str, Any] = "reduced", out: Path | str | None 
 
     Parameters
     ----------
-    scale : {"reduced", "paper"} or dict, default "reduced"
+    scale : {"smoke", "reduced", "paper"} or dict, default "reduced"
         A scale name, or ``{"parity": ParitySettings(...), "phase": PhaseSettings(...)}``.
     out : path, optional
     """

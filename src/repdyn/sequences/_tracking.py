@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -144,6 +145,62 @@ class PrefixTracking:
                 f"{self.epochs[1] if self.n_records > 1 else ''}... {self.epochs[-1]}"
             )
         return int(hits[0])
+
+    def to_arrays(self) -> dict[str, Any]:
+        """The record as a flat dict of numpy arrays and JSON scalars: a :mod:`repdyn.sweep` trial's result.
+
+        The training data are not included (a trial rebuilds them from its
+        config); :meth:`from_arrays` reads the dict back with them.
+        """
+        keys = list(self.test_loss)
+        arrays: dict[str, Any] = {
+            "epochs": self.epochs, "states": self.states, "outputs": self.outputs,
+            "train_loss": self.train_loss, "train_accuracy": self.train_accuracy, "epoch_loss": self.epoch_loss,
+            "loss": self.loss, "status": self.status, "stop_epoch": int(self.stop_epoch),
+            "seconds": float(self.seconds), "settings": json.dumps(self.settings),
+            # Test sets are named by any JSON key (usually a length): their names travel as JSON, their
+            # values by position.
+            "test_keys": json.dumps(keys),
+        }
+        if self.initial_states is not None and self.initial_outputs is not None:
+            arrays["initial_states"] = self.initial_states
+            arrays["initial_outputs"] = self.initial_outputs
+        for i, key in enumerate(keys):
+            arrays[f"test_loss.{i}"] = self.test_loss[key]
+            arrays[f"test_accuracy.{i}"] = self.test_accuracy[key]
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, data: SequenceData, arrays: Mapping[str, Any]) -> PrefixTracking:
+        """The record that :meth:`to_arrays` wrote, on the training data ``data`` it was recorded on."""
+        if not isinstance(data, SequenceData):
+            raise checks.ArgumentTypeError("data", f"data must be a SequenceData; got {checks.describe(data)}")
+        states = np.asarray(arrays["states"])
+        if states.ndim != 3 or states.shape[1] != data.n_items:
+            raise checks.ArgumentValueError(
+                "data", f"the record holds {states.shape[1] if states.ndim == 3 else '?'} prefixes; data has "
+                f"{data.n_items}: pass the training data the record was made on"
+            )
+        keys = json.loads(arrays["test_keys"])
+        return cls(
+            data=data,
+            epochs=np.asarray(arrays["epochs"], dtype=np.int64),
+            states=states,
+            outputs=np.asarray(arrays["outputs"]),
+            initial_states=None if "initial_states" not in arrays else np.asarray(arrays["initial_states"]),
+            initial_outputs=None if "initial_outputs" not in arrays else np.asarray(arrays["initial_outputs"]),
+            train_loss=np.asarray(arrays["train_loss"], dtype=np.float64),
+            train_accuracy=np.asarray(arrays["train_accuracy"], dtype=np.float64),
+            epoch_loss=np.asarray(arrays["epoch_loss"], dtype=np.float64),
+            test_loss={key: np.asarray(arrays[f"test_loss.{i}"], dtype=np.float64) for i, key in enumerate(keys)},
+            test_accuracy={key: np.asarray(arrays[f"test_accuracy.{i}"], dtype=np.float64)
+                           for i, key in enumerate(keys)},
+            loss=str(arrays["loss"]),
+            status=str(arrays["status"]),
+            stop_epoch=int(arrays["stop_epoch"]),
+            seconds=float(arrays["seconds"]),
+            settings=json.loads(arrays["settings"]),
+        )
 
 
 def _check_model(model: Any, data: SequenceData) -> tuple[torch.device, torch.dtype, int, bool]:
