@@ -94,6 +94,12 @@ def trial_summary(config: TwoPointConfig, result: dict[str, Any]) -> dict[str, A
     record.update({k: result.get(k) for k in SUMMARY_FIELDS})
     record["r2"] = {v: result.get(f"r2_{v}") for v in ("h", "y", "w", "loss")}
     record["quality"] = trial_quality(result, config.fit)
+    if config.kernel_every is not None:
+        # The theory with the measured rates and no fit, beside the fitted one.
+        record["kernel_every"] = config.kernel_every
+        record["r2_zero"] = {v: result.get(f"r2_zero_{v}") for v in ("h", "y", "w")}
+        record["h_inf_kernel"] = result.get("h_inf_kernel")
+        record["zero_fit_message"] = result.get("zero_fit_message")
     return record
 
 
