@@ -35,8 +35,9 @@ def list_experiments() -> None:
 
     registry = EXPERIMENTS
     width = max(len(name) for name in registry)
+    figure_width = max(len(exp.figure) for exp in registry.values())
     for exp in registry.values():
-        typer.echo(f"{exp.name:<{width}} {exp.figure:<21} {exp.description}")
+        typer.echo(f"{exp.name:<{width}} {exp.figure:<{figure_width}} {exp.description}")
 
 
 @check.checked()

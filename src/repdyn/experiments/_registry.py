@@ -187,6 +187,16 @@ EXPERIMENTS: dict[str, Experiment] = {
             module="figures._random_features",
         ),
         Experiment(
+            "kernel-rates",
+            figure="beyond the paper",
+            description=(
+                "The two rates measured from the network's tangent kernels instead of fitted: the "
+                "theory with no fit against the Table 1 networks, the fitted constants against the "
+                "rates' time average, the final distance from the rates at epoch 0 over fig5's grid."
+            ),
+            module="figures._kernel_rates",
+        ),
+        Experiment(
             "adam",
             figure="Figs 13-14",
             description=(

@@ -198,14 +198,21 @@ FIT_SECONDS = 3.0
 SECONDS_PER_PARAMETER_EPOCH = 4e-9
 #: Rough single-core seconds of autograd's fixed cost per epoch.
 SECONDS_PER_EPOCH_OVERHEAD = 2e-4
+#: Share of a run's training time that measuring its kernel rates adds
+#: (``kernel_every``; 16 % at 25 on the default network, benchmarks/bench_kernel_rates.py).
+KERNEL_COST = 0.25
 
 
 def estimate_trial_seconds(config: TwoPointConfig) -> float:
     """Rough single-core seconds of one trial: training plus its fits (0 if the estimate under way counted it)."""
     layers = len(config.hidden_layers) + 1 if config.all_layers else 1
     fits = FIT_SECONDS * layers if config.fit else 0.0
-    if isinstance(config.arch, ArchSpec):
+    if isinstance(config.arch, ArchSpec) and config.kernel_every is None:
         return once(config, config.arch.epochs * seconds_per_epoch(config.arch) + fits)
+    if config.kernel_every is not None:
+        # Only autograd measures kernels; the records cost at most 25 % more (issue 22's bound).
+        fits += KERNEL_COST * config.trained_with.epochs * (
+            SECONDS_PER_EPOCH_OVERHEAD + SECONDS_PER_PARAMETER_EPOCH * model_parameters(config))
     per_epoch = SECONDS_PER_EPOCH_OVERHEAD + SECONDS_PER_PARAMETER_EPOCH * model_parameters(config)
     return once(config, config.trained_with.epochs * per_epoch + fits)
 
