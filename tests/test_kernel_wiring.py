@@ -135,3 +135,67 @@ def test_cli_kernel_every_sets_the_records_and_a_bad_one_exits_2(tmp_path):
     bad = runner.invoke(app, ["run", "two-point", "--kernel-every", "0", "--out", str(tmp_path / "bad"), *SMALL])
     assert bad.exit_code == 2 and "--kernel-every" in bad.output and "Traceback" not in bad.output
     assert not (tmp_path / "bad").exists()
+
+
+# --- the atlas -----------------------------------------------------------------------------------
+
+
+def affine_xor(in_dim: int, out_dim: int, seed: int) -> nn.Module:
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(in_dim, 6), nn.Linear(6, out_dim))  # float32, as the data
+    model.hidden_layer_names = ("0",)
+    return model
+
+
+def test_atlas_kernel_predictor_of_an_affine_network_is_the_theory_at_half_the_learning_rate(tmp_path):
+    import repdyn
+
+    lr, every = 0.05, 5
+    result = repdyn.atlas(affine_xor, "xor", epochs=60, lr=lr, batch_size="full", kernel_every=every,
+                          out=tmp_path, progress=False)
+    ds = result.dataset
+    assert list(ds["predictor"].values) == ["cross_validated", "own_fit", "h0_baseline", "kernel_init"]
+    np.testing.assert_array_equal(ds["kernel_epoch"].values, np.arange(0, 61, every))
+    np.testing.assert_allclose(ds["kernel_eta_h"].values, lr / 2, rtol=1e-5)  # float32 kernels
+    np.testing.assert_allclose(ds["kernel_eta_y"].values, lr / 2, rtol=1e-5)
+    h0, y0 = ds["h0"].values[:, 0], ds["y0"].values[:, 0]
+    dx2, dy2 = ds["dx2"].values, ds["dy2"].values
+    fitted = ds["fit_state"].values[:, 0] == "fitted"
+    assert fitted.sum() >= 4
+    for k in np.flatnonzero(fitted):
+        expected = final_distance(h0[k], y0[k], eta_h=lr / 2, eta_y=lr / 2, dx2=dx2[k], dy2=dy2[k]).h_inf
+        assert float(ds["h_inf_kernel"].values[k, 0]) == pytest.approx(float(expected), rel=1e-4)
+        # The pair's own term of the full-batch loss over XOR's 4 points weighs 2 / 4.
+        observed = np.stack([ds["h"].values[k, 0], ds["y"].values[k], ds["w"].values[k]], axis=1)
+        oracle = solve(observed[0], ds["step"].values.astype(float), eta_h=lr / 4, eta_y=lr / 4,
+                       dx2=dx2[k], dy2=dy2[k])
+        r2 = trajectory_r2(observed, oracle)
+        assert [float(ds[f"r2_zero_{v}"].values[k, 0]) for v in "hyw"] == pytest.approx(
+            [r2[v] for v in "hyw"], rel=1e-3, abs=1e-4)
+    rho = ds["final_spearman"].sel(predictor="kernel_init", stratum="all")
+    assert np.isfinite(rho.values).all()
+    assert "zero_fit_median_r2_worst" in ds and "kernel_init" in (tmp_path / "report.md").read_text()
+
+
+def test_atlas_without_kernel_rates_keeps_its_key_and_predictors(tmp_path):
+    from repdyn.atlas import PREDICTORS, plan_atlas
+
+    plain = plan_atlas("xor 2 layers", "xor", epochs=4)
+    assert plain.kernel_every is None and "kernel_every" not in canonical_json(plain)
+    assert "kernel_every" in canonical_json(plan_atlas("xor 2 layers", "xor", epochs=4, kernel_every=2))
+    with pytest.raises(ValueError, match="kernel_every"):
+        plan_atlas("xor 2 layers", "xor", epochs=4, kernel_every=0)
+    import repdyn
+
+    ds = repdyn.atlas("xor 2 layers", "xor", epochs=4, lr=0.1, out=tmp_path, progress=False).dataset
+    assert list(ds["predictor"].values) == list(PREDICTORS) and "h_inf_kernel" not in ds
+
+
+def test_cli_atlas_kernel_rates_prints_the_zero_fit_columns(tmp_path):
+    result = runner.invoke(app, ["atlas", "--model", "xor 2 layers", "--data", "xor", "--epochs", "30", "--lr",
+                                 "0.5", "--kernel-every", "10", "--out", str(tmp_path)])
+    assert result.exit_code in (0, 1), result.output
+    assert "rho kernel" in result.output and "r2 zero fit" in result.output
+    bad = runner.invoke(app, ["atlas", "--model", "xor 2 layers", "--data", "xor", "--kernel-every", "0",
+                              "--out", str(tmp_path / "bad")])
+    assert bad.exit_code == 2 and "--kernel-every" in bad.output

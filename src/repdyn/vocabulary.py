@@ -127,9 +127,14 @@ VOCABULARY: dict[str, tuple[str, str | None]] = {
     "r2_zero_w": ("R^2 of the zero-fit theory (measured kernel rates) for w", _ONE),
     "h_inf_kernel": ("final squared representational distance predicted from the initial state and the kernel "
                      "rates at epoch 0 (no fit)", _ONE),
+    "r2_zero_worst": ("worst R^2 over h, y, w of the zero-fit theory (measured kernel rates)", _ONE),
+    "zero_fit_median_r2_worst": ("median worst R^2 of the zero-fit theory (measured kernel rates, times 2 / N) "
+                                 "over the fitted pairs", _ONE),
+    "kernel_epoch": ("epoch of a kernel record", _EPOCHS),
     "zero_fit_message": ("why the zero-fit theory or h_inf_kernel is missing (empty: computed)", None),
     # The atlas's scores.
-    "predictor": ("predictor of the final distance (h0_baseline: no change)", None),
+    "predictor": ("predictor of the final distance (h0_baseline: no change; kernel_init: kernel rates at the first "
+                  "record, no fit)", None),
     "stratum": ("pairs scored: all, same target, different target", None),
     "structure": ("prediction of the final distance matrix (initial, inputs: baselines)", None),
     "final_spearman": ("Spearman correlation of predicted and measured final distances over pairs", _ONE),
