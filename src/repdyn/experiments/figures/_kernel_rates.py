@@ -406,6 +406,9 @@ def run(options: RunOptions) -> ExperimentOutput:
                     for key in ("fitted", "zero_fit", "init_held", "no_change")},
         "log_ratio_medians": {f"{rate}_{kind}": median_or_nan([r[f"log_ratio_{rate}_{kind}"] for r in rows])
                               for rate in RATES for kind in ("mean", "init", "half_lr")},
+        # Claim 2's statistic for the time average and for its two baselines (lr / 2, the rates at epoch 0).
+        "log_ratio_statistic": {kind: max(median_or_nan([r[f"log_ratio_{rate}_{kind}"] for r in rows])
+                                          for rate in RATES) for kind in ("mean", "init", "half_lr")},
         "assumptions": {r["network"]: r["assumption"] for r in rows if r["assumption"] != "none"},
         "variation_by_gain": [{"network": r["network"], "gain": r["gain"],
                                **{f"variation_{k}": r[f"variation_{k}"] for k in RATES}} for r in gain_rows(rows)],
