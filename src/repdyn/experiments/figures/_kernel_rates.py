@@ -302,6 +302,9 @@ def network_rows(configs: Sequence[TwoPointConfig], results: Sequence[dict[str, 
             row[f"log_ratio_{rate}_init"] = median_or_nan([q["init"] for q in ratios])
             row[f"log_ratio_{rate}_half_lr"] = median_or_nan(half_lr)
             row[f"variation_{rate}"] = median_or_nan([variation(s) for s in series])
+            # The step rate (common mode included) at epoch 0, listed beside the kernel's (claim 1's diagnostics).
+            row[f"step_{rate}_init"] = median_or_nan(
+                [float(np.asarray(r[f"step_{rate}"], float)[0]) if f"step_{rate}" in r else math.nan for r in group])
         for name_ in ("kernel_cos", "kernel_isotropy"):
             row[f"median_{name_}"] = median_or_nan(
                 [float(np.nanmedian(np.abs(np.asarray(r[name_], float)))) if name_ in r else math.nan
