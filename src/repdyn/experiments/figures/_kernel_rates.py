@@ -51,8 +51,9 @@ from repdyn.runs import (
     write_trial_data,
 )
 
-#: Epochs between kernel records of every trial (docs/claims-kernel-rates.md),
-#: :data:`repdyn.track.KERNEL_EVERY`.
+#: Epochs between kernel records of every trial: fixed by docs/claims-kernel-rates.md
+#: (claim 2's time average and claim 4's percentiles run over these records), so
+#: it stays 25 whatever the library's default :data:`repdyn.track.KERNEL_EVERY` becomes.
 KERNEL_EVERY = 25
 #: Claim 2's bar: the fitted constants within a factor two of the time average
 #: of the measured rates (the reason is in docs/claims-kernel-rates.md).
