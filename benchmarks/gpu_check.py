@@ -235,7 +235,10 @@ def throughput(scale: Scale, device: torch.device, bandwidth: float) -> dict[str
 
     everything = paper_trials("paper")
     fig5 = {on_device(c, device, scale.shrink) for c in paper_trials("paper", ["fig5"])}
-    two_point = [on_device(c, device, scale.shrink) for c in everything if isinstance(c, TwoPointConfig)]
+    # Only what run_batched trains together: trials measuring kernel rates (kernel-rates) train one by one
+    # with autograd and are not in these batches.
+    two_point = [on_device(c, device, scale.shrink) for c in everything
+                 if isinstance(c, TwoPointConfig) and c.kernel_every is None]
     datasets = [c for c in everything if isinstance(c, DatasetConfig)]
     batches = plan(two_point)
     sizes: dict[Any, set[int]] = defaultdict(set)

@@ -1,4 +1,4 @@
-"""Tests for the two-point experiments (fig2, fig3, fig5, fig10, fig11, adam).
+"""Tests for the two-point experiments (fig2, fig3, fig5, fig10, fig11, adam, kernel-rates).
 
 One module-scoped run of every experiment at profile "smoke" checks the
 outputs end to end and that a rerun only redraws. The claim computations are
@@ -40,7 +40,7 @@ from repdyn.theory import solve
 
 torch.set_num_threads(1)
 
-NAMES = ["fig2", "fig3", "fig11", "fig5", "fig10", "random-features", "adam"]
+NAMES = ["fig2", "fig3", "fig11", "fig5", "fig10", "random-features", "adam", "kernel-rates"]
 CLAIM_KEYS = {"claim", "metric", "measured", "relation", "threshold", "holds", "interval", "unit", "units", "seeds",
               "inconclusive"}
 
@@ -151,8 +151,14 @@ def test_shared_trials_are_computed_once(smoke_run: dict) -> None:
     assert {cache_key(two_point_trial, c) for c in FIG5["smoke"].fit_configs()} <= fig2
     n_distinct = len(smoke_run["cache_before"])
     all_configs = set()
-    from repdyn.experiments.figures import _fig3, _fig10, _random_features
+    from repdyn.experiments.figures import _fig3, _fig10, _kernel_rates, _random_features
     from repdyn.experiments.studies import _adam
+
+    # kernel-rates shares fig5's rate-fitting trials; its own carry kernel_every.
+    kernel = _kernel_rates.SETTINGS["smoke"]
+    assert {cache_key(two_point_trial, c) for c in kernel.grid.fit_configs()} <= {
+        cache_key(two_point_trial, c) for c in FIG5["smoke"].fit_configs()}
+    all_configs |= {cache_key(two_point_trial, c) for c in kernel.configs()}
 
     for settings in (FIG2["smoke"], FIG11["smoke"], _fig3.SETTINGS["smoke"], _fig10.SETTINGS["smoke"],
                      _adam.SETTINGS["smoke"].sgd, _random_features.SETTINGS["smoke"]):

@@ -118,8 +118,23 @@ VOCABULARY: dict[str, tuple[str, str | None]] = {
                    "1 / optimisation step"),
     "step_eta_y": ("eta_y matching the whole first-order step of dyhat along e (common mode included)",
                    "1 / optimisation step"),
+    # The theory run on the measured rates, no fit (a two-point trial's kernel_every).
+    "zero_fit_h": ("zero-fit theory (measured kernel rates): squared representational distance", _ONE),
+    "zero_fit_y": ("zero-fit theory (measured kernel rates): squared output distance", _ONE),
+    "zero_fit_w": ("zero-fit theory (measured kernel rates): alignment w", _ONE),
+    "r2_zero_h": ("R^2 of the zero-fit theory (measured kernel rates) for h", _ONE),
+    "r2_zero_y": ("R^2 of the zero-fit theory (measured kernel rates) for y", _ONE),
+    "r2_zero_w": ("R^2 of the zero-fit theory (measured kernel rates) for w", _ONE),
+    "h_inf_kernel": ("final squared representational distance predicted from the initial state and the kernel "
+                     "rates at epoch 0 (no fit)", _ONE),
+    "r2_zero_worst": ("worst R^2 over h, y, w of the zero-fit theory (measured kernel rates)", _ONE),
+    "zero_fit_median_r2_worst": ("median worst R^2 of the zero-fit theory (measured kernel rates, times 2 / N) "
+                                 "over the fitted pairs", _ONE),
+    "kernel_epoch": ("epoch of a kernel record", _EPOCHS),
+    "zero_fit_message": ("why the zero-fit theory or h_inf_kernel is missing (empty: computed)", None),
     # The atlas's scores.
-    "predictor": ("predictor of the final distance (h0_baseline: no change)", None),
+    "predictor": ("predictor of the final distance (h0_baseline: no change; kernel_init: kernel rates at the first "
+                  "record, no fit)", None),
     "stratum": ("pairs scored: all, same target, different target", None),
     "structure": ("prediction of the final distance matrix (initial, inputs: baselines)", None),
     "final_spearman": ("Spearman correlation of predicted and measured final distances over pairs", _ONE),
@@ -151,6 +166,7 @@ VOCABULARY: dict[str, tuple[str, str | None]] = {
     "out_dim": ("output dimension", _ONE),
     "all_layers": ("1 if every hidden layer was tracked and fitted, else 0", _ONE),
     "fit": ("1 if the theory was fitted, else 0", _ONE),
+    "kernel_every": ("epochs between kernel records (missing: kernel rates not measured)", _EPOCHS),
     "stop_when_converged": ("1 if training stopped once converged, else 0", _ONE),
     "device": ("device the trial ran on", None),
     "arch": ("the model: an architecture (row of Table 1 or 2 of the paper), or the name of another model", None),

@@ -47,6 +47,11 @@ FIT_STATES = (FITTED, FEW_RECORDS, SAME_INPUT, ZERO_H0)
 COARSE_RTOL = 1e-6
 #: The predictors of each pair's final distance, and the baseline.
 PREDICTORS = ("cross_validated", "own_fit", "h0_baseline")
+#: The zero-fit predictor of a pair's final distance, beside :data:`PREDICTORS`
+#: in a run with kernel rates (``kernel_every``): ``h_inf`` from the pair's
+#: initial state and its rates measured from the tangent kernels at the first
+#: record, no fit.
+KERNEL_PREDICTOR = "kernel_init"
 #: The fitted variables, in the order of every R^2 axis.
 VARIABLES = ("h", "y", "w")
 #: Pairs every summary is given for.
@@ -278,10 +283,76 @@ def leave_one_out_medians(values: np.ndarray, members: np.ndarray, n: int) -> np
     return out
 
 
+def kernel_analysis(training: Mapping[str, Any], fits: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The zero-fit predictions of a training with kernel rates; arrays of shape (K, L).
+
+    ``h_inf_kernel``: :func:`repdyn.theory.final_distance` from the pair's
+    initial state and its kernel rates at the first record (only their ratio
+    enters ``h_inf``). ``r2_zero_h``, ``r2_zero_y``, ``r2_zero_w`` and
+    ``r2_zero_worst``: the trajectory of :func:`repdyn.theory.solve_varying`
+    with the rates measured at every kernel record, scored as the fit scores
+    its own (:func:`repdyn.theory.trajectory_r2`). The kernel rates are those
+    of the pair trained alone on its two points; in a data set of ``N`` points
+    the pair's own term of the loss carries ``2 / N`` of that weight per
+    optimisation step (full batch exactly, minibatches in expectation), so the
+    trajectory runs with the rates times ``2 / N``; what the other points do
+    to the pair is what the theory leaves out, and what this R^2 measures.
+    NaN where the pair is not fitted or a rate it needs is not finite and positive.
+    """
+    from repdyn.theory import SolverError, final_distance, solve_varying, trajectory_r2
+
+    eta_h = np.asarray(training["kernel_eta_h"], np.float64)
+    eta_y = np.asarray(training["kernel_eta_y"], np.float64)
+    records = np.asarray(training["kernel_records"], np.int64)
+    h, y, w = (np.asarray(training[k], dtype=np.float64) for k in ("h", "y", "w"))
+    dx2, dy2 = np.asarray(training["dx2"], np.float64), np.asarray(training["dy2"], np.float64)
+    n_pairs, n_layers = fits["h0"].shape
+    out = {name: np.full((n_pairs, n_layers), np.nan)
+           for name in ("h_inf_kernel", "r2_zero_h", "r2_zero_y", "r2_zero_w", "r2_zero_worst")}
+    t_count = finite_records(training)
+    inside = records < t_count
+    steps = optimisation_steps(training)
+    weight = 2.0 / float(training["n_points"])
+    fitted = fits["fit_state"] == FITTED
+    with np.errstate(invalid="ignore"):
+        starts = fitted & (eta_h[:, :, 0] > 0) & (eta_y[:, :, 0] > 0) & (records[0] == 0)
+        usable_rates = np.all((eta_h[:, :, inside] > 0) & (eta_y[:, :, inside] > 0), axis=2)
+    kk, ll = np.nonzero(starts)
+    if len(kk):
+        out["h_inf_kernel"][kk, ll] = final_distance(
+            fits["h0"][kk, ll], fits["y0"][kk, ll], eta_h=eta_h[kk, ll, 0], eta_y=eta_y[kk, ll, 0],
+            dx2=dx2[kk], dy2=dy2[kk]).h_inf  # fmt: skip
+    if t_count < 2 or not inside.any():
+        return out
+    t = steps[:t_count]
+    for layer in range(n_layers):
+        pairs = np.flatnonzero(starts[:, layer] & usable_rates[:, layer])
+        if not len(pairs):
+            continue
+        observed = np.stack([h[pairs, layer, :t_count], y[pairs, :t_count], w[pairs, :t_count]], axis=-1)
+        try:
+            predicted = solve_varying(
+                observed[:, 0], t, eta_h=weight * eta_h[pairs, layer][:, inside],
+                eta_y=weight * eta_y[pairs, layer][:, inside], dx2=dx2[pairs], dy2=dy2[pairs],
+                rate_times=steps[records[inside]])  # fmt: skip
+        except (ValueError, SolverError):
+            continue
+        for i, k in enumerate(pairs):
+            r2 = trajectory_r2(observed[i], predicted[i])
+            for v in VARIABLES:
+                out[f"r2_zero_{v}"][k, layer] = r2[v]
+            values = [r2[v] for v in VARIABLES]
+            out["r2_zero_worst"][k, layer] = min(values) if np.all(np.isfinite(values)) else np.nan
+    return out
+
+
 def prediction_scores(
     predicted: Mapping[str, np.ndarray], measured: np.ndarray, same: np.ndarray
 ) -> dict[str, np.ndarray]:
     """Spearman and Pearson correlation and median relative error per layer, predictor and stratum.
+
+    The predictors are those of ``predicted``, in its order (:data:`PREDICTORS`,
+    and :data:`KERNEL_PREDICTOR` in a run with kernel rates).
 
     Every predictor is scored on the same pairs: those where all of them and
     the measurement are finite (and the measurement is > 0, which the relative
@@ -291,19 +362,20 @@ def prediction_scores(
     from scipy.stats import pearsonr, spearmanr
 
     n_layers = measured.shape[1]
-    shape = (n_layers, len(PREDICTORS), len(STRATA))
+    names = tuple(predicted)
+    shape = (n_layers, len(names), len(STRATA))
     out = {name: np.full(shape, np.nan) for name in ("spearman", "pearson", "median_rel_error")}
     out["n_scored"] = np.zeros((n_layers, len(STRATA)), dtype=np.int64)
     masks = {"all": np.ones_like(same, dtype=bool), "same": same, "different": ~same}
     for layer in range(n_layers):
         meas = measured[:, layer]
         ok = np.isfinite(meas) & (meas > 0)
-        for name in PREDICTORS:
+        for name in names:
             ok &= np.isfinite(predicted[name][:, layer])
         for s, stratum in enumerate(STRATA):
             rows = ok & masks[stratum]
             out["n_scored"][layer, s] = int(rows.sum())
-            for p, name in enumerate(PREDICTORS):
+            for p, name in enumerate(names):
                 pred = predicted[name][rows, layer]
                 if rows.sum() >= 1:
                     out["median_rel_error"][layer, p, s] = float(np.median(np.abs(pred - meas[rows]) / meas[rows]))
@@ -408,9 +480,14 @@ def analyse(training: Mapping[str, Any], *, objective: str = "scaled", progress:
     cv = cross_validated(fits, dx2, dy2)
     same = np.asarray(training["same"], dtype=bool)
     predicted = {"cross_validated": cv["h_inf_cv"], "own_fit": fits["h_inf"], "h0_baseline": fits["h0"]}
+    kernel = kernel_analysis(training, fits) if "kernel_eta_h" in training else {}
+    if kernel:
+        predicted[KERNEL_PREDICTOR] = kernel["h_inf_kernel"]
     scores = prediction_scores(predicted, fits["h_final"], same)
     structure = structure_scores(training, fits)
-    out: dict[str, Any] = {**fits, **cv, **{f"final_{k}": v for k, v in scores.items()}, **structure}
+    out: dict[str, Any] = {**fits, **cv, **kernel, **{f"final_{k}": v for k, v in scores.items()}, **structure}
+    if kernel:
+        out["predictors"] = np.array(list(predicted), dtype=np.str_)
     out["finite_records"] = finite_records(training)
     # Stored results hold numeric and string arrays only.
     for name, value in list(out.items()):

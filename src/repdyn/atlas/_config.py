@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from repdyn import checks
+from repdyn.sweep import KEY_OMITS_DEFAULT
 from repdyn.runs import (
     DataSource,
     InputDistanceSource,
@@ -68,6 +69,11 @@ class AtlasConfig:
         Initial weights, minibatch order and the draw of pairs.
     device : str
         ``cpu`` or ``cuda``.
+    kernel_every : int or None
+        Records between kernel records: every pair's rates measured from the
+        network's tangent kernels (:func:`repdyn.track.track_pairs`), for the
+        zero-fit predictor. None (default): not measured, and left out of the
+        cache key.
     """
 
     model: ModelSource
@@ -80,6 +86,7 @@ class AtlasConfig:
     record_every: int
     seed: int
     device: str
+    kernel_every: int | None = field(default=None, metadata={KEY_OMITS_DEFAULT: True})
 
     @property
     def n_records(self) -> int:
@@ -114,6 +121,7 @@ def plan_atlas(
     record_every: int = 1,
     seed: int = 0,
     device: str = "cpu",
+    kernel_every: int | None = None,
 ) -> AtlasConfig:
     """Resolve an atlas run's settings and check every one of them before anything trains.
 
@@ -129,6 +137,8 @@ def plan_atlas(
     model = model_source(model, gain=gain)
     distance = input_distance_source(input_distance)
     checks.integer("record_every", record_every, minimum=1)
+    checks.integer("kernel_every", kernel_every, minimum=1, allow_none=True,
+                   fix="pass None (no kernel rates) or the records between kernel records, such as 25")
     checks.seed("seed", seed)
     check_device("device", device)
     points = source.load()
@@ -157,6 +167,7 @@ def plan_atlas(
         record_every=int(record_every),
         seed=int(seed),
         device=device,
+        kernel_every=None if kernel_every is None else int(kernel_every),
     )
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from repdyn.atlas._analysis import PREDICTORS, STRATA, STRUCTURE_METHODS, fit_summary
+from repdyn.atlas._analysis import FITTED, PREDICTORS, STRATA, STRUCTURE_METHODS, fit_summary
 from repdyn.atlas._analysis import VARIABLES as FITTED_VARIABLES
 from repdyn.atlas._config import AtlasConfig
 from repdyn.version import __version__
@@ -67,6 +67,28 @@ VARIABLES: dict[str, tuple[str, ...]] = {
 }
 
 
+#: The variables of a run with kernel rates (``kernel_every``), and their dimensions.
+KERNEL_VARIABLES: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("h_inf_kernel", "r2_zero_h", "r2_zero_y", "r2_zero_w", "r2_zero_worst"), PAIR_LAYER),
+    **dict.fromkeys(("kernel_eta_h", "kernel_eta_y"), ("pair", "layer", "kernel_epoch")),
+    "zero_fit_median_r2_worst": _STRATA,
+}
+
+
+def zero_fit_summary(analysis: dict[str, Any], same: np.ndarray) -> np.ndarray:
+    """Median worst R^2 of the zero-fit trajectories of the fitted pairs, per layer and stratum (L, strata)."""
+    worst = np.asarray(analysis["r2_zero_worst"], np.float64)
+    fitted = np.asarray(analysis["fit_state"]) == FITTED
+    masks = {"all": np.ones_like(same, dtype=bool), "same": same, "different": ~same}
+    out = np.full((worst.shape[1], len(STRATA)), np.nan)
+    for s, stratum in enumerate(STRATA):
+        for layer in range(worst.shape[1]):
+            values = worst[masks[stratum] & fitted[:, layer], layer]
+            if np.isfinite(values).any():
+                out[layer, s] = float(np.nanmedian(values))
+    return out
+
+
 def atlas_dataset(config: AtlasConfig, training: dict[str, Any], analysis: dict[str, Any]) -> Any:
     """The Dataset of one atlas run (see the module notes)."""
     import xarray as xr
@@ -78,8 +100,13 @@ def atlas_dataset(config: AtlasConfig, training: dict[str, Any], analysis: dict[
     # change without fitting again.
     summaries = fit_summary({k: np.asarray(analysis[k]) for k in analysis}, np.asarray(training["same"], bool))
     source = {**training, **analysis, **summaries}
+    kernel = "kernel_eta_h" in training
+    variables = dict(VARIABLES)
+    if kernel:
+        source["zero_fit_median_r2_worst"] = zero_fit_summary(analysis, np.asarray(training["same"], bool))
+        variables.update(KERNEL_VARIABLES)
     data_vars = {}
-    for name, dims in VARIABLES.items():
+    for name, dims in variables.items():
         value = np.asarray(source[name])
         data_vars[name] = xr.Variable(dims, value.astype(np.int8) if value.dtype == bool else value)
     points = np.asarray(training["points"])
@@ -88,7 +115,7 @@ def atlas_dataset(config: AtlasConfig, training: dict[str, Any], analysis: dict[
         "layer": [str(v) for v in training["layers"]],
         "epoch": np.asarray(training["epochs"]),
         "step": ("epoch", np.asarray(training["epochs"]) * int(training.get("steps_per_epoch", 1))),
-        "predictor": list(PREDICTORS),
+        "predictor": [str(p) for p in analysis.get("predictors", PREDICTORS)],
         "stratum": list(STRATA),
         "variable": list(FITTED_VARIABLES),
         "structure": list(STRUCTURE_METHODS),
@@ -97,6 +124,8 @@ def atlas_dataset(config: AtlasConfig, training: dict[str, Any], analysis: dict[
         "pair_i": ("pair", np.asarray(training["pairs"])[:, 0]),
         "pair_j": ("pair", np.asarray(training["pairs"])[:, 1]),
     }
+    if kernel:
+        coords["kernel_epoch"] = np.asarray(training["epochs"])[np.asarray(training["kernel_records"])]
     if "labels_points" in training:
         coords["point_label"] = ("point", np.asarray(training["labels_points"]))
     ds = xr.Dataset(data_vars, coords=coords)

@@ -345,7 +345,22 @@ def _layer_sentence(ds: Any, layer: str) -> str:
         f"{_fmt(rho.sel(predictor='h0_baseline'))}), median relative error "
         f"{_fmt(err.sel(predictor='cross_validated'))} (h0 {_fmt(err.sel(predictor='h0_baseline'))}); "
         f"structure: pairwise theory {_fmt(f['rdm_spearman'].sel(structure='pairwise'))}, initial distances "
-        f"{_fmt(f['rdm_spearman'].sel(structure='initial'))}."
+        f"{_fmt(f['rdm_spearman'].sel(structure='initial'))}." + _kernel_sentence(f, rho, err)
+    )
+
+
+def _kernel_sentence(f: Any, rho: Any, err: Any) -> str:
+    """With kernel rates: the zero-fit predictor beside the cross-validated one and the baseline, and the
+    zero-fit trajectories' median worst R^2."""
+    if "kernel_init" not in f["predictor"].values:
+        return ""
+    return (
+        f" With no fit (kernel rates at the first record, kernel_init): Spearman "
+        f"{_fmt(rho.sel(predictor='kernel_init'))} (cross-validated {_fmt(rho.sel(predictor='cross_validated'))}, "
+        f"h0 {_fmt(rho.sel(predictor='h0_baseline'))}), median relative error "
+        f"{_fmt(err.sel(predictor='kernel_init'))}; the zero-fit trajectories' median worst R^2 "
+        f"{_fmt(f['zero_fit_median_r2_worst'].sel(stratum='all'))} (fitted "
+        f"{_fmt(f['fit_median_r2_worst'].sel(stratum='all'))})."
     )
 
 

@@ -78,6 +78,7 @@ def atlas(
     record_every: int = 1,
     seed: int = 0,
     device: str = "cpu",
+    kernel_every: int | None = None,
     out: str | os.PathLike[str] = DEFAULT_OUT,
     cache: str | os.PathLike[str] | None = None,
     progress: bool | None = None,
@@ -146,6 +147,12 @@ def atlas(
     seed : int, default 0
         Initial weights, minibatch order and the draw of pairs.
     device : {"cpu", "cuda"}
+    kernel_every : int, optional
+        Also measure every pair's rates from the network's tangent kernels at
+        records ``0, k, 2k, ...`` (:func:`repdyn.track.track_pairs`) and add
+        the zero-fit predictor ``kernel_init`` (``h_inf`` from the rates at the
+        first record, no fit) beside the cross-validated one, and the zero-fit
+        trajectories' R^2 (docs/atlas.md, "Kernel rates").
     out : path, default "results/atlas"
     cache : path, optional
         The result store; default ``out/cache``.
@@ -169,7 +176,7 @@ def atlas(
     """
     config = plan_atlas(model, data, labels=labels, input_distance=input_distance, pairs=pairs, layers=layers,
                         gain=gain, lr=lr, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
-                        record_every=record_every, seed=seed, device=device)  # fmt: skip
+                        record_every=record_every, seed=seed, device=device, kernel_every=kernel_every)  # fmt: skip
     return run_atlas(config, out=out, cache=cache, progress=progress)
 
 

@@ -48,7 +48,9 @@ def atlas_training(config: AtlasConfig) -> dict[str, Any]:
     squared Euclidean distances are ``input_d2``), the initial
     representations at every layer (``hidden0_<l>``, float32 as the model
     computes them), the initial outputs and the final squared distance matrix
-    of every layer (``rdm_final``, (L, P, P)).
+    of every layer (``rdm_final``, (L, P, P)). With ``kernel_every``: the
+    records measured (``kernel_records``) and the kernel rates there,
+    ``kernel_eta_h`` and ``kernel_eta_y`` (K, L, S).
     """
     import torch
 
@@ -78,6 +80,7 @@ def atlas_training(config: AtlasConfig) -> dict[str, Any]:
         optimizer=lambda params: make_optimizer(training.optimizer, params, lr=training.lr),
         epochs=training.epochs, batch_size=None if training.full_batch else training.batch_size,
         seed=config.seed, record_every=config.record_every, progress=True, input_distance=distance,
+        kernel_every=config.kernel_every,
     )  # fmt: skip
     after = layer_outputs(net, layers, x[tracked])
     if config.input_distance.kind == "euclidean":
@@ -106,6 +109,12 @@ def atlas_training(config: AtlasConfig) -> dict[str, Any]:
         result["label_names"] = np.array(data.meta["label_names"], dtype=np.str_)
     for index, name in enumerate(layers):
         result[f"hidden0_{index}"] = before[name]
+    if config.kernel_every is not None:
+        # Only the kernel records: the rates are NaN at every other record.
+        rows = np.flatnonzero(np.isfinite(run.kernel_eta_h).any(axis=(0, 1)))
+        result["kernel_records"] = rows
+        result["kernel_eta_h"] = run.kernel_eta_h[:, :, rows]
+        result["kernel_eta_y"] = run.kernel_eta_y[:, :, rows]
     return result
 
 

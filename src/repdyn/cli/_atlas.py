@@ -45,6 +45,11 @@ def atlas(
     optimizer: Annotated[str | None, typer.Option(help="sgd or adam (default: the model's).")] = None,
     record_every: Annotated[int, typer.Option(help="Epochs between records of the tracked pairs.")] = 1,
     seed: Annotated[int, typer.Option(help="Initial weights, minibatch order, the draw of pairs.")] = 0,
+    kernel_rates: Annotated[bool, typer.Option(
+        "--kernel-rates", help="Also measure every pair's rates from the tangent kernels and predict its final "
+                               "distance from them with no fit (column kernel_init).")] = False,
+    kernel_every: Annotated[int | None, typer.Option(
+        help="Records between kernel records (implies --kernel-rates; default 25).")] = None,
     device: DeviceOption = "cpu",
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("results/atlas"),
     cache: CacheOption = None,
@@ -63,9 +68,14 @@ def atlas(
     check.output_dir("--cache", cache)
     if full_batch and batch_size is not None:
         check.fail("give either --batch-size or --full-batch, not both")
+    if kernel_rates and kernel_every is None:
+        from repdyn.track import KERNEL_EVERY
+
+        kernel_every = KERNEL_EVERY
     config = plan_atlas(model, data, input_distance=_input_distance(input_distance), pairs=pairs, layers=layers,
                         gain=gain, lr=lr, epochs=epochs, batch_size="full" if full_batch else batch_size,
-                        optimizer=optimizer, record_every=record_every, seed=seed, device=device)  # fmt: skip
+                        optimizer=optimizer, record_every=record_every, seed=seed, device=device,
+                        kernel_every=kernel_every)  # fmt: skip
     store = Execution(out=out, cache=cache).cache
     with check.write_errors({"--cache": store, "--out": out}):
         try:
@@ -116,6 +126,14 @@ PRINTED_COLUMNS = {
 }
 
 
+#: The columns added with ``--kernel-rates``: the zero-fit predictor and the zero-fit trajectories.
+KERNEL_COLUMNS = {
+    "rho kernel": "final_spearman_kernel_init_all",
+    "err kernel": "final_median_rel_error_kernel_init_all",
+    "r2 zero fit": "zero_fit_median_r2_worst_all",
+}
+
+
 def _table(ds: object) -> str:
     """One line per layer: good-fit shares, final-distance Spearman and errors (theory, h0), structure."""
     import math
@@ -130,7 +148,10 @@ def _table(ds: object) -> str:
         return "n/a" if not math.isfinite(v) else f"{v:.3g}"
 
     table = dataset_table(ds, **TABLES["layers"])
-    rows = [list(PRINTED_COLUMNS)]
-    rows += [[cell(row[c]) for c in PRINTED_COLUMNS.values()] for _, row in table.iterrows()]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(PRINTED_COLUMNS))]
+    columns = dict(PRINTED_COLUMNS)
+    if "kernel_init" in ds["predictor"].values:
+        columns.update(KERNEL_COLUMNS)
+    rows = [list(columns)]
+    rows += [[cell(row[c]) for c in columns.values()] for _, row in table.iterrows()]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(columns))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)

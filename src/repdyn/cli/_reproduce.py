@@ -34,6 +34,7 @@ def list_experiments() -> None:
     from repdyn.experiments import EXPERIMENTS, GROUPS, in_group
 
     width = max(len(name) for name in EXPERIMENTS)
+    figure_width = max(len(exp.figure) for exp in EXPERIMENTS.values())
     for number, (group, title) in enumerate(GROUPS.items()):
         names = in_group(group)
         if not names:
@@ -42,7 +43,7 @@ def list_experiments() -> None:
         typer.echo(("\n" if number else "") + f"{title} ({how}):")
         for name in names:
             exp = EXPERIMENTS[name]
-            typer.echo(f"{exp.name:<{width}} {exp.figure:<21} {exp.description}")
+            typer.echo(f"{exp.name:<{width}} {exp.figure:<{figure_width}} {exp.description}")
 
 
 @check.checked()

@@ -33,8 +33,9 @@ app = typer.Typer(
 DEFAULT_OUT = Path("results/two-point")
 
 
+
 @app.command("two-point")
-@check.checked({"arch": "--model", "model": "--model", "kind": "--model"})
+@check.checked({"arch": "--model", "model": "--model", "kind": "--model", "kernel_every": "--kernel-every"})
 def two_point(
     model: Annotated[
         str, typer.Option(
@@ -78,6 +79,18 @@ def two_point(
             "architecture's documented Adam rate, never its SGD rate."
         ),
     ] = None,
+    kernel_rates: Annotated[
+        bool,
+        typer.Option(
+            "--kernel-rates",
+            help="Also measure eta_h and eta_y from the network's tangent kernels and run the theory with them "
+                 "and no fit (docs/kernel-rates.md); trains with autograd.",
+        ),
+    ] = False,
+    kernel_every: Annotated[
+        int | None,
+        typer.Option(help="Epochs between kernel records (implies --kernel-rates; default 25)."),
+    ] = None,
     dx2: Annotated[float, typer.Option(help="Squared input distance of the two points.")] = 1.0,
     dy2: Annotated[float, typer.Option(help="Squared target distance of the two points.")] = 0.5,
     device: DeviceOption = "cpu",
@@ -103,6 +116,12 @@ def two_point(
     from repdyn.sweep import default_workers
 
     checks.integer("trials", trials, minimum=1)
+    checks.integer("kernel_every", kernel_every, minimum=1, allow_none=True,
+                   fix="give the epochs between kernel records, such as 25")
+    if kernel_rates and kernel_every is None:
+        from repdyn.track import KERNEL_EVERY
+
+        kernel_every = KERNEL_EVERY
     checks.seed("seed", seed, count=trials)
     scheduler = cluster_scheduler(executor, workers, scheduler, cluster, cores=cores, memory=memory,
                                   walltime=walltime, queue=queue, jobs=jobs)
@@ -119,7 +138,7 @@ def two_point(
         source = model_source(source.spec.replace(**shape))
     training = Training(optimizer=optimizer, lr=lr, epochs=epochs)
     configs = [TwoPointConfig(arch=source, seed=seed + i, dx2=dx2, dy2=dy2, layer=layer, device=device,
-                              training=training) for i in range(trials)]  # fmt: skip
+                              training=training, kernel_every=kernel_every) for i in range(trials)]  # fmt: skip
     options = Execution(out=out, cache=cache, executor=executor, workers=workers, scheduler=scheduler,
                         device=device)  # fmt: skip
     parallel = 1 if executor == "local" else min(trials, workers or default_workers())
@@ -144,6 +163,7 @@ def two_point(
             "r2_h": r.get("r2", {}).get("h"),
             "r2_y": r.get("r2", {}).get("y"),
             "r2_w": r.get("r2", {}).get("w"),
+            **{f"r2_zero_{v}": r.get("r2_zero", {}).get(v) for v in "hyw"},
         }
         for r in records
     ]
@@ -163,6 +183,7 @@ def two_point(
                 "h_final",
                 "h_inf",
                 "a_low",
+                *(["r2_zero_h", "r2_zero_y", "r2_zero_w", "h_inf_kernel"] if kernel_every else []),
                 "seconds",
             ],
         )

@@ -14,10 +14,12 @@ from repdyn.runs import Execution
 
 PROFILES = ("smoke", "quick", "paper")
 
-#: The groups of experiments, in listing order: the 2024 paper's, and the follow-up's (its
-#: sequence models; ``followup/``), kept apart so that the paper's report stays the paper's.
+#: The groups of experiments, in listing order: the 2024 paper's, repdyn's own beyond it, and
+#: the follow-up's (its sequence models; ``followup/``), kept apart so that the paper's report
+#: stays the paper's.
 GROUPS = {
     "paper": "van Rossem & Saxe 2024, the effective theory (the paper)",
+    "beyond": "Beyond the paper: the effective rates measured from the tangent kernel (repdyn's own)",
     "follow-up": "van Rossem & Saxe 2025, recurrent networks on streaming parity (the follow-up)",
 }
 
@@ -200,6 +202,17 @@ EXPERIMENTS: dict[str, Experiment] = {
                 "initial maps."
             ),
             module="figures._random_features",
+        ),
+        Experiment(
+            "kernel-rates",
+            figure="beyond the paper",
+            description=(
+                "The two rates measured from the network's tangent kernels instead of fitted: the "
+                "theory with no fit against the Table 1 networks, the fitted constants against the "
+                "rates' time average, the final distance from the rates at epoch 0 over fig5's grid."
+            ),
+            module="figures._kernel_rates",
+            group="beyond",
         ),
         Experiment(
             "adam",

@@ -207,8 +207,9 @@ def _batchable(config: TwoPointConfig) -> bool:
     """Whether the batched engine trains this config (every variant, SGD and Adam)."""
     from repdyn.fast import choose_trainer
 
-    return isinstance(config.arch, ArchSpec) and choose_trainer(config.arch, device=config.device,
-                                                                batched=True) != "autograd"
+    return isinstance(config.arch, ArchSpec) and choose_trainer(
+        config.arch, device=config.device, batched=True, kernel_rates=config.kernel_every is not None
+    ) != "autograd"
 
 
 def _run_batch(

@@ -25,6 +25,7 @@ def train_pair(
     device: str = "cpu",
     epochs: int | None = None,
     training: Training | None = None,
+    kernel_every: int | None = None,
 ) -> tuple[Any, Network | torch.nn.Module]:
     """Build the model with ``seed`` and train it full batch on the pair ``(x, y)``.
 
@@ -44,6 +45,10 @@ def train_pair(
         The resolved training of a :class:`ModelSource` (see :class:`TwoPointConfig`).
     epochs : int, optional
         Overrides the epochs of either.
+    kernel_every : int, optional
+        Also measure the kernel rates every ``kernel_every`` epochs (see
+        :func:`repdyn.track.track_pair`); only autograd measures them, so the
+        run takes that path (the same run as the fast paths, to rounding).
     """
     if isinstance(arch, ModelSource):
         if training is None or not training.resolved:
@@ -58,7 +63,9 @@ def train_pair(
     n_epochs = n_epochs if epochs is None else epochs
     from repdyn.fast import choose_trainer, train_pair_fast
 
-    if isinstance(arch, ArchSpec) and choose_trainer(arch, device=device) != "autograd":
+    if isinstance(arch, ArchSpec) and choose_trainer(
+        arch, device=device, kernel_rates=kernel_every is not None
+    ) != "autograd":
         # The fast paths compute the same run as autograd (to rounding). Plain
         # SGD MLPs draw no random numbers while training (no dropout), so the
         # seed only enters through the initial weights; with no dropout or
@@ -82,5 +89,6 @@ def train_pair(
         stop_when_converged=stop_when_converged,
         measure=measure,
         seed=seed,
+        kernel_every=kernel_every,
     )
     return run, network

@@ -18,8 +18,8 @@ from repdyn.nets import ArchSpec, get_architecture, tracked_layer_index
 from repdyn.runs._execution import check_device
 from repdyn.runs._model import ModelSource, model_source
 from repdyn.runs._training import FULL_BATCH, Training
-from repdyn.sweep import trial
-from repdyn.track import MEASURE_MODES
+from repdyn.sweep import KEY_OMITS_DEFAULT, trial
+from repdyn.track import KERNEL_FIELDS, MEASURE_MODES, STEP_FIELDS
 
 
 def resolve_layer(arch: ArchSpec | ModelSource, layer: int | str | None, *, in_dim: int = 1,
@@ -155,6 +155,14 @@ class TwoPointConfig:
         architecture's documented Adam rate). For an architecture the result
         is written into ``arch`` and ``training`` is None; another model keeps
         it here (a model without a default rate needs ``lr``).
+    kernel_every : int, optional
+        Also measure the effective rates from the network's tangent kernels
+        every ``kernel_every`` epochs (:func:`repdyn.track.track_pair`; the
+        paper's value is :data:`repdyn.track.KERNEL_EVERY`, 25), and run the
+        theory with them and no fit (:func:`kernel_trial_fields`). The
+        training is the same run; it takes the autograd path, which alone
+        measures kernels. None (default): not measured, and left out of the
+        cache key, so trials without it keep their stored results.
     """
 
     arch: ArchSpec | ModelSource = field(default_factory=lambda: get_architecture("default"))
@@ -171,6 +179,7 @@ class TwoPointConfig:
     measure: str = "eval"
     device: str = "cpu"
     training: Training | None = None
+    kernel_every: int | None = field(default=None, metadata={KEY_OMITS_DEFAULT: True})
 
     def __post_init__(self) -> None:
         source = model_source(self.arch)
@@ -199,6 +208,8 @@ class TwoPointConfig:
         checks.real("loss_threshold", self.loss_threshold, above=0)
         checks.choice("measure", self.measure, MEASURE_MODES)
         check_device("device", self.device, here=False)
+        checks.integer("kernel_every", self.kernel_every, minimum=1, allow_none=True,
+                       fix="pass None (no kernel rates) or the epochs between kernel records, such as 25")
         for name in ("all_layers", "fit", "stop_when_converged"):
             checks.flag(name, getattr(self, name))
         object.__setattr__(self, "layer", resolve_layer(self.arch, self.layer, in_dim=self.in_dim,
@@ -269,6 +280,7 @@ def two_point_trial(config: TwoPointConfig) -> dict[str, Any]:
         loss_threshold=config.loss_threshold,
         stop_when_converged=config.stop_when_converged,
         device=config.device,
+        kernel_every=config.kernel_every,
     )
     return trial_result(config, run)
 
@@ -292,6 +304,8 @@ def trial_result(config: TwoPointConfig, run: Any) -> dict[str, Any]:
         result["converged_epoch"] = NEVER_CONVERGED
     z0 = run.z(tracked)[0]
     result.update(h0=z0[0], y0=z0[1], w0=z0[2], h_final=run.z(tracked)[run.last_finite_epoch, 0])
+    if config.kernel_every is not None:
+        result.update(kernel_trial_fields(run, tracked))
     if not config.fit:
         result.update({k: v for k, v in fit_tracked(None, tracked, with_loss=True).items()
                        if not k.startswith("theory_")})
@@ -319,6 +333,57 @@ TWO_POINT_RUN_FIELDS = (
 #: ``converged_epoch`` of a two-point record whose run never reached its
 #: threshold (the run's record says None); trial files write it as missing.
 NEVER_CONVERGED = -1
+
+
+#: The measured kernel quantities a two-point record keeps, per epoch of the
+#: tracked layer (NaN between kernel records).
+KERNEL_TRIAL_FIELDS = KERNEL_FIELDS + STEP_FIELDS
+#: The zero-fit theory's fields of a two-point record with kernel rates.
+ZERO_FIT_FIELDS = ("zero_fit_h", "zero_fit_y", "zero_fit_w", "r2_zero_h", "r2_zero_y", "r2_zero_w",
+                   "h_inf_kernel", "zero_fit_message")
+
+
+def kernel_trial_fields(run: Any, layer: str) -> dict[str, Any]:
+    """The kernel rates of ``layer`` and the theory run on them with no fit: a two-point record's fields.
+
+    :data:`KERNEL_TRIAL_FIELDS` over every epoch (NaN between kernel records);
+    the zero-fit trajectory ``zero_fit_h``, ``zero_fit_y``, ``zero_fit_w``
+    (:func:`repdyn.theory.solve_varying` on
+    :meth:`~repdyn.track.PairTracking.zero_fit_inputs`, NaN after the last
+    finite record), its ``r2_zero_<variable>`` scored as the fit scores its own
+    (:func:`repdyn.theory.trajectory_r2`), and ``h_inf_kernel``, the final
+    distance from the initial state and the rates at epoch 0 alone
+    (:func:`repdyn.theory.final_distance`). What cannot be computed (no
+    usable rate, a solver failure) is NaN, with the reason in
+    ``zero_fit_message``.
+    """
+    from repdyn.theory import SolverError, final_distance, solve_varying, trajectory_r2
+
+    column = run.layer_index(layer)
+    n = len(run.epochs)
+    out: dict[str, Any] = {name: np.asarray(getattr(run, name)[:, column], dtype=np.float64)
+                           for name in KERNEL_TRIAL_FIELDS}
+    out.update({f"zero_fit_{v}": np.full(n, np.nan) for v in "hyw"})
+    out.update({f"r2_zero_{v}": np.nan for v in "hyw"}, h_inf_kernel=np.nan, zero_fit_message="")
+    try:
+        inputs = run.zero_fit_inputs(layer)
+        predicted = solve_varying(**inputs)
+    except (ValueError, SolverError) as exc:
+        out["zero_fit_message"] = str(exc)
+        return out
+    stop = len(inputs["t"])
+    for i, v in enumerate("hyw"):
+        out[f"zero_fit_{v}"][:stop] = predicted[:, i]
+    observed = run.z(layer)[:stop]
+    out.update({f"r2_zero_{v}": value for v, value in trajectory_r2(observed, predicted).items()})
+    eta_h0, eta_y0 = out["kernel_eta_h"][0], out["kernel_eta_y"][0]
+    h0, y0 = observed[0, 0], observed[0, 1]
+    if np.isfinite(eta_h0) and np.isfinite(eta_y0) and eta_h0 > 0 and eta_y0 > 0 and h0 > 0:
+        fd = final_distance(h0, max(y0, 0.0), eta_h=eta_h0, eta_y=eta_y0, dx2=run.dx2, dy2=run.dy2)
+        out["h_inf_kernel"] = float(fd.h_inf)
+    else:
+        out["zero_fit_message"] = "no finite positive kernel rates at epoch 0: h_inf_kernel is NaN"
+    return out
 
 
 def run_fields(run: Any, layer: str, fields: Sequence[str]) -> dict[str, Any]:

@@ -94,6 +94,12 @@ def trial_summary(config: TwoPointConfig, result: dict[str, Any]) -> dict[str, A
     record.update({k: result.get(k) for k in SUMMARY_FIELDS})
     record["r2"] = {v: result.get(f"r2_{v}") for v in ("h", "y", "w", "loss")}
     record["quality"] = trial_quality(result, config.fit)
+    if config.kernel_every is not None:
+        # The theory with the measured rates and no fit, beside the fitted one.
+        record["kernel_every"] = config.kernel_every
+        record["r2_zero"] = {v: result.get(f"r2_zero_{v}") for v in ("h", "y", "w")}
+        record["h_inf_kernel"] = result.get("h_inf_kernel")
+        record["zero_fit_message"] = result.get("zero_fit_message")
     return record
 
 
@@ -192,14 +198,21 @@ FIT_SECONDS = 3.0
 SECONDS_PER_PARAMETER_EPOCH = 4e-9
 #: Rough single-core seconds of autograd's fixed cost per epoch.
 SECONDS_PER_EPOCH_OVERHEAD = 2e-4
+#: Share of a run's training time that measuring its kernel rates adds
+#: (``kernel_every``; 16 % at 25 on the default network, benchmarks/bench_kernel_rates.py).
+KERNEL_COST = 0.25
 
 
 def estimate_trial_seconds(config: TwoPointConfig) -> float:
     """Rough single-core seconds of one trial: training plus its fits (0 if the estimate under way counted it)."""
     layers = len(config.hidden_layers) + 1 if config.all_layers else 1
     fits = FIT_SECONDS * layers if config.fit else 0.0
-    if isinstance(config.arch, ArchSpec):
+    if isinstance(config.arch, ArchSpec) and config.kernel_every is None:
         return once(config, config.arch.epochs * seconds_per_epoch(config.arch) + fits)
+    if config.kernel_every is not None:
+        # Only autograd measures kernels; the records cost at most 25 % more (issue 22's bound).
+        fits += KERNEL_COST * config.trained_with.epochs * (
+            SECONDS_PER_EPOCH_OVERHEAD + SECONDS_PER_PARAMETER_EPOCH * model_parameters(config))
     per_epoch = SECONDS_PER_EPOCH_OVERHEAD + SECONDS_PER_PARAMETER_EPOCH * model_parameters(config)
     return once(config, config.trained_with.epochs * per_epoch + fits)
 

@@ -13,6 +13,7 @@ This package never imports torch, pandas or xarray at import time.
 """
 
 from repdyn.sweep._canonical import (
+    KEY_OMITS_DEFAULT,
     RESULT_FORMAT_VERSION,
     cache_key,
     canonical_json,
@@ -31,6 +32,7 @@ __all__ = [
     "CLUSTER_KINDS",
     "ClusterSetupError",
     "EXECUTORS",
+    "KEY_OMITS_DEFAULT",
     "RESULT_FORMAT_VERSION",
     "STATUS_ERROR",
     "STATUS_FAILED",

@@ -27,6 +27,11 @@ RESULT_FORMAT_VERSION = 4
 DATACLASS_MARKER = "__dataclass__"
 #: Key of the one-entry dict that stands for a non-finite float (JSON has none).
 FLOAT_MARKER = "__float__"
+#: Dataclass field metadata (``field(default=..., metadata={KEY_OMITS_DEFAULT: True})``):
+#: the field is left out of the canonical form while it holds its default. An
+#: option added later whose default computes what the config computed before
+#: keeps every stored key; any other value enters the key as usual.
+KEY_OMITS_DEFAULT = "repdyn.sweep.key_omits_default"
 
 
 def canonical_value(value: Any, *, _path: str = "config") -> Any:
@@ -42,7 +47,8 @@ def canonical_value(value: Any, *, _path: str = "config") -> Any:
     Returns
     -------
     object
-        Dataclasses become dicts with their class name under ``"__dataclass__"``;
+        Dataclasses become dicts with their class name under ``"__dataclass__"``
+        (fields marked :data:`KEY_OMITS_DEFAULT` that hold their default left out);
         tuples and arrays become lists; numpy scalars become Python scalars;
         ``-0.0`` becomes ``0.0`` (they compare equal); NaN and infinities become
         ``{"__float__": "nan" | "inf" | "-inf"}``.
@@ -71,6 +77,8 @@ def canonical_value(value: Any, *, _path: str = "config") -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         out = {DATACLASS_MARKER: type(value).__qualname__}
         for field in dataclasses.fields(value):
+            if field.metadata.get(KEY_OMITS_DEFAULT) and getattr(value, field.name) == field.default:
+                continue
             out[field.name] = canonical_value(
                 getattr(value, field.name), _path=f"{_path}.{field.name}"
             )

@@ -31,7 +31,16 @@ constant given by position is a ``TypeError``.
 
 from repdyn.theory._estimator import RateEstimator
 from repdyn.theory._exact import exact_identical_targets
-from repdyn.theory._fit import OBJECTIVES, POOR_R2, QUALITIES, FitResult, fit, fit_quality, project_initial_state
+from repdyn.theory._fit import (
+    OBJECTIVES,
+    POOR_R2,
+    QUALITIES,
+    FitResult,
+    fit,
+    fit_quality,
+    project_initial_state,
+    trajectory_r2,
+)
 from repdyn.theory._fixed_point import FinalDistance, conserved, final_distance
 from repdyn.theory._loss import loss_curve
 from repdyn.theory._npoint import encoder_kernel, npoint_distances
@@ -100,6 +109,7 @@ __all__ = [
     "solve",
     "solve_varying",
     "squared_distances",
+    "trajectory_r2",
     "triangle_violations",
     "weighed_distances",
 ]

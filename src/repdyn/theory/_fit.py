@@ -658,9 +658,32 @@ def automatic_rtol(observed: FloatArray) -> float:
     return float(np.clip(1e-5 * np.min(ratio), 1e-12, 1e-8))
 
 
-def _r2_per_variable(observed: FloatArray, predicted: FloatArray) -> dict[str, float]:
-    """R^2 of h, y and w; a variable that varies by less than its precision
-    (:data:`_SCALE_FLOOR` of its magnitude) counts as constant."""
+def trajectory_r2(observed: ArrayLike, predicted: ArrayLike) -> dict[str, float]:
+    """R^2 of a predicted trajectory of ``(h, y, w)`` per variable, as :func:`fit` scores its own.
+
+    Any prediction (a fitted theory, the zero-fit theory of measured rates, a
+    baseline) is scored by the same rule, so their R^2 compare: each variable
+    on its linear scale over all rows, a variable that varies by less than its
+    precision (1e-6 of its magnitude; ``w``'s magnitude is at least ``y``'s)
+    counting as constant (NaN, see :func:`r2`).
+
+    Parameters
+    ----------
+    observed : array_like, shape (T, 3)
+        Measured ``h``, ``y``, ``w``, finite.
+    predicted : array_like, shape (T, 3)
+        The prediction at the same rows; NaN anywhere gives NaN R^2.
+
+    Returns
+    -------
+    dict
+        ``{"h": R^2, "y": R^2, "w": R^2}``.
+    """
+    observed = check.as_finite("observed", observed)
+    if observed.ndim != 2 or observed.shape[1] != 3:
+        raise check.ArgumentValueError(
+            "observed", f"observed must have shape (T, 3) (h, y, w per row); got {observed.shape}")
+    predicted = np.asarray(predicted, dtype=np.float64)
     magnitude = _magnitudes(observed)
     return {
         v: float(r2(observed[:, i], predicted[:, i], atol=_SCALE_FLOOR * magnitude[i]))
@@ -706,7 +729,7 @@ def _fit_one(
     check.computable("observed, dx2, dy2 (the fitted eta_h, eta_y)", eta_h, eta_y)
     predicted = problem.trajectory(theta)
     rss = float(np.sum(problem.residuals(theta) ** 2))
-    r2_values = _r2_per_variable(observed, predicted)
+    r2_values = trajectory_r2(observed, predicted)
     h_inf = float(final_distance(z0[0], z0[1], eta_h=eta_h, eta_y=eta_y, dx2=dx2, dy2=dy2).h_inf)
 
     eta_m = m0 = rss_loss = predicted_loss = None
@@ -829,7 +852,7 @@ def _retry_time_scale(
 
 
 def _min_r2(observed: FloatArray, predicted: FloatArray) -> float:
-    values = list(_r2_per_variable(observed, predicted).values())
+    values = list(trajectory_r2(observed, predicted).values())
     finite = [v for v in values if np.isfinite(v)]
     return min(finite) if finite else (1.0 if np.all(np.isfinite(predicted)) else -np.inf)
 
