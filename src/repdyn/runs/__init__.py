@@ -45,7 +45,7 @@ from repdyn.runs._machine import (
     require_memory,
     require_time,
 )
-from repdyn.runs._model import CNN, MODEL_KINDS, ModelDefaults, ModelSource, model_source
+from repdyn.runs._model import CNN, MODEL_KINDS, ModelDefaults, ModelSource, check_forward, model_source
 from repdyn.runs._outputs import (
     RunOutput,
     atomic_path,
@@ -108,6 +108,7 @@ __all__ = [
     "atomic_path",
     "available_memory",
     "check_device",
+    "check_forward",
     "counting_each_trial_once",
     "data_source",
     "dataset_trial",
