@@ -179,10 +179,14 @@ def _option_value(line: list[str], name: str, default: str) -> str:
     return line[line.index(name) + 1] if name in line else default
 
 
+def _out(d: Path, line: list[str]) -> Path:
+    """``--out`` as the command saw it: relative paths (and "", the current directory) from the case directory."""
+    return d / _option_value(line, "--out", "")
+
+
 def _check_simulate(d: Path, output: str, line: list[str]) -> str | None:
     dy2 = float(_option_value(line, "--dy2", "0.5"))
-    out = _option_value(line, "--out", "")
-    text = Path(out).read_text() if out else output[output.index("epoch"):]
+    text = _out(d, line).read_text() if "--out" in line else output[output.index("epoch"):]
     return _reachable_csv(text, dy2)
 
 
@@ -207,7 +211,7 @@ def _listed_files_exist(out: Path, summary_name: str) -> str | None:
 
 
 def _check_predict(d: Path, output: str, line: list[str]) -> str | None:
-    out = Path(_option_value(line, "--out", ""))
+    out = _out(d, line)
     matrix = np.load(out / "predicted.npy")
     if not (np.all(np.isfinite(matrix)) and np.allclose(matrix, matrix.T) and np.all(np.diag(matrix) == 0)):
         return "predicted.npy is not a finite symmetric matrix with a zero diagonal"
@@ -215,7 +219,7 @@ def _check_predict(d: Path, output: str, line: list[str]) -> str | None:
 
 
 def _check_two_point(d: Path, output: str, line: list[str]) -> str | None:
-    out = Path(_option_value(line, "--out", ""))
+    out = _out(d, line)
     summary = json.loads((out / "summary.json").read_text())
     from repdyn.runs import FAILED_STATUSES
 
@@ -227,7 +231,7 @@ def _check_two_point(d: Path, output: str, line: list[str]) -> str | None:
 
 def _check_written(*names: str) -> Callable[[Path, str, list[str]], str | None]:
     def check(d: Path, output: str, line: list[str]) -> str | None:
-        out = Path(_option_value(line, "--out", ""))
+        out = _out(d, line)
         missing = [n for n in names if not (out / n).is_file()]
         return f"missing outputs {missing}" if missing else None
 

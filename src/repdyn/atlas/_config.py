@@ -147,6 +147,7 @@ def plan_atlas(
     net = model.probe(points.input_shape, points.out_dim)
     names = _layers(net, layers)
     check_forward(net, points.x[:2], points.out_dim, model.label)
+    distance.for_model(net)  # a submodule name that the model lacks fails here, not after training
     return AtlasConfig(
         model=model,
         data=source,

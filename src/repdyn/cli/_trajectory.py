@@ -165,6 +165,9 @@ def _unique_names(path: Path, names: list[str]) -> None:
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
     arrays = check.read_npz("TRAJ", path, example="np.savez(name, epoch=epoch, h=h, y=y, w=w)", text=("layer",))
     _unique_names(path, list(arrays))
+    rows = {name: (len(a) if a.ndim else 0) for name, a in arrays.items()}
+    if len(set(rows.values())) > 1 or 0 in rows.values():
+        fail(f"TRAJ {path}: its arrays have {rows} rows; every array needs one row per time point (a scalar has none)")
     return arrays
 
 
