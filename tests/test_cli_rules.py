@@ -293,3 +293,9 @@ def test_execution_passes_host_to_the_sweep_only_for_a_local_dask_cluster(tmp_pa
     with pytest.raises(checks.ArgumentValueError) as info:
         Execution(out=tmp_path, executor="process", host="127.0.0.1")
     assert info.value.parameter == "host"
+
+
+def test_more_digits_per_label_than_mnist_holds_is_refused_not_clamped(tmp_path):
+    message = _one_error(runner.invoke(app, ["predict", "--dataset", "mnist", "--per-label", str(10**6), "--out",
+                                             str(tmp_path / "out")]))
+    assert "--per-label" in message and "give only" in message

@@ -51,7 +51,12 @@ def load_points(dataset: str, *, per_label: int = 10) -> tuple[np.ndarray, np.nd
         raise ValueError(f"--dataset {dataset} holds integer inputs (token ids): their structure prediction needs "
                          "an input distance, which repdyn predict does not take; give feature vectors")
     if dataset == "mnist":
+        available = len(points)
         points = points.subset(mnist_probe_indices(points, per_label))
+        if len(points) < 10 * per_label:
+            raise ValueError(f"--per-label {per_label} asks for {10 * per_label} digits, but the MNIST data "
+                             f"({points.meta.get('source', 'mnist')}, {available} digits) give only {len(points)}; "
+                             "lower --per-label")
     labels = None if points.labels is None else points.labels.numpy()
     x = _rows("--dataset", dataset, "x", points.x.numpy())
     description = points.meta.get("description", dataset)
