@@ -186,7 +186,8 @@ def _out(d: Path, line: list[str]) -> Path:
 
 def _check_simulate(d: Path, output: str, line: list[str]) -> str | None:
     dy2 = float(_option_value(line, "--dy2", "0.5"))
-    text = _out(d, line).read_text() if "--out" in line else output[output.index("epoch"):]
+    # On stdout the table is followed by what else was written ("wrote sim.png").
+    text = _out(d, line).read_text() if "--out" in line else output[output.index("epoch"):].split("\nwrote")[0]
     return _reachable_csv(text, dy2)
 
 

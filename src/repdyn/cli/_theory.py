@@ -218,6 +218,8 @@ def fit_command(
     if not result.success:
         typer.echo(f"warning: the fit did not converge: {result.message}", err=True)
     if not result.success or result.quality == "unfit":
+        why = "did not converge" if not result.success else "is unfit"
+        typer.echo(f"Error: the fit to {traj} {why}; the rates above do not describe it", err=True)
         raise typer.Exit(check.EXIT_FAILED)
 
 
