@@ -183,7 +183,7 @@ def run_atlas(
     from repdyn.atlas._dataset import atlas_dataset, write_dataset
     from repdyn.atlas._report import FIGURES, draw_figures, report_blocks, to_html, to_markdown
     from repdyn.atlas._trials import AnalysisConfig, atlas_analysis, atlas_training, remember_training
-    from repdyn.runs import Execution, write_json, write_text
+    from repdyn.runs import Execution, retire_index, write_json, write_text
     from repdyn.sweep import cache_key, run_sweep
 
     execution = Execution(out=out, cache=cache, executor="local", progress=progress)
@@ -207,6 +207,7 @@ def run_atlas(
     files = {name: execution.out / name for name in (*FIGURES, *FILES)}
     descriptions = {**{name: f"figure: {text}" for name, (_, text) in FIGURES.items()}, **FILES}
     summary = _summary(config, ds, descriptions)
+    retire_index(files["summary.json"])
     write_dataset(ds, files["atlas.nc"])
     draw_figures(ds, execution.out)
     blocks = report_blocks(ds, summary)

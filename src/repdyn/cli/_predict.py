@@ -229,7 +229,7 @@ def predict(
     out: Annotated[pathlib.Path, typer.Option(help="Output directory.")] = pathlib.Path("results/predict"),
 ) -> None:
     """Predict the final representational distances of a whole data set; optionally compare with a network."""
-    from repdyn.runs import write_json
+    from repdyn.runs import retire_index, write_json
     from repdyn.runs.structure import METHODS
     from repdyn.theory import DISTANCE_FORMS
 
@@ -268,9 +268,7 @@ def predict(
     except (ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
     options = {"tau": tau, "normalise": normalise, "distances": distances} if method == "exp" else {}
-    # prediction.json describes the other files: removed before any is written and written last, so that it
-    # never sits beside files of another run.
-    (out / "prediction.json").unlink(missing_ok=True)
+    retire_index(out / "prediction.json")
     result = _predict_and_report(x, y, labels, hidden, initial, method=method, ratio=ratio, options=options,
                                  permutations=permutations, csv=csv, out=out)
     result.update(points=description, eta_ratio=ratio, eta_ratio_source=ratio_source)

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from repdyn.runs import paper_style, write_figure, write_json, write_text
+from repdyn.runs import paper_style, retire_index, write_figure, write_json, write_text
 from repdyn.cli import _errors as check
 from repdyn.cli._errors import fail as _fail
 from repdyn.cli._trajectory import IGNORED, VARIABLES, read_trajectory
@@ -276,9 +276,7 @@ def demo(out: Annotated[str, typer.Option(help="Output directory.")] = "results/
     out_dir = pathlib.Path(out)
     check.output_dir("--out", out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    # summary.json describes the other files: removed first and written last, so
-    # that a failed run never leaves it beside files it does not describe.
-    (out_dir / "summary.json").unlink(missing_ok=True)
+    retire_index(out_dir / "summary.json")
     rng = np.random.default_rng(0)
     t = np.arange(_DEMO_EPOCHS + 1, dtype=np.float64)
     rows: dict[str, dict[str, Any]] = {}

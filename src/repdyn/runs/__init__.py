@@ -49,6 +49,7 @@ from repdyn.runs._model import CNN, MODEL_KINDS, ModelDefaults, ModelSource, che
 from repdyn.runs._outputs import (
     RunOutput,
     atomic_path,
+    retire_index,
     save_figure,
     save_representations,
     write_figure,
@@ -136,6 +137,7 @@ __all__ = [
     "points_from_arrays",
     "require_memory",
     "require_time",
+    "retire_index",
     "run_trials",
     "run_two_point",
     "save_figure",

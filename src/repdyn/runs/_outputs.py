@@ -78,6 +78,16 @@ def atomic_path(path: Path) -> Iterator[Path]:
         raise
 
 
+def retire_index(path: Path) -> None:
+    """Remove a run's index file (the summary that lists and describes its other files) before they are written.
+
+    The index is written last, after every file it describes: a run that
+    fails midway then leaves no index beside a mix of its own files and an
+    earlier run's, and a reader of the directory sees that it is incomplete.
+    """
+    Path(path).unlink(missing_ok=True)
+
+
 def write_text(path: Path, text: str) -> Path:
     """Write ``text`` to ``path`` atomically (:func:`atomic_path`), as UTF-8."""
     with atomic_path(path) as tmp:
