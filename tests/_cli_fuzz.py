@@ -303,8 +303,8 @@ class Outcome:
     detail: str
 
 
-class _TimeBound(Exception):
-    pass
+class _TimeBound(BaseException):
+    """Raised by the timer: a BaseException, so that no ``except Exception`` in the code under test swallows it."""
 
 
 @contextlib.contextmanager
