@@ -299,3 +299,16 @@ def test_more_digits_per_label_than_mnist_holds_is_refused_not_clamped(tmp_path)
     message = _one_error(runner.invoke(app, ["predict", "--dataset", "mnist", "--per-label", str(10**6), "--out",
                                              str(tmp_path / "out")]))
     assert "--per-label" in message and "give only" in message
+
+
+# -- exit statuses -------------------------------------------------------------------------------------------
+
+def test_a_diverged_two_point_run_exits_1_with_its_results_kept(tmp_path):
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["run", "two-point", "--units", "16", "--hidden-layers", "1", "--epochs", "300",
+                                 "--lr", "50", "--executor", "local", "--out", str(out)])
+    message = _one_error(result, code=1)
+    assert "diverged" in message and "--lr" in message
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["trials"][0]["status"] == "diverged"
+    assert all((out / name).exists() for name in summary["files"])

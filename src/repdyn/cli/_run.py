@@ -211,13 +211,13 @@ def two_point(
             err=True,
         )
     report_unfinished(summary["counts"], out / "summary.json")
+    diverged = [r["seed"] for r in records if r.get("status") == "diverged"]
     failed = [r["seed"] for r in fitted if r["quality"] == "unfit" or r.get("fit_success") is False]
-    if failed:
-        typer.echo(
-            f"Error: the fit of {len(failed)} of {len(fitted)} trials (seeds {failed}) is unfit or did not converge; "
-            f"the results are kept in {out}",
-            err=True,
-        )
+    if diverged or failed:
+        parts = ([f"{len(diverged)} of {len(records)} trials diverged (seeds {diverged}; lower --lr)"] if diverged
+                 else []) + ([f"the fit of {len(failed)} of {len(fitted)} trials (seeds {failed}) is unfit or did "
+                              "not converge"] if failed else [])
+        typer.echo(f"Error: {'; '.join(parts)}; the results are kept in {out}", err=True)
         raise typer.Exit(check.EXIT_FAILED)
 
 
