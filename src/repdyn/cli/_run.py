@@ -142,11 +142,11 @@ def two_point(
                               training=training)
 
     first = config(0)
-    if source.kind != "architecture":
-        from repdyn.data import two_point as points
+    from repdyn.data import two_point as points
 
-        x = points(dx2=dx2, dy2=dy2, in_dim=first.in_dim, out_dim=first.out_dim).x
-        check_forward(source.probe((first.in_dim,), first.out_dim), x, first.out_dim, source.label)
+    x = points(dx2=dx2, dy2=dy2, in_dim=first.in_dim, out_dim=first.out_dim).x
+    check_forward(first.arch.probe((first.in_dim,), first.out_dim) if source.kind != "architecture" else
+                  _architecture_probe(first), x, first.out_dim, source.label)
     parallel = 1 if executor == "local" else min(trials, workers or default_workers())
     size = (f"{first.arch.hidden_layers} hidden layers of {first.arch.units} units (--hidden-layers, --units)"
             if source.kind == "architecture" else source.label)
@@ -219,6 +219,13 @@ def two_point(
                               "not converge"] if failed else [])
         typer.echo(f"Error: {'; '.join(parts)}; the results are kept in {out}", err=True)
         raise typer.Exit(check.EXIT_FAILED)
+
+
+def _architecture_probe(config: object) -> object:
+    """The trial's architecture built once with seed 0, to run it on the two points before training."""
+    from repdyn.nets import build_network
+
+    return build_network(config.arch, config.in_dim, config.out_dim, seed=0)  # type: ignore[attr-defined]
 
 
 def _table(rows: list[dict], columns: list[str]) -> str:

@@ -215,7 +215,8 @@ def check_forward(net: Any, x: Any, out_dim: int, label: str) -> None:
             "output per target column")
     if out.is_floating_point() and not bool(torch.isfinite(out).all()):
         raise checks.ArgumentValueError(
-            "model", f"{label} returns NaN or inf for these data at its initial weights; check its initialisation")
+            "model", f"{label} returns NaN or inf for these data at its initial weights; lower the gain (--gain) "
+            "or check the model's initialisation")
 
 
 def model_source(model: Any, *, gain: float | None = None) -> ModelSource:
