@@ -49,6 +49,7 @@ from repdyn.runs._model import CNN, MODEL_KINDS, ModelDefaults, ModelSource, che
 from repdyn.runs._outputs import (
     RunOutput,
     atomic_path,
+    png_data_uri,
     retire_index,
     save_figure,
     save_representations,
@@ -134,6 +135,7 @@ __all__ = [
     "once",
     "pairwise_input_distances",
     "paper_style",
+    "png_data_uri",
     "points_from_arrays",
     "require_memory",
     "require_time",

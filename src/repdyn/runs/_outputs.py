@@ -7,6 +7,7 @@ mid-write leaves the earlier file (or none), never a truncated one.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -105,6 +106,11 @@ def write_figure(fig: Any, path: Path, **options: Any) -> Path:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, **options)
     return path
+
+
+def png_data_uri(path: Path) -> str:
+    """A PNG file as a ``data:`` URI, so an HTML report keeps its figures when it is moved."""
+    return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
 
 
 def save_figure(fig: Any, out: Path, stem: str) -> list[Path]:
