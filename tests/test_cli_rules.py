@@ -312,3 +312,11 @@ def test_a_diverged_two_point_run_exits_1_with_its_results_kept(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["trials"][0]["status"] == "diverged"
     assert all((out / name).exists() for name in summary["files"])
+
+
+def test_an_input_distance_matrix_of_the_wrong_shape_is_one_message(tmp_path):
+    """Found by the fuzzer: comparing an array with a name raised inside the check itself."""
+    np.save(tmp_path / "m.npy", np.ones((4, 5)))
+    message = _one_error(runner.invoke(app, ["atlas", "--dataset", "xor", "--epochs", "3", "--input-distance",
+                                             str(tmp_path / "m.npy"), "--out", str(tmp_path / "out")]))
+    assert "--input-distance" in message and "(N, N)" in message
