@@ -2,7 +2,7 @@
 
 Run: ``python benchmarks/bench_robustness.py`` (about two minutes on 2 cores).
 
-Reports four figures, each with its goal:
+Reports six figures, each with its goal:
 
 1. **Bad inputs** (the corpus of ``tests/_bad_inputs.py``, every one run
    through the installed command in a fresh process): how many end in one clear
@@ -33,8 +33,18 @@ Reports four figures, each with its goal:
    1e-12 of itself moves the reference by more than the tolerance; anything
    else is a failure (goal 0).
 
-Run ``python benchmarks/bench_robustness.py --fuzz-only`` for sections 4 and 5
-alone (about a minute).
+6. **The command line, fuzzed** (the cases of ``tests/_cli_fuzz.py``): every
+   option of every sub-command in turn replaced by each value of its classes
+   (0, negative, huge, tiny, subnormal, NaN, infinities, booleans, strings,
+   huge integers, long and unicode paths, wrong-shaped and degenerate files),
+   then 300 seeded random pairs of replacements, run in-process. Counted:
+   exit 0 with outputs that pass their checks, exit 1 with a message (a run
+   that failed, results kept), exit 2 with one message, and failures
+   (tracebacks, several messages, temporary files left, wrong outputs, past
+   the time bound; goal 0), with the slowest command's seconds.
+
+Run ``python benchmarks/bench_robustness.py --fuzz-only`` for sections 4 to 6
+alone (a few minutes).
 
 Not a test: it prints numbers and PASS/FAIL per goal, and never fails.
 """
@@ -352,6 +362,42 @@ def solver_decades(examples: int = 1000) -> dict[str, int]:
     return counts
 
 
+# -- 6. the command line, fuzzed ---------------------------------------------------------------------------
+
+def cli_fuzz(work: Path, pairs: int = 300) -> dict[str, float]:
+    import random
+    import warnings
+
+    from _cli_fuzz import COMMANDS, make_files, run_line
+
+    files = work / "cli-files"
+    files.mkdir()
+    make_files(files)
+    cache = work / "cli-cache"
+    cases = [(command, {option.name: cls}) for command in COMMANDS for option in command.options
+             for cls in option.classes]
+    rng = random.Random(21)
+    for _ in range(pairs):
+        command = rng.choice([c for c in COMMANDS if len(c.options) >= 2])
+        options = rng.sample(command.options, 2)
+        cases.append((command, {option.name: rng.choice(sorted(option.classes)) for option in options}))
+    counts: dict[str, float] = {"drawn": len(cases), "ok": 0, "failed": 0, "refused": 0, "failure": 0,
+                                "slowest": 0.0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for i, (command, replaced) in enumerate(cases):
+            case = work / f"cli-case-{i}"
+            case.mkdir()
+            for path in files.iterdir():
+                (case / path.name).symlink_to(path, target_is_directory=path.is_dir())
+            outcome = run_line(command, replaced, case, cache)
+            counts[outcome.kind] += 1
+            counts["slowest"] = max(counts["slowest"], outcome.seconds)
+            if outcome.kind == "failure":
+                print(f"    failure: {command.name} {replaced}: {outcome.detail[:1500]}")
+    return counts
+
+
 def fuzz_sections() -> None:
     start = time.perf_counter()
     print("4. the public theory API, fuzzed (each argument replaced by each class, then 500 random pairs)")
@@ -367,13 +413,21 @@ def fuzz_sections() -> None:
           f"{counts['undetermined']}, no reference {counts['no reference']}, other failures "
           f"{counts['failure']}; goal 0 failures: {'PASS' if counts['failure'] == 0 else 'FAIL'} "
           f"({time.perf_counter() - start:.0f} s)")
+    start = time.perf_counter()
+    print("6. the command line, fuzzed (each option replaced by each of its classes, then 300 random pairs)")
+    with tempfile.TemporaryDirectory() as tmp:
+        counts = cli_fuzz(Path(tmp))
+    print(f"   drawn {counts['drawn']:.0f}: exit 0 with checked outputs {counts['ok']:.0f}, exit 1 with a message "
+          f"{counts['failed']:.0f}, exit 2 with one message {counts['refused']:.0f}, failures {counts['failure']:.0f}; "
+          f"slowest command {counts['slowest']:.1f} s; goal 0 failures: "
+          f"{'PASS' if counts['failure'] == 0 else 'FAIL'} ({time.perf_counter() - start:.0f} s)")
 
 
 def main() -> None:
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--fuzz-only", action="store_true", help="run sections 4 and 5 only")
+    parser.add_argument("--fuzz-only", action="store_true", help="run sections 4 to 6 only")
     if parser.parse_args().fuzz_only:
         fuzz_sections()
         return

@@ -149,7 +149,7 @@ def test_compare_adds_the_initial_state_prediction_when_the_file_has_it(tmp_path
     assert "pairwise_init (initial state)" in result.output
     np.savez(path, x=XOR_X, y=XOR_Y, hidden=XOR_Y, hidden0=hidden0[:3], output0=output0)
     result = _invoke("--compare", str(path), "--out", str(tmp_path / "bad"))
-    assert result.exit_code == 2 and "hidden0 and output0" in result.output
+    assert result.exit_code == 2 and "'hidden0' has shape (3, 3)" in result.output
 
 
 def test_compare_reads_the_representations_files_the_experiments_write(tmp_path):

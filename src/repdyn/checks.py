@@ -32,6 +32,7 @@ import numpy as np
 
 __all__ = [
     "MAX_SEED",
+    "USER_CODE_FAILURES",
     "ArgumentTypeError",
     "ArgumentValueError",
     "BadArgument",
@@ -42,11 +43,26 @@ __all__ = [
     "real",
     "real_array",
     "seed",
+    "user_code_failure",
 ]
 
 #: The largest seed: numpy's legacy generator and torch's both take every
 #: integer in [0, 2**32 - 1], so a seed there means the same run everywhere.
 MAX_SEED = 2**32 - 1
+
+
+#: What a user's code (a model's file, factory or forward) may raise that makes
+#: it bad input: any exception, and an exit (``sys.exit(0)`` in a factory
+#: builds no model; it is no successful run). Ctrl-C stays the user's interrupt.
+USER_CODE_FAILURES = (Exception, SystemExit)
+
+
+def user_code_failure(exc: BaseException) -> str:
+    """What the user's code did, in words: ``ValueError: bad width``, ``it called sys.exit(0) ...``."""
+    if isinstance(exc, SystemExit):
+        return (f"it called sys.exit({exc.code!r}) (raised SystemExit); a model's file, factory and forward must "
+                "build and run the model, not exit")
+    return f"{type(exc).__name__}: {exc}"
 
 
 class BadArgument(Exception):

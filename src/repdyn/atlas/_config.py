@@ -17,6 +17,7 @@ from repdyn.runs import (
     ModelSource,
     Training,
     check_device,
+    check_forward,
     data_source,
     input_distance_source,
     model_source,
@@ -155,7 +156,8 @@ def plan_atlas(
     # Built once here (on the CPU) to check the layer names and the data's shape against the model.
     net = model.probe(points.input_shape, points.out_dim)
     names = _layers(net, layers)
-    _check_forward(net, points, model.label)
+    check_forward(net, points.x[:2], points.out_dim, model.label)
+    distance.for_model(net)  # a submodule name that the model lacks fails here, not after training
     return AtlasConfig(
         model=model,
         data=source,
@@ -200,28 +202,6 @@ def _layers(net: Any, layers: str | Sequence[str]) -> tuple[str, ...]:
         return resolve_layers(net, spec)
     except (ValueError, TypeError) as exc:
         raise checks.ArgumentValueError("layers", f"layers: {exc}") from None
-
-
-def _check_forward(net: Any, points: Any, label: str) -> None:
-    """One forward of two points, so that a model that cannot read these data fails here, with a clear message."""
-    import torch
-
-    was_training = net.training
-    net.eval()  # a batch-norm model reads two points in eval mode without touching its statistics
-    try:
-        with torch.no_grad():
-            out = net(points.x[:2])
-    except Exception as exc:  # the user's model: any failure is bad input here
-        raise checks.ArgumentValueError(
-            "model", f"{label} cannot read these data (inputs of shape {tuple(points.x.shape[1:])}, "
-            f"{points.x.dtype}): {type(exc).__name__}: {exc}") from None
-    finally:
-        net.train(was_training)
-    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, points.out_dim):
-        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise checks.ArgumentValueError(
-            "model", f"{label} returns {shape} for 2 points; it must return (2, {points.out_dim}), one output per "
-            "target column")
 
 
 #: Bytes per value of the tracked arrays planned for, relative to the result's

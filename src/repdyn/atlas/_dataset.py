@@ -156,8 +156,9 @@ def atlas_dataset(config: AtlasConfig, training: dict[str, Any], analysis: dict[
 
 
 def write_dataset(ds: Any, path: Path) -> Path:
-    """Write ``ds`` to ``path`` atomically (a temporary file renamed over it)."""
-    tmp = path.with_suffix(".nc.tmp")
-    ds.to_netcdf(tmp, engine=ENGINE)
-    tmp.replace(path)
+    """Write ``ds`` to ``path`` atomically (:func:`repdyn.runs.atomic_path`)."""
+    from repdyn.runs import atomic_path
+
+    with atomic_path(path) as tmp:
+        ds.to_netcdf(tmp, engine=ENGINE)
     return path

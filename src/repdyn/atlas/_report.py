@@ -39,9 +39,12 @@ def _figure(n_rows: int, n_cols: int, width: float, height: float) -> tuple[Any,
 def _save(fig: Any, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
-    fig.savefig(path, dpi=150, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    from repdyn.runs import write_figure
+
+    try:
+        return write_figure(fig, path, dpi=150, bbox_inches="tight")
+    finally:
+        plt.close(fig)
 
 
 #: Edges of the colour bins of the fit-quality figure: below 0 the fit is unfit

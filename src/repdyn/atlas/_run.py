@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -191,9 +190,8 @@ def run_atlas(
     from repdyn.atlas._dataset import atlas_dataset, write_dataset
     from repdyn.atlas._report import FIGURES, draw_figures, report_blocks, to_html, to_markdown
     from repdyn.atlas._trials import AnalysisConfig, atlas_analysis, atlas_training, remember_training
-    from repdyn.runs import Execution
+    from repdyn.runs import Execution, retire_index, write_json, write_text
     from repdyn.sweep import cache_key, run_sweep
-    from repdyn.vocabulary import json_ready
 
     execution = Execution(out=out, cache=cache, executor="local", progress=progress)
     report = Steps(progress)
@@ -216,12 +214,13 @@ def run_atlas(
     files = {name: execution.out / name for name in (*FIGURES, *FILES)}
     descriptions = {**{name: f"figure: {text}" for name, (_, text) in FIGURES.items()}, **FILES}
     summary = _summary(config, ds, descriptions)
+    retire_index(files["summary.json"])
     write_dataset(ds, files["atlas.nc"])
     draw_figures(ds, execution.out)
     blocks = report_blocks(ds, summary)
-    _write_text(files["report.md"], to_markdown(blocks))
-    _write_text(files["report.html"], to_html(blocks, execution.out))
-    _write_text(files["summary.json"], json.dumps(json_ready(summary), indent=2) + "\n")
+    write_text(files["report.md"], to_markdown(blocks))
+    write_text(files["report.html"], to_html(blocks, execution.out))
+    write_json(files["summary.json"], summary)
     report.done()
     return AtlasResult(config=config, dataset=ds, summary=summary, files=files)
 
@@ -301,9 +300,3 @@ def problems(ds: Any) -> list[str]:
     if not usable.any():
         found.append("no (pair, layer) could be fitted: every fit is unfit or masked (see fit_state and quality)")
     return found
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)

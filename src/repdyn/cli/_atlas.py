@@ -81,8 +81,10 @@ def atlas(
         try:
             result = run_atlas(config, out=out, cache=cache)
         except TrialError as exc:
-            typer.echo(f"Error: the atlas run failed; its error is kept in the result store {store}, and a "
-                       f"rerun tries again:\n{exc}", err=True)
+            # The trial's traceback stays in the store; its last line says what went wrong.
+            cause = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            typer.echo(f"Error: the atlas run failed: {cause}. The full error text is kept in the result store "
+                       f"{store}, and a rerun tries again", err=True)
             raise typer.Exit(check.EXIT_FAILED) from None
     typer.echo(_table(result.dataset))
     typer.echo(f"rates in {result.summary['rate_units']} ({result.summary['steps_per_epoch']} per epoch); training "

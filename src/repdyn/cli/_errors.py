@@ -29,6 +29,14 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 EXIT_FAILED = 1
 #: Exit status of bad input (click's own status for usage errors).
 EXIT_BAD_INPUT = 2
+#: Exit status of a command interrupted by the user (128 + SIGINT, as shells report it).
+EXIT_INTERRUPTED = 130
+#: Failed reads and writes whose cause is the user's machine or paths, not repdyn:
+#: reported as one message naming the file, never as a traceback.
+USER_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENAMETOOLONG,
+                         errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.ELOOP, errno.EFBIG})
+#: Estimated waits above this many seconds are announced before they start.
+ANNOUNCED_WAIT = 60.0
 
 
 def fail(message: str) -> NoReturn:
@@ -103,6 +111,7 @@ def output_file(option: str, path: Path | None) -> None:
     """Check that ``path`` can be written as a file: not a directory, inside a writable directory."""
     if path is None:
         return
+    _path_length(option, path)
     if path.is_dir():
         fail(f"{option} {path} is a directory; give a file name (e.g. {path / 'out'}{_suffix(option)})")
     _writable_parent(option, path.parent, path)
@@ -112,6 +121,7 @@ def output_dir(option: str, path: Path | None) -> None:
     """Check that ``path`` is, or can be created as, a writable directory."""
     if path is None:
         return
+    _path_length(option, path)
     if path.exists() and not path.is_dir():
         fail(f"{option} {path} exists and is not a directory; give a directory (it is created if missing)")
     _writable_parent(option, path, path)
@@ -119,6 +129,17 @@ def output_dir(option: str, path: Path | None) -> None:
 
 def _suffix(option: str) -> str:
     return ".png" if option == "--plot" else ".csv"
+
+
+def _path_length(option: str, path: Path) -> None:
+    """Refuse names longer than the file system allows: asking whether such a path exists raises, not answers."""
+    too_long = next((part for part in path.parts if len(os.fsencode(part)) > _NAME_MAX), None)
+    if too_long is not None:
+        fail(f"{option} {str(path)[:60]}...: the name {too_long[:40]!r}... is {len(os.fsencode(too_long))} bytes "
+             f"long; file systems allow {_NAME_MAX}; choose a shorter name")
+    if len(os.fsencode(str(path.absolute()))) > _PATH_MAX:
+        fail(f"{option} {str(path)[:60]}...: the path is longer than the {_PATH_MAX} bytes the system allows; "
+             "choose a shorter path")
 
 
 def _writable_parent(option: str, directory: Path, target: Path) -> None:
@@ -132,6 +153,27 @@ def _writable_parent(option: str, directory: Path, target: Path) -> None:
         fail(f"{option} {target}: {probe} is a file, so no directory can be made there; choose another path")
     if not os.access(probe, os.W_OK | os.X_OK):
         fail(f"{option} {target}: no permission to write in {probe}; choose a directory you can write to")
+
+
+#: Longest file name and path (bytes) of common file systems (ext4, XFS, APFS) and of Linux.
+_NAME_MAX, _PATH_MAX = 255, 4096
+
+
+def wait(seconds: float, what: str, fix: str, *, option: str) -> None:
+    """Refuse a run estimated to take longer than :data:`repdyn.runs.MAX_RUN_SECONDS`; announce a long one.
+
+    ``what`` says which options set the length (``"--trials 1000 of 6000
+    epochs"``), ``fix`` what to lower, ``option`` the option named when refused.
+    """
+    from repdyn.checks import BadArgument
+    from repdyn.runs import format_seconds, require_time
+
+    try:
+        require_time(option, seconds, what, fix)
+    except BadArgument as exc:
+        fail(f"{option}: {exc}")
+    if seconds > ANNOUNCED_WAIT:
+        typer.echo(f"{what}: about {format_seconds(seconds)} on this machine (a rough estimate)", err=True)
 
 
 def memory(needed: float, what: str, fix: str) -> None:
@@ -161,20 +203,56 @@ def write_errors(options: Mapping[str, Path | None]) -> Iterator[None]:
     try:
         yield
     except OSError as exc:
-        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS):
+        if exc.errno not in USER_ERRNOS:
             raise
         filename = Path(exc.filename) if exc.filename else None
         option = next((name for name, path in options.items() if path is not None and filename is not None
                        and _under(filename, path)), "/".join(options))
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            cause = "the disk is full (or the quota is used up)"
-            fix = "free space there or choose another"
-        else:
-            cause = f"writing is not allowed ({exc.strerror})"
-            fix = "choose a directory you can write to as"
+        cause, fix = _write_failure(exc)
         where = f" writing {filename}" if filename else ""
-        fail(f"{option}: {cause}{where}; {fix} {option}. Every complete result written before is kept, "
+        fail(f"{option}: {cause}{where}; {fix} for {option}. Every complete result written before is kept, "
              "and a rerun computes only what is missing")
+
+
+def _write_failure(exc: OSError) -> tuple[str, str]:
+    """Why a write failed and what to do, in words, for an OSError of :data:`USER_ERRNOS`."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return ("the disk is full (or the quota or file size limit is used up)",
+                "free space there or choose another path")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"writing is not allowed ({exc.strerror})", "choose a directory you can write to"
+    return f"{exc.strerror}", "choose another path"
+
+
+@contextlib.contextmanager
+def user_failures() -> Iterator[None]:
+    """One message and no traceback for every failure the user's input or machine causes, around a whole command.
+
+    The last net under every command (:mod:`repdyn.cli._main` wraps the root
+    group in it): a :class:`repdyn.checks.BadArgument` no command caught
+    (exit 2, the option named), a read or write that the machine refused
+    (:data:`USER_ERRNOS`, exit 2, the file named), memory exhausted (exit 2),
+    and Ctrl-C (exit 130). Anything else is a bug in repdyn and keeps its traceback.
+    """
+    from repdyn.checks import BadArgument
+
+    try:
+        yield
+    except BadArgument as exc:
+        bad_argument(exc)
+    except OSError as exc:
+        if exc.errno not in USER_ERRNOS:
+            raise
+        cause, fix = _write_failure(exc)
+        where = f" ({exc.filename})" if exc.filename else ""
+        fail(f"{cause}{where}; {fix}. Every complete file written before is kept")
+    except MemoryError:
+        fail("this machine ran out of memory; lower the size of the run (epochs, points, pairs, trials or "
+             "workers)")
+    except KeyboardInterrupt:
+        typer.echo("Error: interrupted; every complete file written before is kept, and a rerun computes only "
+                   "what is missing", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
 def read_npz(label: str, path: Path, *, example: str, text: tuple[str, ...] = ()) -> dict[str, Any]:

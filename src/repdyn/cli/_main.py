@@ -13,6 +13,7 @@ import typer
 from typer.core import TyperGroup
 
 from repdyn.cli import _atlas, _predict, _reproduce, _run, _sequences, _theory
+from repdyn.cli._errors import user_failures
 from repdyn.version import __version__
 
 
@@ -36,9 +37,17 @@ class HelpAsWritten(TyperGroup):
                 formatter.write_dl(rows)
 
 
+class Root(HelpAsWritten):
+    """The ``repdyn`` group: every command runs inside :func:`repdyn.cli._errors.user_failures`."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        with user_failures():
+            return super().invoke(ctx)
+
+
 app = typer.Typer(
     name="repdyn",
-    cls=HelpAsWritten,
+    cls=Root,
     help="The effective theory of representation learning dynamics (van Rossem & Saxe, 2024).",
     no_args_is_help=True,
     add_completion=False,

@@ -43,25 +43,50 @@ WalltimeOption = Annotated[
 QueueOption = Annotated[
     str | None, typer.Option(help="With --cluster: queue or partition (default: the scheduler's).")
 ]
+HostOption = Annotated[
+    str | None,
+    typer.Option(
+        "--host", "--interface",
+        help="With --executor dask and no --scheduler: the network interface (IP address or host name) the local "
+        "Dask cluster, or the scheduler of the --cluster jobs, listens on. Default 127.0.0.1 for a local cluster "
+        "(this machine only; a Dask scheduler runs any code it is sent, so open it to a network only behind a "
+        "firewall).",
+    ),
+]
 JobsOption = Annotated[
     int | None, typer.Option(help="With --cluster: number of jobs to submit (default 1).")
 ]
 
 
 #: The run options' names at the command line, for messages of the sweep's checks.
-SWEEP_OPTION_NAMES = {"executor": "--executor", "workers": "--workers", "scheduler": "--scheduler"}
+SWEEP_OPTION_NAMES = {"executor": "--executor", "workers": "--workers", "scheduler": "--scheduler", "host": "--host"}
 
 
 def cluster_scheduler(executor: str, workers: int | None, scheduler: str | None, cluster: str | None,
-                      **resources: Any) -> str | JobQueue | None:
+                      host: str | None = None, **resources: Any) -> str | JobQueue | None:
     """The scheduler a run uses: ``--scheduler`` as given, or a :class:`JobQueue` built from ``--cluster``.
 
     ``resources`` are the job options (``cores``, ``memory``, ``walltime``,
     ``queue``, ``jobs``), None where not given; each only applies with ``--cluster``.
+    ``host`` (``--host``) goes to the :class:`JobQueue` with ``--cluster``;
+    otherwise the run's :class:`repdyn.runs.Execution` takes it.
     """
     from repdyn.cli._errors import fail
 
     given = {name: value for name, value in resources.items() if value is not None}
+    if host is not None:
+        from repdyn.sweep import check_host
+
+        try:
+            check_host(host, name="--host")
+        except ValueError as exc:
+            fail(str(exc))
+        if executor != "dask" or scheduler is not None:
+            fail(f"--host {host} chooses where the Dask cluster that --executor dask starts listens; add --executor "
+                 "dask (and --cluster for batch jobs), or leave --host out: a running --scheduler listens where it "
+                 "was started")
+        if cluster is not None:
+            given["host"] = host
     if cluster is None:
         if given:
             names = ", ".join(f"--{name}" for name in given)
@@ -87,6 +112,11 @@ def cluster_scheduler(executor: str, workers: int | None, scheduler: str | None,
     except ValueError as exc:
         # JobQueue's messages start with the parameter's name, which is the option's.
         fail(f"--{exc}")
+
+
+def local_host(host: str | None, cluster: str | None) -> str | None:
+    """The ``host`` of the run's :class:`repdyn.runs.Execution`: ``--host`` unless ``--cluster`` took it."""
+    return host if cluster is None else None
 
 
 def check_run_options(executor: str, workers: int | None, scheduler: str | JobQueue | None, out: Path,

@@ -51,13 +51,18 @@ def load_points(dataset: str, *, per_label: int = 10) -> tuple[np.ndarray, np.nd
         raise ValueError(f"--dataset {dataset} holds integer inputs (token ids): their structure prediction needs "
                          "an input distance, which repdyn predict does not take; give feature vectors")
     if dataset == "mnist":
+        available = len(points)
         points = points.subset(mnist_probe_indices(points, per_label))
+        if len(points) < 10 * per_label:
+            raise ValueError(f"--per-label {per_label} asks for {10 * per_label} digits, but the MNIST data "
+                             f"({points.meta.get('source', 'mnist')}, {available} digits) give only {len(points)}; "
+                             "lower --per-label")
     labels = None if points.labels is None else points.labels.numpy()
-    x = points.x.numpy().astype(np.float64).reshape(len(points), -1)
+    x = _rows("--dataset", dataset, "x", points.x.numpy())
     description = points.meta.get("description", dataset)
     if dataset == "mnist":
         description = f"mnist ({len(points)} points, source {points.meta.get('source', 'mnist')})"
-    return x, points.y.numpy().astype(np.float64), labels, description
+    return x, _rows("--dataset", dataset, "y", points.y.numpy()), labels, description
 
 
 def _read_npz(path: pathlib.Path, required: tuple[str, ...], *, option: str) -> tuple[
@@ -74,14 +79,8 @@ def _read_npz(path: pathlib.Path, required: tuple[str, ...], *, option: str) -> 
         if arr.ndim == 0 or len(arr) < 2:
             raise ValueError(f"{option} {path}: {key!r} holds {0 if arr.ndim == 0 else len(arr)} points; give "
                              "at least 2 (one row per point)")
-        if not np.all(np.isfinite(arr)):
-            row = int(np.flatnonzero((~np.isfinite(arr.reshape(len(arr), -1))).any(axis=1))[0])
-            raise ValueError(f"{option} {path}: {key!r} holds NaN or inf (first in row {row}); give finite "
-                             "values")
-    x = np.asarray(arrays["x"], dtype=np.float64)
-    x = x.reshape(len(x), -1)
-    y = np.asarray(arrays["y"], dtype=np.float64)
-    y = y.reshape(len(y), -1)
+    x = _rows(option, path, "x", arrays["x"])
+    y = _rows(option, path, "y", arrays["y"])
     if len(y) != len(x):
         raise ValueError(f"{option} {path}: x has {len(x)} rows but y has {len(y)}; give one target per input")
     labels = arrays.get("labels")
@@ -95,6 +94,45 @@ def _read_npz(path: pathlib.Path, required: tuple[str, ...], *, option: str) -> 
                    + ", ".join(f"{n!r} -> {i}" for i, n in enumerate(names[:10])) + (", ..." if len(names) > 10
                                                                                       else ""), err=True)
     return x, y, labels, arrays
+
+
+def _rows(option: str, path: pathlib.Path | str, key: str, array: np.ndarray, points: int | None = None) -> np.ndarray:
+    """``array`` as one float64 row per point; refused when a point has no values or the rows are not the points.
+
+    ``points`` (the number of points, when ``array`` is not ``x`` itself) must
+    be its first axis: an array of the right size but another first axis
+    (``hidden`` of shape (units, N), or flattened) is refused, never reshaped.
+    """
+    array = np.asarray(array, dtype=np.float64)
+    if points is not None and (array.ndim < 2 or len(array) != points):
+        raise ValueError(f"{option} {path}: {key!r} has shape {array.shape}, but the file holds {points} points; give "
+                         f"one row per point, in the order of x (shape ({points}, units))")
+    rows = array.reshape(len(array), -1)
+    if rows.shape[1] == 0:
+        raise ValueError(f"{option} {path}: {key!r} has shape {array.shape}: no values per point; give at least one "
+                         "column")
+    bad = np.flatnonzero(~np.isfinite(rows).all(axis=1))
+    if bad.size:
+        raise ValueError(f"{option} {path}: {key!r} holds NaN or inf (first in row {int(bad[0])}); give finite values")
+    return rows
+
+
+def _distinct(option: str, source: object, x: np.ndarray, y: np.ndarray) -> None:
+    """Refuse points of which no pair differs in both input and target: the theory then predicts nothing.
+
+    The rich limit of a pair is ``sqrt(dx2 * dy2 * eta_h / eta_y)``; with
+    every pair's ``dx2`` or ``dy2`` zero, every prediction is 0 and the
+    exponential weighing's scale (a quantile of the positive predictions) is undefined.
+    """
+    from repdyn.theory import rich_limit_distances
+
+    rich = rich_limit_distances(x, y, eta_h=1.0, eta_y=1.0)
+    if not np.any(rich > 0):
+        same_x = bool(np.all(x == x[0]))
+        what = "identical inputs" if same_x else "identical targets" if np.all(y == y[0]) else \
+            "identical inputs or identical targets"
+        raise ValueError(f"{option} {source}: every pair of its {len(x)} points has {what}, so the theory predicts "
+                         "no structure (every final distance 0); give points that differ in both input and target")
 
 
 def rates_from(run_dir: pathlib.Path) -> tuple[float, float, int]:
@@ -122,11 +160,21 @@ def rates_from(run_dir: pathlib.Path) -> tuple[float, float, int]:
     if not isinstance(records, list):
         records = [summary[k] for k in ("trial", "rates") if isinstance(summary, dict)
                    and isinstance(summary.get(k), dict)]
+    from repdyn.checks import BadArgument, real
+
     rates, unfit, poor = [], 0, 0
-    for record in records:
+    for i, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise ValueError(f"--rates-from {path}: trial record {i} is {type(record).__name__}, not an object of "
+                             "fitted rates; give a directory that 'repdyn run two-point' wrote")
         eta_h, eta_y = record.get("eta_h"), record.get("eta_y")
-        if not (isinstance(eta_h, (int, float)) and isinstance(eta_y, (int, float)) and eta_h > 0 and eta_y > 0):
+        if eta_h is None or eta_y is None:  # a trial without a fit (failed, or NaN rates written as null)
             continue
+        try:
+            eta_h, eta_y = (real(name, value, above=0) for name, value in (("eta_h", eta_h), ("eta_y", eta_y)))
+        except BadArgument as exc:
+            raise ValueError(f"--rates-from {path}: trial record {i}: {exc}; a fitted rate is a positive number "
+                             "(or null where the fit failed)") from None
         quality = record.get("quality")
         if quality is None and isinstance(record.get("r2"), dict):
             quality = fit_quality(record["r2"])
@@ -134,7 +182,7 @@ def rates_from(run_dir: pathlib.Path) -> tuple[float, float, int]:
             unfit += 1
             continue
         poor += quality == "poor"
-        rates.append((float(eta_h), float(eta_y)))
+        rates.append((eta_h, eta_y))
     if unfit or poor:
         typer.echo(f"warning: of the fitted trials in {path}, {unfit} are unfit (left out: their rates describe "
                    f"nothing) and {poor} are poor (averaged in); an R^2 of h, y or w below {POOR_R2:g} makes a "
@@ -181,7 +229,7 @@ def predict(
     out: Annotated[pathlib.Path, typer.Option(help="Output directory.")] = pathlib.Path("results/predict"),
 ) -> None:
     """Predict the final representational distances of a whole data set; optionally compare with a network."""
-    from repdyn.runs import write_json
+    from repdyn.runs import retire_index, write_json
     from repdyn.runs.structure import METHODS
     from repdyn.theory import DISTANCE_FORMS
 
@@ -204,12 +252,10 @@ def predict(
         if compare is not None:
             compare = _representations_file(compare)
             x, y, labels, arrays = _read_npz(compare, ("x", "y", "hidden"), option="--compare")
-            hidden = np.asarray(arrays["hidden"], dtype=np.float64).reshape(len(x), -1)
+            hidden = _rows("--compare", compare, "hidden", arrays["hidden"], len(x))
             if "hidden0" in arrays and "output0" in arrays:
-                initial = (arrays["hidden0"], arrays["output0"])
-                if any(len(a) != len(x) for a in initial):
-                    raise ValueError(f"{compare}: hidden0 and output0 need one row per point ({len(x)}); got "
-                                     f"{len(initial[0])} and {len(initial[1])}")
+                initial = tuple(_rows("--compare", compare, key, arrays[key], len(x))
+                                for key in ("hidden0", "output0"))
             description = f"{compare} ({len(x)} points)"
             if dataset is not None:
                 dx, _dy, _lab, _ = load_points(dataset, per_label=per_label)
@@ -218,9 +264,11 @@ def predict(
                                      "only --compare (its points are used)")
         else:
             x, y, labels, description = load_points(dataset, per_label=per_label)
+        _distinct("--compare" if compare is not None else "--dataset", compare or dataset, x, y)
     except (ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
     options = {"tau": tau, "normalise": normalise, "distances": distances} if method == "exp" else {}
+    retire_index(out / "prediction.json")
     result = _predict_and_report(x, y, labels, hidden, initial, method=method, ratio=ratio, options=options,
                                  permutations=permutations, csv=csv, out=out)
     result.update(points=description, eta_ratio=ratio, eta_ratio_source=ratio_source)
@@ -308,20 +356,19 @@ def _predict_and_report(x: np.ndarray, y: np.ndarray, labels: np.ndarray | None,
         variant_predictions,
     )
     from repdyn.rsa import rdm
+    from repdyn.runs import atomic_path
 
     settings: dict[str, Any] = {}
     if method == "exp":
         predicted, settings = _exp_weighing(x, y, ratio, options)
     else:
         predicted = predict_structure(x, y, method=method, eta_ratio=ratio)
-    out.mkdir(parents=True, exist_ok=True)
+    _fits_float32(predicted)
     order = sort_order(len(x), labels, *(y.T if y.shape[1] <= 3 else ()))
     point_order = ("rows and columns in the order of the input points (the order of --dataset, or of the "
                    "arrays in the --compare file)")
     files = {"predicted.npy": f"predicted final squared distances, float32 ({len(x)}, {len(x)}), symmetric, "
                               f"zero diagonal; {point_order}"}
-    # float32: the prediction is accurate to far less than 1e-7 relative, and it halves the file.
-    np.save(out / "predicted.npy", predicted.astype(np.float32))
     result: dict[str, Any] = {"n_points": len(x), "method": method, **settings, "point_order": point_order,
                               "figure_order": order.tolist()}
     network = None
@@ -334,7 +381,9 @@ def _predict_and_report(x: np.ndarray, y: np.ndarray, labels: np.ndarray | None,
             predictions[INITIAL_STATE] = initial_state_prediction(x, y, *initial, eta_ratio=ratio)
         rows = method_report(network, predictions, x, labels, permutations=None)
         # The p-value of the chosen prediction and of the baseline (each costs `permutations` correlations).
-        for name, matrix in ((chosen, predicted), (BASELINE, rdm(x))):
+        p_values = ((chosen, predicted), (BASELINE, rdm(x)))
+        _mantel_wait(network, predicted, permutations, len(p_values))
+        for name, matrix in p_values:
             rows[name]["mantel_p"] = mantel_p(network, matrix, permutations=permutations)
         result["chosen"] = chosen
         result["comparison"] = rows[chosen]
@@ -349,16 +398,49 @@ def _predict_and_report(x: np.ndarray, y: np.ndarray, labels: np.ndarray | None,
                                       else "all pairs")
         result["violations_checked"] = ("all triangles" if len(x) <= EXACT_TRIANGLES_MAX
                                         else f"{TRIANGLE_SAMPLE} random triangles")
+    # Everything is computed: now the files, each whole or not at all.
+    with atomic_path(out / "predicted.npy") as tmp:
+        # float32: the prediction is accurate to far less than 1e-7 relative, and it halves the file.
+        np.save(tmp, predicted.astype(np.float32))
     if csv:
-        np.savetxt(out / "predicted.csv", predicted, delimiter=",", fmt="%.8g")
+        with atomic_path(out / "predicted.csv") as tmp:
+            np.savetxt(tmp, predicted, delimiter=",", fmt="%.8g")
         files["predicted.csv"] = f"the same matrix as text; {point_order}"
         if network is not None:
-            np.savetxt(out / "network.csv", network, delimiter=",", fmt="%.8g")
+            with atomic_path(out / "network.csv") as tmp:
+                np.savetxt(tmp, network, delimiter=",", fmt="%.8g")
             files["network.csv"] = f"the network's squared distances (from 'hidden'); {point_order}"
     for path in draw_prediction(predicted, network, x, labels, order, out, _describe(result)):
         files[path.name] = "figure: network and prediction, points in figure_order"
     result["files"] = files
     return result
+
+
+def _fits_float32(predicted: np.ndarray) -> None:
+    """Refuse a prediction that ``predicted.npy`` (float32) cannot hold: inf written for a number is a wrong answer."""
+    largest = float(np.max(np.abs(predicted))) if predicted.size else 0.0
+    limit = float(np.finfo(np.float32).max)
+    if not largest <= limit:
+        _fail(f"the predicted squared distances reach {largest:.3g}, beyond float32 (at most {limit:.3g}), the type "
+              "of predicted.npy; rescale the inputs x or the "
+              "targets y (the prediction scales with sqrt(dx2 * dy2))")
+
+
+def _mantel_wait(network: np.ndarray, predicted: np.ndarray, permutations: int, tests: int) -> None:
+    """Estimate the Mantel tests' time from a few permutations; refuse or announce a long wait (--permutations)."""
+    import time
+
+    from repdyn.runs.structure import mantel_p
+
+    n = len(network)
+    # mantel_test tries every permutation when there are at most permutations + 1 of them.
+    effective = min(permutations, math.factorial(n) - 1) if n <= 20 else permutations
+    probe = min(effective, 20)
+    start = time.perf_counter()
+    mantel_p(network, predicted, permutations=probe)
+    seconds = (time.perf_counter() - start) * tests * effective / probe
+    check.wait(seconds, f"{tests} Mantel tests of {permutations} permutations (--permutations) over {n} points",
+               "lower --permutations (999 resolve p down to 0.001)", option="--permutations")
 
 
 def _exp_weighing(x: np.ndarray, y: np.ndarray, ratio: float, options: dict[str, Any]) -> tuple[np.ndarray,

@@ -15,6 +15,7 @@ from repdyn.cli._options import (
     CoresOption,
     DeviceOption,
     ExecutorOption,
+    HostOption,
     JobsOption,
     MemoryOption,
     QueueOption,
@@ -23,6 +24,7 @@ from repdyn.cli._options import (
     WorkersOption,
     check_run_options,
     cluster_scheduler,
+    local_host,
     report_unfinished,
 )
 
@@ -66,6 +68,7 @@ def reproduce(
     workers: WorkersOption = None,
     scheduler: SchedulerOption = None,
     cluster: ClusterOption = None,
+    host: HostOption = None,
     cores: CoresOption = None,
     memory: MemoryOption = None,
     walltime: WalltimeOption = None,
@@ -83,11 +86,11 @@ def reproduce(
     unknown = [n for n in selected if n not in registry]
     if unknown:
         fail(f"unknown experiment(s) {unknown} (NAMES); choose from: {', '.join([*registry, *GROUPS])}")
-    scheduler = cluster_scheduler(executor, workers, scheduler, cluster, cores=cores, memory=memory,
+    scheduler = cluster_scheduler(executor, workers, scheduler, cluster, host, cores=cores, memory=memory,
                                   walltime=walltime, queue=queue, jobs=jobs)
     check_run_options(executor, workers, scheduler, out, cache)
     options = RunOptions(profile=profile, out=out, cache=cache, executor=executor, workers=workers,
-                         scheduler=scheduler, device=device)  # fmt: skip
+                         scheduler=scheduler, device=device, host=local_host(host, cluster))  # fmt: skip
     estimate = estimate_seconds(selected, profile, workers or default_workers())
     if estimate is not None:
         typer.echo(

@@ -14,6 +14,7 @@ from repdyn.cli._options import (
     CoresOption,
     DeviceOption,
     ExecutorOption,
+    HostOption,
     JobsOption,
     MemoryOption,
     QueueOption,
@@ -22,6 +23,7 @@ from repdyn.cli._options import (
     WorkersOption,
     check_run_options,
     cluster_scheduler,
+    local_host,
     report_unfinished,
 )
 
@@ -31,6 +33,12 @@ app = typer.Typer(
 )
 
 DEFAULT_OUT = Path("results/two-point")
+#: Bytes the driver holds per trial until the run's files are written, beside
+#: the running trials: its config (measured: 0.6 kB), its result's scalars,
+#: summary record and table row (about 1 kB as JSON, a few kB as Python
+#: objects), rounded up; plus its recorded arrays (h, y, w, loss and the four
+#: fitted ones, float64) per epoch.
+RECORD_BYTES, RECORD_BYTES_PER_EPOCH = 10_000.0, 64.0
 
 
 
@@ -98,6 +106,7 @@ def two_point(
     workers: WorkersOption = None,
     scheduler: SchedulerOption = None,
     cluster: ClusterOption = None,
+    host: HostOption = None,
     cores: CoresOption = None,
     memory: MemoryOption = None,
     walltime: WalltimeOption = None,
@@ -112,7 +121,16 @@ def two_point(
     rich limit A_low.
     """
     from repdyn import checks
-    from repdyn.runs import Execution, Training, TwoPointConfig, estimate_trial_bytes, model_source, run_two_point
+    from repdyn.runs import (
+        Execution,
+        Training,
+        TwoPointConfig,
+        check_forward,
+        estimate_trial_bytes,
+        estimate_trial_seconds,
+        model_source,
+        run_two_point,
+    )
     from repdyn.sweep import default_workers
 
     checks.integer("trials", trials, minimum=1)
@@ -123,7 +141,7 @@ def two_point(
 
         kernel_every = KERNEL_EVERY
     checks.seed("seed", seed, count=trials)
-    scheduler = cluster_scheduler(executor, workers, scheduler, cluster, cores=cores, memory=memory,
+    scheduler = cluster_scheduler(executor, workers, scheduler, cluster, host, cores=cores, memory=memory,
                                   walltime=walltime, queue=queue, jobs=jobs)
     check_run_options(executor, workers, scheduler, out, cache)
     source = model_source(model, gain=gain)
@@ -137,21 +155,35 @@ def two_point(
             checks.integer(key, value, minimum=1)
         source = model_source(source.spec.replace(**shape))
     training = Training(optimizer=optimizer, lr=lr, epochs=epochs)
-    configs = [TwoPointConfig(arch=source, seed=seed + i, dx2=dx2, dy2=dy2, layer=layer, device=device,
-                              training=training, kernel_every=kernel_every) for i in range(trials)]  # fmt: skip
-    options = Execution(out=out, cache=cache, executor=executor, workers=workers, scheduler=scheduler,
-                        device=device)  # fmt: skip
+
+    def config(i: int) -> TwoPointConfig:
+        return TwoPointConfig(arch=source, seed=seed + i, dx2=dx2, dy2=dy2, layer=layer, device=device,
+                              training=training, kernel_every=kernel_every)
+
+    first = config(0)
+    from repdyn.data import two_point as points
+
+    x = points(dx2=dx2, dy2=dy2, in_dim=first.in_dim, out_dim=first.out_dim).x
+    check_forward(first.arch.probe((first.in_dim,), first.out_dim) if source.kind != "architecture" else
+                  _architecture_probe(first), x, first.out_dim, source.label)
     parallel = 1 if executor == "local" else min(trials, workers or default_workers())
-    first = configs[0]
     size = (f"{first.arch.hidden_layers} hidden layers of {first.arch.units} units (--hidden-layers, --units)"
             if source.kind == "architecture" else source.label)
+    lower = "lower --epochs" + (" or --units" if source.kind == "architecture" else "")
     check.memory(
-        parallel * estimate_trial_bytes(first),
-        f"a trial of {first.trained_with.epochs} epochs (--epochs) of {size}"
+        parallel * estimate_trial_bytes(first)
+        + trials * (RECORD_BYTES + RECORD_BYTES_PER_EPOCH * (first.trained_with.epochs + 1)),
+        f"{trials} trial(s) (--trials) of {first.trained_with.epochs} epochs (--epochs) of {size}"
         + (f", {parallel} at once" if parallel > 1 else ""),
-        "lower --epochs" + (" or --units" if source.kind == "architecture" else "")
-        + (" or --workers" if parallel > 1 else ""),
+        lower + (" or --workers" if parallel > 1 else "") + " or --trials",
     )
+    check.wait(trials * estimate_trial_seconds(first) / parallel,
+               f"{trials} trial(s) (--trials) of {first.trained_with.epochs} epochs (--epochs) of {size} on "
+               f"{parallel} worker(s)", lower + " or --trials, or spread the trials over a cluster (--cluster)",
+               option="--trials")
+    configs = [first, *(config(i) for i in range(1, trials))]
+    options = Execution(out=out, cache=cache, executor=executor, workers=workers, scheduler=scheduler,
+                        device=device, host=local_host(host, cluster))  # fmt: skip
 
     with check.write_errors({"--cache": options.cache, "--out": out}):
         output = run_two_point(configs, options)
@@ -200,14 +232,21 @@ def two_point(
             err=True,
         )
     report_unfinished(summary["counts"], out / "summary.json")
+    diverged = [r["seed"] for r in records if r.get("status") == "diverged"]
     failed = [r["seed"] for r in fitted if r["quality"] == "unfit" or r.get("fit_success") is False]
-    if failed:
-        typer.echo(
-            f"Error: the fit of {len(failed)} of {len(fitted)} trials (seeds {failed}) is unfit or did not converge; "
-            f"the results are kept in {out}",
-            err=True,
-        )
+    if diverged or failed:
+        parts = ([f"{len(diverged)} of {len(records)} trials diverged (seeds {diverged}; lower --lr)"] if diverged
+                 else []) + ([f"the fit of {len(failed)} of {len(fitted)} trials (seeds {failed}) is unfit or did "
+                              "not converge"] if failed else [])
+        typer.echo(f"Error: {'; '.join(parts)}; the results are kept in {out}", err=True)
         raise typer.Exit(check.EXIT_FAILED)
+
+
+def _architecture_probe(config: object) -> object:
+    """The trial's architecture built once with seed 0, to run it on the two points before training."""
+    from repdyn.nets import build_network
+
+    return build_network(config.arch, config.in_dim, config.out_dim, seed=0)  # type: ignore[attr-defined]
 
 
 def _table(rows: list[dict], columns: list[str]) -> str:

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from repdyn.runs import paper_style
+from repdyn.runs import paper_style, retire_index, write_figure, write_json, write_text
 from repdyn.cli import _errors as check
 from repdyn.cli._errors import fail as _fail
 from repdyn.cli._trajectory import IGNORED, VARIABLES, read_trajectory
@@ -113,8 +113,7 @@ def simulate(
     if out is None:
         typer.echo(text, nl=False)
     else:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text)
+        write_text(out, text)
         typer.echo(f"wrote {len(t)} epochs to {out}")
     if plot is not None:
         _plot_trajectories(plot, t, z, None, loss, None, title="theory trajectory")
@@ -219,6 +218,8 @@ def fit_command(
     if not result.success:
         typer.echo(f"warning: the fit did not converge: {result.message}", err=True)
     if not result.success or result.quality == "unfit":
+        why = "did not converge" if not result.success else "is unfit"
+        typer.echo(f"Error: the fit to {traj} {why}; the rates above do not describe it", err=True)
         raise typer.Exit(check.EXIT_FAILED)
 
 
@@ -275,6 +276,7 @@ def demo(out: Annotated[str, typer.Option(help="Output directory.")] = "results/
     out_dir = pathlib.Path(out)
     check.output_dir("--out", out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    retire_index(out_dir / "summary.json")
     rng = np.random.default_rng(0)
     t = np.arange(_DEMO_EPOCHS + 1, dtype=np.float64)
     rows: dict[str, dict[str, Any]] = {}
@@ -295,10 +297,10 @@ def demo(out: Annotated[str, typer.Option(help="Output directory.")] = "results/
         }
         columns = {"epoch": t, **{v: noisy[:, i] for i, v in enumerate(_COLUMNS)}}
         columns.update({f"{v}_fit": result.predicted[:, i] for i, v in enumerate(_COLUMNS)})
-        (out_dir / f"{name}.csv").write_text(_to_csv(columns))
+        write_text(out_dir / f"{name}.csv", _to_csv(columns))
         panels.append((name, noisy, result.predicted))
-    (out_dir / "summary.json").write_text(json.dumps(rows, indent=2))
     _plot_demo(out_dir / "demo.png", t, panels)
+    write_json(out_dir / "summary.json", rows)
 
     typer.echo(
         f"repdyn theory demo: {_DEMO_EPOCHS} epochs, dx2={_DEMO_DX2}, dy2={_DEMO_DY2}, noise 2 %"
@@ -391,9 +393,10 @@ def _plot_trajectories(
     if predicted is not None:
         axes[0].legend()
     fig.suptitle(title)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        write_figure(fig, path, dpi=110)
+    finally:
+        plt.close(fig)
 
 
 @paper_style()
@@ -413,5 +416,7 @@ def _plot_demo(
         row[0].set_ylabel(name)
     axes[0, 0].legend()
     fig.suptitle("Effective theory: noisy trajectories (solid) and fitted theory (dashed)")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        write_figure(fig, path, dpi=110)
+    finally:
+        plt.close(fig)

@@ -63,6 +63,10 @@ def read_trajectory(path: Path, *, time_column: str | None = None, no_time_colum
         fail(f"TRAJ {path}: unknown column(s) {unknown}; {hint or 'remove them, or'} save the file with only "
              f"{_EXPECTED}")
     data = {k.lower(): np.asarray(v, dtype=np.float64) for k, v in columns.items() if k != time_key}
+    given = [v for v in VARIABLES if v in data]
+    if "z" in data and given:
+        fail(f"TRAJ {path} holds both an array z and the column(s) {given}: which is the trajectory? Save only one "
+             "form (z of shape (T, 3), or h, y and w)")
     if "z" in data:
         z = data["z"]
         if z.ndim != 2 or z.shape[1] != 3:
@@ -161,6 +165,9 @@ def _unique_names(path: Path, names: list[str]) -> None:
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
     arrays = check.read_npz("TRAJ", path, example="np.savez(name, epoch=epoch, h=h, y=y, w=w)", text=("layer",))
     _unique_names(path, list(arrays))
+    rows = {name: (len(a) if a.ndim else 0) for name, a in arrays.items()}
+    if len(set(rows.values())) > 1 or 0 in rows.values():
+        fail(f"TRAJ {path}: its arrays have {rows} rows; every array needs one row per time point (a scalar has none)")
     return arrays
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from repdyn.experiments._registry import EXPERIMENTS, ExperimentOutput
-from repdyn.runs import png_data_uri
+from repdyn.runs import png_data_uri, write_text
 
 #: What a smoke run's report and summaries say first.
 SMOKE_NOTE = (
@@ -86,9 +86,7 @@ def write_report(out: Path, outputs: dict[str, ExperimentOutput], profile: str) 
         exp = registry[name]
         md += ["", f"## {name}: {exp.figure}", "", exp.description, ""]
         md += [f"![{name}]({p.relative_to(out)})" for p in output.figures if p.suffix == ".png"]
-    md_path = out / "report.md"
-    md_path.parent.mkdir(parents=True, exist_ok=True)
-    md_path.write_text("\n".join(md) + "\n")
+    md_path = write_text(out / "report.md", "\n".join(md) + "\n")
 
     body = [
         f"<h1>repdyn reproduction report (profile: {html.escape(profile)})</h1>",
@@ -124,8 +122,7 @@ def write_report(out: Path, outputs: dict[str, ExperimentOutput], profile: str) 
             for p in output.figures
             if p.suffix == ".png"
         ]
-    html_path = out / "report.html"
-    html_path.write_text(
-        "<!doctype html><meta charset=utf-8><title>repdyn report</title>\n" + "\n".join(body)
+    html_path = write_text(
+        out / "report.html", "<!doctype html><meta charset=utf-8><title>repdyn report</title>\n" + "\n".join(body)
     )
     return [md_path, html_path]

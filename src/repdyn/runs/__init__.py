@@ -40,9 +40,27 @@ from repdyn.runs._data import (
 )
 from repdyn.runs._estimates import counting_each_trial_once, once
 from repdyn.runs._execution import CACHE_DIR, DEVICES, Execution, check_device
-from repdyn.runs._machine import MEMORY_SHARE, available_memory, format_bytes, require_memory
-from repdyn.runs._model import CNN, MODEL_KINDS, ModelDefaults, ModelSource, model_source
-from repdyn.runs._outputs import RunOutput, png_data_uri, save_figure, save_representations, write_json
+from repdyn.runs._machine import (
+    MAX_RUN_SECONDS,
+    MEMORY_SHARE,
+    available_memory,
+    format_bytes,
+    format_seconds,
+    require_memory,
+    require_time,
+)
+from repdyn.runs._model import CNN, MODEL_KINDS, ModelDefaults, ModelSource, check_forward, model_source
+from repdyn.runs._outputs import (
+    RunOutput,
+    atomic_path,
+    png_data_uri,
+    retire_index,
+    save_figure,
+    save_representations,
+    write_figure,
+    write_json,
+    write_text,
+)
 from repdyn.runs._plots import STYLE, THEORY_LINE, dynamics_row, figure_grid, paper_style
 from repdyn.runs._records import FAILED_STATUSES, failed, status_counts
 from repdyn.runs._run_data import Run, load_run, write_trial_data
@@ -87,6 +105,7 @@ __all__ = [
     "DISTANCE_KINDS",
     "FAILED_STATUSES",
     "FULL_BATCH",
+    "MAX_RUN_SECONDS",
     "MEMORY_SHARE",
     "MODEL_KINDS",
     "STYLE",
@@ -104,8 +123,10 @@ __all__ = [
     "RunOutput",
     "Training",
     "TwoPointConfig",
+    "atomic_path",
     "available_memory",
     "check_device",
+    "check_forward",
     "counting_each_trial_once",
     "data_source",
     "dataset_trial",
@@ -121,6 +142,7 @@ __all__ = [
     "figure_grid",
     "finite_representations",
     "format_bytes",
+    "format_seconds",
     "input_distance_source",
     "load_dataset",
     "load_run",
@@ -133,6 +155,8 @@ __all__ = [
     "png_data_uri",
     "points_from_arrays",
     "require_memory",
+    "require_time",
+    "retire_index",
     "run_sequences",
     "run_trials",
     "run_two_point",
@@ -143,7 +167,9 @@ __all__ = [
     "train_pair",
     "trial_summary",
     "two_point_trial",
+    "write_figure",
     "write_json",
+    "write_text",
     "write_trial_data",
 ]
 

@@ -238,10 +238,8 @@ def _run_batch(
         fitted = run_sweep(
             finish_trial,
             [jobs[k] for k in fitting],
-            executor=options.executor,
-            workers=options.workers,
-            scheduler=options.scheduler,
             progress=False,
+            **options.dispatch,
         )
         for k, result in zip(fitting, fitted, strict=True):
             results[k] = result

@@ -393,9 +393,9 @@ def input_distance_source(value: Any) -> InputDistanceSource:
 
     if isinstance(value, InputDistanceSource):
         return value
-    if value is None or value == "euclidean":
+    if value is None or (isinstance(value, str) and value == "euclidean"):
         return InputDistanceSource("euclidean")
-    if value == "one_hot":
+    if isinstance(value, str) and value == "one_hot":
         return InputDistanceSource("one_hot")
     if isinstance(value, str):
         if not value.strip():

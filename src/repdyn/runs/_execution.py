@@ -62,6 +62,10 @@ class Execution:
     batch_trials : bool, optional
         Train two-point trials of one architecture together as one batched
         computation; None (auto) batches on ``device="cuda"`` without a scheduler.
+    host : str, optional
+        The interface the local Dask cluster of ``executor="dask"`` (without a
+        ``scheduler``) listens on; default :data:`repdyn.sweep.LOOPBACK`, this
+        machine only. A :class:`repdyn.sweep.JobQueue` takes its own ``host``.
 
     Raises
     ------
@@ -77,6 +81,7 @@ class Execution:
     device: str = "cpu"
     progress: bool | None = None
     batch_trials: bool | None = None
+    host: str | None = None
 
     def __post_init__(self) -> None:
         from repdyn.sweep import check_executor
@@ -91,6 +96,8 @@ class Execution:
         except ValueError as exc:
             raise checks.ArgumentValueError(_first_word(str(exc)), str(exc)) from None
         check_device("device", self.device, here=self.scheduler is None)
+        if self.host is not None:
+            _check_host(self.host, self.executor, self.scheduler)
         for name in ("progress", "batch_trials"):
             if getattr(self, name) is not None:
                 checks.flag(name, getattr(self, name))
@@ -99,8 +106,29 @@ class Execution:
         """Run (or load from :attr:`cache`) trial ``fn`` on every config; results in config order."""
         from repdyn.sweep import run_sweep
 
-        return run_sweep(fn, list(configs), store=self.cache, executor=self.executor, workers=self.workers,
-                         scheduler=self.scheduler, progress=self.progress)  # fmt: skip
+        return run_sweep(fn, list(configs), store=self.cache, progress=self.progress, **self.dispatch)
+
+    @property
+    def dispatch(self) -> dict[str, Any]:
+        """The arguments of :func:`repdyn.sweep.run_sweep` that choose where trials run."""
+        where: dict[str, Any] = {"executor": self.executor, "workers": self.workers, "scheduler": self.scheduler}
+        if self.host is not None:
+            where["host"] = self.host
+        return where
+
+
+def _check_host(host: Any, executor: str, scheduler: Any) -> None:
+    """``host`` chooses where a local Dask cluster listens: with ``executor="dask"`` and no scheduler only."""
+    from repdyn.sweep import check_host
+
+    try:
+        check_host(host)
+    except ValueError as exc:
+        raise checks.ArgumentValueError("host", str(exc)) from None
+    if executor != "dask" or scheduler is not None:
+        raise checks.ArgumentValueError(
+            "host", "host chooses the interface of the local Dask cluster that executor='dask' starts without a "
+            "scheduler; a running scheduler listens where it was started, and a JobQueue takes its own host")
 
 
 def _path(name: str, value: Any) -> Path:

@@ -51,3 +51,35 @@ def require_memory(parameter: str, needed: float, what: str, fix: str) -> None:
         raise checks.ArgumentValueError(
             parameter, f"{what} needs about {format_bytes(needed)} of memory and this machine has "
             f"{format_bytes(free)} available; {fix}")
+
+
+#: The longest run a command starts on its own estimate (a week of wall time):
+#: longer runs are refused before they start, with what sets their length.
+#: An estimate is rough (a factor of a few either way), and a run past a week
+#: is a job for a cluster's batch queue, split into several.
+MAX_RUN_SECONDS = 7 * 24 * 3600.0
+
+
+def format_seconds(seconds: float) -> str:
+    """``45 s``, ``12 min``, ``3.5 h``, ``41 days``: two significant digits."""
+    for unit, factor in (("days", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if seconds >= factor:
+            return f"{seconds / factor:.2g} {unit}"
+    return f"{seconds:.2g} s"
+
+
+def require_time(parameter: str, seconds: float, what: str, fix: str) -> None:
+    """Refuse a run whose estimated wall time ``seconds`` exceeds :data:`MAX_RUN_SECONDS`.
+
+    ``parameter`` is the argument that sets the length (``"trials"``),
+    ``what`` says which values set it, ``fix`` what to lower.
+
+    Raises
+    ------
+    repdyn.checks.ArgumentValueError
+        The run would take longer than a week; nothing has started.
+    """
+    if not seconds <= MAX_RUN_SECONDS:
+        raise checks.ArgumentValueError(
+            parameter, f"{what} would take about {format_seconds(seconds)} on this machine, more than the "
+            f"{format_seconds(MAX_RUN_SECONDS)} a command starts on its own; {fix}")

@@ -158,10 +158,10 @@ class ModelSource:
             torch.manual_seed(seed)
             try:
                 model = factory(**kwargs)
-            except Exception as exc:  # the user's code: any failure is bad input here
+            except checks.USER_CODE_FAILURES as exc:
                 shown = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
                 raise checks.ArgumentValueError(
-                    "model", f"{self.label}({shown}) failed: {type(exc).__name__}: {exc}") from None
+                    "model", f"{self.label}({shown}) failed: {checks.user_code_failure(exc)}") from None
         if not isinstance(model, torch.nn.Module):
             raise checks.ArgumentTypeError(
                 "model", f"{self.label} returned a {type(model).__name__}, not a torch.nn.Module")
@@ -173,6 +173,50 @@ class ModelSource:
         if key not in _PROBES:
             _PROBES[key] = self.build(tuple(input_shape), out_dim, seed=0)
         return _PROBES[key]
+
+
+def check_forward(net: Any, x: Any, out_dim: int, label: str) -> None:
+    """One forward of the points ``x`` (a few), so that a model that cannot read the data fails before training.
+
+    Parameters
+    ----------
+    net : torch.nn.Module
+        The model, as built for these data (:meth:`ModelSource.probe`).
+    x : torch.Tensor
+        A few points, shaped as in training.
+    out_dim : int
+        The targets' columns: the model must return ``(len(x), out_dim)``.
+    label : str
+        The model's name in messages.
+
+    Raises
+    ------
+    repdyn.checks.ArgumentValueError
+        (``parameter="model"``) the forward raised or exited, or returned
+        something else than one output row per point.
+    """
+    import torch
+
+    was_training = net.training
+    net.eval()  # a batch-norm model reads a few points in eval mode without touching its statistics
+    try:
+        with torch.no_grad():
+            out = net(x)
+    except checks.USER_CODE_FAILURES as exc:
+        raise checks.ArgumentValueError(
+            "model", f"{label} cannot read these data (inputs of shape {tuple(x.shape[1:])}, "
+            f"{x.dtype}): {checks.user_code_failure(exc)}") from None
+    finally:
+        net.train(was_training)
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (len(x), out_dim):
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise checks.ArgumentValueError(
+            "model", f"{label} returns {shape} for {len(x)} points; it must return ({len(x)}, {out_dim}), one "
+            "output per target column")
+    if out.is_floating_point() and not bool(torch.isfinite(out).all()):
+        raise checks.ArgumentValueError(
+            "model", f"{label} returns NaN or inf for these data at its initial weights; lower the gain (--gain) "
+            "or check the model's initialisation")
 
 
 def model_source(model: Any, *, gain: float | None = None) -> ModelSource:
@@ -268,10 +312,9 @@ def _load_factory(name: str, digest: str | None) -> Any:
         sys.modules[module_name] = module  # so that its classes pickle and its dataclasses work
         try:
             spec.loader.exec_module(module)
-        except Exception as exc:  # the user's code: any failure is bad input here
+        except checks.USER_CODE_FAILURES as exc:
             del sys.modules[module_name]
-            raise checks.ArgumentValueError(
-                "model", f"importing {file} failed: {type(exc).__name__}: {exc}") from None
+            raise checks.ArgumentValueError("model", f"importing {file} failed: {checks.user_code_failure(exc)}") from None
         _LOADED_FILES[key] = module
     module = _LOADED_FILES[key]
     factory = getattr(module, attribute, None)

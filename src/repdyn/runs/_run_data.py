@@ -178,12 +178,15 @@ def write_trial_data(
     See :func:`trial_dataset` for what the file holds; :func:`load_run` reads it back.
     """
     dataset = trial_dataset(results, configs, attrs=attrs)
-    out.mkdir(parents=True, exist_ok=True)
+    from repdyn.runs._outputs import atomic_path
+
     nc, csv = out / f"{stem}.nc", out / f"{stem}.csv"
-    tmp = nc.with_suffix(".nc.tmp")
-    dataset.to_netcdf(tmp, engine=NETCDF_ENGINE)
-    tmp.replace(nc)
-    trial_table(dataset).to_csv(csv, index=False)
+    # The table is derived from the data set: written second, so that a table
+    # on disk never describes trials the .nc does not hold.
+    with atomic_path(nc) as tmp:
+        dataset.to_netcdf(tmp, engine=NETCDF_ENGINE)
+    with atomic_path(csv) as tmp:
+        trial_table(dataset).to_csv(tmp, index=False)
     return [csv, nc]
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from repdyn import checks
-from repdyn.runs._outputs import RunOutput, write_json
+from repdyn.runs._outputs import RunOutput, atomic_path, retire_index, write_json
 
 #: Tasks by name: streaming parity, counting a symbol mod k, a random regular language (Moore machine).
 SEQUENCE_TASKS = ("parity", "count", "random")
@@ -245,8 +245,7 @@ def _constant_loss(data: Any, loss: str) -> float:
 
 
 def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as f:
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(header)
         writer.writerows(rows)
@@ -281,6 +280,7 @@ def run_sequences(config: SequenceRunConfig, out: Path) -> RunOutput:
     if not isinstance(config, SequenceRunConfig):
         raise checks.ArgumentTypeError("config", f"config must be a SequenceRunConfig; got {checks.describe(config)}")
     out = Path(out)
+    retire_index(out / "summary.json")
     task = config.automaton()
     data = config.training_data()
     tests = config.test_sets()

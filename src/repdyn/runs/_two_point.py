@@ -201,8 +201,13 @@ class TwoPointConfig:
             object.__setattr__(self, "arch", source)
             object.__setattr__(self, "training", training)
         checks.seed("seed", self.seed)
-        checks.real("dx2", self.dx2, above=0)
-        checks.real("dy2", self.dy2, at_least=0)
+        # The two points and their distances live in float32, the network's type: a squared distance that
+        # float32 holds only as inf, or as a subnormal that rounds the points onto each other, is refused.
+        fix = "The two points are float32, the network's type; rescale the problem"
+        checks.real("dx2", self.dx2, at_least=FLOAT32_NORMAL[0], at_most=FLOAT32_NORMAL[1], fix=fix)
+        checks.real("dy2", self.dy2, at_least=0, at_most=FLOAT32_NORMAL[1], fix=fix)
+        if 0 < self.dy2 < FLOAT32_NORMAL[0]:
+            checks.real("dy2", self.dy2, at_least=FLOAT32_NORMAL[0], fix="It may also be 0. " + fix)
         checks.integer("in_dim", self.in_dim, minimum=1)
         checks.integer("out_dim", self.out_dim, minimum=1)
         checks.real("loss_threshold", self.loss_threshold, above=0)
@@ -248,6 +253,11 @@ class TwoPointConfig:
             return tuple(f"hidden.{k}" for k in range(self.arch.hidden_layers))
         model = self.arch.probe((self.in_dim,), self.out_dim)
         return tuple(getattr(model, "hidden_layer_names", ()) or ())
+
+
+#: The squared distances ``dx2`` and ``dy2`` a two-point trial takes: the normal
+#: float32 numbers (``dy2`` may be 0 as well).
+FLOAT32_NORMAL = (float(np.finfo(np.float32).tiny), float(np.finfo(np.float32).max))
 
 
 @trial("two-point")

@@ -63,13 +63,14 @@ def run_two_point(
         files written), ``figures`` (the dynamics of every trial)
         and status ``counts``. :func:`repdyn.load_run` reads ``options.out`` back.
     """
-    from repdyn.runs._outputs import write_json
+    from repdyn.runs._outputs import retire_index, write_json
     from repdyn.runs._run_data import write_trial_data
 
     configs = list(configs)
     if not configs:
         raise ValueError("configs is empty; pass at least one TwoPointConfig")
     results = run_trials(configs, options)
+    retire_index(options.out / "summary.json")
     files = write_trial_data(options.out, results, configs, stem)
     figures = draw_dynamics(seed_groups(configs, results), options.out, "dynamics")
     summary = {

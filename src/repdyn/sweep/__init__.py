@@ -21,7 +21,7 @@ from repdyn.sweep._canonical import (
     trial,
     trial_name,
 )
-from repdyn.sweep._cluster import CLUSTER_KINDS, JobQueue
+from repdyn.sweep._cluster import CLUSTER_KINDS, LOOPBACK, JobQueue, check_host
 from repdyn.sweep._dask import ClusterSetupError
 from repdyn.sweep._frames import STATUS_MISSING, dataset_table, flatten_config, results_dataset, results_frame
 from repdyn.sweep._run import EXECUTORS, check_executor, default_workers, run_sweep
@@ -38,6 +38,7 @@ __all__ = [
     "STATUS_FAILED",
     "STATUS_MISSING",
     "JobQueue",
+    "LOOPBACK",
     "ResultStore",
     "StoredResult",
     "SweepWarning",
@@ -46,6 +47,7 @@ __all__ = [
     "canonical_json",
     "canonical_value",
     "check_executor",
+    "check_host",
     "dataset_table",
     "default_workers",
     "flatten_config",

@@ -147,6 +147,6 @@ def call_trial(fn: Callable[[Any], Any], config: Any) -> tuple[dict[str, Any], f
     start = time.perf_counter()
     try:
         result = check_result(fn(config))
-    except Exception:  # noqa: BLE001 - any trial failure is recorded, not raised
+    except (Exception, SystemExit):  # noqa: BLE001 - any trial failure is recorded, not raised; an exit too
         result = error_record(traceback.format_exc())
     return result, time.perf_counter() - start
