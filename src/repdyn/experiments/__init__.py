@@ -4,7 +4,8 @@
   list`` and ``repdyn reproduce`` read; listing it imports no torch.
 - :func:`run`: run one experiment from Python, as ``repdyn reproduce NAME``
   does; :func:`reproduce` runs several and writes the report;
-  :func:`estimate_seconds` guesses their run time.
+  :func:`estimate_seconds` guesses their run time; :func:`plan` says what
+  they will cost on a device (batches, memory, time) before anything trains.
 - :class:`RunOptions`: an experiment's profile (:data:`PROFILES`) and its
   execution (a :class:`repdyn.runs.Execution`); :class:`ExperimentOutput`
   what it returns.
@@ -32,7 +33,7 @@ from repdyn.experiments._registry import (
     RunOptions,
 )
 from repdyn.experiments._report import SMOKE_NOTE
-from repdyn.experiments._reproduce import estimate_seconds, reproduce, run
+from repdyn.experiments._reproduce import ReproducePlan, estimate_seconds, experiment_trials, plan, reproduce, run
 
 __all__ = [
     "EXPERIMENTS",
@@ -41,8 +42,11 @@ __all__ = [
     "Claim",
     "Experiment",
     "ExperimentOutput",
+    "ReproducePlan",
     "RunOptions",
     "estimate_seconds",
+    "experiment_trials",
+    "plan",
     "reproduce",
     "run",
 ]

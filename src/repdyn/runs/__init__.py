@@ -10,6 +10,8 @@
 - :func:`train_pair`: the training run of a two-point trial, on the fastest
   exact trainer.
 - :func:`load_run`: read a run directory back.
+- :func:`plan_trials`: what trials will cost on a device (batches, memory,
+  time) before anything trains.
 
 A trial function's module path enters its cache key
 (:func:`repdyn.sweep.cache_key`): moving one bumps
@@ -52,6 +54,9 @@ _LAZY = {
     "finite_representations": "repdyn.runs._dataset_trial",
     "mnist_probe_indices": "repdyn.runs._dataset_trial",
     "train_pair": "repdyn.runs._train_pair",
+    "PlannedBatch": "repdyn.runs._plan",
+    "TrialPlan": "repdyn.runs._plan",
+    "plan_trials": "repdyn.runs._plan",
     "DEFAULT_LOSS_THRESHOLD": "repdyn.runs._two_point",
     "TwoPointConfig": "repdyn.runs._two_point",
     "two_point_trial": "repdyn.runs._two_point",
@@ -84,9 +89,11 @@ __all__ = [
     "InputDistanceSource",
     "ModelDefaults",
     "ModelSource",
+    "PlannedBatch",
     "Run",
     "RunOutput",
     "Training",
+    "TrialPlan",
     "TwoPointConfig",
     "available_memory",
     "check_device",
@@ -113,6 +120,7 @@ __all__ = [
     "once",
     "pairwise_input_distances",
     "paper_style",
+    "plan_trials",
     "points_from_arrays",
     "require_memory",
     "run_trials",

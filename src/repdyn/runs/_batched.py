@@ -58,15 +58,20 @@ T = TypeVar("T")
 
 
 def batching_wanted(options: Execution) -> bool:
-    """Whether :func:`run_batched` should run the trials of ``options``.
+    """Whether :func:`run_batched` should run the trials of ``options`` (:func:`batches_trials`)."""
+    return batches_trials(options.device, options.scheduler, options.batch_trials)
 
-    ``options.batch_trials`` decides when set; by default (None) trials are
-    batched when they run on a GPU in this process (``device="cuda"`` and no
-    Dask scheduler elsewhere: remote workers train trial by trial).
+
+def batches_trials(device: str, scheduler: object = None, batch_trials: bool | None = None) -> bool:
+    """Whether two-point trials on ``device`` train in batches (:func:`run_batched`) or one by one.
+
+    ``batch_trials`` decides when set; by default (None) trials are batched
+    when they run on a GPU in this process (``device="cuda"`` and no Dask
+    ``scheduler`` elsewhere: remote workers train trial by trial).
     """
-    if options.batch_trials is not None:
-        return options.batch_trials
-    return options.device == "cuda" and options.scheduler is None
+    if batch_trials is not None:
+        return batch_trials
+    return device == "cuda" and scheduler is None
 
 
 @dataclass(frozen=True)
@@ -154,19 +159,31 @@ def group_key(config: TwoPointConfig) -> str:
     return json.dumps(canonical_value(shared), sort_keys=True)
 
 
-def split_group(members: list[T], config: TwoPointConfig, batch_size: int | None = None) -> list[list[T]]:
+def split_group(members: list[T], config: TwoPointConfig, batch_size: int | None = None, *,
+                memory: float | None = None) -> list[list[T]]:  # fmt: skip
     """The batches of one group (its trials ``members``, ``config`` one of them), in order.
 
     ``batch_size`` trials at a time; by default as many as fit
-    :data:`MEMORY_FRACTION` of the device's free memory by
+    :data:`MEMORY_FRACTION` of the device's memory by
     :func:`repdyn.fast.batch_bytes` (on the CPU at most
     :data:`DEFAULT_BATCH_SIZE`), in batches of nearly equal size.
+
+    Parameters
+    ----------
+    memory : float, optional
+        The device's memory in bytes (a planner states it for a device that
+        is not here); default its free memory now (:func:`repdyn.fast.device_memory`).
+
+    Raises
+    ------
+    ValueError
+        A single trial does not fit (:func:`repdyn.fast.split_batches`).
     """
     if batch_size is not None:
         return [members[start : start + batch_size] for start in range(0, len(members), batch_size)]
     from repdyn.fast import device_memory, split_batches
 
-    free = device_memory(config.device)
+    free = device_memory(config.device) if memory is None else memory
     most = DEFAULT_BATCH_SIZE if config.device == "cpu" else None
     if free is None:  # the host's memory unknown: the fixed size
         return split_group(members, config, most or DEFAULT_BATCH_SIZE)
@@ -190,7 +207,7 @@ def _plan(
     for i, (config, key) in enumerate(zip(configs, keys, strict=True)):
         group = group_key(config)
         if group not in qualifies:
-            qualifies[group] = _batchable(config)
+            qualifies[group] = batchable(config)
         if not qualifies[group]:
             singles.append(i)
         elif key not in seen:
@@ -203,7 +220,7 @@ def _plan(
     return results, groups, singles
 
 
-def _batchable(config: TwoPointConfig) -> bool:
+def batchable(config: TwoPointConfig) -> bool:
     """Whether the batched engine trains this config (every variant, SGD and Adam)."""
     from repdyn.fast import choose_trainer
 
