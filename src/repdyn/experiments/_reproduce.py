@@ -240,8 +240,9 @@ def plan(
         plans[name] = plan_trials(configs, device=device, batched=batched, memory=memory, bandwidth=bandwidth,
                                   calibrate_epochs=calibrate_epochs, workers=workers)  # fmt: skip
         shared[name], analysis[name] = count, seconds
-    known = [p for p in plans.values() if p.memory is not None]
-    return ReproducePlan(profile=profile, device=device, memory=known[0].memory if known else None,
+    known = [p.memory for p in plans.values() if p.memory is not None]
+    return ReproducePlan(profile=profile, device=device, memory=memory if memory is not None else
+                         known[0] if known else None,
                          bandwidth=next((p.bandwidth for p in plans.values() if p.bandwidth), None),
                          memory_stated=memory is not None, experiments=plans, shared=shared, analysis=analysis,
                          workers=workers)  # fmt: skip
