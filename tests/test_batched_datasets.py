@@ -119,3 +119,73 @@ def test_networks_with_dropout_are_refused_by_name():
         train_tracking_pairs_batched(plain, "hidden.0", x, y, (2, 2), lr=0.1, epochs=5, seeds=[0, 1])
     with pytest.raises(ValueError, match="seeds"):
         train_tracking_pairs_batched(plain, "hidden.0", x, y, (0, 1), lr=0.1, epochs=5, seeds=[0])
+
+
+# --- run_dataset_trials: the experiments' runner ------------------------------------------------
+
+
+def _dataset_configs():
+    from repdyn.runs import DatasetConfig
+
+    low = get_architecture("xor low").replace(units=12, hidden_layers=4, epochs=200)
+    two = get_architecture("xor 2 layers").replace(units=12, epochs=200)
+    return [DatasetConfig(dataset="xor", arch=a, seed=s) for a in (low, two) for s in range(3)] + [
+        DatasetConfig(dataset="xor", arch=low.replace(lr=0.01), seed=0)]  # fmt: skip
+
+
+def _options(tmp_path, **changes):
+    from repdyn.experiments import RunOptions
+
+    return RunOptions(**{"profile": "smoke", "out": tmp_path, "cache": tmp_path / "cache", "executor": "local",
+                         "progress": False, "batch_trials": True, **changes})  # fmt: skip
+
+
+def test_the_seeds_of_one_network_train_as_one_batch_with_per_trial_results(tmp_path, monkeypatch):
+    import repdyn.fast
+    from repdyn.runs import dataset_trial, run_dataset_trials
+    from repdyn.sweep import ResultStore, cache_key
+
+    sizes = []
+    real = repdyn.fast.train_tracking_pairs_batched
+    monkeypatch.setattr(repdyn.fast, "train_tracking_pairs_batched",
+                        lambda networks, *a, **k: sizes.append(len(networks)) or real(networks, *a, **k))  # fmt: skip
+    configs = _dataset_configs()
+    results = run_dataset_trials(configs, _options(tmp_path))
+    assert sizes == [3, 3], "one batch per network; the network alone in its group trains one by one"
+    for config, batched in zip(configs, results, strict=True):
+        single = dataset_trial(config)
+        assert set(batched) == set(single)
+        for name, want in single.items():
+            if name == "seconds":
+                continue
+            got = batched[name]
+            if isinstance(want, np.ndarray) and want.dtype.kind == "f":
+                scale = np.nanmax(np.abs(want))
+                np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * scale, err_msg=name)  # float32
+            elif isinstance(want, float):
+                assert got == pytest.approx(want, rel=1e-4, abs=1e-9, nan_ok=True), name
+            elif isinstance(want, np.ndarray):
+                np.testing.assert_array_equal(got, want, err_msg=name)
+            else:
+                assert got == want, name
+    store = ResultStore(tmp_path / "cache")
+    assert all(store.get(cache_key(dataset_trial, c)) is not None for c in configs)
+    # A second run, batched or not, reads every trial from the store.
+    import repdyn.track
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("every trial is in the store")
+
+    monkeypatch.setattr(repdyn.track, "train_tracking_pair", refuse)
+    again = run_dataset_trials(configs, _options(tmp_path, batch_trials=False))
+    assert [r["status"] for r in again] == [r["status"] for r in results]
+
+
+def test_without_batching_every_trial_runs_one_by_one(tmp_path, monkeypatch):
+    import repdyn.fast
+    from repdyn.runs import run_dataset_trials
+
+    monkeypatch.setattr(repdyn.fast, "train_tracking_pairs_batched", None)  # calling it would raise
+    configs = _dataset_configs()[:2]
+    results = run_dataset_trials(configs, _options(tmp_path, batch_trials=False))
+    assert len(results) == 2 and all("hidden" in r for r in results)

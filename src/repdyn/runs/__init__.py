@@ -6,7 +6,9 @@
 - :class:`DatasetConfig` / :func:`dataset_trial`: train one network on a whole
   data set (XOR, the context task, MNIST) while tracking one pair, saving the
   representations of probe points; :func:`load_dataset`,
-  :func:`mnist_probe_indices` and :func:`resolve_mnist_dir` give those points.
+  :func:`mnist_probe_indices` and :func:`resolve_mnist_dir` give those points;
+  :func:`run_dataset_trials` runs many (the seeds of one network together
+  wherever two-point trials batch).
 - :func:`train_pair`: the training run of a two-point trial, on the fastest
   exact trainer.
 - :func:`load_run`: read a run directory back.
@@ -50,6 +52,7 @@ from repdyn.runs._training import FULL_BATCH, Training, default_learning_rate
 _LAZY = {
     "DatasetConfig": "repdyn.runs._dataset_trial",
     "dataset_trial": "repdyn.runs._dataset_trial",
+    "run_dataset_trials": "repdyn.runs._dataset_run",
     "estimate_dataset_seconds": "repdyn.runs._dataset_trial",
     "finite_representations": "repdyn.runs._dataset_trial",
     "mnist_probe_indices": "repdyn.runs._dataset_trial",
@@ -123,6 +126,7 @@ __all__ = [
     "plan_trials",
     "points_from_arrays",
     "require_memory",
+    "run_dataset_trials",
     "run_trials",
     "run_two_point",
     "save_figure",

@@ -192,22 +192,26 @@ def split_group(members: list[T], config: TwoPointConfig, batch_size: int | None
 
 
 def _plan(
-    configs: list[TwoPointConfig], keys: list[str], store: ResultStore | None
+    configs: list[Any], keys: list[str], store: ResultStore | None, *,
+    group_of: Callable[[Any], str] | None = None, qualifies_for: Callable[[Any], bool] | None = None,
 ) -> tuple[dict[str, dict[str, Any]], dict[str, list[int]], list[int]]:
     """Cached results by key, the indices to train grouped by shared fields, and the rest.
 
     Each key is trained once (equal configs share it); cached records of
     trials that raised or lost their worker are trained again, as ``run_sweep`` does.
+    ``group_of`` and ``qualifies_for`` default to two-point trials' :func:`group_key` and :func:`batchable`.
     """
+    group_key_of = group_key if group_of is None else group_of
+    batchable_of = batchable if qualifies_for is None else qualifies_for
     results: dict[str, dict[str, Any]] = {}
     groups: dict[str, list[int]] = {}
     singles: list[int] = []  # not batchable: the per-trial runner takes them
     qualifies: dict[str, bool] = {}
     seen: set[str] = set()
     for i, (config, key) in enumerate(zip(configs, keys, strict=True)):
-        group = group_key(config)
+        group = group_key_of(config)
         if group not in qualifies:
-            qualifies[group] = batchable(config)
+            qualifies[group] = batchable_of(config)
         if not qualifies[group]:
             singles.append(i)
         elif key not in seen:
@@ -261,13 +265,19 @@ def _run_batch(
         )
         for k, result in zip(fitting, fitted, strict=True):
             results[k] = result
-    if store is not None:
-        name = trial_name(two_point_trial)
-        for config, run, result in zip(batch, runs, results, strict=True):
-            # seconds: the trial's share of the batch's training, as in its result.
-            store.put(cache_key(two_point_trial, config), result, config=config, trial=name,
-                      seconds=run.seconds)  # fmt: skip
+    keep(store, two_point_trial, batch, runs, results)
     return results
+
+
+def keep(store: ResultStore | None, fn: Callable[[Any], Any], batch: Sequence[Any], runs: Sequence[Any],
+         results: Sequence[dict[str, Any]]) -> None:  # fmt: skip
+    """Write a batch's results into the store under trial ``fn``'s keys, as ``run_sweep`` would."""
+    if store is None:
+        return
+    name = trial_name(fn)
+    for config, run, result in zip(batch, runs, results, strict=True):
+        # seconds: the trial's share of the batch's training, as in its result.
+        store.put(cache_key(fn, config), result, config=config, trial=name, seconds=run.seconds)
 
 
 def _finish_here(job: FitJob) -> dict[str, Any]:
