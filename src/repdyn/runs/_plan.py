@@ -23,6 +23,7 @@ fit the device's memory is refused: the plan names it, and a run would stop.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -55,6 +56,12 @@ class PlannedBatch:
         bandwidth stated for a device that is not here).
     cost : {"measured", "floor", "unknown"}
         Where ``epoch_seconds`` comes from.
+    floor_epoch_seconds : float or None
+        The bandwidth floor of an epoch (None when the bandwidth is unknown):
+        against a measured time, the share of the bandwidth the batch uses.
+    peak_bytes : int or None
+        On a GPU, the memory a calibration of exactly this size allocated at
+        its peak (to check :attr:`bytes` against); None otherwise.
     """
 
     architecture: str
@@ -68,6 +75,8 @@ class PlannedBatch:
     bytes: int
     epoch_seconds: float | None
     cost: str
+    floor_epoch_seconds: float | None = None
+    peak_bytes: int | None = None
 
     @property
     def seconds(self) -> float | None:
@@ -278,6 +287,16 @@ def _device_here(device: str) -> bool:
     return bool(torch.cuda.is_available())
 
 
+@functools.lru_cache(maxsize=None)
+def _measured(arch: ArchSpec, count: int, device: str, in_dim: int, out_dim: int, epochs: int) -> Any:
+    """The :class:`repdyn.fast.BatchCost` of ``count`` trials timed for ``epochs`` epochs (each once per process:
+    experiments share architectures and batch sizes)."""
+    from repdyn.fast import batch_cost, memory_bandwidth
+
+    return batch_cost(arch, count, device, in_dim=in_dim, out_dim=out_dim, measure_epochs=epochs,
+                      bandwidth=memory_bandwidth(device))  # fmt: skip
+
+
 class _Costs:
     """Per-epoch costs of the batches of a plan: measured at each group's smallest and largest size, or the floor."""
 
@@ -286,17 +305,11 @@ class _Costs:
         sizes: dict[tuple[ArchSpec, int, int], set[int]] = {}
         for batch in batches:
             sizes.setdefault(self._key(batch[0]), set()).add(len(batch))
-        self.measured: dict[tuple[ArchSpec, int, int], dict[int, float]] = {}
+        self.measured: dict[tuple[ArchSpec, int, int], dict[int, Any]] = {}
         if epochs:
-            from repdyn.fast import batch_cost
-
             for key, counts in sizes.items():
-                arch, in_dim, out_dim = key
-                self.measured[key] = {
-                    count: batch_cost(arch, count, device, in_dim=in_dim, out_dim=out_dim, measure_epochs=epochs,
-                                      bandwidth=bandwidth).epoch_seconds
-                    for count in sorted({min(counts), max(counts)})
-                }  # fmt: skip
+                self.measured[key] = {count: _measured(key[0], count, device, key[1], key[2], epochs)
+                                      for count in sorted({min(counts), max(counts)})}  # fmt: skip
 
     @staticmethod
     def _key(config: Any) -> tuple[ArchSpec, int, int]:
@@ -307,20 +320,24 @@ class _Costs:
 
         config, count = batch[0], len(batch)
         arch, shape = config.arch, {"in_dim": config.in_dim, "out_dim": config.out_dim}
-        epoch_seconds: float | None = None
+        epoch_seconds = floor = peak = None
         cost = "unknown"
         if self.bandwidth is None:
             size = batch_bytes(arch, count, device=self.device, **shape)
         else:
             model = batch_cost(arch, count, self.device, bandwidth=self.bandwidth, **shape)
-            size, epoch_seconds, cost = model.bytes, model.floor_seconds, "floor"
-        if self._key(config) in self.measured:
-            epoch_seconds, cost = _interpolate(self.measured[self._key(config)], count), "measured"
+            size, floor, cost = model.bytes, model.floor_seconds, "floor"
+            epoch_seconds = floor
+        measured = self.measured.get(self._key(config))
+        if measured:
+            epoch_seconds = _interpolate({n: c.epoch_seconds for n, c in measured.items()}, count)
+            cost = "measured"
+            peak = measured[count].peak_bytes if count in measured else None
         return PlannedBatch(
             architecture=arch.name, variant=arch.variant, optimizer=arch.optimizer,
             trainer=choose_trainer(arch, device=self.device, batched=True), units=arch.units,
             hidden_layers=arch.hidden_layers, epochs=arch.epochs, trials=count, bytes=size,
-            epoch_seconds=epoch_seconds, cost=cost,
+            epoch_seconds=epoch_seconds, cost=cost, floor_epoch_seconds=floor, peak_bytes=peak,
         )  # fmt: skip
 
 
