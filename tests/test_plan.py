@@ -182,3 +182,17 @@ def test_planning_options_need_the_dry_run(tmp_path):
     result = runner.invoke(app, ["reproduce", "fig5", "--device-memory", "141GB", "--out", str(tmp_path / "x")])
     assert result.exit_code == 2 and "--dry-run" in result.output
     assert not (tmp_path / "x").exists()
+
+
+def test_a_gpu_run_that_cannot_fit_is_refused_before_anything_trains(tmp_path, monkeypatch):
+    """The CPU stands in for a GPU of 1 MB: the run's own plan refuses it, and nothing is written."""
+    import repdyn.fast
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(repdyn.fast, "device_memory", lambda device="cpu": 10**6)
+    monkeypatch.setattr(repdyn.fast, "memory_bandwidth", lambda device="cpu": 1e12)
+    result = runner.invoke(app, ["reproduce", "fig5", "--profile", "paper", "--device", "cuda",
+                                 "--out", str(tmp_path / "run")])  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "does not fit the GPU's memory" in result.output and "skip" in result.output
+    assert not (tmp_path / "run").exists()

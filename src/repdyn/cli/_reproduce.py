@@ -124,11 +124,23 @@ def reproduce(
     check_run_options(executor, workers, scheduler, out, cache)
     options = RunOptions(profile=profile, out=out, cache=cache, executor=executor, workers=workers,
                          scheduler=scheduler, device=device)  # fmt: skip
-    estimate = estimate_seconds(selected, profile, workers or default_workers())
-    if estimate is not None:
-        typer.echo(
-            f"estimated run time on this executor: about {estimate / 60:.0f} min (cached trials are skipped)"
-        )
+    if device == "cuda" and scheduler is None:
+        # The plan of the batches, from the cost model: refuses a trial that cannot fit before anything trains.
+        from repdyn.experiments import plan as make_plan
+
+        planned = make_plan(selected, profile, device=device, workers=workers or default_workers())
+        if planned.refused:
+            fail("a batch of one trial does not fit the GPU's memory (" + "; ".join(planned.refused) + ")")
+        typer.echo(f"planned: {sum(p.trials for p in planned.experiments.values())} trials in "
+                   f"{sum(len(p.batches) for p in planned.experiments.values())} batches on the GPU; at least "
+                   f"{planned.seconds / 60:.0f} min (the bandwidth floor of training, the CPU model of the fits; "
+                   "--dry-run says more; cached trials are skipped)")  # fmt: skip
+    else:
+        estimate = estimate_seconds(selected, profile, workers or default_workers())
+        if estimate is not None:
+            typer.echo(
+                f"estimated run time on this executor: about {estimate / 60:.0f} min (cached trials are skipped)"
+            )
     if profile == "smoke":
         typer.echo(SMOKE_NOTE)
     with write_errors({"--cache": options.cache, "--out": out}):
