@@ -189,3 +189,18 @@ def test_without_batching_every_trial_runs_one_by_one(tmp_path, monkeypatch):
     configs = _dataset_configs()[:2]
     results = run_dataset_trials(configs, _options(tmp_path, batch_trials=False))
     assert len(results) == 2 and all("hidden" in r for r in results)
+
+
+def test_a_batch_that_raises_runs_its_trials_one_by_one(tmp_path, monkeypatch):
+    import repdyn.fast
+    from repdyn.runs import run_dataset_trials
+    from repdyn.sweep import SweepWarning
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("out of device memory")
+
+    monkeypatch.setattr(repdyn.fast, "train_tracking_pairs_batched", broken)
+    configs = _dataset_configs()[:3]
+    with pytest.warns(SweepWarning, match="3 seeds of 'xor low' on 'xor' as one batch failed"):
+        results = run_dataset_trials(configs, _options(tmp_path))
+    assert [r["status"] for r in results] != ["error"] * 3 and all("hidden" in r for r in results)

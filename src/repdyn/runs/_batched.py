@@ -242,12 +242,7 @@ def _run_batch(
     try:
         runs = _train(batch)
     except Exception:  # noqa: BLE001 - the per-trial path still computes every trial
-        warnings.warn(
-            f"training {len(batch)} trials of {batch[0].arch.name!r} as one batch failed; running "
-            f"them one by one instead. The error was:\n{traceback.format_exc()}",
-            SweepWarning,
-            stacklevel=3,
-        )
+        warn_failed_batch(f"{len(batch)} trials of {batch[0].arch.name!r}")
         return fallback(batch, options)
     jobs = [FitJob(config, run) for config, run in zip(batch, runs, strict=True)]
     # Trials without fits take microseconds to finish: here, without workers
@@ -278,6 +273,16 @@ def keep(store: ResultStore | None, fn: Callable[[Any], Any], batch: Sequence[An
     for config, run, result in zip(batch, runs, results, strict=True):
         # seconds: the trial's share of the batch's training, as in its result.
         store.put(cache_key(fn, config), result, config=config, trial=name, seconds=run.seconds)
+
+
+def warn_failed_batch(what: str) -> None:
+    """Warn, with the error being handled, that training ``what`` as one batch raised; its trials run one by one."""
+    warnings.warn(
+        f"training {what} as one batch failed; running them one by one instead. The error was:\n"
+        f"{traceback.format_exc()}",
+        SweepWarning,
+        stacklevel=4,
+    )
 
 
 def _finish_here(job: FitJob) -> dict[str, Any]:

@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import json
 import traceback
-import warnings
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from repdyn.runs._batched import DEFAULT_BATCH_SIZE, _plan, batching_wanted, keep
+from repdyn.runs._batched import DEFAULT_BATCH_SIZE, _plan, batching_wanted, keep, warn_failed_batch
 from repdyn.runs._dataset_trial import DatasetConfig, Start, dataset_trial
 from repdyn.runs._execution import Execution
-from repdyn.sweep import STATUS_ERROR, ResultStore, SweepWarning, cache_key, canonical_value
+from repdyn.sweep import STATUS_ERROR, ResultStore, cache_key, canonical_value
 
 
 def run_dataset_trials(configs: Sequence[DatasetConfig], options: Execution) -> list[dict[str, Any]]:
@@ -88,12 +87,7 @@ def _run_batch(batch: list[DatasetConfig], options: Execution, store: ResultStor
             measure=first.measure, device=first.device,
         )  # fmt: skip
     except Exception:  # noqa: BLE001 - the per-trial path still computes every trial
-        warnings.warn(
-            f"training {len(batch)} seeds of {batch[0].arch.name!r} on {batch[0].dataset!r} as one batch failed; "
-            f"running them one by one instead. The error was:\n{traceback.format_exc()}",
-            SweepWarning,
-            stacklevel=3,
-        )
+        warn_failed_batch(f"{len(batch)} seeds of {batch[0].arch.name!r} on {batch[0].dataset!r}")
         return options.sweep(dataset_trial, batch)
     results = []
     for config, start, run in zip(batch, starts, runs, strict=True):
