@@ -193,6 +193,10 @@ def _cuda_here() -> bool:
     return bool(torch.cuda.is_available())
 
 
+def _seeds_text(count: int) -> str:
+    return f" (of them, {count} batches of one network's seeds, timed by the CPU model)" if count else ""
+
+
 #: How the text of a plan names where a batch's time comes from.
 COST_WORDS = {
     "measured": "measured on this machine's device",
@@ -218,7 +222,7 @@ def format_plan(plan: object) -> str:
         shared = plan.shared[name]
         lines.append(
             f"{name}: {trials.trials} trials ({shared} more shared with earlier experiments), {len(trials.batches)} "
-            f"batches, {trials.one_by_one} one by one; about {minutes(plan.experiment_seconds(name))} (device "
+            f"batches, {trials.one_by_one} one by one{_seeds_text(trials.seed_batches)}; about {minutes(plan.experiment_seconds(name))} (device "
             f"{minutes(trials.training_seconds)}, CPU {minutes(plan.experiment_cpu_seconds(name))} on "
             f"{trials.workers} workers)")  # fmt: skip
         for batch in trials.batches:

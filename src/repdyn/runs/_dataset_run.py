@@ -48,7 +48,7 @@ def run_dataset_trials(configs: Sequence[DatasetConfig], options: Execution) -> 
         return options.sweep(dataset_trial, configs)
     store = None if options.cache is None else ResultStore(options.cache)
     keys = [cache_key(dataset_trial, config) for config in configs]
-    results, groups, singles = _plan(configs, keys, store, group_of=seed_group, qualifies_for=_batchable)
+    results, groups, singles = _plan(configs, keys, store, group_of=seed_group, qualifies_for=batchable_seeds)
     for members in groups.values():
         if len(members) == 1:
             singles.extend(members)
@@ -68,9 +68,9 @@ def seed_group(config: DatasetConfig) -> str:
     return json.dumps(canonical_value(replace(config, seed=0)), sort_keys=True)
 
 
-def _batchable(config: DatasetConfig) -> bool:
-    """Networks without dropout (masks would depend on the minibatch and its order)."""
-    return not (config.arch.variant == "dropout" and config.arch.dropout > 0)
+def batchable_seeds(config: Any) -> bool:
+    """Data-set trials of networks without dropout (masks would depend on the minibatch and its order)."""
+    return isinstance(config, DatasetConfig) and not (config.arch.variant == "dropout" and config.arch.dropout > 0)
 
 
 def _run_batch(batch: list[DatasetConfig], options: Execution, store: ResultStore | None) -> list[dict[str, Any]]:

@@ -99,10 +99,14 @@ class TrialPlan:
     batches : tuple of PlannedBatch
         The batches trained on the device, in the order they run.
     one_by_one : int
-        Trials trained one by one (not batched: on the CPU, data-set trials,
+        Trials outside the batches above (on the CPU, data-set trials,
         models the batched engine lacks).
     one_by_one_seconds : float
         Their single-core seconds by the CPU model (training and fits).
+    seed_batches : int
+        Of those, the batches of data-set trials that differ only in their
+        seed (:func:`repdyn.runs.run_dataset_trials` trains each at once
+        where two-point trials batch); their time is the CPU model's, untimed.
     fits : int
         Fits of the batched trials, run on the CPU after each batch.
     fit_seconds : float
@@ -122,6 +126,7 @@ class TrialPlan:
     batches: tuple[PlannedBatch, ...] = ()
     one_by_one: int = 0
     one_by_one_seconds: float = 0.0
+    seed_batches: int = 0
     fits: int = 0
     fit_seconds: float = 0.0
     workers: int = 1
@@ -158,6 +163,7 @@ class TrialPlan:
             "batches": [batch.to_dict() for batch in self.batches], "batch_count": len(self.batches),
             "peak_bytes": max((batch.bytes for batch in self.batches), default=0),
             "one_by_one": self.one_by_one, "one_by_one_cpu_seconds": self.one_by_one_seconds,
+            "seed_batches": self.seed_batches,
             "fits": self.fits, "fit_cpu_seconds": self.fit_seconds, "workers": self.workers,
             "training_seconds": self.training_seconds, "cpu_seconds": self.cpu_seconds,
             "seconds": self.seconds, "cost": self.cost, "memory_bytes": self.memory,
@@ -267,6 +273,7 @@ def plan_trials(
         trials=len(configs),
         batches=batches,
         one_by_one=len(single),
+        seed_batches=_seed_batches(single) if batched else 0,
         one_by_one_seconds=float(sum(
             estimate_dataset_seconds(c) if isinstance(c, DatasetConfig) else estimate_trial_seconds(c)
             for c in single)),
@@ -277,6 +284,17 @@ def plan_trials(
         bandwidth=bandwidth if groups else None,
         refused=tuple(refused),
     )  # fmt: skip
+
+
+def _seed_batches(configs: list[Any]) -> int:
+    """Batches of data-set trials that differ only in their seed (:func:`repdyn.runs.run_dataset_trials`'s rule)."""
+    from repdyn.runs._dataset_run import batchable_seeds, seed_group
+
+    groups: dict[str, int] = {}
+    for config in configs:
+        if batchable_seeds(config):
+            groups[seed_group(config)] = groups.get(seed_group(config), 0) + 1
+    return sum(1 for count in groups.values() if count > 1)
 
 
 def _device_here(device: str) -> bool:
