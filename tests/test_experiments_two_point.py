@@ -9,8 +9,10 @@ must make a claim hold with the true rates and fail with a deliberately wrong on
 
 from __future__ import annotations
 
+import base64
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -90,6 +92,18 @@ def test_smoke_writes_figures_and_a_valid_summary(smoke_run: dict, name: str) ->
     report = (out / "report.md").read_text()
     assert report.count(f"| {name} |") >= len(summary["claims"])
     assert "XOR low: gain 0.85, lr 0.015, 3000 epochs" in report and "L // 2" in report
+
+
+def test_the_html_report_embeds_every_figure(smoke_run: dict) -> None:
+    # Moved on its own, report.html must keep its figures: each PNG embedded, no link to a file.
+    out: Path = smoke_run["out"]
+    page = (out / "report.html").read_text()
+    sources = re.findall(r"src='([^']*)'", page)
+    pngs = sorted(out.glob("*/*.png"))
+    assert pngs and len(sources) == len(pngs)
+    assert all(s.startswith("data:image/png;base64,") for s in sources)
+    embedded = sorted(base64.b64decode(s.split(",", 1)[1]) for s in sources)
+    assert embedded == sorted(p.read_bytes() for p in pngs)
 
 
 def test_load_run_reads_the_reproduction_and_each_experiment(smoke_run: dict) -> None:

@@ -93,9 +93,9 @@ def test_samples_broadcast_over_a_batch_and_hold_outside_their_range():
     ("kwargs", "match"),
     [
         ({"eta_h": [0.1, 0.1, 0.1]}, "one sample per rate time"),
-        ({"eta_y": [0.1, -0.1]}, "eta_y must be > 0"),
+        ({"eta_y": [0.1, -0.1]}, "eta_y must be finite numbers > 0; got .*element 1 is -0.1"),
         ({"rate_times": [1.0, 1.0]}, "rate_times must be strictly increasing"),
-        ({"eta_h": [0.1, np.nan]}, "eta_h contains NaN"),
+        ({"eta_h": [0.1, np.nan]}, "eta_h must be finite numbers > 0; got .*element 1 is nan"),
     ],
 )
 def test_bad_samples_are_refused(kwargs, match):

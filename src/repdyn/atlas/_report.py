@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import html
 import math
 from collections.abc import Sequence
@@ -11,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from repdyn.runs import png_data_uri
 
 #: Colours of the two strata in every figure.
 STRATUM_COLOURS = {"same": "C0", "different": "C1"}
@@ -348,10 +349,6 @@ def _layer_sentence(ds: Any, layer: str) -> str:
     )
 
 
-def _data_uri(path: Path) -> str:
-    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
-
-
 def to_markdown(blocks: Sequence[Block]) -> str:
     lines: list[str] = []
     for block in blocks:
@@ -390,7 +387,7 @@ def to_html(blocks: Sequence[Block], directory: Path) -> str:
             rows = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in block.rows)
             body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
         elif isinstance(block, Image):
-            body.append(f'<figure><img src="{_data_uri(directory / block.path)}" alt="{html.escape(block.caption)}">'
+            body.append(f'<figure><img src="{png_data_uri(directory / block.path)}" alt="{html.escape(block.caption)}">'
                         f"<figcaption>{html.escape(block.caption)}</figcaption></figure>")
         else:
             kind, text = block

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from repdyn.experiments._registry import EXPERIMENTS, ExperimentOutput
+from repdyn.runs import png_data_uri
 
 #: What a smoke run's report and summaries say first.
 SMOKE_NOTE = (
@@ -120,7 +121,7 @@ def write_report(out: Path, outputs: dict[str, ExperimentOutput], profile: str) 
             f"<h2>{name}: {html.escape(exp.figure)}</h2><p>{html.escape(exp.description)}</p>"
         )
         body += [
-            f"<img src='{p.relative_to(out)}' style='max-width:100%'>"
+            f"<img src='{png_data_uri(p)}' alt='{html.escape(p.name)}' style='max-width:100%'>"
             for p in output.figures
             if p.suffix == ".png"
         ]

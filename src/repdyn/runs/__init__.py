@@ -42,7 +42,7 @@ from repdyn.runs._estimates import counting_each_trial_once, once
 from repdyn.runs._execution import CACHE_DIR, DEVICES, Execution, check_device
 from repdyn.runs._machine import MEMORY_SHARE, available_memory, format_bytes, require_memory
 from repdyn.runs._model import CNN, MODEL_KINDS, ModelDefaults, ModelSource, model_source
-from repdyn.runs._outputs import RunOutput, save_figure, save_representations, write_json
+from repdyn.runs._outputs import RunOutput, png_data_uri, save_figure, save_representations, write_json
 from repdyn.runs._plots import STYLE, THEORY_LINE, dynamics_row, figure_grid, paper_style
 from repdyn.runs._records import FAILED_STATUSES, failed, status_counts
 from repdyn.runs._run_data import Run, load_run, write_trial_data
@@ -124,6 +124,7 @@ __all__ = [
     "pairwise_input_distances",
     "paper_style",
     "plan_trials",
+    "png_data_uri",
     "points_from_arrays",
     "require_memory",
     "run_dataset_trials",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,11 @@ def write_json(path: Path, data: Any) -> Path:
     tmp.write_text(json.dumps(json_ready(data), indent=2) + "\n")
     tmp.replace(path)
     return path
+
+
+def png_data_uri(path: Path) -> str:
+    """A PNG file as a ``data:`` URI, so an HTML report keeps its figures when it is moved."""
+    return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
 
 
 def save_figure(fig: Any, out: Path, stem: str) -> list[Path]:
