@@ -4,6 +4,9 @@ On a GPU machine, from the repository root (planned for under 8 minutes on one H
 
     PYTHONUNBUFFERED=1 PYTHONPATH=src python3 benchmarks/gpu_check.py --device cuda --out "$OUT"
 
+(the device tool brings back what ``$OUT`` holds; keep it in
+``benchmarks/results/gpu-check/``, where the script writes by default).
+
 fig5 writes its data with h5netcdf, which the device machine's image lacks;
 carry its wheel (pure Python) as the device tool's README says (here:
 ``pip download --no-deps --only-binary=:all: h5netcdf -d .whl``; there:
@@ -27,12 +30,14 @@ result store stay in ``--work``):
    on this machine's CPU (computed here, in worker processes): the largest
    error of any recorded value or final weight relative to that variable's
    largest value; it passes at 1e-9.
-3. **throughput**: every architecture of the paper profile's two-point
-   trials, in the batches :func:`run_batched` would form for them on this
-   device, trained for a few epochs: seconds per epoch against the floor of
-   its weights read and written once at the measured bandwidth, the memory
-   the model predicts against the peak a GPU allocated, and the
-   extrapolation to fig5 and to every two-point trial of the paper profile
+3. **throughput**: the plan of ``repdyn reproduce --profile paper --device
+   cuda --dry-run`` (:func:`repdyn.runs.plan_trials` per experiment, as
+   :func:`repdyn.experiments.plan` makes it), calibrated on this device:
+   every architecture's batches, each timed for a few epochs at its
+   group's smallest and largest size, seconds per epoch against the floor
+   of its weights read and written once at the measured bandwidth, the
+   memory the model predicts against the peak a GPU allocated, and the
+   extrapolation to fig5 and to every experiment of the paper profile
    (each trial at its full epochs, so early-stopping trials count in full:
    an upper bound), with the fits' CPU time beside it.
 4. **fig5**: ``repdyn reproduce fig5 --profile paper --device cuda`` in a
@@ -54,7 +59,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +69,8 @@ import torch
 TOLERANCE = 1e-9
 #: Seconds kept free at the end of the budget (writing the report).
 MARGIN = 15.0
+#: Where the report goes unless told: beside the other benchmark results.
+DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "gpu-check"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -194,19 +200,8 @@ def equality(scale: Scale, device: torch.device, workers: int) -> list[dict[str,
 # --- 3. throughput -----------------------------------------------------------------------------
 
 
-def paper_trials(profile: str, names: list[str] | None = None) -> set[Any]:
-    """The distinct trial configs the estimates of the experiments ``names`` (default: all) count."""
-    from repdyn.experiments import EXPERIMENTS
-    from repdyn.runs import counting_each_trial_once
-
-    with counting_each_trial_once() as counted:
-        for name in names or list(EXPERIMENTS):
-            EXPERIMENTS[name].estimate_seconds(profile)
-    return set(counted)
-
-
 def on_device(config: Any, device: torch.device, shrink: tuple[int, int, int] | None) -> Any:
-    """``config`` trained on ``device``, its network shrunk at the tiny scale."""
+    """A two-point ``config`` trained on ``device``, its network shrunk at the tiny scale."""
     changes: dict[str, Any] = {"device": device.type}
     if shrink is not None:
         units, layers, epochs = shrink
@@ -217,76 +212,55 @@ def on_device(config: Any, device: torch.device, shrink: tuple[int, int, int] | 
     return dataclasses.replace(config, **changes)
 
 
-def plan(configs: list[Any]) -> list[list[Any]]:
-    """The batches run_batched forms for ``configs`` on their device (every trial trained)."""
-    from repdyn.runs._batched import group_key, split_group
+def throughput(scale: Scale, device: torch.device, bandwidth: float, workers: int) -> dict[str, Any]:
+    """The planner of ``repdyn reproduce --dry-run`` with a calibration on this device: the paper
+    profile's batches per experiment, each architecture timed at its smallest and largest batch."""
+    from repdyn.experiments import EXPERIMENTS, experiment_trials
+    from repdyn.runs import TwoPointConfig, plan_trials
 
-    groups: dict[str, list[Any]] = defaultdict(list)
-    for config in sorted(configs, key=lambda c: (c.arch.name, c.seed, c.dx2, c.dy2)):
-        groups[group_key(config)].append(config)
-    return [batch for members in groups.values() for batch in split_group(members, members[0])]
+    def planned(names: list[str]) -> dict[str, Any]:
+        plans = {}
+        for name, (configs, _, _) in experiment_trials(names, "paper").items():
+            trials = [on_device(c, device, scale.shrink) if isinstance(c, TwoPointConfig) else c for c in configs]
+            plans[name] = plan_trials(trials, device=device.type, batched=True, bandwidth=bandwidth,
+                                      calibrate_epochs=scale.measure_epochs, workers=workers)  # fmt: skip
+        return plans
 
+    everything = planned(list(EXPERIMENTS))
+    fig5 = planned(["fig5"])["fig5"]
+    rows, seen = [], set()
+    for plan in [fig5, *everything.values()]:
+        for b in plan.batches:
+            key = (b.architecture, b.optimizer, b.units, b.hidden_layers, b.trials)
+            if key in seen:
+                continue
+            seen.add(key)
+            rows.append({"architecture": b.architecture, "variant": b.variant, "optimizer": b.optimizer,
+                         "units": b.units, "hidden_layers": b.hidden_layers, "trials": b.trials,
+                         "trainer": b.trainer, "epoch_ms": 1e3 * b.epoch_seconds,
+                         "trial_epoch_us": 1e6 * b.epoch_seconds / b.trials, "floor_ms": 1e3 * b.floor_epoch_seconds,
+                         "floor_fraction": b.floor_epoch_seconds / b.epoch_seconds, "predicted_bytes": b.bytes,
+                         "peak_bytes": b.peak_bytes, "measured_size": b.peak_bytes is not None or
+                         device.type == "cpu"})  # fmt: skip
 
-def throughput(scale: Scale, device: torch.device, bandwidth: float) -> dict[str, Any]:
-    from repdyn.runs import DatasetConfig, TwoPointConfig
-    from repdyn.runs import estimate_dataset_seconds
-    from repdyn.runs._two_point_run import FIT_SECONDS
-    from repdyn.fast import batch_cost
+    def totals(plans: list[Any]) -> dict[str, float]:
+        batches = [b for p in plans for b in p.batches]
+        return {"trials": sum(b.trials for b in batches), "batches": len(batches),
+                "training_seconds": sum(p.training_seconds for p in plans),
+                "floor_seconds": sum(b.epochs * b.floor_epoch_seconds for b in batches),
+                "fits": sum(p.fits for p in plans), "fit_cpu_seconds": sum(p.fit_seconds for p in plans)}  # fmt: skip
 
-    everything = paper_trials("paper")
-    fig5 = {on_device(c, device, scale.shrink) for c in paper_trials("paper", ["fig5"])}
-    # Only what run_batched trains together: trials measuring kernel rates (kernel-rates) train one by one
-    # with autograd and are not in these batches.
-    two_point = [on_device(c, device, scale.shrink) for c in everything
-                 if isinstance(c, TwoPointConfig) and c.kernel_every is None]
-    datasets = [c for c in everything if isinstance(c, DatasetConfig)]
-    batches = plan(two_point)
-    sizes: dict[Any, set[int]] = defaultdict(set)
-    for batch in batches:
-        sizes[(batch[0].arch, batch[0].in_dim, batch[0].out_dim)].add(len(batch))
-    measured: dict[tuple[Any, int], Any] = {}
-    rows = []
-    for (arch, in_dim, out_dim), counts in sizes.items():
-        for count in sorted({min(counts), max(counts)}):
-            cost = batch_cost(arch, count, device, in_dim=in_dim, out_dim=out_dim,
-                              measure_epochs=scale.measure_epochs, bandwidth=bandwidth)  # fmt: skip
-            measured[(arch, count)] = cost
-            rows.append({"architecture": arch.name, "variant": arch.variant, "optimizer": arch.optimizer,
-                         "units": arch.units, "hidden_layers": arch.hidden_layers, "trials": count,
-                         "trainer": cost.trainer, "epoch_ms": 1e3 * cost.epoch_seconds,
-                         "trial_epoch_us": 1e6 * cost.trial_epoch_seconds, "floor_ms": 1e3 * cost.floor_seconds,
-                         "floor_fraction": cost.floor_fraction, "predicted_bytes": cost.bytes,
-                         "peak_bytes": cost.peak_bytes})  # fmt: skip
-
-    def epoch_seconds(batch: list[Any]) -> float:
-        """Seconds per epoch of a batch: measured at the smallest and largest size of its architecture, between them linear."""
-        arch, count = batch[0].arch, len(batch)
-        known = sorted(n for a, n in measured if a == arch)
-        low, high = measured[(arch, known[0])], measured[(arch, known[-1])]
-        if high.trials == low.trials:
-            return high.epoch_seconds
-        share = (count - low.trials) / (high.trials - low.trials)
-        return low.epoch_seconds + share * (high.epoch_seconds - low.epoch_seconds)
-
-    def totals(selected: list[list[Any]]) -> dict[str, float]:
-        training = sum(batch[0].arch.epochs * epoch_seconds(batch) for batch in selected)
-        floor = sum(len(batch) * batch[0].arch.epochs * measured_floor(batch) for batch in selected)
-        fits = sum((c.arch.hidden_layers + 1 if c.all_layers else 1) if c.fit else 0 for b in selected for c in b)
-        return {"trials": sum(len(b) for b in selected), "batches": len(selected), "training_seconds": training,
-                "floor_seconds": floor, "fits": fits, "fit_cpu_seconds": FIT_SECONDS * fits}  # fmt: skip
-
-    def measured_floor(batch: list[Any]) -> float:
-        cost = next(c for (a, _), c in measured.items() if a == batch[0].arch)
-        return cost.floor_seconds / cost.trials
-
-    fig5_batches = plan(sorted(fig5, key=lambda c: (c.arch.name, c.seed)))
     return {
         "architectures": rows,
-        "fig5": totals(fig5_batches),
-        "paper_two_point": totals(batches),
-        "paper_datasets": {"trials": len(datasets),
-                           "cpu_model_seconds": sum(estimate_dataset_seconds(c) for c in datasets)},
+        "fig5": totals([fig5]),
+        "paper_two_point": totals(list(everything.values())),
+        "experiments": {name: {"trials": p.trials, "batches": len(p.batches), "training_seconds": p.training_seconds,
+                               "cpu_seconds": p.cpu_seconds, "one_by_one": p.one_by_one}
+                        for name, p in everything.items()},
+        "paper_datasets": {"trials": sum(p.one_by_one for p in everything.values()),
+                           "cpu_model_seconds": sum(p.one_by_one_seconds for p in everything.values())},
         "cpu_cores": os.cpu_count(),
+        "workers": workers,
     }  # fmt: skip
 
 
@@ -370,11 +344,18 @@ def markdown(report: dict[str, Any]) -> str:
         row = t[key]
         lines.append(f"| {label} | {row['trials']} | {row['batches']} | {row['training_seconds'] / 60:.1f} | "
                      f"{row['floor_seconds'] / 60:.2f} | {row['fits']} | {row['fit_cpu_seconds'] / 60:.0f} |")  # fmt: skip
+    lines += ["", "Per experiment (its trials not computed by an earlier one; CPU: fits and one-by-one trials by the "
+              f"single-core CPU model over {t['workers']} workers):", "",
+              "| experiment | trials | batches | one by one | device min | CPU min |", "|---|---|---|---|---|---|"]  # fmt: skip
+    for name, row in t["experiments"].items():
+        lines.append(f"| {name} | {row['trials']} | {row['batches']} | {row['one_by_one']} | "
+                     f"{row['training_seconds'] / 60:.2f} | {row['cpu_seconds'] / 60:.1f} |")  # fmt: skip
     d = t["paper_datasets"]
     lines += ["", f"Fits run on the CPU ({t['cpu_cores']} cores here: about "
               f"{t['paper_two_point']['fit_cpu_seconds'] / max(t['cpu_cores'] or 1, 1) / 60:.1f} min of wall time for "
-              f"the paper profile). The {d['trials']} data-set trials (XOR, context, MNIST) are not batched: "
-              f"{d['cpu_model_seconds'] / 60:.0f} single-core minutes by the CPU model, not measured here.", "",
+              f"the paper profile). The {d['trials']} data-set trials (XOR, context, MNIST; XOR's seeds train as one "
+              f"batch each on a GPU) are not timed here: {d['cpu_model_seconds'] / 60:.0f} single-core minutes by "
+              "the CPU model.", "",
               "## fig5", ""]  # fmt: skip
     f = report["fig5"]
     if not f.get("ran"):
@@ -391,7 +372,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="cuda", choices=("cuda", "cpu"))
     parser.add_argument("--scale", default=None, choices=tuple(SCALES), help="default: paper on cuda, tiny on cpu")
-    parser.add_argument("--out", type=Path, required=True, help="where the report goes (a few files)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                        help=f"where the report goes (a few files; default {DEFAULT_OUT})")
     parser.add_argument("--work", type=Path, default=None, help="fig5's outputs and store (default: a temporary folder)")
     parser.add_argument("--budget", type=float, default=None, help="seconds for the whole check")
     parser.add_argument("--workers", type=int, default=None, help="processes of the CPU references")
@@ -412,11 +394,12 @@ def main() -> None:
                               "device": describe_device(device, bandwidth)}  # fmt: skip
     phases: dict[str, float] = {}
     mark = time.perf_counter()
-    report["equality"] = equality(scale, device, args.workers or max(1, min(16, os.cpu_count() or 1)))
+    workers = args.workers or max(1, min(16, os.cpu_count() or 1))
+    report["equality"] = equality(scale, device, workers)
     phases["equality"], mark = time.perf_counter() - mark, time.perf_counter()
     print(f"equality: {sum(r['passed'] for r in report['equality'])} of {len(report['equality'])} passed "
           f"({phases['equality']:.0f} s)", flush=True)  # fmt: skip
-    report["throughput"] = throughput(scale, device, bandwidth)
+    report["throughput"] = throughput(scale, device, bandwidth, workers)
     phases["throughput"], mark = time.perf_counter() - mark, time.perf_counter()
     print(f"throughput: {len(report['throughput']['architectures'])} batches timed ({phases['throughput']:.0f} s)",
           flush=True)  # fmt: skip

@@ -326,3 +326,32 @@ def test_default_batches_fit_the_devices_memory(monkeypatch):
     monkeypatch.setattr(repdyn.fast, "device_memory", lambda device: None)
     assert [len(b) for b in split_group(list(range(100)), config)] == [64, 36]
     assert [len(b) for b in split_group(list(range(5)), config, 2)] == [2, 2, 1]
+
+
+@pytest.mark.parametrize(("name", "changes"), [("dropout", {}), ("skip", {"optimizer": "adam", "lr": 1e-3}),
+                                               ("default", {})])  # fmt: skip
+def test_a_single_trial_on_a_gpu_is_the_batched_engines_run(monkeypatch, name, changes):
+    """On a GPU train_pair trains one trial as a batch of one, so its result (dropout's masks included)
+    is the one it has in any batch. The CPU stands in for the GPU: choose_trainer is asked about cuda."""
+    from repdyn.data import two_point
+    from repdyn.fast import choose_trainer, train_pairs_batched
+    from repdyn.nets import build_network
+
+    spec = get_architecture(name).replace(units=12, hidden_layers=3, epochs=300, **changes)
+    monkeypatch.setattr(repdyn.fast, "choose_trainer",
+                        lambda arch, *a, device="cpu", **k: choose_trainer(arch, *a, device="cuda", **k))  # fmt: skip
+    assert repdyn.fast.choose_trainer(spec) == ("batched" if name == "default" else "functional")
+    batches = []
+    monkeypatch.setattr(repdyn.fast, "train_pairs_batched",
+                        lambda networks, *a, **k: batches.append(len(networks)) or train_pairs_batched(networks, *a, **k))  # fmt: skip
+    pairs = [two_point(dx2=1.0 + k, dy2=0.5, in_dim=3, out_dim=2) for k in range(3)]
+    alone, network = _training.train_pair(spec, pairs[1].x, pairs[1].y, seed=7, layer="hidden.1")
+    assert batches == [1], "trained as a batch of one"
+    networks = [build_network(spec, 3, 2, seed=seed) for seed in (3, 7, 11)]
+    together = train_pairs_batched(networks, torch.stack([p.x for p in pairs]), torch.stack([p.y for p in pairs]),
+                                   layers="hidden.1", lr=spec.lr, epochs=spec.epochs, optimizer=spec.optimizer,
+                                   seeds=[3, 7, 11])  # fmt: skip
+    for variable in ("h", "y", "w", "loss"):
+        np.testing.assert_allclose(getattr(alone, variable), getattr(together[1], variable), rtol=2e-5, atol=1e-7)
+    for mine, theirs in zip(network.parameters(), networks[1].parameters(), strict=True):
+        torch.testing.assert_close(mine, theirs, rtol=2e-5, atol=1e-6)

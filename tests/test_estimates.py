@@ -45,4 +45,6 @@ def test_the_counted_trials_are_the_distinct_trials() -> None:
     with counting_each_trial_once() as counted:
         alone("fig2", "paper")
         alone("fig5", "paper")
-    assert counted == set(FIG5["paper"].fit_configs() + FIG5["paper"].grid_configs())
+    assert set(counted) == set(FIG5["paper"].fit_configs() + FIG5["paper"].grid_configs())
+    # Each at the seconds its estimator gives it alone.
+    assert all(seconds == estimate_trial_seconds(config) for config, seconds in counted.items())

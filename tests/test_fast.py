@@ -273,8 +273,9 @@ def test_choose_trainer_agrees_with_every_network_it_would_build(variant) -> Non
             fast = supports_fast_path(network, optimizer)
             assert choose_trainer(spec) == ("fast" if fast else "autograd"), spec
             assert choose_trainer(spec, batched=True) == ("batched" if fast else "functional")
-            # Naming a device builds nothing there, so this runs without a GPU.
-            assert choose_trainer(spec, device="cuda") == ("batched" if fast else "autograd")
+            # Naming a device builds nothing there, so this runs without a GPU. On a GPU a
+            # single trial is a batch of one, so it does not matter whether it ran in a batch.
+            assert choose_trainer(spec, device="cuda") == ("batched" if fast else "functional")
             assert choose_trainer(spec.replace(optimizer="sgd"), optimizer) == choose_trainer(spec)
             # Every network it would batch, the batched engine trains.
             (run,) = train_pairs_batched([network], *_pair(0), lr=1e-3, epochs=2, optimizer=optimizer,
@@ -284,6 +285,7 @@ def test_choose_trainer_agrees_with_every_network_it_would_build(variant) -> Non
     assert choose_trainer(SMALL, "Adam") == "autograd"
     assert choose_trainer(SMALL, "Adam", batched=True) == "functional"
     assert choose_trainer(SMALL, "rmsprop", batched=True) == "autograd"  # the batched engine has no such optimiser
+    assert choose_trainer(SMALL, "rmsprop", device="cuda") == "autograd"
     with pytest.raises(TypeError, match="ArchSpec"):
         choose_trainer(build_network(SMALL, 3, 2, seed=0))
     with pytest.raises(TypeError, match="batched"):

@@ -67,7 +67,19 @@ def problems(draw):
 @example(problem=(np.array([100.0, 100.0, 110.0]), np.linspace(0, 1, 17),
                   {"eta_h": 1.0, "eta_y": 10.0, "dx2": 1000.0, "dy2": 1.0}))  # close by the saddle
 def test_solve_agrees_with_a_stiff_reference_over_many_decades(problem):
-    z0, t, args = problem
+    check_against_reference(*problem)
+
+
+@pytest.mark.xfail(strict=True, reason="known: a path that starts on dy . dyhat = 0 with y0 near dy2 >> h0 "
+                   "passes h ~ 1e-18 (the saddle); solve refuses it as not determined although a 1e-12 "
+                   "move of z0 moves the reference by 3.7e-7 only (found by a random draw of the test above)")
+def test_a_path_through_the_saddle_is_solved_or_refused_rightly():
+    check_against_reference(np.array([10.0, 1e8, 1e8]), 10.0 * np.linspace(0.0, 1.0, 17),
+                            {"eta_h": 1.0, "eta_y": 1.0, "dx2": 1e4, "dy2": 56234132.51903491})
+
+
+def check_against_reference(z0, t, args):
+    """Solved within the stated tolerance of a stiff reference, or refused rightly."""
     stiffness = float(relaxation_rate(z0, **args)) * (t[-1] - t[0])
     try:
         z = solve(z0, t, **args, rtol=RTOL)

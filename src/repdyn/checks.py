@@ -25,6 +25,7 @@ from __future__ import annotations
 import difflib
 import math
 import numbers
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -36,6 +37,7 @@ __all__ = [
     "ArgumentTypeError",
     "ArgumentValueError",
     "BadArgument",
+    "byte_size",
     "choice",
     "describe",
     "flag",
@@ -311,3 +313,29 @@ def flag(name: str, value: Any) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise ArgumentTypeError(name, _message(name, "True or False", value, None))
     return bool(value)
+
+
+_BYTE_UNITS = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
+               "KI": 2**10, "MI": 2**20, "GI": 2**30, "TI": 2**40}  # fmt: skip
+_BYTE_SIZE = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([KMGT]I?)?B?\s*", re.IGNORECASE)
+
+
+def byte_size(name: str, value: Any) -> int:
+    """A memory size in bytes: an integer >= 1, or a text such as ``"141GB"``, ``"80 GiB"``, ``"1.5TB"``.
+
+    ``kB``, ``MB``, ``GB``, ``TB`` are powers of 1000, ``KiB`` to ``TiB``
+    powers of 1024 (as GPU makers and ``nvidia-smi`` state them, in turn);
+    a bare number counts bytes. A size below one byte is refused.
+    """
+    expected = "a size such as 141GB, 80GiB or a number of bytes >= 1"
+    if isinstance(value, str):
+        match = _BYTE_SIZE.fullmatch(value)
+        if match is None:
+            raise ArgumentValueError(name, _message(name, expected, value, None))
+        size = float(match.group(1)) * _BYTE_UNITS[(match.group(2) or "").upper()]
+        if not size >= 1:
+            raise ArgumentValueError(name, _message(name, expected, value, None))
+        return int(size)
+    result = integer(name, value, minimum=1, fix="Or give a text such as '141GB'")
+    assert result is not None
+    return result

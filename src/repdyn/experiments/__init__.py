@@ -7,7 +7,8 @@
   (:func:`in_group`, :func:`expand_names`).
 - :func:`run`: run one experiment from Python, as ``repdyn reproduce NAME``
   does; :func:`reproduce` runs several and writes the report;
-  :func:`estimate_seconds` guesses their run time.
+  :func:`estimate_seconds` guesses their run time; :func:`plan` says what
+  they will cost on a device (batches, memory, time) before anything trains.
 - :class:`RunOptions`: an experiment's profile (:data:`PROFILES`) and its
   execution (a :class:`repdyn.runs.Execution`); :class:`ExperimentOutput`
   what it returns.
@@ -40,7 +41,7 @@ from repdyn.experiments._registry import (
     in_group,
 )
 from repdyn.experiments._report import SMOKE_NOTE
-from repdyn.experiments._reproduce import estimate_seconds, reproduce, run
+from repdyn.experiments._reproduce import ReproducePlan, estimate_seconds, experiment_trials, plan, reproduce, run
 
 __all__ = [
     "EXPERIMENTS",
@@ -50,10 +51,13 @@ __all__ = [
     "Claim",
     "Experiment",
     "ExperimentOutput",
+    "ReproducePlan",
     "RunOptions",
     "estimate_seconds",
     "expand_names",
+    "experiment_trials",
     "in_group",
+    "plan",
     "reproduce",
     "run",
 ]

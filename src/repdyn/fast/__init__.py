@@ -8,6 +8,10 @@
   Tables 1 and 2 (convolution, skip, dropout with each trial's own masks,
   Adam with each trial's moments) through ``torch.func`` over stacked
   parameters, the plain SGD MLP through hand-written batched kernels.
+- :func:`train_tracking_pairs_batched`: several seeds of one network trained
+  on a whole data set at once, each tracking a pair, as
+  :func:`repdyn.track.train_tracking_pair` trains each (:func:`dataset_reason`
+  says which networks it takes).
 - :func:`choose_trainer`: which of those (or :func:`repdyn.track.track_pair`)
   trains a trial, from the architecture and the options alone.
 - :func:`batch_cost`, :func:`batch_bytes`, :func:`split_batches`: what a
@@ -19,6 +23,7 @@
 """
 
 from repdyn.fast._batched import train_pairs_batched
+from repdyn.fast._datasets import dataset_reason, train_tracking_pairs_batched
 from repdyn.fast._cost import (
     BatchCost,
     batch_bytes,
@@ -39,6 +44,7 @@ __all__ = [
     "batch_bytes",
     "batch_cost",
     "choose_trainer",
+    "dataset_reason",
     "device_memory",
     "limit_threads",
     "memory_bandwidth",
@@ -48,4 +54,5 @@ __all__ = [
     "threads",
     "train_pair_fast",
     "train_pairs_batched",
+    "train_tracking_pairs_batched",
 ]

@@ -102,16 +102,18 @@ def choose_trainer(
     Returns
     -------
     str
-        One of :data:`TRAINERS`. One by one: ``"fast"``
-        (:func:`train_pair_fast`, the hand-written CPU path) for a plain-SGD
-        ``mlp`` on the CPU, ``"batched"`` (the hand-written batched kernels,
-        as a batch of one) for one on another device, ``"autograd"``
-        (:func:`repdyn.track.track_pair`) for every other variant and
-        optimiser. In a batch: ``"batched"`` for a plain-SGD ``mlp`` and
+        One of :data:`TRAINERS`. In a batch: ``"batched"`` (the
+        hand-written batched kernels) for a plain-SGD ``mlp`` and
         ``"functional"`` (``torch.func`` over stacked parameters) for every
         other variant and optimiser of :data:`repdyn.nets.VARIANTS` and
-        :data:`repdyn.nets.OPTIMIZERS`; ``"autograd"`` for an optimiser the
-        batched engine does not implement, and for a run with kernel rates.
+        :data:`repdyn.nets.OPTIMIZERS`. One by one on the CPU: ``"fast"``
+        (:func:`train_pair_fast`, the hand-written CPU path) for a plain-SGD
+        ``mlp``, ``"autograd"`` (:func:`repdyn.track.track_pair`) for every
+        other variant and optimiser. One by one on another device: the
+        batched engine's answer, as a batch of one, so that a trial's result
+        does not depend on whether it ran alone or in a batch (dropout draws
+        the same masks). ``"autograd"`` for an optimiser the batched engine
+        does not implement, and for a run with kernel rates.
     """
     if not isinstance(spec, ArchSpec):
         raise TypeError(f"spec must be a repdyn.nets.ArchSpec; got {type(spec).__name__}")
@@ -122,7 +124,7 @@ def choose_trainer(
         return AUTOGRAD
     name = spec.optimizer if optimizer is None else optimizer
     hand_written = _spec_reason(spec, name) is None
-    if batched:
+    if batched or torch.device(device).type != "cpu":
         # Measured (benchmarks/bench_batched.py): on the CPU the hand-written
         # kernels train a plain-SGD MLP batch faster than torch.func, and they
         # move fewer bytes per step (no gradient tensors), the bound on a GPU.
@@ -130,11 +132,7 @@ def choose_trainer(
             return BATCHED
         known = isinstance(name, str) and name.strip().lower() in OPTIMIZERS
         return FUNCTIONAL if known else AUTOGRAD
-    if not hand_written:
-        return AUTOGRAD
-    if torch.device(device).type != "cpu":
-        return BATCHED
-    return FAST
+    return FAST if hand_written else AUTOGRAD
 
 
 def network_reason(network: object, engine: str) -> str | None:

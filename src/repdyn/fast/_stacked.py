@@ -128,15 +128,20 @@ class StackedNetworks:
                 stacked[t].copy_(network.get_parameter(name).detach())
             self.params.append(stacked)
         modules = dict(self.template.named_modules())
+        self._tracking = True  # False: the hooks record nothing (training on other points than the pair)
         self._captured: list[torch.Tensor | None] = [None] * len(layers)
         self.layers = layers
         for index, name in enumerate(layers):
             modules[name].register_forward_hook(self._hook(index))
         self._gradient = torch.func.vmap(torch.func.grad_and_value(self._loss, has_aux=True))
         self._predict = torch.func.vmap(self._forward)
+        self._plain_gradient = torch.func.vmap(torch.func.grad_and_value(self._plain_loss))
+        self._plain_predict = torch.func.vmap(self._plain_forward)
 
     def _hook(self, index: int) -> Any:
         def hook(module: nn.Module, inputs: object, output: torch.Tensor) -> None:
+            if not self._tracking:
+                return
             if self._captured[index] is not None:
                 raise ValueError(
                     f"layer {self.layers[index]!r} ran twice in one forward pass; track a submodule "
@@ -176,6 +181,30 @@ class StackedNetworks:
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, tuple[torch.Tensor, ...]]]:
         pred, distances = self._forward(params, x, noise)
         return project_loss(pred, y), (pred.detach(), distances)
+
+    def _plain_forward(self, params: tuple[torch.Tensor, ...], x: torch.Tensor) -> torch.Tensor:
+        """One trial's prediction of any number of points, nothing tracked (no dropout: see :func:`stack_reason`)."""
+        self._tracking = False
+        try:
+            return torch.func.functional_call(self.template, dict(zip(self.names, params, strict=True)), (x,))
+        finally:
+            self._tracking = True
+
+    def _plain_loss(self, params: tuple[torch.Tensor, ...], x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return project_loss(self._plain_forward(params, x), y)
+
+    def loss_gradients(self, x: torch.Tensor, y: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """Every trial's gradient of its loss on its own points ``x`` ``(T, B, ...)``, and the losses ``(T,)``.
+
+        Nothing is tracked and no dropout is applied: for networks without dropout.
+        """
+        grads, loss = self._plain_gradient(tuple(self.params), x, y)
+        return list(grads), loss
+
+    def outputs(self, x: torch.Tensor) -> torch.Tensor:
+        """Every trial's predictions of its points ``x`` ``(T, B, ...)``, without gradients; nothing tracked."""
+        with torch.no_grad():
+            return self._plain_predict(tuple(self.params), x)
 
     def predict(self, x: torch.Tensor, noise: tuple[torch.Tensor, ...] = ()) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Predictions ``(T, 2, out)`` and tracked distances (each ``(T,)``), without gradients."""

@@ -6,7 +6,9 @@
 - :class:`DatasetConfig` / :func:`dataset_trial`: train one network on a whole
   data set (XOR, the context task, MNIST) while tracking one pair, saving the
   representations of probe points; :func:`load_dataset`,
-  :func:`mnist_probe_indices` and :func:`resolve_mnist_dir` give those points.
+  :func:`mnist_probe_indices` and :func:`resolve_mnist_dir` give those points;
+  :func:`run_dataset_trials` runs many (the seeds of one network together
+  wherever two-point trials batch).
 - :func:`train_pair`: the training run of a two-point trial, on the fastest
   exact trainer.
 - :func:`load_run`: read a run directory back.
@@ -14,6 +16,8 @@
   on a task or the user's sequences (:func:`read_sequences`), every prefix
   tracked, the automaton it learns and the theory per prefix pair
   (``repdyn sequences``).
+- :func:`plan_trials`: what trials will cost on a device (batches, memory,
+  time) before anything trains.
 
 A trial function's module path enters its cache key
 (:func:`repdyn.sweep.cache_key`): moving one bumps
@@ -78,10 +82,14 @@ from repdyn.runs._training import FULL_BATCH, Training, default_learning_rate
 _LAZY = {
     "DatasetConfig": "repdyn.runs._dataset_trial",
     "dataset_trial": "repdyn.runs._dataset_trial",
+    "run_dataset_trials": "repdyn.runs._dataset_run",
     "estimate_dataset_seconds": "repdyn.runs._dataset_trial",
     "finite_representations": "repdyn.runs._dataset_trial",
     "mnist_probe_indices": "repdyn.runs._dataset_trial",
     "train_pair": "repdyn.runs._train_pair",
+    "PlannedBatch": "repdyn.runs._plan",
+    "TrialPlan": "repdyn.runs._plan",
+    "plan_trials": "repdyn.runs._plan",
     "DEFAULT_LOSS_THRESHOLD": "repdyn.runs._two_point",
     "TwoPointConfig": "repdyn.runs._two_point",
     "two_point_trial": "repdyn.runs._two_point",
@@ -116,12 +124,14 @@ __all__ = [
     "InputDistanceSource",
     "ModelDefaults",
     "ModelSource",
+    "PlannedBatch",
     "Run",
     "SEQUENCE_MODELS",
     "SEQUENCE_TASKS",
     "SequenceRunConfig",
     "RunOutput",
     "Training",
+    "TrialPlan",
     "TwoPointConfig",
     "atomic_path",
     "available_memory",
@@ -152,11 +162,13 @@ __all__ = [
     "pairwise_input_distances",
     "read_sequences",
     "paper_style",
+    "plan_trials",
     "png_data_uri",
     "points_from_arrays",
     "require_memory",
     "require_time",
     "retire_index",
+    "run_dataset_trials",
     "run_sequences",
     "run_trials",
     "run_two_point",

@@ -58,15 +58,20 @@ T = TypeVar("T")
 
 
 def batching_wanted(options: Execution) -> bool:
-    """Whether :func:`run_batched` should run the trials of ``options``.
+    """Whether :func:`run_batched` should run the trials of ``options`` (:func:`batches_trials`)."""
+    return batches_trials(options.device, options.scheduler, options.batch_trials)
 
-    ``options.batch_trials`` decides when set; by default (None) trials are
-    batched when they run on a GPU in this process (``device="cuda"`` and no
-    Dask scheduler elsewhere: remote workers train trial by trial).
+
+def batches_trials(device: str, scheduler: object = None, batch_trials: bool | None = None) -> bool:
+    """Whether two-point trials on ``device`` train in batches (:func:`run_batched`) or one by one.
+
+    ``batch_trials`` decides when set; by default (None) trials are batched
+    when they run on a GPU in this process (``device="cuda"`` and no Dask
+    ``scheduler`` elsewhere: remote workers train trial by trial).
     """
-    if options.batch_trials is not None:
-        return options.batch_trials
-    return options.device == "cuda" and options.scheduler is None
+    if batch_trials is not None:
+        return batch_trials
+    return device == "cuda" and scheduler is None
 
 
 @dataclass(frozen=True)
@@ -154,19 +159,31 @@ def group_key(config: TwoPointConfig) -> str:
     return json.dumps(canonical_value(shared), sort_keys=True)
 
 
-def split_group(members: list[T], config: TwoPointConfig, batch_size: int | None = None) -> list[list[T]]:
+def split_group(members: list[T], config: TwoPointConfig, batch_size: int | None = None, *,
+                memory: float | None = None) -> list[list[T]]:  # fmt: skip
     """The batches of one group (its trials ``members``, ``config`` one of them), in order.
 
     ``batch_size`` trials at a time; by default as many as fit
-    :data:`MEMORY_FRACTION` of the device's free memory by
+    :data:`MEMORY_FRACTION` of the device's memory by
     :func:`repdyn.fast.batch_bytes` (on the CPU at most
     :data:`DEFAULT_BATCH_SIZE`), in batches of nearly equal size.
+
+    Parameters
+    ----------
+    memory : float, optional
+        The device's memory in bytes (a planner states it for a device that
+        is not here); default its free memory now (:func:`repdyn.fast.device_memory`).
+
+    Raises
+    ------
+    ValueError
+        A single trial does not fit (:func:`repdyn.fast.split_batches`).
     """
     if batch_size is not None:
         return [members[start : start + batch_size] for start in range(0, len(members), batch_size)]
     from repdyn.fast import device_memory, split_batches
 
-    free = device_memory(config.device)
+    free = device_memory(config.device) if memory is None else memory
     most = DEFAULT_BATCH_SIZE if config.device == "cpu" else None
     if free is None:  # the host's memory unknown: the fixed size
         return split_group(members, config, most or DEFAULT_BATCH_SIZE)
@@ -175,22 +192,26 @@ def split_group(members: list[T], config: TwoPointConfig, batch_size: int | None
 
 
 def _plan(
-    configs: list[TwoPointConfig], keys: list[str], store: ResultStore | None
+    configs: list[Any], keys: list[str], store: ResultStore | None, *,
+    group_of: Callable[[Any], str] | None = None, qualifies_for: Callable[[Any], bool] | None = None,
 ) -> tuple[dict[str, dict[str, Any]], dict[str, list[int]], list[int]]:
     """Cached results by key, the indices to train grouped by shared fields, and the rest.
 
     Each key is trained once (equal configs share it); cached records of
     trials that raised or lost their worker are trained again, as ``run_sweep`` does.
+    ``group_of`` and ``qualifies_for`` default to two-point trials' :func:`group_key` and :func:`batchable`.
     """
+    group_key_of = group_key if group_of is None else group_of
+    batchable_of = batchable if qualifies_for is None else qualifies_for
     results: dict[str, dict[str, Any]] = {}
     groups: dict[str, list[int]] = {}
     singles: list[int] = []  # not batchable: the per-trial runner takes them
     qualifies: dict[str, bool] = {}
     seen: set[str] = set()
     for i, (config, key) in enumerate(zip(configs, keys, strict=True)):
-        group = group_key(config)
+        group = group_key_of(config)
         if group not in qualifies:
-            qualifies[group] = _batchable(config)
+            qualifies[group] = batchable_of(config)
         if not qualifies[group]:
             singles.append(i)
         elif key not in seen:
@@ -203,7 +224,7 @@ def _plan(
     return results, groups, singles
 
 
-def _batchable(config: TwoPointConfig) -> bool:
+def batchable(config: TwoPointConfig) -> bool:
     """Whether the batched engine trains this config (every variant, SGD and Adam)."""
     from repdyn.fast import choose_trainer
 
@@ -222,12 +243,7 @@ def _run_batch(
     try:
         runs = _train(batch)
     except Exception:  # noqa: BLE001 - the per-trial path still computes every trial
-        warnings.warn(
-            f"training {len(batch)} trials of {batch[0].arch.name!r} as one batch failed; running "
-            f"them one by one instead. The error was:\n{traceback.format_exc()}",
-            SweepWarning,
-            stacklevel=3,
-        )
+        warn_failed_batch(f"{len(batch)} trials of {batch[0].arch.name!r}")
         return fallback(batch, options)
     jobs = [FitJob(config, run) for config, run in zip(batch, runs, strict=True)]
     # Trials without fits take microseconds to finish: here, without workers
@@ -243,13 +259,29 @@ def _run_batch(
         )
         for k, result in zip(fitting, fitted, strict=True):
             results[k] = result
-    if store is not None:
-        name = trial_name(two_point_trial)
-        for config, run, result in zip(batch, runs, results, strict=True):
-            # seconds: the trial's share of the batch's training, as in its result.
-            store.put(cache_key(two_point_trial, config), result, config=config, trial=name,
-                      seconds=run.seconds)  # fmt: skip
+    keep(store, two_point_trial, batch, runs, results)
     return results
+
+
+def keep(store: ResultStore | None, fn: Callable[[Any], Any], batch: Sequence[Any], runs: Sequence[Any],
+         results: Sequence[dict[str, Any]]) -> None:  # fmt: skip
+    """Write a batch's results into the store under trial ``fn``'s keys, as ``run_sweep`` would."""
+    if store is None:
+        return
+    name = trial_name(fn)
+    for config, run, result in zip(batch, runs, results, strict=True):
+        # seconds: the trial's share of the batch's training, as in its result.
+        store.put(cache_key(fn, config), result, config=config, trial=name, seconds=run.seconds)
+
+
+def warn_failed_batch(what: str) -> None:
+    """Warn, with the error being handled, that training ``what`` as one batch raised; its trials run one by one."""
+    warnings.warn(
+        f"training {what} as one batch failed; running them one by one instead. The error was:\n"
+        f"{traceback.format_exc()}",
+        SweepWarning,
+        stacklevel=4,
+    )
 
 
 def _finish_here(job: FitJob) -> dict[str, Any]:

@@ -180,57 +180,85 @@ def dataset_trial(config: DatasetConfig) -> dict[str, Any]:
     at every hidden layer before/after training, float32, shape
     (layers, points, units)) and ``output0``/``output`` (network outputs).
     """
-    import torch
-
-    from repdyn.runs._two_point import fit_tracked, run_fields
-    from repdyn.nets import build_network, make_optimizer
+    from repdyn.nets import make_optimizer
     from repdyn.track import train_tracking_pair
 
-    points = load_dataset(config.dataset, grid=config.grid, mnist_dir=config.mnist_dir, mnist_n=config.mnist_n)
-    pair = config.pair if config.pair is not None else default_pair(points)
-    probe = probe_indices(config, points)
+    start = Start.of(config)
     arch = config.arch
-    network = build_network(arch, points.in_dim, points.out_dim, seed=config.seed, device=config.device)
-    layer = config.layer
-    x, y = points.x.to(config.device), points.y.to(config.device)
-    layers = network.hidden_layer_names
-    hidden0, output0 = _representations(network, layers, x[probe])
-    batch = len(points) if config.batch_size is None else min(config.batch_size, len(points))
     run = train_tracking_pair(
-        network,
-        layer,
-        x,
-        y,
-        pair,
+        start.network,
+        config.layer,
+        start.x,
+        start.y,
+        start.pair,
         optimizer=lambda params: make_optimizer(arch.optimizer, params, lr=arch.lr),
         epochs=arch.epochs,
-        batch_size=batch,
+        batch_size=start.batch,
         seed=config.seed,
         shuffle=config.batch_size is not None,
         loss_threshold=config.loss_threshold,
         measure=config.measure,
     )
-    hidden, output = _representations(network, layers, x[probe])
-    result: dict[str, Any] = {
-        "layer": layer,
-        "layer_names": np.array(layers, dtype=np.str_),
-        "tracked_index": layers.index(layer),
-        "source": str(points.meta.get("source", points.name)),
-        "n_points": len(points),
-        "batch_size": batch,
-        **run_fields(run, layer, DATASET_RUN_FIELDS),
-        "probe_index": probe.astype(np.int64),
-        "labels": points.labels[torch.as_tensor(probe)].numpy().astype(np.int64),
-        "hidden0": hidden0,
-        "hidden": hidden,
-        "output0": output0,
-        "output": output,
-    }
-    if config.fit:
-        z = run.z(layer)
-        result.update(h0=z[0, 0], y0=z[0, 1], w0=z[0, 2], h_final=z[run.last_finite_epoch, 0])
-        result.update(fit_tracked(run, layer, with_loss=True))
-    return result
+    return start.result(config, run)
+
+
+@dataclass
+class Start:
+    """A data-set trial before training: its data on the device, its pair and probe points, its network,
+    and the probe points' representations at initialisation."""
+
+    points: Any
+    pair: tuple[int, int]
+    probe: np.ndarray
+    network: Any
+    x: Any
+    y: Any
+    batch: int
+    hidden0: np.ndarray
+    output0: np.ndarray
+
+    @classmethod
+    def of(cls, config: DatasetConfig) -> Start:
+        from repdyn.nets import build_network
+
+        points = load_dataset(config.dataset, grid=config.grid, mnist_dir=config.mnist_dir, mnist_n=config.mnist_n)
+        probe = probe_indices(config, points)
+        network = build_network(config.arch, points.in_dim, points.out_dim, seed=config.seed, device=config.device)
+        x, y = points.x.to(config.device), points.y.to(config.device)
+        hidden0, output0 = _representations(network, network.hidden_layer_names, x[probe])
+        return cls(points=points, pair=config.pair if config.pair is not None else default_pair(points),
+                   probe=probe, network=network, x=x, y=y,
+                   batch=len(points) if config.batch_size is None else min(config.batch_size, len(points)),
+                   hidden0=hidden0, output0=output0)  # fmt: skip
+
+    def result(self, config: DatasetConfig, run: Any) -> dict[str, Any]:
+        """The trial's record from its training ``run`` (the network trained in place)."""
+        import torch
+
+        from repdyn.runs._two_point import fit_tracked, run_fields
+
+        layer, layers, points, probe = config.layer, self.network.hidden_layer_names, self.points, self.probe
+        hidden, output = _representations(self.network, layers, self.x[probe])
+        result: dict[str, Any] = {
+            "layer": layer,
+            "layer_names": np.array(layers, dtype=np.str_),
+            "tracked_index": layers.index(layer),
+            "source": str(points.meta.get("source", points.name)),
+            "n_points": len(points),
+            "batch_size": self.batch,
+            **run_fields(run, layer, DATASET_RUN_FIELDS),
+            "probe_index": probe.astype(np.int64),
+            "labels": points.labels[torch.as_tensor(probe)].numpy().astype(np.int64),
+            "hidden0": self.hidden0,
+            "hidden": hidden,
+            "output0": self.output0,
+            "output": output,
+        }
+        if config.fit:
+            z = run.z(layer)
+            result.update(h0=z[0, 0], y0=z[0, 1], w0=z[0, 2], h_final=z[run.last_finite_epoch, 0])
+            result.update(fit_tracked(run, layer, with_loss=True))
+        return result
 
 
 def _representations(network: Any, layers: tuple[str, ...], x: Any) -> tuple[np.ndarray, np.ndarray]:

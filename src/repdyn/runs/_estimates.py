@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import Hashable, Iterator
 from contextvars import ContextVar
 
-_COUNTED: ContextVar[set[Hashable] | None] = ContextVar("counted_trials", default=None)
+_COUNTED: ContextVar[dict[Hashable, float] | None] = ContextVar("counted_trials", default=None)
 
 
 def once(config: Hashable, seconds: float) -> float:
@@ -23,18 +23,18 @@ def once(config: Hashable, seconds: float) -> float:
         return seconds
     if config in counted:
         return 0.0
-    counted.add(config)
+    counted[config] = seconds
     return seconds
 
 
 @contextlib.contextmanager
-def counting_each_trial_once() -> Iterator[set[Hashable]]:
+def counting_each_trial_once() -> Iterator[dict[Hashable, float]]:
     """Within the block, the per-trial estimators count each distinct trial config once.
 
-    Yields the set of the configs counted so far (the distinct trials of the
-    experiments estimated in the block, for a planner).
+    Yields the configs counted so far with the seconds each was counted at (the
+    distinct trials of the experiments estimated in the block, for a planner).
     """
-    counted: set[Hashable] = set()
+    counted: dict[Hashable, float] = {}
     token = _COUNTED.set(counted)
     try:
         yield counted

@@ -61,18 +61,27 @@ def train_pair(
     tracked = network.tracked_layer if layer is None else layer
     layers = "all" if all_layers else tracked
     n_epochs = n_epochs if epochs is None else epochs
-    from repdyn.fast import choose_trainer, train_pair_fast
+    from repdyn.fast import choose_trainer, train_pair_fast, train_pairs_batched
 
-    if isinstance(arch, ArchSpec) and choose_trainer(
-        arch, device=device, kernel_rates=kernel_every is not None
-    ) != "autograd":
-        # The fast paths compute the same run as autograd (to rounding). Plain
+    trainer = (choose_trainer(arch, device=device, kernel_rates=kernel_every is not None)
+               if isinstance(arch, ArchSpec) else "autograd")
+    if trainer == "fast":
+        # The fast path computes the same run as autograd (to rounding). Plain
         # SGD MLPs draw no random numbers while training (no dropout), so the
         # seed only enters through the initial weights; with no dropout or
         # normalisation, the single forward measures both modes alike.
         run = train_pair_fast(
             network, layers, x.to(device), y.to(device), lr=lr, epochs=n_epochs,
             loss_threshold=loss_threshold, stop_when_converged=stop_when_converged,
+        )  # fmt: skip
+        return run, network
+    if trainer != "autograd":
+        # On a GPU a trial is a batch of one of the batched engine: the same
+        # run, dropout masks included, as in any batch it could have joined.
+        [run] = train_pairs_batched(
+            [network], x[None], y[None], layers=layers, lr=lr, epochs=n_epochs, optimizer=optimizer,
+            measure=measure, seeds=[seed], loss_threshold=loss_threshold,
+            stop_when_converged=stop_when_converged, device=device, trainer=trainer,
         )  # fmt: skip
         return run, network
 

@@ -206,8 +206,7 @@ KERNEL_COST = 0.25
 
 def estimate_trial_seconds(config: TwoPointConfig) -> float:
     """Rough single-core seconds of one trial: training plus its fits (0 if the estimate under way counted it)."""
-    layers = len(config.hidden_layers) + 1 if config.all_layers else 1
-    fits = FIT_SECONDS * layers if config.fit else 0.0
+    fits = fit_seconds(config)
     if isinstance(config.arch, ArchSpec) and config.kernel_every is None:
         return once(config, config.arch.epochs * seconds_per_epoch(config.arch) + fits)
     if config.kernel_every is not None:
@@ -216,6 +215,18 @@ def estimate_trial_seconds(config: TwoPointConfig) -> float:
             SECONDS_PER_EPOCH_OVERHEAD + SECONDS_PER_PARAMETER_EPOCH * model_parameters(config))
     per_epoch = SECONDS_PER_EPOCH_OVERHEAD + SECONDS_PER_PARAMETER_EPOCH * model_parameters(config)
     return once(config, config.trained_with.epochs * per_epoch + fits)
+
+
+def fit_count(config: TwoPointConfig) -> int:
+    """Fits of the theory one trial runs (on the CPU): one per tracked layer, the output too with ``all_layers``."""
+    if not config.fit:
+        return 0
+    return len(config.hidden_layers) + 1 if config.all_layers else 1
+
+
+def fit_seconds(config: TwoPointConfig) -> float:
+    """Rough single-core seconds of a trial's fits."""
+    return FIT_SECONDS * fit_count(config)
 
 
 def model_parameters(config: TwoPointConfig) -> float:

@@ -46,6 +46,7 @@ for writing another one:
   the input checks every trainer makes the same way.
 - :class:`ChunkSchedule`: when a run checks its rows (every
   :data:`CHECK_EVERY` epochs by default), stops, and records its last epoch.
+- :func:`run_seeds`: the seeds of a minibatch run's order and random layers.
 """
 
 from repdyn.track._checks import MEASURE_MODES, renamed_keywords
@@ -66,7 +67,7 @@ from repdyn.track._metrics import PairMetrics, pair_metrics, project_loss
 from repdyn.track._minibatch import train_tracking_pair
 from repdyn.track._outputs import layer_outputs
 from repdyn.track._pair import measure_pair, track_pair
-from repdyn.track._pairs import PairsTracking, record_epochs, track_pairs
+from repdyn.track._pairs import PairsTracking, record_epochs, run_seeds, track_pairs
 from repdyn.track._record import forward_depends_on_mode
 from repdyn.track._result import KERNEL_FIELDS, STATUSES, STEP_FIELDS, PairTracking
 from repdyn.track._sampling import SAME_FRACTION, SampledPairs, group_ids, sample_pairs
@@ -105,6 +106,7 @@ __all__ = [
     "record_epochs",
     "renamed_keywords",
     "resolve_layers",
+    "run_seeds",
     "sample_pairs",
     "split_parameters",
     "track_pair",

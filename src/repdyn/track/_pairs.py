@@ -530,7 +530,7 @@ def _train(
     model, x, y, n_points, batch_size = plan.model, plan.x, plan.y, plan.x.shape[0], plan.batch_size
     device = x.device
     opt = check.optimizer(optimizer, model)
-    order_seed, rng_seed = (int(s) for s in np.random.SeedSequence(plan.seed).generate_state(2))
+    order_seed, rng_seed = run_seeds(plan.seed)
     generator = torch.Generator().manual_seed(order_seed)
     points = torch.as_tensor(plan.index.points, device=device)
     xp, yp = x[points], y[points]
@@ -632,6 +632,17 @@ def _train(
         record_every=plan.record_every,
         **({} if meter is None else _kernel_fields(kernel_log, n_rows, stop, plan.kernel_every)),
     )
+
+
+def run_seeds(seed: int) -> tuple[int, int]:
+    """The seeds a minibatch run derives from its ``seed``: of the minibatch order, and of random layers.
+
+    :func:`track_pairs` (and :func:`train_tracking_pair`) draw each epoch's
+    order from a :class:`torch.Generator` seeded with the first, and run in a
+    forked copy of torch's global generators seeded with the second.
+    """
+    order_seed, rng_seed = (int(s) for s in np.random.SeedSequence(seed).generate_state(2))
+    return order_seed, rng_seed
 
 
 def _kernel_fields(log: KernelLog, n_rows: int, stop: int, every: int | None) -> dict[str, Any]:

@@ -36,7 +36,7 @@ from repdyn.experiments._registry import ExperimentOutput, RunOptions
 from repdyn.nets import ArchSpec
 from repdyn.runs import (
     DatasetConfig,
-    dataset_trial,
+    run_dataset_trials,
     estimate_dataset_seconds,
     finite_representations,
     paper_style,
@@ -446,7 +446,7 @@ class BlobsRun:
         """Run (or load from the cache) the three trials and measure every layer."""
         from repdyn.fast import threads
 
-        results = options.sweep(dataset_trial, settings.configs(options.device))
+        results = run_dataset_trials(settings.configs(options.device), options)
         notes = blob_annotations(settings.grid)
         # One BLAS thread: on shared cores a BLAS pool can make a small SVD 100x slower.
         with threads(1):

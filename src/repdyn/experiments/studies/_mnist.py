@@ -32,7 +32,7 @@ from repdyn.experiments._registry import ExperimentOutput, RunOptions
 from repdyn.nets import ArchSpec, get_architecture
 from repdyn.runs import (
     DatasetConfig,
-    dataset_trial,
+    run_dataset_trials,
     estimate_dataset_seconds,
     finite_representations,
     load_dataset,
@@ -94,7 +94,7 @@ def run_mnist(options: RunOptions, settings: MnistSettings | None = None) -> tup
     """Run (or load from the cache) the MNIST trial of ``settings`` (default: the profile's)."""
     settings = SETTINGS[options.profile] if settings is None else settings
     config = settings.config(options.device)
-    [result] = options.sweep(dataset_trial, [config])
+    [result] = run_dataset_trials([config], options)
     return config, result
 
 

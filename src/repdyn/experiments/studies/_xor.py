@@ -29,7 +29,7 @@ from repdyn.nets import ArchSpec
 from repdyn.runs import (
     DatasetConfig,
     TwoPointConfig,
-    dataset_trial,
+    run_dataset_trials,
     estimate_dataset_seconds,
     estimate_trial_seconds,
     finite_representations,
@@ -360,7 +360,7 @@ class XorRun:
         roles, configs = settings.configs(options.device)
         rate_results = run_trials(settings.rate_configs(), options)
         eta_h, eta_y, n_rates = averaged_rates(rate_results, skip_failed=False)
-        results = options.sweep(dataset_trial, configs)
+        results = run_dataset_trials(configs, options)
         with threads(1):  # one BLAS thread: a BLAS pool on shared cores slows small solves badly
             per_network = {role: network_metrics([r for g, r in zip(roles, results) if g == role], eta_h, eta_y)
                            for role in ROLES}
