@@ -133,7 +133,8 @@ def plan_atlas(
     check_device("device", device)
     points = source.load()
     training = Training(optimizer=optimizer, lr=lr, epochs=epochs, batch_size=batch_size).resolve(
-        model, default_epochs=DEFAULT_EPOCHS, default_batch_size=DEFAULT_BATCH_SIZE, n_points=len(points))
+        model, default_epochs=DEFAULT_EPOCHS, default_batch_size=DEFAULT_BATCH_SIZE, n_points=len(points),
+        data=source.name if source.kind == "builtin" else None)
     if record_every > training.epochs:
         raise checks.ArgumentValueError(
             "record_every", f"record_every ({record_every}) exceeds the epochs ({training.epochs}); record at least "

@@ -42,7 +42,7 @@ from repdyn.runs._outputs import RunOutput, save_figure, save_representations, w
 from repdyn.runs._plots import STYLE, THEORY_LINE, dynamics_row, figure_grid, paper_style
 from repdyn.runs._records import FAILED_STATUSES, failed, status_counts
 from repdyn.runs._run_data import Run, load_run, write_trial_data
-from repdyn.runs._training import FULL_BATCH, Training, default_learning_rate
+from repdyn.runs._training import FULL_BATCH, REFERENCE_LOSS, Training, default_learning_rate, reference_loss
 
 #: Public names whose modules import torch, loaded on first access.
 _LAZY = {
@@ -76,6 +76,7 @@ __all__ = [
     "FULL_BATCH",
     "MEMORY_SHARE",
     "MODEL_KINDS",
+    "REFERENCE_LOSS",
     "STYLE",
     "THEORY_LINE",
     "DataSource",
@@ -114,6 +115,7 @@ __all__ = [
     "pairwise_input_distances",
     "paper_style",
     "points_from_arrays",
+    "reference_loss",
     "require_memory",
     "run_trials",
     "run_two_point",
