@@ -232,7 +232,7 @@ run_context, context_seconds = _twin(
 
 # --- MNIST structure (Fig 9) -----------------------------------------------------------------------------
 
-#: Measured on fig4's quick data (the first 5,000 images, batch 32), seed 0
+#: Measured on fig4's quick data (the first 5,000 images, batch 32 before fig4 moved to 64), seed 0
 #: (docs/claims-adam.md): the training loss reaches 1e-3 at epoch 23 (lr 5e-4;
 #: lr 3e-4: epoch 29; lr 1e-3 is too noisy to reach it in 30 epochs).
 MNIST_QUICK_RATE, MNIST_QUICK_EPOCHS = 5e-4, 60
