@@ -249,3 +249,23 @@ def test_a_two_point_trial_records_its_convention_and_trains_by_it():
     # Same initial state, different training: the loss moved the run.
     assert results["mse"]["h0"] == results[THEORY_LOSS]["h0"]
     assert results["mse"]["h_final"] != pytest.approx(results[THEORY_LOSS]["h_final"], rel=1e-6)
+
+
+@pytest.mark.parametrize("command", [["run", "two-point"], ["atlas", "--data", "xor"]])
+def test_the_command_line_refuses_an_unknown_loss_by_name(tmp_path, command):
+    from typer.testing import CliRunner
+
+    from repdyn.cli import app
+
+    result = CliRunner().invoke(app, [*command, "--loss", "l1", "--out", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert "loss" in result.output and "half_sum" in result.output and "Traceback" not in result.output
+
+
+def test_the_atlas_trains_on_the_reference_loss_of_a_built_in_data_set():
+    from repdyn.atlas import plan_atlas
+
+    assert plan_atlas("xor low", "xor", epochs=2, pairs=2).training.loss == "mse"
+    assert plan_atlas("xor low", "xor", epochs=2, pairs=2, loss="half_sum").training.loss == "half_sum"
+    x, y = _points(6)
+    assert plan_atlas(SPEC, (x.numpy(), y.numpy()), epochs=2, pairs=2).training.loss == THEORY_LOSS

@@ -114,6 +114,7 @@ def plan_atlas(
     record_every: int = 1,
     seed: int = 0,
     device: str = "cpu",
+    loss: str | None = None,
 ) -> AtlasConfig:
     """Resolve an atlas run's settings and check every one of them before anything trains.
 
@@ -132,7 +133,7 @@ def plan_atlas(
     checks.seed("seed", seed)
     check_device("device", device)
     points = source.load()
-    training = Training(optimizer=optimizer, lr=lr, epochs=epochs, batch_size=batch_size).resolve(
+    training = Training(optimizer=optimizer, lr=lr, epochs=epochs, batch_size=batch_size, loss=loss).resolve(
         model, default_epochs=DEFAULT_EPOCHS, default_batch_size=DEFAULT_BATCH_SIZE, n_points=len(points),
         data=source.name if source.kind == "builtin" else None)
     if record_every > training.epochs:
