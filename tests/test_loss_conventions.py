@@ -216,34 +216,35 @@ def test_dataset_kernel_rates_scale_with_the_loss():
 
 
 def test_trials_default_to_the_reference_convention_of_their_data():
-    assert TwoPointConfig().loss == "half_mse" == reference_loss("two-point")
-    assert DatasetConfig("xor", "default").loss == "mse"
-    assert DatasetConfig("blobs", "default").loss == "half_mse"
-    assert DatasetConfig("mnist", "default").loss == "half_mse"
+    assert TwoPointConfig().loss_convention == "half_mse" == reference_loss("two-point")
+    assert DatasetConfig("xor", "default").loss_convention == "mse"
+    assert DatasetConfig("blobs", "default").loss_convention == "half_mse"
+    assert DatasetConfig("mnist", "default").loss_convention == "half_mse"
     assert reference_loss(None) == THEORY_LOSS == reference_loss("my data")
-    assert TwoPointConfig(loss="half_sum").trained_with.loss == "half_sum"
-    assert TwoPointConfig(training=Training(loss="mse")).loss == "mse"
+    assert TwoPointConfig(loss_convention="half_sum").trained_with.loss == "half_sum"
+    assert TwoPointConfig(training=Training(loss="mse")).loss_convention == "mse"
 
 
 def test_the_loss_enters_the_cache_key_and_conflicts_are_refused():
     from repdyn.runs import dataset_trial, two_point_trial
 
-    keys = {cache_key(two_point_trial, TwoPointConfig(loss=loss)) for loss in LOSSES}
+    keys = {cache_key(two_point_trial, TwoPointConfig(loss_convention=loss)) for loss in LOSSES}
     assert len(keys) == 3
-    keys = {cache_key(dataset_trial, DatasetConfig("xor", "default", loss=loss)) for loss in LOSSES}
+    keys = {cache_key(dataset_trial, DatasetConfig("xor", "default", loss_convention=loss)) for loss in LOSSES}
     assert len(keys) == 3
-    assert TwoPointConfig(loss=None) == TwoPointConfig(loss="half_mse")
-    with pytest.raises(ValueError, match="loss"):
-        TwoPointConfig(loss="mse", training=Training(loss="half_sum"))
+    assert TwoPointConfig(loss_convention=None) == TwoPointConfig(loss_convention="half_mse")
+    with pytest.raises(ValueError, match="loss_convention"):
+        TwoPointConfig(loss_convention="mse", training=Training(loss="half_sum"))
+    with pytest.raises(ValueError, match="loss_convention"):
+        DatasetConfig("xor", "default", loss_convention="l2")
 
 
 def test_a_two_point_trial_records_its_convention_and_trains_by_it():
     from repdyn.runs import two_point_trial
 
     arch = dataclasses.replace(SPEC, epochs=30)
-    results = {loss: two_point_trial(TwoPointConfig(arch=arch, out_dim=OUT, fit=False, loss=loss))
+    results = {loss: two_point_trial(TwoPointConfig(arch=arch, out_dim=OUT, fit=False, loss_convention=loss))
                for loss in (THEORY_LOSS, "mse")}
-    assert results["mse"]["loss_convention"] == "mse"
     assert results["mse"]["loss_scale"] == pytest.approx(2 / OUT)
     assert results[THEORY_LOSS]["loss_scale"] == 1.0
     # Same initial state, different training: the loss moved the run.

@@ -23,7 +23,7 @@ PROTOCOL_NOTES = (
     "Loss: each data set's convention in the authors' code, 0.5 * F.mse_loss (a mean over points and outputs) "
     "for two points, depth, the context task and MNIST, nn.MSELoss() for XOR. Recorded losses are the theory's "
     "1/2 mean_i ||e_i||^2; fitted rates are per epoch of the run as trained, in its convention (loss_convention "
-    "and loss_scale in every trial record; under SGD, rate / loss_scale is the rate in the theory's "
+    "in every trial's config, loss_scale in its record; under SGD, rate / loss_scale is the rate in the theory's "
     "convention, docs/theory.md).",
     "Minibatches of 64 for MNIST and the context task, as the authors' notebooks.",
     "XOR low: gain 0.85, lr 0.015, 3000 epochs (the authors' settings file); Table 2's printed gain 0.7, "

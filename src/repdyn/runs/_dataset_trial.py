@@ -20,10 +20,10 @@ from repdyn.nets import ArchSpec, get_architecture
 from repdyn.runs._data import DATASETS, load_dataset
 from repdyn.runs._estimates import once
 from repdyn.runs._execution import check_device
-from repdyn.runs._training import Training, reference_loss
+from repdyn.runs._training import reference_loss
 from repdyn.runs._two_point import DEFAULT_LOSS_THRESHOLD, resolve_layer
 from repdyn.sweep import trial
-from repdyn.track import MEASURE_MODES
+from repdyn.track import MEASURE_MODES, check_loss
 
 #: Probe sets: ``"all"`` every point; ``"mnist100"`` the 100 MNIST digits of Fig. 9
 #: (see :func:`mnist_probe_indices`).
@@ -72,7 +72,7 @@ class DatasetConfig:
         Mode of the tracking forward (eval, as the paper's code measures).
     device : str
         ``"cpu"`` or ``"cuda"``.
-    loss : {"half_sum", "half_mse", "mse"}, optional
+    loss_convention : {"half_sum", "half_mse", "mse"}, optional
         The loss reduction of the steps (as :class:`repdyn.runs.Training`'s
         ``loss``). Default: the authors' convention for the data set
         (:func:`repdyn.runs.reference_loss`: ``"mse"`` for XOR,
@@ -94,11 +94,12 @@ class DatasetConfig:
     layer: int | str | None = None
     measure: str = "eval"
     device: str = "cpu"
-    loss: str | None = None
+    loss_convention: str | None = None
 
     def __post_init__(self) -> None:
         checks.choice("dataset", self.dataset, DATASETS)
-        object.__setattr__(self, "loss", Training(loss=self.loss).loss or reference_loss(self.dataset))
+        object.__setattr__(self, "loss_convention", reference_loss(self.dataset) if self.loss_convention is None
+                           else check_loss(self.loss_convention, name="loss_convention"))
         if isinstance(self.arch, str):
             object.__setattr__(self, "arch", get_architecture(self.arch))
         if not isinstance(self.arch, ArchSpec):
@@ -191,7 +192,7 @@ def dataset_trial(config: DatasetConfig) -> dict[str, Any]:
     """
     import torch
 
-    from repdyn.runs._two_point import fit_tracked, loss_fields, run_fields
+    from repdyn.runs._two_point import fit_tracked, loss_factor, run_fields
     from repdyn.nets import build_network, make_optimizer
     from repdyn.track import train_tracking_pair
 
@@ -218,7 +219,7 @@ def dataset_trial(config: DatasetConfig) -> dict[str, Any]:
         shuffle=config.batch_size is not None,
         loss_threshold=config.loss_threshold,
         measure=config.measure,
-        loss=config.loss,
+        loss=config.loss_convention,
     )
     hidden, output = _representations(network, layers, x[probe])
     result: dict[str, Any] = {
@@ -228,7 +229,7 @@ def dataset_trial(config: DatasetConfig) -> dict[str, Any]:
         "source": str(points.meta.get("source", points.name)),
         "n_points": len(points),
         "batch_size": batch,
-        **loss_fields(config.loss, points.out_dim),
+        "loss_scale": loss_factor(config.loss_convention, points.out_dim),
         **run_fields(run, layer, DATASET_RUN_FIELDS),
         "probe_index": probe.astype(np.int64),
         "labels": points.labels[torch.as_tensor(probe)].numpy().astype(np.int64),

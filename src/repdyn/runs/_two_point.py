@@ -156,11 +156,12 @@ class TwoPointConfig:
         architecture's documented Adam rate). For an architecture the result
         is written into ``arch`` and ``training`` is None; another model keeps
         it here (a model without a default rate needs ``lr``).
-    loss : {"half_sum", "half_mse", "mse"}, optional
+    loss_convention : {"half_sum", "half_mse", "mse"}, optional
         The loss reduction of the steps (:class:`repdyn.runs.Training`'s
         ``loss``; either may give it). Default: the authors' two-point
         convention, ``"half_mse"`` (``0.5 * F.mse_loss``). Stored resolved,
-        so that it enters the cache key.
+        so that it enters the cache key. (Not ``loss``: that is the loss
+        curve of a trial's record.)
     """
 
     arch: ArchSpec | ModelSource = field(default_factory=lambda: get_architecture("default"))
@@ -177,16 +178,16 @@ class TwoPointConfig:
     measure: str = "eval"
     device: str = "cpu"
     training: Training | None = None
-    loss: str | None = None
+    loss_convention: str | None = None
 
     def __post_init__(self) -> None:
         source = model_source(self.arch)
         if self.training is not None and not isinstance(self.training, Training):
             raise checks.ArgumentTypeError(
                 "training", f"training must be a repdyn.runs.Training; got {checks.describe(self.training)}")
-        training = with_loss(self.training or Training(), self.loss).resolve(
+        training = with_loss(self.training or Training(), self.loss_convention).resolve(
             source, default_epochs=DEFAULT_EPOCHS, data="two-point")
-        object.__setattr__(self, "loss", training.loss)
+        object.__setattr__(self, "loss_convention", training.loss)
         if not training.full_batch:
             raise checks.ArgumentValueError(
                 "batch_size", "a two-point trial trains full batch on its two points; leave batch_size out")
@@ -235,7 +236,7 @@ class TwoPointConfig:
         """The resolved training: the architecture's settings, or :attr:`training`."""
         if isinstance(self.arch, ArchSpec):
             return Training(optimizer=self.arch.optimizer, lr=self.arch.lr, epochs=self.arch.epochs,
-                            batch_size=FULL_BATCH, loss=self.loss)
+                            batch_size=FULL_BATCH, loss=self.loss_convention)
         assert self.training is not None
         return self.training
 
@@ -249,13 +250,16 @@ class TwoPointConfig:
 
 
 def with_loss(training: Training, loss: str | None) -> Training:
-    """``training`` with a config's own ``loss`` field in it; the two may not disagree."""
+    """``training`` with a config's own ``loss_convention`` in it; the two may not disagree."""
     if loss is None:
         return training
-    merged = Training(loss=loss).loss
+    from repdyn.track import check_loss
+
+    merged = check_loss(loss, name="loss_convention")
     if training.loss is not None and training.loss != merged:
         raise checks.ArgumentValueError(
-            "loss", f"loss={merged!r} differs from training.loss={training.loss!r}; give the loss once")
+            "loss_convention", f"loss_convention={merged!r} differs from training.loss={training.loss!r}; "
+            "give the loss once")
     return dataclasses.replace(training, loss=merged)
 
 
@@ -289,7 +293,7 @@ def two_point_trial(config: TwoPointConfig) -> dict[str, Any]:
         loss_threshold=config.loss_threshold,
         stop_when_converged=config.stop_when_converged,
         device=config.device,
-        loss=config.loss,
+        loss=config.loss_convention,
     )
     return trial_result(config, run)
 
@@ -308,7 +312,7 @@ def trial_result(config: TwoPointConfig, run: Any) -> dict[str, Any]:
         The training run of ``config``, tracking ``config.layer``.
     """
     tracked = config.layer
-    result: dict[str, Any] = {"layer": tracked, **loss_fields(config.loss, config.out_dim),
+    result: dict[str, Any] = {"layer": tracked, "loss_scale": loss_factor(config.loss_convention, config.out_dim),
                               **run_fields(run, tracked, TWO_POINT_RUN_FIELDS)}
     if result["converged_epoch"] is None:
         result["converged_epoch"] = NEVER_CONVERGED
@@ -343,18 +347,18 @@ TWO_POINT_RUN_FIELDS = (
 NEVER_CONVERGED = -1
 
 
-def loss_fields(loss: str, n_outputs: int) -> dict[str, Any]:
-    """The fields that say which loss a trial's steps minimised, so its fitted rates can be read.
+def loss_factor(loss: str, n_outputs: int) -> float:
+    """A record's ``loss_scale``: the factor ``c`` of its trained loss over the theory's.
 
-    ``loss_convention`` (the name) and ``loss_scale``, the factor ``c`` of
-    that loss over the theory's (:func:`repdyn.track.loss_scale`): the rates
-    of a record are per epoch of the run as trained; under SGD, divided by
-    ``c`` they are the rates of the run trained on the theory's loss at the
-    same learning rate (docs/theory.md, "Loss conventions").
+    The record's config names the convention (``loss_convention``); ``c``
+    (:func:`repdyn.track.loss_scale`) says how to read its rates: they are per
+    epoch of the run as trained, and under SGD, divided by ``c``, the rates of
+    the run trained on the theory's loss at the same learning rate
+    (docs/theory.md, "Loss conventions").
     """
     from repdyn.track import loss_scale
 
-    return {"loss_convention": loss, "loss_scale": loss_scale(loss, n_outputs)}
+    return loss_scale(loss, n_outputs)
 
 
 def run_fields(run: Any, layer: str, fields: Sequence[str]) -> dict[str, Any]:
