@@ -667,7 +667,9 @@ def encoder_tangent_kernel(
     dL/dh_j``; replacing each block by ``K_ij I`` gives the flow of
     :func:`repdyn.theory.npoint_distances` with ``kernel=K`` and
     ``eta_h = lr / 2`` (and ``eta_y = lr / 2`` for a linear decoder; only the
-    ratio enters its rich limit). For two points ``K_11 + K_22 - 2 K_12`` is
+    ratio enters its rich limit); on a loss ``c`` times that (the loss
+    conventions of :func:`repdyn.track.loss_scale`) the rates are ``c`` times
+    these. For two points ``K_11 + K_22 - 2 K_12`` is
     the mean eigenvalue of the kernel ``D_f`` of the kernel rates. For an
     affine encoder ``f(x) = W x + b``, ``K_ij = x_i . x_j + 1``. The plain
     parameter inner product is used (no optimiser preconditioner).
