@@ -490,7 +490,8 @@ class BlobsRun:
         summary = {
             "settings": {"networks": {role: a.to_dict() for role, a in zip(ROLES, settings.networks)},
                          "batch_size": settings.batch_size, "grid": settings.grid,
-                         "compare_stride": settings.compare_stride},
+                         "compare_stride": settings.compare_stride,
+                         "loss_convention": settings.configs()[0].loss_convention},
             "claim_layer": "last hidden layer",
             "collapse": self.metrics,
             "rdm_comparison": comparison,

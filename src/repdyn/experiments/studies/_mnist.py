@@ -245,7 +245,8 @@ def mnist_structure(settings: MnistSettings, options: RunOptions, *, stem: str =
     config, result = run_mnist(options, settings)
     summary: dict[str, Any] = {"mnist_source": source_text(config, result), "source": result.get("source"),
                                "settings": {"arch": settings.arch.to_dict(),
-                                            "batch_size": config.batch_size, "n_images": config.mnist_n}}
+                                            "batch_size": config.batch_size, "n_images": config.mnist_n,
+                                            "loss_convention": config.loss_convention}}
     if not finite_representations(result):
         summary["error"] = f"no finite representations (trial {result.get('status')})"
         nan = {"spearman": math.nan, "spearman_between": math.nan}
