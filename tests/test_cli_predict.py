@@ -251,3 +251,41 @@ def test_rates_from_leaves_unfit_fits_out_and_warns_about_poor_ones(tmp_path):
     prediction = json.loads((tmp_path / "a" / "prediction.json").read_text())
     assert prediction["eta_ratio"] == pytest.approx(2.0)
     assert "2 trial(s)" in prediction["eta_ratio_source"]
+
+
+@pytest.mark.parametrize("bad", ["0", "10001", "2.5", "many"])
+def test_compare_refuses_permutations_out_of_bounds(tmp_path, bad):
+    rng = np.random.default_rng(2)
+    path = tmp_path / "reps.npz"
+    np.savez(path, x=rng.normal(size=(6, 2)), y=np.eye(2)[[0, 0, 0, 1, 1, 1]], labels=np.array([0, 0, 0, 1, 1, 1]),
+             hidden=rng.normal(size=(6, 3)))
+    result = _invoke("--compare", str(path), "--permutations", bad, "--out", str(tmp_path / "out"))
+    assert result.exit_code == 2, result.output
+    assert "--permutations" in result.output and "Traceback" not in result.output
+
+
+def test_compare_mantel_p_of_the_baseline_is_the_exact_one_by_brute_force(tmp_path):
+    """5 points: with 119 permutations every one of the 5! orders is tried; p counted here by hand."""
+    import itertools
+
+    from scipy.stats import spearmanr
+
+    from repdyn.runs.structure import BASELINE
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(5, 2))
+    hidden = x * 2.0 + 0.4 * rng.normal(size=(5, 2))
+    path = tmp_path / "reps.npz"
+    np.savez(path, x=x, y=np.eye(2)[[0, 0, 1, 1, 1]], labels=np.array([0, 0, 1, 1, 1]), hidden=hidden)
+    result = _invoke("--compare", str(path), "--permutations", "119", "--out", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    meta = json.loads((tmp_path / "out" / "prediction.json").read_text())
+    assert meta["permutations"] == 119
+    network = np.sum((hidden[:, None] - hidden[None]) ** 2, axis=2)
+    inputs = np.sum((x[:, None] - x[None]) ** 2, axis=2)
+    i, j = np.triu_indices(5, 1)
+    observed = spearmanr(network[i, j], inputs[i, j])[0]
+    scores = [spearmanr(network[i, j], inputs[np.ix_(p, p)][i, j])[0] for p in map(list, itertools.permutations(range(5)))]
+    expected = np.mean([s >= observed - 1e-9 for s in scores])
+    assert meta["methods"][BASELINE]["mantel_p"] == pytest.approx(expected, abs=1e-12)
+    assert expected < 0.2  # the hidden layer is close to a scaled copy of the inputs: a real match

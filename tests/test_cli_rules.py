@@ -206,15 +206,15 @@ def test_unbounded_permutations_are_refused_naming_the_option(tmp_path):
     np.savez(tmp_path / "reps.npz", x=x, y=rng.normal(size=(200, 1)), hidden=np.tanh(x))
     message = _one_error(runner.invoke(app, ["predict", "--compare", str(tmp_path / "reps.npz"), "--permutations",
                                              str(10**15), "--out", str(tmp_path / "out")]))
-    assert "--permutations" in message and "days" in message
+    assert "--permutations" in message and "10000" in message.replace(",", "")
 
 
 def test_permutations_beyond_the_points_permutations_are_exhaustive_and_quick(tmp_path):
-    """Four points have 24 orders: a huge --permutations tries each once, so it is no long wait."""
+    """Four points have 24 orders: the most --permutations tries each once, so it is no long wait."""
     rng = np.random.default_rng(0)
     x = rng.normal(size=(4, 2))
     np.savez(tmp_path / "reps.npz", x=x, y=rng.normal(size=(4, 1)), hidden=np.tanh(x))
-    result = runner.invoke(app, ["predict", "--compare", str(tmp_path / "reps.npz"), "--permutations", str(10**15),
+    result = runner.invoke(app, ["predict", "--compare", str(tmp_path / "reps.npz"), "--permutations", "10000",
                                  "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
 

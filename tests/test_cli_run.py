@@ -227,7 +227,7 @@ def test_a_model_from_the_users_file_runs_as_the_built_in_ones(tmp_path):
     assert result.exit_code in (0, 1), result.output
     summary = json.loads((out / "summary.json").read_text())
     assert [t["seed"] for t in summary["trials"]] == [5, 6] and summary["model"]["kind"] == "file"
-    assert summary["model"]["training"] == "sgd at lr 0.05, 400 epochs, full batch"
+    assert summary["model"]["training"] == "sgd at lr 0.05, 400 epochs, full batch, loss half_mse"
     assert all(t["arch"] == "mine.py:Net" and t["layer"] == "hidden" for t in summary["trials"])
     assert "eta_h" in result.stdout and "seed" in result.stdout  # the table
     assert (out / "dynamics.png").stat().st_size > 1000 and len(pd.read_csv(out / "trials.csv")) == 2

@@ -101,8 +101,8 @@ def test_fits_and_trials_one_by_one_go_to_the_cpu_model():
     fitted = [TwoPointConfig(arch=get_architecture("default").replace(units=8, hidden_layers=2, epochs=20), seed=s,
                              all_layers=True) for s in range(3)]  # fmt: skip
     small = get_architecture("default").replace(units=8, hidden_layers=2, epochs=20)
-    xor = [DatasetConfig(dataset="xor", arch=small, seed=s) for s in range(3)]
-    alone = DatasetConfig(dataset="xor", arch=small.replace(lr=0.01))
+    xor = [DatasetConfig(dataset="xor", arch=small, seed=s, loss_convention="half_sum") for s in range(3)]
+    alone = DatasetConfig(dataset="xor", arch=small.replace(lr=0.01), loss_convention="half_sum")
     result = plan_trials([*fitted, *xor, alone], device="cuda", memory=1e12, bandwidth=1e12, workers=3)
     assert result.one_by_one == 4 and result.fits == 3 * 3  # two hidden layers and the output, per trial
     assert result.seed_batches == 1, "the three seeds of one network train together on a GPU"

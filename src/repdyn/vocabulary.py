@@ -160,6 +160,9 @@ VOCABULARY: dict[str, tuple[str, str | None]] = {
     "seconds": ("wall time of the training", _SECONDS),
     "final_loss": ("loss at the last recorded epoch", _ONE),
     "loss_threshold": ("loss at or below which a run counts as converged", _ONE),
+    "loss_convention": ("loss the steps minimised: half_sum (the theory's 1/2 mean_i ||e_i||^2), half_mse "
+                        "(0.5 * F.mse_loss), mse (nn.MSELoss())", None),
+    "loss_scale": ("factor c of the trained loss over the theory's; under SGD, rate / c is the theory's rate", _ONE),
     # Settings of a two-point trial (its config's columns).
     "measure": ("measurement mode (eval: dropout off while measuring; train)", None),
     "in_dim": ("input dimension", _ONE),
@@ -190,6 +193,7 @@ VOCABULARY: dict[str, tuple[str, str | None]] = {
     "training_lr": ("learning rate", _ONE),
     "training_epochs": ("training epochs", _EPOCHS),
     "training_batch_size": ("minibatch size (full: full batch)", None),
+    "training_loss": ("loss convention of the steps (half_sum, half_mse, mse)", None),
 }
 
 

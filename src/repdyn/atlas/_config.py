@@ -123,6 +123,7 @@ def plan_atlas(
     seed: int = 0,
     device: str = "cpu",
     kernel_every: int | None = None,
+    loss: str | None = None,
 ) -> AtlasConfig:
     """Resolve an atlas run's settings and check every one of them before anything trains.
 
@@ -143,8 +144,9 @@ def plan_atlas(
     checks.seed("seed", seed)
     check_device("device", device)
     points = source.load()
-    training = Training(optimizer=optimizer, lr=lr, epochs=epochs, batch_size=batch_size).resolve(
-        model, default_epochs=DEFAULT_EPOCHS, default_batch_size=DEFAULT_BATCH_SIZE, n_points=len(points))
+    training = Training(optimizer=optimizer, lr=lr, epochs=epochs, batch_size=batch_size, loss=loss).resolve(
+        model, default_epochs=DEFAULT_EPOCHS, default_batch_size=DEFAULT_BATCH_SIZE, n_points=len(points),
+        data=source.name if source.kind == "builtin" else None)
     if record_every > training.epochs:
         raise checks.ArgumentValueError(
             "record_every", f"record_every ({record_every}) exceeds the epochs ({training.epochs}); record at least "

@@ -78,6 +78,7 @@ def atlas(
     seed: int = 0,
     device: str = "cpu",
     kernel_every: int | None = None,
+    loss: str | None = None,
     out: str | os.PathLike[str] = DEFAULT_OUT,
     cache: str | os.PathLike[str] | None = None,
     progress: bool | None = None,
@@ -152,6 +153,13 @@ def atlas(
         the zero-fit predictor ``kernel_init`` (``h_inf`` from the rates at the
         first record, no fit) beside the cross-validated one, and the zero-fit
         trajectories' R^2 (docs/atlas.md, "Kernel rates").
+    loss : {"half_sum", "half_mse", "mse"}, optional
+        The loss reduction of the steps (:class:`repdyn.runs.Training`);
+        default the authors' convention for ``"mnist"``, ``"blobs"`` and
+        ``"xor"`` (:func:`repdyn.runs.reference_loss`), the theory's
+        ``"half_sum"`` for other data. Recorded losses are the theory's; the
+        fitted rates are per step of the run as trained (docs/theory.md,
+        "Loss conventions").
     out : path, default "results/atlas"
     cache : path, optional
         The result store; default ``out/cache``.
@@ -175,7 +183,8 @@ def atlas(
     """
     config = plan_atlas(model, data, labels=labels, input_distance=input_distance, pairs=pairs, layers=layers,
                         gain=gain, lr=lr, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
-                        record_every=record_every, seed=seed, device=device, kernel_every=kernel_every)  # fmt: skip
+                        record_every=record_every, seed=seed, device=device, kernel_every=kernel_every,
+                        loss=loss)  # fmt: skip
     return run_atlas(config, out=out, cache=cache, progress=progress)
 
 

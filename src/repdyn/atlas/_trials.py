@@ -81,6 +81,7 @@ def atlas_training(config: AtlasConfig) -> dict[str, Any]:
         epochs=training.epochs, batch_size=None if training.full_batch else training.batch_size,
         seed=config.seed, record_every=config.record_every, progress=True, input_distance=distance,
         kernel_every=config.kernel_every,
+        loss=training.loss,
     )  # fmt: skip
     after = layer_outputs(net, layers, x[tracked])
     if config.input_distance.kind == "euclidean":

@@ -43,6 +43,10 @@ def atlas(
         help="Minibatch size (default: 32; data sets of at most 32 points: full batch).")] = None,
     full_batch: Annotated[bool, typer.Option("--full-batch", help="Train full batch.")] = False,
     optimizer: Annotated[str | None, typer.Option(help="sgd or adam (default: the model's).")] = None,
+    loss: Annotated[str | None, typer.Option(
+        help="Loss reduction of the steps: half_sum (the theory's 1/2 mean_i ||e_i||^2), half_mse "
+             "(0.5 * F.mse_loss) or mse (nn.MSELoss()); default: the authors' for mnist, blobs and xor, "
+             "half_sum for other data. Recorded losses are the theory's.")] = None,
     record_every: Annotated[int, typer.Option(help="Epochs between records of the tracked pairs.")] = 1,
     seed: Annotated[int, typer.Option(help="Initial weights, minibatch order, the draw of pairs.")] = 0,
     kernel_rates: Annotated[bool, typer.Option(
@@ -75,7 +79,7 @@ def atlas(
     config = plan_atlas(model, data, input_distance=_input_distance(input_distance), pairs=pairs, layers=layers,
                         gain=gain, lr=lr, epochs=epochs, batch_size="full" if full_batch else batch_size,
                         optimizer=optimizer, record_every=record_every, seed=seed, device=device,
-                        kernel_every=kernel_every)  # fmt: skip
+                        kernel_every=kernel_every, loss=loss)  # fmt: skip
     store = Execution(out=out, cache=cache).cache
     with check.write_errors({"--cache": store, "--out": out}):
         try:

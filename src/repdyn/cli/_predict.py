@@ -32,6 +32,12 @@ from repdyn.cli import _errors as check
 from repdyn.cli._errors import fail as _fail
 from repdyn.runs.structure import MANTEL_PERMUTATIONS
 
+#: Most permutations ``--permutations`` accepts: p resolves down to 1e-4. Each
+#: permutation is one Spearman correlation over all pairs, about 0.1 s at
+#: 1,800 points (the context task), and two predictions are tested, so the
+#: bound keeps a comparison under about half an hour.
+MAX_PERMUTATIONS = 10_000
+
 def load_points(dataset: str, *, per_label: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, str]:
     """Inputs, targets, labels (or None) and a description of a named data set or an ``.npz`` file.
 
@@ -223,7 +229,10 @@ def predict(
              "representations-*.npz from 'repdyn reproduce fig6/fig8/fig9' (or the experiment's directory "
              "if it holds one): report every method's RDM correlations beside the raw input distances.")] = None,
     permutations: Annotated[int, typer.Option(
-        min=1, help="--compare: label permutations of the Mantel p-value.")] = MANTEL_PERMUTATIONS,
+        min=1, max=MAX_PERMUTATIONS,
+        help="--compare: random permutations of the points for the one-sided Mantel p-value of the chosen "
+             "prediction and of the raw-input baseline, p = (1 + hits) / (1 + permutations); at most "
+             f"{MAX_PERMUTATIONS:,} (about 0.1 s each at 1,800 points).")] = MANTEL_PERMUTATIONS,
     csv: Annotated[bool, typer.Option(
         "--csv", help="Also write the matrices as CSV (large: 32 MB for 1,800 points).")] = False,
     out: Annotated[pathlib.Path, typer.Option(help="Output directory.")] = pathlib.Path("results/predict"),

@@ -99,6 +99,14 @@ def two_point(
         int | None,
         typer.Option(help="Epochs between kernel records (implies --kernel-rates; default 25)."),
     ] = None,
+    loss: Annotated[
+        str | None,
+        typer.Option(
+            help="Loss reduction of the steps: half_mse (0.5 * F.mse_loss, the authors' two-point code; the "
+            "default), mse (nn.MSELoss()) or half_sum (the theory's 1/2 mean_i ||e_i||^2). Fitted rates are "
+            "per epoch in this convention (docs/theory.md, Loss conventions)."
+        ),
+    ] = None,
     dx2: Annotated[float, typer.Option(help="Squared input distance of the two points.")] = 1.0,
     dy2: Annotated[float, typer.Option(help="Squared target distance of the two points.")] = 0.5,
     device: DeviceOption = "cpu",
@@ -154,7 +162,7 @@ def two_point(
         for key, value in shape.items():
             checks.integer(key, value, minimum=1)
         source = model_source(source.spec.replace(**shape))
-    training = Training(optimizer=optimizer, lr=lr, epochs=epochs)
+    training = Training(optimizer=optimizer, lr=lr, epochs=epochs, loss=loss)
 
     def config(i: int) -> TwoPointConfig:
         return TwoPointConfig(arch=source, seed=seed + i, dx2=dx2, dy2=dy2, layer=layer, device=device,

@@ -21,6 +21,12 @@ PROTOCOL_NOTES = (
     "Tracked layer: hidden layer L // 2 counted from 0, as the authors' code (11 of 20, 6 of 10, 3 of 4, "
     "2 of 2, 1 of 1).",
     "Measurement: h, y, w and the loss in eval mode (no dropout), training in train mode, as the authors' code.",
+    "Loss: each data set's convention in the authors' code, 0.5 * F.mse_loss (a mean over points and outputs) "
+    "for two points, depth, the context task and MNIST, nn.MSELoss() for XOR. Recorded losses are the theory's "
+    "1/2 mean_i ||e_i||^2; fitted rates are per epoch of the run as trained, in its convention (loss_convention "
+    "in every trial's config, loss_scale in its record; under SGD, rate / loss_scale is the rate in the theory's "
+    "convention, docs/theory.md).",
+    "Minibatches of 64 for MNIST and the context task, as the authors' notebooks.",
     "XOR low: gain 0.85, lr 0.015, 3000 epochs (the authors' settings file); Table 2's printed gain 0.7, "
     "lr 0.015, 1000 epochs does not train.",
 )

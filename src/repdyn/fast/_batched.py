@@ -49,7 +49,10 @@ from repdyn.track import (
     ChunkSchedule,
     PairLog,
     PairTracking,
+    THEORY_LOSS,
+    check_loss,
     forward_depends_on_mode,
+    loss_scale,
     pair_metrics,
     resolve_layers,
 )
@@ -128,12 +131,15 @@ class BatchedMLP:
 class _Kernels:
     """:class:`BatchedMLP` as an engine of :func:`train_pairs_batched` (plain MLP, SGD)."""
 
-    def __init__(self, networks: Sequence[Network], layers: Any, lr: float, device: torch.device) -> None:
+    def __init__(self, networks: Sequence[Network], layers: Any, lr: float, device: torch.device,
+                 scale: float) -> None:  # fmt: skip
         self.layouts = [layout(network) for network in networks]
         self.taps = taps(networks[0], layers)
         self.names = tuple(tap.name for tap in self.taps)
         self.mlp = BatchedMLP(self.layouts, device)
         self.lr = lr
+        # d loss / d pred of the project loss (the mean over 2 points), times the convention's factor
+        self.gradient_factor = 0.5 * scale
         self._g: torch.Tensor | None = None
 
     def predict(self, x: torch.Tensor, noise: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -144,7 +150,7 @@ class _Kernels:
         self, x: torch.Tensor, y: torch.Tensor, noise: tuple[torch.Tensor, ...]
     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         pred, distances = self.predict(x, noise)
-        self._g = (pred - y) * 0.5  # d loss / d pred for the mean over 2 points
+        self._g = (pred - y) * self.gradient_factor
         return pred, distances
 
     def step(self) -> None:
@@ -161,10 +167,10 @@ class _Functional:
     """:class:`StackedNetworks` and a batched optimiser as an engine of :func:`train_pairs_batched`."""
 
     def __init__(self, networks: Sequence[Network], layers: Any, optimizer: str, lr: float,
-                 device: torch.device) -> None:  # fmt: skip
+                 device: torch.device, scale: float) -> None:  # fmt: skip
         self.networks = networks
         self.names = _functional_layers(networks[0], layers)
-        self.stack = StackedNetworks(networks, self.names, device)
+        self.stack = StackedNetworks(networks, self.names, device, loss_scale=scale)
         self.optimizer = OPTIMIZERS[optimizer](self.stack.params, lr)
         self._grads: list[torch.Tensor] = []
 
@@ -238,6 +244,7 @@ def train_pairs_batched(
     device: torch.device | str | None = None,
     trainer: str | None = None,
     kernel_every: None = None,
+    loss: str = THEORY_LOSS,
 ) -> list[PairTracking]:
     """Train several networks of one architecture on their pairs, all at once.
 
@@ -284,6 +291,9 @@ def train_pairs_batched(
         and checks: both compute the same runs.
     kernel_every : None
         Refused: kernel rates need :func:`repdyn.track.track_pair`.
+    loss : {"half_sum", "half_mse", "mse"}, default "half_sum"
+        The loss convention of every trial's steps, as for ``track_pair``
+        (the recorded loss is the project loss).
 
     Returns
     -------
@@ -315,6 +325,7 @@ def train_pairs_batched(
     checks.choice("measure", measure, MEASURE_MODES)
     checks.choice("trainer", trainer, (BATCHED, FUNCTIONAL, None), fix="None lets choose_trainer pick")
     lr = check.learning_rate(lr)
+    loss = check_loss(loss)
     epochs = check.count("epochs", epochs)
     check_every = check.count("check_every", check_every)
     n_trials, first = len(networks), networks[0]
@@ -348,11 +359,12 @@ def train_pairs_batched(
                 raise ValueError(f"trainer='batched' cannot train networks[{index}]: {reason}; pass "
                                  "trainer=None or 'functional'")  # fmt: skip
     kernels = trainer == BATCHED
+    scale = loss_scale(loss, first.out_dim)
     start = time.perf_counter()
     with torch.no_grad():
         engine: _Kernels | _Functional = (
-            _Kernels(networks, layers, lr, device) if kernels
-            else _Functional(networks, layers, name, lr, device)
+            _Kernels(networks, layers, lr, device, scale) if kernels
+            else _Functional(networks, layers, name, lr, device, scale)
         )  # fmt: skip
         noise = None
         if p > 0:

@@ -36,7 +36,7 @@ import numpy as np
 from repdyn.fast import _inputs as check
 from repdyn.fast._layout import BATCHED, Layout, Tap, choose_trainer, require_layout, taps
 from repdyn.fast._threads import blas_single_thread
-from repdyn.track import CHECK_EVERY, ChunkSchedule, PairLog, PairTracking, pair_metrics
+from repdyn.track import CHECK_EVERY, THEORY_LOSS, ChunkSchedule, PairLog, PairTracking, check_loss, loss_scale, pair_metrics
 
 if hasattr(np, "vecmat"):  # numpy >= 2.2
     # numpy's vecdot/vecmat loops stream each weight row once per point and
@@ -151,6 +151,7 @@ def train_pair_fast(
     check_every: int = CHECK_EVERY,
     defer: int = DEFAULT_DEFER,
     kernel_every: None = None,
+    loss: str = THEORY_LOSS,
 ) -> PairTracking:
     """Train a plain MLP on two points with SGD and record ``h``, ``y``, ``w`` and the loss.
 
@@ -191,6 +192,9 @@ def train_pair_fast(
         are folded into the weights; 1 applies every update at once.
     kernel_every : None
         Refused: kernel rates need :func:`repdyn.track.track_pair`.
+    loss : {"half_sum", "half_mse", "mse"}, default "half_sum"
+        The loss convention of the steps, as for ``track_pair`` (the recorded
+        loss is the project loss).
 
     Returns
     -------
@@ -206,6 +210,7 @@ def train_pair_fast(
     lay = require_layout(network)
     found = taps(network, layers)
     lr = check.learning_rate(lr)
+    loss = check_loss(loss)
     epochs = check.count("epochs", epochs)
     check_every = check.count("check_every", check_every)
     defer = check.count("defer", defer)
@@ -220,7 +225,7 @@ def train_pair_fast(
         return train_pairs_batched(
             [network], xs[None], ys[None], layers=layers, lr=lr, epochs=epochs,
             loss_threshold=loss_threshold, stop_when_converged=stop_when_converged,
-            check_every=check_every,
+            check_every=check_every, loss=loss,
         )[0]  # fmt: skip
 
     log = PairLog(epochs, tuple(tap.name for tap in found))
@@ -233,6 +238,8 @@ def train_pair_fast(
     )
     engine = CpuMLP(lay, defer=defer)
     x_np, y_np = xs.numpy(), ys.numpy()
+    # d loss / d pred of the project loss (the mean over 2 points), times the convention's factor
+    gradient_factor = 0.5 * loss_scale(loss, y_np.shape[1])
     start = time.perf_counter()
     # A diverging run overflows: the log records it, numpy need not warn.
     with np.errstate(all="ignore"), blas_single_thread():
@@ -250,8 +257,7 @@ def train_pair_fast(
                 log.m0 = float(metrics.m0)
             if epoch == schedule.final:
                 break
-            # d loss / d pred for the mean over 2 points
-            engine.step((pred - y_np) * 0.5, lr)
+            engine.step((pred - y_np) * gradient_factor, lr)
             if schedule.after_step(epoch):
                 break
             epoch += 1

@@ -100,10 +100,15 @@ class StackedNetworks:
         Names of the tracked submodules (``""``: the whole model, its prediction).
     device : torch.device
         Where the stacked parameters live and every computation runs.
+    loss_scale : float, default 1
+        The gradients are of ``loss_scale`` times the project loss (the run's
+        loss convention, :func:`repdyn.track.loss_scale`).
     """
 
-    def __init__(self, networks: Sequence[Network], layers: tuple[str, ...], device: torch.device) -> None:
+    def __init__(self, networks: Sequence[Network], layers: tuple[str, ...], device: torch.device,
+                 *, loss_scale: float = 1.0) -> None:  # fmt: skip
         first = networks[0]
+        self.loss_scale = loss_scale
         expected = _structure(first)
         for index, network in enumerate(networks):
             if _structure(network) != expected:
@@ -180,7 +185,7 @@ class StackedNetworks:
         self, params: tuple[torch.Tensor, ...], x: torch.Tensor, y: torch.Tensor, noise: tuple[torch.Tensor, ...]
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, tuple[torch.Tensor, ...]]]:
         pred, distances = self._forward(params, x, noise)
-        return project_loss(pred, y), (pred.detach(), distances)
+        return self.loss_scale * project_loss(pred, y), (pred.detach(), distances)
 
     def _plain_forward(self, params: tuple[torch.Tensor, ...], x: torch.Tensor) -> torch.Tensor:
         """One trial's prediction of any number of points, nothing tracked (no dropout: see :func:`stack_reason`)."""

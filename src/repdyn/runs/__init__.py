@@ -76,7 +76,7 @@ from repdyn.runs._sequences import (
     read_sequences,
     run_sequences,
 )
-from repdyn.runs._training import FULL_BATCH, Training, default_learning_rate
+from repdyn.runs._training import FULL_BATCH, REFERENCE_LOSS, Training, default_learning_rate, reference_loss
 
 #: Public names whose modules import torch, loaded on first access.
 _LAZY = {
@@ -116,6 +116,7 @@ __all__ = [
     "MAX_RUN_SECONDS",
     "MEMORY_SHARE",
     "MODEL_KINDS",
+    "REFERENCE_LOSS",
     "STYLE",
     "THEORY_LINE",
     "DataSource",
@@ -165,6 +166,7 @@ __all__ = [
     "plan_trials",
     "png_data_uri",
     "points_from_arrays",
+    "reference_loss",
     "require_memory",
     "require_time",
     "retire_index",

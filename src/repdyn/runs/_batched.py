@@ -150,7 +150,7 @@ def run_batched(
 
 #: The config fields the trials of one batch share (all but seed, pair, fit and
 #: the stopping rule, which the batched engine takes per trial).
-SHARED_FIELDS = ("arch", "in_dim", "out_dim", "all_layers", "layer", "measure", "device")
+SHARED_FIELDS = ("arch", "in_dim", "out_dim", "all_layers", "layer", "measure", "device", "loss_convention")
 
 
 def group_key(config: TwoPointConfig) -> str:
@@ -318,5 +318,6 @@ def _train(batch: list[TwoPointConfig]) -> list[Any]:
         loss_threshold=[c.loss_threshold for c in batch],
         stop_when_converged=[c.stop_when_converged for c in batch],
         device=first.device,
+        loss=first.loss_convention,
     )
     return runs

@@ -20,9 +20,10 @@ from repdyn.nets import ArchSpec, get_architecture
 from repdyn.runs._data import DATASETS, load_dataset
 from repdyn.runs._estimates import once
 from repdyn.runs._execution import check_device
+from repdyn.runs._training import reference_loss
 from repdyn.runs._two_point import DEFAULT_LOSS_THRESHOLD, resolve_layer
 from repdyn.sweep import trial
-from repdyn.track import MEASURE_MODES
+from repdyn.track import MEASURE_MODES, check_loss
 
 #: Probe sets: ``"all"`` every point; ``"mnist100"`` the 100 MNIST digits of Fig. 9
 #: (see :func:`mnist_probe_indices`).
@@ -71,6 +72,12 @@ class DatasetConfig:
         Mode of the tracking forward (eval, as the paper's code measures).
     device : str
         ``"cpu"`` or ``"cuda"``.
+    loss_convention : {"half_sum", "half_mse", "mse"}, optional
+        The loss reduction of the steps (as :class:`repdyn.runs.Training`'s
+        ``loss``). Default: the authors' convention for the data set
+        (:func:`repdyn.runs.reference_loss`: ``"mse"`` for XOR,
+        ``"half_mse"`` for the context task and MNIST). Stored resolved, so
+        that it enters the cache key.
     """
 
     dataset: str
@@ -87,9 +94,12 @@ class DatasetConfig:
     layer: int | str | None = None
     measure: str = "eval"
     device: str = "cpu"
+    loss_convention: str | None = None
 
     def __post_init__(self) -> None:
         checks.choice("dataset", self.dataset, DATASETS)
+        object.__setattr__(self, "loss_convention", reference_loss(self.dataset) if self.loss_convention is None
+                           else check_loss(self.loss_convention, name="loss_convention"))
         if isinstance(self.arch, str):
             object.__setattr__(self, "arch", get_architecture(self.arch))
         if not isinstance(self.arch, ArchSpec):
@@ -198,6 +208,7 @@ def dataset_trial(config: DatasetConfig) -> dict[str, Any]:
         shuffle=config.batch_size is not None,
         loss_threshold=config.loss_threshold,
         measure=config.measure,
+        loss=config.loss_convention,
     )
     return start.result(config, run)
 
@@ -235,7 +246,7 @@ class Start:
         """The trial's record from its training ``run`` (the network trained in place)."""
         import torch
 
-        from repdyn.runs._two_point import fit_tracked, run_fields
+        from repdyn.runs._two_point import fit_tracked, loss_factor, run_fields
 
         layer, layers, points, probe = config.layer, self.network.hidden_layer_names, self.points, self.probe
         hidden, output = _representations(self.network, layers, self.x[probe])
@@ -246,6 +257,7 @@ class Start:
             "source": str(points.meta.get("source", points.name)),
             "n_points": len(points),
             "batch_size": self.batch,
+            "loss_scale": loss_factor(config.loss_convention, points.out_dim),
             **run_fields(run, layer, DATASET_RUN_FIELDS),
             "probe_index": probe.astype(np.int64),
             "labels": points.labels[torch.as_tensor(probe)].numpy().astype(np.int64),

@@ -26,6 +26,7 @@ def train_pair(
     epochs: int | None = None,
     training: Training | None = None,
     kernel_every: int | None = None,
+    loss: str | None = None,
 ) -> tuple[Any, Network | torch.nn.Module]:
     """Build the model with ``seed`` and train it full batch on the pair ``(x, y)``.
 
@@ -49,15 +50,22 @@ def train_pair(
         Also measure the kernel rates every ``kernel_every`` epochs (see
         :func:`repdyn.track.track_pair`); only autograd measures them, so the
         run takes that path (the same run as the fast paths, to rounding).
+    loss : {"half_sum", "half_mse", "mse"}, optional
+        The loss convention of the steps (:data:`repdyn.track.LOSSES`); None:
+        ``training.loss`` for a ModelSource, the theory's for an architecture.
     """
+    from repdyn.track import THEORY_LOSS
+
     if isinstance(arch, ModelSource):
         if training is None or not training.resolved:
             raise ValueError("a ModelSource trains as a resolved Training says; pass training (see TwoPointConfig)")
         network = arch.build(tuple(x.shape[1:]), y.shape[1], seed=seed, device=device)
         optimizer, lr, n_epochs = training.optimizer, training.lr, training.epochs
+        loss = training.loss if loss is None else loss
     else:
         network = build_network(arch, x.shape[1], y.shape[1], seed=seed, device=device)
         optimizer, lr, n_epochs = arch.optimizer, arch.lr, arch.epochs
+    loss = THEORY_LOSS if loss is None else loss
     tracked = network.tracked_layer if layer is None else layer
     layers = "all" if all_layers else tracked
     n_epochs = n_epochs if epochs is None else epochs
@@ -72,7 +80,7 @@ def train_pair(
         # normalisation, the single forward measures both modes alike.
         run = train_pair_fast(
             network, layers, x.to(device), y.to(device), lr=lr, epochs=n_epochs,
-            loss_threshold=loss_threshold, stop_when_converged=stop_when_converged,
+            loss_threshold=loss_threshold, stop_when_converged=stop_when_converged, loss=loss,
         )  # fmt: skip
         return run, network
     if trainer != "autograd":
@@ -99,5 +107,6 @@ def train_pair(
         measure=measure,
         seed=seed,
         kernel_every=kernel_every,
+        loss=loss,
     )
     return run, network

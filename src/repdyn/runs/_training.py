@@ -1,4 +1,4 @@
-"""How a model trains: optimiser, learning rate, epochs, minibatch size, and the rules that fill them in."""
+"""How a model trains: optimiser, learning rate, epochs, minibatch size, loss, and the rules that fill them in."""
 
 from __future__ import annotations
 
@@ -9,6 +9,25 @@ from repdyn.runs._model import ModelSource
 
 #: ``batch_size`` of a run that trains on the whole data set at every step.
 FULL_BATCH = "full"
+
+#: The loss convention of the authors' reference code for each data set
+#: (docs/theory.md, "Loss conventions"): ``0.5 * F.mse_loss`` in the
+#: two-point, depth, context-task and MNIST notebooks, ``nn.MSELoss()`` in the
+#: XOR notebook. Any other data trains on the theory's own loss.
+REFERENCE_LOSS = {"two-point": "half_mse", "xor": "mse", "blobs": "half_mse", "mnist": "half_mse"}
+
+
+def reference_loss(data: str | None) -> str:
+    """The loss a run on ``data`` trains with when none is given: :data:`REFERENCE_LOSS`, else the theory's.
+
+    Parameters
+    ----------
+    data : str or None
+        ``"two-point"``, a built-in data set's name, or None (the user's data).
+    """
+    from repdyn.track import THEORY_LOSS
+
+    return REFERENCE_LOSS.get(data, THEORY_LOSS) if isinstance(data, str) else THEORY_LOSS
 
 
 @dataclass(frozen=True)
@@ -30,6 +49,14 @@ class Training:
     batch_size : int or "full", optional
         Minibatch size, or ``"full"`` for full-batch training. Default: the
         caller's (the atlas: 32 for data sets larger than that).
+    loss : {"half_sum", "half_mse", "mse"}, optional
+        The loss reduction the steps minimise (:data:`repdyn.track.LOSSES`):
+        ``"half_sum"``, the theory's ``1/2 mean_i ||y_i - yhat_i||^2``;
+        ``"half_mse"``, ``0.5 * F.mse_loss`` (also a mean over outputs);
+        ``"mse"``, ``nn.MSELoss()``. Default: the authors' convention for the
+        data (:func:`reference_loss`). Recorded losses are always the
+        theory's; fitted rates are per epoch of the run as trained
+        (docs/theory.md, "Loss conventions").
 
     Notes
     -----
@@ -41,6 +68,7 @@ class Training:
     lr: float | None = None
     epochs: int | None = None
     batch_size: int | str | None = None
+    loss: str | None = None
 
     def __post_init__(self) -> None:
         if self.optimizer is not None:
@@ -53,18 +81,23 @@ class Training:
         if self.batch_size is not None and self.batch_size != FULL_BATCH:
             checks.integer("batch_size", self.batch_size, minimum=1,
                            fix=f"Give a number of points per step, or {FULL_BATCH!r} for full batch")
+        if self.loss is not None:
+            from repdyn.track import check_loss
+
+            object.__setattr__(self, "loss", check_loss(self.loss))
 
     @property
     def resolved(self) -> bool:
         """Whether every field is set (as :meth:`resolve` returns it)."""
-        return None not in (self.optimizer, self.lr, self.epochs, self.batch_size)
+        return None not in (self.optimizer, self.lr, self.epochs, self.batch_size, self.loss)
 
     @property
     def full_batch(self) -> bool:
         return self.batch_size == FULL_BATCH
 
     def resolve(self, model: ModelSource, *, default_epochs: int | None = None,
-                default_batch_size: int | str = FULL_BATCH, n_points: int | None = None) -> Training:
+                default_batch_size: int | str = FULL_BATCH, n_points: int | None = None,
+                data: str | None = None) -> Training:
         """Every field filled in for ``model``: the one rule for defaults, the Adam rate included.
 
         Parameters
@@ -78,6 +111,9 @@ class Training:
         n_points : int, optional
             Points of the data set: a batch of at least that many trains full batch,
             a larger one is refused.
+        data : str, optional
+            What the model trains on (``"two-point"``, a built-in data set, or
+            None), for the default loss (:func:`reference_loss`).
 
         Raises
         ------
@@ -98,12 +134,13 @@ class Training:
                     f"or {FULL_BATCH!r}; got {batch}")
             if batch >= n_points:
                 batch = FULL_BATCH
-        return Training(optimizer=optimizer, lr=float(lr), epochs=int(epochs), batch_size=batch)
+        loss = self.loss if self.loss is not None else reference_loss(data)
+        return Training(optimizer=optimizer, lr=float(lr), epochs=int(epochs), batch_size=batch, loss=loss)
 
     def describe(self) -> str:
-        """``sgd at lr 0.01, 100 epochs, minibatches of 32`` (a resolved training)."""
+        """``sgd at lr 0.01, 100 epochs, minibatches of 32, loss half_mse`` (a resolved training)."""
         batch = "full batch" if self.full_batch else f"minibatches of {self.batch_size}"
-        return f"{self.optimizer} at lr {self.lr:g}, {self.epochs} epochs, {batch}"
+        return f"{self.optimizer} at lr {self.lr:g}, {self.epochs} epochs, {batch}, loss {self.loss}"
 
 
 def default_learning_rate(model: ModelSource, optimizer: str) -> float:

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -163,6 +164,12 @@ class TwoPointConfig:
         training is the same run; it takes the autograd path, which alone
         measures kernels. None (default): not measured, and left out of the
         cache key, so trials without it keep their stored results.
+    loss_convention : {"half_sum", "half_mse", "mse"}, optional
+        The loss reduction of the steps (:class:`repdyn.runs.Training`'s
+        ``loss``; either may give it). Default: the authors' two-point
+        convention, ``"half_mse"`` (``0.5 * F.mse_loss``). Stored resolved,
+        so that it enters the cache key. (Not ``loss``: that is the loss
+        curve of a trial's record.)
     """
 
     arch: ArchSpec | ModelSource = field(default_factory=lambda: get_architecture("default"))
@@ -180,13 +187,16 @@ class TwoPointConfig:
     device: str = "cpu"
     training: Training | None = None
     kernel_every: int | None = field(default=None, metadata={KEY_OMITS_DEFAULT: True})
+    loss_convention: str | None = None
 
     def __post_init__(self) -> None:
         source = model_source(self.arch)
         if self.training is not None and not isinstance(self.training, Training):
             raise checks.ArgumentTypeError(
                 "training", f"training must be a repdyn.runs.Training; got {checks.describe(self.training)}")
-        training = (self.training or Training()).resolve(source, default_epochs=DEFAULT_EPOCHS)
+        training = with_loss(self.training or Training(), self.loss_convention).resolve(
+            source, default_epochs=DEFAULT_EPOCHS, data="two-point")
+        object.__setattr__(self, "loss_convention", training.loss)
         if not training.full_batch:
             raise checks.ArgumentValueError(
                 "batch_size", "a two-point trial trains full batch on its two points; leave batch_size out")
@@ -242,7 +252,7 @@ class TwoPointConfig:
         """The resolved training: the architecture's settings, or :attr:`training`."""
         if isinstance(self.arch, ArchSpec):
             return Training(optimizer=self.arch.optimizer, lr=self.arch.lr, epochs=self.arch.epochs,
-                            batch_size=FULL_BATCH)
+                            batch_size=FULL_BATCH, loss=self.loss_convention)
         assert self.training is not None
         return self.training
 
@@ -258,6 +268,20 @@ class TwoPointConfig:
 #: The squared distances ``dx2`` and ``dy2`` a two-point trial takes: the normal
 #: float32 numbers (``dy2`` may be 0 as well).
 FLOAT32_NORMAL = (float(np.finfo(np.float32).tiny), float(np.finfo(np.float32).max))
+
+
+def with_loss(training: Training, loss: str | None) -> Training:
+    """``training`` with a config's own ``loss_convention`` in it; the two may not disagree."""
+    if loss is None:
+        return training
+    from repdyn.track import check_loss
+
+    merged = check_loss(loss, name="loss_convention")
+    if training.loss is not None and training.loss != merged:
+        raise checks.ArgumentValueError(
+            "loss_convention", f"loss_convention={merged!r} differs from training.loss={training.loss!r}; "
+            "give the loss once")
+    return dataclasses.replace(training, loss=merged)
 
 
 @trial("two-point")
@@ -291,6 +315,7 @@ def two_point_trial(config: TwoPointConfig) -> dict[str, Any]:
         stop_when_converged=config.stop_when_converged,
         device=config.device,
         kernel_every=config.kernel_every,
+        loss=config.loss_convention,
     )
     return trial_result(config, run)
 
@@ -309,7 +334,8 @@ def trial_result(config: TwoPointConfig, run: Any) -> dict[str, Any]:
         The training run of ``config``, tracking ``config.layer``.
     """
     tracked = config.layer
-    result: dict[str, Any] = {"layer": tracked, **run_fields(run, tracked, TWO_POINT_RUN_FIELDS)}
+    result: dict[str, Any] = {"layer": tracked, "loss_scale": loss_factor(config.loss_convention, config.out_dim),
+                              **run_fields(run, tracked, TWO_POINT_RUN_FIELDS)}
     if result["converged_epoch"] is None:
         result["converged_epoch"] = NEVER_CONVERGED
     z0 = run.z(tracked)[0]
@@ -394,6 +420,20 @@ def kernel_trial_fields(run: Any, layer: str) -> dict[str, Any]:
     else:
         out["zero_fit_message"] = "no finite positive kernel rates at epoch 0: h_inf_kernel is NaN"
     return out
+
+
+def loss_factor(loss: str, n_outputs: int) -> float:
+    """A record's ``loss_scale``: the factor ``c`` of its trained loss over the theory's.
+
+    The record's config names the convention (``loss_convention``); ``c``
+    (:func:`repdyn.track.loss_scale`) says how to read its rates: they are per
+    epoch of the run as trained, and under SGD, divided by ``c``, the rates of
+    the run trained on the theory's loss at the same learning rate
+    (docs/theory.md, "Loss conventions").
+    """
+    from repdyn.track import loss_scale
+
+    return loss_scale(loss, n_outputs)
 
 
 def run_fields(run: Any, layer: str, fields: Sequence[str]) -> dict[str, Any]:

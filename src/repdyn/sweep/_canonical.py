@@ -21,7 +21,7 @@ import numpy as np
 
 #: Version of the on-disk result format and of the cache key recipe. Bumping it
 #: gives every trial a new key, so old stores are never read with a new meaning.
-RESULT_FORMAT_VERSION = 4
+RESULT_FORMAT_VERSION = 5
 
 #: Key under which a dataclass's class name is recorded in its canonical dict.
 DATACLASS_MARKER = "__dataclass__"

@@ -40,7 +40,9 @@ for writing another one:
 
 - :func:`pair_metrics`: ``y``, ``w``, the loss and ``m0`` from a pair's
   predictions and targets (numpy or torch, any leading batch dimensions);
-  :func:`project_loss`, the loss itself.
+  :func:`project_loss`, the loss itself; :func:`loss_scale`, the factor of
+  each loss convention of :data:`LOSSES` (every trainer takes ``loss=``, the
+  theory's :data:`THEORY_LOSS` by default, and records the project loss).
 - :class:`PairLog`: the host rows of a run, the divergence check, the result.
 - :func:`check_count`, :func:`check_loss_threshold`, :func:`renamed_keywords`:
   the input checks every trainer makes the same way.
@@ -63,7 +65,7 @@ from repdyn.track._kernel import (
 )
 from repdyn.track._layers import ALL_HIDDEN, resolve_layers
 from repdyn.track._log import CHECK_EVERY, ChunkSchedule, PairLog
-from repdyn.track._metrics import PairMetrics, pair_metrics, project_loss
+from repdyn.track._metrics import LOSSES, THEORY_LOSS, PairMetrics, check_loss, loss_scale, pair_metrics, project_loss
 from repdyn.track._minibatch import train_tracking_pair
 from repdyn.track._outputs import layer_outputs
 from repdyn.track._pair import measure_pair, track_pair
@@ -78,12 +80,14 @@ __all__ = [
     "KERNEL_EVERY",
     "KERNEL_FIELDS",
     "KERNEL_PROBES",
+    "LOSSES",
     "INTEGER_INPUTS_FIX",
     "MEASURE_MODES",
     "Preconditioner",
     "SAME_FRACTION",
     "STATUSES",
     "STEP_FIELDS",
+    "THEORY_LOSS",
     "ChunkSchedule",
     "InputDistance",
     "PairLog",
@@ -93,12 +97,14 @@ __all__ = [
     "PairsTracking",
     "SampledPairs",
     "check_count",
+    "check_loss",
     "check_loss_threshold",
     "encoder_tangent_kernel",
     "forward_depends_on_mode",
     "group_ids",
     "input_distances",
     "layer_outputs",
+    "loss_scale",
     "measure_pair",
     "one_hot_distance",
     "pair_metrics",

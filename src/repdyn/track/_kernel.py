@@ -330,6 +330,12 @@ class KernelMeter:
         eigenvalues). 0 skips the diagnostic (NaN).
     seed : int
         Seeds the probes.
+    loss_scale : float, default 1
+        The run steps on ``loss_scale * project_loss`` (:func:`repdyn.track.loss_scale`):
+        the gradients a trainer hands in (:meth:`backward`, ``param_grads``)
+        are of that loss, the step moves ``loss_scale`` times as far as on the
+        project loss, and so the rates include the factor. ``v`` and ``e``
+        stay in the project loss's convention.
 
     One measurement is one forward of the two points with gradients, one
     backward for the gradient of the loss (every parameter, and the layers'
@@ -347,8 +353,10 @@ class KernelMeter:
         probes: int,
         seed: int,
         device: torch.device,
+        loss_scale: float = 1.0,
     ) -> None:
         self.model = model
+        self.loss_scale = checks.real("loss_scale", loss_scale, above=0)
         self.names = names
         self.batch_dims = batch_dims
         self.preconditioner = Preconditioner(optimizer)
@@ -439,7 +447,7 @@ class KernelMeter:
             pred, layers = self._capture.forward(model, x)
             full = step or (precondition is None and self.preconditioner.adaptive)
             found = torch.autograd.grad(
-                project_loss(pred, y), [*layers, *(self._params if full else [])],
+                self.loss_scale * project_loss(pred, y), [*layers, *(self._params if full else [])],
                 retain_graph=True, allow_unused=True,
             )  # fmt: skip
             return self.kernel(
@@ -485,8 +493,9 @@ class KernelMeter:
         """The kernel quantities from a forward already run, with its graph kept.
 
         ``layers`` are the tracked layers' outputs of that forward (captured
-        under :meth:`armed`), ``layer_grads`` the loss gradient at each (None
-        where the loss does not depend on it), ``param_grads`` that of every
+        under :meth:`armed`), ``layer_grads`` the gradient of the trained loss
+        (``loss_scale * project_loss``) at each (None where the loss does not
+        depend on it), ``param_grads`` that of every
         trainable parameter (needed for ``step`` and for Adam without
         ``precondition``; None otherwise). Returns ``(L, 6)`` as
         :meth:`measure`.
@@ -505,7 +514,8 @@ class KernelMeter:
         for index, (layer, grad, (enc, dec)) in enumerate(zip(layers, layer_grads, splits, strict=True)):
             dim = self.batch_dims[index]
             pulled = _pair_rows(torch.zeros_like(layer) if grad is None else grad, dim).detach()
-            v = -2.0 * (pulled[0] - pulled[1])  # J_g1^T e_1 - J_g2^T e_2, as dL/dh_i = -J_gi^T e_i / 2
+            # J_g1^T e_1 - J_g2^T e_2, as dL/dh_i = -J_gi^T e_i / 2 for the project loss L
+            v = (-2.0 / self.loss_scale) * (pulled[0] - pulled[1])
             rows = _pair_rows(layer, dim).detach()
             v64, dh64 = v.double(), (rows[0] - rows[1]).double()
             v2, h = torch.dot(v64, v64), torch.dot(dh64, dh64)
@@ -517,8 +527,9 @@ class KernelMeter:
             quad = _quadratic(g_f, enc_p)  # v, then each probe
             dec_p = [precondition[k] for k in dec]
             g_g = self._grads(pred, [params[k] for k in dec], e_seed)
-            out[index, 0] = quad[0] / (2 * dx2 * v2)
-            out[index, 1] = _quadratic(g_g, dec_p)[0] / (2 * h * e2)
+            # A step on loss_scale * L moves dh and dyhat loss_scale times as far as one on L.
+            out[index, 0] = self.loss_scale * quad[0] / (2 * dx2 * v2)
+            out[index, 1] = self.loss_scale * _quadratic(g_g, dec_p)[0] / (2 * h * e2)
             out[index, 2] = torch.dot(v64, dh64) / torch.sqrt(v2 * h)
             if self.probes:
                 mean_eigenvalue = quad[1:].mean() / width  # |z|^2 = width for Rademacher z
@@ -534,9 +545,9 @@ class KernelMeter:
 
 
 def data_gradient(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int, *, mode: str
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int, *, mode: str, loss_scale: float = 1.0
 ) -> list[torch.Tensor | None]:
-    """Gradient of the project loss over the whole data set, for every trainable parameter.
+    """Gradient of ``loss_scale`` times the project loss over the whole data set, for every trainable parameter.
 
     Computed in minibatches of ``batch_size`` (each weighted by its size), in
     mode ``mode``, leaving random streams and buffers as they were.
@@ -547,7 +558,7 @@ def data_gradient(
     with _untouched(model, x.device, mode), measuring_mode(model, mode), torch.enable_grad():
         for begin in range(0, n, batch_size):
             target = y[begin : begin + batch_size]
-            loss = project_loss(model(x[begin : begin + batch_size]), target) * (target.shape[0] / n)
+            loss = project_loss(model(x[begin : begin + batch_size]), target) * (loss_scale * target.shape[0] / n)
             found = torch.autograd.grad(loss, params, allow_unused=True)
             total = [g if t is None else (t if g is None else t + g) for t, g in zip(total, found, strict=True)]
     return total
@@ -656,7 +667,9 @@ def encoder_tangent_kernel(
     dL/dh_j``; replacing each block by ``K_ij I`` gives the flow of
     :func:`repdyn.theory.npoint_distances` with ``kernel=K`` and
     ``eta_h = lr / 2`` (and ``eta_y = lr / 2`` for a linear decoder; only the
-    ratio enters its rich limit). For two points ``K_11 + K_22 - 2 K_12`` is
+    ratio enters its rich limit); on a loss ``c`` times that (the loss
+    conventions of :func:`repdyn.track.loss_scale`) the rates are ``c`` times
+    these. For two points ``K_11 + K_22 - 2 K_12`` is
     the mean eigenvalue of the kernel ``D_f`` of the kernel rates. For an
     affine encoder ``f(x) = W x + b``, ``K_ij = x_i . x_j + 1``. The plain
     parameter inner product is used (no optimiser preconditioner).

@@ -1,9 +1,13 @@
-"""The loss and the pair's output variables, written once for every trainer.
+"""The loss, its conventions and the pair's output variables, written once for every trainer.
 
 Both functions take numpy arrays or torch tensors (on any device) and compute
 with that library, so the autograd loops, the hand-written CPU engine and the
 batched engine of :mod:`repdyn.fast` record the same numbers from the same
 predictions.
+
+Every trainer records the project loss (the theory's convention) and steps on
+``loss_scale(loss, n_outputs) * project_loss``: the loss convention a run is
+trained with changes its steps, never the meaning of a recorded loss.
 """
 
 from __future__ import annotations
@@ -12,6 +16,49 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from repdyn import checks
+
+#: The theory's (and repdyn's own) loss: ``1/2 mean_i ||y_i - yhat_i||^2``,
+#: summed over output dimensions.
+THEORY_LOSS = "half_sum"
+#: The loss reductions a run can be trained with (docs/theory.md, "Loss
+#: conventions"), each ``c * project_loss`` with ``c`` of :func:`loss_scale`:
+#: ``"half_sum"`` the theory's (``c = 1``); ``"half_mse"``,
+#: ``0.5 * F.mse_loss`` (mean over outputs too, ``c = 1/n``); ``"mse"``,
+#: ``nn.MSELoss()`` (``c = 2/n``), for ``n`` output values per point.
+LOSSES = (THEORY_LOSS, "half_mse", "mse")
+
+
+def check_loss(loss: Any, *, name: str = "loss") -> str:
+    """``loss`` if it names a convention of :data:`LOSSES` (case and spaces ignored)."""
+    key = loss.strip().lower() if isinstance(loss, str) else loss
+    return checks.choice(name, key, LOSSES, fix=f"{THEORY_LOSS!r} is the theory's convention")
+
+
+def loss_scale(loss: str, n_outputs: int) -> float:
+    """The factor ``c`` with ``loss = c * project_loss`` for outputs of ``n_outputs`` values per point.
+
+    Parameters
+    ----------
+    loss : {"half_sum", "half_mse", "mse"}
+        The convention (:data:`LOSSES`).
+    n_outputs : int
+        Output values per point (the product of a prediction's trailing
+        dimensions).
+
+    Returns
+    -------
+    float
+        1 for ``"half_sum"``, ``1/n_outputs`` for ``"half_mse"``,
+        ``2/n_outputs`` for ``"mse"``. Under plain gradient descent a run
+        trained on ``c * project_loss`` at learning rate ``lr`` is the run
+        trained on the project loss at ``c * lr``, so its fitted rates are
+        ``c`` times those (docs/theory.md, "Loss conventions").
+    """
+    loss = check_loss(loss)
+    n_outputs = checks.integer("n_outputs", n_outputs, minimum=1, fix="It counts the output values per point")
+    return {THEORY_LOSS: 1.0, "half_mse": 1.0 / n_outputs, "mse": 2.0 / n_outputs}[loss]
 
 
 def _namespace(array: Any) -> Any:

@@ -12,6 +12,7 @@ from repdyn.track import _checks as check
 from repdyn.track._distance import InputDistance
 from repdyn.track._kernel import KERNEL_PROBES
 from repdyn.track._layers import LayerSpec
+from repdyn.track._metrics import THEORY_LOSS
 from repdyn.track._pairs import _plan, _train
 from repdyn.track._record import ProgressSpec
 from repdyn.track._result import PairTracking
@@ -38,13 +39,14 @@ def train_tracking_pair(
     kernel_every: int | None = None,
     kernel_probes: int = KERNEL_PROBES,
     input_distance: InputDistance = None,
+    loss: str = THEORY_LOSS,
 ) -> PairTracking:
     """Minibatch training over ``(x, y)`` that records the pair ``pair`` every epoch.
 
     The one-pair case of :func:`track_pairs` (same loop, same values bit for
     bit), returned as a :class:`PairTracking`. Each epoch is one pass over the
     data in minibatches of ``batch_size`` (the last one may be smaller), one
-    optimiser step per minibatch, with the project loss. After every epoch,
+    optimiser step per minibatch, with the loss convention ``loss``. After every epoch,
     and once before the first, a no-grad forward of the two tracked points
     records ``h`` (at each layer), ``y``, ``w`` and the pair's loss.
 
@@ -79,7 +81,7 @@ def train_tracking_pair(
         measurement and stops a two-point forward from updating batch-norm
         statistics.
 
-    batch_dim, progress, input_distance
+    batch_dim, progress, input_distance, loss
         As for :func:`track_pairs` (progress is reported after every epoch).
     kernel_every, kernel_probes
         Kernel rates and diagnostics of the pair, as :func:`track_pairs`
@@ -98,7 +100,7 @@ def train_tracking_pair(
                  record_every=1, groups=None, pair_seed=None, loss_threshold=loss_threshold,
                  stop_when_converged=stop_when_converged, check_every=check_every, measure=measure,
                  batch_dim=batch_dim, input_distance=input_distance, kernel_every=kernel_every,
-                 kernel_probes=kernel_probes)  # fmt: skip
+                 kernel_probes=kernel_probes, loss=loss)  # fmt: skip
     if plan.dx2[0] == 0:
         raise ValueError(
             f"x[{i}] and x[{j}] are identical (dx2 = 0): their representations can never "

@@ -25,7 +25,7 @@ from repdyn.track._kernel import (
 )
 from repdyn.track._layers import LayerProbe, LayerSpec, batch_dims, resolve_layers
 from repdyn.track._log import CHECK_EVERY, ChunkSchedule
-from repdyn.track._metrics import project_loss
+from repdyn.track._metrics import THEORY_LOSS, check_loss, loss_scale, project_loss
 from repdyn.track._record import (
     Progress,
     ProgressSpec,
@@ -57,11 +57,13 @@ def track_pair(
     kernel_every: int | None = None,
     kernel_probes: int = KERNEL_PROBES,
     input_distance: InputDistance = None,
+    loss: str = THEORY_LOSS,
 ) -> PairTracking:
     """Train ``model`` on two points and record ``h``, ``y``, ``w`` and the loss.
 
     One optimiser step per epoch on the full batch of two points, with the
-    project loss ``1/2 * mean_i ||y_i - yhat_i||^2``. Forward hooks measure
+    loss convention ``loss`` (by default the project loss
+    ``1/2 * mean_i ||y_i - yhat_i||^2``). Forward hooks measure
     ``h`` at the tracked layers inside the very forward pass that the step
     uses, so the model needs no changes. Epoch ``e`` is the state after ``e``
     steps: epoch 0 is the initial state and one extra forward (no step) after
@@ -143,6 +145,12 @@ def track_pair(
         ``f(first, second)`` of the two inputs (each of shape ``(1, ...)``)
         returning it, such as :func:`one_hot_distance` for token ids or the
         squared distance of an embedding's outputs. Integer inputs need one.
+    loss : {"half_sum", "half_mse", "mse"}, default "half_sum"
+        The loss the steps minimise (:data:`repdyn.track.LOSSES`):
+        :func:`loss_scale` times the project loss. The recorded loss, the
+        thresholds and the kernel rates stay in the project loss's (the
+        theory's) convention; the kernel rates include the factor, as the
+        steps do.
 
     Returns
     -------
@@ -165,7 +173,9 @@ def track_pair(
     check_every = check.positive_int("check_every", check_every)
     loss_threshold = check.threshold(loss_threshold, stop_when_converged)
     measure = check.measure_mode(measure)
+    loss = check_loss(loss)
     device, names, dims, x, y = _pair_inputs(model, layers, x, y, batch_dim)
+    scale = loss_scale(loss, y[0].numel())
     separate_measurement = measure == "eval" and forward_depends_on_mode(model)
     dx2, dy2 = _pair_dx2(input_distance, x), squared_distance(y)
     if dx2 == 0:
@@ -178,7 +188,7 @@ def track_pair(
     if kernel_every is not None:
         check_optimizer(opt)
         meter = KernelMeter(model, names, dims, opt, probes=kernel_probes,
-                            seed=0 if seed is None else seed, device=device)  # fmt: skip
+                            seed=0 if seed is None else seed, device=device, loss_scale=scale)  # fmt: skip
         kernel_log = KernelLog(kernel_records(epochs + 1, kernel_every), (len(names), len(ALL_FIELDS)), device)
 
     with (
@@ -214,14 +224,14 @@ def track_pair(
                     pred = check.output(rec.forward(model, x, epoch), y)
                 rec.outputs(epoch, pred, y)
             opt.zero_grad(set_to_none=True)
-            loss = project_loss(pred, y)
+            objective = scale * project_loss(pred, y)
             if shared:
                 # The kernel shares the training forward and backward; the step is unchanged.
-                layer_grads = meter.backward(loss, captured)  # type: ignore[union-attr]
+                layer_grads = meter.backward(objective, captured)  # type: ignore[union-attr]
                 param_grads = [p.grad for p in meter.params]  # type: ignore[union-attr]
                 kernel_log.add(epoch, meter.kernel(x, y, pred, captured, layer_grads, param_grads, step=True))  # type: ignore[union-attr]
             else:
-                loss.backward()
+                objective.backward()
             opt.step()
             diverged = schedule.after_step(epoch)
             report.update(rec.log.checked)  # the epochs done, at the end of each chunk

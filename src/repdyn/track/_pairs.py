@@ -34,7 +34,7 @@ from repdyn.track._kernel import (
     kernel_records,
 )
 from repdyn.track._layers import LayerProbe, LayerSpec, PairIndex, batch_dims, resolve_layers, row_dots
-from repdyn.track._metrics import project_loss
+from repdyn.track._metrics import THEORY_LOSS, check_loss, loss_scale, project_loss
 from repdyn.track._record import PairsRecorder, Progress, ProgressSpec, forked_rng, measuring_mode
 from repdyn.track._result import KERNEL_FIELDS, PairTracking, judge
 from repdyn.track._sampling import group_ids, sample_pairs
@@ -300,12 +300,13 @@ def track_pairs(
     kernel_every: int | None = None,
     kernel_probes: int = KERNEL_PROBES,
     input_distance: InputDistance = None,
+    loss: str = THEORY_LOSS,
 ) -> PairsTracking:
     """Train on ``(x, y)`` while recording many pairs of its points at every tracked layer.
 
     Each epoch is one pass over the data in minibatches of ``batch_size``
     (the last one may be smaller), one optimiser step per minibatch, with the
-    project loss. Before the first epoch, and after every ``record_every``-th
+    loss convention ``loss``. Before the first epoch, and after every ``record_every``-th
     (and the last), one no-grad forward of the pairs' distinct points records
     ``h`` of every pair at every layer, ``y``, ``w`` and every pair's loss.
 
@@ -372,6 +373,11 @@ def track_pairs(
         returning ``K`` squared distances (e.g. :func:`one_hot_distance`); or
         an ``(N, N)`` matrix of squared distances between the data set's
         points. Integer inputs need one. Computed once, before training.
+    loss : {"half_sum", "half_mse", "mse"}, default "half_sum"
+        As for :func:`track_pair`: the steps minimise
+        :func:`repdyn.track.loss_scale` times the project loss of a
+        minibatch; the recorded losses (``loss``, ``train_loss``) and the
+        threshold stay the project loss.
 
     Returns
     -------
@@ -383,7 +389,8 @@ def track_pairs(
                  record_every=record_every, groups=groups, pair_seed=pair_seed,
                  loss_threshold=loss_threshold, stop_when_converged=stop_when_converged,
                  check_every=check_every, measure=measure, batch_dim=batch_dim,
-                 input_distance=input_distance, kernel_every=kernel_every, kernel_probes=kernel_probes)  # fmt: skip
+                 input_distance=input_distance, kernel_every=kernel_every, kernel_probes=kernel_probes,
+                 loss=loss)  # fmt: skip
     return _train(plan, optimizer, shuffle=shuffle, progress=progress, description="track_pairs")
 
 
@@ -413,6 +420,7 @@ class _Plan:
     measure: str
     kernel_every: int | None = None
     kernel_probes: int = KERNEL_PROBES
+    loss_scale: float = 1.0
 
 
 def _plan(
@@ -436,8 +444,10 @@ def _plan(
     kernel_every: int | None = None,
     kernel_probes: int = KERNEL_PROBES,
     input_distance: InputDistance = None,
+    loss: str = THEORY_LOSS,
 ) -> _Plan:
     """Check every argument and resolve the pairs, before anything trains."""
+    loss = check_loss(loss)
     kernel_every, kernel_probes = check_kernel_options(kernel_every, kernel_probes)
     epochs = check.positive_int("epochs", epochs)
     record_every = check.positive_int("record_every", record_every)
@@ -478,7 +488,7 @@ def _plan(
         record_every=record_every, record_epochs=record_epochs(epochs, record_every),
         loss_threshold=loss_threshold,
         stop_when_converged=stop_when_converged, check_every=check_every, measure=measure,
-        kernel_every=kernel_every, kernel_probes=kernel_probes,
+        kernel_every=kernel_every, kernel_probes=kernel_probes, loss_scale=loss_scale(loss, y[0].numel()),
     )  # fmt: skip
 
 
@@ -548,14 +558,15 @@ def _train(
     if plan.kernel_every is not None:
         check_optimizer(opt)
         meter = KernelMeter(model, plan.names, plan.dims, opt, probes=plan.kernel_probes,
-                            seed=plan.seed, device=device)  # fmt: skip
+                            seed=plan.seed, device=device, loss_scale=plan.loss_scale)  # fmt: skip
         kernel_log = KernelLog(kernel_records(n_rows, plan.kernel_every),
                                (len(plan.pairs), len(plan.names), len(KERNEL_FIELDS)), device)  # fmt: skip
         both = torch.stack([first, second], dim=1)  # (K, 2): a pair's two points in xp
 
     def kernel_record(row: int) -> None:
         assert meter is not None
-        grads = data_gradient(model, x, y, batch_size, mode=plan.measure) if meter.preconditioner.adaptive else None
+        grads = (data_gradient(model, x, y, batch_size, mode=plan.measure, loss_scale=plan.loss_scale)
+                 if meter.preconditioner.adaptive else None)  # fmt: skip
         precondition = meter.preconditioner.of(meter.params, grads)
         values = [
             meter.measure(xp[pair], yp[pair], mode=plan.measure, precondition=precondition)[:, : len(KERNEL_FIELDS)]
@@ -591,7 +602,7 @@ def _train(
                 target = y[batch]
                 loss = project_loss(check.output(model(x[batch]), target), target)
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
+                (plan.loss_scale * loss).backward()
                 opt.step()
                 total += loss.detach().to(torch.float64) * len(batch)
             epoch += 1

@@ -69,7 +69,8 @@ def run(options: RunOptions) -> ExperimentOutput:
         "mnist_source": source,
         "source": result.get("source"),
         "settings": {"arch": settings.arch.to_dict(), "batch_size": settings.batch_size,
-                     "n_images": settings.n_images, "shuffled": True},
+                     "n_images": settings.n_images, "shuffled": True, "loss_convention": config.loss_convention,
+                     "loss_scale": result.get("loss_scale")},
         "trial": {k: result.get(k) for k in keys},
     }
     return ExperimentOutput(summary=summary, claims=fit_claims(result), figures=figures,

@@ -386,7 +386,9 @@ class XorRun:
         summary = {
             "settings": {"networks": {role: a.to_dict() for role, a in zip(ROLES, settings.networks)},
                          "seeds": settings.seeds, "rate_trials": settings.rate_trials,
-                         "rate_network": settings.rate_configs()[0].arch.to_dict()},
+                         "rate_network": settings.rate_configs()[0].arch.to_dict(),
+                         "loss_convention": self.configs[0].loss_convention,
+                         "rate_loss_convention": settings.rate_configs()[0].loss_convention},
             "rates": {"eta_h": eta_h, "eta_y": eta_y, "n_rates": n_rates, "source": rate_source},
             "networks": self.per_network,
             "rdm_correlation_note": "Pearson r over the 6 pairs between the network's final squared distances and "
