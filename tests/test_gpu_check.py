@@ -45,7 +45,10 @@ def test_the_gpu_check_runs_end_to_end_on_the_cpu(tmp_path: Path) -> None:
     assert all(row["epoch_ms"] > 0 and row["floor_ms"] > 0 for row in throughput["architectures"])
     fig5, everything = throughput["fig5"], throughput["paper_two_point"]
     assert fig5["trials"] == 15 * 75  # 15 networks x (50 rate trials + 25 grid points)
-    assert 0 < fig5["training_seconds"] <= everything["training_seconds"]
+    # fig5 and the whole profile are timed by two calibrations (noisy on a loaded machine);
+    # the bandwidth floor is a model, so fig5's part of it must lie within the whole.
+    assert fig5["training_seconds"] > 0 and everything["training_seconds"] > 0
+    assert 0 < fig5["floor_seconds"] <= everything["floor_seconds"]
     assert fig5["trials"] < everything["trials"] and everything["fits"] >= fig5["fits"] > 0
 
     reproduced = report["fig5"]
