@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from repdyn.theory import _validate as check
-from repdyn.theory._fit import OBJECTIVES, FitResult, fit
+from repdyn.theory._fit import FitResult, fit
 from repdyn.theory._loss import loss_curve
 from repdyn.theory._r2 import r2
 from repdyn.theory._system import solve

@@ -34,7 +34,6 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from repdyn.theory import _validate as check
-from repdyn.theory._fixed_point import final_distance
 
 FloatArray = NDArray[np.float64]
 

@@ -30,7 +30,6 @@ is the one that measurement chose.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
